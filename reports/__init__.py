@@ -1,0 +1,1 @@
+"""Framework-free analysis and reporting: pandas in, DataFrames, SVG, HTML and PDF out."""

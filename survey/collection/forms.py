@@ -1,0 +1,130 @@
+"""The volunteer's form, built with WTForms from an instrument version, per language."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, FieldList, Form, FormField, HiddenField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from survey.instruments.registry import make_field
+from survey.instruments.rules import MAX_REPEAT_ENTRIES
+from survey.instruments.spec import InstrumentSpec, Repeat
+
+# Question names become HTML names; attributes get a prefix so a question called "data" or
+# "validate" cannot shadow a WTForms method.
+ATTRIBUTE_PREFIX = "q__"
+
+
+class SubmissionForm(FlaskForm):
+    """Fields common to every interview: its identity and timing."""
+
+    instance_id = HiddenField(name="_instance_id")
+    started_at = HiddenField(name="_started_at")
+
+
+class RepeatEntryForm(Form):
+    """One entry of a repeat; the marker keeps an entry whose questions are all unanswered."""
+
+    entry_marker = HiddenField(name="_entry", default="1")
+
+
+@functools.lru_cache(maxsize=64)
+def form_class(spec: InstrumentSpec, language: str) -> type[SubmissionForm]:
+    """The WTForms class for an instrument version in a language (cached: specs are immutable)."""
+    attributes: dict[str, Any] = {}
+    for section in spec.sections:
+        for item in section.items:
+            if isinstance(item, Repeat):
+                attributes[ATTRIBUTE_PREFIX + item.name] = _repeat_field(spec, item, language)
+            else:
+                unbound = make_field(spec, item, language)
+                if unbound is not None:
+                    attributes[ATTRIBUTE_PREFIX + item.name] = unbound
+    return type(f"Form_{spec.form_id}_{language}", (SubmissionForm,), attributes)
+
+
+def _repeat_field(spec: InstrumentSpec, repeat: Repeat, language: str) -> FieldList:
+    entry_attributes: dict[str, Any] = {}
+    for question in repeat.questions:
+        unbound = make_field(spec, question, language)
+        if unbound is not None:
+            entry_attributes[ATTRIBUTE_PREFIX + question.name] = unbound
+    entry_class = type(f"Entry_{repeat.name}", (RepeatEntryForm,), entry_attributes)
+    return FieldList(FormField(entry_class), name=repeat.name, max_entries=MAX_REPEAT_ENTRIES)
+
+
+def question_field(form: Form, name: str) -> Any:
+    """The bound field of a question, or None (notes and calculates have none)."""
+    return getattr(form, ATTRIBUTE_PREFIX + name, None)
+
+
+def typed_answers(form: SubmissionForm, spec: InstrumentSpec) -> tuple[dict, dict[str, str]]:
+    """The parsed answers as stored, and the typing errors by field name."""
+    answers: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def read(field: Any, name: str, target: dict) -> None:
+        if field.process_errors:
+            errors[field.name] = str(field.process_errors[0])
+        if field.data is not None:
+            target[name] = field.data
+
+    for section in spec.sections:
+        for item in section.items:
+            field = question_field(form, item.name)
+            if field is None:
+                continue
+            if isinstance(item, Repeat):
+                entries = []
+                for entry in field.entries:
+                    values: dict[str, Any] = {}
+                    for question in item.questions:
+                        sub = question_field(entry.form, question.name)
+                        if sub is not None:
+                            read(sub, question.name, values)
+                    entries.append(values)
+                answers[item.name] = entries
+            else:
+                read(field, item.name, answers)
+    return answers, errors
+
+
+def show_errors(form: SubmissionForm, spec: InstrumentSpec, errors: dict[str, list[str]]) -> None:
+    """Put the rules' errors on the fields (and only those: non-relevant typos don't count)."""
+    for section in spec.sections:
+        for item in section.items:
+            field = question_field(form, item.name)
+            if field is None:
+                continue
+            if isinstance(item, Repeat):
+                field.errors = errors.get(item.name, [])
+                for entry in field.entries:
+                    for question in item.questions:
+                        sub = question_field(entry.form, question.name)
+                        if sub is not None:
+                            sub.errors = errors.get(sub.name, [])
+            else:
+                field.errors = errors.get(field.name, [])
+
+
+def resize_repeat(form: SubmissionForm, name: str, count: int) -> None:
+    """Add or drop trailing entries so a repeat has exactly count entries."""
+    field = question_field(form, name)
+    if field is None:
+        return
+    while len(field.entries) < count:
+        field.append_entry()
+    while len(field.entries) > count:
+        field.pop_entry()
+
+
+class RoundForm(FlaskForm):
+    """A new survey round."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    starts_on = DateField(_l("Starts on"), validators=[DataRequired()])
+    ends_on = DateField(_l("Ends on"), validators=[Optional()])

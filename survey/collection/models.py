@@ -1,0 +1,74 @@
+"""Survey rounds, submissions and refusal counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.extensions import db
+from survey.instruments.models import InstrumentVersion
+from survey.users.models import User, utcnow
+
+
+class SurveyRound(db.Model):
+    """A named campaign with dates, e.g. "2025"; every submission belongs to one."""
+
+    __tablename__ = "survey_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Submission(db.Model):
+    """One interview's answers (codes, never labels), pinned to its instrument version."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(64), unique=True)
+    receipt_code: Mapped[str] = mapped_column(String(16), unique=True)
+    instrument_version_id: Mapped[int] = mapped_column(
+        ForeignKey("instrument_versions.id"), index=True
+    )
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id"), index=True)
+    entered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    answers: Mapped[dict] = mapped_column(JSON)
+    answers_sha256: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    district: Mapped[str | None] = mapped_column(String(100), index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    review_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    is_demo: Mapped[bool] = mapped_column(default=False, index=True)
+
+    instrument_version: Mapped[InstrumentVersion] = relationship()
+    survey_round: Mapped[SurveyRound] = relationship()
+    entered_by: Mapped[User | None] = relationship()
+
+
+class Refusal(db.Model):
+    """An interview that ended at consent or age: no answers, only where, when and why.
+
+    The random instance_id makes a resent refusal count once; it identifies no one.
+    """
+
+    __tablename__ = "refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(64), unique=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id"), index=True)
+    district: Mapped[str | None] = mapped_column(String(100))
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    reason: Mapped[str] = mapped_column(String(20))

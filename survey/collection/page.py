@@ -1,0 +1,136 @@
+"""What the form template and the browser's rule engine need, as plain values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from survey.collection.forms import SubmissionForm, question_field
+from survey.instruments import expressions
+from survey.instruments.registry import widget_for
+from survey.instruments.rules import Messages, compiled
+from survey.instruments.spec import InstrumentSpec, Question, Repeat
+
+
+def _ast(text: str | None, choice_filter: bool = False) -> Any:
+    return expressions.to_json(compiled(text, choice_filter)) if text else None
+
+
+def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[str, Any]:
+    """The rules as JSON for static/js/form.js: ASTs, messages, choice filter columns."""
+    questions = {}
+    for q in spec.iter_questions():
+        questions[q.name] = {
+            "type": q.type,
+            "section": q.section,
+            "repeat": q.repeat,
+            "required": q.required,
+            "relevant": _ast(q.relevant),
+            "constraint": _ast(q.constraint),
+            "calculation": _ast(q.calculation),
+            "choiceFilter": _ast(q.choice_filter, True),
+            "list": q.choice_list if q.choice_filter else None,
+            "requiredMessage": spec.label(q.required_messages, language) or messages.required,
+            "constraintMessage": spec.label(q.constraint_messages, language)
+            or messages.constraint,
+        }
+    filtered_lists = {q.choice_list for q in spec.iter_questions() if q.choice_filter}
+    return {
+        "questions": questions,
+        "sections": {s.name: {"relevant": _ast(s.relevant)} for s in spec.sections},
+        "repeats": {
+            r.name: {
+                "relevant": _ast(r.relevant),
+                "count": _ast(r.repeat_count),
+                "section": r.section,
+            }
+            for r in spec.iter_repeats()
+        },
+        "choices": {
+            name: [{**c.filters, "name": c.name} for c in spec.choices.get(name, ())]
+            for name in sorted(n for n in filtered_lists if n)
+        },
+        "messages": asdict(messages),
+        "today": dt.date.today().isoformat(),
+    }
+
+
+def _question_view(spec: InstrumentSpec, q: Question, field: Any, language: str) -> dict:
+    return {
+        "kind": "question",
+        "question": q,
+        "field": field,
+        "widget": widget_for(q),
+        "label": spec.label(q.labels, language),
+        "hint": spec.label(q.hints, language),
+    }
+
+
+def page_sections(spec: InstrumentSpec, form: SubmissionForm, language: str) -> list[dict]:
+    """Sections with their questions and repeat entries, bound to the form's fields."""
+    sections = []
+    for section in spec.sections:
+        items = []
+        for item in section.items:
+            if isinstance(item, Repeat):
+                items.append(_repeat_view(spec, item, form, language))
+            else:
+                items.append(_question_view(spec, item, question_field(form, item.name), language))
+        sections.append(
+            {
+                "section": section,
+                "label": spec.label(section.labels, language) or spec.title,
+                "items": items,
+                "has_errors": any(_has_errors(i) for i in items),
+            }
+        )
+    return sections
+
+
+def _repeat_view(spec: InstrumentSpec, repeat: Repeat, form: SubmissionForm, language: str) -> dict:
+    field = question_field(form, repeat.name)
+    entries = []
+    for entry in field.entries:
+        entries.append(
+            {
+                "marker": entry.form.entry_marker,
+                "items": [
+                    _question_view(spec, q, question_field(entry.form, q.name), language)
+                    for q in repeat.questions
+                ],
+            }
+        )
+    # An empty entry with a placeholder index, cloned by the browser for "Add member".
+    entry_class = field.unbound_field.args[0]
+    blank = entry_class(prefix=f"{repeat.name}-__INDEX__-", formdata=None)
+    template = {
+        "marker": blank.entry_marker,
+        "items": [
+            _question_view(spec, q, question_field(blank, q.name), language)
+            for q in repeat.questions
+        ],
+    }
+    return {
+        "kind": "repeat",
+        "repeat": repeat,
+        "field": field,
+        "label": spec.label(repeat.labels, language),
+        "hint": spec.label(repeat.hints, language),
+        "entries": entries,
+        "template": template,
+        "errors": repeat_errors(field),
+    }
+
+
+def _has_errors(item: dict) -> bool:
+    if item["kind"] == "repeat":
+        return bool(repeat_errors(item["field"])) or any(
+            i["field"] is not None and i["field"].errors for e in item["entries"] for i in e["items"]
+        )
+    return item["field"] is not None and bool(item["field"].errors)
+
+
+def repeat_errors(field: Any) -> list[str]:
+    """Messages about a repeat as a whole (WTForms also keeps per-entry dicts there)."""
+    return [e for e in (field.errors or []) if isinstance(e, str)]

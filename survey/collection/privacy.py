@@ -1,0 +1,60 @@
+"""Screening of free text for direct identifiers, and receipt codes (DOMAIN.md §6)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+# Digits may be separated by spaces, dashes, dots or brackets when people write numbers down.
+_SEP = r"[\s\-.()]*"
+IIN_PATTERN = re.compile(r"(?<!\d)\d(?:" + _SEP + r"\d){11}(?!" + _SEP + r"\d)")
+PHONE_PATTERN = re.compile(
+    r"(?<![\w+])(?:\+\s*7|8|7)" + _SEP + r"\(?\d{3}\)?" + _SEP + r"\d{3}" + _SEP + r"\d{2}"
+    + _SEP + r"\d{2}(?!" + _SEP + r"\d)"
+)
+EMAIL_PATTERN = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.UNICODE)
+
+# No 0/O, 1/I/L, 2/Z, 5/S, 8/B, 6/G: a respondent reads the code back over a bad phone line.
+RECEIPT_ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
+RECEIPT_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class IdentifierFound:
+    """A direct identifier found in a text: its kind ('iin', 'phone', 'email') and position."""
+
+    kind: str
+    start: int
+    end: int
+
+
+def find_identifiers(text: str) -> list[IdentifierFound]:
+    """Every IIN, phone number and e-mail address in a text, in order of appearance."""
+    # NFKC turns full-width and other Unicode digits into ASCII ones before matching.
+    normalized = unicodedata.normalize("NFKC", text)
+    found: list[IdentifierFound] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in (("email", EMAIL_PATTERN), ("iin", IIN_PATTERN), ("phone", PHONE_PATTERN)):
+        for match in pattern.finditer(normalized):
+            span = match.span()
+            if any(span[0] < end and start < span[1] for start, end in taken):
+                continue
+            if kind == "iin" and len(re.sub(r"\D", "", match.group())) != 12:
+                continue
+            taken.append(span)
+            found.append(IdentifierFound(kind, *span))
+    return sorted(found, key=lambda f: f.start)
+
+
+def new_receipt_code() -> str:
+    """A random code like 'K7RA-3MXP' for the respondent to keep."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalize_receipt_code(text: str) -> str:
+    """A typed receipt code in canonical form (upper case, one dash), for look-ups."""
+    raw = re.sub(r"[\s\-]", "", text.upper())
+    return f"{raw[:4]}-{raw[4:]}" if len(raw) == RECEIPT_LENGTH else raw

@@ -1,0 +1,308 @@
+"""The volunteer's pages: start an interview, fill it, see the receipt, list own submissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from survey.collection import services
+from survey.collection.forms import (
+    RoundForm,
+    SubmissionForm,
+    form_class,
+    question_field,
+    resize_repeat,
+    show_errors,
+    typed_answers,
+)
+from survey.collection.models import Submission
+from survey.collection.page import form_model, page_sections
+from survey.extensions import db
+from survey.i18n import current_language
+from survey.instruments import services as instruments
+from survey.instruments.rules import Messages, evaluate_answers
+from survey.users.access import roles_required
+from survey.users.models import Role, User
+
+bp = Blueprint("collection", __name__)
+
+ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
+def rule_messages() -> Messages:
+    """Default rule messages in the interface language."""
+    return Messages(
+        required=_("This question requires an answer."),
+        constraint=_("This answer is not allowed."),
+        invalid_choice=_("Choose one of the options shown."),
+        too_many_entries=_("Too many entries were added."),
+    )
+
+
+def identifier_message(kind: str) -> str:
+    """The translated request to remove a direct identifier."""
+    return {
+        "iin": _(
+            "This answer seems to contain an ID number (IIN). Remove it: answers must not "
+            "identify anyone."
+        ),
+        "phone": _(
+            "This answer seems to contain a phone number. Remove it: answers must not identify "
+            "anyone."
+        ),
+        "email": _(
+            "This answer seems to contain an e-mail address. Remove it: answers must not "
+            "identify anyone."
+        ),
+    }[kind]
+
+
+@bp.route("/")
+@login_required
+def home() -> str:
+    """Start page: the instruments to interview with and the user's recent work."""
+    instruments_list = [
+        (i, instruments.latest_version(i)) for i in instruments.list_instruments() if i.versions
+    ]
+    return render_template(
+        "collection/home.html",
+        instruments=instruments_list,
+        survey_round=services.current_round(),
+        can_enter=current_user.has_role(*ENTERING_ROLES),
+    )
+
+
+@bp.route("/collect/<form_id>")
+@roles_required(*ENTERING_ROLES)
+def start(form_id: str) -> Response:
+    """Open a new interview with the latest version of an instrument."""
+    instrument = instruments.find_instrument(form_id)
+    version = instruments.latest_version(instrument) if instrument else None
+    if version is None:
+        abort(404)
+    return redirect(url_for("collection.fill", version_id=version.id))
+
+
+def _parse_started(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _apply_action(form: SubmissionForm, action: str) -> None:
+    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2')."""
+    match = re.fullmatch(r"(add|remove):([\w.\-]+)(?::(\d+))?", action)
+    if not match:
+        return
+    field = question_field(form, match.group(2))
+    if field is None or not hasattr(field, "entries"):
+        return
+    if match.group(1) == "add":
+        if len(field.entries) < (field.max_entries or 60):
+            field.append_entry()
+    elif match.group(3) is not None:
+        index = int(match.group(3))
+        if 0 <= index < len(field.entries):
+            field.entries.pop(index)
+            # Re-number what follows so the next post reads the entries in order.
+            for position, entry in enumerate(field.entries):
+                _rename_entry(entry, f"{field.name}-{position}")
+            field.last_index = len(field.entries) - 1
+
+
+def _rename_entry(entry: Any, prefix: str) -> None:
+    entry.name = entry.id = prefix
+    for sub in entry.form:
+        short = sub.name.rsplit("-", 1)[-1]
+        sub.name = sub.id = f"{prefix}-{short}"
+
+
+@bp.route("/collect/v/<int:version_id>", methods=["GET", "POST"])
+@roles_required(*ENTERING_ROLES)
+def fill(version_id: int) -> Any:
+    """Show the interview form; on submit check, then store once and show the receipt."""
+    version = instruments.get_version(version_id)
+    if version is None:
+        abort(404)
+    spec = instruments.spec_for(version)
+    language = current_language()
+    form = form_class(spec, language)()
+    status = 200
+    form_message = None
+    if request.method == "GET":
+        form.instance_id.data = f"uuid:{uuid.uuid4()}"
+        form.started_at.data = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    else:
+        csrf_ok = form.validate() or not form.csrf_token.errors
+        answers, type_errors = typed_answers(form, spec)
+        outcome = evaluate_answers(
+            spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
+        )
+        for name, count in outcome.repeat_counts.items():
+            if spec.repeats_by_name[name].repeat_count:
+                resize_repeat(form, name, count)
+        action = request.form.get("_action", "")
+        instance_id = services.valid_instance_id(form.instance_id.data)
+        if not csrf_ok:
+            form_message = _(
+                "This page expired. Your answers are still here: press Submit again to save them."
+            )
+            status = 400
+        elif action:
+            _apply_action(form, action)
+        elif instance_id is None:
+            abort(400)
+        else:
+            result = _try_save(version, spec, outcome, instance_id, form, language)
+            if isinstance(result, Response):
+                return result
+            form_message, status = result
+    return (
+        render_template(
+            "collection/form.html",
+            form=form,
+            spec=spec,
+            version=version,
+            sections=page_sections(spec, form, language),
+            model=form_model(spec, language, rule_messages()),
+            form_message=form_message,
+            survey_round=services.current_round(),
+        ),
+        status,
+    )
+
+
+def _try_save(
+    version: Any, spec: Any, outcome: Any, instance_id: str, form: SubmissionForm, language: str
+) -> Response | tuple[str, int]:
+    """Store the answers, or say what to fix; answers stay in the form either way."""
+    errors = dict(outcome.errors)
+    reason = services.refusal_reason(spec, outcome.answers)
+    intake = {spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question}
+    if reason is not None and not (set(errors) & intake):
+        errors = {}  # a refusal stores nothing, so nothing else needs fixing
+    else:
+        for key, kind in services.identifiers_in_answers(spec, outcome.answers).items():
+            errors.setdefault(key, []).append(identifier_message(kind))
+    if errors:
+        show_errors(form, spec, errors)
+        count = sum(len(v) for v in errors.values())
+        return _("Please check %(n)d answer(s) marked below. Nothing is lost.", n=count), 422
+    survey_round = services.round_for((_parse_started(form.started_at.data) or _now()).date())
+    if survey_round is None:
+        return _("No survey round is open. Ask an administrator to add one."), 409
+    try:
+        result = services.save_submission(
+            version=version,
+            spec=spec,
+            answers=outcome.answers if reason is None else {
+                k: outcome.answers.get(k) for k in intake if outcome.answers.get(k) is not None
+            },
+            instance_id=instance_id,
+            survey_round=survey_round,
+            language=language,
+            entered_by=current_user._get_current_object(),
+            started_at=_parse_started(form.started_at.data),
+        )
+        db.session.commit()
+    except services.SubmissionConflict:
+        db.session.rollback()
+        return (
+            _(
+                "An interview with this identifier was already saved with different answers. "
+                "Nothing was overwritten. Start a new interview to enter these answers."
+            ),
+            409,
+        )
+    except IntegrityError as error:
+        db.session.rollback()
+        if not services.is_duplicate_race(error):
+            raise
+        existing = services.find_by_instance_id(instance_id)
+        if existing is None:
+            raise
+        return redirect(url_for("collection.saved", instance_id=instance_id))
+    if result.outcome == "refusal":
+        return redirect(url_for("collection.refusal_recorded", form_id=spec.form_id))
+    return redirect(url_for("collection.saved", instance_id=instance_id))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@bp.route("/collect/saved/<instance_id>")
+@roles_required(*ENTERING_ROLES)
+def saved(instance_id: str) -> str:
+    """The confirmation with the receipt code; only for the person who entered it."""
+    submission = services.find_by_instance_id(instance_id)
+    if submission is None or not _may_view(submission, current_user):
+        abort(404)
+    return render_template("collection/saved.html", submission=submission)
+
+
+@bp.route("/collect/refusal/<form_id>")
+@roles_required(*ENTERING_ROLES)
+def refusal_recorded(form_id: str) -> str:
+    """The interview ended at consent or age: nothing but a count was stored."""
+    return render_template("collection/refusal.html", form_id=form_id)
+
+
+def _may_view(submission: Submission, user: User) -> bool:
+    if user.has_role(Role.COORDINATOR):
+        return True
+    return submission.entered_by_id == user.id
+
+
+@bp.route("/submissions")
+@roles_required(*ENTERING_ROLES)
+def my_submissions() -> str:
+    """The volunteer's own submissions, newest first."""
+    return render_template(
+        "collection/submissions.html",
+        submissions=services.submissions_of(current_user._get_current_object()),
+    )
+
+
+@bp.route("/submissions/<int:submission_id>")
+@roles_required(*ENTERING_ROLES)
+def show_submission(submission_id: int) -> str:
+    """One submission, shown with the instrument version it was entered with."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not _may_view(submission, current_user):
+        abort(404)
+    spec = instruments.spec_for(submission.instrument_version)
+    return render_template(
+        "collection/submission.html",
+        submission=submission,
+        spec=spec,
+        rows=services.readable_answers(spec, submission.answers, current_language()),
+    )
+
+
+@bp.route("/admin/rounds", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def rounds() -> Any:
+    """List survey rounds and add one."""
+    form = RoundForm()
+    if form.validate_on_submit():
+        try:
+            services.create_round(form.name.data or "", form.starts_on.data, form.ends_on.data)
+            db.session.commit()
+        except services.RoundError as error:
+            db.session.rollback()
+            form.name.errors = [str(error)]
+        else:
+            flash(_("Round added."), "success")
+            return redirect(url_for("collection.rounds"))
+    return render_template("collection/rounds.html", form=form, rounds=services.list_rounds())

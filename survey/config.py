@@ -1,0 +1,19 @@
+"""Committed defaults. Override in instance/config.py, then with SURVEY_* environment variables."""
+
+# Uploaded XLSForms and form posts: generous for a questionnaire, small enough to refuse abuse.
+MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
+
+LANGUAGES = ["kk", "ru", "en"]
+BABEL_DEFAULT_LOCALE = "en"
+BABEL_DEFAULT_TIMEZONE = "UTC"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+WTF_CSRF_TIME_LIMIT = 12 * 3600  # a volunteer may keep a form open for a whole field day
+
+# Minimum count shown in any published aggregate (DOMAIN.md §6).
+SUPPRESSION_K = 5
+# Rate limits live in memory: one process group per deployment.
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_HEADERS_ENABLED = True

@@ -1,0 +1,71 @@
+"""Interface language: kk, ru, en; chosen by ?lang=, remembered in the session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, current_app, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def select_locale() -> str:
+    """Pick the interface language for this request."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    user_language = getattr(current_user, "language", None)
+    if user_language in languages:
+        return user_language
+    return request.accept_languages.best_match(languages) or current_app.config[
+        "BABEL_DEFAULT_LOCALE"
+    ]
+
+
+def current_language() -> str:
+    """The two-letter code of the language in use."""
+    return str(get_locale() or "en")[:2]
+
+
+def format_date(value: dt.date | dt.datetime | str | None) -> str:
+    """dd.mm.yyyy in kk and ru, ISO 8601 in en (DOMAIN.md §8)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if current_language() in {"kk", "ru"}:
+        return value.strftime("%d.%m.%Y")
+    return value.strftime("%Y-%m-%d")
+
+
+def format_datetime(value: dt.datetime | None) -> str:
+    """Date and minutes, in the same convention as format_date (UTC)."""
+    if value is None:
+        return ""
+    return f"{format_date(value)} {value.strftime('%H:%M')} UTC"
+
+
+def init_app(app: Flask) -> None:
+    """Remember a ?lang= choice and expose language helpers to templates."""
+
+    @app.before_request
+    def remember_language() -> None:
+        lang = request.args.get("lang")
+        if lang in app.config["LANGUAGES"]:
+            session["lang"] = lang
+
+    @app.context_processor
+    def language_context() -> dict:
+        return {
+            "current_language": current_language(),
+            "language_names": LANGUAGE_NAMES,
+        }
+
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime

@@ -1,0 +1,50 @@
+"""Instruments (XLSForms) and their imported versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.extensions import db
+from survey.users.models import utcnow
+
+
+class Instrument(db.Model):
+    """A questionnaire identified by its XLSForm form_id."""
+
+    __tablename__ = "instruments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    versions: Mapped[list[InstrumentVersion]] = relationship(
+        back_populates="instrument", order_by="InstrumentVersion.sequence"
+    )
+
+
+class InstrumentVersion(db.Model):
+    """One import of an XLSForm; submissions stay pinned to the version they were entered with."""
+
+    __tablename__ = "instrument_versions"
+    __table_args__ = (
+        UniqueConstraint("instrument_id", "version", name="uq_instrument_versions_version"),
+        UniqueConstraint("instrument_id", "sequence", name="uq_instrument_versions_sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    sequence: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    definition: Mapped[dict] = mapped_column(JSON)
+    xform: Mapped[str] = mapped_column(Text)
+    xlsform: Mapped[bytes] = mapped_column(LargeBinary)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    instrument: Mapped[Instrument] = relationship(back_populates="versions")

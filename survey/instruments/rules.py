@@ -1,0 +1,349 @@
+"""The server's authority on an instrument's rules: relevance, required, choices, constraints,
+calculations and repeat counts, applied to one set of answers.
+
+The browser runs the same expressions live (static/js/form.js); this module decides what is stored.
+Answers are plain values keyed by question name; a repeat is a list of such dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import heapq
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from survey.instruments import expressions
+from survey.instruments.spec import Choice, InstrumentSpec, Question, Repeat
+
+MAX_REPEAT_ENTRIES = 60
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Default messages in the user's language, for rules the XLSForm gives no text for."""
+
+    required: str = "This question requires an answer."
+    constraint: str = "This answer is not allowed."
+    invalid_choice: str = "Choose one of the options shown."
+    too_many_entries: str = f"At most {MAX_REPEAT_ENTRIES} entries can be added."
+
+
+@dataclass
+class Outcome:
+    """Cleaned answers (non-relevant dropped, calculations recomputed) and errors by field key."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    repeat_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the answers can be stored."""
+        return not self.errors
+
+
+def field_key(name: str, repeat: str | None = None, index: int | None = None) -> str:
+    """The form field name of a question: 'age', or 'member-0-member_age' inside a repeat."""
+    return name if repeat is None else f"{repeat}-{index}-{name}"
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(text: str, choice_filter: bool = False) -> expressions.Node:
+    """Parse once, reuse for every submission."""
+    return expressions.parse(text, choice_filter=choice_filter)
+
+
+def expression_value(question: Question | None, value: Any) -> Any:
+    """A stored answer as the expression engine sees it (dates become date objects)."""
+    if value is None or value == "" or value == []:
+        return None
+    if question is not None and question.type == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def stored_calculation(result: Any) -> Any:
+    """How a calculation result is stored: numbers stay numbers, the rest becomes text."""
+    if isinstance(result, expressions.NodeSet):
+        result = result[0] if result else None
+    if result is None:
+        return None
+    if isinstance(result, bool):
+        return "true" if result else "false"
+    if isinstance(result, int | float):
+        if math.isnan(result) or math.isinf(result):
+            return None
+        return int(result) if float(result).is_integer() else round(float(result), 10)
+    if isinstance(result, dt.date):
+        return result.isoformat()
+    text = expressions.to_string(result)
+    return text or None
+
+
+def _document_order(spec: InstrumentSpec) -> list[Any]:
+    nodes: list[Any] = []
+    for section in spec.sections:
+        nodes.append(section)
+        nodes.extend(section.items)
+    return nodes
+
+
+@functools.lru_cache(maxsize=64)
+def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
+    """Sections, questions and repeats sorted so every expression's inputs come first."""
+    nodes = _document_order(spec)
+    owner: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        owner[node.name] = i
+        if isinstance(node, Repeat):
+            for q in node.questions:
+                owner[q.name] = i
+
+    def refs(text: str | None, choice_filter: bool = False) -> set[str]:
+        return set(expressions.references(compiled(text, choice_filter))) if text else set()
+
+    deps: dict[int, set[int]] = {}
+    for i, node in enumerate(nodes):
+        names = refs(getattr(node, "relevant", None))
+        if isinstance(node, Repeat):
+            names |= refs(node.repeat_count)
+            for q in node.questions:
+                names |= refs(q.relevant) | refs(q.calculation) | refs(q.choice_filter, True)
+        elif isinstance(node, Question):
+            names |= refs(node.calculation) | refs(node.choice_filter, True)
+        parents = set()
+        if not hasattr(node, "items") and node.section is not None:
+            parents.add(owner[node.section])
+        deps[i] = ({owner[n] for n in names if n in owner} | parents) - {i}
+    # Kahn's algorithm, document order among the ready ones; import refused cycles already.
+    dependents: dict[int, set[int]] = {i: set() for i in deps}
+    for i, ds in deps.items():
+        for d in ds:
+            dependents[d].add(i)
+    waiting = {i: len(ds) for i, ds in deps.items()}
+    ready = [i for i, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[Any] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for j in dependents[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) != len(nodes):  # a cycle slipped through: fall back to document order
+        order = nodes
+    return tuple(order)
+
+
+def allowed_choices(
+    spec: InstrumentSpec, question: Question, lookup: Callable[[str], Any], today: dt.date
+) -> tuple[Choice, ...]:
+    """The choices offered for a select, after its choice_filter."""
+    choices = spec.choices.get(question.choice_list or "", ())
+    if not question.choice_filter:
+        return choices
+    node = compiled(question.choice_filter, True)
+    return tuple(
+        c
+        for c in choices
+        if expressions.evaluate_bool(
+            node,
+            expressions.EvalContext(
+                lookup=lookup, choice={**c.filters, "name": c.name}, today=today
+            ),
+        )
+    )
+
+
+class _Evaluator:
+    def __init__(
+        self,
+        spec: InstrumentSpec,
+        raw: Mapping[str, Any],
+        language: str,
+        today: dt.date,
+        type_errors: Mapping[str, str],
+        messages: Messages,
+    ) -> None:
+        self.spec = spec
+        self.raw = raw
+        self.language = language
+        self.today = today
+        self.type_errors = type_errors
+        self.messages = messages
+        self.outcome = Outcome()
+        self.section_relevant: dict[str, bool] = {}
+
+    # -- expression plumbing ------------------------------------------------------------------
+    def lookup_top(self, name: str) -> Any:
+        answers = self.outcome.answers
+        if name in self.spec.repeats_by_name:
+            return expressions.NodeSet(["1"] * len(answers.get(name) or []))
+        question = self.spec.questions_by_name.get(name)
+        if question is not None and question.repeat is not None:
+            entries = answers.get(question.repeat) or []
+            return expressions.NodeSet(
+                v
+                for v in (expression_value(question, e.get(name)) for e in entries)
+                if v is not None
+            )
+        return expression_value(question, answers.get(name))
+
+    def lookup_in(self, entry: Mapping[str, Any]) -> Callable[[str], Any]:
+        def lookup(name: str) -> Any:
+            question = self.spec.questions_by_name.get(name)
+            if question is not None and question.repeat is not None and name in entry:
+                return expression_value(question, entry.get(name))
+            if question is not None and question.repeat is not None:
+                return None
+            return self.lookup_top(name)
+
+        return lookup
+
+    def truth(self, text: str | None, lookup: Callable[[str], Any], current: Any = None) -> bool:
+        if not text:
+            return True
+        context = expressions.EvalContext(lookup=lookup, current=current, today=self.today)
+        return expressions.evaluate_bool(compiled(text), context)
+
+    def value_of(self, text: str, lookup: Callable[[str], Any]) -> Any:
+        context = expressions.EvalContext(lookup=lookup, today=self.today)
+        return expressions.evaluate(compiled(text), context)
+
+    def error(self, key: str, message: str) -> None:
+        self.outcome.errors.setdefault(key, []).append(message)
+
+    # -- the walk ---------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        for node in evaluation_order(self.spec):
+            if hasattr(node, "items"):
+                self.section_relevant[node.name] = self.truth(node.relevant, self.lookup_top)
+            elif isinstance(node, Repeat):
+                self.repeat(node)
+            else:
+                self.question(node, self.raw.get(node.name), node.name, self.lookup_top, None)
+        return self.outcome
+
+    def parent_relevant(self, node: Question | Repeat) -> bool:
+        return node.section is None or self.section_relevant.get(node.section, True)
+
+    def repeat(self, repeat: Repeat) -> None:
+        answers = self.outcome.answers
+        if not (self.parent_relevant(repeat) and self.truth(repeat.relevant, self.lookup_top)):
+            answers.pop(repeat.name, None)
+            return
+        raw_entries = self.raw.get(repeat.name) or []
+        if not isinstance(raw_entries, list):
+            raw_entries = []
+        entries = [e if isinstance(e, Mapping) else {} for e in raw_entries]
+        if repeat.repeat_count:
+            wanted = expressions.to_number(self.value_of(repeat.repeat_count, self.lookup_top))
+            count = 0 if math.isnan(wanted) else max(0, min(int(wanted), MAX_REPEAT_ENTRIES))
+            entries = (entries + [{}] * count)[:count]
+        elif len(entries) > MAX_REPEAT_ENTRIES:
+            self.error(repeat.name, self.messages.too_many_entries)
+            entries = entries[:MAX_REPEAT_ENTRIES]
+        self.outcome.repeat_counts[repeat.name] = len(entries)
+        cleaned: list[dict[str, Any]] = []
+        answers[repeat.name] = cleaned
+        for index, raw_entry in enumerate(entries):
+            entry: dict[str, Any] = {}
+            cleaned.append(entry)
+            lookup = self.lookup_in(entry)
+            for question in _repeat_order(repeat):
+                key = field_key(question.name, repeat.name, index)
+                self.question(question, raw_entry.get(question.name), key, lookup, entry)
+        if not cleaned:
+            answers.pop(repeat.name, None)
+
+    def question(
+        self,
+        question: Question,
+        raw_value: Any,
+        key: str,
+        lookup: Callable[[str], Any],
+        entry: dict[str, Any] | None,
+    ) -> None:
+        target = self.outcome.answers if entry is None else entry
+        relevant = (
+            question.repeat is not None or self.parent_relevant(question)
+        ) and self.truth(question.relevant, lookup)
+        if not relevant or question.type == "note":
+            target.pop(question.name, None)
+            return
+        if question.type == "calculate":
+            value = stored_calculation(self.value_of(question.calculation or "''", lookup))
+            if value is not None:
+                target[question.name] = value
+            return
+        value = None if raw_value in (None, "", []) else raw_value
+        if value is not None:
+            target[question.name] = value
+        if key in self.type_errors:
+            self.error(key, self.type_errors[key])
+            return
+        if value is None:
+            if question.required:
+                message = self.spec.label(question.required_messages, self.language)
+                self.error(key, message or self.messages.required)
+            return
+        if question.type in {"select_one", "select_multiple"}:
+            offered = {c.name for c in allowed_choices(self.spec, question, lookup, self.today)}
+            picked = value if isinstance(value, list) else [value]
+            if any(code not in offered for code in picked):
+                self.error(key, self.messages.invalid_choice)
+                return
+        if question.constraint and not self.truth(
+            question.constraint, lookup, expression_value(question, value)
+        ):
+            message = self.spec.label(question.constraint_messages, self.language)
+            self.error(key, message or self.messages.constraint)
+
+
+@functools.lru_cache(maxsize=256)
+def _repeat_order(repeat: Repeat) -> tuple[Question, ...]:
+    """Questions of a repeat sorted so siblings used in expressions come first."""
+    names = {q.name for q in repeat.questions}
+    index = {q.name: i for i, q in enumerate(repeat.questions)}
+    deps: dict[int, set[int]] = {}
+    for i, q in enumerate(repeat.questions):
+        refs: set[str] = set()
+        for text, cf in ((q.relevant, False), (q.calculation, False), (q.choice_filter, True)):
+            if text:
+                refs |= set(expressions.references(compiled(text, cf)))
+        deps[i] = {index[n] for n in refs & names} - {i}
+    order: list[Question] = []
+    done: set[int] = set()
+    while len(done) < len(repeat.questions):
+        progressed = False
+        for i, q in enumerate(repeat.questions):
+            if i not in done and deps[i] <= done:
+                order.append(q)
+                done.add(i)
+                progressed = True
+                break
+        if not progressed:
+            return repeat.questions
+    return tuple(order)
+
+
+def evaluate_answers(
+    spec: InstrumentSpec,
+    raw: Mapping[str, Any],
+    *,
+    language: str = "en",
+    today: dt.date | None = None,
+    type_errors: Mapping[str, str] | None = None,
+    messages: Messages | None = None,
+) -> Outcome:
+    """Apply the instrument's rules to typed answers: what to keep, what to recompute, what's wrong."""
+    return _Evaluator(
+        spec, raw, language, today or dt.date.today(), type_errors or {}, messages or Messages()
+    ).run()

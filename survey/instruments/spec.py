@@ -1,0 +1,196 @@
+"""The instrument as the application understands it: frozen, JSON-serialisable, language-aware.
+
+Built once from pyxform's output at import, stored with the version, and read back from JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_REQUIRED_MESSAGE = "required"
+
+
+@dataclass(frozen=True, eq=False)
+class Choice:
+    """One option of a choice list: its code, labels per language and filter columns."""
+
+    name: str
+    labels: Mapping[str, str]
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Question:
+    """A question (or note/calculate) with its rules, as written in the XLSForm."""
+
+    name: str
+    type: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    required: bool = False
+    required_messages: Mapping[str, str] = field(default_factory=dict)
+    relevant: str | None = None
+    constraint: str | None = None
+    constraint_messages: Mapping[str, str] = field(default_factory=dict)
+    calculation: str | None = None
+    default: str | None = None
+    appearance: str | None = None
+    choice_list: str | None = None
+    choice_filter: str | None = None
+    section: str | None = None
+    repeat: str | None = None
+    row: int | None = None
+
+    @property
+    def has_input(self) -> bool:
+        """Whether the volunteer types or picks a value."""
+        return self.type not in {"note", "calculate"}
+
+
+@dataclass(frozen=True, eq=False)
+class Repeat:
+    """A repeated block (the household roster): one entry per member."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    relevant: str | None = None
+    repeat_count: str | None = None
+    questions: tuple[Question, ...] = ()
+    section: str | None = None
+    row: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Section:
+    """A top-level group: one screen of the volunteer's form."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    relevant: str | None = None
+    appearance: str | None = None
+    items: tuple[Question | Repeat, ...] = ()
+    row: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class IntakeRules:
+    """Which questions decide consent, eligible age and district (XLSForm settings columns)."""
+
+    consent_question: str = "consent"
+    consent_value: str = "yes"
+    age_question: str = "age"
+    minimum_age: int = 18
+    district_question: str = "district"
+
+
+@dataclass(frozen=True, eq=False)
+class InstrumentSpec:
+    """A whole instrument version."""
+
+    form_id: str
+    version: str
+    title: str
+    default_language: str
+    languages: tuple[str, ...]
+    sections: tuple[Section, ...]
+    choices: Mapping[str, tuple[Choice, ...]]
+    intake: IntakeRules = field(default_factory=IntakeRules)
+
+    # -- navigation -------------------------------------------------------------------------
+    def iter_questions(self) -> Iterator[Question]:
+        """Every question in document order, including those inside repeats."""
+        for section in self.sections:
+            for item in section.items:
+                if isinstance(item, Repeat):
+                    yield from item.questions
+                else:
+                    yield item
+
+    def iter_repeats(self) -> Iterator[Repeat]:
+        """Every repeat in document order."""
+        for section in self.sections:
+            for item in section.items:
+                if isinstance(item, Repeat):
+                    yield item
+
+    @functools.cached_property
+    def questions_by_name(self) -> dict[str, Question]:
+        """Questions keyed by name."""
+        return {q.name: q for q in self.iter_questions()}
+
+    @functools.cached_property
+    def repeats_by_name(self) -> dict[str, Repeat]:
+        """Repeats keyed by name."""
+        return {r.name: r for r in self.iter_repeats()}
+
+    @functools.cached_property
+    def sections_by_name(self) -> dict[str, Section]:
+        """Sections keyed by name."""
+        return {s.name: s for s in self.sections}
+
+    def label(self, labels: Mapping[str, str], language: str) -> str:
+        """The text in a language, falling back to the default language, English, any."""
+        for lang in (language, self.default_language, "en"):
+            if labels.get(lang):
+                return labels[lang]
+        return next((text for text in labels.values() if text), "")
+
+    def choice_label(self, list_name: str, code: str, language: str) -> str:
+        """The label of one choice code, or the code itself when unknown."""
+        for choice in self.choices.get(list_name, ()):
+            if choice.name == code:
+                return self.label(choice.labels, language) or code
+        return code
+
+    # -- storage ------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable dict; from_json() reads it back."""
+        data = asdict(self)
+        for section, raw in zip(self.sections, data["sections"], strict=True):
+            for item, raw_item in zip(section.items, raw["items"], strict=True):
+                raw_item["kind"] = "repeat" if isinstance(item, Repeat) else "question"
+        data["choices"] = {k: [asdict(c) for c in v] for k, v in self.choices.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InstrumentSpec:
+        """Rebuild the spec stored by to_json()."""
+
+        def question(raw: Mapping[str, Any]) -> Question:
+            raw = {k: v for k, v in raw.items() if k != "kind"}
+            return Question(**raw)
+
+        def item(raw: Mapping[str, Any]) -> Question | Repeat:
+            if raw.get("kind") == "repeat":
+                values = {k: v for k, v in raw.items() if k not in {"kind", "questions"}}
+                return Repeat(**values, questions=tuple(question(q) for q in raw["questions"]))
+            return question(raw)
+
+        sections = tuple(
+            Section(
+                name=s["name"],
+                labels=s["labels"],
+                relevant=s["relevant"],
+                appearance=s["appearance"],
+                items=tuple(item(i) for i in s["items"]),
+                row=s.get("row"),
+            )
+            for s in data["sections"]
+        )
+        choices = {
+            name: tuple(Choice(**c) for c in items) for name, items in data["choices"].items()
+        }
+        return cls(
+            form_id=data["form_id"],
+            version=data["version"],
+            title=data["title"],
+            default_language=data["default_language"],
+            languages=tuple(data["languages"]),
+            sections=sections,
+            choices=choices,
+            intake=IntakeRules(**data.get("intake", {})),
+        )

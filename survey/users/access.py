@@ -1,0 +1,31 @@
+"""One mechanism for role checks on every route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from survey.users.models import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Allow logged-in users with one of these roles (admins always); others get 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = frozenset(str(r) for r in roles) | {Role.ADMIN.value}  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,5 @@
+"""Entry point for WSGI servers: `gunicorn survey.wsgi:app`."""
+
+from survey import create_app
+
+app = create_app()

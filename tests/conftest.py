@@ -1,0 +1,220 @@
+"""Fixtures: the app on SQLite (and PostgreSQL when SURVEY_TEST_DATABASE_URL is set), clients,
+logins, and factories for users, instruments, rounds and submissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from openpyxl import Workbook
+from sqlalchemy import text
+
+from survey import create_app
+from survey.extensions import db
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "survey" / "migrations")
+POSTGRES_URL = os.environ.get("SURVEY_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+PASSWORD = "correct horse battery staple"
+
+BASE_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    "WTF_CSRF_ENABLED": False,
+    "RATELIMIT_ENABLED": False,
+}
+
+
+def _app_for(url: str, instance: Path, **extra: Any) -> Flask:
+    return create_app({**BASE_CONFIG, "DATABASE_URL": url, **extra}, instance_path=str(instance))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database built once by the migrations; each test gets a copy."""
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "survey.sqlite3"
+    app = _app_for(f"sqlite:///{path}", folder / "instance")
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The PostgreSQL test database, emptied and migrated once per session."""
+    assert POSTGRES_URL
+    app = _app_for(POSTGRES_URL, tmp_path_factory.mktemp("pg-instance"))
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        upgrade(directory=MIGRATIONS)
+        db.engine.dispose()
+    return POSTGRES_URL
+
+
+def _empty_postgres() -> None:
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The application on a fresh database, with an app context pushed for the test."""
+    extra = getattr(request, "param_config", {})
+    if request.param == "sqlite":
+        path = tmp_path / "survey.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    marker = request.node.get_closest_marker("app_config")
+    if marker:
+        extra = {**extra, **marker.args[0]}
+    application = _app_for(url, tmp_path / "instance", **extra)
+    with application.app_context():
+        if request.param == "postgresql":
+            _empty_postgres()
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    """A CLI runner bound to the app."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def create_user(app: Flask) -> Callable[..., Any]:
+    """Factory: create_user('vol1', 'volunteer') → User (password PASSWORD)."""
+    from survey.users.services import create_user as make
+
+    def factory(username: str = "volunteer", role: str = "volunteer", password: str = PASSWORD):
+        user = make(username, password, role)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+class Auth:
+    """Log the test client in and out."""
+
+    def __init__(self, client: FlaskClient, create_user: Callable[..., Any]) -> None:
+        self.client = client
+        self.create_user = create_user
+
+    def login(self, role: str = "volunteer", username: str | None = None) -> Any:
+        """Create (if needed) and log in a user with this role."""
+        from survey.users.services import find_user
+
+        username = username or role
+        user = find_user(username) or self.create_user(username, role)
+        response = self.client.post("/login", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 302, response.text
+        return user
+
+    def logout(self) -> None:
+        """Log out."""
+        self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient, create_user: Callable[..., Any]) -> Auth:
+    """Login helper: auth.login('coordinator')."""
+    return Auth(client, create_user)
+
+
+def xlsform_bytes(
+    survey: Sequence[Sequence[Any]],
+    choices: Sequence[Sequence[Any]] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> bytes:
+    """An .xlsx XLSForm built from rows (the first row of each sheet is its header)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "survey"
+    for row in survey:
+        sheet.append(list(row))
+    if choices:
+        choice_sheet = workbook.create_sheet("choices")
+        for row in choices:
+            choice_sheet.append(list(row))
+    settings = {"form_id": "test_form", "version": "1", "form_title": "Test form", **(settings or {})}
+    settings_sheet = workbook.create_sheet("settings")
+    settings_sheet.append(list(settings))
+    settings_sheet.append(list(settings.values()))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_xlsform() -> Callable[..., bytes]:
+    """Factory: make_xlsform(survey_rows, choices_rows, settings) → .xlsx bytes."""
+    return xlsform_bytes
+
+
+@pytest.fixture
+def create_instrument(app: Flask) -> Callable[..., Any]:
+    """Factory: import XLSForm bytes (or rows) and return the InstrumentVersion."""
+    from survey.instruments.services import import_instrument
+
+    def factory(data: bytes | None = None, **rows: Any):
+        version, _warnings = import_instrument(data or xlsform_bytes(**rows), "test.xlsx")
+        db.session.commit()
+        return version
+
+    return factory
+
+
+_default_cache: dict[str, Any] = {}
+
+
+@pytest.fixture
+def default_instrument(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The shipped needs-assessment instrument, imported (pyxform runs once per session)."""
+    from survey.instruments import services, xlsform
+
+    if "form" not in _default_cache:
+        _default_cache["form"] = xlsform.load_xlsform(services.DEFAULT_INSTRUMENT.read_bytes())
+    cached = _default_cache["form"]
+    monkeypatch.setattr(
+        services,
+        "load_xlsform",
+        lambda data, filename="": xlsform.ImportedForm(cached.spec, cached.xform, []),
+    )
+    version = services.import_default_instrument()
+    db.session.commit()
+    return version
+
+
+@pytest.fixture
+def survey_round(app: Flask) -> Any:
+    """A survey round open today."""
+    from survey.collection.services import create_round
+
+    today = dt.date.today()
+    result = create_round("Test round", today - dt.timedelta(days=30), today + dt.timedelta(days=30))
+    db.session.commit()
+    return result
