@@ -75,8 +75,10 @@ def _configure_database(app: Flask) -> None:
 def _configure_secret_key(app: Flask) -> None:
     """Use the configured key, else one generated once and kept in the instance folder."""
     if app.config.get("SECRET_KEY"):
-        if app.config["SECRET_KEY"] in {"dev", "change-me", "secret"} and not app.debug and not (
-            app.testing
+        if (
+            app.config["SECRET_KEY"] in {"dev", "change-me", "secret"}
+            and not app.debug
+            and not (app.testing)
         ):
             raise RuntimeError("Refusing to start with a well-known SECRET_KEY. Set a random one.")
         return

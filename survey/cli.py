@@ -50,7 +50,9 @@ def init_command() -> None:
         password = os.environ.get("SURVEY_ADMIN_PASSWORD") or generate_password()
         create_user("admin", password, Role.ADMIN)
         if os.environ.get("SURVEY_ADMIN_PASSWORD"):
-            click.echo("Created the admin account 'admin' with the password from SURVEY_ADMIN_PASSWORD.")
+            click.echo(
+                "Created the admin account 'admin' with the password from SURVEY_ADMIN_PASSWORD."
+            )
         else:
             click.echo("Created the admin account. Write this down, it is shown only once:")
             click.echo(f"    username: admin    password: {password}")

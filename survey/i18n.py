@@ -20,9 +20,9 @@ def select_locale() -> str:
     user_language = getattr(current_user, "language", None)
     if user_language in languages:
         return user_language
-    return request.accept_languages.best_match(languages) or current_app.config[
-        "BABEL_DEFAULT_LOCALE"
-    ]
+    return (
+        request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
 
 
 def current_language() -> str:

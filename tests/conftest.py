@@ -4,10 +4,9 @@ logins, and factories for users, instruments, rounds and submissions."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from openpyxl import Workbook
 from sqlalchemy import text
 
 from survey import create_app
 from survey.extensions import db
+from tests.factories import PASSWORD, xlsform_bytes
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "survey" / "migrations")
 POSTGRES_URL = os.environ.get("SURVEY_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-PASSWORD = "correct horse battery staple"
 
 BASE_CONFIG = {
     "TESTING": True,
@@ -84,18 +82,23 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     if marker:
         extra = {**extra, **marker.args[0]}
     application = _app_for(url, tmp_path / "instance", **extra)
+    # Requests are served by a twin app on the same database: Flask reuses an app context that
+    # is already pushed for the same app, which would share `g` (login, locale) across requests.
+    application.extensions["test_peer"] = _app_for(url, tmp_path / "instance", **extra)
     with application.app_context():
         if request.param == "postgresql":
             _empty_postgres()
         yield application
         db.session.remove()
         db.engine.dispose()
+        with application.extensions["test_peer"].app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client."""
-    return app.test_client()
+    """A test client (served by the twin app, so each request has its own context)."""
+    return app.extensions["test_peer"].test_client()
 
 
 @pytest.fixture
@@ -145,30 +148,6 @@ def auth(client: FlaskClient, create_user: Callable[..., Any]) -> Auth:
     return Auth(client, create_user)
 
 
-def xlsform_bytes(
-    survey: Sequence[Sequence[Any]],
-    choices: Sequence[Sequence[Any]] | None = None,
-    settings: dict[str, Any] | None = None,
-) -> bytes:
-    """An .xlsx XLSForm built from rows (the first row of each sheet is its header)."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "survey"
-    for row in survey:
-        sheet.append(list(row))
-    if choices:
-        choice_sheet = workbook.create_sheet("choices")
-        for row in choices:
-            choice_sheet.append(list(row))
-    settings = {"form_id": "test_form", "version": "1", "form_title": "Test form", **(settings or {})}
-    settings_sheet = workbook.create_sheet("settings")
-    settings_sheet.append(list(settings))
-    settings_sheet.append(list(settings.values()))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def make_xlsform() -> Callable[..., bytes]:
     """Factory: make_xlsform(survey_rows, choices_rows, settings) → .xlsx bytes."""
@@ -215,6 +194,8 @@ def survey_round(app: Flask) -> Any:
     from survey.collection.services import create_round
 
     today = dt.date.today()
-    result = create_round("Test round", today - dt.timedelta(days=30), today + dt.timedelta(days=30))
+    result = create_round(
+        "Test round", today - dt.timedelta(days=30), today + dt.timedelta(days=30)
+    )
     db.session.commit()
     return result

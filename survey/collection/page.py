@@ -32,8 +32,7 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
             "choiceFilter": _ast(q.choice_filter, True),
             "list": q.choice_list if q.choice_filter else None,
             "requiredMessage": spec.label(q.required_messages, language) or messages.required,
-            "constraintMessage": spec.label(q.constraint_messages, language)
-            or messages.constraint,
+            "constraintMessage": spec.label(q.constraint_messages, language) or messages.constraint,
         }
     filtered_lists = {q.choice_list for q in spec.iter_questions() if q.choice_filter}
     return {
@@ -126,7 +125,9 @@ def _repeat_view(spec: InstrumentSpec, repeat: Repeat, form: SubmissionForm, lan
 def _has_errors(item: dict) -> bool:
     if item["kind"] == "repeat":
         return bool(repeat_errors(item["field"])) or any(
-            i["field"] is not None and i["field"].errors for e in item["entries"] for i in e["items"]
+            i["field"] is not None and i["field"].errors
+            for e in item["entries"]
+            for i in e["items"]
         )
     return item["field"] is not None and bool(item["field"].errors)
 

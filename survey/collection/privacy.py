@@ -11,8 +11,17 @@ from dataclasses import dataclass
 _SEP = r"[\s\-.()]*"
 IIN_PATTERN = re.compile(r"(?<!\d)\d(?:" + _SEP + r"\d){11}(?!" + _SEP + r"\d)")
 PHONE_PATTERN = re.compile(
-    r"(?<![\w+])(?:\+\s*7|8|7)" + _SEP + r"\(?\d{3}\)?" + _SEP + r"\d{3}" + _SEP + r"\d{2}"
-    + _SEP + r"\d{2}(?!" + _SEP + r"\d)"
+    r"(?<![\w+])(?:\+\s*7|8|7)"
+    + _SEP
+    + r"\(?\d{3}\)?"
+    + _SEP
+    + r"\d{3}"
+    + _SEP
+    + r"\d{2}"
+    + _SEP
+    + r"\d{2}(?!"
+    + _SEP
+    + r"\d)"
 )
 EMAIL_PATTERN = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.UNICODE)
 

@@ -256,7 +256,9 @@ def readable_answers(
     def text(question: Any, value: Any) -> str:
         if question.choice_list:
             codes = value if isinstance(value, list) else [value]
-            return ", ".join(spec.choice_label(question.choice_list, str(c), language) for c in codes)
+            return ", ".join(
+                spec.choice_label(question.choice_list, str(c), language) for c in codes
+            )
         return str(value)
 
     for section in spec.sections:

@@ -35,6 +35,8 @@ from survey.users.models import Role, User
 bp = Blueprint("collection", __name__)
 
 ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
+
+
 def rule_messages() -> Messages:
     """Default rule messages in the interface language."""
     return Messages(
@@ -143,7 +145,9 @@ def fill(version_id: int) -> Any:
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
         form.started_at.data = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     else:
-        csrf_ok = form.validate() or not form.csrf_token.errors
+        form.validate()  # runs the CSRF check; question rules are applied below
+        csrf_field = getattr(form, "csrf_token", None)
+        csrf_ok = csrf_field is None or not csrf_field.errors
         answers, type_errors = typed_answers(form, spec)
         outcome = evaluate_answers(
             spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
@@ -205,9 +209,9 @@ def _try_save(
         result = services.save_submission(
             version=version,
             spec=spec,
-            answers=outcome.answers if reason is None else {
-                k: outcome.answers.get(k) for k in intake if outcome.answers.get(k) is not None
-            },
+            answers=outcome.answers
+            if reason is None
+            else {k: outcome.answers.get(k) for k in intake if outcome.answers.get(k) is not None},
             instance_id=instance_id,
             survey_round=survey_round,
             language=language,

@@ -272,9 +272,9 @@ class _Evaluator:
         entry: dict[str, Any] | None,
     ) -> None:
         target = self.outcome.answers if entry is None else entry
-        relevant = (
-            question.repeat is not None or self.parent_relevant(question)
-        ) and self.truth(question.relevant, lookup)
+        relevant = (question.repeat is not None or self.parent_relevant(question)) and self.truth(
+            question.relevant, lookup
+        )
         if not relevant or question.type == "note":
             target.pop(question.name, None)
             return
@@ -343,7 +343,7 @@ def evaluate_answers(
     type_errors: Mapping[str, str] | None = None,
     messages: Messages | None = None,
 ) -> Outcome:
-    """Apply the instrument's rules to typed answers: what to keep, what to recompute, what's wrong."""
+    """Apply the rules to typed answers: what to keep, what to recompute, what is wrong."""
     return _Evaluator(
         spec, raw, language, today or dt.date.today(), type_errors or {}, messages or Messages()
     ).run()

@@ -36,8 +36,11 @@ def index() -> Any:
             problems = error.problems
         else:
             flash(
-                _("Imported %(title)s, version %(version)s.", title=version.title,
-                  version=version.version),
+                _(
+                    "Imported %(title)s, version %(version)s.",
+                    title=version.title,
+                    version=version.version,
+                ),
                 "success",
             )
             for warning in warnings:

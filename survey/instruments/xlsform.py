@@ -228,7 +228,9 @@ def _locate_survey(ws: Any, locations: _Locations) -> None:
     rows = list(ws.iter_rows(values_only=True))
     headers = _headers(rows)
     if "type" not in headers or "name" not in headers:
-        locations.problems.append("Sheet 'survey', row 1: the columns 'type' and 'name' are required.")
+        locations.problems.append(
+            "Sheet 'survey', row 1: the columns 'type' and 'name' are required."
+        )
         return
     type_index, name_index = headers.index("type"), headers.index("name")
     seen: dict[str, int] = {}
@@ -294,7 +296,10 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
             if item["name"] == "other" and not set(labels) - {"other"}:
                 labels = dict(OTHER_CHOICE_LABELS)
             elif item["name"] == "other" and labels.get(default_language) == "Other":
-                labels = {**OTHER_CHOICE_LABELS, **{k: v for k, v in labels.items() if v != "Other"}}
+                labels = {
+                    **OTHER_CHOICE_LABELS,
+                    **{k: v for k, v in labels.items() if v != "Other"},
+                }
             filters = {
                 str(k): _cell_text(v)
                 for k, v in item.items()
@@ -490,7 +495,9 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
     known = set(spec.questions_by_name) | set(spec.repeats_by_name)
     dependencies: dict[str, set[str]] = {}
 
-    def check(owner: str, column: str, text: str | None, *, choice_filter: bool = False) -> set[str]:
+    def check(
+        owner: str, column: str, text: str | None, *, choice_filter: bool = False
+    ) -> set[str]:
         if not text:
             return set()
         try:

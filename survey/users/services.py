@@ -38,7 +38,9 @@ def create_user(username: str, password: str, role: Role | str = Role.VOLUNTEER)
     if not username or len(username) > 80:
         raise AccountError("A username of 1 to 80 characters is required.")
     if str(role) not in {r.value for r in Role}:
-        raise AccountError(f"Unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}.")
+        raise AccountError(
+            f"Unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}."
+        )
     if find_user(username) is not None:
         raise AccountError(f"The username {username!r} is taken.")
     check_password_strength(password)

@@ -1,0 +1,328 @@
+"""The volunteer's form through the Flask test client: save once, refuse clearly, keep input."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from survey.collection.models import Refusal, Submission
+from survey.extensions import db
+
+SURVEY = [
+    [
+        "type",
+        "name",
+        "label::English (en)",
+        "label::Russian (ru)",
+        "label::Kazakh (kk)",
+        "required",
+        "relevant",
+        "constraint",
+        "constraint_message::English (en)",
+        "constraint_message::Russian (ru)",
+        "calculation",
+        "appearance",
+    ],
+    ["begin_group", "intro", "Interview", "Интервью", "Сұхбат", "", "", "", "", "", "", ""],
+    [
+        "select_one district",
+        "district",
+        "District",
+        "Район",
+        "Аудан",
+        "yes",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ],
+    ["select_one yn", "consent", "Consent", "Согласие", "Келісім", "yes", "", "", "", "", "", ""],
+    [
+        "integer",
+        "age",
+        "Age",
+        "Возраст",
+        "Жасы",
+        "yes",
+        "${consent} = 'yes'",
+        ". <= 120",
+        "Too old",
+        "Слишком много",
+        "",
+        "",
+    ],
+    ["end_group", "", "", "", "", "", "", "", "", "", "", ""],
+    [
+        "begin_group",
+        "main",
+        "Main",
+        "Основное",
+        "Негізгі",
+        "",
+        "${consent} = 'yes' and ${age} >= 18",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ],
+    [
+        "select_multiple fruit or_other",
+        "fruits",
+        "Fruits",
+        "Фрукты",
+        "Жемістер",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ],
+    ["text", "message", "Message", "Сообщение", "Хабар", "", "", "", "", "", "", "multiline"],
+    ["calculate", "age_next", "", "", "", "", "", "", "", "", "${age} + 1", ""],
+    ["begin_repeat", "member", "Member", "Член семьи", "Мүше", "", "", "", "", "", "", ""],
+    [
+        "integer",
+        "member_age",
+        "Member age",
+        "Возраст члена",
+        "Мүшенің жасы",
+        "yes",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ],
+    ["end_repeat", "", "", "", "", "", "", "", "", "", "", ""],
+    ["end_group", "", "", "", "", "", "", "", "", "", "", ""],
+]
+CHOICES = [
+    ["list_name", "name", "label::English (en)", "label::Russian (ru)", "label::Kazakh (kk)"],
+    ["yn", "yes", "Yes", "Да", "Иә"],
+    ["yn", "no", "No", "Нет", "Жоқ"],
+    ["district", "semey", "Semey", "Семей", "Семей"],
+    ["district", "urzhar", "Urzhar", "Урджар", "Үржар"],
+    ["fruit", "apple", "Apple", "Яблоко", "Алма"],
+]
+SETTINGS = {"default_language": "English (en)", "form_id": "mini", "version": "1"}
+
+
+@pytest.fixture
+def version(create_instrument, survey_round):
+    return create_instrument(survey=SURVEY, choices=CHOICES, settings=SETTINGS)
+
+
+@pytest.fixture
+def volunteer(auth):
+    return auth.login("volunteer")
+
+
+def post(client, version, data, **extra):
+    payload = {"_instance_id": f"uuid:{uuid.uuid4()}", "_started_at": "2025-01-10T10:00:00+00:00"}
+    payload.update(data)
+    return client.post(f"/collect/v/{version.id}", data=payload, **extra)
+
+
+VALID = {
+    "district": "semey",
+    "consent": "yes",
+    "age": "67",
+    "fruits": ["apple", "other"],
+    "fruits_other": "plums",
+    "message": "We need doctors",
+    "member-0-_entry": "1",
+    "member-0-member_age": "40",
+}
+
+
+def count(model) -> int:
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_form_renders_in_each_language(client, version, volunteer) -> None:
+    for lang, word in (("en", "Consent"), ("ru", "Согласие"), ("kk", "Келісім")):
+        page = client.get(f"/collect/v/{version.id}?lang={lang}")
+        assert page.status_code == 200
+        assert word in page.text
+        assert f'<html lang="{lang}">' in page.text
+    assert 'name="_instance_id" type="hidden" value="uuid:' in page.text
+
+
+def test_valid_submission_is_saved_with_receipt(client, version, volunteer) -> None:
+    response = post(client, version, VALID)
+    assert response.status_code == 302
+    assert "/collect/saved/" in response.headers["Location"]
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers == {
+        "district": "semey",
+        "consent": "yes",
+        "age": 67,
+        "fruits": ["apple", "other"],
+        "fruits_other": "plums",
+        "message": "We need doctors",
+        "age_next": 68,
+        "member": [{"member_age": 40}],
+    }
+    assert submission.instrument_version_id == version.id
+    assert submission.entered_by_id == volunteer.id
+    assert submission.district == "semey"
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", submission.receipt_code)
+    page = client.get(response.headers["Location"])
+    assert submission.receipt_code in page.text
+
+
+def test_resend_is_acknowledged_once_and_conflict_refused(client, version, volunteer) -> None:
+    data = {**VALID, "_instance_id": f"uuid:{uuid.uuid4()}"}
+    first = post(client, version, data)
+    second = post(client, version, data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count(Submission) == 1
+    changed = post(client, version, {**data, "age": "68"})
+    assert changed.status_code == 409
+    assert "already saved with different answers" in changed.text
+    assert 'value="68"' in changed.text  # what was typed is kept
+    assert db.session.execute(select(Submission.answers)).scalar_one()["age"] == 67
+
+
+def test_errors_are_shown_next_to_fields_and_input_kept(client, version, volunteer) -> None:
+    response = post(client, version, {**VALID, "age": "200", "message": "Hello <b>x</b>"})
+    assert response.status_code == 422
+    assert "Too old" in response.text
+    assert 'value="200"' in response.text
+    assert "Hello &lt;b&gt;x&lt;/b&gt;" in response.text
+    assert count(Submission) == 0
+    russian = post(client, version, {**VALID, "age": "abc"}, query_string={"lang": "ru"})
+    assert russian.status_code == 422
+    assert 'value="abc"' in russian.text
+
+
+def test_required_in_relevant_section_only(client, version, volunteer) -> None:
+    response = post(
+        client,
+        version,
+        {"district": "semey", "consent": "yes", "age": "30", "member-0-_entry": "1"},
+    )
+    assert response.status_code == 422
+    assert 'data-error-for="member-0-member_age">This question requires an answer.' in response.text
+
+
+def test_consent_refused_stores_only_a_refusal(client, version, volunteer) -> None:
+    response = post(client, version, {"district": "urzhar", "consent": "no", "age": "abc"})
+    assert response.status_code == 302
+    assert "/collect/refusal/" in response.headers["Location"]
+    assert count(Submission) == 0
+    refusal = db.session.execute(select(Refusal)).scalar_one()
+    assert (refusal.district, refusal.reason) == ("urzhar", "no_consent")
+
+
+def test_under_age_stores_only_a_refusal(client, version, volunteer) -> None:
+    response = post(client, version, {**VALID, "age": "15"})
+    assert response.status_code == 302
+    assert count(Submission) == 0
+    assert db.session.execute(select(Refusal.reason)).scalar_one() == "under_age"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("my IIN is 850101300123", "ID number"),
+        ("call +7 (701) 123-45-67", "phone number"),
+        ("call 8 701 123 45 67", "phone number"),
+        ("write to aigul@example.kz", "e-mail address"),
+    ],
+)
+def test_identifiers_in_free_text_are_refused(client, version, volunteer, text, kind) -> None:
+    data = {**VALID, "message": text}
+    response = post(client, version, data)
+    assert response.status_code == 422
+    assert f"seems to contain {'an' if kind != 'phone number' else 'a'} {kind}" in response.text
+    assert count(Submission) == 0
+    fixed = post(client, version, {**data, "message": "We need doctors"})
+    assert fixed.status_code == 302
+
+
+def test_identifier_in_other_text_is_refused(client, version, volunteer) -> None:
+    response = post(client, version, {**VALID, "fruits_other": "ask 87011234567"})
+    assert response.status_code == 422
+    assert count(Submission) == 0
+
+
+def test_forged_values_and_unknown_fields(client, version, volunteer) -> None:
+    response = post(client, version, {**VALID, "district": "moscow", "is_admin": "1"})
+    assert response.status_code == 422
+    assert "Choose one of the options shown." in response.text
+    ok = post(client, version, {**VALID, "is_admin": "1", "age_next": "1000"})
+    assert ok.status_code == 302
+    assert db.session.execute(select(Submission.answers)).scalar_one()["age_next"] == 68
+
+
+def test_bad_instance_id_is_refused(client, version, volunteer) -> None:
+    response = post(client, version, {**VALID, "_instance_id": "robert'); drop table"})
+    assert response.status_code == 400
+    assert count(Submission) == 0
+
+
+def test_add_and_remove_members_without_javascript(client, version, volunteer) -> None:
+    data = {**VALID, "member-1-_entry": "1", "member-1-member_age": "12"}
+    added = post(client, version, {**data, "_action": "add:member"})
+    assert added.status_code == 200
+    assert 'name="member-2-_entry"' in added.text
+    removed = post(client, version, {**data, "_action": "remove:member:0"})
+    assert 'name="member-1-_entry"' not in removed.text
+    assert re.search(r'name="member-0-member_age" id="[^"]+" value="12"', removed.text)
+    assert count(Submission) == 0
+
+
+def test_older_version_stays_pinned(client, version, volunteer, create_instrument) -> None:
+    newer = create_instrument(survey=SURVEY, choices=CHOICES, settings={**SETTINGS, "version": "2"})
+    assert newer.id != version.id
+    start = client.get("/collect/mini")
+    assert start.headers["Location"].endswith(f"/collect/v/{newer.id}")
+    response = post(client, version, VALID)  # a form opened before the new import
+    assert response.status_code == 302
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.instrument_version_id == version.id
+    shown = client.get(f"/submissions/{submission.id}")
+    assert shown.status_code == 200 and "Semey" in shown.text
+
+
+def test_other_volunteers_cannot_see_a_submission(client, version, auth) -> None:
+    auth.login("volunteer", "first")
+    post(client, version, VALID)
+    submission = db.session.execute(select(Submission)).scalar_one()
+    auth.logout()
+    auth.login("volunteer", "second")
+    assert client.get(f"/submissions/{submission.id}").status_code == 404
+    assert client.get(f"/collect/saved/{submission.instance_id}").status_code == 404
+    assert submission.receipt_code not in client.get("/submissions").text
+
+
+def test_roles_and_anonymous(client, version, auth) -> None:
+    anonymous = client.get(f"/collect/v/{version.id}")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    auth.login("advocate")
+    assert client.get(f"/collect/v/{version.id}").status_code == 403
+    assert client.get("/submissions").status_code == 403
+
+
+def test_unknown_version_is_404(client, version, volunteer) -> None:
+    assert client.get("/collect/v/99999").status_code == 404
+    assert client.get("/collect/nope").status_code == 404
+
+
+def test_no_open_round(client, create_instrument, auth) -> None:
+    version = create_instrument(survey=SURVEY, choices=CHOICES, settings=SETTINGS)
+    auth.login("volunteer")
+    response = post(client, version, VALID)
+    assert response.status_code == 409
+    assert "No survey round is open" in response.text
