@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 # Digits may be separated by spaces, dashes, dots or brackets when people write numbers down.
 _SEP = r"[\s\-.()]*"
-IIN_PATTERN = re.compile(r"(?<!\d)\d(?:" + _SEP + r"\d){11}(?!" + _SEP + r"\d)")
+# An IIN is written as 12 digits, sometimes split after the birth date (6 + 6).
+IIN_PATTERN = re.compile(r"(?<![\d\-])\d{6}[\s\-.]{0,2}\d{6}(?![\d\-]?\d)")
 PHONE_PATTERN = re.compile(
     r"(?<![\w+])(?:\+\s*7|8|7)"
     + _SEP
@@ -49,8 +50,6 @@ def find_identifiers(text: str) -> list[IdentifierFound]:
         for match in pattern.finditer(normalized):
             span = match.span()
             if any(span[0] < end and start < span[1] for start, end in taken):
-                continue
-            if kind == "iin" and len(re.sub(r"\D", "", match.group())) != 12:
                 continue
             taken.append(span)
             found.append(IdentifierFound(kind, *span))

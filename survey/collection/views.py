@@ -25,7 +25,7 @@ from survey.collection.forms import (
 )
 from survey.collection.models import Submission
 from survey.collection.page import form_model, page_sections
-from survey.extensions import db
+from survey.extensions import csrf, db
 from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
@@ -130,6 +130,7 @@ def _rename_entry(entry: Any, prefix: str) -> None:
 
 
 @bp.route("/collect/v/<int:version_id>", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token, so an expired one keeps the answers on screen
 @roles_required(*ENTERING_ROLES)
 def fill(version_id: int) -> Any:
     """Show the interview form; on submit check, then store once and show the receipt."""

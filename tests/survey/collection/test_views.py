@@ -326,3 +326,28 @@ def test_no_open_round(client, create_instrument, auth) -> None:
     response = post(client, version, VALID)
     assert response.status_code == 409
     assert "No survey round is open" in response.text
+
+
+@pytest.mark.app_config({"WTF_CSRF_ENABLED": True})
+def test_expired_form_token_keeps_the_answers(client, version, create_user) -> None:
+    from tests.factories import PASSWORD
+
+    create_user("vol", "volunteer")
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    client.post("/login", data={"username": "vol", "password": PASSWORD, "csrf_token": token})
+    response = post(client, version, {**VALID, "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "Your answers are still here" in response.text
+    assert (
+        'value="We need doctors"' in response.text or "We need doctors</textarea>" in response.text
+    )
+    assert count(Submission) == 0
+    fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.text).group(1)
+    instance = re.search(r'name="_instance_id" type="hidden" value="([^"]+)"', response.text)
+    saved = client.post(
+        f"/collect/v/{version.id}",
+        data={**VALID, "csrf_token": fresh, "_instance_id": instance.group(1)},
+    )
+    assert saved.status_code == 302
+    assert count(Submission) == 1
