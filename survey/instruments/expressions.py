@@ -26,11 +26,15 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
 - Numbers print like JavaScript's String(n); strings convert to numbers only in XPath syntax.
 - A date compared with a 'YYYY-MM-DD' string compares as dates; dates are days since 1970-01-01
   in arithmetic, so date - date gives days.
-- round(x) is floor(x + 0.5); round(x, d) is floor(x * 10^d + 0.5) / 10^d (d clamped to
-  +-308). int() truncates toward zero.
+- round(x) is floor(x + 0.5); round(x, d) is floor(x * 10^d + 0.5) / 10^d, or
+  floor(x / 10^-d + 0.5) * 10^-d for negative d (d truncated, clamped to +-308; x itself if
+  x * 10^d overflows). int() truncates toward zero; floor/ceiling/int keep JavaScript's -0.
 - substr(s, start[, end]) uses 0-based code-point indexes, end exclusive; negative indexes count
   from the end. date() of an invalid value is "". concat() joins every value of a node-set.
-- sum() of a node-set containing an empty value is NaN, as in XPath.
+- sum() of a node-set containing an empty value is NaN, as in XPath. selected() and friends
+  split on XPath whitespace and treat a node-set as all its values' codes together.
+- A node-set compared with a boolean compares boolean(node-set); otherwise comparisons with a
+  node-set are true if true for any of its values (XPath).
 - regex() accepts the subset of JavaScript 'u'-mode patterns that Python's re can run with the
   same meaning; other patterns are refused at import when literal and never match otherwise.
 """
@@ -45,33 +49,6 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-
-__all__ = [
-    "BinOp",
-    "Call",
-    "Column",
-    "Current",
-    "EvalContext",
-    "ExpressionError",
-    "Neg",
-    "Node",
-    "NodeSet",
-    "Num",
-    "Ref",
-    "Str",
-    "evaluate",
-    "evaluate_bool",
-    "from_json",
-    "parse",
-    "references",
-    "to_boolean",
-    "to_json",
-    "to_number",
-    "to_string",
-    "uses_current",
-    "value_from_json",
-    "value_to_json",
-]
 
 MAX_DEPTH = 200  # tree depth; keeps recursive evaluation far from Python's recursion limit
 _MAX_NESTING = 64  # parentheses, calls and unary minus nested inside each other
@@ -100,27 +77,21 @@ class NodeSet(tuple):
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """Base class of expression AST nodes."""
+    """Base class of the AST; frozen and hashable so parsed expressions can be cached."""
 
 
 @dataclass(frozen=True, slots=True)
 class Num(Node):
-    """A number literal."""
-
     value: float
 
 
 @dataclass(frozen=True, slots=True)
 class Str(Node):
-    """A string literal."""
-
     value: str
 
 
 @dataclass(frozen=True, slots=True)
 class Ref(Node):
-    """A reference to a question by name."""
-
     name: str
 
 
@@ -130,16 +101,12 @@ class Current(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class Column(Node):
-    """A column of the choice row being filtered (choice_filter only)."""
-
+class Column(Node):  # a column of the choice row being filtered (choice_filter only)
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class BinOp(Node):
-    """A binary operator."""
-
     op: str
     left: Node
     right: Node
@@ -147,15 +114,11 @@ class BinOp(Node):
 
 @dataclass(frozen=True, slots=True)
 class Neg(Node):
-    """Unary minus."""
-
     operand: Node
 
 
 @dataclass(frozen=True, slots=True)
 class Call(Node):
-    """A function call."""
-
     name: str
     args: tuple[Node, ...]
 
@@ -179,18 +142,28 @@ _COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 # -- tokenizer ------------------------------------------------------------------------------
 
 _DIGITS = frozenset("0123456789")
-_NUMBER_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _NAME_START = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl"})
 _NAME_MORE = _NAME_START | {"Nd", "Mn", "Mc", "Pc"}
-# After these tokens an operand is expected, so '*' and and/or/div/mod are names (XPath 3.7).
-_OPERAND_NEXT = frozenset({"", "op", "(", ",", "/"})
-_UNSUPPORTED = {
+# Everything but names; "bad" catches what XPath has and we refuse, before "punct" takes '/'.
+_TOKEN = re.compile(
+    r"(?P<space>[ \t\r\n]+)|(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|(?P<str>'[^']*'|\"[^\"]*\")"
+    r"|(?P<ref>\$\{[^}]*\})|(?P<op>!=|<=|>=|[=<>+*-])|(?P<bad>//|\$\{|[|\[\]@!$'\"])"
+    r"|(?P<punct>\.\.|[(),./])"
+)
+_BAD = {
+    "//": "'//' paths are not supported",
+    "${": "Missing '}' after '${'",
     "|": "The union operator '|' is not supported",
     "[": "Predicates such as '[1]' are not supported",
     "]": "Predicates such as '[1]' are not supported",
     "@": "Attributes ('@') are not supported",
     "!": "Unexpected '!': use '!=' for 'not equal' or not() to negate",
+    "$": "XPath variables such as '$x' are not supported; use ${name} to refer to a question",
+    "'": "Unterminated string: missing closing '",
+    '"': 'Unterminated string: missing closing "',
 }
+# After these tokens an operand is expected, so '*' and and/or/div/mod are names (XPath 3.7).
+_OPERAND_NEXT = frozenset({"", "op", "(", ",", "/"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,93 +177,52 @@ def _name_start(ch: str) -> bool:
     return ch == "_" or unicodedata.category(ch) in _NAME_START
 
 
-def _name_char(ch: str) -> bool:
-    return ch in "_-.\u00b7" or unicodedata.category(ch) in _NAME_MORE
-
-
-def _is_ncname(name: str) -> bool:
-    return bool(name) and _name_start(name[0]) and all(_name_char(c) for c in name[1:])
+def _name_end(text: str, i: int) -> int:
+    """The end of the XML NCName starting at text[i]."""
+    i += 1
+    while i < len(text) and (text[i] in "_-.\u00b7" or unicodedata.category(text[i]) in _NAME_MORE):
+        i += 1
+    return i
 
 
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
+    i = 0
+    while i < len(text):
         prev = tokens[-1].kind if tokens else ""
-        if ch in _XPATH_WS:
-            i += 1
-        elif ch in _DIGITS or (ch == "." and text[i + 1 : i + 2] in _DIGITS):
-            match = _NUMBER_TOKEN.match(text, i)
-            assert match is not None
-            if math.isinf(float(match.group())):
-                raise ExpressionError(f"The number at position {i} is too large", i)
-            tokens.append(_Token("num", match.group(), i))
-            i = match.end()
-        elif ch in "'\"":
-            end = text.find(ch, i + 1)
-            if end < 0:
-                raise ExpressionError(
-                    f"Unterminated string starting at position {i}: missing closing {ch}", i
-                )
-            tokens.append(_Token("str", text[i + 1 : end], i))
-            i = end + 1
-        elif ch == "$":
-            if not text.startswith("{", i + 1):
-                raise ExpressionError(
-                    f"XPath variables such as '$x' are not supported (position {i}); "
-                    "use ${name} to refer to a question",
-                    i,
-                )
-            end = text.find("}", i + 2)
-            if end < 0:
-                raise ExpressionError(f"Missing '}}' after '${{' at position {i}", i)
-            name = text[i + 2 : end]
-            if not _is_ncname(name):
-                raise ExpressionError(f"'${{{name}}}' at position {i} is not a valid name", i)
-            tokens.append(_Token("ref", name, i))
-            i = end + 1
-        elif _name_start(ch):
-            end = i + 1
-            while end < n and _name_char(text[end]):
-                end += 1
-            name = text[i:end]
+        if _name_start(text[i]):
+            end = _name_end(text, i)
             if text.startswith("::", end):
-                raise ExpressionError(f"Axes such as '{name}::' are not supported (position {i})", i)
-            if text.startswith(":", end) and end + 1 < n and _name_start(text[end + 1]):
-                qname = re.match(r"[^\s(),]*", text[i:])
                 raise ExpressionError(
-                    f"Namespaced names such as '{qname and qname.group()}' are not supported "
-                    f"(position {i})",
-                    i,
+                    f"Axes such as '{text[i:end]}::' are not supported (position {i})", i
                 )
-            operator_name = name in {"and", "or", "div", "mod"} and prev not in _OPERAND_NEXT
-            tokens.append(_Token("op" if operator_name else "name", name, i))
+            if text.startswith(":", end) and end + 1 < len(text) and _name_start(text[end + 1]):
+                qname = text[i : _name_end(text, end + 1)]
+                raise ExpressionError(
+                    f"Names with a prefix such as '{qname}' are not supported (position {i})", i
+                )
+            operator = text[i:end] in {"and", "or", "div", "mod"} and prev not in _OPERAND_NEXT
+            tokens.append(_Token("op" if operator else "name", text[i:end], i))
             i = end
-        elif text.startswith("..", i):
-            tokens.append(_Token("..", "..", i))
-            i += 2
-        elif text.startswith("//", i):
-            raise ExpressionError(f"'//' paths are not supported (position {i})", i)
-        elif ch == "*":
-            if prev in _OPERAND_NEXT:
-                raise ExpressionError(f"The wildcard '*' at position {i} is not supported", i)
-            tokens.append(_Token("op", "*", i))
-            i += 1
-        elif text[i : i + 2] in {"!=", "<=", ">="}:
-            tokens.append(_Token("op", text[i : i + 2], i))
-            i += 2
-        elif ch in "=<>+-":
-            tokens.append(_Token("op", ch, i))
-            i += 1
-        elif ch in "(),./":
-            tokens.append(_Token(ch, ch, i))
-            i += 1
-        elif ch in _UNSUPPORTED:
-            raise ExpressionError(f"{_UNSUPPORTED[ch]} (position {i})", i)
-        else:
-            raise ExpressionError(f"Unexpected character {ch!r} at position {i}", i)
-    tokens.append(_Token("end", "", n))
+            continue
+        match = _TOKEN.match(text, i)
+        if match is None:
+            raise ExpressionError(f"Unexpected character {text[i]!r} at position {i}", i)
+        kind, value = match.lastgroup or "", match.group()
+        if kind == "bad":
+            raise ExpressionError(f"{_BAD[value]} (position {i})", i)
+        if kind == "num" and math.isinf(float(value)):
+            raise ExpressionError(f"The number at position {i} is too large", i)
+        if kind == "ref" and not (_name_start(value[2]) and _name_end(value, 2) == len(value) - 1):
+            raise ExpressionError(f"'{value}' at position {i} is not a valid name", i)
+        if value == "*" and prev in _OPERAND_NEXT:
+            raise ExpressionError(f"The wildcard '*' at position {i} is not supported", i)
+        if kind in {"str", "ref"}:
+            value = value[1:-1] if kind == "str" else value[2:-1]
+        if kind != "space":
+            tokens.append(_Token(value if kind == "punct" else kind, value, i))
+        i = match.end()
+    tokens.append(_Token("end", "", len(text)))
     return tokens
 
 
@@ -298,15 +230,8 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 def _describe(token: _Token) -> str:
-    if token.kind == "num":
-        return f"number {token.text}"
-    if token.kind == "str":
-        return f"string {token.text!r}"
-    if token.kind == "ref":
-        return f"'${{{token.text}}}'"
-    if token.kind == "name":
-        return f"name '{token.text}'"
-    return f"'{token.text}'"
+    kinds = {"num": "number {}", "str": "string '{}'", "ref": "'${{{}}}'", "name": "name '{}'"}
+    return kinds.get(token.kind, "'{}'").format(token.text)
 
 
 class _Parser:
@@ -316,123 +241,97 @@ class _Parser:
         self.choice_filter = choice_filter
         self.nesting = 0
 
-    def peek(self) -> _Token:
-        return self.tokens[self.i]
+    def peek(self, kind: str) -> bool:
+        return self.tokens[self.i].kind == kind
 
     def take(self) -> _Token:
-        token = self.tokens[self.i]
         self.i += 1
-        return token
+        return self.tokens[self.i - 1]
 
-    def error(self, token: _Token, expected: str) -> ExpressionError:
+    def fail(self, expected: str) -> ExpressionError:
+        token = self.tokens[self.i]
         if token.kind == "end":
             return ExpressionError(f"Unexpected end of expression: {expected}", token.pos)
-        return ExpressionError(
-            f"Unexpected {_describe(token)} at position {token.pos}: {expected}", token.pos
-        )
+        where = f"Unexpected {_describe(token)} at position {token.pos}"
+        return ExpressionError(f"{where}: {expected}", token.pos)
 
     def enter(self, token: _Token) -> None:
         self.nesting += 1
         if self.nesting > _MAX_NESTING:
-            raise ExpressionError(
-                f"The expression is nested too deeply at position {token.pos}", token.pos
-            )
+            raise ExpressionError(f"Nested too deeply at position {token.pos}", token.pos)
 
-    def close(self, expected: str = "missing ')'") -> None:
-        token = self.peek()
-        if token.kind != ")":
-            raise self.error(token, "missing ')'" if token.kind == "end" else expected)
+    def close(self, expected: str = "expected an operator or ')'") -> None:
+        if not self.peek(")"):
+            raise self.fail("missing ')'" if self.peek("end") else expected)
         self.take()
         self.nesting -= 1
 
     def whole(self) -> Node:
-        if self.peek().kind == "end":
+        if self.peek("end"):
             raise ExpressionError("The expression is empty", 0)
         node = self.expression(1)
-        token = self.peek()
-        if token.kind != "end":
-            hint = "use 'div' to divide" if token.kind == "/" else "expected an operator"
-            raise self.error(token, hint)
+        if not self.peek("end"):
+            raise self.fail("use 'div' to divide" if self.peek("/") else "expected an operator")
         return node
 
     def expression(self, min_precedence: int) -> Node:
         # Precedence climbing; the recursive call with precedence + 1 makes operators left-assoc.
         left = self.unary()
-        while (token := self.peek()).kind == "op" and _PRECEDENCE[token.text] >= min_precedence:
-            self.take()
-            left = BinOp(token.text, left, self.expression(_PRECEDENCE[token.text] + 1))
+        while self.peek("op") and _PRECEDENCE[self.tokens[self.i].text] >= min_precedence:
+            op = self.take().text
+            left = BinOp(op, left, self.expression(_PRECEDENCE[op] + 1))
         return left
 
     def unary(self) -> Node:
-        token = self.peek()
-        if token.kind == "op" and token.text == "-":
-            self.take()
-            self.enter(token)
-            node = Neg(self.unary())
-            self.nesting -= 1
-            return node
-        return self.primary()
+        if not (self.peek("op") and self.tokens[self.i].text == "-"):
+            return self.primary()
+        self.enter(self.take())
+        node = Neg(self.unary())
+        self.nesting -= 1
+        return node
 
     def primary(self) -> Node:
-        token = self.take()
-        kind = token.kind
-        if kind == "num":
-            return Num(float(token.text))
-        if kind == "str":
-            return Str(token.text)
-        if kind == "ref":
-            return Ref(token.text)
+        token = self.tokens[self.i]
+        kind, text, pos = token.kind, token.text, token.pos
+        if kind not in {"num", "str", "ref", "(", ".", "..", "/", "name"}:
+            raise self.fail("expected a value")
+        self.take()
         if kind == "(":
             self.enter(token)
             node = self.expression(1)
             self.close()
             return node
-        if kind == ".":
-            if self.peek().kind == "/":
-                raise ExpressionError(
-                    f"Paths starting with './' are not supported (position {token.pos})", token.pos
-                )
-            return Current()
         if kind in {"..", "/"}:
             return self.path(token)
-        if kind == "name":
-            if self.peek().kind == "(":
-                return self.call(token)
-            if self.peek().kind == "/":
-                raise ExpressionError(
-                    f"Relative paths such as '{token.text}/…' are not supported "
-                    f"(position {token.pos}); use ${{name}} to refer to a question",
-                    token.pos,
-                )
-            if self.choice_filter:
-                return Column(token.text)
+        if kind in {".", "name"} and self.peek("/"):
+            hint = "" if kind == "." else "; use ${name} to refer to a question"
             raise ExpressionError(
-                f"Bare name '{token.text}' at position {token.pos}: "
-                f"use ${{{token.text}}} to refer to a question",
-                token.pos,
+                f"Relative paths such as '{text}/…' are not supported (position {pos}){hint}", pos
             )
-        raise self.error(token, "expected a value")
+        if kind == "name" and self.peek("("):
+            return self.call(token)
+        if kind == "name" and not self.choice_filter:
+            raise ExpressionError(
+                f"Bare name '{text}' at position {pos}: use ${{{text}}} to refer to a question", pos
+            )
+        constructors = {"num": lambda t: Num(float(t)), "str": Str, "ref": Ref, "name": Column}
+        return constructors[kind](text) if kind != "." else Current()
 
     def path(self, first: _Token) -> Node:
         # '../a', '../../g/a' and '/data/g/a' all refer to the question named by the last step.
-        steps = [".."] if first.kind == ".." else []
-        if first.kind == "/":
-            steps.append(self.step())
-        while self.peek().kind == "/":
-            self.take()
-            steps.append(self.step())
-        if steps[-1] == "..":
+        step = first.text
+        while step == "/" or self.peek("/"):
+            if step != "/":
+                self.take()  # the '/' between two steps
+            if not (self.peek("name") or self.peek("..")):
+                raise self.fail("expected a question name after '/'")
+            step = self.take().text
+        if step == "..":
             raise ExpressionError(
-                f"The path at position {first.pos} must end with a question name, as in '../name'",
+                f"The path at position {first.pos} must end with a question name, as in '../a'",
                 first.pos,
             )
-        return Ref(steps[-1])
-
-    def step(self) -> str:
-        token = self.take()
-        if token.kind in {"name", ".."}:
-            return token.text
-        raise self.error(token, "expected a question name after '/'")
+        return Ref(step)
 
     def call(self, name_token: _Token) -> Node:
         name, pos = name_token.text, name_token.pos
@@ -441,11 +340,10 @@ class _Parser:
             raise ExpressionError(f"Unknown function '{name}()' at position {pos}{hint}", pos)
         self.enter(self.take())
         args: list[Node] = []
-        if self.peek().kind != ")":
-            args.append(self.expression(1))
-            while self.peek().kind == ",":
+        while not self.peek(")") and (not args or self.peek(",")):
+            if args:
                 self.take()
-                args.append(self.expression(1))
+            args.append(self.expression(1))
         self.close("expected ',' or ')'")
         low, high = _ARITY[name]
         if not low <= len(args) <= (len(args) if high is None else high):
@@ -459,7 +357,7 @@ class _Parser:
                 _compile_regex(args[1].value)
             except ValueError as error:
                 raise ExpressionError(
-                    f"Unsupported regular expression {args[1].value!r} in regex() at position "
+                    f"Unsupported regular expression '{args[1].value}' in regex() at position "
                     f"{pos}: {error}",
                     pos,
                 ) from None
@@ -487,21 +385,13 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(_children(current))
-
-
-def _depth(node: Node) -> int:
-    deepest, stack = 0, [(node, 1)]
+def _walk(node: Node) -> Iterator[tuple[Node, int]]:
+    """Every node with its depth, without recursion."""
+    stack = [(node, 1)]
     while stack:
         current, depth = stack.pop()
-        deepest = max(deepest, depth)
+        yield current, depth
         stack.extend((child, depth + 1) for child in _children(current))
-    return deepest
 
 
 def parse(text: str, *, choice_filter: bool = False) -> Node:
@@ -512,7 +402,7 @@ def parse(text: str, *, choice_filter: bool = False) -> Node:
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str, choice_filter: bool) -> Node:
     node = _Parser(text, choice_filter).whole()
-    if _depth(node) > MAX_DEPTH:
+    if max(depth for _, depth in _walk(node)) > MAX_DEPTH:
         raise ExpressionError(
             f"The expression is too long or too deeply nested (over {MAX_DEPTH} levels)", 0
         )
@@ -521,12 +411,12 @@ def _parse(text: str, choice_filter: bool) -> Node:
 
 def references(node: Node) -> frozenset[str]:
     """Names of the questions the expression refers to."""
-    return frozenset(n.name for n in _walk(node) if isinstance(n, Ref))
+    return frozenset(n.name for n, _ in _walk(node) if isinstance(n, Ref))
 
 
 def uses_current(node: Node) -> bool:
     """Whether the expression uses '.'."""
-    return any(isinstance(n, Current) for n in _walk(node))
+    return any(isinstance(n, Current) for n, _ in _walk(node))
 
 
 def to_json(node: Node) -> dict:
@@ -548,24 +438,6 @@ def to_json(node: Node) -> dict:
     if isinstance(node, Call):
         return {"t": "fn", "f": node.name, "x": [to_json(a) for a in node.args]}
     raise TypeError(f"Not an expression node: {node!r}")
-
-
-def from_json(data: Mapping) -> Node:
-    """Rebuild an AST from to_json() output (trusted input: no validation)."""
-    t = data["t"]
-    if t in {"num", "str"}:
-        return Num(float(data["v"])) if t == "num" else Str(data["v"])
-    if t in {"ref", "col"}:
-        return Ref(data["n"]) if t == "ref" else Column(data["n"])
-    if t == "cur":
-        return Current()
-    if t == "op":
-        return BinOp(data["o"], from_json(data["a"]), from_json(data["b"]))
-    if t == "neg":
-        return Neg(from_json(data["a"]))
-    if t == "fn":
-        return Call(data["f"], tuple(from_json(a) for a in data["x"]))
-    raise ValueError(f"Unknown AST node type {t!r}")
 
 
 # -- values and conversions -----------------------------------------------------------------
@@ -840,33 +712,19 @@ def _tokens(value: object) -> list[str]:
 
 
 def _selected_at(value: object, index: object) -> str:
-    tokens, k = _tokens(value), _trunc(to_number(index))
+    tokens, k = _tokens(value), _js_int(math.trunc, to_number(index))
     return tokens[int(k)] if math.isfinite(k) and 0 <= k < len(tokens) else ""
 
 
-# The helpers below keep JavaScript's signed zeros (Math.floor/ceil/trunc) so 1 div x agrees.
-def _floor(x: float) -> float:
-    return x if x == 0 or not math.isfinite(x) else float(math.floor(x))
-
-
-def _ceil(x: float) -> float:
-    if x == 0 or not math.isfinite(x):
-        return x
-    result = float(math.ceil(x))
-    return -0.0 if result == 0 and x < 0 else result
-
-
-def _trunc(x: float) -> float:
-    if x == 0 or not math.isfinite(x):
-        return x
-    result = float(math.trunc(x))
-    return -0.0 if result == 0 and x < 0 else result
+def _js_int(function: Callable[[float], int], x: float) -> float:
+    """math.floor/ceil/trunc with JavaScript's signed zeros (Math.ceil(-0.5) is -0)."""
+    return x if x == 0 or not math.isfinite(x) else math.copysign(float(function(x)), x)
 
 
 def _round(value: object, digits: object = None) -> float:
     x = to_number(value)
     if digits is None:
-        return _floor(x + 0.5) if math.isfinite(x) else x
+        return _js_int(math.floor, x + 0.5) if math.isfinite(x) else x
     d = to_number(digits)
     if not math.isfinite(d):
         return _NAN
@@ -874,7 +732,11 @@ def _round(value: object, digits: object = None) -> float:
     if not math.isfinite(x):
         return x
     power = float(f"1e{abs(d)}")  # exact for |d| <= 22 and parsed like JS Number('1e' + d)
-    return _floor(x * power + 0.5) / power if d >= 0 else _floor(x / power + 0.5) * power
+    if d < 0:
+        return _js_int(math.floor, x / power + 0.5) * power
+    scaled = x * power
+    # With too many digits the scaled value overflows; the number is then returned as it is.
+    return _js_int(math.floor, scaled + 0.5) / power if math.isfinite(scaled) else x
 
 
 def _to_date(value: object) -> date | str:
@@ -896,7 +758,7 @@ def _substr(value: object, start: object, end: object = None) -> str:
     a, b = to_number(start), float(n) if end is None else to_number(end)
     if math.isnan(a) or math.isnan(b):
         return ""
-    a, b = _trunc(a), _trunc(b)
+    a, b = _js_int(math.trunc, a), _js_int(math.trunc, b)
     a, b = (a + n if a < 0 else a), (b + n if b < 0 else b)
     a, b = min(max(a, 0), n), min(max(b, 0), n)
     return text[int(a) : int(b)] if a < b else ""
@@ -912,9 +774,7 @@ def _sum(value: object) -> float:
 
 
 def _extreme(values: tuple[object, ...], better: Callable[[float, float], bool]) -> float:
-    numbers = [
-        to_number(v) for x in values for v in (x if isinstance(x, NodeSet) else (x,))
-    ]
+    numbers = [to_number(v) for x in values for v in (x if isinstance(x, NodeSet) else (x,))]
     if not numbers or any(math.isnan(v) for v in numbers):
         return _NAN
     best = numbers[0]
@@ -947,7 +807,7 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "not": lambda x: not to_boolean(x),
     "concat": _concat,
     "string-length": lambda s: float(len(to_string(s))),
-    "int": lambda x: _trunc(to_number(x)),
+    "int": lambda x: _js_int(math.trunc, to_number(x)),
     "number": to_number,
     "round": _round,
     "date": _to_date,
@@ -959,8 +819,8 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "starts-with": lambda a, b: to_string(a).startswith(to_string(b)),
     "ends-with": lambda a, b: to_string(a).endswith(to_string(b)),
     "substr": _substr,
-    "floor": lambda x: _floor(to_number(x)),
-    "ceiling": lambda x: _ceil(to_number(x)),
+    "floor": lambda x: _js_int(math.floor, to_number(x)),
+    "ceiling": lambda x: _js_int(math.ceil, to_number(x)),
     "abs": lambda x: abs(to_number(x)),
     "count": lambda x: float(len(x)) if isinstance(x, NodeSet) else 1.0,
     "sum": _sum,
@@ -996,7 +856,11 @@ def _escape(p: str, i: int, in_class: bool) -> tuple[str, int, int | None]:
         return "\\x00", i + 1, 0
     width = {"x": 2, "u": 4}.get(c, 0)
     hex_digits = p[i + 1 : i + 1 + width]
-    if width and len(hex_digits) == width and all(h in "0123456789abcdefABCDEF" for h in hex_digits):
+    if (
+        width
+        and len(hex_digits) == width
+        and all(h in "0123456789abcdefABCDEF" for h in hex_digits)
+    ):
         code = int(hex_digits, 16)
         if 0xD800 <= code <= 0xDFFF:
             raise ValueError("surrogate escapes are not supported")
