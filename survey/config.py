@@ -9,6 +9,9 @@ BABEL_DEFAULT_LOCALE = "en"
 BABEL_DEFAULT_TIMEZONE = "UTC"
 
 SESSION_COOKIE_HTTPONLY = True
+# Long enough for a whole interview without a request; the server also enforces it.
+IDLE_TIMEOUT_MINUTES = 180
+PERMANENT_SESSION_LIFETIME = IDLE_TIMEOUT_MINUTES * 60
 SESSION_COOKIE_SAMESITE = "Lax"
 WTF_CSRF_TIME_LIMIT = 12 * 3600  # a volunteer may keep a form open for a whole field day
 

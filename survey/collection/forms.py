@@ -7,7 +7,18 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, FieldList, Form, FormField, HiddenField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from survey.instruments.registry import make_field
@@ -128,3 +139,25 @@ class RoundForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     starts_on = DateField(_l("Starts on"), validators=[DataRequired()])
     ends_on = DateField(_l("Ends on"), validators=[Optional()])
+
+
+class ReviewForm(FlaskForm):
+    """A coordinator's decision on a submission."""
+
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            SelectChoice("pending", _l("pending review")),
+            SelectChoice("approved", _l("approved")),
+            SelectChoice("on_hold", _l("on hold")),
+            SelectChoice("rejected", _l("rejected")),
+        ],
+    )
+    comment = TextAreaField(_l("Comment for the volunteer"), validators=[Length(max=2000)])
+
+
+class WithdrawalForm(FlaskForm):
+    """Withdrawal of consent by receipt code."""
+
+    receipt_code = StringField(_l("Receipt code"), validators=[DataRequired(), Length(max=20)])
+    confirm = BooleanField(_l("Delete these answers completely"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.extensions import db
@@ -50,11 +50,45 @@ class Submission(db.Model):
         DateTime(timezone=True), default=utcnow, index=True
     )
     review_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     is_demo: Mapped[bool] = mapped_column(default=False, index=True)
 
     instrument_version: Mapped[InstrumentVersion] = relationship()
     survey_round: Mapped[SurveyRound] = relationship()
-    entered_by: Mapped[User | None] = relationship()
+    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    versions: Mapped[list[SubmissionVersion]] = relationship(
+        back_populates="submission",
+        order_by="SubmissionVersion.number",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class SubmissionVersion(db.Model):
+    """An earlier state of a corrected submission: who changed what, when and why."""
+
+    __tablename__ = "submission_versions"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "number", name="uq_submission_versions_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column()
+    answers: Mapped[dict] = mapped_column(JSON)
+    changed_fields: Mapped[list] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="versions")
+    changed_by: Mapped[User | None] = relationship()
 
 
 class Refusal(db.Model):

@@ -5,18 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from survey.collection import services
 from survey.collection.forms import (
+    ATTRIBUTE_PREFIX,
+    ReviewForm,
     RoundForm,
     SubmissionForm,
+    WithdrawalForm,
     form_class,
     question_field,
     resize_repeat,
@@ -29,8 +33,9 @@ from survey.extensions import csrf, db
 from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
-from survey.users.access import roles_required
+from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
+from survey.users.services import record_audit
 
 bp = Blueprint("collection", __name__)
 
@@ -66,7 +71,7 @@ def identifier_message(kind: str) -> str:
 
 
 @bp.route("/")
-@login_required
+@any_role
 def home() -> str:
     """Start page: the instruments to interview with and the user's recent work."""
     instruments_list = [
@@ -146,23 +151,10 @@ def fill(version_id: int) -> Any:
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
         form.started_at.data = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     else:
-        form.validate()  # runs the CSRF check; question rules are applied below
-        csrf_field = getattr(form, "csrf_token", None)
-        csrf_ok = csrf_field is None or not csrf_field.errors
-        answers, type_errors = typed_answers(form, spec)
-        outcome = evaluate_answers(
-            spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
-        )
-        for name, count in outcome.repeat_counts.items():
-            if spec.repeats_by_name[name].repeat_count:
-                resize_repeat(form, name, count)
-        action = request.form.get("_action", "")
+        outcome, action, csrf_ok = _read_post(form, spec, language)
         instance_id = services.valid_instance_id(form.instance_id.data)
         if not csrf_ok:
-            form_message = _(
-                "This page expired. Your answers are still here: press Submit again to save them."
-            )
-            status = 400
+            form_message, status = _expired_message(), 400
         elif action:
             _apply_action(form, action)
         elif instance_id is None:
@@ -187,6 +179,35 @@ def fill(version_id: int) -> Any:
     )
 
 
+def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str, bool]:
+    """Check the CSRF token, parse the fields and apply the rules; nothing is stored here."""
+    form.validate()  # runs the CSRF check; question rules are applied below
+    csrf_field = getattr(form, "csrf_token", None)
+    csrf_ok = csrf_field is None or not csrf_field.errors
+    answers, type_errors = typed_answers(form, spec)
+    outcome = evaluate_answers(
+        spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
+    )
+    for name, count in outcome.repeat_counts.items():
+        if spec.repeats_by_name[name].repeat_count:
+            resize_repeat(form, name, count)
+    return outcome, request.form.get("_action", ""), csrf_ok
+
+
+def _expired_message() -> str:
+    return _("This page expired. Your answers are still here: press Submit again to save them.")
+
+
+def _problems_message(errors: dict[str, list[str]]) -> str:
+    count = sum(len(v) for v in errors.values())
+    return _("Please check %(n)d answer(s) marked below. Nothing is lost.", n=count)
+
+
+def _identifier_errors(spec: Any, answers: dict, errors: dict[str, list[str]]) -> None:
+    for key, kind in services.identifiers_in_answers(spec, answers).items():
+        errors.setdefault(key, []).append(identifier_message(kind))
+
+
 def _try_save(
     version: Any, spec: Any, outcome: Any, instance_id: str, form: SubmissionForm, language: str
 ) -> Response | tuple[str, int]:
@@ -197,12 +218,10 @@ def _try_save(
     if reason is not None and not (set(errors) & intake):
         errors = {}  # a refusal stores nothing, so nothing else needs fixing
     else:
-        for key, kind in services.identifiers_in_answers(spec, outcome.answers).items():
-            errors.setdefault(key, []).append(identifier_message(kind))
+        _identifier_errors(spec, outcome.answers, errors)
     if errors:
         show_errors(form, spec, errors)
-        count = sum(len(v) for v in errors.values())
-        return _("Please check %(n)d answer(s) marked below. Nothing is lost.", n=count), 422
+        return _problems_message(errors), 422
     survey_round = services.round_for((_parse_started(form.started_at.data) or _now()).date())
     if survey_round is None:
         return _("No survey round is open. Ask an administrator to add one."), 409
@@ -219,6 +238,13 @@ def _try_save(
             entered_by=current_user._get_current_object(),
             started_at=_parse_started(form.started_at.data),
         )
+        if result.outcome == "saved" and result.submission is not None:
+            record_audit(
+                "submission_created",
+                user=current_user._get_current_object(),
+                target=f"submission {result.submission.id}",
+                details={"instrument": spec.form_id, "version": version.version},
+            )
         db.session.commit()
     except services.SubmissionConflict:
         db.session.rollback()
@@ -273,9 +299,12 @@ def _may_view(submission: Submission, user: User) -> bool:
 @roles_required(*ENTERING_ROLES)
 def my_submissions() -> str:
     """The volunteer's own submissions, newest first."""
+    user = current_user._get_current_object()
+    submissions = services.submissions_of(user)
     return render_template(
         "collection/submissions.html",
-        submissions=services.submissions_of(current_user._get_current_object()),
+        submissions=submissions,
+        correctable={s.id for s in submissions if services.may_correct(s, user)},
     )
 
 
@@ -292,6 +321,7 @@ def show_submission(submission_id: int) -> str:
         submission=submission,
         spec=spec,
         rows=services.readable_answers(spec, submission.answers, current_language()),
+        can_correct=services.may_correct(submission, current_user._get_current_object()),
     )
 
 
@@ -311,3 +341,161 @@ def rounds() -> Any:
             flash(_("Round added."), "success")
             return redirect(url_for("collection.rounds"))
     return render_template("collection/rounds.html", form=form, rounds=services.list_rounds())
+
+
+def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
+    """Stored answers as WTForms data, keyed by field attribute names."""
+    data: dict[str, Any] = {}
+    for name, value in answers.items():
+        if name in spec.repeats_by_name:
+            data[ATTRIBUTE_PREFIX + name] = [
+                SimpleNamespace(**{ATTRIBUTE_PREFIX + k: v for k, v in entry.items()})
+                for entry in value
+            ]
+        else:
+            data[ATTRIBUTE_PREFIX + name] = value
+    return data
+
+
+@bp.route("/submissions/<int:submission_id>/correct", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token, so an expired one keeps the answers on screen
+@roles_required(*ENTERING_ROLES)
+def correct(submission_id: int) -> Any:
+    """Correct a submission with its own instrument version; the old answers are kept."""
+    submission = db.session.get(Submission, submission_id)
+    user = current_user._get_current_object()
+    if submission is None or not _may_view(submission, user):
+        abort(404)
+    if not services.may_correct(submission, user):
+        flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
+        return redirect(url_for("collection.show_submission", submission_id=submission.id))
+    spec = instruments.spec_for(submission.instrument_version)
+    language = current_language()
+    form_type = form_class(spec, language)
+    status, form_message, reason_error = 200, None, None
+    reason = (request.form.get("_reason") or "").strip()
+    if request.method == "GET":
+        form = form_type(formdata=None, data=_prefill(spec, submission.answers))
+    else:
+        form = form_type()
+        outcome, action, csrf_ok = _read_post(form, spec, language)
+        if not csrf_ok:
+            form_message, status = _expired_message(), 400
+        elif action:
+            _apply_action(form, action)
+        else:
+            errors = dict(outcome.errors)
+            _identifier_errors(spec, outcome.answers, errors)
+            if services.refusal_reason(spec, outcome.answers):
+                errors.setdefault(spec.intake.consent_question, []).append(
+                    _("To remove a respondent's answers, use withdrawal with the receipt code.")
+                )
+            if not reason:
+                reason_error = _("Say why the answers are corrected.")
+            if errors or reason_error:
+                show_errors(form, spec, errors)
+                form_message, status = _problems_message(errors or {"_reason": ["x"]}), 422
+            else:
+                version = services.correct_submission(submission, outcome.answers, reason, user)
+                if version is not None:
+                    record_audit(
+                        "submission_corrected",
+                        user=user,
+                        target=f"submission {submission.id}",
+                        details={"fields": version.changed_fields},
+                    )
+                db.session.commit()
+                flash(_("Correction saved.") if version else _("Nothing was changed."), "success")
+                return redirect(url_for("collection.show_submission", submission_id=submission.id))
+    return (
+        render_template(
+            "collection/form.html",
+            form=form,
+            spec=spec,
+            version=submission.instrument_version,
+            sections=page_sections(spec, form, language),
+            model=form_model(spec, language, rule_messages()),
+            form_message=form_message,
+            survey_round=submission.survey_round,
+            correcting=submission,
+            reason=reason,
+            reason_error=reason_error,
+        ),
+        status,
+    )
+
+
+@bp.route("/review")
+@roles_required(Role.COORDINATOR)
+def review_list() -> str:
+    """Submissions to review, by status."""
+    status = request.args.get("status", "pending")
+    return render_template(
+        "collection/review_list.html",
+        submissions=services.review_queue(status if status != "all" else None),
+        status=status,
+        statuses=services.REVIEW_STATUSES,
+    )
+
+
+@bp.route("/review/<int:submission_id>", methods=["GET", "POST"])
+@roles_required(Role.COORDINATOR)
+def review(submission_id: int) -> Any:
+    """One submission with its corrections as a diff, and the review decision."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        abort(404)
+    form = ReviewForm(obj=submission, status=submission.review_status)
+    if form.validate_on_submit():
+        try:
+            services.review_submission(
+                submission, form.status.data, form.comment.data or "", current_user
+            )
+        except services.ReviewError:
+            db.session.rollback()
+            form.comment.errors = [_("Say what the volunteer should fix.")]
+        else:
+            record_audit(
+                "submission_reviewed",
+                user=current_user._get_current_object(),
+                target=f"submission {submission.id}",
+                details={"status": submission.review_status},
+            )
+            db.session.commit()
+            flash(_("Review saved."), "success")
+            return redirect(url_for("collection.review_list"))
+    spec = instruments.spec_for(submission.instrument_version)
+    language = current_language()
+    return render_template(
+        "collection/review.html",
+        submission=submission,
+        spec=spec,
+        form=form,
+        rows=services.readable_answers(spec, submission.answers, language),
+        history=services.correction_history(spec, submission, language),
+    ), (422 if form.errors else 200)
+
+
+@bp.route("/withdrawal", methods=["GET", "POST"])
+@roles_required(Role.COORDINATOR)
+def withdrawal() -> Any:
+    """Find a submission by the respondent's receipt code and delete it for good."""
+    form = WithdrawalForm()
+    submission = None
+    if form.validate_on_submit():
+        submission = services.find_by_receipt_code(form.receipt_code.data or "")
+        if submission is None:
+            form.receipt_code.errors = [
+                _("No submission has this receipt code. Check the code with the respondent.")
+            ]
+        elif form.confirm.data:
+            trace = services.withdraw_submission(submission)
+            record_audit(
+                "submission_withdrawn", user=current_user._get_current_object(), details=trace
+            )
+            db.session.commit()
+            flash(_("The answers were deleted completely."), "success")
+            return redirect(url_for("collection.withdrawal"))
+    return render_template("collection/withdrawal.html", form=form, submission=submission), (
+        422 if form.errors else 200
+    )

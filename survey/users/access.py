@@ -1,4 +1,4 @@
-"""One mechanism for role checks on every route."""
+"""One mechanism for access on every route: each view declares who may open it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from flask_login import current_user, login_required
 from survey.users.models import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
+ANONYMOUS = "anonymous"
+EVERYONE = frozenset({ANONYMOUS, *(r.value for r in Role)})
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:
@@ -29,3 +31,19 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def any_role(view: F) -> F:
+    """Allow every logged-in user."""
+    return roles_required(*Role)(view)
+
+
+def public(view: F) -> F:
+    """Mark a view as open to everyone, logged in or not (login, logout, OpenRosa handshakes)."""
+    view.allowed_roles = EVERYONE  # type: ignore[attr-defined]
+    return view
+
+
+def allowed_roles(view: Callable[..., Any]) -> frozenset[str] | None:
+    """Who a view admits, as declared by its decorator (None: undeclared)."""
+    return getattr(view, "allowed_roles", None)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from survey.extensions import db
@@ -15,10 +20,24 @@ from survey.users.models import AuditEntry, Role, User, utcnow
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
+MAX_FAILED_LOGINS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt")
 
 
 class AccountError(ValueError):
-    """A user-facing problem with an account operation."""
+    """A user-facing problem with an account operation (message may be lazily translated)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The result of a login: the user, or why not (locked until a time)."""
+
+    user: User | None
+    locked_until: dt.datetime | None = None
 
 
 def hash_password(password: str) -> str:
@@ -26,24 +45,46 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse passwords that are too short."""
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of passwords too common to allow (lower-cased)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+def check_password_strength(password: str, username: str = "") -> None:
+    """Refuse short, common or guessable passwords."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(
+            _l("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        )
+    lowered = password.lower()
+    if (
+        lowered in common_passwords()
+        or len(set(lowered)) <= 2
+        or (username and username.lower() in lowered)
+    ):
+        raise AccountError(_l("This password is too easy to guess. Choose another one."))
+
+
+def _check_role(role: str) -> None:
+    if role not in {r.value for r in Role}:
+        raise AccountError(
+            _l("Unknown role %(role)s; use one of: %(roles)s.", role=role, roles=", ".join(Role))
+        )
 
 
 def create_user(username: str, password: str, role: Role | str = Role.VOLUNTEER) -> User:
     """Create an account; the username must be free and the role known."""
     username = username.strip()
-    if not username or len(username) > 80:
-        raise AccountError("A username of 1 to 80 characters is required.")
-    if str(role) not in {r.value for r in Role}:
-        raise AccountError(
-            f"Unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}."
-        )
+    if not username or len(username) > 80 or any(c.isspace() for c in username):
+        raise AccountError(_l("A username of 1 to 80 characters without spaces is required."))
+    _check_role(str(role))
     if find_user(username) is not None:
-        raise AccountError(f"The username {username!r} is taken.")
-    check_password_strength(password)
+        raise AccountError(_l("The username %(name)s is taken.", name=username))
+    check_password_strength(password, username)
     user = User(username=username, password_hash=hash_password(password), role=str(role))
     db.session.add(user)
     db.session.flush()
@@ -55,20 +96,81 @@ def find_user(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """The active account matching the credentials, or None."""
+def list_users() -> list[User]:
+    """All accounts by username."""
+    return list(db.session.execute(select(User).order_by(User.username)).scalars())
+
+
+def authenticate(username: str, password: str, now: dt.datetime | None = None) -> LoginAttempt:
+    """Check credentials, counting failures and locking the account for a while after many."""
+    now = now or utcnow()
     user = find_user(username.strip())
     if user is None or not user.active:
         _hasher.hash(password)  # same cost whether or not the account exists
-        return None
+        return LoginAttempt(None)
+    locked_until = _aware(user.locked_until)
+    if locked_until is not None and locked_until > now:
+        return LoginAttempt(None, locked_until)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        return None
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+            return LoginAttempt(None, user.locked_until)
+        return LoginAttempt(None)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    return user
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return LoginAttempt(user)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns naive datetimes; every stored datetime is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change one's own password, proving the current one."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise AccountError(_l("The current password is wrong.")) from None
+    set_password(user, new)
+
+
+def set_password(user: User, new: str) -> None:
+    """Set a new password (admin reset or own change), unlocking the account."""
+    check_password_strength(new, user.username)
+    user.password_hash = hash_password(new)
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def set_role(user: User, role: str) -> None:
+    """Give an account another role."""
+    _check_role(role)
+    user.role = role
+
+
+def set_active(user: User, active: bool) -> None:
+    """Disable or re-enable an account; the last active admin cannot be disabled."""
+    if not active and user.role == Role.ADMIN and _active_admins() <= 1:
+        raise AccountError(_l("The last active administrator cannot be disabled."))
+    user.active = active
+
+
+def _active_admins() -> int:
+    return len(
+        db.session.execute(
+            select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True))
+        ).all()
+    )
 
 
 def generate_password() -> str:
@@ -96,6 +198,32 @@ def record_audit(
     return entry
 
 
-def is_known_role(role: str) -> bool:
-    """True when role names one of the four roles."""
-    return role in {r.value for r in Role}
+def audit_entries(
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    action: str | None = None,
+    username: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AuditEntry]:
+    """Audit entries, newest first, filtered."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if username:
+        query = query.where(AuditEntry.username == username)
+    return list(db.session.execute(query.limit(limit).offset(offset)).scalars())
+
+
+def audit_actions() -> list[str]:
+    """Every action name present in the log, for the filter."""
+    return list(
+        db.session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
+        .scalars()
+        .all()
+    )
