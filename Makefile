@@ -40,7 +40,7 @@ browser:
 	fi
 
 translations-extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o survey/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 -o survey/translations/messages.pot .
 	$(BIN)/pybabel update -i survey/translations/messages.pot -d survey/translations --no-fuzzy-matching
 
 bench: install

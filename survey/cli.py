@@ -212,12 +212,7 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
 @with_appcontext
 def users_reset_password(username: str, password_stdin: bool) -> None:
     """Set a new password for an account."""
-    from survey.users.services import (
-        AccountError,
-        check_password_strength,
-        find_user,
-        hash_password,
-    )
+    from survey.users.services import AccountError, find_user, record_audit, set_password
 
     user = find_user(username)
     if user is None:
@@ -227,11 +222,28 @@ def users_reset_password(username: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:
-        check_password_strength(password)
+        set_password(user, password)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    record_audit("password_reset", target=username, details={"via": "cli"})
     db.session.commit()
     click.echo(f"Password of {username} changed.")
+
+
+def _register_maintenance_commands() -> None:
+    from survey.maintenance_commands import (
+        audit_command,
+        backup_command,
+        restore_command,
+        users_disable,
+        users_list,
+        users_set_role,
+    )
+
+    for command in (users_list, users_disable, users_set_role):
+        users_group.add_command(command)
+    for command in (audit_command, backup_command, restore_command):
+        main.add_command(command)
+
+
+_register_maintenance_commands()

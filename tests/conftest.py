@@ -36,6 +36,30 @@ def _app_for(url: str, instance: Path, **extra: Any) -> Flask:
     return create_app({**BASE_CONFIG, "DATABASE_URL": url, **extra}, instance_path=str(instance))
 
 
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "survey" / "translations"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs() -> None:
+    """Compile each .po to the .mo Flask-Babel reads, when missing or older than the .po.
+
+    (The Makefile does this at install time; tests must not depend on having run it.)
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=po.parent.parent.name)
+        temporary = mo.with_suffix(f".mo.{os.getpid()}.tmp")
+        with temporary.open("wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=True)
+        temporary.replace(mo)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database built once by the migrations; each test gets a copy."""

@@ -13,6 +13,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import select
 
 from survey.extensions import db
@@ -58,7 +59,11 @@ def check_password_strength(password: str, username: str = "") -> None:
     """Refuse short, common or guessable passwords."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
-            _l("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+            lazy_ngettext(
+                "The password must have at least %(num)d character.",
+                "The password must have at least %(num)d characters.",
+                MIN_PASSWORD_LENGTH,
+            )
         )
     lowered = password.lower()
     if (

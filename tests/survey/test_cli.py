@@ -13,7 +13,7 @@ from tests.factories import xlsform_bytes
 
 
 def test_init_is_idempotent(runner, monkeypatch) -> None:
-    monkeypatch.setenv("SURVEY_ADMIN_PASSWORD", "a-long-admin-password")
+    monkeypatch.setenv("SURVEY_ADMIN_PASSWORD", "Tobyl-Ertis-5529")
     first = runner.invoke(main, ["init"])
     assert first.exit_code == 0, first.output
     assert "Loaded the default instrument" in first.output
