@@ -1,0 +1,48 @@
+"""SVG charts: accessible, greyscale-readable, suppressed bars show no number."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from reports.charts import Bar, bar_chart_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_chart_is_valid_accessible_svg() -> None:
+    svg = bar_chart_svg(
+        [Bar("Medical care", 0.62, 0.55, 0.69), Bar("Медикаменты & <жалобы>", 0.41, 0.35, 0.48)],
+        title="Top needs",
+        description="Medical care 62%, medicines 41%.",
+    )
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    assert root.find(f"{SVG}title").text == "Top needs"
+    assert root.find(f"{SVG}desc").text == "Medical care 62%, medicines 41%."
+    text = "".join(root.itertext())
+    assert "62%" in text and "41%" in text
+    assert "Медикаменты &amp; &lt;жалобы&gt;" in svg  # escaped, still readable
+    assert "<script" not in svg
+
+
+def test_suppressed_bar_has_no_number() -> None:
+    svg = bar_chart_svg(
+        [Bar("Small group", None), Bar("Large group", 0.5, 0.4, 0.6)],
+        title="t",
+        description="d",
+        suppressed_text="<5",
+    )
+    text = "".join(ET.fromstring(svg).itertext())
+    assert "&lt;5" in svg or "<5" in text
+    assert "50%" in text
+
+
+def test_same_input_same_svg() -> None:
+    bars = [Bar("A", 0.2, 0.1, 0.3)]
+    first = bar_chart_svg(bars, title="t", description="d")
+    assert first == bar_chart_svg(bars, title="t", description="d")
+
+
+def test_means_are_not_percentages() -> None:
+    svg = bar_chart_svg([Bar("Score", 2.5, 2.0, 3.0)], title="t", description="d", percent=False)
+    assert "2.5" in "".join(ET.fromstring(svg).itertext())
