@@ -99,6 +99,10 @@ class InstrumentSpec:
     sections: tuple[Section, ...]
     choices: Mapping[str, tuple[Choice, ...]]
     intake: IntakeRules = field(default_factory=IntakeRules)
+    # Rows of the optional 'analysis' and 'severity' sheets (column → text, plus '_row'),
+    # turned into a reports.analysis plan by survey.instruments.analysis_plan.
+    analysis_rows: tuple[Mapping[str, str], ...] = ()
+    severity_rows: tuple[Mapping[str, str], ...] = ()
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -193,4 +197,6 @@ class InstrumentSpec:
             sections=sections,
             choices=choices,
             intake=IntakeRules(**data.get("intake", {})),
+            analysis_rows=tuple(data.get("analysis_rows", ())),
+            severity_rows=tuple(data.get("severity_rows", ())),
         )

@@ -6,6 +6,7 @@ form can show, and locates problems by sheet, row and column so an admin can fix
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import unicodedata
@@ -88,6 +89,8 @@ LANGUAGE_NAMES = {
 OTHER_LABELS = {"en": "Specify other", "ru": "Укажите другое", "kk": "Басқасын көрсетіңіз"}
 OTHER_CHOICE_LABELS = {"en": "Other", "ru": "Другое", "kk": "Басқа"}
 MAX_QUESTIONS = 2000
+PLAN_SHEETS = ("analysis", "severity")
+UNSUPPORTED_SHEETS = {"external_choices", "entities", "osm"}
 
 
 class InstrumentImportError(ValueError):
@@ -112,8 +115,8 @@ class _Locations:
     """Where names and columns sit in the workbook, for error messages."""
 
     rows: dict[str, int] = field(default_factory=dict)
-    survey_columns: dict[str, str] = field(default_factory=dict)  # header → column letter
     problems: list[str] = field(default_factory=list)
+    extra_sheets: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
 
     def at(self, name: str, column: str | None = None) -> str:
         where = "Sheet 'survey'"
@@ -154,6 +157,12 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     survey = result._pyxform or {}
     spec = _build_spec(survey, locations)
     _check_expressions(spec, locations)
+    if locations.extra_sheets:
+        spec = dataclasses.replace(
+            spec,
+            analysis_rows=locations.extra_sheets.get("analysis", ()),
+            severity_rows=locations.extra_sheets.get("severity", ()),
+        )
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     warnings = [w for w in result.warnings if "or_other and translations" not in w]
@@ -195,9 +204,30 @@ def _locate(data: bytes) -> _Locations:
             _check_columns(
                 sheets["settings"], "settings", locations, lambda base: base in SETTINGS_COLUMNS
             )
+        for name in sorted(set(sheets) & UNSUPPORTED_SHEETS):
+            locations.problems.append(f"Sheet '{name}': this sheet is not supported.")
+        for name in PLAN_SHEETS:
+            if name in sheets:
+                locations.extra_sheets[name] = _sheet_rows(sheets[name])
     finally:
         workbook.close()
     return locations
+
+
+def _sheet_rows(ws: Any) -> tuple[dict[str, str], ...]:
+    """Non-empty rows of a sheet as header → text, with the Excel row number under '_row'."""
+    rows = list(ws.iter_rows(values_only=True))
+    headers = [_cell_text(h) for h in rows[0]] if rows else []
+    out = []
+    for number, row in enumerate(rows[1:], 2):
+        values = {
+            header: _cell_text(value)
+            for header, value in zip(headers, row, strict=False)
+            if header and _cell_text(value)
+        }
+        if values:
+            out.append({**values, "_row": str(number)})
+    return tuple(out)
 
 
 def _headers(rows: list[tuple[Any, ...]]) -> list[str]:
