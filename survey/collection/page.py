@@ -51,6 +51,7 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
             for name in sorted(n for n in filtered_lists if n)
         },
         "messages": asdict(messages),
+        "intake": asdict(spec.intake),
         "today": dt.date.today().isoformat(),
     }
 

@@ -1,0 +1,506 @@
+/*
+ * Progressive enhancement of the volunteer's form (templates/collection/form.html).
+ *
+ * Without this file the form is one long page and the server does everything. With it:
+ * - the instrument's rules run live with BirgeExpr (expressions.js) on the JSON model the page
+ *   carries (survey/collection/page.py::form_model), as survey/instruments/rules.py runs them:
+ *   relevance of sections, questions and repeats, calculations, choice filters, repeat counts;
+ * - required answers and constraints are checked in the page, in the page's language;
+ * - sections become steps with Back / Next, a progress status and bar;
+ * - repeat entries are added and removed without a round trip;
+ * - the form is not submitted twice, and Enter in a text box moves on instead of submitting.
+ * The server re-checks everything: it stays the authority on what is stored.
+ */
+(function () {
+  'use strict';
+
+  const form = document.getElementById('survey-form');
+  const modelElement = document.getElementById('form-model');
+  const E = window.BirgeExpr;
+  if (!form || !modelElement || !E) return;
+  const model = JSON.parse(modelElement.textContent);
+  const Q = model.questions;
+  const MAX_ENTRIES = 60; // rules.MAX_REPEAT_ENTRIES
+  const INTEGER = /^[+-]?\d{1,9}$/; // registry.INTEGER_PATTERN
+  const DECIMAL = /^[+-]?(\d{1,12}([.,]\d{0,10})?|[.,]\d{1,10})$/; // registry.DECIMAL_PATTERN
+  const LOCAL_DATE = /^(\d{1,2})[./](\d{1,2})[./](\d{4})$/;
+  const WORDS = {
+    en: { step: 'Section {n} of {total}: {title}', saving: 'Saving…',
+      integer: 'Enter a whole number, for example 42.', decimal: 'Enter a number, for example 3.5.',
+      date: 'Enter a date as dd.mm.yyyy, for example 05.03.1956.' },
+    ru: { step: 'Раздел {n} из {total}: {title}', saving: 'Сохранение…',
+      integer: 'Введите целое число, например 42.', decimal: 'Введите число, например 3,5.',
+      date: 'Введите дату в виде дд.мм.гггг, например 05.03.1956.' },
+    kk: { step: 'Бөлім {n} / {total}: {title}', saving: 'Сақталуда…',
+      integer: 'Бүтін сан енгізіңіз, мысалы 42.', decimal: 'Сан енгізіңіз, мысалы 3,5.',
+      date: 'Күнді кк.аа.жжжж түрінде енгізіңіз, мысалы 05.03.1956.' }
+  };
+  const words = WORDS[(document.documentElement.lang || 'en').slice(0, 2)] || WORDS.en;
+  // The answers that end an interview (spec.IntakeRules); the model may carry them as "intake".
+  const intake = Object.assign({ consent_question: 'consent', consent_value: 'yes',
+    age_question: 'age', minimum_age: 18, district_question: 'district' }, model.intake || {});
+  const names = Object.keys(Q);
+  const topNames = names.filter((n) => !Q[n].repeat);
+  const repeatNames = Object.keys(model.repeats || {});
+  const children = {};
+  repeatNames.forEach((r) => { children[r] = names.filter((n) => Q[n].repeat === r); });
+  const sectionEls = Array.from(form.querySelectorAll('section.form-section[data-section]'));
+  const repeatEls = {};
+  form.querySelectorAll('fieldset.repeat[data-repeat]').forEach((el) => {
+    repeatEls[el.dataset.repeat] = el;
+  });
+  const topBlocks = {}; // question name -> its block, outside repeats
+  form.querySelectorAll('[data-question]').forEach((el) => {
+    if (!el.closest('.repeat-entry')) topBlocks[el.dataset.question] = el;
+  });
+  const nav = document.querySelector('nav.progress');
+  const statusEl = document.getElementById('progress-status');
+  const fillEl = document.getElementById('progress-fill');
+  const backButton = form.querySelector('[data-nav="back"]');
+  const nextButton = form.querySelector('[data-nav="next"]');
+  const submitButton = form.querySelector('[data-nav="submit"]');
+  const FIELDS = 'input:not([type=hidden]), select, textarea';
+
+  // -- values as the server types them (survey/instruments/registry.py) ----------------------
+  function isoDate(text) {
+    const m = LOCAL_DATE.exec(text);
+    const iso = m ? [m[3], m[2].padStart(2, '0'), m[1].padStart(2, '0')].join('-') : text;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(iso)) return null;
+    try { E.decode({ date: iso }); } catch (e) { return null; }
+    return iso;
+  }
+  function readValue(block, q) {
+    const t = q.type;
+    if (t === 'select_one' || t === 'select_multiple' || t === 'acknowledge') {
+      const picked = [];
+      block.querySelectorAll('input:checked, option:checked').forEach((el) => {
+        const code = el.value.normalize('NFC').trim();
+        if (code && picked.indexOf(code) < 0) picked.push(code);
+      });
+      if (!picked.length) return { value: null };
+      return { value: t === 'select_multiple' ? picked : picked[0] };
+    }
+    const input = block.querySelector('input, textarea');
+    const text = input ? input.value.normalize('NFC').trim() : '';
+    if (!text) return { value: null };
+    if (t === 'integer' || t === 'decimal') {
+      const compact = text.replace(/[ \u00a0]/g, '');
+      if (!(t === 'integer' ? INTEGER : DECIMAL).test(compact)) {
+        return { value: null, typeError: words[t] };
+      }
+      return { value: Number(compact.replace(',', '.')) };
+    }
+    if (t === 'date') {
+      const iso = isoDate(text);
+      return iso ? { value: iso } : { value: null, typeError: words.date };
+    }
+    return { value: text };
+  }
+  // An answer as the expression engine sees it (rules.expression_value), in BirgeExpr's JSON.
+  function exprValue(q, v) {
+    if (v === null || v === undefined || v === '' || (Array.isArray(v) && !v.length)) return null;
+    if (q && q.type === 'date' && typeof v === 'string' && isoDate(v) === v) return { date: v };
+    return v;
+  }
+  function storedCalculation(result) { // rules.stored_calculation
+    if (result instanceof E.NodeSet) result = result.items.length ? result.items[0] : null;
+    if (result === null || result === undefined) return null;
+    if (typeof result === 'boolean') return result ? 'true' : 'false';
+    if (typeof result === 'number') {
+      if (!isFinite(result)) return null;
+      return Number.isInteger(result) ? result : Math.round(result * 1e10) / 1e10;
+    }
+    return E.toString(result) || null;
+  }
+  // A rule the page cannot run never hides, filters or blocks anything: the server decides.
+  function truth(ast, lookup, current, choice) {
+    if (!ast) return true;
+    const context = { lookup: lookup, current: current, choice: choice, today: model.today };
+    try { return E.evaluateBool(ast, context); } catch (e) { return true; }
+  }
+  function evaluate(ast, lookup) {
+    try { return E.evaluate(ast, { lookup: lookup, today: model.today }); } catch (e) { return ''; }
+  }
+
+  // -- the rules, run to a fixed point: the import refuses cycles, so the result is the one
+  // rules.py reaches in its dependency order. Pure: the page is changed afterwards, in refresh().
+  const state = { ans: {}, secRel: {}, fields: [], byKey: {} };
+  function entryElements(repeatEl) {
+    return Array.from(repeatEl.querySelectorAll(':scope > .repeat-entries > .repeat-entry'));
+  }
+  function compute() {
+    const cache = {};
+    const ans = state.ans;
+    const secRel = state.secRel;
+    let result;
+    let last = '';
+    function lookupTop(name) {
+      if (model.repeats[name]) return { nodeset: (ans[name] || []).map(() => '1') };
+      const q = Q[name];
+      if (!q || !q.repeat) return exprValue(q, ans[name]);
+      const values = (ans[q.repeat] || []).map((e) => exprValue(q, e[name]));
+      return { nodeset: values.filter((v) => v !== null) };
+    }
+    function lookupIn(entry) {
+      return (name) => (Q[name] && Q[name].repeat ? exprValue(Q[name], entry[name])
+        : lookupTop(name));
+    }
+    function question(name, block, key, lookup, target, parentRel) {
+      const q = Q[name];
+      const rel = parentRel && truth(q.relevant, lookup);
+      if (block) result.blocks.push([block, rel]);
+      let value = null;
+      if (rel && q.type === 'calculate' && q.calculation) {
+        value = storedCalculation(evaluate(q.calculation, lookup));
+      } else if (rel && block && q.type !== 'note' && q.type !== 'calculate') {
+        const read = cache[key] || (cache[key] = readValue(block, q));
+        value = read.value;
+        if (q.choiceFilter) {
+          const allowed = {};
+          (model.choices[q.list] || []).forEach((c) => {
+            if (truth(q.choiceFilter, lookup, null, c)) allowed[c.name] = true;
+          });
+          result.filters.push([block, allowed]);
+          if (Array.isArray(value)) value = value.filter((c) => allowed[c]);
+          else if (value !== null && !allowed[value]) value = null;
+          if (Array.isArray(value) && !value.length) value = null;
+        }
+        result.fields.push({ key: key, q: q, block: block, value: value,
+          typeError: read.typeError, lookup: lookup });
+      }
+      if (value === null) delete target[name]; else target[name] = value;
+    }
+    function repeat(r) {
+      const rm = model.repeats[r];
+      const el = repeatEls[r];
+      const rel = (!rm.section || secRel[rm.section] !== false) && truth(rm.relevant, lookupTop);
+      if (el) result.repeats.push([el, rel]);
+      if (!rel || !el) { delete ans[r]; return; }
+      const entryEls = entryElements(el);
+      let count = entryEls.length;
+      if (rm.count) {
+        const wanted = E.toNumber(evaluate(rm.count, lookupTop));
+        count = isNaN(wanted) ? 0 : Math.max(0, Math.min(Math.trunc(wanted), MAX_ENTRIES));
+        if (count !== entryEls.length) result.resize.push([el, count]);
+      }
+      const entries = ans[r] = (ans[r] || []).slice(0, count);
+      for (let i = 0; i < count; i++) {
+        const entry = entries[i] = entries[i] || {};
+        const lookup = lookupIn(entry);
+        children[r].forEach((name) => {
+          const block = entryEls[i] &&
+            entryEls[i].querySelector('[data-question="' + CSS.escape(name) + '"]');
+          question(name, block, block && block.getAttribute('data-key'), lookup, entry, true);
+        });
+      }
+      if (!count) delete ans[r];
+    }
+    for (let pass = 0; pass < 50; pass++) {
+      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [] };
+      sectionEls.forEach((s) => {
+        const name = s.getAttribute('data-section');
+        secRel[name] = truth((model.sections[name] || {}).relevant, lookupTop);
+      });
+      topNames.forEach((name) => {
+        const block = topBlocks[name];
+        const key = block ? block.getAttribute('data-key') : name;
+        const section = Q[name].section;
+        question(name, block, key, lookupTop, ans, !section || secRel[section] !== false);
+      });
+      repeatNames.forEach(repeat);
+      const shape = [ans, secRel, result.blocks.map((b) => b[1]), result.repeats.map((b) => b[1])];
+      const signature = JSON.stringify(shape);
+      if (signature === last) break;
+      last = signature;
+    }
+    return result;
+  }
+  function toggle(el, hide) {
+    if (el && el.hidden !== hide) el.hidden = hide;
+  }
+  function refresh(again) {
+    const result = compute();
+    result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
+    result.filters.forEach(([block, allowed]) => {
+      block.querySelectorAll('[data-choice]').forEach((el) => {
+        const ok = !!allowed[el.getAttribute('data-choice')];
+        toggle(el, !ok);
+        if (el.tagName === 'OPTION') {
+          el.disabled = !ok;
+          if (!ok && el.selected) el.parentNode.value = '';
+        } else if (!ok) {
+          el.querySelector('input').checked = false;
+        }
+      });
+    });
+    let resized = false;
+    result.resize.forEach(([el, count]) => {
+      while (entryElements(el).length < count && addEntry(el)) resized = true;
+      for (let e = entryElements(el); e.length > count; e = entryElements(el)) {
+        removeEntry(el, e[e.length - 1]);
+        resized = true;
+      }
+    });
+    if (resized && !again) { refresh(true); return; }
+    state.fields = result.fields;
+    state.byKey = {};
+    result.fields.forEach((f) => { state.byKey[f.key] = f; });
+    Object.keys(shown).forEach((key) => {
+      if (state.byKey[key]) check(state.byKey[key], false); else clearError(key);
+    });
+    updateSteps();
+  }
+
+  // -- checks in the page --------------------------------------------------------------------
+  const shown = {}; // key -> 'client' | 'server': whose message the page shows
+  const initial = {}; // key -> the answer the server saw when it sent its message
+  function problem(f) {
+    if (f.typeError) return f.typeError;
+    if (f.value === null) return f.q.required ? f.q.requiredMessage : '';
+    const current = exprValue(f.q, f.value);
+    if (f.q.constraint && !truth(f.q.constraint, f.lookup, current)) return f.q.constraintMessage;
+    return '';
+  }
+  function showError(block, message) {
+    const p = block.querySelector('p.error[data-error-for]');
+    if (p && p.textContent !== message) p.textContent = message;
+    block.classList.toggle('has-error', !!message);
+    const target = block.tagName === 'FIELDSET' ? block : block.querySelector(FIELDS);
+    if (target && message) target.setAttribute('aria-invalid', 'true');
+    else if (target) target.removeAttribute('aria-invalid');
+  }
+  function clearError(key) {
+    const p = form.querySelector('p.error[data-error-for="' + CSS.escape(key) + '"]');
+    const block = p && p.closest('[data-question]');
+    if (block) showError(block, '');
+    delete shown[key];
+  }
+  // Whether a relevant field has a problem; shown when asked, or when a message is up already.
+  function check(f, show) {
+    const message = problem(f);
+    if (!message && shown[f.key] === 'server' && JSON.stringify(f.value) === initial[f.key]) {
+      return true; // the server's message (e.g. an ID number in a text) stands until changed
+    }
+    if (message && (show || shown[f.key])) {
+      showError(f.block, message);
+      shown[f.key] = 'client';
+    } else if (!message && shown[f.key]) {
+      clearError(f.key);
+    }
+    return !!message;
+  }
+  function invalidIn(section) {
+    return state.fields.filter((f) => (!section || section.contains(f.block)) && check(f, true))
+      .sort((a, b) => (a.block.compareDocumentPosition(b.block) & 4 ? -1 : 1)); // 4: FOLLOWING
+  }
+  function focusField(f) {
+    const section = f.block.closest('section.form-section');
+    if (current && section && section !== current) showSection(section, false);
+    const target = f.block.querySelector('input:checked') ||
+      Array.from(f.block.querySelectorAll(FIELDS)).find((el) => el.getClientRects().length);
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    f.block.scrollIntoView({ block: 'center' });
+  }
+  // Consent refused or under age: the server stores a refusal and ignores the other errors.
+  function isRefusal(bad) {
+    const consent = state.ans[intake.consent_question];
+    const age = state.ans[intake.age_question];
+    const keys = [intake.consent_question, intake.age_question, intake.district_question];
+    const refused = (consent != null && consent !== intake.consent_value) ||
+      (typeof age === 'number' && age < intake.minimum_age);
+    return refused && !bad.some((f) => keys.indexOf(f.key) >= 0);
+  }
+
+  // -- sections as steps ---------------------------------------------------------------------
+  let current = null;
+  function relevantSections() {
+    return sectionEls.filter((s) => state.secRel[s.getAttribute('data-section')] !== false);
+  }
+  function showSection(section, focus) {
+    current = section;
+    updateSteps();
+    const chip = nav && nav.querySelector('[aria-current="step"]'); // in view in the row of steps
+    if (chip) chip.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    if (!focus) return;
+    (nav || section).scrollIntoView({ block: 'start' });
+    const heading = section.querySelector('h2');
+    if (heading) heading.focus({ preventScroll: true });
+  }
+  function updateSteps() {
+    if (!current) return;
+    const list = relevantSections();
+    if (list.indexOf(current) < 0) { // its section stopped applying: go to the one before
+      const before = list.filter((s) => sectionEls.indexOf(s) < sectionEls.indexOf(current));
+      current = before.length ? before[before.length - 1] : list[0] || sectionEls[0];
+    }
+    sectionEls.forEach((s) => toggle(s, s !== current));
+    const i = list.indexOf(current);
+    const last = i === list.length - 1;
+    toggle(backButton, i <= 0);
+    toggle(nextButton, last);
+    if (!submitting) toggle(submitButton, !last);
+    let title = '';
+    if (nav) {
+      nav.querySelectorAll('[data-section-link]').forEach((li) => {
+        const section = document.getElementById('section-' + li.getAttribute('data-section-link'));
+        const a = li.querySelector('a');
+        toggle(li, list.indexOf(section) < 0);
+        if (section !== current) { a.removeAttribute('aria-current'); return; }
+        a.setAttribute('aria-current', 'step');
+        title = a.textContent.trim();
+      });
+    }
+    const text = words.step.replace('{n}', i + 1).replace('{total}', list.length)
+      .replace('{title}', title || current.querySelector('h2').textContent.trim());
+    if (statusEl && !submitting && statusEl.textContent !== text) statusEl.textContent = text;
+    if (fillEl) fillEl.style.width = Math.round(((i + 1) / list.length) * 100) + '%';
+  }
+  function step(delta) {
+    const list = relevantSections();
+    const target = list[list.indexOf(current) + delta];
+    if (target) showSection(target, true);
+  }
+
+  // -- repeats: entries cloned from the page's <template>, indexes may keep gaps -------------
+  function addEntry(repeatEl) {
+    const template = document.getElementById('repeat-template-' + repeatEl.dataset.repeat);
+    const entries = entryElements(repeatEl);
+    if (!template || entries.length >= MAX_ENTRIES) return null;
+    const index = entries.reduce((m, e) => Math.max(m, (parseInt(e.dataset.index, 10) + 1) || 0),
+      0); // the next unused index
+    const holder = document.createElement('template');
+    holder.innerHTML = template.innerHTML.replace(/__INDEX__/g, String(index))
+      .replace(/__NUMBER__/g, String(entries.length + 1));
+    const entry = holder.content.querySelector('.repeat-entry');
+    repeatEl.querySelector('.repeat-entries').appendChild(entry);
+    return entry;
+  }
+  function removeEntry(repeatEl, entry) {
+    entry.querySelectorAll('p.error[data-error-for]').forEach((p) => {
+      delete shown[p.dataset.errorFor];
+    });
+    entry.remove();
+    entryElements(repeatEl).forEach((e, i) => {
+      e.querySelectorAll('.entry-number').forEach((span) => { span.textContent = String(i + 1); });
+    });
+  }
+  form.addEventListener('click', (event) => {
+    const button = event.target.closest('button[name="_action"]');
+    const match = button && /^(add|remove):([^:]+)(?::(\d+))?$/.exec(button.value);
+    const repeatEl = match && repeatEls[match[2]];
+    if (!repeatEl) return;
+    event.preventDefault();
+    if (match[1] === 'add') {
+      const entry = addEntry(repeatEl);
+      refresh();
+      const field = entry && Array.from(entry.querySelectorAll(FIELDS))
+        .find((el) => el.getClientRects().length);
+      if (field) field.focus();
+    } else {
+      const entry = repeatEl.querySelector('.repeat-entry[data-index="' + match[3] + '"]');
+      if (entry) removeEntry(repeatEl, entry);
+      refresh();
+      const add = repeatEl.querySelector('.add-entry');
+      if (add) add.focus();
+    }
+  });
+
+  // -- typing, navigating, submitting --------------------------------------------------------
+  form.addEventListener('input', () => refresh());
+  // A text's change comes on blur, often from pressing a button: a message shown then could
+  // move that button from under the finger, so it waits until the press is over.
+  let pressing = false;
+  const afterPress = [];
+  document.addEventListener('pointerdown', () => { pressing = true; }, true);
+  ['pointerup', 'pointercancel'].forEach((type) => document.addEventListener(type, () => {
+    pressing = false;
+    setTimeout(() => afterPress.splice(0).forEach((run) => run()), 0);
+  }, true));
+  form.addEventListener('change', (event) => {
+    refresh();
+    const block = event.target.closest('[data-key]');
+    const show = () => {
+      const f = block && state.byKey[block.getAttribute('data-key')];
+      if (f) check(f, true);
+    };
+    if (pressing) afterPress.push(show); else show();
+  });
+  form.addEventListener('keydown', (event) => {
+    const t = event.target;
+    if (event.key !== 'Enter' || event.isComposing || t.tagName !== 'INPUT' ||
+        /^(submit|button|reset|image)$/.test(t.type)) return;
+    event.preventDefault(); // never submit a half-filled form: move to the next field instead
+    const items = Array.from(form.querySelectorAll(FIELDS + ', button'))
+      .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length);
+    const next = items.slice(items.indexOf(t) + 1)
+      .find((el) => !(t.type === 'radio' && el.name === t.name));
+    if (next) next.focus();
+  });
+  let submitting = false;
+  let submitTimer = null;
+  const submitLabel = submitButton ? submitButton.textContent : '';
+  function saving(on) { // "Saving…" on the disabled button; back to normal after 15 s
+    submitting = on;
+    clearTimeout(submitTimer);
+    form.setAttribute('aria-busy', String(on));
+    if (submitButton) submitButton.disabled = on;
+    if (submitButton) submitButton.textContent = on ? words.saving : submitLabel;
+    if (statusEl) statusEl.textContent = on ? words.saving : '';
+    if (on) submitTimer = setTimeout(() => saving(false), 15000); // the network may have failed
+    else updateSteps();
+  }
+  form.addEventListener('submit', (event) => {
+    if (submitting) { event.preventDefault(); return; }
+    refresh();
+    const bad = invalidIn(null);
+    if (bad.length && !isRefusal(bad)) {
+      event.preventDefault();
+      focusField(bad[0]);
+    } else {
+      saving(true);
+    }
+  });
+  window.addEventListener('pageshow', (event) => { if (event.persisted) saving(false); });
+
+  // -- start ---------------------------------------------------------------------------------
+  form.querySelectorAll('.has-error[data-key]').forEach((block) => {
+    const key = block.getAttribute('data-key');
+    const q = Q[block.getAttribute('data-question')];
+    shown[key] = 'server';
+    initial[key] = JSON.stringify(q ? readValue(block, q).value : null);
+  });
+  refresh();
+  if (!sectionEls.length || !backButton || !nextButton) return;
+  form.querySelectorAll('section.form-section > h2').forEach((h) => { h.tabIndex = -1; });
+  form.classList.add('stepped');
+  if (nav) nav.classList.add('stepped');
+  toggle(statusEl, false);
+  if (fillEl) {
+    toggle(fillEl.parentNode, false);
+    fillEl.parentNode.setAttribute('aria-hidden', 'true'); // the status above says it in words
+  }
+  backButton.addEventListener('click', () => step(-1));
+  nextButton.addEventListener('click', () => {
+    const bad = invalidIn(current);
+    if (bad.length) focusField(bad[0]); else step(1);
+  });
+  if (nav) {
+    nav.addEventListener('click', (event) => {
+      const li = event.target.closest('[data-section-link]');
+      const section = li && document.getElementById('section-' + li.dataset.sectionLink);
+      if (!section) return;
+      event.preventDefault();
+      showSection(section, true);
+    });
+  }
+  // After a refused submit, open the first section the server found a problem in.
+  const list = relevantSections();
+  const errorBlock = Array.from(form.querySelectorAll('.has-error[data-key]'))
+    .find((b) => list.indexOf(b.closest('section.form-section')) >= 0);
+  const errorSection = errorBlock ? errorBlock.closest('section.form-section')
+    : list.find((s) => s.hasAttribute('data-has-errors'));
+  showSection(errorSection || list[0] || sectionEls[0], false);
+  const errorField = errorBlock && state.byKey[errorBlock.getAttribute('data-key')];
+  if (errorField) focusField(errorField);
+})();
