@@ -20,6 +20,9 @@ from survey import create_app
 from survey.extensions import db
 from tests.factories import PASSWORD, xlsform_bytes
 
+# Real-browser fixtures (browser, live_server) for every test module that asks for them.
+pytest_plugins = ["tests.browser_support"]
+
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "survey" / "migrations")
 POSTGRES_URL = os.environ.get("SURVEY_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

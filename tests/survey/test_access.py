@@ -38,6 +38,11 @@ def routes(app: Flask) -> dict[str, tuple[str, frozenset[str] | None, set[str]]]
     return out
 
 
+def uses_basic_auth(app: Flask, endpoint: str) -> bool:
+    """Whether a route authenticates each request with HTTP Basic (the OpenRosa routes)."""
+    return getattr(app.view_functions[endpoint], "auth", None) == "basic"
+
+
 def test_every_route_declares_access_and_is_documented(app) -> None:
     table = readme_table()
     found = routes(app)
@@ -67,6 +72,7 @@ def world(app, create_user, create_instrument, survey_round):
     submission = db.session.execute(select(Submission)).scalar_one()
     return {
         "form_id": "f",
+        "version": version.version,
         "version_id": version.id,
         "submission_id": submission.id,
         "instance_id": instance,
@@ -81,10 +87,13 @@ def test_route_role_outcomes(app, world) -> None:
         if role != ANONYMOUS:
             logged = client.post("/login", data={"username": role, "password": PASSWORD})
             assert logged.status_code == 302
-        for rule, (_endpoint, _declared, methods) in sorted(routes(app).items()):
+        for rule, (endpoint, _declared, methods) in sorted(routes(app).items()):
             if rule == "/logout":
                 continue  # would end this client's session; covered by the users tests
             url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(world[m.group(1)]), rule)
+            if uses_basic_auth(app, endpoint):
+                check_basic_route(client, role, url, methods, role in table[rule])
+                continue
             response = client.get(url) if "GET" in methods else client.post(url)
             allowed = role in table[rule]
             where = f"{role} {url} → {response.status_code}"
@@ -98,3 +107,22 @@ def test_route_role_outcomes(app, world) -> None:
                 assert "/login" in response.headers["Location"], where
             else:
                 assert response.status_code == 403, where
+
+
+def check_basic_route(client, role: str, url: str, methods: set[str], allowed: bool) -> None:
+    """A Basic-auth route: a browser session counts for nothing; the credentials decide."""
+    send = client.get if "GET" in methods else client.post
+    # Basic is accepted over HTTPS only; the session cookie of `client` is sent all the same.
+    session_only = send(url, base_url="https://localhost")
+    where = f"{role} (session) {url} → {session_only.status_code}"
+    assert session_only.status_code == 401, where
+    assert session_only.headers["WWW-Authenticate"] == 'Basic realm="Birge"', where
+    if role == ANONYMOUS:
+        return
+    response = send(url, base_url="https://localhost", auth=(role, PASSWORD))
+    where = f"{role} (basic) {url} → {response.status_code}"
+    assert response.status_code < 500, where
+    if allowed:
+        assert response.status_code not in {401, 403}, where
+    else:
+        assert response.status_code == 403, where

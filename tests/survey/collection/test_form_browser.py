@@ -4,34 +4,19 @@ repeats, in-page checks, double submits, server errors, small screens and access
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from survey.collection.models import Submission
 from survey.extensions import db
+from tests.browser_support import PHONE, LiveServer, new_page
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"  # tests/conftest.py PASSWORD
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-PHONE = {"width": 360, "height": 740}
 RECEIPT = re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$")
 
 SURVEY = [
@@ -67,47 +52,6 @@ CHOICES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module."""
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-class SlowPosts:
-    """WSGI middleware: POSTs take `delay` seconds, like a phone on a slow network."""
-
-    def __init__(self, wsgi_app: Any) -> None:
-        self.wsgi_app = wsgi_app
-        self.delay = 0.0
-
-    def __call__(self, environ: dict, start_response: Any) -> Any:
-        if environ["REQUEST_METHOD"] == "POST" and self.delay:
-            time.sleep(self.delay)
-        return self.wsgi_app(environ, start_response)
-
-
-@dataclass
-class LiveServer:
-    url: str
-    network: SlowPosts
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[LiveServer]:
-    """The app served over HTTP on a free port, in a thread."""
-    network = SlowPosts(app)
-    server = make_server("127.0.0.1", 0, network, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", network)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 @pytest.fixture
 def volunteer(create_user: Any, survey_round: Any) -> str:
     """A volunteer account (with a round open today); returns the username."""
@@ -119,22 +63,6 @@ def volunteer(create_user: Any, survey_round: Any) -> str:
 def small_form(create_instrument: Any, make_xlsform: Any) -> Any:
     """The small instrument of these tests, imported."""
     return create_instrument(make_xlsform(SURVEY, CHOICES))
-
-
-def new_page(browser: Any, base: str, username: str, **options: Any) -> Any:
-    """A phone-sized page, logged in through the real login form."""
-    context = browser.new_context(viewport=PHONE, **options)
-    context.set_default_timeout(5000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.js_errors = errors  # type: ignore[attr-defined]
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form.narrow button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
 
 
 def submissions() -> list[Submission]:
