@@ -1,0 +1,1 @@
+"""Coordinator and advocate dashboards: needs, indicators with uncertainty, data quality."""

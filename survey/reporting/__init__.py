@@ -1,0 +1,1 @@
+"""Advocate screens: UN working-paper settings, preview, generation and history."""
