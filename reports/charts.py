@@ -96,7 +96,9 @@ def _draw(
                 capsize=3,
             )
             right = high
-        axes.text(right, position, f"  {label}{bar.note}", va="center", fontsize=8)
+        # Clear of the whisker's cap, so the value never collides with it.
+        gap = 1.5 if percent else 0.02 * max(right, 1.0)
+        axes.text(right + gap, position, f"{label}{bar.note}", va="center", fontsize=8)
         top = max(top, right)
     axes.set_yticks(positions, [_wrap(b.label) for b in bars], fontsize=8)
     axes.set_ylim(-0.6, len(bars) - 0.4)
