@@ -26,8 +26,9 @@ LOCAL_DATE_PATTERN = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 
 
 def clean_text(value: str) -> str:
-    """NFC-normalised, trimmed text (DOMAIN.md §8)."""
-    return unicodedata.normalize("NFC", value).strip()
+    """NFC-normalised, trimmed text with Unix line ends (DOMAIN.md §8)."""
+    # Browsers post "\r\n", ODK's XML gives "\n": store one form so both channels agree.
+    return unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def parse_integer(text: str) -> int | None:

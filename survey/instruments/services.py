@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import threading
 from pathlib import Path
@@ -38,11 +37,6 @@ def import_instrument(
     digest = hashlib.sha256(data).hexdigest()
     existing = {v.version: v for v in instrument.versions}
     version = spec.version
-    if not version:
-        version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-        imported.warnings.append(
-            f"The settings sheet has no 'version'; this import is version {version}."
-        )
     if version in existing:
         same = existing[version].sha256 == digest
         raise InstrumentImportError(
@@ -53,8 +47,6 @@ def import_instrument(
                 "import again; existing submissions keep the version they were entered with."
             ]
         )
-    if version != spec.version:
-        spec = InstrumentSpec.from_json({**spec.to_json(), "version": version})
     sequence = (
         db.session.execute(
             select(func.max(InstrumentVersion.sequence)).where(

@@ -7,6 +7,7 @@ form can show, and locates problems by sheet, row and column so an admin can fix
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -146,6 +147,7 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     locations = _locate(data)
     if locations.problems:
         raise InstrumentImportError(locations.problems)
+    data, generated_version = _ensure_version(data)
     try:
         result = convert(xlsform=io.BytesIO(data), file_type=".xlsx", form_name="data")
     except PyXFormError as error:
@@ -166,7 +168,37 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     warnings = [w for w in result.warnings if "or_other and translations" not in w]
+    if generated_version:
+        warnings.append(
+            f"The settings sheet has no 'version'; this import is version {generated_version}."
+        )
     return ImportedForm(spec=spec, xform=result.xform, warnings=warnings)
+
+
+def _ensure_version(data: bytes) -> tuple[bytes, str | None]:
+    """Give a workbook without a settings 'version' one, so the XForm carries it too.
+
+    ODK clients match submissions to a form by version; a version known only to the database
+    would leave their submissions unmatched.
+    """
+    workbook = load_workbook(io.BytesIO(data))
+    sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
+    settings = sheets.get("settings")
+    if settings is None:
+        settings = workbook.create_sheet("settings")
+    rows = list(settings.iter_rows(values_only=True))
+    headers = [_cell_text(h).lower() for h in rows[0]] if rows else []
+    if "version" in headers and len(rows) > 1:
+        index = headers.index("version")
+        if index < len(rows[1]) and _cell_text(rows[1][index]):
+            return data, None
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    column = headers.index("version") + 1 if "version" in headers else len(headers) + 1
+    settings.cell(row=1, column=column, value="version")
+    settings.cell(row=2, column=column, value=version)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue(), version
 
 
 def _pyxform_message(message: str) -> str:

@@ -454,6 +454,32 @@ def test_resend_by_someone_else_does_not_show_the_receipt(client, form, create_u
     assert message(again) == "Already received."
 
 
+def test_concurrent_resend_is_answered_like_a_resend(client, form, monkeypatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from survey.collection import services
+
+    real = services.save_submission
+    calls: list[str] = []
+
+    def racing(**kwargs: Any) -> Any:
+        calls.append(kwargs["instance_id"])
+        if len(calls) == 1:  # another request stores the same interview first
+            real(**kwargs)
+            db.session.commit()
+            raise IntegrityError(
+                "INSERT", {}, Exception("UNIQUE constraint failed: submissions.instance_id")
+            )
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "save_submission", racing)
+    response = send(client, collect_submission(form, MINIMAL, instanceID=new_instance_id()))
+    assert response.status_code == 201
+    stored = db.session.execute(select(Submission)).scalar_one()
+    assert message(response) == f"Saved. Receipt code: {stored.receipt_code}"
+    assert len(calls) == 2
+
+
 def test_edited_copy_of_a_stored_interview_is_refused(client, form) -> None:
     first_id = new_instance_id()
     assert send(client, collect_submission(form, MINIMAL, instanceID=first_id)).status_code == 201

@@ -529,3 +529,22 @@ def test_intake_settings_are_read() -> None:
         )
     ).spec
     assert spec.intake.age_question == "years" and spec.intake.minimum_age == 16
+
+
+def test_missing_version_is_generated_into_the_xform() -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "survey"
+    sheet.append(["type", "name", "label"])
+    sheet.append(["text", "a", "A"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    imported = load_xlsform(buffer.getvalue())
+    version = imported.spec.version
+    assert len(version) == 14 and version.isdigit()
+    assert f'version="{version}"' in imported.xform
+    assert any("has no 'version'" in w for w in imported.warnings)

@@ -1,0 +1,277 @@
+"""OpenRosa 1.0 for ODK Collect and KoboCollect: the form list, reading a submission, responses.
+
+Follows the specifications at docs.getodk.org: "Form List API", "Form Submission API",
+"HTTP Requests and Responses" (OpenRosa Request). Submissions are parsed with defusedxml only, with
+DTDs forbidden: a document that declares a DTD or an entity is refused before anything is read.
+Answers come out typed exactly as the web form types them (survey.instruments.registry), so both
+channels hand the same values to rules.evaluate_answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Only used to *build* response documents from our own values; parsing goes through defusedxml.
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+from flask import Response, current_app
+
+from survey.collection.services import valid_instance_id
+from survey.instruments.models import InstrumentVersion
+from survey.instruments.registry import QUESTION_TYPES, clean_text
+from survey.instruments.rules import field_key
+from survey.instruments.spec import InstrumentSpec, Question, Repeat
+
+OPENROSA_VERSION = "1.0"
+FORM_LIST_NAMESPACE = "http://openrosa.org/xforms/xformsList"
+RESPONSE_NAMESPACE = "http://openrosa.org/http/response"
+XFORMS_NAMESPACE = "http://www.w3.org/2002/xforms"
+JAVAROSA_NAMESPACE = "http://openrosa.org/javarosa"
+XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8' ?>\n"
+# Used only when the app sets no MAX_CONTENT_LENGTH; the header is required on success.
+FALLBACK_ACCEPT_CONTENT_LENGTH = 10 * 1024 * 1024
+
+
+class SubmissionError(ValueError):
+    """A submission document the server cannot read; the message tells the device why."""
+
+
+@dataclass(frozen=True)
+class ParsedSubmission:
+    """One submission read from its XML: identity, typed answers, typing errors, timing."""
+
+    form_id: str
+    version: str | None
+    instance_id: str
+    answers: dict[str, Any]
+    type_errors: dict[str, str] = field(default_factory=dict)
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    deprecated_id: str | None = None
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+def accept_content_length() -> int:
+    """The largest POST body this server accepts, announced in X-OpenRosa-Accept-Content-Length."""
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or FALLBACK_ACCEPT_CONTENT_LENGTH)
+
+
+def add_openrosa_headers(response: Response) -> Response:
+    """Set the headers every OpenRosa response carries (the server adds Date itself)."""
+    response.headers["X-OpenRosa-Version"] = OPENROSA_VERSION
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(accept_content_length())
+    return response
+
+
+def openrosa_response(message: str, status: int, nature: str | None = None) -> Response:
+    """An OpenRosaResponse envelope with one message for the person holding the device."""
+    root = Element("OpenRosaResponse", xmlns=RESPONSE_NAMESPACE)
+    item = SubElement(
+        root, "message", nature=nature or ("submit_success" if status < 300 else "error")
+    )
+    item.text = message
+    response = Response(
+        XML_DECLARATION + tostring(root, encoding="unicode"),
+        status=status,
+        content_type="text/xml; charset=utf-8",
+    )
+    # Messages are written in English, whatever the device asked for.
+    response.headers["Content-Language"] = "en"
+    return add_openrosa_headers(response)
+
+
+# -- form list -----------------------------------------------------------------------------------
+
+
+def xform_hash(xml: str | bytes) -> str:
+    """The form list's hash of a form definition: MD5 of the exact bytes served, 'md5:<hex>'."""
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    return "md5:" + hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def form_list_xml(versions: Iterable[InstrumentVersion], url_for: Callable[[str, str], str]) -> str:
+    """The <xforms> document listing these versions; url_for(form_id, version) → download URL."""
+    root = Element("xforms", xmlns=FORM_LIST_NAMESPACE)
+    for version in versions:
+        form_id = version.instrument.form_id
+        entry = SubElement(root, "xform")
+        for tag, text in (
+            ("formID", form_id),
+            ("name", version.title),
+            ("version", version.version),
+            ("hash", xform_hash(version.xform)),
+            ("downloadUrl", url_for(form_id, version.version)),
+        ):
+            SubElement(entry, tag).text = text
+    return XML_DECLARATION + tostring(root, encoding="unicode")
+
+
+@functools.lru_cache(maxsize=64)
+def declared_version(xform: str) -> str | None:
+    """The version attribute an XForm's primary instance declares (None when it has none)."""
+    root = safe_xml.fromstring(xform.encode("utf-8"), forbid_dtd=True)
+    instance = root.find(f".//{{{XFORMS_NAMESPACE}}}model/{{{XFORMS_NAMESPACE}}}instance")
+    if instance is None or len(instance) == 0:
+        return None
+    return instance[0].get("version") or None
+
+
+# -- submissions ---------------------------------------------------------------------------------
+
+
+def local_name(element: Element) -> str:
+    """An element's name without its namespace: clients differ in which namespaces they write."""
+    return str(element.tag).rpartition("}")[2]
+
+
+def read_xml(data: bytes) -> Element:
+    """Parse a submission safely; SubmissionError for malformed XML, DTDs and entities."""
+    try:
+        return safe_xml.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as error:
+        raise SubmissionError(
+            "The submission declares a DTD or entities, which this server refuses. Send the "
+            "form's XML as ODK Collect writes it."
+        ) from error
+    except (safe_xml.ParseError, ValueError) as error:
+        raise SubmissionError(f"The submission is not well-formed XML ({error}).") from error
+
+
+def form_identity(root: Element) -> tuple[str, str | None]:
+    """(form ID, version) from the root element's id and version attributes."""
+    form_id = (root.get("id") or "").strip()
+    if not form_id:
+        raise SubmissionError(
+            "The submission's root element has no 'id' attribute, so the form is unknown."
+        )
+    version = (root.get("version") or "").strip()
+    return form_id, version or None
+
+
+def typed_value(question: Question, text: str) -> Any:
+    """An answer's text as the web form stores it; ValueError (translatable) when mistyped."""
+    kind = QUESTION_TYPES[question.type]
+    if question.type == "select_one":
+        return clean_text(text) or None
+    if question.type == "select_multiple":
+        # XForms separates chosen codes with spaces; the web form gets them as a list.
+        codes: list[str] = []
+        for raw in text.split():
+            code = clean_text(raw)
+            if code and code not in codes:
+                codes.append(code)
+        return codes or None
+    if question.type == "acknowledge":
+        return "OK" if text.strip() else None
+    if kind.parser is None:
+        return None
+    return kind.parser(text)
+
+
+def _timestamp(text: str | None) -> dt.datetime | None:
+    if not text or not text.strip():
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None  # a device clock's odd format must not cost the interview
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+class _Reader:
+    """Walks the instance: sections are flattened (names are unique), repeats become lists."""
+
+    def __init__(self, spec: InstrumentSpec) -> None:
+        self.spec = spec
+        self.answers: dict[str, Any] = {}
+        self.type_errors: dict[str, str] = {}
+        self.meta: dict[str, str] = {}
+        self.seen: set[str] = set()
+
+    def read(self, root: Element) -> None:
+        self.walk(root, top=True)
+
+    def walk(self, parent: Element, *, top: bool) -> None:
+        spec = self.spec
+        for child in parent:
+            name = local_name(child)
+            question = spec.questions_by_name.get(name)
+            if name == "meta" and question is None:
+                for item in child:
+                    self.meta.setdefault(local_name(item), (item.text or "").strip())
+            elif name in spec.repeats_by_name:
+                if child.get(f"{{{JAVAROSA_NAMESPACE}}}template") is not None:
+                    continue  # a form's blank template, never an entry
+                entries = self.answers.setdefault(name, [])
+                entries.append(self.entry(spec.repeats_by_name[name], child, len(entries)))
+            elif question is not None and question.repeat is None:
+                self.answer(question, child, name, self.answers)
+            elif top and name in spec.sections_by_name:
+                # Sections are only top-level groups; not recursing further bounds the walk.
+                self.walk(child, top=False)
+            elif top and name in {"start", "end"}:
+                self.meta.setdefault(
+                    "timeStart" if name == "start" else "timeEnd", child.text or ""
+                )
+            # Anything else is ignored, as the web form ignores fields it does not know.
+
+    def entry(self, repeat: Repeat, element: Element, index: int) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        members = {q.name: q for q in repeat.questions}
+        for child in element:
+            question = members.get(local_name(child))
+            if question is not None:
+                self.answer(question, child, field_key(question.name, repeat.name, index), values)
+        return values
+
+    def answer(
+        self, question: Question, element: Element, key: str, target: dict[str, Any]
+    ) -> None:
+        if key in self.seen:
+            raise SubmissionError(f"The answer to '{key}' appears more than once.")
+        self.seen.add(key)
+        if not question.has_input:
+            return  # notes hold nothing and calculations are recomputed by the server
+        if len(element):
+            raise SubmissionError(f"The answer to '{key}' holds elements instead of a value.")
+        try:
+            value = typed_value(question, element.text or "")
+        except ValueError as error:
+            self.type_errors[key] = str(error)
+            return
+        if value is not None:
+            target[question.name] = value
+
+
+def parse_submission(xml: bytes | Element, spec: InstrumentSpec) -> ParsedSubmission:
+    """Read a submission (bytes, or a root already parsed by read_xml) against its instrument."""
+    root = read_xml(bytes(xml)) if isinstance(xml, bytes | bytearray) else xml
+    form_id, version = form_identity(root)
+    reader = _Reader(spec)
+    reader.read(root)
+    instance_id = valid_instance_id(reader.meta.get("instanceID"))
+    if instance_id is None:
+        raise SubmissionError(
+            "The submission has no valid meta/instanceID (expected 'uuid:' and a UUID)."
+        )
+    return ParsedSubmission(
+        form_id=form_id,
+        version=version,
+        instance_id=instance_id,
+        answers=reader.answers,
+        type_errors=reader.type_errors,
+        started_at=_timestamp(reader.meta.get("timeStart")),
+        ended_at=_timestamp(reader.meta.get("timeEnd")),
+        deprecated_id=valid_instance_id(reader.meta.get("deprecatedID")),
+    )

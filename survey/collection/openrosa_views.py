@@ -1,0 +1,376 @@
+"""OpenRosa endpoints for ODK Collect and KoboCollect: form list, form download, submission.
+
+Authentication is HTTP Basic with the app's own accounts (volunteers, coordinators, admins), and
+only over HTTPS: Basic sends the password readable by anyone on the path otherwise. HTTP Digest,
+the other scheme OpenRosa allows, is impossible here: the server would need each password in clear
+(or MD5(user:realm:password)), and passwords are stored only as argon2id hashes.
+`OPENROSA_ALLOW_HTTP = True` accepts plain HTTP for local testing only, never in the field.
+
+Every request carries its own credentials: no browser session is used or created, so a logged-in
+browser is treated as anonymous here, and CSRF protection (which guards sessions) does not apply.
+A submission goes through the same checks as the web form (collection.views._try_save): the
+instrument's rules, the identifier screening, refusals, one row per instanceID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, request, url_for
+from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from survey.collection import openrosa, services
+from survey.collection.openrosa import SubmissionError, openrosa_response
+from survey.collection.views import identifier_message
+from survey.extensions import csrf, db, limiter
+from survey.instruments import services as instruments
+from survey.instruments.models import InstrumentVersion
+from survey.instruments.rules import Outcome, evaluate_answers
+from survey.instruments.spec import InstrumentSpec
+from survey.users import services as users
+from survey.users.models import Role, User
+
+bp = Blueprint("openrosa", __name__)
+csrf.exempt(bp)  # authenticated per request; there is no session cookie for a forged request to use
+
+REALM = "Birge"
+XML_PART = "xml_submission_file"
+SUBMITTING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)  # admins are always admitted too
+# Counts only refused credentials, per client address: password guessing across many accounts
+# (the per-account lockout covers one account). Generous, since a field team may share one NAT.
+failed_auth_limit = limiter.shared_limit(
+    "60 per minute", scope="openrosa-auth", deduct_when=lambda response: response.status_code == 401
+)
+
+ERROR_MESSAGES = {
+    400: "The request could not be understood.",
+    404: "Not found on this server.",
+    405: "This method is not allowed here.",
+    429: "Too many failed logins from this network. Wait a minute and try again.",
+}
+
+
+def basic_auth(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Admit HTTPS requests with Basic credentials of a volunteer, coordinator or admin."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        user = _authenticate()
+        if isinstance(user, Response):
+            return user
+        return view(user, *args, **kwargs)
+
+    # Declared for the route × role test and the README table (survey.users.access).
+    wrapped.allowed_roles = frozenset(str(r) for r in SUBMITTING_ROLES) | {Role.ADMIN.value}  # type: ignore[attr-defined]
+    wrapped.auth = "basic"  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _challenge(message: str) -> Response:
+    response = openrosa_response(message, 401)
+    response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
+    return response
+
+
+def _authenticate() -> User | Response:
+    """The account named by the Basic credentials, or the response refusing the request."""
+    if not (request.is_secure or current_app.config.get("OPENROSA_ALLOW_HTTP")):
+        # Checked before credentials are even read: over plain HTTP they are already exposed.
+        return openrosa_response(
+            "HTTPS is required. Set the server URL in ODK Collect to the https:// address.", 403
+        )
+    credentials = request.authorization
+    if credentials is None or credentials.type != "basic" or not credentials.username:
+        return _challenge("Log in with your Birge username and password.")
+    username = credentials.username.strip()
+    attempt = users.authenticate(username, credentials.password or "")
+    if attempt.user is None:
+        users.record_audit(
+            "login_failed",
+            target=username[:80],
+            details={"locked": attempt.locked_until is not None, "via": "openrosa"},
+        )
+        db.session.commit()
+        if attempt.locked_until is not None:
+            until = attempt.locked_until.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return _challenge(f"Too many failed attempts. Try again after {until}.")
+        return _challenge("Wrong username or password.")
+    db.session.commit()  # the reset failure count must stick even if nothing else is stored
+    if not attempt.user.has_role(*SUBMITTING_ROLES):
+        return openrosa_response(
+            "This account may not download forms or send interviews. Ask a coordinator for a "
+            "volunteer account.",
+            403,
+        )
+    return attempt.user
+
+
+@bp.after_request
+def add_headers(response: Response) -> Response:
+    """Every response on these routes carries the OpenRosa headers."""
+    return openrosa.add_openrosa_headers(response)
+
+
+@bp.errorhandler(HTTPException)
+def protocol_error(error: HTTPException) -> Response:
+    """Errors as OpenRosaResponse documents that Collect shows, not as HTML pages."""
+    db.session.rollback()
+    code = error.code or 500
+    if code == 413:
+        limit = openrosa.accept_content_length()
+        message = (
+            f"The submission is larger than this server accepts ({limit} bytes). It was not stored."
+        )
+    else:
+        message = ERROR_MESSAGES.get(code, error.name)
+    response = openrosa_response(message, code)
+    for name, value in error.get_headers():
+        if name.lower() not in {"content-type", "content-length"}:
+            response.headers[name] = value
+    return response
+
+
+def _find_version(form_id: str, version: str | None) -> InstrumentVersion | Response:
+    """The stored version a form ID and version attribute name, or a 404 saying which is unknown."""
+    instrument = instruments.find_instrument(form_id)
+    if instrument is None or not instrument.versions:
+        return openrosa_response(
+            f"This server has no form with the ID '{form_id}'. Get the current blank forms "
+            "again, then fill in a new copy.",
+            404,
+        )
+    for candidate in reversed(instrument.versions):
+        # A form without a version attribute matches the (latest) import whose XForm has none.
+        if candidate.version == version or (
+            version is None and openrosa.declared_version(candidate.xform) is None
+        ):
+            return candidate
+    return openrosa_response(
+        f"The form '{form_id}' has no version '{version or '(none)'}' on this server. Get the "
+        "current blank form again, then fill in a new copy.",
+        404,
+    )
+
+
+@bp.route("/formList")
+@failed_auth_limit
+@basic_auth
+def form_list(user: User) -> Response:
+    """The OpenRosa form list: every instrument's latest version, or only ?formID=."""
+    wanted = request.args.get("formID")
+    versions = [
+        version
+        for instrument in instruments.list_instruments()
+        if (version := instruments.latest_version(instrument)) is not None
+        and (wanted is None or instrument.form_id == wanted)
+    ]
+    document = openrosa.form_list_xml(
+        versions,
+        lambda form_id, version: url_for(
+            "openrosa.form_xml", form_id=form_id, version=version, _external=True
+        ),
+    )
+    return Response(document, content_type="text/xml; charset=utf-8")
+
+
+@bp.route("/forms/<form_id>/<version>/form.xml")
+@failed_auth_limit
+@basic_auth
+def form_xml(user: User, form_id: str, version: str) -> Response:
+    """The XForm of one version, byte for byte what the form list's hash describes."""
+    found = _find_version(form_id, version)
+    if isinstance(found, Response):
+        return found
+    return Response(found.xform, content_type="text/xml; charset=utf-8")
+
+
+@bp.route("/submission", methods=["GET", "HEAD"])
+@failed_auth_limit
+@basic_auth
+def submission_check(user: User) -> Response:
+    """The pre-flight HEAD (authentication, size limit): 204 No Content, as Collect expects."""
+    return Response(status=204)
+
+
+def _submission_document() -> bytes | Response:
+    """The bytes of the xml_submission_file part, or the response refusing the request."""
+    if request.mimetype != "multipart/form-data":
+        return openrosa_response(
+            f"Send the interview as multipart/form-data with the XML in a part named {XML_PART}.",
+            400,
+        )
+    files = request.files  # reading the body here raises 413 beyond MAX_CONTENT_LENGTH
+    others = sorted({*files.keys(), *request.form.keys()} - {XML_PART})
+    if others:
+        return openrosa_response(
+            "This server accepts no attachments (photos, audio, files): its forms have none. "
+            "Nothing was stored. Unexpected parts: " + ", ".join(others[:10]),
+            400,
+        )
+    parts = files.getlist(XML_PART) or request.form.getlist(XML_PART)
+    if len(parts) != 1:
+        return openrosa_response(
+            f"Send exactly one part named {XML_PART} holding the form's XML.", 400
+        )
+    part = parts[0]
+    return part.encode("utf-8") if isinstance(part, str) else part.read()
+
+
+def _field_label(spec: InstrumentSpec, key: str) -> str:
+    """'Household member 2: How old is this person? [member_age]' for a field key, in English."""
+    for repeat in spec.repeats_by_name.values():
+        if not key.startswith(repeat.name + "-"):
+            continue
+        index, _, name = key.removeprefix(repeat.name + "-").partition("-")
+        if index.isdigit() and name:
+            question = spec.questions_by_name.get(name)
+            label = spec.label(question.labels, "en") if question else ""
+            return f"{spec.label(repeat.labels, 'en') or repeat.name} {int(index) + 1}: " + (
+                f"{label} [{name}]" if label else name
+            )
+    item = spec.questions_by_name.get(key) or spec.repeats_by_name.get(key)
+    label = spec.label(item.labels, "en") if item is not None else ""
+    return f"{label} [{key}]" if label else key
+
+
+def _problems_message(spec: InstrumentSpec, errors: dict[str, list[str]]) -> str:
+    lines = [f"- {_field_label(spec, key)}: {' '.join(texts)}" for key, texts in errors.items()]
+    return "Not stored. Correct these answers, then send the form again:\n" + "\n".join(lines)
+
+
+def _intake_questions(spec: InstrumentSpec) -> tuple[str, str, str]:
+    """The questions a refusal keeps: consent, age, district."""
+    return spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question
+
+
+def _checked_answers(
+    spec: InstrumentSpec, outcome: Outcome
+) -> tuple[str | None, dict[str, list[str]]]:
+    """(refusal reason, problems by field) with the web form's precedence (views._try_save)."""
+    errors = dict(outcome.errors)
+    reason = services.refusal_reason(spec, outcome.answers)
+    if reason is not None and not (set(errors) & set(_intake_questions(spec))):
+        return reason, {}  # a refusal stores nothing, so nothing else needs fixing
+    for key, kind in services.identifiers_in_answers(spec, outcome.answers).items():
+        errors.setdefault(key, []).append(identifier_message(kind))
+    return reason, errors
+
+
+@bp.route("/submission", methods=["POST"])
+@failed_auth_limit
+@basic_auth
+def submit(user: User) -> Response:
+    """Receive one interview from ODK Collect: check it like the web form, store it once."""
+    document = _submission_document()
+    if isinstance(document, Response):
+        return document
+    try:
+        root = openrosa.read_xml(document)
+        form_id, version_text = openrosa.form_identity(root)
+    except SubmissionError as error:
+        return openrosa_response(str(error), 400)
+    version = _find_version(form_id, version_text)
+    if isinstance(version, Response):
+        return version
+    spec = instruments.spec_for(version)
+    with force_locale("en"):  # messages go to the device in English
+        try:
+            parsed = openrosa.parse_submission(root, spec)
+        except SubmissionError as error:
+            return openrosa_response(str(error), 400)
+        outcome = evaluate_answers(
+            spec, parsed.answers, language="en", type_errors=parsed.type_errors
+        )
+        reason, errors = _checked_answers(spec, outcome)
+        if errors:
+            return openrosa_response(_problems_message(spec, errors), 400)
+    if parsed.deprecated_id and services.find_by_instance_id(parsed.deprecated_id):
+        return openrosa_response(
+            "This is an edited copy of an interview the server already has. Edits are not "
+            "accepted from the phone: ask a coordinator to correct the stored interview.",
+            409,
+        )
+    answers = (
+        outcome.answers
+        if reason is None
+        else {
+            k: outcome.answers[k]
+            for k in _intake_questions(spec)
+            if outcome.answers.get(k) is not None
+        }
+    )
+    return _store(user, version, spec, parsed, answers)
+
+
+def _store(
+    user: User,
+    version: InstrumentVersion,
+    spec: InstrumentSpec,
+    parsed: openrosa.ParsedSubmission,
+    answers: dict[str, Any],
+) -> Response:
+    """Save once and answer 201 only after the commit; a resend gets the same receipt code."""
+    started = parsed.started_at or dt.datetime.now(dt.UTC)
+    survey_round = services.round_for(started.date())
+    if survey_round is None:
+        return openrosa_response(
+            "No survey round is open. Ask an administrator to add one, then send again.", 409
+        )
+    language = request.accept_languages.best_match(spec.languages) or spec.default_language
+
+    def save() -> services.SaveResult:
+        result = services.save_submission(
+            version=version,
+            spec=spec,
+            answers=answers,
+            instance_id=parsed.instance_id,
+            survey_round=survey_round,
+            language=language,
+            entered_by=user,
+            started_at=parsed.started_at,
+            ended_at=parsed.ended_at,
+            source="openrosa",
+        )
+        if result.outcome == "saved" and result.submission is not None:
+            users.record_audit(
+                "submission_created",
+                user=user,
+                target=f"submission {result.submission.id}",
+                details={
+                    "instrument": spec.form_id,
+                    "version": version.version,
+                    "source": "openrosa",
+                },
+            )
+        db.session.commit()
+        return result
+
+    try:
+        try:
+            result = save()
+        except IntegrityError as error:
+            db.session.rollback()
+            if not services.is_duplicate_race(error):
+                raise
+            result = save()  # a concurrent resend won the insert: now this reads its row
+    except services.SubmissionConflict:
+        db.session.rollback()
+        return openrosa_response(
+            "An interview with this instanceID was already received with different answers. "
+            "Nothing was overwritten. Fill in a new copy of the form for these answers.",
+            409,
+        )
+    if result.outcome == "refusal":
+        return openrosa_response("Refusal recorded, no answers stored.", 201)
+    submission = result.submission
+    assert submission is not None
+    if submission.entered_by_id != user.id and not user.has_role(Role.COORDINATOR):
+        # The receipt code is the respondent's key to withdrawal: only its volunteer sees it.
+        return openrosa_response("Already received.", 201)
+    return openrosa_response(f"Saved. Receipt code: {submission.receipt_code}", 201)
