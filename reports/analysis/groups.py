@@ -1,0 +1,109 @@
+"""Disaggregation: turn grouping columns into integer group codes once, then sum with bincount.
+
+Every estimator works on "blocks": the overall block (one group, labelled "") followed by one
+block per grouping column. Each block gives every row a group number (-1 when the grouping
+answer is missing), so one np.bincount per statistic replaces a Python loop over groups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from reports.analysis.errors import AnalysisError
+
+
+@dataclass(frozen=True)
+class GroupBlock:
+    """One disaggregation: the grouping column ("" overall), row codes and group labels."""
+
+    variable: str
+    codes: NDArray[np.intp]
+    labels: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        """Number of groups, including groups with no rows (unused categories)."""
+        return len(self.labels)
+
+    def sum(
+        self, weights: NDArray[np.float64] | NDArray[np.bool_] | None = None
+    ) -> NDArray[np.float64]:
+        """Per-group sums of weights (row counts when None); rows without a group are skipped."""
+        # Shift by one so the "no group" code -1 lands in bin 0, which is then dropped
+        values = None if weights is None else np.asarray(weights, dtype=float)
+        return np.bincount(self.codes + 1, weights=values, minlength=self.size + 1)[1:].astype(
+            float
+        )
+
+
+def normalise_by(by: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Grouping columns as a tuple: None → (), "sex" → ("sex",)."""
+    if by is None:
+        return ()
+    if isinstance(by, str):
+        return (by,)
+    names = tuple(by)
+    if not all(isinstance(name, str) for name in names):
+        raise AnalysisError("Disaggregations must be column names.")
+    return names
+
+
+def code_label(value: object) -> str:
+    """A group or category value as text: 3.0 → "3", True → "True"."""
+    if (
+        isinstance(value, float | np.floating)
+        and math.isfinite(value)
+        and float(value).is_integer()
+    ):
+        return str(int(value))
+    return str(value)
+
+
+def group_codes(series: pd.Series) -> tuple[NDArray[np.intp], tuple[str, ...]]:
+    """Row codes and labels: categories in their order (all of them), other values sorted."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.intp)
+        return codes, tuple(code_label(value) for value in series.cat.categories)
+    try:
+        codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+    except TypeError:  # mixed types cannot be sorted: keep the order of first appearance
+        codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
+    labels = tuple(code_label(value) for value in uniques)
+    if len(set(labels)) != len(labels):
+        # 1 and "1" would print alike; merge them so a label names one group
+        merged = {label: index for index, label in reversed(list(enumerate(labels)))}
+        order = sorted(set(labels), key=lambda label: merged[label])
+        position = {label: index for index, label in enumerate(order)}
+        remap = np.array([position[label] for label in labels] + [-1], dtype=np.intp)
+        return remap[np.where(codes < 0, len(labels), codes)], tuple(order)
+    return codes.astype(np.intp), labels
+
+
+def answer_codes(series: pd.Series) -> tuple[NDArray[np.intp], tuple[str, ...]]:
+    """Like group_codes, with empty-text answers coded -1 (missing) as well as NaN."""
+    codes, labels = group_codes(series)
+    if "" in labels:
+        codes = np.where(codes == labels.index(""), -1, codes)
+    return codes, labels
+
+
+def label_mask(codes: NDArray[np.intp], labels: Sequence[str], wanted: str) -> NDArray[np.bool_]:
+    """Rows whose answer label is wanted (e.g. "dnk"), from answer codes."""
+    return codes == labels.index(wanted) if wanted in labels else np.zeros(len(codes), bool)
+
+
+def group_blocks(df: pd.DataFrame, by: str | Sequence[str] | None) -> list[GroupBlock]:
+    """The overall block followed by one block per grouping column."""
+    blocks = [GroupBlock("", np.zeros(len(df), dtype=np.intp), ("",))]
+    for name in normalise_by(by):
+        if name not in df.columns:
+            raise AnalysisError(f"Disaggregation column '{name}' is not in the data.")
+        codes, labels = group_codes(df[name])
+        blocks.append(GroupBlock(name, codes, labels))
+    return blocks
