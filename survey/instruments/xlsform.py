@@ -21,6 +21,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2xform import convert
 
 from survey.instruments import expressions
+from survey.instruments.languages import language_code
 from survey.instruments.spec import (
     Choice,
     InstrumentSpec,
@@ -78,14 +79,6 @@ SETTINGS_COLUMNS = {
     "minimum_age",
     "district_question",
 }
-LANGUAGE_NAMES = {
-    "english": "en",
-    "russian": "ru",
-    "русский": "ru",
-    "kazakh": "kk",
-    "қазақша": "kk",
-    "қазақ": "kk",
-}
 # pyxform writes "Specify other." untranslated for or_other; give volunteers their language.
 OTHER_LABELS = {"en": "Specify other", "ru": "Укажите другое", "kk": "Басқасын көрсетіңіз"}
 OTHER_CHOICE_LABELS = {"en": "Other", "ru": "Другое", "kk": "Басқа"}
@@ -128,14 +121,6 @@ class _Locations:
         return where
 
 
-def language_code(name: str) -> str:
-    """'Kazakh (kk)' → 'kk'; 'Russian' → 'ru'; unknown names lower-cased."""
-    match = re.search(r"\(([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)\)\s*$", name)
-    if match:
-        return match.group(1).lower()
-    return LANGUAGE_NAMES.get(name.strip().lower(), name.strip().lower())
-
-
 def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     """Parse XLSForm bytes into a spec; raise InstrumentImportError naming sheet, row, column."""
     if not data:
@@ -165,6 +150,9 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
             analysis_rows=locations.extra_sheets.get("analysis", ()),
             severity_rows=locations.extra_sheets.get("severity", ()),
         )
+        from survey.instruments.analysis_plan import build_plan
+
+        locations.problems.extend(build_plan(spec)[1])
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     warnings = [w for w in result.warnings if "or_other and translations" not in w]

@@ -113,7 +113,7 @@ def settlement_choice_rows(
 
 
 def sheets(source_dir: Path = HERE) -> dict[str, list[list[str]]]:
-    """The three XLSForm sheets as lists of rows (header first), built from the CSV sources."""
+    """The XLSForm sheets (and the analysis plan's) as rows (header first), from the CSVs."""
     survey_header, survey_rows = read_csv(source_dir / "survey.csv")
     choice_header, choice_rows = read_csv(source_dir / "choices.csv")
     settings_header, settings_rows = read_csv(source_dir / "settings.csv")
@@ -124,6 +124,12 @@ def sheets(source_dir: Path = HERE) -> dict[str, list[list[str]]]:
         raise ValueError("the settlement list is generated from settlements.csv, not choices.csv")
 
     all_choices = choice_rows + settlement_choice_rows(choice_header, choice_rows, settlements)
+    plan = {}
+    # The analysis plan (DOMAIN.md §5) travels with the form as two extra sheets.
+    for name in ("analysis", "severity"):
+        if (source_dir / f"{name}.csv").exists():
+            header, rows = read_csv(source_dir / f"{name}.csv")
+            plan[name] = [header, *([row[c] for c in header] for row in rows)]
     return {
         "survey": [survey_header, *([row[c] for c in survey_header] for row in survey_rows)],
         "choices": [choice_header, *([row[c] for c in choice_header] for row in all_choices)],
@@ -131,6 +137,7 @@ def sheets(source_dir: Path = HERE) -> dict[str, list[list[str]]]:
             settings_header,
             *([row[c] for c in settings_header] for row in settings_rows),
         ],
+        **plan,
     }
 
 

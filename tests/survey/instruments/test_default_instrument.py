@@ -196,7 +196,7 @@ def test_settings():
 def test_built_xlsx_equals_what_build_produces_from_the_csvs(tmp_path, xlsx_sheets):
     rebuilt = build_module.build(tmp_path / "rebuilt.xlsx")
     assert sheet_values(rebuilt) == xlsx_sheets
-    assert list(xlsx_sheets) == ["survey", "choices", "settings"]
+    assert list(xlsx_sheets) == ["survey", "choices", "settings", "analysis", "severity"]
 
 
 def test_xlsx_sheets_carry_the_csv_rows(xlsx_sheets):

@@ -1,0 +1,139 @@
+"""The instrument's analysis plan: its 'analysis' and 'severity' sheets as a reports.analysis plan.
+
+Checked at import (every problem names the sheet, row and column) so a plan that names a question
+that does not exist never reaches a dashboard or a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reports.analysis.conditions import parse_condition_text
+from reports.analysis.errors import AnalysisError
+from reports.analysis.plan import AnalysisPlan, Indicator, automatic_plan, indicator_from_mapping
+from survey.instruments.languages import language_code
+from survey.instruments.registry import describe
+from survey.instruments.spec import InstrumentSpec
+
+PLAN_FIELDS = {
+    "id": "id",
+    "type": "kind",
+    "numerator": "numerator",
+    "denominator": "denominator",
+    "answered": "answered",
+    "column": "column",
+    "columns": "columns",
+    "codes": "codes",
+    "points": "points",
+    "unit": "unit",
+    "disaggregations": "disaggregations",
+    "weight": "weight",
+    "theme": "theme",
+    "chapter": "chapter",
+}
+CONDITION_FIELDS = ("numerator", "denominator")
+
+
+def _known_columns(spec: InstrumentSpec, sectors: set[str]) -> set[str]:
+    names: set[str] = set()
+    for question in spec.iter_questions():
+        names.add(question.name)
+        if question.type == "select_multiple":
+            names |= {
+                f"{question.name}/{c.name}"
+                for c in spec.choices.get(question.choice_list or "", ())
+            }
+    names |= {f"severity_{sector}" for sector in sectors} | {"severity_overall"}
+    return names
+
+
+def _labels(row: Mapping[str, str]) -> dict[str, str]:
+    return {
+        language_code(key.split("::", 1)[1]): value
+        for key, value in row.items()
+        if key.startswith("label::") and value
+    }
+
+
+def severity_rules(spec: InstrumentSpec) -> tuple[dict[str, list[tuple[int, Any]]], list[str]]:
+    """{sector: [(score, condition)]} from the severity sheet, and the problems found."""
+    rules: dict[str, list[tuple[int, Any]]] = {}
+    problems: list[str] = []
+    for row in spec.severity_rows:
+        where = f"Sheet 'severity', row {row.get('_row', '?')}"
+        sector, score_text, text = row.get("sector"), row.get("score", ""), row.get("condition")
+        if not sector or not text:
+            problems.append(f"{where}: 'sector', 'score' and 'condition' are all needed.")
+            continue
+        try:
+            score = int(score_text)
+            if not 1 <= score <= 5:
+                raise ValueError
+        except ValueError:
+            problems.append(f"{where}, column 'score': use a whole number from 1 to 5.")
+            continue
+        try:
+            rules.setdefault(sector, []).append((score, parse_condition_text(text)))
+        except AnalysisError as error:
+            problems.append(f"{where}, column 'condition': {error}")
+    return rules, problems
+
+
+def sector_labels(spec: InstrumentSpec) -> dict[str, dict[str, str]]:
+    """Labels of the severity sectors per language."""
+    out: dict[str, dict[str, str]] = {}
+    for row in spec.severity_rows:
+        if row.get("sector"):
+            out.setdefault(row["sector"], {}).update(_labels(row))
+    return out
+
+
+def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
+    """The plan of an instrument (automatic per-question tables when it has none), with problems."""
+    rules, problems = severity_rules(spec)
+    if not spec.analysis_rows:
+        return automatic_plan(describe(spec)), problems
+    known = _known_columns(spec, set(rules))
+    indicators: list[Indicator] = []
+    for row in spec.analysis_rows:
+        where = f"Sheet 'analysis', row {row.get('_row', '?')}"
+        data: dict[str, Any] = {"labels": _labels(row)}
+        for column, name in PLAN_FIELDS.items():
+            if row.get(column):
+                data[name] = row[column]
+        for name in CONDITION_FIELDS:
+            if isinstance(data.get(name), str):
+                try:
+                    data[name] = parse_condition_text(data[name])
+                except AnalysisError as error:
+                    problems.append(f"{where}, column '{name}': {error}")
+                    data[name] = None
+        try:
+            indicator = indicator_from_mapping(data)
+        except (AnalysisError, TypeError, ValueError) as error:
+            problems.append(f"{where}: {error}")
+            continue
+        for name in sorted(_read_columns(indicator) - known):
+            problems.append(
+                f"{where}: indicator '{indicator.id}' uses '{name}', which is not a question "
+                "of this form."
+            )
+        if indicator.kind == "severity" and indicator.column not in {*rules, "overall"}:
+            problems.append(
+                f"{where}, column 'column': no severity rules for sector '{indicator.column}'."
+            )
+        indicators.append(indicator)
+    try:
+        plan = AnalysisPlan(tuple(indicators), rules)
+    except AnalysisError as error:
+        problems.append(f"Sheet 'analysis': {error}")
+        plan = AnalysisPlan((), rules)
+    return plan, problems
+
+
+def _read_columns(indicator: Indicator) -> set[str]:
+    names = set(indicator.data_columns()) | set(indicator.disaggregations)
+    if indicator.weight:
+        names.add(indicator.weight)
+    return {n for n in names if not n.startswith("_")}

@@ -1,0 +1,134 @@
+"""The analysis sheet of an XLSForm: read into a plan, or refused with its sheet, row, column."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from survey.instruments.analysis_plan import build_plan, sector_labels
+from survey.instruments.services import DEFAULT_INSTRUMENT
+from survey.instruments.xlsform import InstrumentImportError, load_xlsform
+from tests.factories import xlsform_bytes
+
+SURVEY = [
+    ["type", "name", "label"],
+    ["select_one yn", "unmet", "Unmet need?"],
+    ["select_one sex", "sex", "Sex"],
+    ["select_multiple cond", "conditions", "Conditions"],
+    ["integer", "age", "Age"],
+]
+CHOICES = [
+    ["list_name", "name", "label"],
+    ["yn", "yes", "Yes"],
+    ["yn", "no", "No"],
+    ["yn", "dnk", "Don't know"],
+    ["sex", "female", "Female"],
+    ["sex", "male", "Male"],
+    ["cond", "cancer", "Cancer"],
+    ["cond", "none", "None"],
+]
+
+
+def with_plan(analysis: list[list[str]], severity: list[list[str]] | None = None) -> bytes:
+    workbook = load_workbook(io.BytesIO(xlsform_bytes(SURVEY, CHOICES)))
+    sheet = workbook.create_sheet("analysis")
+    for row in analysis:
+        sheet.append(row)
+    if severity:
+        rules = workbook.create_sheet("severity")
+        for row in severity:
+            rules.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+HEAD = ["id", "type", "label::English (en)", "numerator", "answered", "column", "disaggregations"]
+
+
+def test_plan_is_read() -> None:
+    data = with_plan(
+        [
+            HEAD,
+            ["unmet", "proportion", "Unmet need", "unmet in (yes)", "unmet", "", "sex"],
+            ["cancer", "proportion", "Cancer", "conditions in (cancer)", "conditions", "", ""],
+            ["age", "mean", "Mean age", "", "", "age", "sex"],
+            ["health", "severity", "Health severity", "", "", "health", ""],
+        ],
+        [
+            ["sector", "score", "condition", "label::English (en)"],
+            ["health", "3", "unmet in (yes)", "Health"],
+        ],
+    )
+    spec = load_xlsform(data).spec
+    plan, problems = build_plan(spec)
+    assert problems == []
+    assert [i.id for i in plan.indicators] == ["unmet", "cancer", "age", "health"]
+    assert plan.indicators[0].labels == {"en": "Unmet need"}
+    assert plan.indicators[0].numerator == {"column": "unmet", "in": ["yes"]}
+    assert plan.severity_rules["health"][0][0] == 3
+    assert sector_labels(spec) == {"health": {"en": "Health"}}
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        (
+            ["x", "proportion", "X", "nothere in (yes)", "", "", ""],
+            "uses 'nothere', which is not a question",
+        ),
+        (
+            ["x", "proportion", "X", "unmet in (yes", "", "", ""],
+            "Sheet 'analysis', row 2, column 'numerator'",
+        ),
+        (
+            ["x", "pie", "X", "", "", "", ""],
+            "Sheet 'analysis', row 2: Indicator 'x': unknown kind 'pie'",
+        ),
+        (["x", "mean", "X", "", "", "age", "region"], "uses 'region', which is not a question"),
+        (["x", "severity", "X", "", "", "housing", ""], "no severity rules for sector 'housing'"),
+    ],
+)
+def test_bad_plans_are_refused(row: list[str], fragment: str) -> None:
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(with_plan([HEAD, row]))
+    assert any(fragment in p for p in caught.value.problems), caught.value.problems
+
+
+def test_bad_severity_rules_are_refused() -> None:
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(
+            with_plan(
+                [HEAD],
+                [["sector", "score", "condition"], ["health", "9", "unmet in (yes)"]],
+            )
+        )
+    assert caught.value.problems == [
+        "Sheet 'severity', row 2, column 'score': use a whole number from 1 to 5."
+    ]
+
+
+def test_forms_without_a_plan_get_automatic_tables() -> None:
+    plan, problems = build_plan(load_xlsform(xlsform_bytes(SURVEY, CHOICES)).spec)
+    assert problems == []
+    assert {i.column for i in plan.indicators} >= {"unmet", "sex", "conditions"}
+
+
+def test_default_instrument_plan() -> None:
+    spec = load_xlsform(DEFAULT_INSTRUMENT.read_bytes()).spec
+    plan, problems = build_plan(spec)
+    assert problems == []
+    ids = {i.id for i in plan.indicators}
+    assert {
+        "certificate_held",
+        "status_gap_g1",
+        "unmet_need",
+        "wg_disability",
+        "phq4_positive",
+    } <= ids
+    assert {"top_needs", "severity_overall_in_need", "basic_needs_unmet"} <= ids
+    assert set(plan.severity_rules) == {"health", "livelihood", "status"}
+    for indicator in plan.indicators:
+        assert set(indicator.labels) == {"en", "ru", "kk"}, indicator.id
