@@ -48,9 +48,10 @@ class InstrumentVersion(db.Model):
     version: Mapped[str] = mapped_column(String(100))
     sequence: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
-    definition: Mapped[dict] = mapped_column(JSON)
-    xform: Mapped[str] = mapped_column(Text)
-    xlsform: Mapped[bytes] = mapped_column(LargeBinary)
+    # Large and immutable: loaded only when used (the spec itself is cached per process).
+    definition: Mapped[dict] = mapped_column(JSON, deferred=True)
+    xform: Mapped[str] = mapped_column(Text, deferred=True)
+    xlsform: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

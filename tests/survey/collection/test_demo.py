@@ -8,7 +8,6 @@ from collections import Counter
 from random import Random
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from survey.cli import main
@@ -227,23 +226,21 @@ def test_cli_writes_demo_submissions(
     assert db.session.execute(select(func.count(Submission.id))).scalar() == 120
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--n", "0", "--seed", "1"], "0 is not in the range"),
-        (["--n", "2000001", "--seed", "1"], "2000001 is not in the range"),
-        (["--n", "ten", "--seed", "1"], "is not a valid integer"),
-        (["--n", "5"], "Missing option '--seed'"),
-        (["--n", "5", "--seed", "1", "--form-id", "nope"], "No instrument with form id 'nope'"),
-        (["--n", "5", "--seed", "1", "--round", "1999"], "No survey round named '1999'"),
-    ],
-)
-def test_cli_refuses_bad_arguments(
-    runner: Any, default_instrument: Any, survey_round: Any, args: list[str], message: str
-) -> None:
-    result = runner.invoke(main, ["demo-data", *args])
-    assert result.exit_code != 0
-    assert message in result.output
+BAD_ARGUMENTS = [
+    (["--n", "0", "--seed", "1"], "0 is not in the range"),
+    (["--n", "2000001", "--seed", "1"], "2000001 is not in the range"),
+    (["--n", "ten", "--seed", "1"], "is not a valid integer"),
+    (["--n", "5"], "Missing option '--seed'"),
+    (["--n", "5", "--seed", "1", "--form-id", "nope"], "No instrument with form id 'nope'"),
+    (["--n", "5", "--seed", "1", "--round", "1999"], "No survey round named '1999'"),
+]
+
+
+def test_cli_refuses_bad_arguments(runner: Any, default_instrument: Any, survey_round: Any) -> None:
+    for args, message in BAD_ARGUMENTS:  # one app for all cases: setting it up is the slow part
+        result = runner.invoke(main, ["demo-data", *args])
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
     assert db.session.execute(select(func.count(Submission.id))).scalar() == 0
 
 
