@@ -20,3 +20,7 @@ SUPPRESSION_K = 5
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
+
+# How often the dataset cache rescans for reviews and corrections (new and deleted submissions
+# are noticed at once); a full rescan costs ~0.2 s per request at 100k submissions.
+DATASET_FULL_CHECK_SECONDS = 10

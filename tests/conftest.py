@@ -32,6 +32,8 @@ BASE_CONFIG = {
     "SECRET_KEY": "test-secret-key-not-for-production",
     "WTF_CSRF_ENABLED": False,
     "RATELIMIT_ENABLED": False,
+    # Reviews and corrections show in the next load, not after the production delay.
+    "DATASET_FULL_CHECK_SECONDS": 0,
 }
 
 

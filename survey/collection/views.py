@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -138,7 +139,10 @@ def _rename_entry(entry: Any, prefix: str) -> None:
 @csrf.exempt  # the form checks its own token, so an expired one keeps the answers on screen
 @roles_required(*ENTERING_ROLES)
 def fill(version_id: int) -> Any:
-    """Show the interview form; on submit check, then store once and show the receipt."""
+    """Show the interview form; on submit check, then store once and show the receipt.
+
+    A post asking for JSON (offline.js) gets a SaveAnswer as JSON instead of a page or redirect.
+    """
     version = instruments.get_version(version_id)
     if version is None:
         abort(404)
@@ -154,16 +158,20 @@ def fill(version_id: int) -> Any:
         outcome, action, csrf_ok = _read_post(form, spec, language)
         instance_id = services.valid_instance_id(form.instance_id.data)
         if not csrf_ok:
+            if _wants_json():
+                return _json_answer(SaveAnswer("expired", 400, _expired_message()))
             form_message, status = _expired_message(), 400
         elif action:
             _apply_action(form, action)
         elif instance_id is None:
             abort(400)
         else:
-            result = _try_save(version, spec, outcome, instance_id, form, language)
-            if isinstance(result, Response):
-                return result
-            form_message, status = result
+            answer = _try_save(version, spec, outcome, instance_id, form, language)
+            if _wants_json():
+                return _json_answer(answer)
+            if answer.location:
+                return redirect(answer.location)
+            form_message, status = answer.message, answer.http_status
     return (
         render_template(
             "collection/form.html",
@@ -177,6 +185,36 @@ def fill(version_id: int) -> Any:
         ),
         status,
     )
+
+
+def _wants_json() -> bool:
+    """Whether the post asks for a JSON answer (offline.js sending an interview it queued)."""
+    return request.accept_mimetypes.best == "application/json"
+
+
+@dataclass(frozen=True)
+class SaveAnswer:
+    """What became of a submit: 'saved', 'duplicate', 'refusal', 'invalid', 'conflict', 'expired'.
+
+    The page redirects to `location` or shows `message`; offline.js reads it as JSON.
+    """
+
+    status: str
+    http_status: int = 201
+    message: str | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    receipt_code: str | None = None
+    location: str | None = None
+
+
+def _json_answer(answer: SaveAnswer) -> tuple[Response, int]:
+    return jsonify(
+        status=answer.status,
+        receipt_code=answer.receipt_code,
+        errors=answer.errors,
+        message=answer.message,
+        location=answer.location,
+    ), answer.http_status
 
 
 def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str, bool]:
@@ -210,7 +248,7 @@ def _identifier_errors(spec: Any, answers: dict, errors: dict[str, list[str]]) -
 
 def _try_save(
     version: Any, spec: Any, outcome: Any, instance_id: str, form: SubmissionForm, language: str
-) -> Response | tuple[str, int]:
+) -> SaveAnswer:
     """Store the answers, or say what to fix; answers stay in the form either way."""
     errors = dict(outcome.errors)
     reason = services.refusal_reason(spec, outcome.answers)
@@ -221,10 +259,11 @@ def _try_save(
         _identifier_errors(spec, outcome.answers, errors)
     if errors:
         show_errors(form, spec, errors)
-        return _problems_message(errors), 422
+        return SaveAnswer("invalid", 422, _problems_message(errors), errors)
     survey_round = services.round_for((_parse_started(form.started_at.data) or _now()).date())
     if survey_round is None:
-        return _("No survey round is open. Ask an administrator to add one."), 409
+        message = _("No survey round is open. Ask an administrator to add one.")
+        return SaveAnswer("conflict", 409, message)
     try:
         result = services.save_submission(
             version=version,
@@ -248,13 +287,11 @@ def _try_save(
         db.session.commit()
     except services.SubmissionConflict:
         db.session.rollback()
-        return (
-            _(
-                "An interview with this identifier was already saved with different answers. "
-                "Nothing was overwritten. Start a new interview to enter these answers."
-            ),
-            409,
+        message = _(
+            "An interview with this identifier was already saved with different answers. "
+            "Nothing was overwritten. Start a new interview to enter these answers."
         )
+        return SaveAnswer("conflict", 409, message)
     except IntegrityError as error:
         db.session.rollback()
         if not services.is_duplicate_race(error):
@@ -262,10 +299,20 @@ def _try_save(
         existing = services.find_by_instance_id(instance_id)
         if existing is None:
             raise
-        return redirect(url_for("collection.saved", instance_id=instance_id))
+        return SaveAnswer(
+            "duplicate",
+            receipt_code=existing.receipt_code,
+            location=url_for("collection.saved", instance_id=instance_id),
+        )
     if result.outcome == "refusal":
-        return redirect(url_for("collection.refusal_recorded", form_id=spec.form_id))
-    return redirect(url_for("collection.saved", instance_id=instance_id))
+        return SaveAnswer(
+            "refusal", location=url_for("collection.refusal_recorded", form_id=spec.form_id)
+        )
+    return SaveAnswer(
+        result.outcome,  # "saved" or "duplicate"
+        receipt_code=result.submission.receipt_code if result.submission else None,
+        location=url_for("collection.saved", instance_id=instance_id),
+    )
 
 
 def _now() -> dt.datetime:

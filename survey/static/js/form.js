@@ -462,6 +462,17 @@
     }
   });
   window.addEventListener('pageshow', (event) => { if (event.persisted) saving(false); });
+  // offline.js posts the interview itself after this check, and queues it on the device when
+  // the network is down. It says when it is done: Submit comes back; after a queued interview
+  // (detail.blank: the fields were emptied for the next one) the form starts again at step 1.
+  form.addEventListener('birge:submit-done', (event) => {
+    saving(false);
+    if (!event.detail || !event.detail.blank) return;
+    Object.keys(shown).forEach(clearError);
+    refresh();
+    const first = relevantSections()[0];
+    if (current && first) showSection(first, true);
+  });
 
   // -- start ---------------------------------------------------------------------------------
   form.querySelectorAll('.has-error[data-key]').forEach((block) => {

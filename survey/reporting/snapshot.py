@@ -1,0 +1,498 @@
+"""The data snapshot of a working paper: everything the text needs, suppressed, as JSON-able data.
+
+`build_snapshot(settings)` reads the live data once: the dataset (filtered as the settings say),
+the instrument's analysis plan run through `reports.analysis` and its small-cell suppression,
+methodology counts (also suppressed), approved quotes and the labels of the plan. The result
+holds no hidden number, no answer but the approved quotes' text, and no ORM object, so
+`survey.reporting.content` can rebuild the same paper from a history row at any later time
+without touching the submissions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from reports.analysis import (
+    AnalysisPlan,
+    Indicator,
+    apply_to_estimates,
+    run_plan,
+    suppress_small_cells,
+    suppressed_view,
+)
+from survey.collection.dataset import Dataset, load_dataset
+from survey.collection.models import Refusal, Submission
+from survey.extensions import db
+from survey.instruments import services as instruments
+from survey.instruments.analysis_plan import build_plan, sector_labels
+from survey.instruments.models import Instrument
+from survey.instruments.spec import InstrumentSpec
+from survey.reporting.models import ApprovedQuote
+from survey.reporting.sentences import GROUPS
+from survey.reporting.settings import ReportSettings
+
+SNAPSHOT_VERSION = 1
+LANGUAGES = ("en", "ru", "kk")
+DEFAULT_FORM_ID = "birge_needs_assessment"
+DEFAULT_QUOTE_QUESTIONS = ("message_to_states",)
+# Columns of the tidy table the paper reads; the rest (effective n, dnk/pnta) stays behind.
+TABLE_COLUMNS = (
+    "indicator",
+    "kind",
+    "chapter",
+    "group_var",
+    "group",
+    "category",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n",
+    "count",
+    "indicative",
+    "points",
+    "suppressed",
+)
+METHOD_CHAPTER = "_method"
+# Answer filters of the settings → the respondent column they select on.
+ANSWER_FILTERS = {"generations": "generation", "sexes": "sex", "age_bands": "age_band"}
+
+
+class ReportDataError(ValueError):
+    """The data cannot make this paper (no such round, no matching submissions, …)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def quote_questions() -> tuple[str, ...]:
+    """The free-text questions whose approved answers may be quoted (REPORT_QUOTE_QUESTIONS)."""
+    return tuple(current_app.config.get("REPORT_QUOTE_QUESTIONS", DEFAULT_QUOTE_QUESTIONS))
+
+
+def suppression_k() -> int:
+    """The smallest count a published output may show (SUPPRESSION_K, DOMAIN §6)."""
+    return int(current_app.config.get("SUPPRESSION_K", 5))
+
+
+def find_instrument(form_id: str = "") -> Instrument:
+    """The instrument a paper reports on: the one named, else the default, else the first."""
+    if form_id:
+        instrument = instruments.find_instrument(form_id)
+        if instrument is None or not instrument.versions:
+            raise ReportDataError(_l("There is no questionnaire “%(form_id)s”.", form_id=form_id))
+        return instrument
+    found = instruments.find_instrument(DEFAULT_FORM_ID)
+    if found is not None and found.versions:
+        return found
+    for instrument in instruments.list_instruments():
+        if instrument.versions:
+            return instrument
+    raise ReportDataError(_l("No questionnaire has been imported yet."))
+
+
+def build_snapshot(settings: ReportSettings) -> dict[str, Any]:
+    """The JSON-able snapshot of the data the settings select (see the module notes)."""
+    k = suppression_k()
+    instrument = find_instrument(settings.instrument)
+    versions = list(instrument.versions)
+    _check_districts(versions[-1], settings.districts)
+    try:
+        dataset = load_dataset(
+            versions,
+            rounds=list(settings.rounds) or None,
+            review_statuses=settings.review_statuses,
+            include_demo=settings.include_demo,
+            districts=list(settings.districts) or None,
+        )
+    except ValueError as error:  # unknown round names
+        raise ReportDataError(str(error)) from error
+    respondents, members = _filtered(dataset, settings)
+    if respondents.empty:
+        raise ReportDataError(_no_data_message(dataset, settings))
+    if len(respondents) < k:
+        raise ReportDataError(
+            _l(
+                "Fewer than %(k)d respondents match these settings: a paper would reveal "
+                "individuals. Widen the filters.",
+                k=k,
+            )
+        )
+    spec = dataset.spec
+    analysis = _analysis(dataset, settings, respondents, members, k)
+    plan, method, table = analysis.plan, analysis.method, analysis.table
+    snapshot = {
+        "version": SNAPSHOT_VERSION,
+        "k": k,
+        "instrument": {
+            "form_id": instrument.form_id,
+            "title": instrument.title,
+            "versions": [v.version for v in versions],
+        },
+        "data": _methodology(dataset, respondents, members, settings, instrument, k),
+        "weighted": plan.weight is not None,
+        "min_age": spec.intake.minimum_age,
+        "district_question": spec.intake.district_question,
+        "indicators": [_indicator(indicator) for indicator in plan.indicators],
+        "sectors": sector_labels(spec),
+        "labels": _labels(dataset.specs, _labelled_columns(table, plan, method)),
+        "table": analysis.table_json,
+        "quotes": _quotes(respondents, settings.max_quotes),
+        "problems": analysis.problems,
+    }
+    # Through JSON and back: the paper is always built from exactly what history stores.
+    return json.loads(json.dumps(snapshot, ensure_ascii=False, allow_nan=False))
+
+
+# --- selecting the data ------------------------------------------------------------------------
+
+
+def _check_districts(version: Any, districts: Sequence[str]) -> None:
+    """Refuse district codes the questionnaire does not know."""
+    if not districts:
+        return
+    spec = instruments.spec_for(version)
+    question = spec.questions_by_name.get(spec.intake.district_question)
+    known = (
+        {c.name for c in spec.choices.get(question.choice_list or "", ())} if question else set()
+    )
+    unknown = [code for code in districts if code not in known]
+    if unknown:
+        raise ReportDataError(_l("There is no district “%(code)s”.", code=unknown[0]))
+
+
+def _filtered(dataset: Dataset, settings: ReportSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Respondents matching the answer filters (generation, sex, age band), and their members."""
+    respondents = dataset.respondents
+    mask = np.ones(len(respondents), dtype=bool)
+    for setting, column in ANSWER_FILTERS.items():
+        codes = getattr(settings, setting)
+        if not codes:
+            continue
+        if column not in respondents.columns:
+            raise ReportDataError(
+                _l("This questionnaire has no answers for “%(column)s”.", column=column)
+            )
+        known = _codes_of(respondents[column]) | _known_codes(dataset.specs, column)
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            raise ReportDataError(
+                _l("“%(code)s” is not an answer to “%(column)s”.", code=unknown[0], column=column)
+            )
+        mask &= respondents[column].astype(object).isin(codes).to_numpy()
+    if not mask.all():
+        respondents = respondents[mask]
+    members = dataset.members
+    if "_submission_id" in members.columns and len(members):
+        kept = members["_submission_id"].isin(respondents["_submission_id"]).to_numpy()
+        if not kept.all():
+            members = members[kept]
+    return respondents, members
+
+
+def _codes_of(series: pd.Series) -> set[str]:
+    """Every code a column can hold (its categories), or those present."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return {str(c) for c in series.cat.categories}
+    return {str(v) for v in series.dropna().unique()}
+
+
+def _known_codes(specs: Iterable[InstrumentSpec], column: str) -> set[str]:
+    """Codes a column may hold though no data show them: its choices, or the paper's groups."""
+    codes = set(GROUPS.get(column, {}))
+    for spec in specs:
+        question = spec.questions_by_name.get(column)
+        if question is not None and question.choice_list:
+            codes |= {choice.name for choice in spec.choices.get(question.choice_list, ())}
+    return codes
+
+
+def _no_data_message(dataset: Dataset, settings: ReportSettings) -> Any:
+    """Why nothing matched, with a hint when demo data or review statuses left rows out."""
+    demo = dataset.excluded.get("demo", 0)
+    if demo and not settings.include_demo:
+        return _l(
+            "No submissions match these settings. Demo data are left out: tick “Include demo "
+            "data” to report on them."
+        )
+    if any(status != "demo" for status in dataset.excluded):
+        return _l(
+            "No submissions match these settings. Some submissions have other review "
+            "statuses: choose them under “Review statuses”."
+        )
+    return _l("No submissions match these settings. Widen the filters.")
+
+
+# --- analysis --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """The plan run on one dataset with one set of answer filters, suppressed."""
+
+    dataset: Dataset  # kept so that its id cannot be reused while the entry lives
+    plan: AnalysisPlan
+    method: AnalysisPlan
+    table: pd.DataFrame
+    table_json: dict[str, Any]
+    problems: list[str]
+
+
+ANALYSES_KEPT = 4
+
+
+def _analysis(
+    dataset: Dataset,
+    settings: ReportSettings,
+    respondents: pd.DataFrame,
+    members: pd.DataFrame,
+    k: int,
+) -> _Analysis:
+    """Run (or reuse) the analysis plan and suppression for these data.
+
+    load_dataset returns the very same Dataset object as long as no submission changed, so
+    the plan's results can be kept with it: "Preview" then "Generate PDF" analyses once.
+    """
+    key = (id(dataset), tuple(getattr(settings, name) for name in ANSWER_FILTERS), k)
+    kept: OrderedDict[tuple, _Analysis] = current_app.extensions.setdefault(
+        "birge_report_analyses", OrderedDict()
+    )
+    found = kept.get(key)
+    if found is not None and found.dataset is dataset:
+        kept.move_to_end(key)
+        return found
+    plan, problems = build_plan(dataset.spec)
+    method = _method_plan(respondents)
+    result = run_plan(respondents, members, _combined(plan, method))
+    table = apply_to_estimates(result.table, k=k)
+    analysis = _Analysis(
+        dataset, plan, method, table, _table_json(table), [*problems, *result.problems]
+    )
+    kept[key] = analysis
+    while len(kept) > ANALYSES_KEPT:
+        kept.popitem(last=False)
+    return analysis
+
+
+def _method_plan(respondents: pd.DataFrame) -> AnalysisPlan:
+    """Counts for the methodology (district, generation by district, interview language)."""
+    indicators = [
+        Indicator(
+            "_method_districts",
+            labels={},
+            kind="frequency",
+            column="_district",
+            chapter=METHOD_CHAPTER,
+        )
+    ]
+    if "generation" in respondents.columns:
+        indicators.append(
+            Indicator(
+                "_method_generation",
+                labels={},
+                kind="frequency",
+                column="generation",
+                disaggregations=("_district",),
+                chapter=METHOD_CHAPTER,
+            )
+        )
+    language = "interview_language" if "interview_language" in respondents.columns else "_language"
+    indicators.append(
+        Indicator(
+            "_method_language", labels={}, kind="frequency", column=language, chapter=METHOD_CHAPTER
+        )
+    )
+    return AnalysisPlan(tuple(indicators))
+
+
+def _combined(plan: AnalysisPlan, method: AnalysisPlan) -> AnalysisPlan:
+    """The instrument's plan with the methodology's counts, run and suppressed together."""
+    return AnalysisPlan(
+        plan.indicators + method.indicators, plan.severity_rules, weight=plan.weight
+    )
+
+
+def published_counts(counts: Mapping[str, int], k: int, total: str | None = None) -> dict:
+    """Counts as they may be published: hidden ones (1..k-1 and their complements) as None.
+
+    With `total`, that key is the sum of the others and is published too, so a single hidden
+    count gets a complement (suppress_small_cells decides which).
+    """
+    if not counts:
+        return {}
+    frame = pd.DataFrame({"count": [int(v) for v in counts.values()]}, index=list(counts))
+    if total is not None:
+        frame.loc[total] = int(frame["count"].sum())
+    view = suppressed_view(
+        suppress_small_cells(frame, k=k, count_columns=["count"], col_total=total), k=k
+    )
+    return {
+        str(key): (int(value) if not isinstance(value, str) else None)
+        for key, value in view["count"].items()
+    }
+
+
+def _methodology(
+    dataset: Dataset,
+    respondents: pd.DataFrame,
+    members: pd.DataFrame,
+    settings: ReportSettings,
+    instrument: Instrument,
+    k: int,
+) -> dict[str, Any]:
+    """Period, rounds, counts of respondents, members, exclusions and refusals (suppressed)."""
+    received = respondents["_received_at"].dropna()
+    rounds = sorted({str(r) for r in respondents["_round"].dropna().unique()})
+    demo = bool(respondents["_demo"].fillna(False).astype(bool).any())
+    excluded = sum(n for status, n in dataset.excluded.items() if status != "demo")
+    counts = published_counts({"respondents": len(respondents), "members": len(members)}, k)
+    answer_filtered = any(getattr(settings, name) for name in ANSWER_FILTERS)
+    return {
+        "respondents": counts.get("respondents"),
+        "members": counts.get("members"),
+        "period": [
+            received.min().date().isoformat() if len(received) else None,
+            received.max().date().isoformat() if len(received) else None,
+        ],
+        "rounds": rounds,
+        "demo": demo,
+        "review_statuses": list(settings.review_statuses),
+        "excluded": published_counts({"excluded": excluded}, k)["excluded"] if excluded else 0,
+        # Refusals carry no answers: they cannot follow a generation, sex or age filter.
+        "refusals": None if answer_filtered else _refusals(instrument, settings, dataset, k),
+        "filters": {name: list(getattr(settings, name)) for name in ANSWER_FILTERS},
+        "districts": list(settings.districts),
+    }
+
+
+def _refusals(
+    instrument: Instrument, settings: ReportSettings, dataset: Dataset, k: int
+) -> dict[str, int | None]:
+    """Refusals by reason and in total, for the instrument, rounds and districts chosen."""
+    query = (
+        select(Refusal.reason, func.count())
+        .where(Refusal.instrument_id == instrument.id)
+        .group_by(Refusal.reason)
+        .order_by(Refusal.reason)
+    )
+    if dataset.filters.round_ids is not None:
+        query = query.where(Refusal.round_id.in_(dataset.filters.round_ids))
+    if settings.districts:
+        query = query.where(Refusal.district.in_(settings.districts))
+    counts = {str(reason): int(n) for reason, n in db.session.execute(query).all()}
+    if not counts:
+        return {"total": 0}
+    return published_counts(counts, k, total="total")
+
+
+def _indicator(indicator: Indicator) -> dict[str, Any]:
+    """What the paper needs to know of a plan indicator."""
+    return {
+        "id": indicator.id,
+        "kind": indicator.kind,
+        "unit": indicator.unit,
+        "chapter": indicator.chapter or "",
+        "theme": indicator.theme or "",
+        "column": indicator.column or "",
+        "columns": list(indicator.columns),
+        "labels": {language: text for language, text in indicator.labels.items() if text},
+    }
+
+
+def _labelled_columns(table: pd.DataFrame, plan: AnalysisPlan, method: AnalysisPlan) -> set[str]:
+    """Columns whose codes appear in the paper: groups, and categories of frequencies/rankings."""
+    names = {str(v) for v in table["group_var"].unique() if v}
+    for indicator in (*plan.indicators, *method.indicators):
+        if indicator.kind in ("frequency", "multiple") and indicator.column:
+            names.add(indicator.column)
+        names.update(indicator.columns)
+    return names
+
+
+def _labels(specs: Iterable[InstrumentSpec], columns: set[str]) -> dict[str, dict[str, Any]]:
+    """Choice labels per language, only as written in the instrument (no fallback here).
+
+    The paper falls back to English itself and lists what is missing, so a label that the
+    XLSForm lacks must stay missing in the snapshot.
+    """
+    out: dict[str, dict[str, Any]] = {language: {} for language in LANGUAGES}
+    for spec in specs:  # oldest first: the newest version's labels win
+        for question in spec.iter_questions():
+            if not question.choice_list:
+                continue
+            targets = [question.name] if question.name in columns else []
+            if question.name == spec.intake.district_question and "_district" in columns:
+                targets.append("_district")  # the metadata column holds the same codes
+            for choice in spec.choices.get(question.choice_list, ()) if targets else ():
+                for language in LANGUAGES:
+                    text = choice.labels.get(language)
+                    for name in targets if text else ():
+                        out[language].setdefault(name, {})[choice.name] = text
+    return out
+
+
+def _table_json(table: pd.DataFrame) -> dict[str, Any]:
+    """The suppressed tidy table as columns and rows of plain values (hidden cells → None)."""
+    frame = table[list(TABLE_COLUMNS)]
+    rows = []
+    for record in frame.itertuples(index=False, name=None):
+        rows.append([_plain(value) for value in record])
+    return {"columns": list(TABLE_COLUMNS), "rows": rows}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: NaN → None, NumPy scalars → Python ones."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _quotes(respondents: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    """The approved answers of the respondents in the paper, oldest approval first.
+
+    Only approvals that still exist count: withdrawing a submission deletes its approvals (ON
+    DELETE CASCADE), so a withdrawn respondent is never quoted in a new paper.
+    """
+    if limit <= 0:
+        return []
+    ids = set(respondents["_submission_id"].astype(int).tolist())
+    rows = db.session.execute(
+        select(ApprovedQuote.submission_id, ApprovedQuote.question, Submission.answers)
+        .join(Submission, Submission.id == ApprovedQuote.submission_id)
+        .where(ApprovedQuote.question.in_(quote_questions()))
+        .order_by(ApprovedQuote.approved_at, ApprovedQuote.id)
+    ).all()
+    generations = (
+        dict(zip(respondents["_submission_id"].astype(int), respondents["generation"], strict=True))
+        if "generation" in respondents.columns
+        else {}
+    )
+    quotes = []
+    for submission_id, question, answers in rows:
+        text = answers.get(question) if isinstance(answers, dict) else None
+        if submission_id not in ids or not isinstance(text, str) or not text.strip():
+            continue
+        generation = generations.get(submission_id)
+        language = answers.get("interview_language")
+        quotes.append(
+            {
+                "text": " ".join(text.split()),
+                "language": language if language in LANGUAGES else None,
+                "generation": str(generation) if isinstance(generation, str) else None,
+            }
+        )
+        if len(quotes) >= limit:
+            break
+    return quotes

@@ -1,0 +1,409 @@
+/*
+ * Interviews without a network: the form works offline; what is submitted there waits on the
+ * device, encrypted, until it can be sent. Loaded on every page of a logged-in user (base.html:
+ * logout hook); the queue's panel and texts (data- attributes, translated) are in form.html.
+ *
+ * Design
+ * - sw.js caches static assets and the form pages opened online; a page served from that cache
+ *   is marked <html data-offline-copy> and gets a new instanceID (crypto.randomUUID) here.
+ * - Submit: form.js checks first and guards against double submits; if it lets the submit pass,
+ *   this file posts the URL-encoded FormData itself (exactly what the browser would post:
+ *   csrf_token, _instance_id, _started_at, repeats) with Accept: application/json.
+ *   saved/duplicate/refusal: go to the receipt. invalid/conflict/expired (after one retry with a
+ *   fresh token): post the form the ordinary way, so the server's page marks the fields.
+ *   Network down, timeout, 5xx or a lost login: queue it, empty the fields, new instanceID, and
+ *   tell form.js ('birge:submit-done' {blank}) to start again at step 1.
+ * - Queue: IndexedDB 'birge-queue', store 'entries' {id, user, url, queuedAt, state, message,
+ *   errors, iv, data}; data = AES-GCM-256 of {body} (random 96-bit IV, user id as additional
+ *   data). state: 'waiting', or 'invalid'/'conflict' once the server refused it.
+ * - Sending (on load, 'online', "Send now", every 30 s; one tab at a time by Web Locks): each
+ *   waiting entry is posted to its form URL with a fresh CSRF token (GET /collect/token).
+ *   saved/duplicate/refusal: removed (one row per instanceID: a resend is harmless).
+ *   invalid/conflict: kept and listed; "Open in the form" restores the fields to fix and submit
+ *   (a conflict gets a new instanceID). Login page: stop and say so. Network/5xx: retry later.
+ *   Nothing leaves the queue without the server's acknowledgement.
+ * - Export: this user's entries decrypted, as JSON for a coordinator: the last resort.
+ * - Logout: confirm() with the number waiting; then the key and cached pages are dropped; the
+ *   entries stay, encrypted, for the same user's next login.
+ *
+ * Threat model. login.js derives the key from the password (PBKDF2-SHA-256, 200 000 iterations,
+ * salt "birge:" + username) and keeps it only in sessionStorage (gone when the tab or browser
+ * closes, and at logout). A second person on this browser logs in with their own password, gets
+ * another key, cannot decrypt the first person's entries and only sees entries with their own
+ * user id. NOT protected: anyone who knows the first person's password, or guesses a weak one
+ * offline from a copy of IndexedDB (the salt is public); anyone at the browser while the first
+ * person's tab is open; malware, extensions; exported files. After the browser was closed,
+ * entries wait for a new login; entries queued before a password change cannot be opened with
+ * the new one (send or export them first).
+ */
+(function () {
+  'use strict';
+
+  const KEY_STORAGE = 'birge-offline-key'; // written by login.js
+  const RESTORE = 'birge-restore'; // entry id to open once its form page is loaded
+  const RESTORING = 'birge-restoring'; // {id, instanceId}: the queued interview now on screen
+  const DONE = { saved: true, duplicate: true, refusal: true };
+  const SUBMIT_WAIT = 15000; // ms before a live submit counts as offline (it is then queued)
+  const SEND_WAIT = 30000;
+  const logout = document.querySelector('form[data-offline-logout]');
+  if (!logout || !window.indexedDB || !window.crypto || !crypto.subtle) return;
+  const userId = logout.dataset.userId;
+  const username = logout.dataset.username;
+  const panel = document.getElementById('offline-queue');
+  const form = document.querySelector('form[data-offline-form]');
+  const formPath = form ? new URL(form.action).pathname : null;
+  const byId = (id) => document.getElementById(id);
+  const bytes = (text) => new TextEncoder().encode(text);
+  function stored(name) {
+    try { return JSON.parse(sessionStorage.getItem(name)); } catch (e) { return null; }
+  }
+  let networkDown = false;
+  let submitting = false;
+
+  // -- the queue in IndexedDB ----------------------------------------------------------------
+  let database = null;
+  function inStore(mode, run) {
+    database = database || new Promise((resolve, reject) => {
+      const request = indexedDB.open('birge-queue', 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('entries',
+        { keyPath: 'id', autoIncrement: true });
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    return database.then((db) => new Promise((resolve, reject) => {
+      const transaction = db.transaction('entries', mode);
+      const request = run(transaction.objectStore('entries'));
+      transaction.oncomplete = () => resolve(request.result);
+      transaction.onerror = transaction.onabort = () => reject(transaction.error);
+    }));
+  }
+  const mine = () => inStore('readonly', (s) => s.getAll())
+    .then((all) => all.filter((e) => e.user === userId));
+  const putEntry = (entry) => inStore('readwrite', (s) => s.put(entry));
+  const deleteEntry = (id) => inStore('readwrite', (s) => s.delete(id));
+
+  // -- the user's key (from login.js) and AES-GCM --------------------------------------------
+  function userKey() {
+    const saved = stored(KEY_STORAGE);
+    if (!saved || saved.user !== username || !saved.key) return Promise.resolve(null);
+    const raw = Uint8Array.from(atob(saved.key), (c) => c.charCodeAt(0));
+    return crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt'])
+      .catch(() => null);
+  }
+  async function seal(key, payload) {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv,
+      additionalData: bytes(userId) }, key, bytes(JSON.stringify(payload)));
+    return { iv: iv, data: data };
+  }
+  async function unseal(key, entry) { // throws with another user's key
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: entry.iv,
+      additionalData: bytes(entry.user) }, key, entry.data);
+    return JSON.parse(new TextDecoder().decode(plain));
+  }
+
+  // -- what the volunteer sees: texts come translated in data- attributes --------------------
+  function plural(source, prefix, n) {
+    const category = new Intl.PluralRules(document.documentElement.lang || 'en').select(n);
+    const name = (c) => prefix + c.charAt(0).toUpperCase() + c.slice(1);
+    return (source.dataset[name(category)] || source.dataset[name('other')] || '')
+      .replace('{n}', String(n));
+  }
+  function show(id, text) {
+    byId(id).textContent = text;
+    byId(id).hidden = !text;
+  }
+  function say(name, extra) {
+    if (panel) show('offline-message', [panel.dataset[name], extra].join(' ').trim());
+  }
+  async function render() {
+    if (!panel) return;
+    byId('offline-banner').hidden = navigator.onLine && !networkDown;
+    const list = await mine().catch(() => []);
+    panel.dataset.count = String(list.length);
+    show('offline-count', list.length ? plural(panel, 'waiting', list.length) : '');
+    byId('offline-actions').hidden = !list.length;
+    const problems = byId('offline-problems');
+    problems.textContent = '';
+    problems.hidden = !list.some((e) => e.state !== 'waiting');
+    list.filter((e) => e.state !== 'waiting').forEach((entry) => {
+      const item = problems.appendChild(document.createElement('li'));
+      const when = new Date(entry.queuedAt).toLocaleString(document.documentElement.lang);
+      const errors = [].concat.apply([], Object.values(entry.errors || {}));
+      item.textContent = [panel.dataset.problem, when].concat(errors.length ? errors
+        : [entry.message], '').join(' ');
+      const button = item.appendChild(document.createElement('button'));
+      button.type = 'button';
+      button.className = 'link-button';
+      button.textContent = panel.dataset.open;
+      button.addEventListener('click', () => openEntry(entry.id));
+    });
+  }
+
+  // -- talking to the server: {status: ...} as fill() answers, or 'network' / 'login' ---------
+  async function request(url, options, wait) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), wait);
+    try {
+      const response = await fetch(url, Object.assign({ credentials: 'same-origin',
+        redirect: 'manual', signal: controller.signal, headers: { Accept: 'application/json' } },
+      options));
+      networkDown = false;
+      if (response.type === 'opaqueredirect' || response.status === 401 ||
+          response.status === 403) return { status: 'login' };
+      const answer = await response.json().catch(() => ({}));
+      if (response.status >= 500) answer.status = 'network';
+      answer.status = answer.status || (response.ok ? 'ok' : 'invalid');
+      return answer;
+    } catch (error) {
+      networkDown = true;
+      return { status: 'network' };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  const freshToken = () => request(logout.dataset.tokenUrl, { cache: 'no-store' }, SEND_WAIT);
+  // One post, and once more with a fresh CSRF token if the one sent has expired.
+  async function post(url, body, token, wait) {
+    const fields = new URLSearchParams(body);
+    for (let attempt = 0; ; attempt++) {
+      if (token) fields.set('csrf_token', token);
+      const answer = await request(url, { method: 'POST', body: fields }, wait);
+      if (answer.status !== 'expired' || attempt) return answer;
+      const fresh = await freshToken();
+      if (!fresh.csrf_token) return fresh;
+      token = fresh.csrf_token;
+    }
+  }
+
+  // -- sending the queue ---------------------------------------------------------------------
+  let sending = null;
+  function sendWaiting() {
+    if (sending || !navigator.onLine) return sending;
+    const run = () => sendAll().catch(() => null);
+    const done = () => { sending = null; return render(); };
+    sending = (navigator.locks ? navigator.locks.request('birge-send', run) : run())
+      .then(done, done);
+    return sending;
+  }
+  async function sendAll() {
+    const waiting = (await mine()).filter((e) => e.state === 'waiting');
+    if (!waiting.length) return;
+    const key = await userKey();
+    const token = key ? await freshToken() : {};
+    if (!key || token.status === 'login') say(key ? 'login' : 'locked');
+    let sent = 0;
+    for (const entry of token.csrf_token ? waiting : []) {
+      let payload;
+      try { payload = await unseal(key, entry); } catch (e) { continue; } // another key
+      const answer = await post(entry.url, payload.body, token.csrf_token, SEND_WAIT);
+      if (answer.status === 'login') say('login');
+      if (!/^(saved|duplicate|refusal|invalid|conflict)$/.test(answer.status)) return;
+      if (DONE[answer.status]) {
+        await deleteEntry(entry.id);
+        sent += 1;
+      } else {
+        Object.assign(entry, { state: answer.status, message: answer.message || '',
+          errors: answer.errors || {} });
+        await putEntry(entry);
+      }
+      await render();
+    }
+    if (sent && !(await mine()).length) say('sent');
+  }
+
+  // -- the form: submit online, or queue -----------------------------------------------------
+  const field = (name) => form.querySelector('[name="' + name + '"]');
+  function renewIdentity() {
+    if (field('_instance_id')) field('_instance_id').value = 'uuid:' + crypto.randomUUID();
+    if (field('_started_at')) field('_started_at').value = new Date().toISOString();
+  }
+  function restoring(instanceId) { // the id of the queued entry now on screen, if any
+    const saved = stored(RESTORING);
+    return saved && saved.instanceId === instanceId ? saved.id : null;
+  }
+  function submitDone(blank) {
+    submitting = false;
+    form.dispatchEvent(new CustomEvent('birge:submit-done', { detail: { blank: blank } }));
+  }
+  const answerFields = () => Array.from(form.querySelectorAll('input, select, textarea'))
+    .filter((input) => !/^(hidden|submit|button)$/.test(input.type));
+  function clearFields() {
+    form.querySelectorAll('fieldset.repeat:not([data-counted]) .repeat-entry')
+      .forEach((entry) => entry.remove());
+    answerFields().forEach((input) => {
+      if (input.type === 'radio' || input.type === 'checkbox') input.checked = false;
+      else input.value = '';
+    });
+  }
+  async function queue(body, instanceId) {
+    const key = await userKey();
+    if (!key) { say('noKey'); submitDone(false); return; }
+    const entry = Object.assign({ user: userId, url: formPath, queuedAt: new Date().toISOString(),
+      state: 'waiting', message: '', errors: {} }, await seal(key, { body: body }));
+    const id = restoring(instanceId);
+    if (id !== null) entry.id = id; // a fixed interview replaces its queued copy
+    await putEntry(entry);
+    sessionStorage.removeItem(RESTORING);
+    clearFields();
+    renewIdentity();
+    submitDone(true);
+    say('queued');
+    await render();
+  }
+  async function submitInterview() {
+    const body = new URLSearchParams(new FormData(form)).toString();
+    const instanceId = field('_instance_id').value;
+    const answer = navigator.onLine ? await post(form.action, body, null, SUBMIT_WAIT)
+      : { status: 'network' };
+    if (DONE[answer.status] && answer.location) {
+      const id = restoring(instanceId);
+      if (id !== null) await deleteEntry(id);
+      sessionStorage.removeItem(RESTORING);
+      window.location.assign(answer.location);
+    } else if (answer.status === 'network' || answer.status === 'login') {
+      await queue(body, instanceId);
+    } else { // the server's own page says what to fix, with the answers kept
+      HTMLFormElement.prototype.submit.call(form);
+    }
+  }
+  if (form) {
+    form.addEventListener('submit', (event) => {
+      if (event.defaultPrevented) return; // form.js found a problem, or is saving already
+      event.preventDefault();
+      if (submitting) return;
+      submitting = true;
+      submitInterview().catch(() => submitDone(false));
+    });
+    window.addEventListener('pageshow', (event) => { if (event.persisted) submitting = false; });
+  }
+
+  // -- opening a queued interview in the form to fix it --------------------------------------
+  function setField(name, values) {
+    form.querySelectorAll('[name="' + CSS.escape(name) + '"]').forEach((input) => {
+      if (input.type === 'radio' || input.type === 'checkbox') {
+        input.checked = values.indexOf(input.value) >= 0;
+      } else if (!/^(submit|button)$/.test(input.type)) {
+        input.value = values[0] || '';
+      }
+    });
+  }
+  // Repeat entries are made again in order, so "member-3-age" may become "member-0-age".
+  function fillForm(fields) {
+    clearFields();
+    const renamed = {};
+    const order = {};
+    const inRepeats = [];
+    Array.from(new Set(fields.keys())).forEach((name) => {
+      const match = /^(.+?)-(\d+)-(.+)$/.exec(name);
+      const repeat = match && form.querySelector('fieldset.repeat[data-repeat="' +
+        CSS.escape(match[1]) + '"]');
+      if (repeat) inRepeats.push([name, match, repeat]);
+      else if (name !== 'csrf_token') setField(name, fields.getAll(name));
+    });
+    form.dispatchEvent(new Event('input')); // form.js makes the entries of counted repeats
+    inRepeats.forEach(([name, match, repeat]) => {
+      const seen = order[match[1]] = order[match[1]] || [];
+      if (seen.indexOf(match[2]) < 0) seen.push(match[2]);
+      const entries = () => repeat.querySelectorAll(':scope > .repeat-entries > .repeat-entry');
+      const add = repeat.querySelector(':scope > .add-entry');
+      while (entries().length <= seen.indexOf(match[2]) && add) add.click();
+      const entry = entries()[seen.indexOf(match[2])];
+      if (!entry) return;
+      renamed[name] = [match[1], entry.dataset.index, match[3]].join('-');
+      setField(renamed[name], fields.getAll(name));
+    });
+    form.dispatchEvent(new Event('input'));
+    return renamed;
+  }
+  async function openEntry(id) {
+    const entry = (await mine()).find((e) => e.id === id);
+    if (!entry) return;
+    if (!form || formPath !== entry.url) {
+      sessionStorage.setItem(RESTORE, String(id));
+      window.location.assign(entry.url);
+      return;
+    }
+    const key = await userKey();
+    if (!key) { say('locked'); return; }
+    const filled = answerFields().some((i) => (/^(radio|checkbox)$/.test(i.type) ? i.checked
+      : i.value));
+    if (filled && !window.confirm(panel.dataset.replace)) return;
+    const renamed = fillForm(new URLSearchParams((await unseal(key, entry)).body));
+    if (entry.state === 'conflict') renewIdentity(); // the old instanceID is taken
+    sessionStorage.setItem(RESTORING, JSON.stringify({ id: entry.id,
+      instanceId: field('_instance_id').value }));
+    const problems = Object.keys(entry.errors || {}).map((name) => {
+      const block = form.querySelector('[data-key="' + CSS.escape(renamed[name] || name) + '"]');
+      const label = block && block.querySelector('label, legend').cloneNode(true);
+      if (label) label.querySelectorAll('.required, .visually-hidden').forEach((e) => e.remove());
+      return (label ? label.textContent.trim() + ': ' : '') + entry.errors[name].join(' ');
+    });
+    say('restored', (problems.length ? problems : [entry.message]).join(' '));
+  }
+
+  // -- export: the last resort ---------------------------------------------------------------
+  async function exportQueue() {
+    const key = await userKey();
+    if (!key) { say('locked'); return; }
+    const interviews = [];
+    for (const entry of await mine()) {
+      const item = { form_url: entry.url, queued_at: entry.queuedAt, state: entry.state,
+        message: entry.message || null, errors: entry.errors || {} };
+      try {
+        item.body = (await unseal(key, entry)).body;
+        item.fields = Array.from(new URLSearchParams(item.body));
+      } catch (e) {
+        item.state = 'locked'; // queued under another password: cannot be read
+      }
+      interviews.push(item);
+    }
+    const file = { warning: panel.dataset.exportNote, site: window.location.origin,
+      user: username, exported_at: new Date().toISOString(), interviews: interviews };
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)],
+      { type: 'application/json' }));
+    link.download = 'birge-waiting-interviews-' + file.exported_at.slice(0, 10) + '.json';
+    document.body.appendChild(link).click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  }
+
+  // -- logout: warn about unsent interviews, then forget the key and the cached pages ---------
+  let leaving = false;
+  logout.addEventListener('submit', (event) => {
+    if (leaving) return;
+    event.preventDefault();
+    mine().catch(() => []).then((list) => {
+      if (list.length && !window.confirm(plural(logout, 'unsent', list.length))) return null;
+      leaving = true;
+      [KEY_STORAGE, RESTORE, RESTORING].forEach((name) => sessionStorage.removeItem(name));
+      const pages = window.caches && caches.keys().then((names) => Promise.all(names
+        .filter((name) => /^birge-.*-pages$/.test(name)).map((name) => caches.delete(name))));
+      return Promise.resolve(pages).catch(() => null)
+        .then(() => HTMLFormElement.prototype.submit.call(logout));
+    });
+  });
+
+  // -- start ---------------------------------------------------------------------------------
+  if (form && document.documentElement.hasAttribute('data-offline-copy')) renewIdentity();
+  const restore = form && sessionStorage.getItem(RESTORE);
+  sessionStorage.removeItem(RESTORE);
+  if (restore) openEntry(Number(restore)).catch(() => null);
+  if (panel) {
+    byId('offline-send').addEventListener('click', () => sendWaiting());
+    byId('offline-export').addEventListener('click', () => exportQueue().catch(() => null));
+  }
+  window.addEventListener('online', () => { networkDown = false; render(); sendWaiting(); });
+  window.addEventListener('offline', () => render());
+  setInterval(sendWaiting, 30000);
+  render().then(sendWaiting);
+  if (navigator.serviceWorker && logout.dataset.serviceWorker) {
+    navigator.serviceWorker.register(logout.dataset.serviceWorker, { scope: '/' })
+      .then(() => navigator.serviceWorker.ready)
+      .then((registration) => { // keep this form for offline use (sw.js 'remember')
+        if (form) registration.active.postMessage({ type: 'remember', url: formPath });
+      })
+      .catch(() => null);
+  }
+})();
