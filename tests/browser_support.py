@@ -56,7 +56,13 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[LiveServer]:
-    """The app served over HTTP on a free port, in a thread."""
+    """The app served over HTTP on a free port, in a thread (SQLite only).
+
+    What the browser sees does not depend on the database; PostgreSQL is exercised by every
+    other test, so running each browser test twice would only lengthen CI.
+    """
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("browser tests run on SQLite")
     network = SlowPosts(app)
     server = make_server("127.0.0.1", 0, network, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
