@@ -12,6 +12,8 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 
+from reports.render.pdf import format_date
+
 LANGUAGES = ("en", "ru", "kk")
 NBSP = "\u00a0"
 # The language names the UN prints after "Original:" (kept in English in every version).
@@ -785,52 +787,6 @@ THEMES: dict[str, dict[str, str]] = {
     },
 }
 
-# Month names written out (not from CLDR) so a library upgrade never changes a filed paper.
-_MONTHS = {
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-    "ru": [
-        "января",
-        "февраля",
-        "марта",
-        "апреля",
-        "мая",
-        "июня",
-        "июля",
-        "августа",
-        "сентября",
-        "октября",
-        "ноября",
-        "декабря",
-    ],
-    "kk": [
-        "қаңтар",
-        "ақпан",
-        "наурыз",
-        "сәуір",
-        "мамыр",
-        "маусым",
-        "шілде",
-        "тамыз",
-        "қыркүйек",
-        "қазан",
-        "қараша",
-        "желтоқсан",
-    ],
-}
-
 
 # --- numbers --------------------------------------------------------------------------------
 
@@ -872,13 +828,8 @@ def is_number(value: object) -> bool:
 
 
 def date(value: dt.date, language: str) -> str:
-    """ "3 March 2025", «3 марта 2025 г.», «2025 жылғы 3 наурыз»."""
-    month = _MONTHS[language][value.month - 1]
-    if language == "ru":
-        return f"{value.day} {month} {value.year} г."
-    if language == "kk":
-        return f"{value.year} жылғы {value.day} {month}"
-    return f"{value.day} {month} {value.year}"
+    """ "3 March 2025", «3 марта 2025 г.», «2025 жылғы 3 наурыз» (as on the masthead)."""
+    return format_date(value, language)
 
 
 def join(items: Sequence[str], language: str) -> str:
