@@ -420,21 +420,8 @@ def median(
 
 # --- frequencies ----------------------------------------------------------------------------
 
-FREQUENCY_COLUMNS = (
-    "group_var",
-    "group",
-    "category",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "n",
-    "count",
-    "effective_n",
-    "dnk",
-    "pnta",
-    "missing",
-    "indicative",
-)
+# The estimate columns with the answer category after the group.
+FREQUENCY_COLUMNS = (*ESTIMATE_COLUMNS[:2], "category", *ESTIMATE_COLUMNS[2:])
 
 
 def frequencies(

@@ -19,6 +19,7 @@ from reports.analysis.conditions import (
 )
 from reports.analysis.errors import AnalysisError
 from reports.analysis.estimators import (
+    FREQUENCY_COLUMNS,
     ProportionSpec,
     SeverityRules,
     frequencies,
@@ -42,19 +43,7 @@ TIDY_COLUMNS = (
     "label_en",
     "theme",
     "chapter",
-    "group_var",
-    "group",
-    "category",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "n",
-    "count",
-    "effective_n",
-    "dnk",
-    "pnta",
-    "missing",
-    "indicative",
+    *FREQUENCY_COLUMNS,
     "points",
 )
 _TEXT = ("indicator", "kind", "label_en", "theme", "chapter", "group_var", "group", "category")
