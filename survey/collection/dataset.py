@@ -108,7 +108,7 @@ _UNKNOWN = -2
 METADATA_LABELS: dict[str, dict[str, str]] = {
     "_submission_id": {"en": "Submission", "ru": "Анкета", "kk": "Сауалнама"},
     "_version": {"en": "Instrument version", "ru": "Версия анкеты", "kk": "Сауалнама нұсқасы"},
-    "_round": {"en": "Survey round", "ru": "Этап опроса", "kk": "Сауалнама кезеңі"},
+    "_round": {"en": "Survey round", "ru": "Раунд опроса", "kk": "Сауалнама кезеңі"},
     "_district": {"en": "District", "ru": "Район", "kk": "Аудан"},
     "_received_at": {
         "en": "Received at (UTC)",
