@@ -8,13 +8,13 @@ MO_FILES := $(PO_FILES:.po=.mo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install browser lint translations-extract bench clean
+.PHONY: run test install browser odk-engine lint translations-extract bench clean
 
 run: install
 	$(BIN)/survey init
 	$(BIN)/survey serve --host $(HOST) --port $(PORT)
 
-test: install browser
+test: install browser odk-engine
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -38,6 +38,15 @@ browser:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core fonts-liberation >/dev/null; \
 	fi
+
+# ODK's own form engine (tests/odk, pinned by its package-lock.json) fills forms in the tests.
+ODK_ENGINE := tests/odk/node_modules/@getodk/xforms-engine/package.json
+
+odk-engine: $(ODK_ENGINE)
+
+$(ODK_ENGINE): tests/odk/package.json tests/odk/package-lock.json
+	npm ci --prefix tests/odk --no-audit --no-fund --loglevel=error
+	touch $@
 
 translations-extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 -o survey/translations/messages.pot .
