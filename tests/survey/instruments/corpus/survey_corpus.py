@@ -334,6 +334,12 @@ def manifest_row(form: str, conversion: Conversion) -> dict[str, str]:
     return row
 
 
+def inspect_form(form: str) -> tuple[Conversion, dict[str, str]]:
+    """pyxform's conversion of a form and its manifest row (picklable, for a process pool)."""
+    conversion = convert_with_pyxform(form)
+    return conversion, manifest_row(form, conversion)
+
+
 def read_manifest() -> dict[str, dict[str, str]]:
     """manifest.csv by form."""
     with MANIFEST.open(newline="", encoding="utf-8") as handle:
@@ -403,8 +409,9 @@ def refresh() -> None:
     from tests.odk_engine import fill_batch
 
     forms = corpus_forms()
-    conversions = {form: convert_with_pyxform(form) for form in forms}
-    rows = {form: manifest_row(form, conversions[form]) for form in forms}
+    inspected = {form: inspect_form(form) for form in forms}
+    conversions = {form: conversion for form, (conversion, _row) in inspected.items()}
+    rows = {form: row for form, (_conversion, row) in inspected.items()}
     with tempfile.TemporaryDirectory() as folder:
         jobs = engine_jobs(conversions, Path(folder))
         results = fill_batch(jobs, timeout=900)

@@ -1,0 +1,254 @@
+"""The XLSForm conformance corpus (issue 9): real public forms through pyxform, ODK's engine, Birge.
+
+See tests/survey/instruments/corpus/README.md. Forms Birge does not handle yet are listed in
+corpus/known_gaps.csv and run as strict xfails, so that each importer fix shrinks the list.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from defusedxml import ElementTree
+from flask import Flask
+
+from tests.odk_engine import engine_missing, fill_batch
+from tests.survey.instruments.corpus.survey_corpus import (
+    CORPUS,
+    MANIFEST_COLUMNS,
+    Conversion,
+    birge_check,
+    corpus_forms,
+    describe,
+    engine_jobs,
+    engine_verdict,
+    inspect_form,
+    read_known_gaps,
+    read_manifest,
+    read_sources,
+    sha256_of,
+)
+
+FORMS = corpus_forms()
+MANIFEST = read_manifest()
+SOURCES = read_sources()
+KNOWN_GAPS = read_known_gaps()
+CONVERTIBLE = [form for form in FORMS if MANIFEST.get(form, {}).get("pyxform_converts") == "yes"]
+ENGINE_COLUMNS = {"engine_loads", "engine_message"}
+
+
+@pytest.fixture(scope="module")
+def inspected() -> dict[str, tuple[Conversion, dict[str, str]]]:
+    """pyxform's conversion and the manifest row of every corpus form, once, on every core."""
+    with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        return dict(zip(FORMS, pool.map(inspect_form, FORMS), strict=True))
+
+
+@pytest.fixture(scope="module")
+def conversions(
+    inspected: dict[str, tuple[Conversion, dict[str, str]]],
+) -> dict[str, Conversion]:
+    """pyxform's conversion of every corpus form."""
+    return {form: conversion for form, (conversion, _row) in inspected.items()}
+
+
+class EngineRun:
+    """ODK's engine over every convertible form, in one node process started in the background.
+
+    The node run (~30 s for the corpus) overlaps with the Birge imports that pytest runs in the
+    meantime; the engine tests wait for it.
+    """
+
+    def __init__(self, conversions: dict[str, Conversion]) -> None:
+        self.folder = tempfile.TemporaryDirectory()
+        self.jobs = engine_jobs(
+            {f: conversions[f] for f in CONVERTIBLE if f in conversions}, Path(self.folder.name)
+        )
+        self.results: dict[str, dict[str, Any]] = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            results = fill_batch(self.jobs, timeout=600)
+            self.results = {
+                job["id"]: result for job, result in zip(self.jobs, results, strict=True)
+            }
+        except BaseException as error:  # handed to the test that waits for it
+            self.error = error
+
+    def result(self, form: str) -> dict[str, Any]:
+        """The engine's result for one form (waits for the batch)."""
+        self.thread.join(timeout=660)
+        if self.error is not None:
+            raise self.error
+        return self.results[form]
+
+    def close(self) -> None:
+        """Wait for node and remove the XForms."""
+        self.thread.join(timeout=660)
+        self.folder.cleanup()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_started(conversions: dict[str, Conversion]) -> Iterator[EngineRun | str]:
+    """Start ODK's engine on the corpus as soon as pyxform is done, or say why it cannot run."""
+    missing = engine_missing()
+    if missing:
+        yield missing
+        return
+    run = EngineRun(conversions)
+    yield run
+    run.close()
+
+
+@pytest.fixture
+def engine_run(engine_started: EngineRun | str) -> EngineRun:
+    """The engine's run over the corpus (skipped where node or the engine is missing, not in CI)."""
+    if isinstance(engine_started, str):
+        if os.environ.get("CI"):
+            pytest.fail(f"ODK's engine must run in CI: {engine_started}")
+        pytest.skip(engine_started)
+    return engine_started
+
+
+def _known_gap(form: str) -> list[pytest.MarkDecorator]:
+    if form in KNOWN_GAPS:
+        return [pytest.mark.xfail(strict=True, reason=f"known gap: {KNOWN_GAPS[form]}")]
+    return []
+
+
+def _engine_gap(form: str) -> list[pytest.MarkDecorator]:
+    row = MANIFEST.get(form, {})
+    if row.get("engine_loads") == "no":
+        return [pytest.mark.xfail(strict=True, reason=f"ODK engine: {row['engine_message']}")]
+    return []
+
+
+# --- the corpus itself -----------------------------------------------------------------------
+
+
+def test_corpus_is_big_and_varied_enough() -> None:
+    real = [form for form in FORMS if not form.startswith("pyxform/")]
+    organisations = {SOURCES[form]["organisation"] for form in real}
+    repositories = {SOURCES[form]["repository"] for form in real}
+    assert len(real) >= 45, len(real)
+    assert len(organisations) >= 8, organisations
+    assert len(repositories) >= 8, repositories
+    assert any(form.startswith("pyxform/") for form in FORMS)
+    rows = {form: int(MANIFEST[form]["survey_rows"] or 0) for form in FORMS}
+    assert max(rows.values()) >= 300, "the corpus needs a large (several hundred rows) form"
+    features = " ".join(
+        MANIFEST[f]["question_types"] + " " + MANIFEST[f]["functions"] for f in FORMS
+    ).split()
+    for feature in ("geopoint", "image", "begin_repeat", "indexed-repeat", "pulldata"):
+        assert feature in features, feature
+    assert any(int(MANIFEST[f]["max_repeat_depth"] or 0) >= 2 for f in FORMS), "repeat in repeat"
+    assert any(MANIFEST[f]["external_files"] for f in FORMS)
+    reasons = " ".join(MANIFEST[f]["out_of_scope"] for f in FORMS)
+    assert "entities" in reasons
+    assert "public_key" in reasons
+    assert any(MANIFEST[f]["pyxform_converts"] == "no" for f in FORMS)
+
+
+def test_manifest_lists_every_form_with_its_current_content() -> None:
+    assert sorted(MANIFEST) == FORMS, "run survey_corpus --refresh after changing the corpus"
+    stale = [form for form in FORMS if MANIFEST[form]["sha256"] != sha256_of(form)]
+    assert not stale, f"changed since the manifest was computed: {stale}"
+    columns = list(next(iter(MANIFEST.values())))
+    assert columns == MANIFEST_COLUMNS
+
+
+def test_sources_list_every_file_with_its_origin_and_licence() -> None:
+    files = sorted(
+        path.relative_to(CORPUS).as_posix()
+        for path in CORPUS.rglob("*")
+        if path.is_file() and (path.suffix.lower() in (".xls", ".xlsx") or "-media/" in str(path))
+    )
+    assert sorted(SOURCES) == files
+    for file, source in SOURCES.items():
+        assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]), file
+        assert source["organisation"] and source["licence"] and source["form"], file
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+", source["repository"]), file
+
+
+def test_known_gaps_name_corpus_forms_only() -> None:
+    assert set(KNOWN_GAPS) <= set(FORMS), set(KNOWN_GAPS) - set(FORMS)
+    assert all(reason.strip() for reason in KNOWN_GAPS.values())
+
+
+# --- pyxform, the reference --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_pyxform_verdict_and_features_match_the_manifest(
+    form: str, inspected: dict[str, tuple[Conversion, dict[str, str]]]
+) -> None:
+    conversion, row = inspected[form]
+    expected = {k: v for k, v in MANIFEST[form].items() if k not in ENGINE_COLUMNS}
+    actual = {k: v for k, v in row.items() if k not in ENGINE_COLUMNS}
+    assert actual == expected
+    if conversion.converts:
+        root = ElementTree.fromstring(conversion.xform)
+        assert root.tag.endswith("html")
+
+
+def test_features_are_read_from_the_workbook() -> None:
+    features = describe("kobocat/nested_repeats.xls")
+    assert features["max_repeat_depth"] == "2"
+    assert "geopoint" in features["question_types"].split()
+
+
+# --- Birge, measured against the corpus --------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", [pytest.param(form, marks=_known_gap(form)) for form in FORMS])
+def test_birge_handles_the_form_as_issue_9_requires(form: str, app: Flask) -> None:
+    from survey.instruments.services import import_instrument
+
+    problem = birge_check(form, MANIFEST[form], import_instrument)
+    assert problem is None, problem
+
+
+# Last: by now the engine, started in the background, has had the Birge tests' time to run.
+# --- ODK's own engine as a client ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "form", [pytest.param(form, marks=_engine_gap(form)) for form in CONVERTIBLE]
+)
+def test_odk_engine_fills_and_serialises_the_form(form: str, engine_run: EngineRun) -> None:
+    result = engine_run.result(form)
+    assert result["status"] in ("ok", "invalid"), result["errors"]
+    assert engine_verdict(result) == (
+        MANIFEST[form]["engine_loads"],
+        MANIFEST[form]["engine_message"],
+    ), "the engine's verdict changed: run survey_corpus --refresh and review manifest.csv"
+    submission = ElementTree.fromstring(result["submission_xml"])
+    assert submission.get("id"), "a submission names its form"
+    written = {element.text for element in submission.iter() if element.text}
+    for reference, value in result["values"].items():
+        if value:
+            assert value in written, f"{reference}={value!r} is not in the submission"
+
+
+def test_manifest_script_prints_the_baseline() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.survey.instruments.corpus.survey_corpus", "--report"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=CORPUS.parents[3],
+        check=True,
+    )
+    assert re.search(r"pyxform converts: \d+ of \d+", completed.stdout), completed.stdout
