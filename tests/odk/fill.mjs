@@ -64,6 +64,39 @@ const PNG = Buffer.from(
   'base64',
 );
 
+// A real, silent WAV (8 kHz, 8-bit mono, 8 samples) for audio questions.
+function silentWav() {
+  const samples = 8;
+  const wav = Buffer.alloc(44 + samples, 128);
+  wav.write('RIFF', 0);
+  wav.writeUInt32LE(36 + samples, 4);
+  wav.write('WAVEfmt ', 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(8000, 24);
+  wav.writeUInt32LE(8000, 28);
+  wav.writeUInt16LE(1, 32);
+  wav.writeUInt16LE(8, 34);
+  wav.write('data', 36);
+  wav.writeUInt32LE(samples, 40);
+  return wav;
+}
+
+// What an upload question receives, by its media type. Video and other files get a few bytes
+// with their declared type: enough for the engine and a server to store, not a playable video.
+function uploadFor(node, stem) {
+  const type = node.nodeOptions?.media?.type ?? null;
+  if (type === 'audio') return new File([silentWav()], `${stem}.wav`, { type: 'audio/wav' });
+  if (type === 'video') {
+    return new File([Buffer.from('not a real video')], `${stem}.mp4`, { type: 'video/mp4' });
+  }
+  if (type === 'image' || type === null) {
+    return new File([PNG], `${stem}.png`, { type: 'image/png' });
+  }
+  return new File([Buffer.from('test file')], `${stem}.txt`, { type: 'text/plain' });
+}
+
 const CONTENT_TYPES = {
   csv: 'text/csv',
   xml: 'text/xml',
@@ -259,11 +292,16 @@ class Filler {
       case 'trigger':
         node.setValue(value === true || value === 'OK' || value === 'true');
         return;
-      case 'upload':
-        node.setValue(
-          value == null ? null : new File([PNG], String(value), { type: 'image/png' }),
-        );
+      case 'upload': {
+        if (value == null) {
+          node.setValue(null);
+          return;
+        }
+        const name = String(value);
+        const file = uploadFor(node, name.replace(/\.[^.]*$/, ''));
+        node.setValue(new File([file], name, { type: file.type }));
         return;
+      }
       default:
         node.setValue(value == null ? '' : String(value));
     }
@@ -322,9 +360,9 @@ class Filler {
         node.setValue(true);
         return true;
       case 'upload': {
-        const accept = node.nodeOptions?.media?.type ?? 'image';
-        const extension = { image: 'png', audio: 'mp3', video: 'mp4' }[accept] ?? 'png';
-        node.setValue(new File([PNG], `answer.${extension}`, { type: 'image/png' }));
+        // One file name per question, so that no two attachments collide.
+        this.uploads = (this.uploads ?? 0) + 1;
+        node.setValue(uploadFor(node, `answer-${this.uploads}`));
         return true;
       }
       case 'range': {
