@@ -102,11 +102,12 @@ REFERENCE = re.compile(r"\$\{[^}]+\}")
 PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
 NAMES_A_SHEET = re.compile(r"\bsheet\b", re.IGNORECASE)
 # What an out-of-scope refusal must talk about, by reason (issue 9: "refuse them with a
-# sentence that says why").
+# sentence that says why"). The generic "this sheet/column is not supported" says what, not why.
 OUT_OF_SCOPE_WORDS = {
     "entities sheet": ("entit",),
-    "encrypted form (public_key)": ("encrypt", "public_key", "public key"),
+    "encrypted form (public_key)": ("encrypt",),
 }
+GENERIC_REFUSAL = re.compile(r"this (sheet|column) is not supported\.?$", re.IGNORECASE)
 
 
 @dataclass
@@ -303,8 +304,14 @@ def birge_check(
         if converts and not row["out_of_scope"]:
             return "refused: " + _one_line(text, 240)
         if converts:
+            # The file name does not count ("transportation_encrypted.xls" says nothing).
+            reasons = " ".join(
+                problem.replace(path.name, "")
+                for problem in problems
+                if not GENERIC_REFUSAL.search(problem)
+            ).lower()
             for reason in row["out_of_scope"].split("; "):
-                if not any(word in text.lower() for word in OUT_OF_SCOPE_WORDS[reason]):
+                if not any(word in reasons for word in OUT_OF_SCOPE_WORDS[reason]):
                     return f"refused without saying why ({reason}): " + _one_line(text, 200)
             return None
         unlocated = [problem for problem in problems if not NAMES_A_SHEET.search(problem)]
