@@ -44,6 +44,7 @@ SOURCES = read_sources()
 KNOWN_GAPS = read_known_gaps()
 CONVERTIBLE = [form for form in FORMS if MANIFEST.get(form, {}).get("pyxform_converts") == "yes"]
 ENGINE_COLUMNS = {"engine_loads", "engine_message"}
+ENGINE_TEST = "test_odk_engine_fills_and_serialises_the_form"
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +102,19 @@ class EngineRun:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def engine_started(conversions: dict[str, Conversion]) -> Iterator[EngineRun | str]:
-    """Start ODK's engine on the corpus as soon as pyxform is done, or say why it cannot run."""
+def engine_started(request: pytest.FixtureRequest) -> Iterator[EngineRun | str]:
+    """Start ODK's engine on the corpus as soon as pyxform is done, or say why it cannot run.
+
+    Autouse, so that node works while the Birge tests run; only when engine tests are selected.
+    """
+    if not any(item.name.startswith(ENGINE_TEST) for item in request.session.items):
+        yield "no engine test selected"
+        return
     missing = engine_missing()
     if missing:
         yield missing
         return
-    run = EngineRun(conversions)
+    run = EngineRun(request.getfixturevalue("conversions"))
     yield run
     run.close()
 
