@@ -230,7 +230,7 @@ class Filler {
       if (type === 'repeat-range:uncontrolled') {
         const wanted = this.wantedInstances(node, depth);
         const have = node.currentState.children.length;
-        if (wanted > have) node.addInstances(have - 1, wanted - have);
+        if (wanted > have) node.addInstances(undefined, wanted - have);
       }
       for (let index = 0; index < node.currentState.children.length; index += 1) {
         this.fill(node.currentState.children[index], depth);

@@ -479,13 +479,22 @@ def report() -> None:
     started = time.perf_counter()
     convert_with_pyxform(largest)
     seconds = time.perf_counter() - started
-    print(f"forms: {len(forms)} ({len(forms) - len(pyxform_examples)} real-world forms")
-    print(f"  + {len(pyxform_examples)} pyxform examples)")
+    real = len(forms) - len(pyxform_examples)
+    print(
+        f"forms: {len(forms)} ({real} real-world forms + {len(pyxform_examples)} pyxform examples)"
+    )
     print(f"organisations: {len(organisations)}; repositories: {len(repositories)}")
     print(f"pyxform converts: {len(converts)} of {len(forms)}")
     print(f"out of scope (entities, public_key) among those: {len(converts) - len(in_scope)}")
     print(f"ODK's engine loads, fills and serialises: {len(loads)} of {len(converts)}")
     print(f"Birge imports today: {len(imports)} of {len(in_scope)} in-scope convertible forms")
+    real_imports = [f for f in imports if not f.startswith("pyxform/")]
+    real_in_scope = [f for f in in_scope if not f.startswith("pyxform/")]
+    print(f"  of which real-world forms: {len(real_imports)} of {len(real_in_scope)}")
+    print(
+        "Birge as issue 9 requires (imports, or refuses rightly): "
+        f"{len(forms) - len(gaps)} of {len(forms)}"
+    )
     print(
         f"largest form: {largest}, {manifest[largest]['survey_rows']} survey rows, "
         f"pyxform conversion {seconds:.2f} s"
