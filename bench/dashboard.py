@@ -124,8 +124,8 @@ def get(client: Any, url: str) -> tuple[float, int]:
 
 def measure_pages(app: Any, repeat: int) -> dict[str, Any]:
     """First, cold and warm requests of every page, per role."""
-    from survey.collection.dataset import invalidate
     from survey.dashboards.services import page_cache
+    from survey.datasets.dataset import invalidate
 
     results: dict[str, Any] = {}
     for role in ("coordinator", "advocate"):

@@ -155,7 +155,7 @@ def peak_rss_mb() -> float:
 
 def measure(folder: Path) -> dict[str, Any]:
     """In this (fresh) process: cold load, cached load, append of new submissions."""
-    from survey.collection.dataset import load_dataset
+    from survey.datasets.dataset import load_dataset
     from survey.extensions import db
 
     app = make_app(folder)

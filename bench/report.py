@@ -49,7 +49,7 @@ def measure(folder: Path, language: str) -> dict[str, Any]:
     from pypdf import PdfReader
 
     from reports.render import render_pdf
-    from survey.collection.dataset import load_dataset
+    from survey.datasets.dataset import load_dataset
     from survey.reporting.content import build_paper
     from survey.reporting.settings import settings_from_mapping
     from survey.reporting.snapshot import build_snapshot, find_instrument

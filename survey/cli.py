@@ -244,8 +244,8 @@ def _register_maintenance_commands() -> None:
         users_group.add_command(command)
     for command in (audit_command, backup_command, restore_command):
         main.add_command(command)
-    from survey.collection.export_commands import export_command
     from survey.dashboards.commands import indicators_command
+    from survey.datasets.commands import export_command
     from survey.reporting.commands import report_command
 
     for command in (export_command, indicators_command, report_command):

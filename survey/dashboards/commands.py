@@ -12,9 +12,9 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from survey.collection.dataset import REVIEW_STATUSES, load_dataset
 from survey.collection.models import SurveyRound
 from survey.dashboards import services
+from survey.datasets.dataset import REVIEW_STATUSES, load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
 

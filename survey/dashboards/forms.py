@@ -15,8 +15,8 @@ from wtforms import Form, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.collection.dataset import REVIEW_STATUSES
 from survey.dashboards.services import DEFAULT_STATUSES, STATUS_LABELS, FilterOptions, Filters
+from survey.datasets.dataset import REVIEW_STATUSES
 
 ALL = "all"
 LOCAL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")

@@ -52,16 +52,16 @@ from reports.analysis import (
 from reports.analysis.suppression import DEFAULT_MARKER, SUPPRESSED
 from reports.charts import Bar, bar_chart_svg
 from reports.instrument import QuestionDescription
-from survey.collection.dataset import (
+from survey.collection.models import Refusal, SurveyRound
+from survey.collection.services import current_round
+from survey.dashboards.models import DistrictTarget
+from survey.datasets.dataset import (
     MULTIPLE_SEPARATOR,
     RESPONDENT_PREFIX,
     REVIEW_STATUSES,
     Dataset,
     load_dataset,
 )
-from survey.collection.models import Refusal, SurveyRound
-from survey.collection.services import current_round
-from survey.dashboards.models import DistrictTarget
 from survey.extensions import db
 from survey.i18n import current_language, format_date
 from survey.instruments.analysis_plan import build_plan, sector_labels

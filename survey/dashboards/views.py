@@ -21,9 +21,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from survey.collection.dataset import REVIEW_STATUSES
 from survey.dashboards import services
 from survey.dashboards.forms import FilterForm, parse_targets
+from survey.datasets.dataset import REVIEW_STATUSES
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.users.access import roles_required

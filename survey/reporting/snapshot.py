@@ -31,8 +31,8 @@ from reports.analysis import (
     suppress_small_cells,
     suppressed_view,
 )
-from survey.collection.dataset import Dataset, load_dataset
 from survey.collection.models import Refusal, Submission
+from survey.datasets.dataset import Dataset, load_dataset
 from survey.extensions import db
 from survey.instruments import services as instruments
 from survey.instruments.analysis_plan import build_plan, sector_labels

@@ -27,9 +27,9 @@ from reports.analysis import apply_to_estimates, run_plan
 from reports.render import render_html
 from survey import create_app
 from survey.collection import demo
-from survey.collection.dataset import load_dataset
 from survey.collection.models import Submission
 from survey.collection.services import create_round, withdraw_submission
+from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments import services as instrument_services
 from survey.instruments import xlsform

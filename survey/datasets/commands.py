@@ -11,15 +11,15 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from survey.collection.dataset import REVIEW_STATUSES, load_dataset
-from survey.collection.exports import (
+from survey.collection.models import SurveyRound
+from survey.datasets.dataset import REVIEW_STATUSES, load_dataset
+from survey.datasets.exports import (
     FORMATS,
     LANGUAGES,
     ExportError,
     export_files,
     prepare_export,
 )
-from survey.collection.models import SurveyRound
 from survey.extensions import db
 from survey.instruments.models import Instrument
 from survey.instruments.services import find_instrument, list_instruments

@@ -16,8 +16,8 @@ from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.collection import services
-from survey.collection.dataset import REVIEW_STATUSES, load_dataset
-from survey.collection.exports import (
+from survey.datasets.dataset import REVIEW_STATUSES, load_dataset
+from survey.datasets.exports import (
     BUNDLE_SUFFIX,
     MIMETYPES,
     ExportError,

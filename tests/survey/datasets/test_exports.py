@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from reports.anonymization import k_anonymity
-from survey.collection.dataset import load_dataset
-from survey.collection.export_commands import export_command
-from survey.collection.exports import (
+from survey.collection.models import Submission
+from survey.datasets.commands import export_command
+from survey.datasets.dataset import load_dataset
+from survey.datasets.exports import (
     QUASI_IDENTIFIERS,
     ExportError,
     export_bundle,
@@ -29,7 +30,6 @@ from survey.collection.exports import (
     prepare_export,
     spss_name,
 )
-from survey.collection.models import Submission
 from survey.extensions import db
 from survey.users.models import AuditEntry
 

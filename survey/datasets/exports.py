@@ -62,7 +62,7 @@ from reports.anonymization import (
     suppress_at_risk,
     top_code,
 )
-from survey.collection.dataset import (
+from survey.datasets.dataset import (
     MULTIPLE_SEPARATOR,
     RESPONDENT_PREFIX,
     Dataset,

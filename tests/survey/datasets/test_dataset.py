@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from survey.collection import dataset as dataset_module
-from survey.collection.dataset import (
+from survey.collection.models import Submission
+from survey.datasets import dataset as dataset_module
+from survey.datasets.dataset import (
     METADATA_COLUMNS,
     RESPONDENT_PREFIX,
     cache_stats,
@@ -21,7 +22,6 @@ from survey.collection.dataset import (
     load_dataset,
     value_labels,
 )
-from survey.collection.models import Submission
 from survey.extensions import db
 from survey.instruments.services import spec_for
 
