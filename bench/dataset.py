@@ -112,7 +112,7 @@ def insert_rows(base: list[dict[str, Any]], start: int, count: int) -> None:
 
 def base_rows(version: Any, survey_round: Any, n: int) -> list[dict[str, Any]]:
     """Distinct demo rows, answers already serialised to JSON text."""
-    from survey.collection.demo import default_workers, iter_demo_rows
+    from survey.demo import default_workers, iter_demo_rows
 
     rows = []
     for row in iter_demo_rows(

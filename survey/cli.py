@@ -267,9 +267,9 @@ def demo_data_command(count: int, seed: int, form_id: str, round_name: str | Non
     """Add synthetic demo submissions (marked is_demo) made with the instrument's latest version."""
     import time
 
-    from survey.collection.demo import DemoDataError, write_demo_data
     from survey.collection.models import SurveyRound
     from survey.collection.services import current_round
+    from survey.demo import DemoDataError, write_demo_data
     from survey.instruments.services import find_instrument, latest_version
 
     instrument = find_instrument(form_id)

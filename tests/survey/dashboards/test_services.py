@@ -13,9 +13,9 @@ from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from reports.analysis import AnalysisPlan, Indicator
-from survey.collection.demo import write_demo_data
 from survey.collection.models import Submission
 from survey.dashboards import services
+from survey.demo import write_demo_data
 from survey.extensions import db
 
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, update
 
 from reports.analysis import AnalysisPlan, Indicator
-from survey.collection.demo import write_demo_data
 from survey.collection.models import Refusal, Submission
 from survey.dashboards import services
 from survey.dashboards.models import DistrictTarget
+from survey.demo import write_demo_data
 from survey.extensions import db
 from survey.users.models import AuditEntry
 

@@ -50,7 +50,7 @@ def add_submission(version: Any, survey_round: Any, answers: dict[str, Any], **f
 @pytest.fixture
 def demo(default_instrument, survey_round):
     """Forty synthetic interviews of the default instrument."""
-    from survey.collection.demo import write_demo_data
+    from survey.demo import write_demo_data
 
     write_demo_data(default_instrument, survey_round, 40, seed=7)
     return default_instrument

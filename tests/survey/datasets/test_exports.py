@@ -69,7 +69,7 @@ def add_submission(version: Any, survey_round: Any, answers: dict[str, Any], **f
 @pytest.fixture
 def surveyed(default_instrument, survey_round):
     """Sixty demo interviews and one real one whose free text would be a formula."""
-    from survey.collection.demo import write_demo_data
+    from survey.demo import write_demo_data
 
     write_demo_data(default_instrument, survey_round, 60, seed=11)
     first = db.session.execute(select(Submission).order_by(Submission.id)).scalars().first()

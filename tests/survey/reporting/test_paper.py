@@ -25,11 +25,11 @@ from sqlalchemy import select
 
 from reports.analysis import apply_to_estimates, run_plan
 from reports.render import render_html
-from survey import create_app
-from survey.collection import demo
+from survey import create_app, demo
 from survey.collection.models import Submission
 from survey.collection.services import create_round, withdraw_submission
 from survey.datasets.dataset import load_dataset
+from survey.demo import birge
 from survey.extensions import db
 from survey.instruments import services as instrument_services
 from survey.instruments import xlsform
@@ -500,7 +500,7 @@ def test_only_approved_quotes_appear(world: World, language: str) -> None:
     assert APPROVED_QUOTE in text
     assert WITHDRAWN_QUOTE in text  # approved, and not yet withdrawn when these were made
     assert UNAPPROVED_QUOTE not in text
-    for messages in demo._MESSAGES.values():
+    for messages in birge._MESSAGES.values():
         for message in messages:
             assert message not in text  # demo answers nobody approved
 
