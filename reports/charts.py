@@ -128,3 +128,29 @@ def _accessible(svg: str, title: str, description: str) -> str:
         f'<desc id="{key}-desc">{escape(description)}</desc>'
     )
     return re.sub(r"(<svg[^>]*>)", r"\1" + head.replace("\\", "\\\\"), svg, count=1)
+
+
+_STYLE_ATTRIBUTE = re.compile(r' style="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+
+
+def _presentation_attributes(match: re.Match[str]) -> str:
+    """One style attribute as the equivalent presentation attributes."""
+    parts = []
+    for declaration in match.group(1).split(";"):
+        name, _colon, value = declaration.partition(":")
+        if name.strip() and value.strip():
+            parts.append(f' {name.strip()}="{value.strip()}"')
+    return "".join(parts)
+
+
+def csp_safe_svg(svg: str) -> str:
+    """Matplotlib's inline styles as SVG presentation attributes.
+
+    The site's Content-Security-Policy (style-src 'self') blocks style attributes and <style>
+    elements, which would paint every shape black; presentation attributes are not styles.
+    The values come from matplotlib (numbers, colours, font names), never from user text.
+    """
+    svg = _STYLE_ELEMENT.sub("", svg)
+    svg = svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
+    return _STYLE_ATTRIBUTE.sub(_presentation_attributes, svg)

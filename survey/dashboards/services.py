@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from babel import Locale
-from babel.numbers import format_decimal, format_percent
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -50,7 +48,16 @@ from reports.analysis import (
     suppressed_view,
 )
 from reports.analysis.suppression import DEFAULT_MARKER, SUPPRESSED
-from reports.charts import Bar, bar_chart_svg
+from reports.charts import Bar, bar_chart_svg, csp_safe_svg
+from reports.formatting import (
+    DASH,
+    format_confidence,
+    format_count,
+    format_interval,
+    format_number,
+    format_share,
+    is_missing,
+)
 from reports.instrument import QuestionDescription
 from survey.collection.models import Refusal, SurveyRound
 from survey.collection.services import current_round
@@ -74,7 +81,6 @@ from survey.users.services import record_audit
 FULL = "full"  # coordinators and admins: exact counts on screen
 PUBLIC = "public"  # advocates, and every export: suppressed
 MARKER = DEFAULT_MARKER
-DASH = "—"
 DEFAULT_STATUSES = ("pending", "approved")
 STANDARD_DISAGGREGATIONS = (
     "sex",
@@ -150,58 +156,6 @@ SEVERITY_MEASURES: Mapping[str, Any] = {
 
 class DashboardError(ValueError):
     """A problem the person looking at the dashboard can act on (message already translated)."""
-
-
-# -- numbers --------------------------------------------------------------------------------------
-
-
-def _missing(value: Any) -> bool:
-    """Whether a value is None, NA or NaN (anything else, text included, is not)."""
-    if value is None or value is pd.NA:
-        return True
-    try:
-        return bool(math.isnan(float(value)))
-    except (TypeError, ValueError):
-        return False
-
-
-@functools.lru_cache(maxsize=8)
-def _percent_pattern(language: str) -> str:
-    """The locale's percent pattern with one decimal ("#,##0.0 %" in Russian)."""
-    pattern = Locale.parse(language).percent_formats[None].pattern
-    return re.sub(r"0(?=[^0#,.]*%)", "0.0", pattern, count=1)
-
-
-def format_count(value: Any, language: str) -> str:
-    """A whole number with the locale's grouping; NaN and None become a dash."""
-    if _missing(value):
-        return DASH
-    return format_decimal(round(float(value)), format="#,##0", locale=language)
-
-
-def format_share(value: Any, language: str) -> str:
-    """A share 0–1 as a percentage with one decimal (decimal comma in kk and ru)."""
-    if _missing(value):
-        return DASH
-    return format_percent(float(value), format=_percent_pattern(language), locale=language)
-
-
-def format_number(value: Any, language: str, digits: int = 1) -> str:
-    """A decimal number with `digits` decimals; NaN and None become a dash."""
-    if _missing(value):
-        return DASH
-    return format_decimal(
-        float(value), format="#,##0." + "0" * digits if digits else "#,##0", locale=language
-    )
-
-
-def format_interval(low: Any, high: Any, language: str, *, share: bool) -> str:
-    """A confidence interval "41.2–49.8" (percent points for shares)."""
-    if _missing(low) or _missing(high):
-        return DASH
-    scale = 100.0 if share else 1.0
-    low_text = format_number(float(low) * scale, language)
-    return f"{low_text}–{format_number(float(high) * scale, language)}"
 
 
 # -- page models -----------------------------------------------------------------------------------
@@ -809,7 +763,7 @@ def _translate_problem(problem: str) -> str:
 
 def _ci_level(language: str) -> str:
     """The confidence level as a percentage in the language ("95 %" in Russian)."""
-    return format_percent(0.95, locale=language)
+    return format_confidence(0.95, language)
 
 
 def _ci_heading() -> str:
@@ -838,9 +792,9 @@ class _Row:
     def count_cell(self, name: str, language: str) -> Cell:
         """A count: the marker when publishing hid it, a dash when there is none."""
         original, published = self.original.get(name), self.published.get(name)
-        if _missing(original):
+        if is_missing(original):
             return Cell(DASH, "count")
-        if _missing(published):
+        if is_missing(published):
             return Cell(MARKER, "count", suppressed=True)
         return Cell(format_count(published, language), "count")
 
@@ -849,7 +803,7 @@ class _Row:
         if self.hidden:
             return Cell(MARKER, "number", suppressed=True)
         value = self.published.get("estimate")
-        indicative = bool(self.original.get("indicative")) and not _missing(value)
+        indicative = bool(self.original.get("indicative")) and not is_missing(value)
         return Cell(_estimate_text(kind, value, language), "number", indicative=indicative)
 
     def interval_cell(self, kind: str, language: str) -> Cell:
@@ -874,9 +828,9 @@ class _Row:
         low, high = self.published.get("ci_low"), self.published.get("ci_high")
         return Bar(
             label,
-            None if _missing(estimate) else float(estimate),
-            None if _missing(low) else float(low),
-            None if _missing(high) else float(high),
+            None if is_missing(estimate) else float(estimate),
+            None if is_missing(low) else float(low),
+            None if is_missing(high) else float(high),
             "*" if self.original.get("indicative") else "",
         )
 
@@ -887,32 +841,6 @@ def _rows(original: pd.DataFrame, published: pd.DataFrame) -> list[_Row]:
         _Row(a, b)
         for a, b in zip(original.to_dict("records"), published.to_dict("records"), strict=True)
     ]
-
-
-_STYLE_ATTRIBUTE = re.compile(r' style="([^"]*)"')
-_STYLE_ELEMENT = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
-
-
-def _presentation_attributes(match: re.Match[str]) -> str:
-    """One style attribute as the equivalent presentation attributes."""
-    parts = []
-    for declaration in match.group(1).split(";"):
-        name, _colon, value = declaration.partition(":")
-        if name.strip() and value.strip():
-            parts.append(f' {name.strip()}="{value.strip()}"')
-    return "".join(parts)
-
-
-def csp_safe_svg(svg: str) -> str:
-    """Matplotlib's inline styles as SVG presentation attributes.
-
-    The site's Content-Security-Policy (style-src 'self') blocks style attributes and <style>
-    elements, which would paint every shape black; presentation attributes are not styles.
-    The values come from matplotlib (numbers, colours, font names), never from user text.
-    """
-    svg = _STYLE_ELEMENT.sub("", svg)
-    svg = svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
-    return _STYLE_ATTRIBUTE.sub(_presentation_attributes, svg)
 
 
 def _chart_label(text: str) -> str:
@@ -1725,7 +1653,7 @@ def _district_charts(
                 ),
             )
         )
-        bars.append(Bar(label, None if hidden[code] or _missing(share) else share))
+        bars.append(Bar(label, None if hidden[code] or is_missing(share) else share))
         if target:
             estimate = None if hidden[code] else min(progress, 1.0)
             progress_bars.append(Bar(label, estimate, note="+" if progress > 1 else ""))
@@ -1841,7 +1769,9 @@ def _volunteer_names(frame: pd.DataFrame) -> pd.Series:
     ids = frame["_volunteer"]
     names = _usernames(ids.dropna().unique())
     unknown = _("Demo data or deleted account")
-    return ids.astype(object).map(lambda i: unknown if _missing(i) else names.get(int(i), unknown))
+    return ids.astype(object).map(
+        lambda i: unknown if is_missing(i) else names.get(int(i), unknown)
+    )
 
 
 def _volunteer_counts(frame: pd.DataFrame, request: PageRequest) -> Table | None:
@@ -1872,7 +1802,7 @@ def _volunteer_counts(frame: pd.DataFrame, request: PageRequest) -> Table | None
             Cell(format_number(values["median"], language), "number"),
             Cell(
                 format_date(pd.Timestamp(values["last"]).date())
-                if not _missing(values["last"])
+                if not is_missing(values["last"])
                 else DASH
             ),
         )
@@ -2017,7 +1947,7 @@ def _durations(
             Cell(str(names.iat[i])),
             Cell(
                 labels.value("_district", frame["_district"].iat[i])
-                if not _missing(frame["_district"].iat[i])
+                if not is_missing(frame["_district"].iat[i])
                 else DASH
             ),
             Cell(format_number(minutes[i], language), "number"),
@@ -2229,7 +2159,7 @@ def _duplicates(
                 Cell(format_count(len(members), language), "count"),
                 Cell(", ".join(f"#{int(ids[i])}" for i in members[:10])),
                 Cell(str(names.iat[first])),
-                Cell(labels.value("_district", district) if not _missing(district) else DASH),
+                Cell(labels.value("_district", district) if not is_missing(district) else DASH),
             )
         )
     table = Table(
@@ -2433,7 +2363,7 @@ def write_indicator_csv(table: pd.DataFrame, handle: Any, *, hxl: bool) -> None:
     if hxl:
         writer.writerow([HXL_TAGS.get(c, "") for c in columns])
     for record in table.itertuples(index=False, name=None):
-        writer.writerow(["" if _missing(v) else _cell_text(v) for v in record])
+        writer.writerow(["" if is_missing(v) else _cell_text(v) for v in record])
 
 
 def _cell_text(value: Any) -> Any:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reports import formatting as numbers
 from reports.charts import Bar, bar_chart_svg
 from reports.render import (
     Annex,
@@ -184,13 +185,13 @@ class _Writer:
     def pct(self, row: Mapping[str, Any]) -> str:
         """The row's estimate as a percentage, starred when indicative."""
         mark = "*" if row.get("indicative") else ""
-        return words.percent(row["estimate"], self.language) + mark
+        return numbers.percent(row["estimate"], self.language) + mark
 
     def ci(self, row: Mapping[str, Any]) -> str:
         """The row's 95% confidence interval."""
-        if not (words.is_number(row.get("ci_low")) and words.is_number(row.get("ci_high"))):
+        if not (numbers.is_number(row.get("ci_low")) and numbers.is_number(row.get("ci_high"))):
             return HIDDEN
-        return words.interval(row["ci_low"], row["ci_high"], self.language)
+        return numbers.interval(row["ci_low"], row["ci_high"], self.language)
 
     def count(self, value: Any) -> str:
         """A published count of people, or the hidden mark.
@@ -198,9 +199,9 @@ class _Writer:
         The analysis layer never publishes a count of 1 to k-1; should a table ever hold one,
         it is still not printed (a second lock on the same door).
         """
-        if not words.is_number(value) or 0 < value < self.k:
+        if not numbers.is_number(value) or 0 < value < self.k:
             return HIDDEN
-        return words.count(value, self.language)
+        return numbers.count(value, self.language)
 
     def cells(self, row: Mapping[str, Any], n_field: str = "n") -> tuple[str, str, str]:
         """Table cells %, 95% CI and n of one row ("x" where hidden)."""
@@ -208,21 +209,25 @@ class _Writer:
             return HIDDEN, HIDDEN, self.count(row.get(n_field))
         mark = "*" if row.get("indicative") else ""
         if row["kind"] in ("mean", "median"):
-            value = words.decimal(row["estimate"], self.language) + mark
+            value = numbers.decimal(row["estimate"], self.language) + mark
             low, high = row.get("ci_low"), row.get("ci_high")
             interval = (
-                f"{words.decimal(low, self.language)}–{words.decimal(high, self.language)}"
-                if words.is_number(low) and words.is_number(high)
+                f"{numbers.decimal(low, self.language)}–{numbers.decimal(high, self.language)}"
+                if numbers.is_number(low) and numbers.is_number(high)
                 else HIDDEN
             )
             return value, interval, self.count(row.get(n_field))
         low, high = row.get("ci_low"), row.get("ci_high")
         interval = (
-            f"{words.percent_number(low)}–{words.percent_number(high)}"
-            if words.is_number(low) and words.is_number(high)
+            f"{numbers.percent_number(low)}–{numbers.percent_number(high)}"
+            if numbers.is_number(low) and numbers.is_number(high)
             else HIDDEN
         )
-        return words.percent_number(row["estimate"]) + mark, interval, self.count(row.get(n_field))
+        return (
+            numbers.percent_number(row["estimate"]) + mark,
+            interval,
+            self.count(row.get(n_field)),
+        )
 
     # --- rows of the table -------------------------------------------------------------------
 
@@ -286,7 +291,7 @@ class _Writer:
         data = self.snapshot["data"]
         blocks: list[Any] = []
         start, end = self.period()
-        if words.is_number(data.get("respondents")) and start and end:
+        if numbers.is_number(data.get("respondents")) and start and end:
             blocks.append(
                 Paragraph(
                     self.text(
@@ -333,8 +338,8 @@ class _Writer:
         if not first or not last:
             return "", ""
         return (
-            words.date(dt.date.fromisoformat(first), self.language),
-            words.date(dt.date.fromisoformat(last), self.language),
+            numbers.date(dt.date.fromisoformat(first), self.language),
+            numbers.date(dt.date.fromisoformat(last), self.language),
         )
 
     def narrative(self, name: str) -> tuple[Any, ...]:
@@ -365,7 +370,7 @@ class _Writer:
                 Paragraph(
                     self.text(
                         "m_districts",
-                        count=words.count(len(districts), self.language),
+                        count=numbers.count(len(districts), self.language),
                         names=words.join(districts, self.language),
                     )
                 )
@@ -374,10 +379,10 @@ class _Writer:
         if filters:
             blocks.append(Paragraph(self.text("m_filters", filters=filters)))
         n = data.get("respondents")
-        if words.is_number(n):
+        if numbers.is_number(n):
             respondents = words.russian_units("respondents_gen", n, _RUSSIAN_RESPONDENTS)
             members = data.get("members")
-            key = "m_sample" if words.is_number(members) and members else "m_sample_no_members"
+            key = "m_sample" if numbers.is_number(members) and members else "m_sample_no_members"
             blocks.append(
                 Paragraph(
                     self.text(
@@ -401,7 +406,7 @@ class _Writer:
             total = refusals.get("total")
             if total == 0:
                 blocks.append(Paragraph(self.text("m_refusals_none")))
-            elif words.is_number(total):
+            elif numbers.is_number(total):
                 blocks.append(
                     Paragraph(self.text("m_refusals", refused=self.count(total), min_age=min_age))
                 )
@@ -410,7 +415,7 @@ class _Writer:
         statuses = [self.text(f"status.{s}") for s in data.get("review_statuses", [])]
         review = self.text("m_review", statuses=", ".join(statuses))
         excluded = data.get("excluded")
-        if words.is_number(excluded) and excluded:
+        if numbers.is_number(excluded) and excluded:
             review += " " + self.text("m_excluded", excluded=self.count(excluded))
         blocks.append(Paragraph(review))
         weighted = bool(self.snapshot.get("weighted"))
@@ -615,7 +620,7 @@ class _Writer:
             )
         if kind in ("frequency", "multiple"):
             items = self.items(indicator)
-            n = next((r["n"] for r in rows if words.is_number(r.get("n"))), None)
+            n = next((r["n"] for r in rows if numbers.is_number(r.get("n"))), None)
             if not items or n is None:
                 return ""
             return self.text(
@@ -787,7 +792,7 @@ class _Writer:
     def figure(self, bars: Sequence[Bar], caption: str) -> Figure:
         """An accessible SVG chart; its description states every value as the text does."""
         described = [
-            f"{bar.label} {words.percent(bar.estimate, self.language)}"
+            f"{bar.label} {numbers.percent(bar.estimate, self.language)}"
             if bar.estimate is not None
             else f"{bar.label} {self.text('chart.hidden')}"
             for bar in bars
@@ -857,7 +862,7 @@ class _Writer:
             return ""
         low = min(rows, key=lambda r: r["estimate"])
         high = max(rows, key=lambda r: r["estimate"])
-        if words.percent_number(low["estimate"]) == words.percent_number(high["estimate"]):
+        if numbers.percent_number(low["estimate"]) == numbers.percent_number(high["estimate"]):
             return ""
         return self.text(
             "disaggregated_part",
@@ -957,7 +962,7 @@ def _unbroken(chapter: Chapter) -> Chapter:
     """
 
     def keep(text: str) -> str:
-        return text.replace(words.NBSP, " " + WORD_JOINER)
+        return text.replace(numbers.NBSP, " " + WORD_JOINER)
 
     blocks: list[Any] = []
     for block in chapter.blocks:
@@ -984,7 +989,7 @@ def _capital(text: str) -> str:
 
 def published(row: Mapping[str, Any] | None) -> bool:
     """Whether a row's estimate may be printed (the analysis layer left it visible)."""
-    return bool(row) and not row.get("suppressed") and words.is_number(row.get("estimate"))
+    return bool(row) and not row.get("suppressed") and numbers.is_number(row.get("estimate"))
 
 
 def _letters() -> Iterable[str]:

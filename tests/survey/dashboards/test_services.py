@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 from flask_babel import force_locale
 from sqlalchemy import select, update
@@ -36,24 +34,6 @@ def request_for(instrument, *, role=services.FULL, language="en", **kwargs):
         k=5,
         **kwargs,
     )
-
-
-@pytest.mark.parametrize("value", [None, float("nan"), math.inf * 0, pd.NA, np.nan])
-def test_missing_numbers_print_as_a_dash(app, value) -> None:
-    assert services.format_count(value, "en") == "—"
-    assert services.format_share(value, "ru") == "—"
-    assert services.format_number(value, "kk") == "—"
-    assert services.format_interval(value, 0.5, "en", share=True) == "—"
-
-
-def test_numbers_follow_the_language(app) -> None:
-    assert services.format_share(0.4567, "en") == "45.7%"
-    assert services.format_share(0.4567, "ru") == "45,7\u00a0%"
-    assert services.format_share(0.4567, "kk") == "45,7%"
-    assert services.format_count(12345, "en") == "12,345"
-    assert services.format_count(12345, "ru") == "12\u00a0345"
-    assert services.format_number(3.14, "kk", 1) == "3,1"
-    assert services.format_interval(0.1, 0.25, "en", share=True) == "10.0–25.0"
 
 
 def test_select_rows_filters_and_counts_what_is_left_out(app, demo) -> None:
