@@ -1,6 +1,6 @@
 """A `Paper` → a context of plain values → HTML (jinja2, autoescaped) → PDF/UA (WeasyPrint).
 
-WeasyPrint may load only the report's own assets: the stylesheet under `templates/report/`
+WeasyPrint may load only the report's own assets: the stylesheet under `templates/`
 and the figures of the paper being rendered, both under the private `birge-report:` scheme.
 Every other URL (http, https, file, data, …) is refused, so nothing typed by a person can make
 the renderer read the disk or reach the network.
@@ -24,6 +24,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from reports import formatting
+from reports.render import TEMPLATE_DIR
 from reports.render.document import (
     Annex,
     Block,
@@ -43,7 +44,6 @@ from reports.render.document import (
     read_markdown,
 )
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "report"
 SCHEME = "birge-report"
 BASE_URL = f"{SCHEME}:/"
 # What the fetcher may serve from TEMPLATE_DIR, by suffix; anything else there stays private.
@@ -136,7 +136,7 @@ class RefusedURLError(ValueError):
 
 
 class ReportURLFetcher(URLFetcher):
-    """Serves files under `templates/report/` and this render's figures; refuses the rest.
+    """Serves files under reports/render/templates/ and this render's figures; refuses the rest.
 
     `data:` URLs are refused too: figures travel as in-memory assets under the private scheme,
     so no data URL is ever needed and none can smuggle content in.

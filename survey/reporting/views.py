@@ -21,8 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from reports.render import WORD_WARNING
-from survey import ROOT
+from reports.render import WORD_WARNING, stylesheet
 from survey.collection.services import list_rounds
 from survey.extensions import db
 from survey.i18n import LANGUAGE_NAMES, current_language
@@ -42,7 +41,6 @@ REPORT_ROLES = (Role.ADVOCATE, Role.COORDINATOR)
 PREVIEW_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'self'"
 # A figure opened on its own: matplotlib's SVG styles itself inline; nothing may run or load.
 FIGURE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
-STYLESHEET = ROOT / "templates" / "report" / "paper.css"
 # On screen the paper is one long page: give it the width and margins of the printed text.
 PREVIEW_CSS = """
 @media screen {
@@ -198,7 +196,7 @@ def preview() -> Response:
 @roles_required(*REPORT_ROLES)
 def preview_stylesheet() -> Response:
     """The paper's stylesheet, with screen rules for reading it in a browser."""
-    css = STYLESHEET.read_text(encoding="utf-8") + PREVIEW_CSS
+    css = stylesheet() + PREVIEW_CSS
     return _private(Response(css, mimetype="text/css"), PREVIEW_CSP)
 
 
