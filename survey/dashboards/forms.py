@@ -15,7 +15,9 @@ from wtforms import Form, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.dashboards.services import DEFAULT_STATUSES, STATUS_LABELS, FilterOptions, Filters
+from survey.dashboards.filters import DEFAULT_STATUSES, Filters
+from survey.dashboards.labels import STATUS_LABELS
+from survey.dashboards.options import FilterOptions
 from survey.datasets.dataset import REVIEW_STATUSES
 
 ALL = "all"
