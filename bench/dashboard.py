@@ -126,7 +126,7 @@ def get(client: Any, url: str) -> tuple[float, int]:
 def measure_pages(app: Any, repeat: int) -> dict[str, Any]:
     """First, cold and warm requests of every page, per role."""
     from survey.dashboards.cache import page_cache
-    from survey.datasets.dataset import invalidate
+    from survey.datasets.cache import invalidate
 
     results: dict[str, Any] = {}
     for role in ("coordinator", "advocate"):

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from survey.collection.models import SurveyRound
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import DEFAULT_STATUSES, Filters, dashboard_instruments
-from survey.datasets.dataset import REVIEW_STATUSES, load_dataset
+from survey.datasets.columns import REVIEW_STATUSES
+from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
 

@@ -31,7 +31,7 @@ from reports.formatting import (
 )
 from survey.dashboards.filters import Selection
 from survey.dashboards.page_models import Cell
-from survey.datasets.dataset import RESPONDENT_PREFIX
+from survey.datasets.columns import RESPONDENT_PREFIX
 from survey.i18n import current_language
 from survey.instruments.analysis_plan import build_plan
 from survey.instruments.spec import InstrumentSpec

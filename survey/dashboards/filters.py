@@ -17,7 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from survey.collection.models import SurveyRound
-from survey.datasets.dataset import REVIEW_STATUSES, Dataset, load_dataset
+from survey.datasets.columns import REVIEW_STATUSES
+from survey.datasets.dataset import Dataset, load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
 from survey.instruments.services import list_instruments

@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from survey.dashboards.filters import DEFAULT_STATUSES, Filters
 from survey.dashboards.labels import STATUS_LABELS
 from survey.dashboards.options import FilterOptions
-from survey.datasets.dataset import REVIEW_STATUSES
+from survey.datasets.columns import REVIEW_STATUSES
 
 ALL = "all"
 LOCAL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")

@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from reports.analysis import Indicator
-from survey.datasets.dataset import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX, Dataset
+from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
+from survey.datasets.dataset import Dataset
 from survey.instruments.spec import InstrumentSpec
 
 SPECIAL = ("dnk", "pnta")

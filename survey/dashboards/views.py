@@ -42,7 +42,7 @@ from survey.dashboards.pages import (
     questions_page,
 )
 from survey.dashboards.targets import save_targets
-from survey.datasets.dataset import REVIEW_STATUSES
+from survey.datasets.columns import REVIEW_STATUSES
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.users.access import roles_required

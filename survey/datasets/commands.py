@@ -12,14 +12,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from survey.collection.models import SurveyRound
-from survey.datasets.dataset import REVIEW_STATUSES, load_dataset
-from survey.datasets.exports import (
-    FORMATS,
-    LANGUAGES,
-    ExportError,
-    export_files,
-    prepare_export,
-)
+from survey.datasets.columns import REVIEW_STATUSES
+from survey.datasets.dataset import load_dataset
+from survey.datasets.deidentify import FORMATS, LANGUAGES, ExportError, prepare_export
+from survey.datasets.exports import export_files
 from survey.extensions import db
 from survey.instruments.models import Instrument
 from survey.instruments.services import find_instrument, list_instruments

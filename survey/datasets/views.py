@@ -16,15 +16,10 @@ from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey.collection import services
-from survey.datasets.dataset import REVIEW_STATUSES, load_dataset
-from survey.datasets.exports import (
-    BUNDLE_SUFFIX,
-    MIMETYPES,
-    ExportError,
-    download_name,
-    export_bundle,
-    prepare_export,
-)
+from survey.datasets.columns import REVIEW_STATUSES
+from survey.datasets.dataset import load_dataset
+from survey.datasets.deidentify import ExportError, prepare_export
+from survey.datasets.exports import BUNDLE_SUFFIX, MIMETYPES, download_name, export_bundle
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.instruments import services as instruments

@@ -21,7 +21,8 @@ from survey.dashboards.estimates import MARKER, PUBLIC, publish, run_estimates, 
 from survey.dashboards.filters import DashboardError, Filters, Selection, instrument_dataset
 from survey.dashboards.labels import STATUS_LABELS, Labels
 from survey.dashboards.page_models import Summary
-from survey.datasets.dataset import RESPONDENT_PREFIX, Dataset
+from survey.datasets.columns import RESPONDENT_PREFIX
+from survey.datasets.dataset import Dataset
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.instruments.models import Instrument

@@ -18,7 +18,8 @@ from survey.dashboards.filters import Selection
 from survey.dashboards.labels import DERIVED_COLUMNS, SPECIAL, Labels
 from survey.dashboards.page_models import Cell, Chart, QualityPage, Table
 from survey.dashboards.pages.common import PageRequest, cached_page, page_summary, volunteer_names
-from survey.datasets.dataset import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX, Dataset
+from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
+from survey.datasets.dataset import Dataset
 from survey.instruments.spec import InstrumentSpec
 
 SHORT_INTERVIEW_MINUTES = 10.0  # the default instrument takes 25–35 minutes (DOMAIN.md §4)

@@ -12,16 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from survey.collection.models import Submission
-from survey.datasets import dataset as dataset_module
-from survey.datasets.dataset import (
-    METADATA_COLUMNS,
-    RESPONDENT_PREFIX,
-    cache_stats,
-    column_labels,
-    invalidate,
-    load_dataset,
-    value_labels,
-)
+from survey.datasets import reading as dataset_module
+from survey.datasets.cache import cache_stats, invalidate
+from survey.datasets.columns import METADATA_COLUMNS, RESPONDENT_PREFIX
+from survey.datasets.dataset import load_dataset
+from survey.datasets.labels import column_labels, value_labels
 from survey.extensions import db
 from survey.instruments.services import spec_for
 

@@ -19,17 +19,11 @@ from reports.anonymization import k_anonymity
 from survey.collection.models import Submission
 from survey.datasets.commands import export_command
 from survey.datasets.dataset import load_dataset
-from survey.datasets.exports import (
-    QUASI_IDENTIFIERS,
-    ExportError,
-    export_bundle,
-    export_csv,
-    export_indicators_hxl,
-    export_sav,
-    export_xlsx,
-    prepare_export,
-    spss_name,
-)
+from survey.datasets.deidentify import QUASI_IDENTIFIERS, ExportError, prepare_export
+from survey.datasets.exports import export_bundle
+from survey.datasets.hxl import export_indicators_hxl
+from survey.datasets.spss import export_sav, spss_name
+from survey.datasets.writers import export_csv, export_xlsx
 from survey.extensions import db
 from survey.users.models import AuditEntry
 
