@@ -60,7 +60,7 @@ def default_version() -> Any:
     from sqlalchemy import select
 
     from survey.collection.models import SurveyRound
-    from survey.collection.services import create_round
+    from survey.collection.rounds import create_round
     from survey.extensions import db
     from survey.instruments.models import InstrumentVersion
     from survey.instruments.services import import_default_instrument

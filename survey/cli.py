@@ -33,7 +33,7 @@ def _upgrade_database() -> None:
 def init_command() -> None:
     """Create or upgrade the database, load the default instrument, first round and admin."""
     from survey.collection.models import SurveyRound
-    from survey.collection.services import create_round
+    from survey.collection.rounds import create_round
     from survey.instruments.services import import_default_instrument
     from survey.users.models import Role, User
     from survey.users.services import create_user, generate_password
@@ -155,7 +155,7 @@ def rounds_group() -> None:
 @with_appcontext
 def rounds_add(name: str, starts_on: dt.datetime, ends_on: dt.datetime | None) -> None:
     """Add a survey round."""
-    from survey.collection.services import RoundError, create_round
+    from survey.collection.rounds import RoundError, create_round
 
     try:
         create_round(name, starts_on.date(), ends_on.date() if ends_on else None)
@@ -169,7 +169,7 @@ def rounds_add(name: str, starts_on: dt.datetime, ends_on: dt.datetime | None) -
 @with_appcontext
 def rounds_list() -> None:
     """List survey rounds."""
-    from survey.collection.services import list_rounds
+    from survey.collection.rounds import list_rounds
 
     for survey_round in list_rounds():
         click.echo(f"{survey_round.name}\t{survey_round.starts_on}\t{survey_round.ends_on or ''}")
@@ -268,7 +268,7 @@ def demo_data_command(count: int, seed: int, form_id: str, round_name: str | Non
     import time
 
     from survey.collection.models import SurveyRound
-    from survey.collection.services import current_round
+    from survey.collection.rounds import current_round
     from survey.demo import DemoDataError, write_demo_data
     from survey.instruments.services import find_instrument, latest_version
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from survey.collection import openrosa, services
+from survey.collection import openrosa, rounds, services
 from survey.collection.openrosa import SubmissionError, openrosa_response
 from survey.collection.views import identifier_message
 from survey.extensions import csrf, db, limiter
@@ -317,7 +317,7 @@ def _store(
 ) -> Response:
     """Save once and answer 201 only after the commit; a resend gets the same receipt code."""
     started = parsed.started_at or dt.datetime.now(dt.UTC)
-    survey_round = services.round_for(started.date())
+    survey_round = rounds.round_for(started.date())
     if survey_round is None:
         return openrosa_response(
             "No survey round is open. Ask an administrator to add one, then send again.", 409

@@ -1,4 +1,7 @@
-"""Store submissions and refusals. Services flush; the view or CLI commits."""
+"""Intake: store submissions and refusals, once per instanceID.
+
+Services flush; the view or CLI commits.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from survey.collection.models import Refusal, Submission, SubmissionVersion, SurveyRound
+from survey.collection.models import Refusal, Submission, SurveyRound
 from survey.collection.privacy import find_identifiers, new_receipt_code
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
@@ -23,10 +26,6 @@ from survey.users.models import User, utcnow
 
 class SubmissionConflict(ValueError):
     """The instanceID is already stored with different answers."""
-
-
-class RoundError(ValueError):
-    """A survey round cannot be created as asked."""
 
 
 @dataclass(frozen=True)
@@ -90,45 +89,6 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
         else:
             check(name, name, value)
     return found
-
-
-def current_round(today: dt.date | None = None) -> SurveyRound | None:
-    """The round new interviews join: the latest one open today, else the latest started."""
-    today = today or dt.date.today()
-    rounds = db.session.execute(
-        select(SurveyRound).order_by(SurveyRound.starts_on.desc(), SurveyRound.id.desc())
-    ).scalars()
-    fallback = None
-    for survey_round in rounds:
-        if survey_round.starts_on <= today and (
-            survey_round.ends_on is None or today <= survey_round.ends_on
-        ):
-            return survey_round
-        if fallback is None and survey_round.starts_on <= today:
-            fallback = survey_round
-    return fallback
-
-
-def create_round(name: str, starts_on: dt.date, ends_on: dt.date | None = None) -> SurveyRound:
-    """Add a survey round; names are unique and dates in order."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise RoundError("A round needs a name of 1 to 100 characters.")
-    if ends_on is not None and ends_on < starts_on:
-        raise RoundError("The round cannot end before it starts.")
-    if db.session.execute(select(SurveyRound).where(SurveyRound.name == name)).first():
-        raise RoundError(f"A round named {name!r} already exists.")
-    survey_round = SurveyRound(name=name, starts_on=starts_on, ends_on=ends_on)
-    db.session.add(survey_round)
-    db.session.flush()
-    return survey_round
-
-
-def list_rounds() -> list[SurveyRound]:
-    """All rounds, newest first."""
-    return list(
-        db.session.execute(select(SurveyRound).order_by(SurveyRound.starts_on.desc())).scalars()
-    )
 
 
 def find_by_instance_id(instance_id: str) -> Submission | None:
@@ -242,11 +202,6 @@ def refusal_counts() -> list[tuple[str | None, dt.date, str, int]]:
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def round_for(day: dt.date) -> SurveyRound | None:
-    """The round an interview held on this day belongs to (the current one as fallback)."""
-    return current_round(day) or current_round()
-
-
 def readable_answers(
     spec: InstrumentSpec, answers: Mapping[str, Any], language: str
 ) -> list[tuple[str, str, str]]:
@@ -276,150 +231,3 @@ def readable_answers(
                 label = spec.label(item.labels, language) or item.name
                 rows.append((title, label, text(item, answers[item.name])))
     return rows
-
-
-REVIEW_STATUSES = ("pending", "approved", "on_hold", "rejected")
-CORRECTION_WINDOW = dt.timedelta(hours=48)
-
-
-class ReviewError(ValueError):
-    """A review, correction or withdrawal that cannot be done as asked."""
-
-
-def _flat(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Answers with repeat entries flattened to field keys ('member-0-member_age')."""
-    flat: dict[str, Any] = {}
-    for name, value in answers.items():
-        if isinstance(value, list) and value and isinstance(value[0], Mapping):
-            for index, entry in enumerate(value):
-                for child, child_value in entry.items():
-                    flat[f"{name}-{index}-{child}"] = child_value
-        else:
-            flat[name] = value
-    return flat
-
-
-def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """Field keys whose value differs between two sets of answers."""
-    old, new = _flat(before), _flat(after)
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-
-
-def may_correct(submission: Submission, user: User, now: dt.datetime | None = None) -> bool:
-    """Coordinators always; volunteers their own, for 48 hours or while it is rejected."""
-    if user.has_role("coordinator"):
-        return True
-    if submission.entered_by_id != user.id:
-        return False
-    received = submission.received_at
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=dt.UTC)
-    return submission.review_status == "rejected" or (now or utcnow()) - received < (
-        CORRECTION_WINDOW
-    )
-
-
-def correct_submission(
-    submission: Submission, answers: Mapping[str, Any], reason: str, user: User
-) -> SubmissionVersion | None:
-    """Replace the answers, keeping the earlier ones as a version (who, when, what, why)."""
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("reason")
-    fields = changed_fields(submission.answers, answers)
-    if not fields:
-        return None
-    version = SubmissionVersion(
-        submission=submission,
-        number=len(submission.versions) + 1,
-        answers=submission.answers,
-        changed_fields=fields,
-        reason=reason[:2000],
-        changed_by_id=user.id,
-    )
-    db.session.add(version)
-    submission.answers = dict(answers)
-    submission.answers_sha256 = answers_digest(submission.instrument_version_id, answers)
-    submission.updated_at = utcnow()
-    if submission.review_status == "rejected":
-        submission.review_status = "pending"
-    db.session.flush()
-    return version
-
-
-def review_submission(submission: Submission, status: str, comment: str, reviewer: User) -> None:
-    """Mark a submission approved, on hold or rejected (a rejection needs a comment)."""
-    if status not in REVIEW_STATUSES:
-        raise ReviewError("status")
-    comment = comment.strip()
-    if status == "rejected" and not comment:
-        raise ReviewError("comment")
-    submission.review_status = status
-    submission.review_comment = comment[:2000] or None
-    submission.reviewed_by_id = reviewer.id
-    submission.reviewed_at = utcnow()
-    db.session.flush()
-
-
-def review_queue(status: str | None = None, limit: int = 200) -> list[Submission]:
-    """Submissions to review, oldest pending first; optionally one status only."""
-    query = select(Submission).order_by(Submission.received_at.desc()).limit(limit)
-    if status in REVIEW_STATUSES:
-        query = query.where(Submission.review_status == status)
-    return list(db.session.execute(query).scalars())
-
-
-def find_by_receipt_code(code: str) -> Submission | None:
-    """The submission a respondent's receipt code belongs to."""
-    from survey.collection.privacy import normalize_receipt_code
-
-    return db.session.execute(
-        select(Submission).where(Submission.receipt_code == normalize_receipt_code(code))
-    ).scalar_one_or_none()
-
-
-def withdraw_submission(submission: Submission) -> dict[str, Any]:
-    """Delete a submission and all its earlier versions; return what the audit may keep."""
-    trace = {
-        "submission": submission.id,
-        "instrument": submission.instrument_version.instrument.form_id,
-        "round": submission.survey_round.name,
-    }
-    db.session.delete(submission)
-    db.session.flush()
-    return trace
-
-
-def correction_history(
-    spec: InstrumentSpec, submission: Submission, language: str
-) -> list[dict[str, Any]]:
-    """Each correction, newest first: who, when, why, and before → after per changed field."""
-    states = [v.answers for v in submission.versions] + [submission.answers]
-    history = []
-    for index, version in enumerate(submission.versions):
-        before, after = _flat(states[index]), _flat(states[index + 1])
-        changes = []
-        for key in version.changed_fields:
-            name = key.rsplit("-", 1)[-1]
-            question = spec.questions_by_name.get(name)
-            label = spec.label(question.labels, language) if question else name
-            if key != name:
-                label = f"{label} ({key.split('-')[0]} {int(key.split('-')[1]) + 1})"
-            changes.append(
-                (
-                    label,
-                    _answer_text(spec, question, before.get(key), language),
-                    _answer_text(spec, question, after.get(key), language),
-                )
-            )
-        history.append({"version": version, "changes": changes})
-    return list(reversed(history))
-
-
-def _answer_text(spec: InstrumentSpec, question: Any, value: Any, language: str) -> str:
-    if value is None:
-        return "—"
-    if question is not None and question.choice_list:
-        codes = value if isinstance(value, list) else [value]
-        return ", ".join(spec.choice_label(question.choice_list, str(c), language) for c in codes)
-    return str(value)

@@ -9,19 +9,19 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from survey.collection import review as reviewing
+from survey.collection import rounds as survey_rounds
 from survey.collection import services
+from survey.collection.blueprint import bp
 from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
-    ReviewForm,
-    RoundForm,
     SubmissionForm,
-    WithdrawalForm,
     form_class,
     question_field,
     resize_repeat,
@@ -37,8 +37,6 @@ from survey.instruments.rules import Messages, evaluate_answers
 from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
 from survey.users.services import record_audit
-
-bp = Blueprint("collection", __name__)
 
 ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
 
@@ -81,7 +79,7 @@ def home() -> str:
     return render_template(
         "collection/home.html",
         instruments=instruments_list,
-        survey_round=services.current_round(),
+        survey_round=survey_rounds.current_round(),
         can_enter=current_user.has_role(*ENTERING_ROLES),
     )
 
@@ -181,7 +179,7 @@ def fill(version_id: int) -> Any:
             sections=page_sections(spec, form, language),
             model=form_model(spec, language, rule_messages()),
             form_message=form_message,
-            survey_round=services.current_round(),
+            survey_round=survey_rounds.current_round(),
         ),
         status,
     )
@@ -260,7 +258,7 @@ def _try_save(
     if errors:
         show_errors(form, spec, errors)
         return SaveAnswer("invalid", 422, _problems_message(errors), errors)
-    survey_round = services.round_for((_parse_started(form.started_at.data) or _now()).date())
+    survey_round = survey_rounds.round_for((_parse_started(form.started_at.data) or _now()).date())
     if survey_round is None:
         message = _("No survey round is open. Ask an administrator to add one.")
         return SaveAnswer("conflict", 409, message)
@@ -351,7 +349,7 @@ def my_submissions() -> str:
     return render_template(
         "collection/submissions.html",
         submissions=submissions,
-        correctable={s.id for s in submissions if services.may_correct(s, user)},
+        correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
     )
 
 
@@ -368,26 +366,8 @@ def show_submission(submission_id: int) -> str:
         submission=submission,
         spec=spec,
         rows=services.readable_answers(spec, submission.answers, current_language()),
-        can_correct=services.may_correct(submission, current_user._get_current_object()),
+        can_correct=reviewing.may_correct(submission, current_user._get_current_object()),
     )
-
-
-@bp.route("/admin/rounds", methods=["GET", "POST"])
-@roles_required(Role.ADMIN)
-def rounds() -> Any:
-    """List survey rounds and add one."""
-    form = RoundForm()
-    if form.validate_on_submit():
-        try:
-            services.create_round(form.name.data or "", form.starts_on.data, form.ends_on.data)
-            db.session.commit()
-        except services.RoundError as error:
-            db.session.rollback()
-            form.name.errors = [str(error)]
-        else:
-            flash(_("Round added."), "success")
-            return redirect(url_for("collection.rounds"))
-    return render_template("collection/rounds.html", form=form, rounds=services.list_rounds())
 
 
 def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
@@ -413,7 +393,7 @@ def correct(submission_id: int) -> Any:
     user = current_user._get_current_object()
     if submission is None or not _may_view(submission, user):
         abort(404)
-    if not services.may_correct(submission, user):
+    if not reviewing.may_correct(submission, user):
         flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
         return redirect(url_for("collection.show_submission", submission_id=submission.id))
     spec = instruments.spec_for(submission.instrument_version)
@@ -443,7 +423,7 @@ def correct(submission_id: int) -> Any:
                 show_errors(form, spec, errors)
                 form_message, status = _problems_message(errors or {"_reason": ["x"]}), 422
             else:
-                version = services.correct_submission(submission, outcome.answers, reason, user)
+                version = reviewing.correct_submission(submission, outcome.answers, reason, user)
                 if version is not None:
                     record_audit(
                         "submission_corrected",
@@ -469,80 +449,4 @@ def correct(submission_id: int) -> Any:
             reason_error=reason_error,
         ),
         status,
-    )
-
-
-@bp.route("/review")
-@roles_required(Role.COORDINATOR)
-def review_list() -> str:
-    """Submissions to review, by status."""
-    status = request.args.get("status", "pending")
-    return render_template(
-        "collection/review_list.html",
-        submissions=services.review_queue(status if status != "all" else None),
-        status=status,
-        statuses=services.REVIEW_STATUSES,
-    )
-
-
-@bp.route("/review/<int:submission_id>", methods=["GET", "POST"])
-@roles_required(Role.COORDINATOR)
-def review(submission_id: int) -> Any:
-    """One submission with its corrections as a diff, and the review decision."""
-    submission = db.session.get(Submission, submission_id)
-    if submission is None:
-        abort(404)
-    form = ReviewForm(obj=submission, status=submission.review_status)
-    if form.validate_on_submit():
-        try:
-            services.review_submission(
-                submission, form.status.data, form.comment.data or "", current_user
-            )
-        except services.ReviewError:
-            db.session.rollback()
-            form.comment.errors = [_("Say what the volunteer should fix.")]
-        else:
-            record_audit(
-                "submission_reviewed",
-                user=current_user._get_current_object(),
-                target=f"submission {submission.id}",
-                details={"status": submission.review_status},
-            )
-            db.session.commit()
-            flash(_("Review saved."), "success")
-            return redirect(url_for("collection.review_list"))
-    spec = instruments.spec_for(submission.instrument_version)
-    language = current_language()
-    return render_template(
-        "collection/review.html",
-        submission=submission,
-        spec=spec,
-        form=form,
-        rows=services.readable_answers(spec, submission.answers, language),
-        history=services.correction_history(spec, submission, language),
-    ), (422 if form.errors else 200)
-
-
-@bp.route("/withdrawal", methods=["GET", "POST"])
-@roles_required(Role.COORDINATOR)
-def withdrawal() -> Any:
-    """Find a submission by the respondent's receipt code and delete it for good."""
-    form = WithdrawalForm()
-    submission = None
-    if form.validate_on_submit():
-        submission = services.find_by_receipt_code(form.receipt_code.data or "")
-        if submission is None:
-            form.receipt_code.errors = [
-                _("No submission has this receipt code. Check the code with the respondent.")
-            ]
-        elif form.confirm.data:
-            trace = services.withdraw_submission(submission)
-            record_audit(
-                "submission_withdrawn", user=current_user._get_current_object(), details=trace
-            )
-            db.session.commit()
-            flash(_("The answers were deleted completely."), "success")
-            return redirect(url_for("collection.withdrawal"))
-    return render_template("collection/withdrawal.html", form=form, submission=submission), (
-        422 if form.errors else 200
     )

@@ -12,7 +12,7 @@ import pandas as pd
 from reports.analysis import AnalysisPlan
 from reports.instrument import QuestionDescription
 from survey.collection.models import SurveyRound
-from survey.collection.services import current_round
+from survey.collection.rounds import current_round
 from survey.dashboards import estimates
 from survey.dashboards.cache import page_cache, version_key
 from survey.dashboards.filters import FILTER_QUESTIONS, dashboard_instruments, round_names

@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.collection import services
+from survey.collection import rounds
 from survey.datasets.columns import REVIEW_STATUSES
 from survey.datasets.dataset import load_dataset
 from survey.datasets.deidentify import ExportError, prepare_export
@@ -91,7 +91,7 @@ def _export_form() -> ExportForm:
         SelectChoice(i.form_id, i.title) for i in instruments.list_instruments() if i.versions
     ]
     form.survey_round.choices = [SelectChoice("", _("All rounds"))] + [
-        SelectChoice(str(r.id), r.name) for r in services.list_rounds()
+        SelectChoice(str(r.id), r.name) for r in rounds.list_rounds()
     ]
     if not form.is_submitted():
         form.language.data = current_language()

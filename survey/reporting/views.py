@@ -22,7 +22,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from reports.render import WORD_WARNING, stylesheet
-from survey.collection.services import list_rounds
+from survey.collection.rounds import list_rounds
 from survey.extensions import db
 from survey.i18n import LANGUAGE_NAMES, current_language
 from survey.instruments import services as instruments

@@ -174,7 +174,7 @@ def test_excluded_counts_and_status_filters(demo) -> None:
 
 
 def test_round_district_and_date_filters(demo, survey_round) -> None:
-    from survey.collection.services import create_round
+    from survey.collection.rounds import create_round
 
     other = create_round("Earlier round", dt.date(2020, 1, 1), dt.date(2020, 12, 31))
     db.session.commit()
@@ -340,11 +340,7 @@ def test_appended_rows_with_codes_no_version_lists(
 def test_cache_rebuilds_after_correction_review_and_withdrawal(
     demo, survey_round, create_user
 ) -> None:
-    from survey.collection.services import (
-        correct_submission,
-        review_submission,
-        withdraw_submission,
-    )
+    from survey.collection.review import correct_submission, review_submission, withdraw_submission
 
     coordinator = create_user("coord", "coordinator")
     invalidate()
@@ -380,7 +376,7 @@ def test_cache_rebuilds_after_correction_review_and_withdrawal(
 
 
 def test_throttled_full_check_still_sees_corrections(app, demo, create_user) -> None:
-    from survey.collection.services import correct_submission, review_submission
+    from survey.collection.review import correct_submission, review_submission
 
     app.config["DATASET_FULL_CHECK_SECONDS"] = 3600
     coordinator = create_user("coord", "coordinator")

@@ -28,7 +28,8 @@ from reports.analysis import apply_to_estimates, run_plan
 from reports.render import render_html
 from survey import create_app, demo
 from survey.collection.models import Submission
-from survey.collection.services import create_round, withdraw_submission
+from survey.collection.review import withdraw_submission
+from survey.collection.rounds import create_round
 from survey.datasets.dataset import load_dataset
 from survey.demo import birge
 from survey.extensions import db
