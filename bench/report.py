@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dataset import fill, folders, machine, make_app, peak_rss_mb, run_child  # noqa: E402
+from reports.languages import PAPER_LANGUAGES  # noqa: E402
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 SETTINGS = {
@@ -101,7 +102,7 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--keep", type=Path, help="Folder to keep (and reuse) the databases in.")
-    parser.add_argument("--lang", default="en", choices=("en", "ru", "kk"))
+    parser.add_argument("--lang", default="en", choices=PAPER_LANGUAGES)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args()
 

@@ -9,8 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from reports.formatting import numeric_date
-
-LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+from reports.languages import LANGUAGE_NAMES
 
 
 def select_locale() -> str:

@@ -13,7 +13,7 @@ from survey.collection import rounds as survey_rounds
 from survey.collection import services
 from survey.collection.blueprint import bp
 from survey.collection.forms import ReviewForm, RoundForm, WithdrawalForm
-from survey.collection.models import Submission
+from survey.collection.models import ReviewStatus, Submission
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.instruments import services as instruments
@@ -44,7 +44,7 @@ def rounds() -> Any:
 @roles_required(Role.COORDINATOR)
 def review_list() -> str:
     """Submissions to review, by status."""
-    status = request.args.get("status", "pending")
+    status = request.args.get("status", ReviewStatus.PENDING.value)
     return render_template(
         "collection/review_list.html",
         submissions=reviewing.review_queue(status if status != "all" else None),

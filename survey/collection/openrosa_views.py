@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from survey.clock import utcnow
 from survey.collection import openrosa, rounds, services
 from survey.collection.openrosa import SubmissionError, openrosa_response
 from survey.collection.views import identifier_message
@@ -316,7 +317,7 @@ def _store(
     answers: dict[str, Any],
 ) -> Response:
     """Save once and answer 201 only after the commit; a resend gets the same receipt code."""
-    started = parsed.started_at or dt.datetime.now(dt.UTC)
+    started = parsed.started_at or utcnow()
     survey_round = rounds.round_for(started.date())
     if survey_round is None:
         return openrosa_response(

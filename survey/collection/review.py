@@ -10,14 +10,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from survey.collection.models import Submission, SubmissionVersion
+from survey.clock import utcnow
+from survey.collection.models import REVIEW_STATUSES, ReviewStatus, Submission, SubmissionVersion
 from survey.collection.services import answers_digest
 from survey.extensions import db
 from survey.instruments.spec import InstrumentSpec
-from survey.users.models import User, utcnow
-
-REVIEW_STATUSES = ("pending", "approved", "on_hold", "rejected")
-
+from survey.users.models import User
 
 CORRECTION_WINDOW = dt.timedelta(hours=48)
 
@@ -54,7 +52,7 @@ def may_correct(submission: Submission, user: User, now: dt.datetime | None = No
     received = submission.received_at
     if received.tzinfo is None:
         received = received.replace(tzinfo=dt.UTC)
-    return submission.review_status == "rejected" or (now or utcnow()) - received < (
+    return submission.review_status == ReviewStatus.REJECTED or (now or utcnow()) - received < (
         CORRECTION_WINDOW
     )
 
@@ -81,8 +79,8 @@ def correct_submission(
     submission.answers = dict(answers)
     submission.answers_sha256 = answers_digest(submission.instrument_version_id, answers)
     submission.updated_at = utcnow()
-    if submission.review_status == "rejected":
-        submission.review_status = "pending"
+    if submission.review_status == ReviewStatus.REJECTED:
+        submission.review_status = ReviewStatus.PENDING.value
     db.session.flush()
     return version
 
@@ -92,7 +90,7 @@ def review_submission(submission: Submission, status: str, comment: str, reviewe
     if status not in REVIEW_STATUSES:
         raise ReviewError("status")
     comment = comment.strip()
-    if status == "rejected" and not comment:
+    if status == ReviewStatus.REJECTED and not comment:
         raise ReviewError("comment")
     submission.review_status = status
     submission.review_comment = comment[:2000] or None

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from survey.clock import utcnow
 from survey.collection.models import Refusal, Submission, SurveyRound
 from survey.collection.privacy import find_identifiers, new_receipt_code
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.spec import InstrumentSpec
-from survey.users.models import User, utcnow
+from survey.users.models import User
 
 
 class SubmissionConflict(ValueError):

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from survey.clock import utcnow
 from survey.collection import review as reviewing
 from survey.collection import rounds as survey_rounds
 from survey.collection import services
@@ -151,7 +152,7 @@ def fill(version_id: int) -> Any:
     form_message = None
     if request.method == "GET":
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
-        form.started_at.data = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        form.started_at.data = utcnow().isoformat(timespec="seconds")
     else:
         outcome, action, csrf_ok = _read_post(form, spec, language)
         instance_id = services.valid_instance_id(form.instance_id.data)
@@ -314,7 +315,7 @@ def _try_save(
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return utcnow()
 
 
 @bp.route("/collect/saved/<instance_id>")

@@ -12,15 +12,13 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from survey.collection.models import SurveyRound
+from reports.languages import LANGUAGES
+from survey.collection.models import REVIEW_STATUSES, SurveyRound
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import DEFAULT_STATUSES, Filters, dashboard_instruments
-from survey.datasets.columns import REVIEW_STATUSES
 from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
-
-LANGUAGES = ("en", "ru", "kk")
 
 
 def _instrument(form_id: str | None) -> Instrument:

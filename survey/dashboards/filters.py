@@ -16,14 +16,13 @@ import pandas as pd
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from survey.collection.models import SurveyRound
-from survey.datasets.columns import REVIEW_STATUSES
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.datasets.dataset import Dataset, load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
 from survey.instruments.services import list_instruments
 
-DEFAULT_STATUSES = ("pending", "approved")
+DEFAULT_STATUSES = ANALYSED_STATUSES
 
 
 FILTER_QUESTIONS = ("sex", "age_band", "generation")

@@ -15,10 +15,10 @@ from wtforms import Form, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from survey.collection.models import REVIEW_STATUSES
 from survey.dashboards.filters import DEFAULT_STATUSES, Filters
 from survey.dashboards.labels import STATUS_LABELS
 from survey.dashboards.options import FilterOptions
-from survey.datasets.columns import REVIEW_STATUSES
 
 ALL = "all"
 LOCAL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")

@@ -12,11 +12,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from reports.analysis import Indicator
+from reports.instrument import SPECIAL_CODES
+from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
 from survey.instruments.spec import InstrumentSpec
 
-SPECIAL = ("dnk", "pnta")
+SPECIAL = SPECIAL_CODES
 
 
 # Names of derived (calculated) variables, which carry no label in the XLSForm.
@@ -58,10 +60,7 @@ CHAPTERS: Mapping[str, Any] = {
 
 
 STATUS_LABELS: Mapping[str, Any] = {
-    "pending": _l("Pending"),
-    "approved": _l("Approved"),
-    "on_hold": _l("On hold"),
-    "rejected": _l("Rejected"),
+    **REVIEW_STATUS_LABELS,
     "demo": _l("Demo data"),
 }
 

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from survey.collection.models import REVIEW_STATUSES
 from survey.dashboards.estimates import FULL, PUBLIC
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import (
@@ -42,7 +43,6 @@ from survey.dashboards.pages import (
     questions_page,
 )
 from survey.dashboards.targets import save_targets
-from survey.datasets.columns import REVIEW_STATUSES
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.users.access import roles_required

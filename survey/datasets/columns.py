@@ -15,9 +15,6 @@ import pandas as pd
 
 from survey.instruments.spec import InstrumentSpec, Question
 
-REVIEW_STATUSES = ("pending", "approved", "on_hold", "rejected")
-
-
 METADATA_COLUMNS = (
     "_submission_id",
     "_version",

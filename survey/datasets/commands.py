@@ -11,8 +11,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from survey.collection.models import SurveyRound
-from survey.datasets.columns import REVIEW_STATUSES
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.datasets.dataset import load_dataset
 from survey.datasets.deidentify import FORMATS, LANGUAGES, ExportError, prepare_export
 from survey.datasets.exports import export_files
@@ -110,7 +109,7 @@ def export_command(
         click.echo("note: .sav files always hold codes with value labels; --labels is ignored.")
     instrument = _instrument(form_id)
     survey_round = _round(round_name)
-    statuses = statuses or ("pending", "approved")
+    statuses = statuses or ANALYSED_STATUSES
     if identified:
         click.echo(
             "WARNING: identified export. It can reveal who respondents are: keep it inside "

@@ -54,9 +54,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from reports.instrument import QuestionDescription
-from survey.collection.models import SurveyRound
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.datasets.cache import CacheEntry, Stamp, dataset_cache, read_stamp, same_rows
-from survey.datasets.columns import MULTIPLE_SEPARATOR, REVIEW_STATUSES
+from survey.datasets.columns import MULTIPLE_SEPARATOR
 from survey.datasets.labels import column_labels, value_labels
 from survey.datasets.reading import Rebuild, append_rows, excluded_counts, read_rows
 from survey.extensions import db
@@ -71,7 +71,7 @@ class DatasetFilters:
     """Which submissions a dataset holds, besides the instrument versions."""
 
     round_ids: tuple[int, ...] | None = None
-    review_statuses: tuple[str, ...] = ("pending", "approved")
+    review_statuses: tuple[str, ...] = ANALYSED_STATUSES
     include_demo: bool = True
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -168,7 +168,7 @@ def _moment(value: dt.date | dt.datetime | None, *, end: bool) -> dt.datetime | 
 def make_filters(
     *,
     rounds: Iterable[SurveyRound | int | str] | None = None,
-    review_statuses: Iterable[str] = ("pending", "approved"),
+    review_statuses: Iterable[str] = ANALYSED_STATUSES,
     include_demo: bool = True,
     since: dt.date | dt.datetime | None = None,
     until: dt.date | dt.datetime | None = None,
@@ -212,7 +212,7 @@ def load_dataset(
     instrument_versions: Sequence[InstrumentVersion],
     *,
     rounds: Iterable[SurveyRound | int | str] | None = None,
-    review_statuses: Iterable[str] = ("pending", "approved"),
+    review_statuses: Iterable[str] = ANALYSED_STATUSES,
     include_demo: bool = True,
     since: dt.date | dt.datetime | None = None,
     until: dt.date | dt.datetime | None = None,

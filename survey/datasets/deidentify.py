@@ -35,7 +35,6 @@ outlast a server timeout).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -53,13 +52,12 @@ from reports.anonymization import (
     suppress_at_risk,
     top_code,
 )
+from reports.languages import LANGUAGES
+from survey.clock import utcnow
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
 
 FORMATS = ("csv", "xlsx", "sav")
-
-
-LANGUAGES = ("kk", "ru", "en")
 
 
 DEFAULT_K = 5
@@ -514,7 +512,7 @@ def about_items(dataset: Dataset, report: ExportReport, k: int) -> tuple[tuple[s
     rows: list[tuple[str, str]] = [
         ("instrument", f"{dataset.spec.form_id}: {dataset.spec.title}"),
         ("versions", ", ".join(s.version for s in dataset.specs)),
-        ("generated_at_utc", dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("generated_at_utc", utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")),
         ("deidentified", "yes" if report.deidentified else "NO: identified data, keep private"),
         ("values", "labels" if report.labels else "codes"),
         ("language", report.language),

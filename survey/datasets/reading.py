@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Text, cast, func, select
 
-from survey.collection.models import Submission, SurveyRound
+from survey.collection.models import REVIEW_STATUSES, Submission, SurveyRound
 from survey.datasets.columns import (
     MULTIPLE_SEPARATOR,
     REPEAT_METADATA,
     RESPONDENT_CONTEXT,
     RESPONDENT_PREFIX,
-    REVIEW_STATUSES,
     CategoryBuilder,
     MultipleBuilder,
     column_builder,

@@ -18,13 +18,11 @@ import numpy as np
 import pandas as pd
 
 from reports.anonymization import neutralise_formula
+from reports.instrument import SPECIAL_CODES
 from survey.datasets.codebook import codebook_rows
 from survey.datasets.dataset import Dataset
 from survey.datasets.deidentify import EXPORT_TEXTS, ExportError, ExportReport, PreparedExport
 from survey.datasets.writers import PathOrFile, prepared_export, write_rows_csv
-
-SPECIAL_CODES = ("dnk", "pnta")
-
 
 SPSS_RESERVED = {"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"}
 

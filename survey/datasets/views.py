@@ -15,8 +15,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from reports.languages import LANGUAGE_NAMES
 from survey.collection import rounds
-from survey.datasets.columns import REVIEW_STATUSES
+from survey.collection.forms import REVIEW_STATUS_LABELS
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
 from survey.datasets.dataset import load_dataset
 from survey.datasets.deidentify import ExportError, prepare_export
 from survey.datasets.exports import BUNDLE_SUFFIX, MIMETYPES, download_name, export_bundle
@@ -63,22 +65,13 @@ class ExportForm(FlaskForm):
     )
     language = SelectField(
         _l("Language of labels"),
-        choices=[
-            SelectChoice("kk", "Қазақша"),
-            SelectChoice("ru", "Русский"),
-            SelectChoice("en", "English"),
-        ],
+        choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
     )
     survey_round = SelectField(_l("Survey round"), choices=[], default="")
     statuses = MultiCheckboxField(
         _l("Review statuses"),
-        choices=[
-            SelectChoice("pending", _l("Pending")),
-            SelectChoice("approved", _l("Approved")),
-            SelectChoice("on_hold", _l("On hold")),
-            SelectChoice("rejected", _l("Rejected")),
-        ],
-        default=["pending", "approved"],
+        choices=[SelectChoice(status, label) for status, label in REVIEW_STATUS_LABELS.items()],
+        default=list(ANALYSED_STATUSES),
         validators=[at_least_one],
     )
     include_demo = BooleanField(_l("Include demo data"), default=False)

@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from random import Random
 from typing import Any
 
+from reports.instrument import SPECIAL_CODES
 from survey.demo.plan import Plan, QuestionPlan, RepeatPlan, plan_for
 from survey.instruments import expressions, rules
 from survey.instruments.spec import InstrumentSpec, Question, Repeat
 
-EXCLUSIVE_CODES = ("none", "dnk", "pnta")  # codes a select_multiple constraint keeps alone
+EXCLUSIVE_CODES = ("none", *SPECIAL_CODES)  # codes a select_multiple constraint keeps alone
 _TRIES = 16  # attempts at one question before the whole submission is generated again
 _SUBMISSION_TRIES = 50
 

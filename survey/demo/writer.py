@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from survey.collection.models import Submission, SurveyRound
+from survey.clock import utcnow
+from survey.collection.models import ReviewStatus, Submission, SurveyRound
 from survey.collection.privacy import RECEIPT_ALPHABET, RECEIPT_LENGTH
 from survey.collection.services import answers_digest, refusal_reason
 from survey.demo.birge import profile_for
@@ -73,7 +74,7 @@ def _interview_window(survey_round: SurveyRound, today: dt.date) -> tuple[dt.dat
 def _latest_time(today: dt.date) -> dt.datetime:
     """No demo interview ends after this: now, or the end of `today` when that is earlier."""
     end_of_day = dt.datetime.combine(today, dt.time(23, 59, 59), dt.UTC)
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     return min(now, end_of_day) if now.date() >= today else end_of_day
 
 
@@ -132,7 +133,7 @@ def _chunk_rows(spec: InstrumentSpec, job: _Job, index: int, count: int) -> list
                 "started_at": started,
                 "ended_at": ended,
                 "received_at": min(job.now, ended + dt.timedelta(seconds=rng.randrange(5, 3600))),
-                "review_status": "pending",
+                "review_status": ReviewStatus.PENDING.value,
                 "is_demo": True,
             }
         )

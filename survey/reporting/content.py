@@ -18,6 +18,8 @@ from typing import Any
 
 from reports import formatting as numbers
 from reports.charts import Bar, bar_chart_svg
+from reports.instrument import SPECIAL_CODES
+from reports.languages import PAPER_LANGUAGES
 from reports.render import (
     Annex,
     Chapter,
@@ -66,7 +68,6 @@ KEY_INDICATORS = (
 )
 COMPARED_INDICATORS = ("unmet_need", "certificate_held", "phq4_positive", "basic_needs_unmet")
 COMPARED_VARIABLES = ("generation", "sex", "age_band", "wg_disability", "zone_self_reported")
-SPECIAL_CODES = ("dnk", "pnta")
 WORD_JOINER = "\u2060"
 HIDDEN = "x"  # one mark for every hidden cell (see reports.analysis.suppression)
 CHART_WIDTH = 5.6  # inches: the text block of an A4 page less the figure indent
@@ -155,7 +156,7 @@ class _Writer:
             return ours[self.language]
         labels = {
             language: self.snapshot["labels"].get(language, {}).get(variable, {}).get(code, "")
-            for language in words.LANGUAGES
+            for language in PAPER_LANGUAGES
         }
         return self._pick(labels, f"answer “{variable} = {code}”", code)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-LANGUAGES = ("en", "ru", "kk")
 # The language names the UN prints after "Original:" (kept in English in every version).
 ORIGINAL = {"en": "English", "ru": "Russian", "kk": "Kazakh"}
 

@@ -21,13 +21,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from survey.clock import utcnow
 from survey.collection.models import Submission
 from survey.extensions import db
 from survey.reporting.content import ReportContent, build_paper
 from survey.reporting.models import ApprovedQuote, GeneratedReport
 from survey.reporting.settings import ReportSettings, SettingsError, settings_from_mapping
 from survey.reporting.snapshot import build_snapshot, quote_questions
-from survey.users.models import User, utcnow
+from survey.users.models import User
 from survey.users.services import record_audit
 
 REPORTS_FOLDER = "reports"

@@ -21,10 +21,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from reports.languages import LANGUAGE_NAMES
 from reports.render import WORD_WARNING, stylesheet
 from survey.collection.rounds import list_rounds
 from survey.extensions import db
-from survey.i18n import LANGUAGE_NAMES, current_language
+from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.reporting import services
 from survey.reporting.forms import QuoteForm, RegenerateForm, ReportForm
