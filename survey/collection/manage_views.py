@@ -19,7 +19,6 @@ from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.users.access import roles_required
 from survey.users.models import Role
-from survey.users.services import record_audit
 
 
 @bp.route("/admin/rounds", methods=["GET", "POST"])
@@ -70,12 +69,6 @@ def review(submission_id: int) -> Any:
             db.session.rollback()
             form.comment.errors = [_("Say what the volunteer should fix.")]
         else:
-            record_audit(
-                "submission_reviewed",
-                user=current_user._get_current_object(),
-                target=f"submission {submission.id}",
-                details={"status": submission.review_status},
-            )
             db.session.commit()
             flash(_("Review saved."), "success")
             return redirect(url_for("collection.review_list"))
@@ -104,10 +97,7 @@ def withdrawal() -> Any:
                 _("No submission has this receipt code. Check the code with the respondent.")
             ]
         elif form.confirm.data:
-            trace = reviewing.withdraw_submission(submission)
-            record_audit(
-                "submission_withdrawn", user=current_user._get_current_object(), details=trace
-            )
+            reviewing.withdraw_submission(submission, by=current_user._get_current_object())
             db.session.commit()
             flash(_("The answers were deleted completely."), "success")
             return redirect(url_for("collection.withdrawal"))

@@ -8,14 +8,22 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from survey.clock import utcnow
 from survey.collection.models import REVIEW_STATUSES, ReviewStatus, Submission, SubmissionVersion
-from survey.collection.services import answers_digest
+from survey.collection.services import (
+    answers_digest,
+    identifier_message,
+    identifiers_in_answers,
+    refusal_reason,
+)
 from survey.extensions import db
+from survey.instruments.rules import Outcome
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import User
+from survey.users.services import record_audit
 
 CORRECTION_WINDOW = dt.timedelta(hours=48)
 
@@ -60,7 +68,8 @@ def may_correct(submission: Submission, user: User, now: dt.datetime | None = No
 def correct_submission(
     submission: Submission, answers: Mapping[str, Any], reason: str, user: User
 ) -> SubmissionVersion | None:
-    """Replace the answers, keeping the earlier ones as a version (who, when, what, why)."""
+    """Replace the answers, keeping the earlier ones as a version (who, when, what, why), and
+    audit it; None when nothing changed. Flushes only."""
     reason = reason.strip()
     if not reason:
         raise ReviewError("reason")
@@ -82,11 +91,17 @@ def correct_submission(
     if submission.review_status == ReviewStatus.REJECTED:
         submission.review_status = ReviewStatus.PENDING.value
     db.session.flush()
+    record_audit(
+        "submission_corrected",
+        user=user,
+        target=f"submission {submission.id}",
+        details={"fields": version.changed_fields},
+    )
     return version
 
 
 def review_submission(submission: Submission, status: str, comment: str, reviewer: User) -> None:
-    """Mark a submission approved, on hold or rejected (a rejection needs a comment)."""
+    """Mark a submission approved, on hold or rejected (a rejection needs a comment), audited."""
     if status not in REVIEW_STATUSES:
         raise ReviewError("status")
     comment = comment.strip()
@@ -97,6 +112,12 @@ def review_submission(submission: Submission, status: str, comment: str, reviewe
     submission.reviewed_by_id = reviewer.id
     submission.reviewed_at = utcnow()
     db.session.flush()
+    record_audit(
+        "submission_reviewed",
+        user=reviewer,
+        target=f"submission {submission.id}",
+        details={"status": submission.review_status},
+    )
 
 
 def review_queue(status: str | None = None, limit: int = 200) -> list[Submission]:
@@ -116,8 +137,9 @@ def find_by_receipt_code(code: str) -> Submission | None:
     ).scalar_one_or_none()
 
 
-def withdraw_submission(submission: Submission) -> dict[str, Any]:
-    """Delete a submission and all its earlier versions; return what the audit may keep."""
+def withdraw_submission(submission: Submission, by: User | None = None) -> dict[str, Any]:
+    """Delete a submission and all its earlier versions, audited with what the audit may keep
+    (never the answers or the receipt code); returns that trace."""
     trace = {
         "submission": submission.id,
         "instrument": submission.instrument_version.instrument.form_id,
@@ -125,7 +147,21 @@ def withdraw_submission(submission: Submission) -> dict[str, Any]:
     }
     db.session.delete(submission)
     db.session.flush()
+    record_audit("submission_withdrawn", user=by, details=trace)
     return trace
+
+
+def correction_problems(spec: InstrumentSpec, outcome: Outcome) -> dict[str, list[str]]:
+    """What stops a correction: the rules' problems, identifiers in free text, and answers that
+    would make the interview a refusal (withdrawal is the way to remove answers)."""
+    errors = {key: list(texts) for key, texts in outcome.errors.items()}
+    for key, kind in identifiers_in_answers(spec, outcome.answers).items():
+        errors.setdefault(key, []).append(identifier_message(kind))
+    if refusal_reason(spec, outcome.answers):
+        errors.setdefault(spec.intake.consent_question, []).append(
+            _("To remove a respondent's answers, use withdrawal with the receipt code.")
+        )
+    return errors
 
 
 def correction_history(

@@ -1,6 +1,16 @@
-"""Intake: store submissions and refusals, once per instanceID.
+"""Intake: the one service every channel calls (web form, offline queue, OpenRosa).
 
-Services flush; the view or CLI commits.
+`receive_interview` decides everything about an interview that arrives, in one place: refusal
+trimming (a refusal keeps only consent, age and district), identifier screening, the survey round,
+storing once per instanceID, the audit entry, and a resend or a race of the same instanceID:
+- the same answers again → the original receipt, shown only to the volunteer who entered the
+  interview (or a coordinator); anyone else is told it was already received;
+- different answers → a conflict: nothing is overwritten, the volunteer keeps the answers and can
+  send them as a new interview.
+Two requests racing with one instanceID are decided exactly like a resend: the loser's insert
+fails on the unique instanceID inside a savepoint, and it reads the winner's committed row.
+
+Services flush; the caller commits, then acknowledges (a receipt only after the commit).
 """
 
 from __future__ import annotations
@@ -10,19 +20,23 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.clock import utcnow
 from survey.collection.models import Refusal, Submission, SurveyRound
 from survey.collection.privacy import find_identifiers, new_receipt_code
+from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
+from survey.instruments.rules import Outcome
 from survey.instruments.spec import InstrumentSpec
-from survey.users.models import User
+from survey.users.models import Role, User
+from survey.users.services import record_audit
 
 
 class SubmissionConflict(ValueError):
@@ -153,8 +167,7 @@ def save_submission(
             day=(started_at or utcnow()).date(),
             reason=reason,
         )
-        db.session.add(refusal)
-        db.session.flush()
+        _insert_once(refusal)
         return SaveResult("refusal", refusal=refusal)
     submission = Submission(
         instance_id=instance_id,
@@ -171,14 +184,162 @@ def save_submission(
         ended_at=ended_at or utcnow(),
         is_demo=is_demo,
     )
-    db.session.add(submission)
-    db.session.flush()
+    _insert_once(submission)
     return SaveResult("saved", submission=submission)
+
+
+def _insert_once(row: Submission | Refusal) -> None:
+    """Insert in a savepoint: when a concurrent request stored the instanceID first, only this
+    insert is undone (IntegrityError raised) and the caller's transaction stays usable."""
+    savepoint = db.session.begin_nested()
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
 
 
 def is_duplicate_race(error: IntegrityError) -> bool:
     """Whether an IntegrityError came from a concurrent insert of the same instanceID."""
     return "instance_id" in str(error.orig)
+
+
+# -- receiving an interview, from any channel -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interview:
+    """An interview as a channel received it, checked by the instrument's rules, not yet stored."""
+
+    version: InstrumentVersion
+    spec: InstrumentSpec
+    outcome: Outcome  # rules.evaluate_answers: the answers to store and the problems found
+    instance_id: str
+    language: str
+    entered_by: User
+    source: str  # "web" (the web form and its offline queue) or "openrosa"
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What the channel tells the volunteer, once the caller has committed.
+
+    status: 'saved', 'duplicate' (already stored with the same answers), 'refusal', 'invalid'
+    (errors by field key), 'conflict' (stored with other answers) or 'no_round'.
+    receipt_code: only for the volunteer who entered the interview (or a coordinator): it is the
+    respondent's key to withdrawal.
+    """
+
+    status: str
+    errors: Mapping[str, list[str]] = field(default_factory=dict)
+    submission: Submission | None = None
+    receipt_code: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Whether the interview (or its refusal) is in the database once the caller commits."""
+        return self.status in {"saved", "duplicate", "refusal"}
+
+
+def identifier_message(kind: str) -> str:
+    """The request to remove a direct identifier, in the current language."""
+    return {
+        "iin": _(
+            "This answer seems to contain an ID number (IIN). Remove it: answers must not "
+            "identify anyone."
+        ),
+        "phone": _(
+            "This answer seems to contain a phone number. Remove it: answers must not identify "
+            "anyone."
+        ),
+        "email": _(
+            "This answer seems to contain an e-mail address. Remove it: answers must not "
+            "identify anyone."
+        ),
+    }[kind]
+
+
+def intake_questions(spec: InstrumentSpec) -> tuple[str, str, str]:
+    """The questions a refusal keeps: consent, age, district."""
+    return spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question
+
+
+def screened(spec: InstrumentSpec, outcome: Outcome) -> tuple[str | None, dict[str, list[str]]]:
+    """(refusal reason, problems by field key): a refusal needs nothing else fixed."""
+    errors = {key: list(texts) for key, texts in outcome.errors.items()}
+    reason = refusal_reason(spec, outcome.answers)
+    if reason is not None and not (set(errors) & set(intake_questions(spec))):
+        return reason, {}  # a refusal stores nothing, so nothing else needs fixing
+    for key, kind in identifiers_in_answers(spec, outcome.answers).items():
+        errors.setdefault(key, []).append(identifier_message(kind))
+    return reason, errors
+
+
+def may_see_receipt(submission: Submission, user: User) -> bool:
+    """The receipt code is for the volunteer who entered the interview, and coordinators."""
+    return submission.entered_by_id == user.id or user.has_role(Role.COORDINATOR)
+
+
+def receive_interview(interview: Interview) -> Acknowledgement:
+    """Check, trim, store and audit one interview; a resend or a race is decided here. Flushes."""
+    spec, user = interview.spec, interview.entered_by
+    reason, errors = screened(spec, interview.outcome)
+    if errors:
+        return Acknowledgement("invalid", errors=errors)
+    survey_round = round_for((interview.started_at or utcnow()).date())
+    if survey_round is None:
+        return Acknowledgement("no_round")
+    answers = interview.outcome.answers
+    if reason is not None:
+        answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
+    arguments = {
+        "version": interview.version,
+        "spec": spec,
+        "answers": answers,
+        "instance_id": interview.instance_id,
+        "survey_round": survey_round,
+        "language": interview.language,
+        "entered_by": user,
+        "started_at": interview.started_at,
+        "ended_at": interview.ended_at,
+        "source": interview.source,
+    }
+    try:
+        try:
+            result = save_submission(**arguments)
+        except IntegrityError as error:
+            if not is_duplicate_race(error):
+                raise
+            # A concurrent request stored this instanceID first and committed: decide as for a
+            # resend, against its row.
+            result = save_submission(**arguments)
+    except SubmissionConflict:
+        return Acknowledgement("conflict")
+    if result.outcome == "refusal":
+        return Acknowledgement("refusal")
+    submission = result.submission
+    assert submission is not None
+    if result.outcome == "saved":
+        record_audit(
+            "submission_created",
+            user=user,
+            target=f"submission {submission.id}",
+            details={
+                "instrument": spec.form_id,
+                "version": interview.version.version,
+                "source": interview.source,
+            },
+        )
+    visible = may_see_receipt(submission, user)
+    return Acknowledgement(
+        result.outcome,
+        submission=submission,
+        receipt_code=submission.receipt_code if visible else None,
+    )
 
 
 def submissions_of(user: User, limit: int = 200) -> list[Submission]:

@@ -12,7 +12,6 @@ from typing import Any
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from survey.clock import utcnow
@@ -37,7 +36,6 @@ from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
 from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
-from survey.users.services import record_audit
 
 ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
 
@@ -50,24 +48,6 @@ def rule_messages() -> Messages:
         invalid_choice=_("Choose one of the options shown."),
         too_many_entries=_("Too many entries were added."),
     )
-
-
-def identifier_message(kind: str) -> str:
-    """The translated request to remove a direct identifier."""
-    return {
-        "iin": _(
-            "This answer seems to contain an ID number (IIN). Remove it: answers must not "
-            "identify anyone."
-        ),
-        "phone": _(
-            "This answer seems to contain a phone number. Remove it: answers must not identify "
-            "anyone."
-        ),
-        "email": _(
-            "This answer seems to contain an e-mail address. Remove it: answers must not "
-            "identify anyone."
-        ),
-    }[kind]
 
 
 @bp.route("/")
@@ -240,82 +220,69 @@ def _problems_message(errors: dict[str, list[str]]) -> str:
     return _("Please check %(n)d answer(s) marked below. Nothing is lost.", n=count)
 
 
-def _identifier_errors(spec: Any, answers: dict, errors: dict[str, list[str]]) -> None:
-    for key, kind in services.identifiers_in_answers(spec, answers).items():
-        errors.setdefault(key, []).append(identifier_message(kind))
-
-
 def _try_save(
     version: Any, spec: Any, outcome: Any, instance_id: str, form: SubmissionForm, language: str
 ) -> SaveAnswer:
-    """Store the answers, or say what to fix; answers stay in the form either way."""
-    errors = dict(outcome.errors)
-    reason = services.refusal_reason(spec, outcome.answers)
-    intake = {spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question}
-    if reason is not None and not (set(errors) & intake):
-        errors = {}  # a refusal stores nothing, so nothing else needs fixing
-    else:
-        _identifier_errors(spec, outcome.answers, errors)
-    if errors:
-        show_errors(form, spec, errors)
-        return SaveAnswer("invalid", 422, _problems_message(errors), errors)
-    survey_round = survey_rounds.round_for((_parse_started(form.started_at.data) or _now()).date())
-    if survey_round is None:
-        message = _("No survey round is open. Ask an administrator to add one.")
-        return SaveAnswer("conflict", 409, message)
-    try:
-        result = services.save_submission(
+    """Hand the interview to intake, commit, then say what became of it; answers stay on screen."""
+    acknowledgement = services.receive_interview(
+        services.Interview(
             version=version,
             spec=spec,
-            answers=outcome.answers
-            if reason is None
-            else {k: outcome.answers.get(k) for k in intake if outcome.answers.get(k) is not None},
+            outcome=outcome,
             instance_id=instance_id,
-            survey_round=survey_round,
             language=language,
             entered_by=current_user._get_current_object(),
+            source="web",
             started_at=_parse_started(form.started_at.data),
         )
-        if result.outcome == "saved" and result.submission is not None:
-            record_audit(
-                "submission_created",
-                user=current_user._get_current_object(),
-                target=f"submission {result.submission.id}",
-                details={"instrument": spec.form_id, "version": version.version},
-            )
-        db.session.commit()
-    except services.SubmissionConflict:
+    )
+    if acknowledgement.stored:
+        db.session.commit()  # before the volunteer is told it is saved
+    else:
         db.session.rollback()
+    return _answer(acknowledgement, spec, instance_id, form)
+
+
+def _answer(
+    acknowledgement: services.Acknowledgement, spec: Any, instance_id: str, form: SubmissionForm
+) -> SaveAnswer:
+    """The page's (or offline.js's) answer to an acknowledgement."""
+    status = acknowledgement.status
+    if status == "invalid":
+        errors = {key: list(texts) for key, texts in acknowledgement.errors.items()}
+        show_errors(form, spec, errors)
+        return SaveAnswer("invalid", 422, _problems_message(errors), errors)
+    if status == "no_round":
+        message = _("No survey round is open. Ask an administrator to add one.")
+        return SaveAnswer("conflict", 409, message)
+    if status == "conflict":
+        # Nothing was overwritten; a new identifier lets the volunteer keep these answers as
+        # a new interview, if that is what they are (offline.js does the same).
+        form.instance_id.data = f"uuid:{uuid.uuid4()}"
         message = _(
             "An interview with this identifier was already saved with different answers. "
-            "Nothing was overwritten. Start a new interview to enter these answers."
+            "Nothing was overwritten. To keep these answers as a new interview, check them and "
+            "press Submit again."
         )
         return SaveAnswer("conflict", 409, message)
-    except IntegrityError as error:
-        db.session.rollback()
-        if not services.is_duplicate_race(error):
-            raise
-        existing = services.find_by_instance_id(instance_id)
-        if existing is None:
-            raise
-        return SaveAnswer(
-            "duplicate",
-            receipt_code=existing.receipt_code,
-            location=url_for("collection.saved", instance_id=instance_id),
-        )
-    if result.outcome == "refusal":
+    if status == "refusal":
         return SaveAnswer(
             "refusal", location=url_for("collection.refusal_recorded", form_id=spec.form_id)
         )
+    if acknowledgement.receipt_code is None:
+        # Already received from another account: its receipt code is not for this volunteer.
+        message = _(
+            "This interview was already received from another account. Nothing more is needed."
+        )
+        flash(message, "info")
+        return SaveAnswer(
+            "duplicate", 200, message, location=url_for("collection.home"), receipt_code=None
+        )
     return SaveAnswer(
-        result.outcome,  # "saved" or "duplicate"
-        receipt_code=result.submission.receipt_code if result.submission else None,
+        status,  # "saved" or "duplicate"
+        receipt_code=acknowledgement.receipt_code,
         location=url_for("collection.saved", instance_id=instance_id),
     )
-
-
-def _now() -> dt.datetime:
-    return utcnow()
 
 
 @bp.route("/collect/saved/<instance_id>")
@@ -412,12 +379,7 @@ def correct(submission_id: int) -> Any:
         elif action:
             _apply_action(form, action)
         else:
-            errors = dict(outcome.errors)
-            _identifier_errors(spec, outcome.answers, errors)
-            if services.refusal_reason(spec, outcome.answers):
-                errors.setdefault(spec.intake.consent_question, []).append(
-                    _("To remove a respondent's answers, use withdrawal with the receipt code.")
-                )
+            errors = reviewing.correction_problems(spec, outcome)
             if not reason:
                 reason_error = _("Say why the answers are corrected.")
             if errors or reason_error:
@@ -425,13 +387,6 @@ def correct(submission_id: int) -> Any:
                 form_message, status = _problems_message(errors or {"_reason": ["x"]}), 422
             else:
                 version = reviewing.correct_submission(submission, outcome.answers, reason, user)
-                if version is not None:
-                    record_audit(
-                        "submission_corrected",
-                        user=user,
-                        target=f"submission {submission.id}",
-                        details={"fields": version.changed_fields},
-                    )
                 db.session.commit()
                 flash(_("Correction saved.") if version else _("Nothing was changed."), "success")
                 return redirect(url_for("collection.show_submission", submission_id=submission.id))
