@@ -25,6 +25,9 @@ from survey.datasets.writers import (
     write_csv_table,
     write_rows_csv,
 )
+from survey.instruments.models import Instrument
+from survey.users.models import User
+from survey.users.services import record_audit
 
 BUNDLE_SUFFIX = {"csv": ".zip", "xlsx": ".xlsx", "sav": ".zip"}
 
@@ -105,3 +108,33 @@ def download_name(form_id: str, fmt: str, deidentified: bool, today: dt.date | N
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", form_id) or "export"
     kind = "deidentified" if deidentified else "IDENTIFIED"
     return f"{safe}_{today.isoformat()}_{kind}{BUNDLE_SUFFIX[fmt]}"
+
+
+def audit_export(
+    instrument: Instrument,
+    report: ExportReport,
+    *,
+    round_name: str | int,
+    review_statuses: Sequence[str],
+    include_demo: bool,
+    user: User | None,
+    via: str,
+    file_format: str | None = None,
+) -> None:
+    """Write an export of microdata to the audit log (flushes; the caller commits before the
+    file leaves). The entry says what was exported and how, never an answer."""
+    details: dict[str, Any] = {**report.audit_details()}
+    if file_format is not None:
+        details["format"] = file_format
+    details.update(
+        {
+            "instrument": instrument.form_id,
+            "versions": [v.version for v in instrument.versions],
+            "round": round_name,
+            "review_statuses": list(review_statuses),
+            "include_demo": include_demo,
+            "via": via,
+        }
+    )
+    target = f"instrument {instrument.form_id}"
+    record_audit("export_made", user=user, target=target, details=details)

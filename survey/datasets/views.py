@@ -21,13 +21,18 @@ from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
 from survey.datasets.dataset import load_dataset
 from survey.datasets.deidentify import ExportError, prepare_export
-from survey.datasets.exports import BUNDLE_SUFFIX, MIMETYPES, download_name, export_bundle
+from survey.datasets.exports import (
+    BUNDLE_SUFFIX,
+    MIMETYPES,
+    audit_export,
+    download_name,
+    export_bundle,
+)
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.users.access import roles_required
 from survey.users.models import Role
-from survey.users.services import record_audit
 
 bp = Blueprint("exports", __name__)
 
@@ -137,19 +142,14 @@ def _download(form: ExportForm, deidentify: bool) -> Any:
     except Exception:
         handle.close()
         raise
-    record_audit(
-        "export_made",
+    audit_export(
+        instrument,
+        report,
+        round_name=round_ids[0] if round_ids else "all",
+        review_statuses=statuses,
+        include_demo=bool(form.include_demo.data),
         user=current_user._get_current_object(),
-        target=f"instrument {instrument.form_id}",
-        details={
-            **report.audit_details(),
-            "instrument": instrument.form_id,
-            "versions": [v.version for v in instrument.versions],
-            "round": round_ids[0] if round_ids else "all",
-            "review_statuses": statuses,
-            "include_demo": bool(form.include_demo.data),
-            "via": "web",
-        },
+        via="web",
     )
     db.session.commit()
     handle.seek(0)

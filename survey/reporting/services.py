@@ -152,6 +152,25 @@ def regenerate(report: GeneratedReport) -> tuple[bytes, bool]:
     return pdf, sha256(pdf) == report.pdf_sha256
 
 
+def regenerate_and_record(report: GeneratedReport, by: User | None) -> tuple[bytes, bool]:
+    """Regenerate a filed report (see regenerate) and audit whether it came out identical."""
+    pdf, identical = regenerate(report)
+    record_audit(
+        "report_regenerated",
+        user=by,
+        target=f"report {report.id}",
+        details={"identical": identical, "sha256": sha256(pdf)},
+    )
+    return pdf, identical
+
+
+def download(report: GeneratedReport, by: User | None) -> bytes:
+    """The filed PDF (see stored_pdf), its download audited. Flushes only."""
+    data = stored_pdf(report)
+    record_audit("report_downloaded", user=by, target=f"report {report.id}")
+    return data
+
+
 def stored_pdf(report: GeneratedReport) -> bytes:
     """The filed PDF; rebuilt from the snapshot (and kept) if the file is gone or altered."""
     path = pdf_path(report)

@@ -32,7 +32,6 @@ from survey.reporting.forms import QuoteForm, RegenerateForm, ReportForm
 from survey.reporting.snapshot import ReportDataError, find_instrument, quote_questions
 from survey.users.access import roles_required
 from survey.users.models import Role, User
-from survey.users.services import record_audit
 
 bp = Blueprint("reporting", __name__, url_prefix="/reports")
 
@@ -233,11 +232,10 @@ def download() -> Any:
     if report is None:
         abort(404)
     try:
-        data = services.stored_pdf(report)
+        data = services.download(report, _user())
     except services.ReportError as problem:
         flash(str(problem), "error")
         return redirect(url_for(".history"))
-    record_audit("report_downloaded", user=_user(), target=f"report {report.id}")
     db.session.commit()
     response = send_file(
         BytesIO(data),
@@ -261,16 +259,10 @@ def regenerate() -> Any:
     if report is None:
         abort(404)
     try:
-        pdf, identical = services.regenerate(report)
+        pdf, identical = services.regenerate_and_record(report, _user())
     except services.ReportError as problem:
         flash(str(problem), "error")
         return redirect(url_for(".history"))
-    record_audit(
-        "report_regenerated",
-        user=_user(),
-        target=f"report {report.id}",
-        details={"identical": identical, "sha256": services.sha256(pdf)},
-    )
     db.session.commit()
     if identical:
         flash(
