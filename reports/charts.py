@@ -48,6 +48,11 @@ def _wrap(text: str, width: int = 28) -> str:
     return "\n".join(lines[:3])
 
 
+def _literal(text: str) -> str:
+    """Matplotlib reads $…$ as mathematics: keep dollar signs in labels as typed."""
+    return text.replace("$", r"\$")
+
+
 def bar_chart_svg(
     bars: Sequence[Bar],
     *,
@@ -100,7 +105,7 @@ def _draw(
         gap = 1.5 if percent else 0.02 * max(right, 1.0)
         axes.text(right + gap, position, f"{label}{bar.note}", va="center", fontsize=8)
         top = max(top, right)
-    axes.set_yticks(positions, [_wrap(b.label) for b in bars], fontsize=8)
+    axes.set_yticks(positions, [_literal(_wrap(b.label)) for b in bars], fontsize=8)
     axes.set_ylim(-0.6, len(bars) - 0.4)
     axes.set_xlim(0, 100 if percent else max(1.0, top * 1.25))
     if percent:

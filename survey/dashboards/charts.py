@@ -5,7 +5,6 @@ each with the table that shows the same numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from flask_babel import gettext as _
 
@@ -17,11 +16,6 @@ CHART_WIDTH_INCHES = 4.4  # about 420 px: still legible when a phone scales it d
 
 
 MAX_CHART_BARS = 30
-
-
-def _chart_label(text: str) -> str:
-    """Matplotlib reads $…$ as mathematics: keep dollar signs literal."""
-    return text.replace("$", r"\$")
 
 
 def make_chart(
@@ -40,7 +34,7 @@ def make_chart(
         return Chart("", title, description, table)  # nothing to draw: the page says why
     svg = csp_safe_svg(
         bar_chart_svg(
-            [replace(bar, label=_chart_label(bar.label)) for bar in bars],
+            bars,
             title=title,
             description=description,
             percent=percent,
