@@ -13,9 +13,9 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from reports.languages import LANGUAGES
-from survey.collection.models import REVIEW_STATUSES, SurveyRound
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
-from survey.dashboards.filters import DEFAULT_STATUSES, Filters, dashboard_instruments
+from survey.dashboards.filters import Filters, dashboard_instruments
 from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
@@ -112,7 +112,7 @@ def indicators_command(
     instrument = _instrument(form_id)
     filters = Filters(
         round_id=_round_id(round_name),
-        statuses=tuple(s for s in REVIEW_STATUSES if s in (statuses or DEFAULT_STATUSES)),
+        statuses=tuple(s for s in REVIEW_STATUSES if s in (statuses or ANALYSED_STATUSES)),
         include_demo=include_demo,
     )
     dataset = load_dataset(

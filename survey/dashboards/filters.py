@@ -22,9 +22,6 @@ from survey.extensions import db
 from survey.instruments.models import Instrument
 from survey.instruments.services import list_instruments
 
-DEFAULT_STATUSES = ANALYSED_STATUSES
-
-
 FILTER_QUESTIONS = ("sex", "age_band", "generation")
 
 
@@ -44,7 +41,7 @@ class Filters:
     sex: str | None = None
     age_band: str | None = None
     generation: str | None = None
-    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    statuses: tuple[str, ...] = ANALYSED_STATUSES
     include_demo: bool = True
 
     @property
