@@ -22,7 +22,14 @@ from pyxform.xls2xform import convert
 
 from survey.instruments import expressions
 from survey.instruments.languages import language_code
-from survey.instruments.spec import Choice, InstrumentSpec, IntakeRules, Question, Repeat, Section
+from survey.instruments.spec import (
+    Choice,
+    InstrumentSpec,
+    IntakeRules,
+    Question,
+    Repeat,
+    Section,
+)
 
 # pyxform's internal type names → ours.
 TYPE_NAMES = {
