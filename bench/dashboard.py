@@ -61,22 +61,23 @@ def timed(action: Any) -> tuple[Any, float]:
 
 def measure_analysis(app: Any) -> dict[str, Any]:
     """Dataset load and the full plan, with the peak RSS after each step."""
-    from survey.dashboards import services
+    from survey.dashboards.estimates import PUBLIC, plan_of, publish, run_estimates
+    from survey.dashboards.filters import Filters, instrument_dataset, select_rows
 
     with app.app_context():
         version, _round = dataset_bench.default_version()
         instrument = version.instrument
         baseline = peak_rss_mb()
-        dataset, load_s = timed(lambda: services.instrument_dataset(instrument))
+        dataset, load_s = timed(lambda: instrument_dataset(instrument))
         after_load = peak_rss_mb()
-        selection = services.select_rows(dataset, services.Filters())
-        plan, _problems = services.plan_of(dataset.spec)
+        selection = select_rows(dataset, Filters())
+        plan, _problems = plan_of(dataset.spec)
         (table, problems), plan_s = timed(
-            lambda: services.run_estimates(selection, plan, dataset.spec, None)
+            lambda: run_estimates(selection, plan, dataset.spec, None)
         )
-        _published, suppress_s = timed(lambda: services.publish(table, services.PUBLIC, 5))
+        _published, suppress_s = timed(lambda: publish(table, PUBLIC, 5))
         (overall, _problems), overall_s = timed(
-            lambda: services.run_estimates(selection, plan, dataset.spec, ())
+            lambda: run_estimates(selection, plan, dataset.spec, ())
         )
         after_plan = peak_rss_mb()
         return {
@@ -124,8 +125,8 @@ def get(client: Any, url: str) -> tuple[float, int]:
 
 def measure_pages(app: Any, repeat: int) -> dict[str, Any]:
     """First, cold and warm requests of every page, per role."""
-    from survey.collection.dataset import invalidate
-    from survey.dashboards.services import page_cache
+    from survey.dashboards.cache import page_cache
+    from survey.datasets.cache import invalidate
 
     results: dict[str, Any] = {}
     for role in ("coordinator", "advocate"):

@@ -60,7 +60,7 @@ def default_version() -> Any:
     from sqlalchemy import select
 
     from survey.collection.models import SurveyRound
-    from survey.collection.services import create_round
+    from survey.collection.rounds import create_round
     from survey.extensions import db
     from survey.instruments.models import InstrumentVersion
     from survey.instruments.services import import_default_instrument
@@ -112,7 +112,7 @@ def insert_rows(base: list[dict[str, Any]], start: int, count: int) -> None:
 
 def base_rows(version: Any, survey_round: Any, n: int) -> list[dict[str, Any]]:
     """Distinct demo rows, answers already serialised to JSON text."""
-    from survey.collection.demo import default_workers, iter_demo_rows
+    from survey.demo import default_workers, iter_demo_rows
 
     rows = []
     for row in iter_demo_rows(
@@ -155,7 +155,7 @@ def peak_rss_mb() -> float:
 
 def measure(folder: Path) -> dict[str, Any]:
     """In this (fresh) process: cold load, cached load, append of new submissions."""
-    from survey.collection.dataset import load_dataset
+    from survey.datasets.dataset import load_dataset
     from survey.extensions import db
 
     app = make_app(folder)

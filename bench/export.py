@@ -48,8 +48,9 @@ def size_of(paths: list[Path]) -> int:
 
 def measure(folder: Path, formats: list[str], xlsx_max: int) -> dict[str, Any]:
     """In this (fresh) process: load, prepare, then write each format to a temp folder."""
-    from survey.collection.dataset import load_dataset
-    from survey.collection.exports import export_bundle, export_files, prepare_export
+    from survey.datasets.dataset import load_dataset
+    from survey.datasets.deidentify import prepare_export
+    from survey.datasets.exports import export_bundle, export_files
 
     app = bench_dataset.make_app(folder)
     out: dict[str, Any] = {}

@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from survey.collection import demo  # noqa: E402 - after the path fix, so it runs from a checkout
+from survey import demo  # noqa: E402 - after the path fix, so it runs from a checkout
 from survey.collection.services import answers_digest  # noqa: E402
 from survey.instruments.services import DEFAULT_INSTRUMENT  # noqa: E402
 from survey.instruments.spec import InstrumentSpec  # noqa: E402

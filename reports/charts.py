@@ -48,6 +48,11 @@ def _wrap(text: str, width: int = 28) -> str:
     return "\n".join(lines[:3])
 
 
+def _literal(text: str) -> str:
+    """Matplotlib reads $…$ as mathematics: keep dollar signs in labels as typed."""
+    return text.replace("$", r"\$")
+
+
 def bar_chart_svg(
     bars: Sequence[Bar],
     *,
@@ -100,7 +105,7 @@ def _draw(
         gap = 1.5 if percent else 0.02 * max(right, 1.0)
         axes.text(right + gap, position, f"{label}{bar.note}", va="center", fontsize=8)
         top = max(top, right)
-    axes.set_yticks(positions, [_wrap(b.label) for b in bars], fontsize=8)
+    axes.set_yticks(positions, [_literal(_wrap(b.label)) for b in bars], fontsize=8)
     axes.set_ylim(-0.6, len(bars) - 0.4)
     axes.set_xlim(0, 100 if percent else max(1.0, top * 1.25))
     if percent:
@@ -128,3 +133,29 @@ def _accessible(svg: str, title: str, description: str) -> str:
         f'<desc id="{key}-desc">{escape(description)}</desc>'
     )
     return re.sub(r"(<svg[^>]*>)", r"\1" + head.replace("\\", "\\\\"), svg, count=1)
+
+
+_STYLE_ATTRIBUTE = re.compile(r' style="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+
+
+def _presentation_attributes(match: re.Match[str]) -> str:
+    """One style attribute as the equivalent presentation attributes."""
+    parts = []
+    for declaration in match.group(1).split(";"):
+        name, _colon, value = declaration.partition(":")
+        if name.strip() and value.strip():
+            parts.append(f' {name.strip()}="{value.strip()}"')
+    return "".join(parts)
+
+
+def csp_safe_svg(svg: str) -> str:
+    """Matplotlib's inline styles as SVG presentation attributes.
+
+    The site's Content-Security-Policy (style-src 'self') blocks style attributes and <style>
+    elements, which would paint every shape black; presentation attributes are not styles.
+    The values come from matplotlib (numbers, colours, font names), never from user text.
+    """
+    svg = _STYLE_ELEMENT.sub("", svg)
+    svg = svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
+    return _STYLE_ATTRIBUTE.sub(_presentation_attributes, svg)

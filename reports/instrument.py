@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# Codes every instrument shares (DOMAIN.md §4): "don't know" and "prefer not to answer".
+DONT_KNOW = "dnk"
+PREFER_NOT_TO_ANSWER = "pnta"
+SPECIAL_CODES = (DONT_KNOW, PREFER_NOT_TO_ANSWER)
+
 
 @dataclass(frozen=True)
 class ChoiceDescription:

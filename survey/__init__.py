@@ -46,11 +46,11 @@ def create_app(
     security.init_app(app)
     errors.init_app(app)
 
-    from survey.collection.export_views import bp as exports_bp
+    from survey.collection.blueprint import bp as collection_bp
     from survey.collection.offline_views import bp as offline_bp
     from survey.collection.openrosa_views import bp as openrosa_bp
-    from survey.collection.views import bp as collection_bp
     from survey.dashboards.views import bp as dashboards_bp
+    from survey.datasets.views import bp as exports_bp
     from survey.instruments.views import bp as instruments_bp
     from survey.reporting.views import bp as reporting_bp
     from survey.users.views import bp as users_bp

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -10,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
+
+from survey.clock import utcnow
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
@@ -130,7 +131,7 @@ def restore(database_url: str, backup_file: Path, safety_dir: Path) -> Path | No
     if backend not in {"sqlite", "postgresql"}:
         raise BackupError(f"Restores into {backend} databases are not supported.")
     verify(backup_file, backend)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     safety = safety_dir / f"before-restore-{stamp}.{'sqlite3' if backend == 'sqlite' else 'dump'}"
     if backend == "sqlite":
         live = _sqlite_path(url)

@@ -1,10 +1,12 @@
 """Committed defaults. Override in instance/config.py, then with SURVEY_* environment variables."""
 
+from reports import languages as _languages
+
 # Uploaded XLSForms and form posts: generous for a questionnaire, small enough to refuse abuse.
 MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
 
-LANGUAGES = ["kk", "ru", "en"]
+LANGUAGES = list(_languages.LANGUAGES)
 BABEL_DEFAULT_LOCALE = "en"
 BABEL_DEFAULT_TIMEZONE = "UTC"
 

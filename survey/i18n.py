@@ -8,7 +8,8 @@ from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
-LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+from reports.formatting import numeric_date
+from reports.languages import LANGUAGE_NAMES
 
 
 def select_locale() -> str:
@@ -33,17 +34,8 @@ def current_language() -> str:
 
 
 def format_date(value: dt.date | dt.datetime | str | None) -> str:
-    """dd.mm.yyyy in kk and ru, ISO 8601 in en (DOMAIN.md §8)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return value
-    if current_language() in {"kk", "ru"}:
-        return value.strftime("%d.%m.%Y")
-    return value.strftime("%Y-%m-%d")
+    """dd.mm.yyyy in kk and ru, ISO 8601 in en (DOMAIN.md §8), in the interface language."""
+    return numeric_date(value, current_language())
 
 
 def format_datetime(value: dt.datetime | None) -> str:

@@ -220,7 +220,7 @@ def default_instrument(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.fixture
 def survey_round(app: Flask) -> Any:
     """A survey round open today."""
-    from survey.collection.services import create_round
+    from survey.collection.rounds import create_round
 
     today = dt.date.today()
     result = create_round(

@@ -36,10 +36,7 @@ import numpy as np
 import pandas as pd
 
 from reports.analysis.errors import AnalysisError
-
-DONT_KNOW = "dnk"
-PREFER_NOT_TO_ANSWER = "pnta"
-SPECIAL_CODES = (DONT_KNOW, PREFER_NOT_TO_ANSWER)
+from reports.instrument import DONT_KNOW, PREFER_NOT_TO_ANSWER, SPECIAL_CODES  # noqa: F401
 
 COMPARISONS: Mapping[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,

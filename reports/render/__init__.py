@@ -1,5 +1,6 @@
 """A working paper for the TPNW Meeting of States Parties: plain values → HTML → PDF/UA."""
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports.render.document import (
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
     from reports.render.pdf import render_html, render_pdf, report_url_fetcher
 
 _RENDERERS = ("render_html", "render_pdf", "report_url_fetcher")
+# The paper's templates and stylesheet live in the package that renders them.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def stylesheet() -> str:
+    """The paper's CSS (page rules, fonts), e.g. for reading a preview in a browser."""
+    return (TEMPLATE_DIR / "paper.css").read_text(encoding="utf-8")
 
 
 def __getattr__(name: str) -> object:
@@ -34,6 +42,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "TEMPLATE_DIR",
     "WORD_WARNING",
     "Annex",
     "Chapter",
@@ -49,5 +58,6 @@ __all__ = [
     "render_html",
     "render_pdf",
     "report_url_fetcher",
+    "stylesheet",
     "word_count",
 ]

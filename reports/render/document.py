@@ -16,7 +16,9 @@ from typing import Literal
 import nh3
 from markdown_it import MarkdownIt
 
-LANGUAGES = ("en", "ru", "kk")
+from reports.languages import PAPER_LANGUAGES as LANGUAGES
+from reports.languages import Language
+
 PAPER_SIZES = ("A4", "Letter")
 WORD_WARNING = 2500  # DOMAIN §7: NGO papers run 4–10 pages; warn above ~2,500 narrative words
 
@@ -133,7 +135,7 @@ class Paper:
     """A whole working paper, ready to render."""
 
     masthead: Masthead
-    language: Literal["en", "ru", "kk"] = "en"
+    language: Language = "en"
     paper_size: Literal["A4", "Letter"] = "A4"
     chapters: tuple[Chapter, ...] = ()
     annexes: tuple[Annex, ...] = ()

@@ -1,6 +1,6 @@
 """A `Paper` → a context of plain values → HTML (jinja2, autoescaped) → PDF/UA (WeasyPrint).
 
-WeasyPrint may load only the report's own assets: the stylesheet under `templates/report/`
+WeasyPrint may load only the report's own assets: the stylesheet under `templates/`
 and the figures of the paper being rendered, both under the private `birge-report:` scheme.
 Every other URL (http, https, file, data, …) is refused, so nothing typed by a person can make
 the renderer read the disk or reach the network.
@@ -8,7 +8,6 @@ the renderer read the disk or reach the network.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import unicodedata
@@ -24,6 +23,8 @@ from markupsafe import Markup, escape
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from reports import formatting
+from reports.render import TEMPLATE_DIR
 from reports.render.document import (
     Annex,
     Block,
@@ -43,7 +44,6 @@ from reports.render.document import (
     read_markdown,
 )
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "report"
 SCHEME = "birge-report"
 BASE_URL = f"{SCHEME}:/"
 # What the fetcher may serve from TEMPLATE_DIR, by suffix; anything else there stays private.
@@ -97,53 +97,6 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-# Month names written out here rather than taken from CLDR, so that a Babel upgrade can never
-# change the date printed on a paper regenerated from the same data.
-MONTHS = {
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-    "ru": [
-        "января",
-        "февраля",
-        "марта",
-        "апреля",
-        "мая",
-        "июня",
-        "июля",
-        "августа",
-        "сентября",
-        "октября",
-        "ноября",
-        "декабря",
-    ],
-    "kk": [
-        "қаңтар",
-        "ақпан",
-        "наурыз",
-        "сәуір",
-        "мамыр",
-        "маусым",
-        "шілде",
-        "тамыз",
-        "қыркүйек",
-        "қазан",
-        "қараша",
-        "желтоқсан",
-    ],
-}
-
 # Letters of Kazakh Cyrillic missing from Liberation Serif 1.07 (Debian's fonts-liberation);
 # і/І is there. Text holding them is set in DejaVu Serif whole, not letter by letter.
 KAZAKH_ONLY = "ӘәҒғҚқҢңӨөҰұҮүҺһ"
@@ -151,16 +104,6 @@ _KAZAKH_WORD = re.compile(rf"\w*[{KAZAKH_ONLY}]\w*")
 # In an English paper a Cyrillic phrase is a Kazakh or Russian quotation or name: set the whole
 # phrase in one face. In a Russian paper only the Kazakh words (place names, mostly) change.
 _CYRILLIC_PHRASE = re.compile(r"[\u0400-\u04ff]+(?:[\s\d,.;:!?«»“”\"'’()–—-]+[\u0400-\u04ff]+)*")
-
-
-def format_date(date: dt.date, language: str) -> str:
-    """The masthead date: "3 March 2025", «3 марта 2025 г.», «2025 жылғы 3 наурыз»."""
-    month = MONTHS[language][date.month - 1]
-    if language == "ru":
-        return f"{date.day} {month} {date.year} г."
-    if language == "kk":
-        return f"{date.year} жылғы {date.day} {month}"
-    return f"{date.day} {month} {date.year}"
 
 
 def roman(number: int) -> str:
@@ -193,7 +136,7 @@ class RefusedURLError(ValueError):
 
 
 class ReportURLFetcher(URLFetcher):
-    """Serves files under `templates/report/` and this render's figures; refuses the rest.
+    """Serves files under reports/render/templates/ and this render's figures; refuses the rest.
 
     `data:` URLs are refused too: figures travel as in-memory assets under the private scheme,
     so no data URL is ever needed and none can smuggle content in.
@@ -434,7 +377,7 @@ def build_context(paper: Paper) -> tuple[dict[str, Any], dict[str, bytes]]:
         "symbol": symbol,
         "is_draft": masthead.symbol is None,
         "distribution": words["distribution"].format(distribution=_nfc(masthead.distribution)),
-        "date": format_date(masthead.date, paper.language),
+        "date": formatting.date(masthead.date, paper.language),
         "original": words["original"].format(language=_nfc(masthead.original_language)),
         "meeting": _nfc(masthead.meeting),
         "place_and_dates": _nfc(masthead.place_and_dates),

@@ -21,10 +21,18 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from survey.collection.models import ReviewStatus
 from survey.instruments.registry import make_field
 from survey.instruments.rules import MAX_REPEAT_ENTRIES
 from survey.instruments.spec import InstrumentSpec, Repeat
 
+# The words for each review status, wherever one is shown or chosen.
+REVIEW_STATUS_LABELS = {
+    ReviewStatus.PENDING.value: _l("Pending"),
+    ReviewStatus.APPROVED.value: _l("Approved"),
+    ReviewStatus.ON_HOLD.value: _l("On hold"),
+    ReviewStatus.REJECTED.value: _l("Rejected"),
+}
 # Question names become HTML names; attributes get a prefix so a question called "data" or
 # "validate" cannot shadow a WTForms method.
 ATTRIBUTE_PREFIX = "q__"
@@ -146,12 +154,7 @@ class ReviewForm(FlaskForm):
 
     status = SelectField(
         _l("Status"),
-        choices=[
-            SelectChoice("pending", _l("pending review")),
-            SelectChoice("approved", _l("approved")),
-            SelectChoice("on_hold", _l("on hold")),
-            SelectChoice("rejected", _l("rejected")),
-        ],
+        choices=[SelectChoice(status, label) for status, label in REVIEW_STATUS_LABELS.items()],
     )
     comment = TextAreaField(_l("Comment for the volunteer"), validators=[Length(max=2000)])
 

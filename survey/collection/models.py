@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from survey.clock import utcnow
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
-from survey.users.models import User, utcnow
+from survey.users.models import User
+
+
+class ReviewStatus(enum.StrEnum):
+    """Where a submission stands in review (a rejected one goes back to its volunteer)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    ON_HOLD = "on_hold"
+    REJECTED = "rejected"
+
+
+REVIEW_STATUSES = tuple(status.value for status in ReviewStatus)
+# What analyses, dashboards and exports include unless asked otherwise.
+ANALYSED_STATUSES = (ReviewStatus.PENDING.value, ReviewStatus.APPROVED.value)
 
 
 class SurveyRound(db.Model):
@@ -49,7 +65,9 @@ class Submission(db.Model):
     received_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
-    review_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    review_status: Mapped[str] = mapped_column(
+        String(20), default=ReviewStatus.PENDING.value, index=True
+    )
     review_comment: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,8 +8,9 @@ the other scheme OpenRosa allows, is impossible here: the server would need each
 
 Every request carries its own credentials: no browser session is used or created, so a logged-in
 browser is treated as anonymous here, and CSRF protection (which guards sessions) does not apply.
-A submission goes through the same checks as the web form (collection.views._try_save): the
-instrument's rules, the identifier screening, refusals, one row per instanceID.
+A submission goes to the same intake service as the web form (services.receive_interview): the
+instrument's rules, the identifier screening, refusals, one row per instanceID, the same answer to
+a resend or a race.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
 from flask_babel import force_locale
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from survey.collection import openrosa, services
 from survey.collection.openrosa import SubmissionError, openrosa_response
-from survey.collection.views import identifier_message
 from survey.extensions import csrf, db, limiter
 from survey.instruments import services as instruments
 from survey.instruments.models import InstrumentVersion
@@ -244,24 +243,6 @@ def _problems_message(spec: InstrumentSpec, errors: dict[str, list[str]]) -> str
     return "Not stored. Correct these answers, then send the form again:\n" + "\n".join(lines)
 
 
-def _intake_questions(spec: InstrumentSpec) -> tuple[str, str, str]:
-    """The questions a refusal keeps: consent, age, district."""
-    return spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question
-
-
-def _checked_answers(
-    spec: InstrumentSpec, outcome: Outcome
-) -> tuple[str | None, dict[str, list[str]]]:
-    """(refusal reason, problems by field) with the web form's precedence (views._try_save)."""
-    errors = dict(outcome.errors)
-    reason = services.refusal_reason(spec, outcome.answers)
-    if reason is not None and not (set(errors) & set(_intake_questions(spec))):
-        return reason, {}  # a refusal stores nothing, so nothing else needs fixing
-    for key, kind in services.identifiers_in_answers(spec, outcome.answers).items():
-        errors.setdefault(key, []).append(identifier_message(kind))
-    return reason, errors
-
-
 @bp.route("/submission", methods=["POST"])
 @failed_auth_limit
 @basic_auth
@@ -287,7 +268,7 @@ def submit(user: User) -> Response:
         outcome = evaluate_answers(
             spec, parsed.answers, language="en", type_errors=parsed.type_errors
         )
-        reason, errors = _checked_answers(spec, outcome)
+        _reason, errors = services.screened(spec, outcome)
         if errors:
             return openrosa_response(_problems_message(spec, errors), 400)
     if parsed.deprecated_id and services.find_by_instance_id(parsed.deprecated_id):
@@ -296,16 +277,7 @@ def submit(user: User) -> Response:
             "accepted from the phone: ask a coordinator to correct the stored interview.",
             409,
         )
-    answers = (
-        outcome.answers
-        if reason is None
-        else {
-            k: outcome.answers[k]
-            for k in _intake_questions(spec)
-            if outcome.answers.get(k) is not None
-        }
-    )
-    return _store(user, version, spec, parsed, answers)
+    return _store(user, version, spec, parsed, outcome)
 
 
 def _store(
@@ -313,64 +285,40 @@ def _store(
     version: InstrumentVersion,
     spec: InstrumentSpec,
     parsed: openrosa.ParsedSubmission,
-    answers: dict[str, Any],
+    outcome: Outcome,
 ) -> Response:
-    """Save once and answer 201 only after the commit; a resend gets the same receipt code."""
-    started = parsed.started_at or dt.datetime.now(dt.UTC)
-    survey_round = services.round_for(started.date())
-    if survey_round is None:
-        return openrosa_response(
-            "No survey round is open. Ask an administrator to add one, then send again.", 409
-        )
+    """Hand the interview to intake; answer 201 only after the commit (a resend: the same)."""
     language = request.accept_languages.best_match(spec.languages) or spec.default_language
-
-    def save() -> services.SaveResult:
-        result = services.save_submission(
+    acknowledgement = services.receive_interview(
+        services.Interview(
             version=version,
             spec=spec,
-            answers=answers,
+            outcome=outcome,
             instance_id=parsed.instance_id,
-            survey_round=survey_round,
             language=language,
             entered_by=user,
+            source="openrosa",
             started_at=parsed.started_at,
             ended_at=parsed.ended_at,
-            source="openrosa",
         )
-        if result.outcome == "saved" and result.submission is not None:
-            users.record_audit(
-                "submission_created",
-                user=user,
-                target=f"submission {result.submission.id}",
-                details={
-                    "instrument": spec.form_id,
-                    "version": version.version,
-                    "source": "openrosa",
-                },
-            )
-        db.session.commit()
-        return result
-
-    try:
-        try:
-            result = save()
-        except IntegrityError as error:
-            db.session.rollback()
-            if not services.is_duplicate_race(error):
-                raise
-            result = save()  # a concurrent resend won the insert: now this reads its row
-    except services.SubmissionConflict:
+    )
+    if not acknowledgement.stored:
         db.session.rollback()
+        if acknowledgement.status == "no_round":
+            return openrosa_response(
+                "No survey round is open. Ask an administrator to add one, then send again.", 409
+            )
+        if acknowledgement.status == "invalid":  # checked above; kept for completeness
+            return openrosa_response(_problems_message(spec, dict(acknowledgement.errors)), 400)
         return openrosa_response(
             "An interview with this instanceID was already received with different answers. "
             "Nothing was overwritten. Fill in a new copy of the form for these answers.",
             409,
         )
-    if result.outcome == "refusal":
+    db.session.commit()
+    if acknowledgement.status == "refusal":
         return openrosa_response("Refusal recorded, no answers stored.", 201)
-    submission = result.submission
-    assert submission is not None
-    if submission.entered_by_id != user.id and not user.has_role(Role.COORDINATOR):
+    if acknowledgement.receipt_code is None:
         # The receipt code is the respondent's key to withdrawal: only its volunteer sees it.
         return openrosa_response("Already received.", 201)
-    return openrosa_response(f"Saved. Receipt code: {submission.receipt_code}", 201)
+    return openrosa_response(f"Saved. Receipt code: {acknowledgement.receipt_code}", 201)

@@ -6,10 +6,20 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
+from flask_babel import gettext as _
+
 from survey.collection.forms import SubmissionForm, question_field
 from survey.instruments import expressions
-from survey.instruments.registry import widget_for
-from survey.instruments.rules import Messages, compiled
+from survey.instruments.registry import (
+    DATE_MESSAGE,
+    DECIMAL_MESSAGE,
+    DECIMAL_PATTERN,
+    INTEGER_MESSAGE,
+    INTEGER_PATTERN,
+    LOCAL_DATE_PATTERN,
+    widget_for,
+)
+from survey.instruments.rules import MAX_REPEAT_ENTRIES, Messages, compiled
 from survey.instruments.spec import InstrumentSpec, Question, Repeat
 
 
@@ -53,6 +63,36 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
         "messages": asdict(messages),
         "intake": asdict(spec.intake),
         "today": dt.date.today().isoformat(),
+        "words": browser_words(),
+        "limits": browser_limits(),
+    }
+
+
+def browser_words() -> dict[str, str]:
+    """What static/js/form.js says itself, from the same catalogues as the page ({n} etc. are
+    filled in by the script)."""
+    return {
+        "step": _(
+            "Section %(number)s of %(total)s: %(title)s",
+            number="{n}",
+            total="{total}",
+            title="{title}",
+        ),
+        "saving": _("Saving…"),
+        "integer": str(INTEGER_MESSAGE),
+        "decimal": str(DECIMAL_MESSAGE),
+        "date": str(DATE_MESSAGE),
+    }
+
+
+def browser_limits() -> dict[str, Any]:
+    """Constants the server enforces and the browser checks too, sent rather than copied."""
+    return {
+        "maxEntries": MAX_REPEAT_ENTRIES,
+        # Python's and JavaScript's regular expressions agree on these simple patterns.
+        "integer": INTEGER_PATTERN.pattern,
+        "decimal": DECIMAL_PATTERN.pattern,
+        "localDate": LOCAL_DATE_PATTERN.pattern,
     }
 
 

@@ -1,4 +1,17 @@
-"""Store submissions and refusals. Services flush; the view or CLI commits."""
+"""Intake: the one service every channel calls (web form, offline queue, OpenRosa).
+
+`receive_interview` decides everything about an interview that arrives, in one place: refusal
+trimming (a refusal keeps only consent, age and district), identifier screening, the survey round,
+storing once per instanceID, the audit entry, and a resend or a race of the same instanceID:
+- the same answers again → the original receipt, shown only to the volunteer who entered the
+  interview (or a coordinator); anyone else is told it was already received;
+- different answers → a conflict: nothing is overwritten, the volunteer keeps the answers and can
+  send them as a new interview.
+Two requests racing with one instanceID are decided exactly like a resend: the loser's insert
+fails on the unique instanceID inside a savepoint, and it reads the winner's committed row.
+
+Services flush; the caller commits, then acknowledges (a receipt only after the commit).
+"""
 
 from __future__ import annotations
 
@@ -7,26 +20,27 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from survey.collection.models import Refusal, Submission, SubmissionVersion, SurveyRound
+from survey.clock import utcnow
+from survey.collection.models import Refusal, Submission, SurveyRound
 from survey.collection.privacy import find_identifiers, new_receipt_code
+from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
+from survey.instruments.rules import Outcome
 from survey.instruments.spec import InstrumentSpec
-from survey.users.models import User, utcnow
+from survey.users.models import Role, User
+from survey.users.services import record_audit
 
 
 class SubmissionConflict(ValueError):
     """The instanceID is already stored with different answers."""
-
-
-class RoundError(ValueError):
-    """A survey round cannot be created as asked."""
 
 
 @dataclass(frozen=True)
@@ -92,45 +106,6 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
     return found
 
 
-def current_round(today: dt.date | None = None) -> SurveyRound | None:
-    """The round new interviews join: the latest one open today, else the latest started."""
-    today = today or dt.date.today()
-    rounds = db.session.execute(
-        select(SurveyRound).order_by(SurveyRound.starts_on.desc(), SurveyRound.id.desc())
-    ).scalars()
-    fallback = None
-    for survey_round in rounds:
-        if survey_round.starts_on <= today and (
-            survey_round.ends_on is None or today <= survey_round.ends_on
-        ):
-            return survey_round
-        if fallback is None and survey_round.starts_on <= today:
-            fallback = survey_round
-    return fallback
-
-
-def create_round(name: str, starts_on: dt.date, ends_on: dt.date | None = None) -> SurveyRound:
-    """Add a survey round; names are unique and dates in order."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise RoundError("A round needs a name of 1 to 100 characters.")
-    if ends_on is not None and ends_on < starts_on:
-        raise RoundError("The round cannot end before it starts.")
-    if db.session.execute(select(SurveyRound).where(SurveyRound.name == name)).first():
-        raise RoundError(f"A round named {name!r} already exists.")
-    survey_round = SurveyRound(name=name, starts_on=starts_on, ends_on=ends_on)
-    db.session.add(survey_round)
-    db.session.flush()
-    return survey_round
-
-
-def list_rounds() -> list[SurveyRound]:
-    """All rounds, newest first."""
-    return list(
-        db.session.execute(select(SurveyRound).order_by(SurveyRound.starts_on.desc())).scalars()
-    )
-
-
 def find_by_instance_id(instance_id: str) -> Submission | None:
     """The stored submission with this instanceID."""
     return db.session.execute(
@@ -192,8 +167,7 @@ def save_submission(
             day=(started_at or utcnow()).date(),
             reason=reason,
         )
-        db.session.add(refusal)
-        db.session.flush()
+        _insert_once(refusal)
         return SaveResult("refusal", refusal=refusal)
     submission = Submission(
         instance_id=instance_id,
@@ -210,14 +184,162 @@ def save_submission(
         ended_at=ended_at or utcnow(),
         is_demo=is_demo,
     )
-    db.session.add(submission)
-    db.session.flush()
+    _insert_once(submission)
     return SaveResult("saved", submission=submission)
+
+
+def _insert_once(row: Submission | Refusal) -> None:
+    """Insert in a savepoint: when a concurrent request stored the instanceID first, only this
+    insert is undone (IntegrityError raised) and the caller's transaction stays usable."""
+    savepoint = db.session.begin_nested()
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
 
 
 def is_duplicate_race(error: IntegrityError) -> bool:
     """Whether an IntegrityError came from a concurrent insert of the same instanceID."""
     return "instance_id" in str(error.orig)
+
+
+# -- receiving an interview, from any channel -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interview:
+    """An interview as a channel received it, checked by the instrument's rules, not yet stored."""
+
+    version: InstrumentVersion
+    spec: InstrumentSpec
+    outcome: Outcome  # rules.evaluate_answers: the answers to store and the problems found
+    instance_id: str
+    language: str
+    entered_by: User
+    source: str  # "web" (the web form and its offline queue) or "openrosa"
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What the channel tells the volunteer, once the caller has committed.
+
+    status: 'saved', 'duplicate' (already stored with the same answers), 'refusal', 'invalid'
+    (errors by field key), 'conflict' (stored with other answers) or 'no_round'.
+    receipt_code: only for the volunteer who entered the interview (or a coordinator): it is the
+    respondent's key to withdrawal.
+    """
+
+    status: str
+    errors: Mapping[str, list[str]] = field(default_factory=dict)
+    submission: Submission | None = None
+    receipt_code: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Whether the interview (or its refusal) is in the database once the caller commits."""
+        return self.status in {"saved", "duplicate", "refusal"}
+
+
+def identifier_message(kind: str) -> str:
+    """The request to remove a direct identifier, in the current language."""
+    return {
+        "iin": _(
+            "This answer seems to contain an ID number (IIN). Remove it: answers must not "
+            "identify anyone."
+        ),
+        "phone": _(
+            "This answer seems to contain a phone number. Remove it: answers must not identify "
+            "anyone."
+        ),
+        "email": _(
+            "This answer seems to contain an e-mail address. Remove it: answers must not "
+            "identify anyone."
+        ),
+    }[kind]
+
+
+def intake_questions(spec: InstrumentSpec) -> tuple[str, str, str]:
+    """The questions a refusal keeps: consent, age, district."""
+    return spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question
+
+
+def screened(spec: InstrumentSpec, outcome: Outcome) -> tuple[str | None, dict[str, list[str]]]:
+    """(refusal reason, problems by field key): a refusal needs nothing else fixed."""
+    errors = {key: list(texts) for key, texts in outcome.errors.items()}
+    reason = refusal_reason(spec, outcome.answers)
+    if reason is not None and not (set(errors) & set(intake_questions(spec))):
+        return reason, {}  # a refusal stores nothing, so nothing else needs fixing
+    for key, kind in identifiers_in_answers(spec, outcome.answers).items():
+        errors.setdefault(key, []).append(identifier_message(kind))
+    return reason, errors
+
+
+def may_see_receipt(submission: Submission, user: User) -> bool:
+    """The receipt code is for the volunteer who entered the interview, and coordinators."""
+    return submission.entered_by_id == user.id or user.has_role(Role.COORDINATOR)
+
+
+def receive_interview(interview: Interview) -> Acknowledgement:
+    """Check, trim, store and audit one interview; a resend or a race is decided here. Flushes."""
+    spec, user = interview.spec, interview.entered_by
+    reason, errors = screened(spec, interview.outcome)
+    if errors:
+        return Acknowledgement("invalid", errors=errors)
+    survey_round = round_for((interview.started_at or utcnow()).date())
+    if survey_round is None:
+        return Acknowledgement("no_round")
+    answers = interview.outcome.answers
+    if reason is not None:
+        answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
+    arguments = {
+        "version": interview.version,
+        "spec": spec,
+        "answers": answers,
+        "instance_id": interview.instance_id,
+        "survey_round": survey_round,
+        "language": interview.language,
+        "entered_by": user,
+        "started_at": interview.started_at,
+        "ended_at": interview.ended_at,
+        "source": interview.source,
+    }
+    try:
+        try:
+            result = save_submission(**arguments)
+        except IntegrityError as error:
+            if not is_duplicate_race(error):
+                raise
+            # A concurrent request stored this instanceID first and committed: decide as for a
+            # resend, against its row.
+            result = save_submission(**arguments)
+    except SubmissionConflict:
+        return Acknowledgement("conflict")
+    if result.outcome == "refusal":
+        return Acknowledgement("refusal")
+    submission = result.submission
+    assert submission is not None
+    if result.outcome == "saved":
+        record_audit(
+            "submission_created",
+            user=user,
+            target=f"submission {submission.id}",
+            details={
+                "instrument": spec.form_id,
+                "version": interview.version.version,
+                "source": interview.source,
+            },
+        )
+    visible = may_see_receipt(submission, user)
+    return Acknowledgement(
+        result.outcome,
+        submission=submission,
+        receipt_code=submission.receipt_code if visible else None,
+    )
 
 
 def submissions_of(user: User, limit: int = 200) -> list[Submission]:
@@ -240,11 +362,6 @@ def refusal_counts() -> list[tuple[str | None, dt.date, str, int]]:
         .order_by(Refusal.day.desc())
     )
     return [tuple(r) for r in rows]  # type: ignore[misc]
-
-
-def round_for(day: dt.date) -> SurveyRound | None:
-    """The round an interview held on this day belongs to (the current one as fallback)."""
-    return current_round(day) or current_round()
 
 
 def readable_answers(
@@ -276,150 +393,3 @@ def readable_answers(
                 label = spec.label(item.labels, language) or item.name
                 rows.append((title, label, text(item, answers[item.name])))
     return rows
-
-
-REVIEW_STATUSES = ("pending", "approved", "on_hold", "rejected")
-CORRECTION_WINDOW = dt.timedelta(hours=48)
-
-
-class ReviewError(ValueError):
-    """A review, correction or withdrawal that cannot be done as asked."""
-
-
-def _flat(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Answers with repeat entries flattened to field keys ('member-0-member_age')."""
-    flat: dict[str, Any] = {}
-    for name, value in answers.items():
-        if isinstance(value, list) and value and isinstance(value[0], Mapping):
-            for index, entry in enumerate(value):
-                for child, child_value in entry.items():
-                    flat[f"{name}-{index}-{child}"] = child_value
-        else:
-            flat[name] = value
-    return flat
-
-
-def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """Field keys whose value differs between two sets of answers."""
-    old, new = _flat(before), _flat(after)
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-
-
-def may_correct(submission: Submission, user: User, now: dt.datetime | None = None) -> bool:
-    """Coordinators always; volunteers their own, for 48 hours or while it is rejected."""
-    if user.has_role("coordinator"):
-        return True
-    if submission.entered_by_id != user.id:
-        return False
-    received = submission.received_at
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=dt.UTC)
-    return submission.review_status == "rejected" or (now or utcnow()) - received < (
-        CORRECTION_WINDOW
-    )
-
-
-def correct_submission(
-    submission: Submission, answers: Mapping[str, Any], reason: str, user: User
-) -> SubmissionVersion | None:
-    """Replace the answers, keeping the earlier ones as a version (who, when, what, why)."""
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("reason")
-    fields = changed_fields(submission.answers, answers)
-    if not fields:
-        return None
-    version = SubmissionVersion(
-        submission=submission,
-        number=len(submission.versions) + 1,
-        answers=submission.answers,
-        changed_fields=fields,
-        reason=reason[:2000],
-        changed_by_id=user.id,
-    )
-    db.session.add(version)
-    submission.answers = dict(answers)
-    submission.answers_sha256 = answers_digest(submission.instrument_version_id, answers)
-    submission.updated_at = utcnow()
-    if submission.review_status == "rejected":
-        submission.review_status = "pending"
-    db.session.flush()
-    return version
-
-
-def review_submission(submission: Submission, status: str, comment: str, reviewer: User) -> None:
-    """Mark a submission approved, on hold or rejected (a rejection needs a comment)."""
-    if status not in REVIEW_STATUSES:
-        raise ReviewError("status")
-    comment = comment.strip()
-    if status == "rejected" and not comment:
-        raise ReviewError("comment")
-    submission.review_status = status
-    submission.review_comment = comment[:2000] or None
-    submission.reviewed_by_id = reviewer.id
-    submission.reviewed_at = utcnow()
-    db.session.flush()
-
-
-def review_queue(status: str | None = None, limit: int = 200) -> list[Submission]:
-    """Submissions to review, oldest pending first; optionally one status only."""
-    query = select(Submission).order_by(Submission.received_at.desc()).limit(limit)
-    if status in REVIEW_STATUSES:
-        query = query.where(Submission.review_status == status)
-    return list(db.session.execute(query).scalars())
-
-
-def find_by_receipt_code(code: str) -> Submission | None:
-    """The submission a respondent's receipt code belongs to."""
-    from survey.collection.privacy import normalize_receipt_code
-
-    return db.session.execute(
-        select(Submission).where(Submission.receipt_code == normalize_receipt_code(code))
-    ).scalar_one_or_none()
-
-
-def withdraw_submission(submission: Submission) -> dict[str, Any]:
-    """Delete a submission and all its earlier versions; return what the audit may keep."""
-    trace = {
-        "submission": submission.id,
-        "instrument": submission.instrument_version.instrument.form_id,
-        "round": submission.survey_round.name,
-    }
-    db.session.delete(submission)
-    db.session.flush()
-    return trace
-
-
-def correction_history(
-    spec: InstrumentSpec, submission: Submission, language: str
-) -> list[dict[str, Any]]:
-    """Each correction, newest first: who, when, why, and before → after per changed field."""
-    states = [v.answers for v in submission.versions] + [submission.answers]
-    history = []
-    for index, version in enumerate(submission.versions):
-        before, after = _flat(states[index]), _flat(states[index + 1])
-        changes = []
-        for key in version.changed_fields:
-            name = key.rsplit("-", 1)[-1]
-            question = spec.questions_by_name.get(name)
-            label = spec.label(question.labels, language) if question else name
-            if key != name:
-                label = f"{label} ({key.split('-')[0]} {int(key.split('-')[1]) + 1})"
-            changes.append(
-                (
-                    label,
-                    _answer_text(spec, question, before.get(key), language),
-                    _answer_text(spec, question, after.get(key), language),
-                )
-            )
-        history.append({"version": version, "changes": changes})
-    return list(reversed(history))
-
-
-def _answer_text(spec: InstrumentSpec, question: Any, value: Any, language: str) -> str:
-    if value is None:
-        return "—"
-    if question is not None and question.choice_list:
-        codes = value if isinstance(value, list) else [value]
-        return ", ".join(spec.choice_label(question.choice_list, str(c), language) for c in codes)
-    return str(value)

@@ -9,19 +9,19 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from survey.clock import utcnow
+from survey.collection import review as reviewing
+from survey.collection import rounds as survey_rounds
 from survey.collection import services
+from survey.collection.blueprint import bp
 from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
-    ReviewForm,
-    RoundForm,
     SubmissionForm,
-    WithdrawalForm,
     form_class,
     question_field,
     resize_repeat,
@@ -36,9 +36,6 @@ from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
 from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
-from survey.users.services import record_audit
-
-bp = Blueprint("collection", __name__)
 
 ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
 
@@ -53,24 +50,6 @@ def rule_messages() -> Messages:
     )
 
 
-def identifier_message(kind: str) -> str:
-    """The translated request to remove a direct identifier."""
-    return {
-        "iin": _(
-            "This answer seems to contain an ID number (IIN). Remove it: answers must not "
-            "identify anyone."
-        ),
-        "phone": _(
-            "This answer seems to contain a phone number. Remove it: answers must not identify "
-            "anyone."
-        ),
-        "email": _(
-            "This answer seems to contain an e-mail address. Remove it: answers must not "
-            "identify anyone."
-        ),
-    }[kind]
-
-
 @bp.route("/")
 @any_role
 def home() -> str:
@@ -81,7 +60,7 @@ def home() -> str:
     return render_template(
         "collection/home.html",
         instruments=instruments_list,
-        survey_round=services.current_round(),
+        survey_round=survey_rounds.current_round(),
         can_enter=current_user.has_role(*ENTERING_ROLES),
     )
 
@@ -153,7 +132,7 @@ def fill(version_id: int) -> Any:
     form_message = None
     if request.method == "GET":
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
-        form.started_at.data = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        form.started_at.data = utcnow().isoformat(timespec="seconds")
     else:
         outcome, action, csrf_ok = _read_post(form, spec, language)
         instance_id = services.valid_instance_id(form.instance_id.data)
@@ -181,7 +160,7 @@ def fill(version_id: int) -> Any:
             sections=page_sections(spec, form, language),
             model=form_model(spec, language, rule_messages()),
             form_message=form_message,
-            survey_round=services.current_round(),
+            survey_round=survey_rounds.current_round(),
         ),
         status,
     )
@@ -241,82 +220,69 @@ def _problems_message(errors: dict[str, list[str]]) -> str:
     return _("Please check %(n)d answer(s) marked below. Nothing is lost.", n=count)
 
 
-def _identifier_errors(spec: Any, answers: dict, errors: dict[str, list[str]]) -> None:
-    for key, kind in services.identifiers_in_answers(spec, answers).items():
-        errors.setdefault(key, []).append(identifier_message(kind))
-
-
 def _try_save(
     version: Any, spec: Any, outcome: Any, instance_id: str, form: SubmissionForm, language: str
 ) -> SaveAnswer:
-    """Store the answers, or say what to fix; answers stay in the form either way."""
-    errors = dict(outcome.errors)
-    reason = services.refusal_reason(spec, outcome.answers)
-    intake = {spec.intake.consent_question, spec.intake.age_question, spec.intake.district_question}
-    if reason is not None and not (set(errors) & intake):
-        errors = {}  # a refusal stores nothing, so nothing else needs fixing
-    else:
-        _identifier_errors(spec, outcome.answers, errors)
-    if errors:
-        show_errors(form, spec, errors)
-        return SaveAnswer("invalid", 422, _problems_message(errors), errors)
-    survey_round = services.round_for((_parse_started(form.started_at.data) or _now()).date())
-    if survey_round is None:
-        message = _("No survey round is open. Ask an administrator to add one.")
-        return SaveAnswer("conflict", 409, message)
-    try:
-        result = services.save_submission(
+    """Hand the interview to intake, commit, then say what became of it; answers stay on screen."""
+    acknowledgement = services.receive_interview(
+        services.Interview(
             version=version,
             spec=spec,
-            answers=outcome.answers
-            if reason is None
-            else {k: outcome.answers.get(k) for k in intake if outcome.answers.get(k) is not None},
+            outcome=outcome,
             instance_id=instance_id,
-            survey_round=survey_round,
             language=language,
             entered_by=current_user._get_current_object(),
+            source="web",
             started_at=_parse_started(form.started_at.data),
         )
-        if result.outcome == "saved" and result.submission is not None:
-            record_audit(
-                "submission_created",
-                user=current_user._get_current_object(),
-                target=f"submission {result.submission.id}",
-                details={"instrument": spec.form_id, "version": version.version},
-            )
-        db.session.commit()
-    except services.SubmissionConflict:
+    )
+    if acknowledgement.stored:
+        db.session.commit()  # before the volunteer is told it is saved
+    else:
         db.session.rollback()
+    return _answer(acknowledgement, spec, instance_id, form)
+
+
+def _answer(
+    acknowledgement: services.Acknowledgement, spec: Any, instance_id: str, form: SubmissionForm
+) -> SaveAnswer:
+    """The page's (or offline.js's) answer to an acknowledgement."""
+    status = acknowledgement.status
+    if status == "invalid":
+        errors = {key: list(texts) for key, texts in acknowledgement.errors.items()}
+        show_errors(form, spec, errors)
+        return SaveAnswer("invalid", 422, _problems_message(errors), errors)
+    if status == "no_round":
+        message = _("No survey round is open. Ask an administrator to add one.")
+        return SaveAnswer("conflict", 409, message)
+    if status == "conflict":
+        # Nothing was overwritten; a new identifier lets the volunteer keep these answers as
+        # a new interview, if that is what they are (offline.js does the same).
+        form.instance_id.data = f"uuid:{uuid.uuid4()}"
         message = _(
             "An interview with this identifier was already saved with different answers. "
-            "Nothing was overwritten. Start a new interview to enter these answers."
+            "Nothing was overwritten. To keep these answers as a new interview, check them and "
+            "press Submit again."
         )
         return SaveAnswer("conflict", 409, message)
-    except IntegrityError as error:
-        db.session.rollback()
-        if not services.is_duplicate_race(error):
-            raise
-        existing = services.find_by_instance_id(instance_id)
-        if existing is None:
-            raise
-        return SaveAnswer(
-            "duplicate",
-            receipt_code=existing.receipt_code,
-            location=url_for("collection.saved", instance_id=instance_id),
-        )
-    if result.outcome == "refusal":
+    if status == "refusal":
         return SaveAnswer(
             "refusal", location=url_for("collection.refusal_recorded", form_id=spec.form_id)
         )
+    if acknowledgement.receipt_code is None:
+        # Already received from another account: its receipt code is not for this volunteer.
+        message = _(
+            "This interview was already received from another account. Nothing more is needed."
+        )
+        flash(message, "info")
+        return SaveAnswer(
+            "duplicate", 200, message, location=url_for("collection.home"), receipt_code=None
+        )
     return SaveAnswer(
-        result.outcome,  # "saved" or "duplicate"
-        receipt_code=result.submission.receipt_code if result.submission else None,
+        status,  # "saved" or "duplicate"
+        receipt_code=acknowledgement.receipt_code,
         location=url_for("collection.saved", instance_id=instance_id),
     )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @bp.route("/collect/saved/<instance_id>")
@@ -351,7 +317,7 @@ def my_submissions() -> str:
     return render_template(
         "collection/submissions.html",
         submissions=submissions,
-        correctable={s.id for s in submissions if services.may_correct(s, user)},
+        correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
     )
 
 
@@ -368,26 +334,8 @@ def show_submission(submission_id: int) -> str:
         submission=submission,
         spec=spec,
         rows=services.readable_answers(spec, submission.answers, current_language()),
-        can_correct=services.may_correct(submission, current_user._get_current_object()),
+        can_correct=reviewing.may_correct(submission, current_user._get_current_object()),
     )
-
-
-@bp.route("/admin/rounds", methods=["GET", "POST"])
-@roles_required(Role.ADMIN)
-def rounds() -> Any:
-    """List survey rounds and add one."""
-    form = RoundForm()
-    if form.validate_on_submit():
-        try:
-            services.create_round(form.name.data or "", form.starts_on.data, form.ends_on.data)
-            db.session.commit()
-        except services.RoundError as error:
-            db.session.rollback()
-            form.name.errors = [str(error)]
-        else:
-            flash(_("Round added."), "success")
-            return redirect(url_for("collection.rounds"))
-    return render_template("collection/rounds.html", form=form, rounds=services.list_rounds())
 
 
 def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
@@ -413,7 +361,7 @@ def correct(submission_id: int) -> Any:
     user = current_user._get_current_object()
     if submission is None or not _may_view(submission, user):
         abort(404)
-    if not services.may_correct(submission, user):
+    if not reviewing.may_correct(submission, user):
         flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
         return redirect(url_for("collection.show_submission", submission_id=submission.id))
     spec = instruments.spec_for(submission.instrument_version)
@@ -431,26 +379,14 @@ def correct(submission_id: int) -> Any:
         elif action:
             _apply_action(form, action)
         else:
-            errors = dict(outcome.errors)
-            _identifier_errors(spec, outcome.answers, errors)
-            if services.refusal_reason(spec, outcome.answers):
-                errors.setdefault(spec.intake.consent_question, []).append(
-                    _("To remove a respondent's answers, use withdrawal with the receipt code.")
-                )
+            errors = reviewing.correction_problems(spec, outcome)
             if not reason:
                 reason_error = _("Say why the answers are corrected.")
             if errors or reason_error:
                 show_errors(form, spec, errors)
                 form_message, status = _problems_message(errors or {"_reason": ["x"]}), 422
             else:
-                version = services.correct_submission(submission, outcome.answers, reason, user)
-                if version is not None:
-                    record_audit(
-                        "submission_corrected",
-                        user=user,
-                        target=f"submission {submission.id}",
-                        details={"fields": version.changed_fields},
-                    )
+                version = reviewing.correct_submission(submission, outcome.answers, reason, user)
                 db.session.commit()
                 flash(_("Correction saved.") if version else _("Nothing was changed."), "success")
                 return redirect(url_for("collection.show_submission", submission_id=submission.id))
@@ -469,80 +405,4 @@ def correct(submission_id: int) -> Any:
             reason_error=reason_error,
         ),
         status,
-    )
-
-
-@bp.route("/review")
-@roles_required(Role.COORDINATOR)
-def review_list() -> str:
-    """Submissions to review, by status."""
-    status = request.args.get("status", "pending")
-    return render_template(
-        "collection/review_list.html",
-        submissions=services.review_queue(status if status != "all" else None),
-        status=status,
-        statuses=services.REVIEW_STATUSES,
-    )
-
-
-@bp.route("/review/<int:submission_id>", methods=["GET", "POST"])
-@roles_required(Role.COORDINATOR)
-def review(submission_id: int) -> Any:
-    """One submission with its corrections as a diff, and the review decision."""
-    submission = db.session.get(Submission, submission_id)
-    if submission is None:
-        abort(404)
-    form = ReviewForm(obj=submission, status=submission.review_status)
-    if form.validate_on_submit():
-        try:
-            services.review_submission(
-                submission, form.status.data, form.comment.data or "", current_user
-            )
-        except services.ReviewError:
-            db.session.rollback()
-            form.comment.errors = [_("Say what the volunteer should fix.")]
-        else:
-            record_audit(
-                "submission_reviewed",
-                user=current_user._get_current_object(),
-                target=f"submission {submission.id}",
-                details={"status": submission.review_status},
-            )
-            db.session.commit()
-            flash(_("Review saved."), "success")
-            return redirect(url_for("collection.review_list"))
-    spec = instruments.spec_for(submission.instrument_version)
-    language = current_language()
-    return render_template(
-        "collection/review.html",
-        submission=submission,
-        spec=spec,
-        form=form,
-        rows=services.readable_answers(spec, submission.answers, language),
-        history=services.correction_history(spec, submission, language),
-    ), (422 if form.errors else 200)
-
-
-@bp.route("/withdrawal", methods=["GET", "POST"])
-@roles_required(Role.COORDINATOR)
-def withdrawal() -> Any:
-    """Find a submission by the respondent's receipt code and delete it for good."""
-    form = WithdrawalForm()
-    submission = None
-    if form.validate_on_submit():
-        submission = services.find_by_receipt_code(form.receipt_code.data or "")
-        if submission is None:
-            form.receipt_code.errors = [
-                _("No submission has this receipt code. Check the code with the respondent.")
-            ]
-        elif form.confirm.data:
-            trace = services.withdraw_submission(submission)
-            record_audit(
-                "submission_withdrawn", user=current_user._get_current_object(), details=trace
-            )
-            db.session.commit()
-            flash(_("The answers were deleted completely."), "success")
-            return redirect(url_for("collection.withdrawal"))
-    return render_template("collection/withdrawal.html", form=form, submission=submission), (
-        422 if form.errors else 200
     )

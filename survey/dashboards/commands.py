@@ -12,18 +12,18 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from survey.collection.dataset import REVIEW_STATUSES, load_dataset
-from survey.collection.models import SurveyRound
-from survey.dashboards import services
+from reports.languages import LANGUAGES
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
+from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
+from survey.dashboards.filters import Filters, dashboard_instruments
+from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
-
-LANGUAGES = ("en", "ru", "kk")
 
 
 def _instrument(form_id: str | None) -> Instrument:
     """The instrument named by --form-id, or the only one."""
-    known = services.dashboard_instruments()
+    known = dashboard_instruments()
     names = ", ".join(i.form_id for i in known) or "none yet"
     if form_id is None:
         if len(known) == 1:
@@ -110,9 +110,9 @@ def indicators_command(
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; add --force to replace it.")
     instrument = _instrument(form_id)
-    filters = services.Filters(
+    filters = Filters(
         round_id=_round_id(round_name),
-        statuses=tuple(s for s in REVIEW_STATUSES if s in (statuses or services.DEFAULT_STATUSES)),
+        statuses=tuple(s for s in REVIEW_STATUSES if s in (statuses or ANALYSED_STATUSES)),
         include_demo=include_demo,
     )
     dataset = load_dataset(
@@ -123,7 +123,7 @@ def indicators_command(
     )
     k = int(current_app.config.get("SUPPRESSION_K", 5))
     with force_locale(lang):
-        export = services.indicator_export(dataset, filters, language=lang, k=k, public=public)
+        export = indicator_export(dataset, filters, language=lang, k=k, public=public)
     # Written beside the target, audited and committed, then moved into place: no file
     # leaves without its audit entry.
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, replaced or removed
@@ -133,8 +133,8 @@ def indicators_command(
         with handle:
             if file_format == "csv":
                 handle.write("\ufeff")  # a byte-order mark, so Excel reads Kazakh and Russian
-            services.write_indicator_csv(export.table, handle, hxl=file_format == "hxl")
-        services.audit_indicator_export(
+            write_indicator_csv(export.table, handle, hxl=file_format == "hxl")
+        audit_indicator_export(
             instrument,
             filters,
             export,

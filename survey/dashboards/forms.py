@@ -15,8 +15,10 @@ from wtforms import Form, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.collection.dataset import REVIEW_STATUSES
-from survey.dashboards.services import DEFAULT_STATUSES, STATUS_LABELS, FilterOptions, Filters
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
+from survey.dashboards.filters import Filters
+from survey.dashboards.labels import STATUS_LABELS
+from survey.dashboards.options import FilterOptions
 
 ALL = "all"
 LOCAL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
@@ -109,7 +111,7 @@ class FilterForm(Form):
         for name in ("sex", "age_band", "generation"):
             getattr(self, name).choices = _choices(options.answers.get(name, ()), ("", _("All")))
         if not self.status.data:
-            self.status.data = list(DEFAULT_STATUSES)
+            self.status.data = list(ANALYSED_STATUSES)
         self.by.choices = _choices(options.disaggregations, ("", _("No disaggregation")))
         self.indicator.choices = _choices(options.indicators)
         if not self.indicator.data:
@@ -208,7 +210,7 @@ class FilterForm(Form):
             day = parse_day(getattr(self, name).data)
             if day is not None:
                 args[name] = day.isoformat()
-        if list(self.status.data or ()) != list(DEFAULT_STATUSES):
+        if list(self.status.data or ()) != list(ANALYSED_STATUSES):
             args["status"] = list(self.status.data or ())
         if self.demo.data == "exclude":
             args["demo"] = "exclude"
@@ -230,7 +232,7 @@ class FilterForm(Form):
             if getattr(self, name).data
         )
         count += int((self.survey_round.data or ALL) != self.options.default_round)
-        count += int(list(self.status.data or ()) != list(DEFAULT_STATUSES))
+        count += int(list(self.status.data or ()) != list(ANALYSED_STATUSES))
         count += int(self.demo.data == "exclude")
         return count
 

@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from survey.clock import utcnow
 from survey.extensions import db
-from survey.users.models import utcnow
 
 
 class DistrictTarget(db.Model):

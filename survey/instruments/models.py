@@ -16,8 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from survey.clock import utcnow
 from survey.extensions import db
-from survey.users.models import utcnow
 
 
 class Instrument(db.Model):

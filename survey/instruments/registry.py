@@ -23,6 +23,10 @@ MAX_TEXT_LENGTH = 2000
 INTEGER_PATTERN = re.compile(r"^[+-]?\d{1,9}$")
 DECIMAL_PATTERN = re.compile(r"^[+-]?(\d{1,12}([.,]\d{0,10})?|[.,]\d{1,10})$")
 LOCAL_DATE_PATTERN = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+# What a volunteer is told when a typed value cannot be read (the browser says it too: page.py).
+INTEGER_MESSAGE = _l("Enter a whole number, for example 42.")
+DECIMAL_MESSAGE = _l("Enter a number, for example 3.5.")
+DATE_MESSAGE = _l("Enter a date as dd.mm.yyyy, for example 05.03.1956.")
 
 
 def clean_text(value: str) -> str:
@@ -37,7 +41,7 @@ def parse_integer(text: str) -> int | None:
     if not text:
         return None
     if not INTEGER_PATTERN.match(text):
-        raise ValueError(_l("Enter a whole number, for example 42."))
+        raise ValueError(INTEGER_MESSAGE)
     return int(text)
 
 
@@ -47,7 +51,7 @@ def parse_decimal(text: str) -> float | None:
     if not text:
         return None
     if not DECIMAL_PATTERN.match(text):
-        raise ValueError(_l("Enter a number, for example 3.5."))
+        raise ValueError(DECIMAL_MESSAGE)
     return float(text.replace(",", "."))
 
 
@@ -63,7 +67,7 @@ def parse_date(text: str) -> str | None:
             return dt.date(year, month, day).isoformat()
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValueError(_l("Enter a date as dd.mm.yyyy, for example 05.03.1956.")) from None
+        raise ValueError(DATE_MESSAGE) from None
 
 
 def parse_text(text: str) -> str | None:

@@ -6,6 +6,12 @@ text, the tables and the charts is read from the snapshot's suppressed analysis 
 formatted here; a hidden cell is shown as "x" in tables, "not shown" in charts, and is left
 out of sentences. Words come from `sentences` in the paper's language; a label the instrument
 lacks in that language falls back to English and is listed in `ReportContent.missing`.
+
+One module past 600 lines because it is one writer: the chapters (summary, III. Methodology,
+IV. Findings, V. Recommendations, the annex) read one snapshot through one set of helpers and share
+one running state (the labels found missing, the figures and tables numbered in order). Split
+across files, the order of that state, which a regenerated paper must reproduce byte for byte,
+would no longer be visible in one place.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reports import formatting as numbers
 from reports.charts import Bar, bar_chart_svg
+from reports.instrument import SPECIAL_CODES
+from reports.languages import PAPER_LANGUAGES
 from reports.render import (
     Annex,
     Chapter,
@@ -65,7 +74,6 @@ KEY_INDICATORS = (
 )
 COMPARED_INDICATORS = ("unmet_need", "certificate_held", "phq4_positive", "basic_needs_unmet")
 COMPARED_VARIABLES = ("generation", "sex", "age_band", "wg_disability", "zone_self_reported")
-SPECIAL_CODES = ("dnk", "pnta")
 WORD_JOINER = "\u2060"
 HIDDEN = "x"  # one mark for every hidden cell (see reports.analysis.suppression)
 CHART_WIDTH = 5.6  # inches: the text block of an A4 page less the figure indent
@@ -154,7 +162,7 @@ class _Writer:
             return ours[self.language]
         labels = {
             language: self.snapshot["labels"].get(language, {}).get(variable, {}).get(code, "")
-            for language in words.LANGUAGES
+            for language in PAPER_LANGUAGES
         }
         return self._pick(labels, f"answer “{variable} = {code}”", code)
 
@@ -184,13 +192,13 @@ class _Writer:
     def pct(self, row: Mapping[str, Any]) -> str:
         """The row's estimate as a percentage, starred when indicative."""
         mark = "*" if row.get("indicative") else ""
-        return words.percent(row["estimate"], self.language) + mark
+        return numbers.percent(row["estimate"], self.language) + mark
 
     def ci(self, row: Mapping[str, Any]) -> str:
         """The row's 95% confidence interval."""
-        if not (words.is_number(row.get("ci_low")) and words.is_number(row.get("ci_high"))):
+        if not (numbers.is_number(row.get("ci_low")) and numbers.is_number(row.get("ci_high"))):
             return HIDDEN
-        return words.interval(row["ci_low"], row["ci_high"], self.language)
+        return numbers.interval(row["ci_low"], row["ci_high"], self.language)
 
     def count(self, value: Any) -> str:
         """A published count of people, or the hidden mark.
@@ -198,9 +206,9 @@ class _Writer:
         The analysis layer never publishes a count of 1 to k-1; should a table ever hold one,
         it is still not printed (a second lock on the same door).
         """
-        if not words.is_number(value) or 0 < value < self.k:
+        if not numbers.is_number(value) or 0 < value < self.k:
             return HIDDEN
-        return words.count(value, self.language)
+        return numbers.count(value, self.language)
 
     def cells(self, row: Mapping[str, Any], n_field: str = "n") -> tuple[str, str, str]:
         """Table cells %, 95% CI and n of one row ("x" where hidden)."""
@@ -208,21 +216,25 @@ class _Writer:
             return HIDDEN, HIDDEN, self.count(row.get(n_field))
         mark = "*" if row.get("indicative") else ""
         if row["kind"] in ("mean", "median"):
-            value = words.decimal(row["estimate"], self.language) + mark
+            value = numbers.decimal(row["estimate"], self.language) + mark
             low, high = row.get("ci_low"), row.get("ci_high")
             interval = (
-                f"{words.decimal(low, self.language)}–{words.decimal(high, self.language)}"
-                if words.is_number(low) and words.is_number(high)
+                f"{numbers.decimal(low, self.language)}–{numbers.decimal(high, self.language)}"
+                if numbers.is_number(low) and numbers.is_number(high)
                 else HIDDEN
             )
             return value, interval, self.count(row.get(n_field))
         low, high = row.get("ci_low"), row.get("ci_high")
         interval = (
-            f"{words.percent_number(low)}–{words.percent_number(high)}"
-            if words.is_number(low) and words.is_number(high)
+            f"{numbers.percent_number(low)}–{numbers.percent_number(high)}"
+            if numbers.is_number(low) and numbers.is_number(high)
             else HIDDEN
         )
-        return words.percent_number(row["estimate"]) + mark, interval, self.count(row.get(n_field))
+        return (
+            numbers.percent_number(row["estimate"]) + mark,
+            interval,
+            self.count(row.get(n_field)),
+        )
 
     # --- rows of the table -------------------------------------------------------------------
 
@@ -286,7 +298,7 @@ class _Writer:
         data = self.snapshot["data"]
         blocks: list[Any] = []
         start, end = self.period()
-        if words.is_number(data.get("respondents")) and start and end:
+        if numbers.is_number(data.get("respondents")) and start and end:
             blocks.append(
                 Paragraph(
                     self.text(
@@ -333,8 +345,8 @@ class _Writer:
         if not first or not last:
             return "", ""
         return (
-            words.date(dt.date.fromisoformat(first), self.language),
-            words.date(dt.date.fromisoformat(last), self.language),
+            numbers.date(dt.date.fromisoformat(first), self.language),
+            numbers.date(dt.date.fromisoformat(last), self.language),
         )
 
     def narrative(self, name: str) -> tuple[Any, ...]:
@@ -365,7 +377,7 @@ class _Writer:
                 Paragraph(
                     self.text(
                         "m_districts",
-                        count=words.count(len(districts), self.language),
+                        count=numbers.count(len(districts), self.language),
                         names=words.join(districts, self.language),
                     )
                 )
@@ -374,10 +386,10 @@ class _Writer:
         if filters:
             blocks.append(Paragraph(self.text("m_filters", filters=filters)))
         n = data.get("respondents")
-        if words.is_number(n):
+        if numbers.is_number(n):
             respondents = words.russian_units("respondents_gen", n, _RUSSIAN_RESPONDENTS)
             members = data.get("members")
-            key = "m_sample" if words.is_number(members) and members else "m_sample_no_members"
+            key = "m_sample" if numbers.is_number(members) and members else "m_sample_no_members"
             blocks.append(
                 Paragraph(
                     self.text(
@@ -401,7 +413,7 @@ class _Writer:
             total = refusals.get("total")
             if total == 0:
                 blocks.append(Paragraph(self.text("m_refusals_none")))
-            elif words.is_number(total):
+            elif numbers.is_number(total):
                 blocks.append(
                     Paragraph(self.text("m_refusals", refused=self.count(total), min_age=min_age))
                 )
@@ -410,7 +422,7 @@ class _Writer:
         statuses = [self.text(f"status.{s}") for s in data.get("review_statuses", [])]
         review = self.text("m_review", statuses=", ".join(statuses))
         excluded = data.get("excluded")
-        if words.is_number(excluded) and excluded:
+        if numbers.is_number(excluded) and excluded:
             review += " " + self.text("m_excluded", excluded=self.count(excluded))
         blocks.append(Paragraph(review))
         weighted = bool(self.snapshot.get("weighted"))
@@ -615,7 +627,7 @@ class _Writer:
             )
         if kind in ("frequency", "multiple"):
             items = self.items(indicator)
-            n = next((r["n"] for r in rows if words.is_number(r.get("n"))), None)
+            n = next((r["n"] for r in rows if numbers.is_number(r.get("n"))), None)
             if not items or n is None:
                 return ""
             return self.text(
@@ -787,7 +799,7 @@ class _Writer:
     def figure(self, bars: Sequence[Bar], caption: str) -> Figure:
         """An accessible SVG chart; its description states every value as the text does."""
         described = [
-            f"{bar.label} {words.percent(bar.estimate, self.language)}"
+            f"{bar.label} {numbers.percent(bar.estimate, self.language)}"
             if bar.estimate is not None
             else f"{bar.label} {self.text('chart.hidden')}"
             for bar in bars
@@ -857,7 +869,7 @@ class _Writer:
             return ""
         low = min(rows, key=lambda r: r["estimate"])
         high = max(rows, key=lambda r: r["estimate"])
-        if words.percent_number(low["estimate"]) == words.percent_number(high["estimate"]):
+        if numbers.percent_number(low["estimate"]) == numbers.percent_number(high["estimate"]):
             return ""
         return self.text(
             "disaggregated_part",
@@ -957,7 +969,7 @@ def _unbroken(chapter: Chapter) -> Chapter:
     """
 
     def keep(text: str) -> str:
-        return text.replace(words.NBSP, " " + WORD_JOINER)
+        return text.replace(numbers.NBSP, " " + WORD_JOINER)
 
     blocks: list[Any] = []
     for block in chapter.blocks:
@@ -984,7 +996,7 @@ def _capital(text: str) -> str:
 
 def published(row: Mapping[str, Any] | None) -> bool:
     """Whether a row's estimate may be printed (the analysis layer left it visible)."""
-    return bool(row) and not row.get("suppressed") and words.is_number(row.get("estimate"))
+    return bool(row) and not row.get("suppressed") and numbers.is_number(row.get("estimate"))
 
 
 def _letters() -> Iterable[str]:

@@ -20,8 +20,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from reports.languages import LANGUAGE_NAMES, PAPER_LANGUAGES
+from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.reporting import sentences
 from survey.reporting.settings import (
+    DEFAULT_REVIEW_STATUSES,
     MAX_NARRATIVE,
     MAX_QUOTES,
     MAX_TEXT,
@@ -32,16 +35,14 @@ from survey.reporting.settings import (
     settings_from_mapping,
 )
 
-LANGUAGE_CHOICES = [
-    SelectChoice("en", "English"),
-    SelectChoice("ru", "Русский"),
-    SelectChoice("kk", "Қазақша"),
-]
+LANGUAGE_CHOICES = [SelectChoice(code, LANGUAGE_NAMES[code]) for code in PAPER_LANGUAGES]
 STATUS_CHOICES = [
-    SelectChoice("approved", _l("Approved")),
-    SelectChoice("pending", _l("Pending")),
-    SelectChoice("on_hold", _l("On hold")),
-    SelectChoice("rejected", _l("Rejected")),
+    *(SelectChoice(status, REVIEW_STATUS_LABELS[status]) for status in DEFAULT_REVIEW_STATUSES),
+    *(
+        SelectChoice(status, label)
+        for status, label in REVIEW_STATUS_LABELS.items()
+        if status not in DEFAULT_REVIEW_STATUSES
+    ),
 ]
 # The fields whose empty value means "the default of the paper's language".
 DEFAULTED_FIELDS = ("meeting", "place_and_dates", "agenda_item", "agenda_title", "agenda_footnote")
@@ -105,7 +106,7 @@ class ReportForm(FlaskForm):
     review_statuses = MultiCheckboxField(
         _l("Review statuses"),
         choices=STATUS_CHOICES,
-        default=["approved", "pending"],
+        default=list(DEFAULT_REVIEW_STATUSES),
         validators=[DataRequired(message=_l("Choose at least one review status."))],
     )
     include_demo = BooleanField(_l("Include demo data"), default=False)

@@ -7,8 +7,9 @@ import datetime as dt
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from survey.clock import utcnow
 from survey.extensions import db
-from survey.users.models import User, utcnow
+from survey.users.models import User
 
 
 class GeneratedReport(db.Model):

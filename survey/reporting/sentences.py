@@ -1,21 +1,19 @@
-"""The working paper's own words in English, Russian and Kazakh, and how numbers are written.
+"""The working paper's own words in English, Russian and Kazakh (numbers: reports.formatting).
 
 Plain dictionaries rather than gettext: the paper's language is chosen per report (not the
 interface language), and a past report regenerated from history must read exactly as filed.
-Templates name their placeholders ({pct}, {n}, …); every number put into them is formatted here
-from a value of the (suppressed) analysis table, never recomputed.
+Templates name their placeholders ({pct}, {n}, …); every number put into them is formatted by
+reports.formatting from a value of the (suppressed) analysis table, never recomputed.
+
+One module past 600 lines because it is one catalogue: every sentence of the paper side by side
+in its three languages, which is how translators check them (and how a test checks that each
+language has every sentence with the same placeholders).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 
-from reports.render.pdf import format_date
-
-LANGUAGES = ("en", "ru", "kk")
-NBSP = "\u00a0"
 # The language names the UN prints after "Original:" (kept in English in every version).
 ORIGINAL = {"en": "English", "ru": "Russian", "kk": "Kazakh"}
 
@@ -788,48 +786,7 @@ THEMES: dict[str, dict[str, str]] = {
 }
 
 
-# --- numbers --------------------------------------------------------------------------------
-
-
-def percent_number(share: float) -> str:
-    """A share 0–1 as whole per cent digits, rounded as the charts round them ("37")."""
-    # `.0f` is what reports.charts prints on the bars: text, tables and charts always agree.
-    return f"{share * 100:.0f}"
-
-
-def percent(share: float, language: str) -> str:
-    """ "37%" in English, «37 %» (no-break space) in Russian and Kazakh."""
-    sign = "%" if language == "en" else NBSP + "%"
-    return percent_number(share) + sign
-
-
-def interval(low: float, high: float, language: str) -> str:
-    """A 95% CI as "33–42%" / «33–42 %»."""
-    return f"{percent_number(low)}–{percent(high, language)}"
-
-
-def count(value: float, language: str) -> str:
-    """A whole count: "1,234" in English, «1 234» (no-break space) in Russian and Kazakh."""
-    text = f"{round(value):,}"
-    return text if language == "en" else text.replace(",", NBSP)
-
-
-def decimal(value: float, language: str, digits: int = 1) -> str:
-    """A number with a decimal point in English and a decimal comma in Russian and Kazakh."""
-    text = f"{value:,.{digits}f}"
-    if language == "en":
-        return text
-    return text.replace(",", NBSP).replace(".", ",")
-
-
-def is_number(value: object) -> bool:
-    """Whether a table value holds a published number (hidden cells are None or NaN)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def date(value: dt.date, language: str) -> str:
-    """ "3 March 2025", «3 марта 2025 г.», «2025 жылғы 3 наурыз» (as on the masthead)."""
-    return format_date(value, language)
+# --- lists and units ---------------------------------------------------------------------------
 
 
 def join(items: Sequence[str], language: str) -> str:

@@ -21,13 +21,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from survey.clock import utcnow
 from survey.collection.models import Submission
 from survey.extensions import db
 from survey.reporting.content import ReportContent, build_paper
 from survey.reporting.models import ApprovedQuote, GeneratedReport
 from survey.reporting.settings import ReportSettings, SettingsError, settings_from_mapping
 from survey.reporting.snapshot import build_snapshot, quote_questions
-from survey.users.models import User, utcnow
+from survey.users.models import User
 from survey.users.services import record_audit
 
 REPORTS_FOLDER = "reports"
@@ -149,6 +150,25 @@ def regenerate(report: GeneratedReport) -> tuple[bytes, bool]:
     settings = settings_of(report)
     pdf = render_pdf(build_paper(settings, report.snapshot))
     return pdf, sha256(pdf) == report.pdf_sha256
+
+
+def regenerate_and_record(report: GeneratedReport, by: User | None) -> tuple[bytes, bool]:
+    """Regenerate a filed report (see regenerate) and audit whether it came out identical."""
+    pdf, identical = regenerate(report)
+    record_audit(
+        "report_regenerated",
+        user=by,
+        target=f"report {report.id}",
+        details={"identical": identical, "sha256": sha256(pdf)},
+    )
+    return pdf, identical
+
+
+def download(report: GeneratedReport, by: User | None) -> bytes:
+    """The filed PDF (see stored_pdf), its download audited. Flushes only."""
+    data = stored_pdf(report)
+    record_audit("report_downloaded", user=by, target=f"report {report.id}")
+    return data
 
 
 def stored_pdf(report: GeneratedReport) -> bytes:

@@ -15,10 +15,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-LANGUAGES = ("en", "ru", "kk")
+from reports.languages import PAPER_LANGUAGES
+from survey.collection.models import REVIEW_STATUSES, ReviewStatus
+
+LANGUAGES = PAPER_LANGUAGES  # as listed to the advocate
 PAPER_SIZES = ("A4", "Letter")
-REVIEW_STATUSES = ("pending", "approved", "on_hold", "rejected")
-DEFAULT_REVIEW_STATUSES = ("approved", "pending")
+# The paper names approved submissions first.
+DEFAULT_REVIEW_STATUSES = (ReviewStatus.APPROVED.value, ReviewStatus.PENDING.value)
 # A UN document symbol: letters/digits in parts separated by "/", e.g. TPNW/MSP/2025/NGO/23 or
 # A/CONF.229/2017/NGO/1 (a dot or hyphen may join letters inside a part). Empty means "Draft".
 _SYMBOL_PART = r"[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*"

@@ -31,8 +31,9 @@ from reports.analysis import (
     suppress_small_cells,
     suppressed_view,
 )
-from survey.collection.dataset import Dataset, load_dataset
+from reports.languages import PAPER_LANGUAGES
 from survey.collection.models import Refusal, Submission
+from survey.datasets.dataset import Dataset, load_dataset
 from survey.extensions import db
 from survey.instruments import services as instruments
 from survey.instruments.analysis_plan import build_plan, sector_labels
@@ -43,7 +44,7 @@ from survey.reporting.sentences import GROUPS
 from survey.reporting.settings import ReportSettings
 
 SNAPSHOT_VERSION = 1
-LANGUAGES = ("en", "ru", "kk")
+LANGUAGES = PAPER_LANGUAGES
 DEFAULT_FORM_ID = "birge_needs_assessment"
 DEFAULT_QUOTE_QUESTIONS = ("message_to_states",)
 # Columns of the tidy table the paper reads; the rest (effective n, dnk/pnta) stays behind.

@@ -21,18 +21,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from reports.render import WORD_WARNING
-from survey import ROOT
-from survey.collection.services import list_rounds
+from reports.languages import LANGUAGE_NAMES
+from reports.render import WORD_WARNING, stylesheet
+from survey.collection.rounds import list_rounds
 from survey.extensions import db
-from survey.i18n import LANGUAGE_NAMES, current_language
+from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.reporting import services
 from survey.reporting.forms import QuoteForm, RegenerateForm, ReportForm
 from survey.reporting.snapshot import ReportDataError, find_instrument, quote_questions
 from survey.users.access import roles_required
 from survey.users.models import Role, User
-from survey.users.services import record_audit
 
 bp = Blueprint("reporting", __name__, url_prefix="/reports")
 
@@ -42,7 +41,6 @@ REPORT_ROLES = (Role.ADVOCATE, Role.COORDINATOR)
 PREVIEW_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'self'"
 # A figure opened on its own: matplotlib's SVG styles itself inline; nothing may run or load.
 FIGURE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
-STYLESHEET = ROOT / "templates" / "report" / "paper.css"
 # On screen the paper is one long page: give it the width and margins of the printed text.
 PREVIEW_CSS = """
 @media screen {
@@ -198,7 +196,7 @@ def preview() -> Response:
 @roles_required(*REPORT_ROLES)
 def preview_stylesheet() -> Response:
     """The paper's stylesheet, with screen rules for reading it in a browser."""
-    css = STYLESHEET.read_text(encoding="utf-8") + PREVIEW_CSS
+    css = stylesheet() + PREVIEW_CSS
     return _private(Response(css, mimetype="text/css"), PREVIEW_CSP)
 
 
@@ -234,11 +232,10 @@ def download() -> Any:
     if report is None:
         abort(404)
     try:
-        data = services.stored_pdf(report)
+        data = services.download(report, _user())
     except services.ReportError as problem:
         flash(str(problem), "error")
         return redirect(url_for(".history"))
-    record_audit("report_downloaded", user=_user(), target=f"report {report.id}")
     db.session.commit()
     response = send_file(
         BytesIO(data),
@@ -262,16 +259,10 @@ def regenerate() -> Any:
     if report is None:
         abort(404)
     try:
-        pdf, identical = services.regenerate(report)
+        pdf, identical = services.regenerate_and_record(report, _user())
     except services.ReportError as problem:
         flash(str(problem), "error")
         return redirect(url_for(".history"))
-    record_audit(
-        "report_regenerated",
-        user=_user(),
-        target=f"report {report.id}",
-        details={"identical": identical, "sha256": services.sha256(pdf)},
-    )
     db.session.commit()
     if identical:
         flash(

@@ -9,12 +9,8 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from survey.clock import utcnow
 from survey.extensions import db
-
-
-def utcnow() -> dt.datetime:
-    """Timezone-aware now in UTC: every stored datetime is UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 class Role(enum.StrEnum):

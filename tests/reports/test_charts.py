@@ -46,3 +46,10 @@ def test_same_input_same_svg() -> None:
 def test_means_are_not_percentages() -> None:
     svg = bar_chart_svg([Bar("Score", 2.5, 2.0, 3.0)], title="t", description="d", percent=False)
     assert "2.5" in "".join(ET.fromstring(svg).itertext())
+
+
+def test_dollar_signs_in_labels_stay_literal() -> None:
+    """Matplotlib reads $…$ as mathematics; the paper's charts must print labels as typed."""
+    svg = bar_chart_svg([Bar("Costs $5 and $6 a month", 0.5)], title="T", description="D")
+    shown = "".join(ET.fromstring(svg).itertext())  # the drawn text, not matplotlib's comments
+    assert "Costs $5 and $6 a month" in shown

@@ -20,25 +20,15 @@
   if (!form || !modelElement || !E) return;
   const model = JSON.parse(modelElement.textContent);
   const Q = model.questions;
-  const MAX_ENTRIES = 60; // rules.MAX_REPEAT_ENTRIES
-  const INTEGER = /^[+-]?\d{1,9}$/; // registry.INTEGER_PATTERN
-  const DECIMAL = /^[+-]?(\d{1,12}([.,]\d{0,10})?|[.,]\d{1,10})$/; // registry.DECIMAL_PATTERN
-  const LOCAL_DATE = /^(\d{1,2})[./](\d{1,2})[./](\d{4})$/;
-  const WORDS = {
-    en: { step: 'Section {n} of {total}: {title}', saving: 'Saving…',
-      integer: 'Enter a whole number, for example 42.', decimal: 'Enter a number, for example 3.5.',
-      date: 'Enter a date as dd.mm.yyyy, for example 05.03.1956.' },
-    ru: { step: 'Раздел {n} из {total}: {title}', saving: 'Сохранение…',
-      integer: 'Введите целое число, например 42.', decimal: 'Введите число, например 3,5.',
-      date: 'Введите дату в виде дд.мм.гггг, например 05.03.1956.' },
-    kk: { step: 'Бөлім {n} / {total}: {title}', saving: 'Сақталуда…',
-      integer: 'Бүтін сан енгізіңіз, мысалы 42.', decimal: 'Сан енгізіңіз, мысалы 3,5.',
-      date: 'Күнді кк.аа.жжжж түрінде енгізіңіз, мысалы 05.03.1956.' }
-  };
-  const words = WORDS[(document.documentElement.lang || 'en').slice(0, 2)] || WORDS.en;
-  // The answers that end an interview (spec.IntakeRules); the model may carry them as "intake".
-  const intake = Object.assign({ consent_question: 'consent', consent_value: 'yes',
-    age_question: 'age', minimum_age: 18, district_question: 'district' }, model.intake || {});
+  // Words and limits come with the form model (collection/page.py): the server's catalogues and
+  // the constants it enforces, never copies kept here.
+  const words = model.words;
+  const MAX_ENTRIES = model.limits.maxEntries;
+  const INTEGER = new RegExp(model.limits.integer);
+  const DECIMAL = new RegExp(model.limits.decimal);
+  const LOCAL_DATE = new RegExp(model.limits.localDate);
+  // The answers that end an interview (spec.IntakeRules), as the server applies them.
+  const intake = model.intake;
   const names = Object.keys(Q);
   const topNames = names.filter((n) => !Q[n].repeat);
   const repeatNames = Object.keys(model.repeats || {});

@@ -351,3 +351,130 @@ def test_expired_form_token_keeps_the_answers(client, version, create_user) -> N
     )
     assert saved.status_code == 302
     assert count(Submission) == 1
+
+
+# -- acknowledgements under a race (issue 11 part 5): decided like OpenRosa's 409 -------------
+
+RACERS = 20
+
+
+def logged_in_clients(app, auth, usernames):
+    """One test client per name, each logged in as that volunteer (created when needed)."""
+    from tests.factories import PASSWORD
+
+    clients = []
+    for username in usernames:
+        auth.login("volunteer", username)  # creates the account once
+        other = app.extensions["test_peer"].test_client()
+        response = other.post("/login", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 302, response.text
+        clients.append(other)
+    return clients
+
+
+def race(clients, version, payloads):
+    """Post every payload at once (one thread per client), as offline.js does: JSON answers."""
+    import threading
+    import traceback
+
+    url = f"/collect/v/{version.id}"  # read here: the threads have no database session
+    barrier = threading.Barrier(len(clients))
+    answers: list = [None] * len(clients)
+
+    def send(index: int) -> None:
+        barrier.wait()
+        try:
+            response = clients[index].post(
+                url,
+                data=payloads[index],
+                headers={"Accept": "application/json"},
+            )
+            answers[index] = (response.status_code, response.get_json())
+        except Exception:  # reported by the assertions of the test
+            answers[index] = (None, {"status": traceback.format_exc()})
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert all(answer is not None for answer in answers), answers
+    return answers
+
+
+def test_racing_posts_with_different_answers_acknowledge_exactly_one(
+    app, client, version, auth
+) -> None:
+    clients = logged_in_clients(app, auth, ["racer"] * RACERS)
+    instance_id = f"uuid:{uuid.uuid4()}"
+    started = "2025-01-10T10:00:00+00:00"
+    payloads = [
+        {**VALID, "age": str(20 + i), "_instance_id": instance_id, "_started_at": started}
+        for i in range(RACERS)
+    ]
+    answers = race(clients, version, payloads)
+    saved = [(status, body) for status, body in answers if body["status"] == "saved"]
+    assert len(saved) == 1, answers
+    stored = db.session.execute(select(Submission)).scalar_one()
+    assert saved[0][1]["receipt_code"] == stored.receipt_code
+    winner = answers.index(saved[0])
+    assert stored.answers["age"] == 20 + winner
+    losers = [answer for index, answer in enumerate(answers) if index != winner]
+    for status, body in losers:
+        assert (status, body["status"]) == (409, "conflict"), answers
+        assert body["receipt_code"] is None
+        assert "different answers" in body["message"]
+    assert count(Submission) == 1
+
+
+def test_racing_resends_by_another_volunteer_never_get_the_receipt(
+    app, client, version, auth
+) -> None:
+    names = ["first", "second"] * (RACERS // 2)
+    clients = logged_in_clients(app, auth, names)
+    payload = {**VALID, "_instance_id": f"uuid:{uuid.uuid4()}", "_started_at": "2025-01-10"}
+    answers = race(clients, version, [payload] * RACERS)
+    assert count(Submission) == 1
+    stored = db.session.execute(select(Submission)).scalar_one()
+    owner = stored.entered_by.username
+    assert sum(body["status"] == "saved" for _status, body in answers) == 1, answers
+    for name, (_status, body) in zip(names, answers, strict=True):
+        assert body["status"] in {"saved", "duplicate"}, answers  # the same answers: no conflict
+        if name == owner:
+            assert body["receipt_code"] == stored.receipt_code
+        else:
+            assert body["receipt_code"] is None, answers
+            assert stored.receipt_code not in str(body)
+
+
+def test_resend_by_another_volunteer_does_not_show_the_receipt(
+    client, version, auth, create_user
+) -> None:
+    payload = {**VALID, "_instance_id": f"uuid:{uuid.uuid4()}"}
+    auth.login("volunteer", "first")
+    assert post(client, version, payload).status_code == 302
+    stored = db.session.execute(select(Submission)).scalar_one()
+    auth.logout()
+    auth.login("volunteer", "second")
+    as_json = post(client, version, payload, headers={"Accept": "application/json"})
+    assert as_json.get_json()["status"] == "duplicate"
+    assert stored.receipt_code not in as_json.text
+    as_page = post(client, version, payload, follow_redirects=True)
+    assert as_page.status_code == 200
+    assert stored.receipt_code not in as_page.text
+    assert "already received" in as_page.text
+    assert count(Submission) == 1
+
+
+def test_conflict_keeps_the_answers_and_offers_a_new_interview(client, version, volunteer) -> None:
+    """A changed resend is refused; submitting the kept answers again saves a new interview."""
+    data = {**VALID, "_instance_id": f"uuid:{uuid.uuid4()}"}
+    assert post(client, version, data).status_code == 302
+    changed = post(client, version, {**data, "age": "68"})
+    assert changed.status_code == 409
+    fresh = re.search(r'name="_instance_id" type="hidden" value="([^"]+)"', changed.text).group(1)
+    assert fresh != data["_instance_id"]
+    again = post(client, version, {**data, "age": "68", "_instance_id": fresh})
+    assert again.status_code == 302
+    ages = sorted(a["age"] for a in db.session.execute(select(Submission.answers)).scalars())
+    assert ages == [67, 68]

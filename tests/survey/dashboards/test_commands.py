@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from survey.collection.demo import write_demo_data
 from survey.dashboards.commands import indicators_command
+from survey.demo import write_demo_data
 from survey.extensions import db
 from survey.users.models import AuditEntry
 

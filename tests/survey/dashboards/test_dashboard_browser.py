@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from survey.collection.demo import write_demo_data
+from survey.demo import write_demo_data
 from tests.browser_support import LiveServer, new_page
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select, update
 
 from reports.analysis import AnalysisPlan, Indicator
-from survey.collection.demo import write_demo_data
 from survey.collection.models import Refusal, Submission
-from survey.dashboards import services
+from survey.dashboards import estimates, filters
+from survey.dashboards.filters import Selection
 from survey.dashboards.models import DistrictTarget
+from survey.demo import write_demo_data
 from survey.extensions import db
 from survey.users.models import AuditEntry
 
@@ -372,7 +373,7 @@ def test_version_without_submissions(client, auth, create_instrument, survey_rou
 
 
 def test_plan_naming_a_missing_question(client, auth, demo, monkeypatch) -> None:
-    real = services.plan_of
+    real = estimates.plan_of
 
     def broken(spec: Any) -> Any:
         plan, problems = real(spec)
@@ -384,7 +385,7 @@ def test_plan_naming_a_missing_question(client, auth, demo, monkeypatch) -> None
         )
         return AnalysisPlan((*plan.indicators, ghost), plan.severity_rules), problems
 
-    monkeypatch.setattr(services, "plan_of", broken)
+    monkeypatch.setattr(estimates, "plan_of", broken)
     auth.login("advocate")
     response = client.get("/dashboard/indicators")
     assert response.status_code == 200
@@ -395,7 +396,7 @@ def test_plan_naming_a_missing_question(client, auth, demo, monkeypatch) -> None
 @pytest.mark.parametrize("weights", [[0.0], [-1.0, 1.0]])
 def test_bad_weights(client, auth, demo, monkeypatch, weights) -> None:
     """A weight column of zeros or with negatives: the indicators are listed as problems."""
-    real_plan, real_select = services.plan_of, services.select_rows
+    real_plan, real_select = estimates.plan_of, filters.select_rows
 
     def weighted(spec: Any) -> Any:
         plan, problems = real_plan(spec)
@@ -405,15 +406,15 @@ def test_bad_weights(client, auth, demo, monkeypatch, weights) -> None:
         selection = real_select(dataset, filters)
         size = len(selection.respondents)
         column = pd.Series((weights * size)[:size], index=selection.respondents.index)
-        return services.Selection(
+        return Selection(
             selection.respondents.assign(w=column),
             selection.members,
             selection.excluded,
             selection.demo,
         )
 
-    monkeypatch.setattr(services, "plan_of", weighted)
-    monkeypatch.setattr(services, "select_rows", with_weights)
+    monkeypatch.setattr(estimates, "plan_of", weighted)
+    monkeypatch.setattr(filters, "select_rows", with_weights)
     auth.login("coordinator")
     for url in ("/dashboard/indicators", "/dashboard/needs"):
         response = client.get(url)

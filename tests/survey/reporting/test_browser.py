@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from survey.collection.demo import write_demo_data
+from survey.demo import write_demo_data
 from tests.browser_support import LiveServer, new_page
 
 pytestmark = pytest.mark.browser

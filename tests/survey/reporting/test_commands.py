@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from survey.collection.demo import write_demo_data
+from survey.demo import write_demo_data
 from survey.extensions import db
 from survey.reporting.commands import report_command
 from survey.reporting.models import GeneratedReport

@@ -23,13 +23,15 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, IndirectObject
 from sqlalchemy import select
 
+from reports import formatting
 from reports.analysis import apply_to_estimates, run_plan
 from reports.render import render_html
-from survey import create_app
-from survey.collection import demo
-from survey.collection.dataset import load_dataset
+from survey import create_app, demo
 from survey.collection.models import Submission
-from survey.collection.services import create_round, withdraw_submission
+from survey.collection.review import withdraw_submission
+from survey.collection.rounds import create_round
+from survey.datasets.dataset import load_dataset
+from survey.demo import birge
 from survey.extensions import db
 from survey.instruments import services as instrument_services
 from survey.instruments import xlsform
@@ -313,17 +315,17 @@ def test_every_figure_in_the_text_is_the_analysis_layer_s(world: World, language
     assert len(rows) >= 25
     for row in rows:
         label = world.labels[row.indicator][language]
-        pct = flat(sentences.percent(row.estimate, language))
-        n = flat(sentences.count(row.n, language))
+        pct = flat(formatting.percent(row.estimate, language))
+        n = flat(formatting.count(row.n, language))
         assert flat(PROPORTION[language].format(label=label, pct=pct, n=n)) in text, label
-        low, high = sentences.percent_number(row.ci_low), sentences.percent_number(row.ci_high)
+        low, high = formatting.percent_number(row.ci_low), formatting.percent_number(row.ci_high)
         assert f"{low}–{high}" in text, label
     # Every percentage in the findings is an estimate or a bound the analysis published.
     table = world.expected
     assert table is not None
     shown = table[~table.suppressed.astype(bool)]
     allowed = {
-        sentences.percent_number(value)
+        formatting.percent_number(value)
         for column in ("estimate", "ci_low", "ci_high")
         for value in shown[column].dropna()
     }
@@ -347,9 +349,9 @@ def test_section_tables_hold_the_analysis_figures(world: World) -> None:
     for row in headline_rows(world)[:12]:
         label = world.labels[row.indicator]["en"]
         cells = (
-            f"{label} {sentences.percent_number(row.estimate)}{'*' if row.indicative else ''} "
-            f"{sentences.percent_number(row.ci_low)}–{sentences.percent_number(row.ci_high)} "
-            f"{sentences.count(row.n, 'en')}"
+            f"{label} {formatting.percent_number(row.estimate)}{'*' if row.indicative else ''} "
+            f"{formatting.percent_number(row.ci_low)}–{formatting.percent_number(row.ci_high)} "
+            f"{formatting.count(row.n, 'en')}"
         )
         assert cells in text, cells
 
@@ -390,12 +392,12 @@ def test_the_annex_holds_every_indicator_as_published(world: World) -> None:
         source = by_label[label]
         if published(source):
             mark = "*" if source.indicative else ""
-            assert pct == sentences.percent_number(source.estimate) + mark
-            low, high = (sentences.percent_number(v) for v in (source.ci_low, source.ci_high))
+            assert pct == formatting.percent_number(source.estimate) + mark
+            low, high = (formatting.percent_number(v) for v in (source.ci_low, source.ci_high))
             assert ci == f"{low}–{high}"
         else:
             assert (pct, ci) == ("x", "x")
-        assert n == ("x" if pd.isna(source.n) else sentences.count(source.n, "en"))
+        assert n == ("x" if pd.isna(source.n) else formatting.count(source.n, "en"))
     small = [r for t in annex.blocks for r in t.rows if SMALL_DISTRICT_LABEL["en"] in r[0]]
     assert all(not re.search(r"\b[1-4]\b", " ".join(r[1:])) for r in small)
 
@@ -500,7 +502,7 @@ def test_only_approved_quotes_appear(world: World, language: str) -> None:
     assert APPROVED_QUOTE in text
     assert WITHDRAWN_QUOTE in text  # approved, and not yet withdrawn when these were made
     assert UNAPPROVED_QUOTE not in text
-    for messages in demo._MESSAGES.values():
+    for messages in birge._MESSAGES.values():
         for message in messages:
             assert message not in text  # demo answers nobody approved
 

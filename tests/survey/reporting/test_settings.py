@@ -106,18 +106,6 @@ def test_lines_become_lettered_items_unless_already_a_list() -> None:
     assert as_list("1. one\n2. two") == "1. one\n2. two"
 
 
-def test_numbers_per_language() -> None:
-    assert sentences.percent(0.372, "en") == "37%"
-    assert sentences.percent(0.372, "ru") == "37\u00a0%"
-    assert sentences.interval(0.33, 0.421, "kk") == "33–42\u00a0%"
-    assert sentences.count(1358, "en") == "1,358"
-    assert sentences.count(1358, "ru") == "1\u00a0358"
-    assert sentences.decimal(3.75, "ru") == "3,8"
-    assert sentences.decimal(1234.5, "kk") == "1\u00a0234,5"
-    assert sentences.date(dt.date(2025, 3, 3), "ru") == "3 марта 2025 г."
-    assert sentences.date(dt.date(2025, 3, 3), "kk") == "2025 жылғы 3 наурыз"
-
-
 def test_russian_genitive_after_numbers() -> None:
     texts = sentences.TEXT["ru"]
     assert sentences.russian_units("units.respondent", 21, texts).startswith("респондента,")

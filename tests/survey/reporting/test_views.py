@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from survey.collection.demo import write_demo_data
 from survey.collection.models import Submission
-from survey.collection.services import withdraw_submission
+from survey.collection.review import withdraw_submission
+from survey.demo import write_demo_data
 from survey.extensions import db
 from survey.reporting import services
 from survey.reporting.models import ApprovedQuote, GeneratedReport

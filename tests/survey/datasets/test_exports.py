@@ -16,20 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from reports.anonymization import k_anonymity
-from survey.collection.dataset import load_dataset
-from survey.collection.export_commands import export_command
-from survey.collection.exports import (
-    QUASI_IDENTIFIERS,
-    ExportError,
-    export_bundle,
-    export_csv,
-    export_indicators_hxl,
-    export_sav,
-    export_xlsx,
-    prepare_export,
-    spss_name,
-)
 from survey.collection.models import Submission
+from survey.datasets.commands import export_command
+from survey.datasets.dataset import load_dataset
+from survey.datasets.deidentify import QUASI_IDENTIFIERS, ExportError, prepare_export
+from survey.datasets.exports import export_bundle
+from survey.datasets.hxl import export_indicators_hxl
+from survey.datasets.spss import export_sav, spss_name
+from survey.datasets.writers import export_csv, export_xlsx
 from survey.extensions import db
 from survey.users.models import AuditEntry
 
@@ -69,7 +63,7 @@ def add_submission(version: Any, survey_round: Any, answers: dict[str, Any], **f
 @pytest.fixture
 def surveyed(default_instrument, survey_round):
     """Sixty demo interviews and one real one whose free text would be a formula."""
-    from survey.collection.demo import write_demo_data
+    from survey.demo import write_demo_data
 
     write_demo_data(default_instrument, survey_round, 60, seed=11)
     first = db.session.execute(select(Submission).order_by(Submission.id)).scalars().first()

@@ -1,45 +1,40 @@
-"""`survey users …`, `survey audit`, `survey backup` and `survey restore`."""
+"""`survey init`, `survey backup` and `survey restore`."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from survey.cli import main
+from survey.collection.models import SurveyRound
 from survey.extensions import db
+from survey.instruments.models import InstrumentVersion
 from survey.users.models import User
 
 
-def test_users_list_disable_set_role(runner, create_user) -> None:
-    create_user("aida", "volunteer")
-    create_user("boss", "admin")
-    listing = runner.invoke(main, ["users", "list"])
-    assert "aida\tvolunteer\tactive" in listing.output
-    assert runner.invoke(main, ["users", "disable", "aida"]).exit_code == 0
-    assert runner.invoke(main, ["users", "set-role", "aida", "coordinator"]).exit_code == 0
+def test_init_is_idempotent(runner, monkeypatch) -> None:
+    monkeypatch.setenv("SURVEY_ADMIN_PASSWORD", "Tobyl-Ertis-5529")
+    first = runner.invoke(main, ["init"])
+    assert first.exit_code == 0, first.output
+    assert "Loaded the default instrument" in first.output
+    assert "SURVEY_ADMIN_PASSWORD" in first.output
+    second = runner.invoke(main, ["init"])
+    assert second.exit_code == 0, second.output
+    assert "Loaded" not in second.output
     db.session.expire_all()
-    aida = db.session.execute(select(User).where(User.username == "aida")).scalar_one()
-    assert (aida.role, aida.active) == ("coordinator", False)
-    last_admin = runner.invoke(main, ["users", "disable", "boss"])
-    assert last_admin.exit_code == 1 and "last active administrator" in last_admin.output
-    unknown = runner.invoke(main, ["users", "disable", "nobody"])
-    assert unknown.exit_code == 1 and "No account named 'nobody'" in unknown.output
-    bad_role = runner.invoke(main, ["users", "set-role", "aida", "king"])
-    assert bad_role.exit_code == 2
-    reset = runner.invoke(
-        main, ["users", "reset-password", "aida", "--password-stdin"], input="aaaaaaaaaaaa\n"
-    )
-    assert reset.exit_code == 1 and "too easy to guess" in reset.output
+    assert db.session.execute(select(func.count()).select_from(InstrumentVersion)).scalar() == 1
+    assert db.session.execute(select(func.count()).select_from(SurveyRound)).scalar() == 1
+    assert db.session.execute(select(User.role)).scalars().all() == ["admin"]
 
 
-def test_audit_command(runner, client, create_user) -> None:
-    create_user("aida", "volunteer")
-    client.post("/login", data={"username": "aida", "password": "wrong"})
-    output = runner.invoke(main, ["audit", "--since", "2000-01-01"]).output
-    assert "\tlogin_failed\taida" in output
-    assert runner.invoke(main, ["audit", "--action", "login"]).output == ""
-    assert runner.invoke(main, ["audit", "--since", "yesterday"]).exit_code == 2
+def test_init_prints_a_generated_password_once(runner, app, monkeypatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.delenv("SURVEY_ADMIN_PASSWORD", raising=False)
+    result = runner.invoke(main, ["init"])
+    assert "password:" in result.output
+    assert (Path(app.instance_path) / "first-login.txt").exists()
 
 
 def test_backup_and_restore_round_trip(runner, create_user, tmp_path) -> None:

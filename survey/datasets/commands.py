@@ -11,19 +11,13 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from survey.collection.dataset import REVIEW_STATUSES, load_dataset
-from survey.collection.exports import (
-    FORMATS,
-    LANGUAGES,
-    ExportError,
-    export_files,
-    prepare_export,
-)
-from survey.collection.models import SurveyRound
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
+from survey.datasets.dataset import load_dataset
+from survey.datasets.deidentify import FORMATS, LANGUAGES, ExportError, prepare_export
+from survey.datasets.exports import audit_export, export_files
 from survey.extensions import db
 from survey.instruments.models import Instrument
 from survey.instruments.services import find_instrument, list_instruments
-from survey.users.services import record_audit
 
 SUFFIXES = {"csv": (".csv", ".zip"), "xlsx": (".xlsx",), "sav": (".sav", ".zip")}
 
@@ -114,7 +108,7 @@ def export_command(
         click.echo("note: .sav files always hold codes with value labels; --labels is ignored.")
     instrument = _instrument(form_id)
     survey_round = _round(round_name)
-    statuses = statuses or ("pending", "approved")
+    statuses = statuses or ANALYSED_STATUSES
     if identified:
         click.echo(
             "WARNING: identified export. It can reveal who respondents are: keep it inside "
@@ -144,20 +138,15 @@ def export_command(
     try:
         written = export_files(prepared, fmt, folder / out.name)
         report = prepared.report
-        record_audit(
-            "export_made",
+        audit_export(
+            instrument,
+            report,
+            round_name=survey_round.name if survey_round is not None else "all",
+            review_statuses=statuses,
+            include_demo=include_demo,
             user=None,
-            target=f"instrument {instrument.form_id}",
-            details={
-                **report.audit_details(),
-                "format": fmt,
-                "instrument": instrument.form_id,
-                "versions": [v.version for v in instrument.versions],
-                "round": survey_round.name if survey_round is not None else "all",
-                "review_statuses": list(statuses),
-                "include_demo": include_demo,
-                "via": "cli",
-            },
+            via="cli",
+            file_format=fmt,
         )
         db.session.commit()
         final = []

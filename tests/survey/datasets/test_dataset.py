@@ -11,17 +11,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from survey.collection import dataset as dataset_module
-from survey.collection.dataset import (
-    METADATA_COLUMNS,
-    RESPONDENT_PREFIX,
-    cache_stats,
-    column_labels,
-    invalidate,
-    load_dataset,
-    value_labels,
-)
 from survey.collection.models import Submission
+from survey.datasets import reading as dataset_module
+from survey.datasets.cache import cache_stats, invalidate
+from survey.datasets.columns import METADATA_COLUMNS, RESPONDENT_PREFIX
+from survey.datasets.dataset import load_dataset
+from survey.datasets.labels import column_labels, value_labels
 from survey.extensions import db
 from survey.instruments.services import spec_for
 
@@ -50,7 +45,7 @@ def add_submission(version: Any, survey_round: Any, answers: dict[str, Any], **f
 @pytest.fixture
 def demo(default_instrument, survey_round):
     """Forty synthetic interviews of the default instrument."""
-    from survey.collection.demo import write_demo_data
+    from survey.demo import write_demo_data
 
     write_demo_data(default_instrument, survey_round, 40, seed=7)
     return default_instrument
@@ -179,7 +174,7 @@ def test_excluded_counts_and_status_filters(demo) -> None:
 
 
 def test_round_district_and_date_filters(demo, survey_round) -> None:
-    from survey.collection.services import create_round
+    from survey.collection.rounds import create_round
 
     other = create_round("Earlier round", dt.date(2020, 1, 1), dt.date(2020, 12, 31))
     db.session.commit()
@@ -345,11 +340,7 @@ def test_appended_rows_with_codes_no_version_lists(
 def test_cache_rebuilds_after_correction_review_and_withdrawal(
     demo, survey_round, create_user
 ) -> None:
-    from survey.collection.services import (
-        correct_submission,
-        review_submission,
-        withdraw_submission,
-    )
+    from survey.collection.review import correct_submission, review_submission, withdraw_submission
 
     coordinator = create_user("coord", "coordinator")
     invalidate()
@@ -385,7 +376,7 @@ def test_cache_rebuilds_after_correction_review_and_withdrawal(
 
 
 def test_throttled_full_check_still_sees_corrections(app, demo, create_user) -> None:
-    from survey.collection.services import correct_submission, review_submission
+    from survey.collection.review import correct_submission, review_submission
 
     app.config["DATASET_FULL_CHECK_SECONDS"] = 3600
     coordinator = create_user("coord", "coordinator")

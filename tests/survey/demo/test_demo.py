@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from survey import demo
 from survey.cli import main
-from survey.collection import demo
 from survey.collection.models import Submission
 from survey.collection.services import answers_digest, valid_instance_id
 from survey.extensions import db

@@ -1,12 +1,11 @@
-"""`survey users …`, `survey audit`, `survey backup`, `survey restore` (registered in cli.py)."""
+"""`survey users …` (accounts) and `survey audit` (the audit log)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import sys
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from survey.extensions import db
@@ -21,7 +20,62 @@ def _user_or_fail(username: str):  # type: ignore[no-untyped-def]
     return user
 
 
-@click.command("list")
+@click.group("users")
+def users_group() -> None:
+    """Accounts."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["volunteer", "coordinator", "advocate", "admin"]),
+    default="volunteer",
+    show_default=True,
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(username: str, role: str, password_stdin: bool) -> None:
+    """Create an account (the password is asked for, or read from standard input)."""
+    from survey.users.services import AccountError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        create_user(username, password, role)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created {role} {username}.")
+
+
+@users_group.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for an account."""
+    from survey.users.services import AccountError, find_user, record_audit, set_password
+
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"No account named {username!r}.")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(user, password)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    record_audit("password_reset", target=username, details={"via": "cli"})
+    db.session.commit()
+    click.echo(f"Password of {username} changed.")
+
+
+@users_group.command("list")
 @with_appcontext
 def users_list() -> None:
     """List accounts."""
@@ -33,7 +87,7 @@ def users_list() -> None:
         click.echo(f"{user.username}\t{user.role}\t{status}\tlast login: {last}")
 
 
-@click.command("disable")
+@users_group.command("disable")
 @click.argument("username")
 @click.option("--enable", is_flag=True, help="Re-enable the account instead.")
 @with_appcontext
@@ -51,7 +105,7 @@ def users_disable(username: str, enable: bool) -> None:
     click.echo(f"{username} is {'enabled' if enable else 'disabled'}.")
 
 
-@click.command("set-role")
+@users_group.command("set-role")
 @click.argument("username")
 @click.argument("role", type=click.Choice(["volunteer", "coordinator", "advocate", "admin"]))
 @with_appcontext
@@ -91,51 +145,3 @@ def audit_command(since: dt.datetime | None, action: str | None, limit: int) -> 
                 ]
             )
         )
-
-
-@click.command("backup")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@with_appcontext
-def backup_command(out: Path) -> None:
-    """Write a consistent backup of the database to OUT (safe while the app runs)."""
-    from survey.backup import BackupError, backup
-    from survey.users.services import record_audit
-
-    if out.exists():
-        raise click.ClickException(f"{out} exists; choose a new file name.")
-    try:
-        kind = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], out)
-    except BackupError as error:
-        raise click.ClickException(str(error)) from None
-    record_audit("backup_made", target=out.name, details={"kind": kind})
-    db.session.commit()
-    click.echo(f"Backup written to {out} ({kind}, {out.stat().st_size} bytes).")
-
-
-@click.command("restore")
-@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@with_appcontext
-def restore_command(backup_file: Path, yes: bool) -> None:
-    """Verify BACKUP_FILE and replace the database with it (a safety copy is kept)."""
-    from survey.backup import BackupError, restore, verify
-    from survey.users.services import record_audit
-
-    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
-    try:
-        verify(backup_file, "sqlite" if url.startswith("sqlite") else "postgresql")
-    except BackupError as error:
-        raise click.ClickException(str(error)) from None
-    if not yes:
-        click.confirm("Replace ALL current data with this backup?", abort=True)
-    db.session.remove()
-    db.engine.dispose()
-    try:
-        safety = restore(url, backup_file, Path(current_app.instance_path) / "backups")
-    except BackupError as error:
-        raise click.ClickException(str(error)) from None
-    record_audit("backup_restored", target=backup_file.name)
-    db.session.commit()
-    click.echo(f"Restored {backup_file}.")
-    if safety:
-        click.echo(f"The data before the restore is kept in {safety}.")

@@ -15,22 +15,24 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from survey.collection import services
-from survey.collection.dataset import REVIEW_STATUSES, load_dataset
-from survey.collection.exports import (
+from reports.languages import LANGUAGE_NAMES
+from survey.collection import rounds
+from survey.collection.forms import REVIEW_STATUS_LABELS
+from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
+from survey.datasets.dataset import load_dataset
+from survey.datasets.deidentify import ExportError, prepare_export
+from survey.datasets.exports import (
     BUNDLE_SUFFIX,
     MIMETYPES,
-    ExportError,
+    audit_export,
     download_name,
     export_bundle,
-    prepare_export,
 )
 from survey.extensions import db
 from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.users.access import roles_required
 from survey.users.models import Role
-from survey.users.services import record_audit
 
 bp = Blueprint("exports", __name__)
 
@@ -68,22 +70,13 @@ class ExportForm(FlaskForm):
     )
     language = SelectField(
         _l("Language of labels"),
-        choices=[
-            SelectChoice("kk", "Қазақша"),
-            SelectChoice("ru", "Русский"),
-            SelectChoice("en", "English"),
-        ],
+        choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
     )
     survey_round = SelectField(_l("Survey round"), choices=[], default="")
     statuses = MultiCheckboxField(
         _l("Review statuses"),
-        choices=[
-            SelectChoice("pending", _l("Pending")),
-            SelectChoice("approved", _l("Approved")),
-            SelectChoice("on_hold", _l("On hold")),
-            SelectChoice("rejected", _l("Rejected")),
-        ],
-        default=["pending", "approved"],
+        choices=[SelectChoice(status, label) for status, label in REVIEW_STATUS_LABELS.items()],
+        default=list(ANALYSED_STATUSES),
         validators=[at_least_one],
     )
     include_demo = BooleanField(_l("Include demo data"), default=False)
@@ -96,7 +89,7 @@ def _export_form() -> ExportForm:
         SelectChoice(i.form_id, i.title) for i in instruments.list_instruments() if i.versions
     ]
     form.survey_round.choices = [SelectChoice("", _("All rounds"))] + [
-        SelectChoice(str(r.id), r.name) for r in services.list_rounds()
+        SelectChoice(str(r.id), r.name) for r in rounds.list_rounds()
     ]
     if not form.is_submitted():
         form.language.data = current_language()
@@ -149,19 +142,14 @@ def _download(form: ExportForm, deidentify: bool) -> Any:
     except Exception:
         handle.close()
         raise
-    record_audit(
-        "export_made",
+    audit_export(
+        instrument,
+        report,
+        round_name=round_ids[0] if round_ids else "all",
+        review_statuses=statuses,
+        include_demo=bool(form.include_demo.data),
         user=current_user._get_current_object(),
-        target=f"instrument {instrument.form_id}",
-        details={
-            **report.audit_details(),
-            "instrument": instrument.form_id,
-            "versions": [v.version for v in instrument.versions],
-            "round": round_ids[0] if round_ids else "all",
-            "review_statuses": statuses,
-            "include_demo": bool(form.include_demo.data),
-            "via": "web",
-        },
+        via="web",
     )
     db.session.commit()
     handle.seek(0)

@@ -1,0 +1,199 @@
+"""After intake: coordinators' review, corrections that keep every earlier version, withdrawal by
+receipt code. Services flush; the view or CLI commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from survey.clock import utcnow
+from survey.collection.models import REVIEW_STATUSES, ReviewStatus, Submission, SubmissionVersion
+from survey.collection.services import (
+    answers_digest,
+    identifier_message,
+    identifiers_in_answers,
+    refusal_reason,
+)
+from survey.extensions import db
+from survey.instruments.rules import Outcome
+from survey.instruments.spec import InstrumentSpec
+from survey.users.models import User
+from survey.users.services import record_audit
+
+CORRECTION_WINDOW = dt.timedelta(hours=48)
+
+
+class ReviewError(ValueError):
+    """A review, correction or withdrawal that cannot be done as asked."""
+
+
+def _flat(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Answers with repeat entries flattened to field keys ('member-0-member_age')."""
+    flat: dict[str, Any] = {}
+    for name, value in answers.items():
+        if isinstance(value, list) and value and isinstance(value[0], Mapping):
+            for index, entry in enumerate(value):
+                for child, child_value in entry.items():
+                    flat[f"{name}-{index}-{child}"] = child_value
+        else:
+            flat[name] = value
+    return flat
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Field keys whose value differs between two sets of answers."""
+    old, new = _flat(before), _flat(after)
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def may_correct(submission: Submission, user: User, now: dt.datetime | None = None) -> bool:
+    """Coordinators always; volunteers their own, for 48 hours or while it is rejected."""
+    if user.has_role("coordinator"):
+        return True
+    if submission.entered_by_id != user.id:
+        return False
+    received = submission.received_at
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=dt.UTC)
+    return submission.review_status == ReviewStatus.REJECTED or (now or utcnow()) - received < (
+        CORRECTION_WINDOW
+    )
+
+
+def correct_submission(
+    submission: Submission, answers: Mapping[str, Any], reason: str, user: User
+) -> SubmissionVersion | None:
+    """Replace the answers, keeping the earlier ones as a version (who, when, what, why), and
+    audit it; None when nothing changed. Flushes only."""
+    reason = reason.strip()
+    if not reason:
+        raise ReviewError("reason")
+    fields = changed_fields(submission.answers, answers)
+    if not fields:
+        return None
+    version = SubmissionVersion(
+        submission=submission,
+        number=len(submission.versions) + 1,
+        answers=submission.answers,
+        changed_fields=fields,
+        reason=reason[:2000],
+        changed_by_id=user.id,
+    )
+    db.session.add(version)
+    submission.answers = dict(answers)
+    submission.answers_sha256 = answers_digest(submission.instrument_version_id, answers)
+    submission.updated_at = utcnow()
+    if submission.review_status == ReviewStatus.REJECTED:
+        submission.review_status = ReviewStatus.PENDING.value
+    db.session.flush()
+    record_audit(
+        "submission_corrected",
+        user=user,
+        target=f"submission {submission.id}",
+        details={"fields": version.changed_fields},
+    )
+    return version
+
+
+def review_submission(submission: Submission, status: str, comment: str, reviewer: User) -> None:
+    """Mark a submission approved, on hold or rejected (a rejection needs a comment), audited."""
+    if status not in REVIEW_STATUSES:
+        raise ReviewError("status")
+    comment = comment.strip()
+    if status == ReviewStatus.REJECTED and not comment:
+        raise ReviewError("comment")
+    submission.review_status = status
+    submission.review_comment = comment[:2000] or None
+    submission.reviewed_by_id = reviewer.id
+    submission.reviewed_at = utcnow()
+    db.session.flush()
+    record_audit(
+        "submission_reviewed",
+        user=reviewer,
+        target=f"submission {submission.id}",
+        details={"status": submission.review_status},
+    )
+
+
+def review_queue(status: str | None = None, limit: int = 200) -> list[Submission]:
+    """Submissions to review, oldest pending first; optionally one status only."""
+    query = select(Submission).order_by(Submission.received_at.desc()).limit(limit)
+    if status in REVIEW_STATUSES:
+        query = query.where(Submission.review_status == status)
+    return list(db.session.execute(query).scalars())
+
+
+def find_by_receipt_code(code: str) -> Submission | None:
+    """The submission a respondent's receipt code belongs to."""
+    from survey.collection.privacy import normalize_receipt_code
+
+    return db.session.execute(
+        select(Submission).where(Submission.receipt_code == normalize_receipt_code(code))
+    ).scalar_one_or_none()
+
+
+def withdraw_submission(submission: Submission, by: User | None = None) -> dict[str, Any]:
+    """Delete a submission and all its earlier versions, audited with what the audit may keep
+    (never the answers or the receipt code); returns that trace."""
+    trace = {
+        "submission": submission.id,
+        "instrument": submission.instrument_version.instrument.form_id,
+        "round": submission.survey_round.name,
+    }
+    db.session.delete(submission)
+    db.session.flush()
+    record_audit("submission_withdrawn", user=by, details=trace)
+    return trace
+
+
+def correction_problems(spec: InstrumentSpec, outcome: Outcome) -> dict[str, list[str]]:
+    """What stops a correction: the rules' problems, identifiers in free text, and answers that
+    would make the interview a refusal (withdrawal is the way to remove answers)."""
+    errors = {key: list(texts) for key, texts in outcome.errors.items()}
+    for key, kind in identifiers_in_answers(spec, outcome.answers).items():
+        errors.setdefault(key, []).append(identifier_message(kind))
+    if refusal_reason(spec, outcome.answers):
+        errors.setdefault(spec.intake.consent_question, []).append(
+            _("To remove a respondent's answers, use withdrawal with the receipt code.")
+        )
+    return errors
+
+
+def correction_history(
+    spec: InstrumentSpec, submission: Submission, language: str
+) -> list[dict[str, Any]]:
+    """Each correction, newest first: who, when, why, and before → after per changed field."""
+    states = [v.answers for v in submission.versions] + [submission.answers]
+    history = []
+    for index, version in enumerate(submission.versions):
+        before, after = _flat(states[index]), _flat(states[index + 1])
+        changes = []
+        for key in version.changed_fields:
+            name = key.rsplit("-", 1)[-1]
+            question = spec.questions_by_name.get(name)
+            label = spec.label(question.labels, language) if question else name
+            if key != name:
+                label = f"{label} ({key.split('-')[0]} {int(key.split('-')[1]) + 1})"
+            changes.append(
+                (
+                    label,
+                    _answer_text(spec, question, before.get(key), language),
+                    _answer_text(spec, question, after.get(key), language),
+                )
+            )
+        history.append({"version": version, "changes": changes})
+    return list(reversed(history))
+
+
+def _answer_text(spec: InstrumentSpec, question: Any, value: Any, language: str) -> str:
+    if value is None:
+        return "—"
+    if question is not None and question.choice_list:
+        codes = value if isinstance(value, list) else [value]
+        return ", ".join(spec.choice_label(question.choice_list, str(c), language) for c in codes)
+    return str(value)

@@ -1,0 +1,166 @@
+"""Labels of columns and codes in the page language, with the dashboards' own words for derived
+variables, chapters, review statuses, refusal reasons and severity measures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from reports.analysis import Indicator
+from reports.instrument import SPECIAL_CODES
+from survey.collection.forms import REVIEW_STATUS_LABELS
+from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
+from survey.datasets.dataset import Dataset
+from survey.instruments.spec import InstrumentSpec
+
+SPECIAL = SPECIAL_CODES
+
+
+# Names of derived (calculated) variables, which carry no label in the XLSForm.
+DERIVED_COLUMNS: Mapping[str, Any] = {
+    "age_band": _l("Age group"),
+    "generation": _l("Generation"),
+    "wg_disability": _l("Disability (Washington Group)"),
+    "phq4_positive": _l("Positive PHQ-4 screen"),
+    "_district": _l("District"),
+}
+
+
+DERIVED_VALUES: Mapping[str, Any] = {
+    "g1": _l("G1: exposed themselves"),
+    "g2": _l("G2: child of an exposed person"),
+    "g3": _l("G3: grandchild of an exposed person"),
+    "none": _l("No connection to the tests"),
+    "yes": _l("Yes"),
+    "no": _l("No"),
+    "True": _l("Yes"),
+    "False": _l("No"),
+    "dnk": _l("Don't know"),
+    "pnta": _l("Prefer not to answer"),
+}
+
+
+CHAPTERS: Mapping[str, Any] = {
+    "profile": _l("Profile of respondents"),
+    "status": _l("Legal status and benefits"),
+    "health": _l("Health"),
+    "disability": _l("Functioning and disability"),
+    "psychosocial": _l("Psychological well-being"),
+    "socioeconomic": _l("Socio-economic inclusion"),
+    "environment": _l("Environment"),
+    "intergenerational": _l("Intergenerational impacts"),
+    "priorities": _l("Priorities and law reform"),
+    "severity": _l("Severity (JIAF-inspired)"),
+}
+
+
+STATUS_LABELS: Mapping[str, Any] = {
+    **REVIEW_STATUS_LABELS,
+    "demo": _l("Demo data"),
+}
+
+
+REFUSAL_LABELS: Mapping[str, Any] = {
+    "no_consent": _l("Did not consent"),
+    "under_age": _l("Under 18"),
+}
+
+
+SEVERITY_MEASURES: Mapping[str, Any] = {
+    "in_need": _l("in need (3 or more)"),
+    "acute": _l("acute need (4 or more)"),
+}
+
+
+class Labels:
+    """Labels of columns and codes in one language, with fallbacks for derived variables."""
+
+    def __init__(self, dataset: Dataset, language: str) -> None:
+        self.language = language
+        self.spec = dataset.spec
+        self.columns = dataset.column_labels(language)
+        self.values = dataset.value_labels(language)
+
+    def column(self, name: str) -> str:
+        """A column's label ("Respondent: Sex" for roster context columns)."""
+        if name.startswith(RESPONDENT_PREFIX):
+            inner = name.removeprefix(RESPONDENT_PREFIX)
+            return _("Respondent: %(label)s", label=self.column(inner))
+        label = self.columns.get(name)
+        if name in DERIVED_COLUMNS and (label is None or label == name):
+            return str(DERIVED_COLUMNS[name])
+        return label or name
+
+    def value(self, column: str, code: Any) -> str:
+        """A code's label in a column; derived codes and special answers get UI labels."""
+        text = str(code)
+        mapping = self.values.get(column)
+        if mapping is None and column.startswith(RESPONDENT_PREFIX):
+            mapping = self.values.get(column.removeprefix(RESPONDENT_PREFIX))
+        if mapping and text in mapping:
+            return mapping[text]
+        if text in DERIVED_VALUES:
+            return str(DERIVED_VALUES[text])
+        band = re.fullmatch(r"(\d+)_(\d+)", text)
+        if band:
+            return f"{band.group(1)}–{band.group(2)}"
+        plus = re.fullmatch(r"(\d+)_plus", text)
+        if plus:
+            return f"{plus.group(1)}+"
+        return text
+
+    def text(self, labels: Mapping[str, str], fallback: str) -> str:
+        """A label mapping (language → text) in this language."""
+        return self.spec.label(labels, self.language) or fallback
+
+
+def settlement_like(spec: InstrumentSpec) -> set[str]:
+    """select_one questions finer than the district: never tabulated (DOMAIN.md §6)."""
+    district = spec.intake.district_question
+    names = set()
+    for question in spec.iter_questions():
+        choices = spec.choices.get(question.choice_list or "", ())
+        if question.name != district and any(district in c.filters for c in choices):
+            names.add(question.name)
+    return names
+
+
+def category_label(indicator: Indicator, category: str, labels: Labels) -> str:
+    """The label of a category row (an answer, a need, a severity measure)."""
+    if indicator.kind == "severity":
+        return str(SEVERITY_MEASURES.get(category, category))
+    if indicator.kind == "ranking":
+        column = indicator.columns[0] if indicator.columns else ""
+        return labels.value(column, category)
+    column = indicator.column or ""
+    if indicator.kind == "multiple":
+        description_labels = labels.columns.get(column + MULTIPLE_SEPARATOR + category)
+        if description_labels and ": " in description_labels:
+            return description_labels.split(": ", 1)[1]
+        return labels.value(column, category)
+    return labels.value(column, category)
+
+
+def group_text(group_var: str, group: str, labels: Labels) -> str:
+    """The label of a group ("All" for the overall row)."""
+    if group_var == "":
+        return _("All")
+    if group_var.startswith(RESPONDENT_PREFIX):
+        # A roster row grouped by the respondent's answer, not the member's own.
+        return _("%(value)s (respondent)", value=labels.value(group_var, group))
+    return labels.value(group_var, group)
+
+
+def chapter_label(chapter: str, spec: InstrumentSpec, labels: Labels) -> str:
+    """A chapter's heading: its section's label, a known chapter, or the code."""
+    section = spec.sections_by_name.get(chapter)
+    if section is not None:
+        return labels.text(section.labels, chapter)
+    if chapter in CHAPTERS:
+        return str(CHAPTERS[chapter])
+    return chapter.replace("_", " ").capitalize() if chapter else _("Other indicators")

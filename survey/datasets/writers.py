@@ -1,0 +1,272 @@
+"""CSV and XLSX files of a prepared export: every text cell neutralised against spreadsheet
+formulas, CSV as UTF-8 with a byte-order mark (so Excel shows Kazakh and Russian), written in
+chunks of rows; XLSX by xlsxwriter at some 100,000 cells a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from reports.anonymization import neutralise_formula
+from survey.datasets.codebook import codebook_rows
+from survey.datasets.dataset import Dataset
+from survey.datasets.deidentify import ExportError, ExportReport, PreparedExport, prepare_export
+
+CHUNK_ROWS = 20_000
+
+
+XLSX_MAX_ROWS = 1_048_576  # Excel's limit, header included
+
+
+PathOrFile = str | os.PathLike[str] | IO[bytes]
+
+
+def _quote(text: str) -> str:
+    """A CSV field (RFC 4180): quoted when it holds a comma, quote or line break."""
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+class _Column:
+    """How one column's values become CSV text and spreadsheet values, a slice at a time."""
+
+    def __init__(self, series: pd.Series, labels: Mapping[str, str] | None) -> None:
+        self.series = series
+        dtype = series.dtype
+        self.kind = "text"
+        if isinstance(dtype, pd.CategoricalDtype):
+            self.kind = "category"
+            self.codes = series.cat.codes.to_numpy()
+            names = [str(labels.get(c, c)) if labels else str(c) for c in series.cat.categories]
+            shown = [neutralise_formula(n) for n in names]
+            self.csv_lut = np.array([*(_quote(n) for n in shown), ""], dtype=object)
+            self.xlsx_lut = np.array([*shown, None], dtype=object)
+        elif pd.api.types.is_bool_dtype(dtype):
+            self.kind = "flag"
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            self.kind = "timestamp"
+            self.values = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        elif pd.api.types.is_datetime64_dtype(dtype):
+            self.kind = "date"
+            self.values = series.to_numpy().astype("datetime64[D]")
+        elif pd.api.types.is_numeric_dtype(dtype):
+            self.kind = "number"
+            self.values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            finite = self.values[np.isfinite(self.values)]
+            self.integral = bool(np.all(finite == np.floor(finite))) and (
+                not len(finite) or float(np.abs(finite).max()) < 2**53
+            )
+
+    def _flags(self, start: int, stop: int) -> np.ndarray:
+        part = self.series.iloc[start:stop]
+        if part.dtype == bool:
+            return part.to_numpy().astype(np.int8)
+        return part.to_numpy(dtype=np.int8, na_value=2)
+
+    def csv(self, start: int, stop: int) -> list[str]:
+        if self.kind == "category":
+            return self.csv_lut[self.codes[start:stop]].tolist()
+        if self.kind == "flag":
+            return _FLAG_CSV[self._flags(start, stop)].tolist()
+        if self.kind == "number":
+            values = self.values[start:stop]
+            finite = np.isfinite(values)
+            out = np.full(len(values), "", dtype=object)
+            if self.integral:
+                out[finite] = list(map(str, values[finite].astype(np.int64).tolist()))
+            else:
+                out[finite] = list(map(repr, values[finite].tolist()))
+            return out.tolist()
+        if self.kind == "timestamp":
+            text = np.datetime_as_string(self.values[start:stop], unit="s")
+            return [("" if t == "NaT" else t + "Z") for t in text.tolist()]
+        if self.kind == "date":
+            text = np.datetime_as_string(self.values[start:stop], unit="D")
+            return [("" if t == "NaT" else t) for t in text.tolist()]
+        values = self.series.iloc[start:stop].tolist()
+        return [
+            "" if v is None or v is pd.NA or v != v else _quote(str(neutralise_formula(str(v))))
+            for v in values
+        ]
+
+    def xlsx(self, start: int, stop: int) -> list[Any]:
+        if self.kind == "category":
+            return self.xlsx_lut[self.codes[start:stop]].tolist()
+        if self.kind == "flag":
+            return _FLAG_XLSX[self._flags(start, stop)].tolist()
+        if self.kind == "number":
+            values = self.values[start:stop]
+            out = np.full(len(values), None, dtype=object)
+            finite = np.isfinite(values)
+            if self.integral:
+                out[finite] = values[finite].astype(np.int64).tolist()
+            else:
+                out[finite] = values[finite].tolist()
+            return out.tolist()
+        if self.kind == "timestamp":
+            return [t or None for t in self.csv(start, stop)]
+        if self.kind == "date":
+            return self.values[start:stop].tolist()  # datetime.date, None for NaT
+        values = self.series.iloc[start:stop].tolist()
+        return [
+            None if v is None or v is pd.NA or v != v else neutralise_formula(str(v))
+            for v in values
+        ]
+
+
+_FLAG_CSV = np.array(["0", "1", ""], dtype=object)
+
+
+_FLAG_XLSX = np.array([0, 1, None], dtype=object)
+
+
+def _columns(prepared: PreparedExport, table: str, labels: bool) -> list[_Column]:
+    frame = prepared.tables[table]
+    return [
+        _Column(frame[c], prepared.value_labels.get(c) if labels else None) for c in frame.columns
+    ]
+
+
+@contextlib.contextmanager
+def binary_target(target: PathOrFile) -> Iterator[IO[bytes]]:
+    if isinstance(target, str | os.PathLike):
+        with open(target, "wb") as handle:
+            yield handle
+    else:
+        yield target
+
+
+def prepared_export(
+    source: Dataset | PreparedExport, fmt: str, options: Mapping[str, Any]
+) -> PreparedExport:
+    if isinstance(source, PreparedExport):
+        if options:
+            raise TypeError("Options go to prepare_export() when passing a PreparedExport.")
+        return replace(source, report=replace(source.report, format=fmt))
+    return prepare_export(source, fmt=fmt, **options)
+
+
+def write_csv_table(
+    prepared: PreparedExport, table: str, out: PathOrFile, *, chunk_rows: int = CHUNK_ROWS
+) -> int:
+    """One table as UTF-8 CSV (with BOM), written chunk by chunk; returns the rows written."""
+    frame = prepared.tables[table]
+    columns = _columns(prepared, table, prepared.report.labels)
+    header = ",".join(_quote(str(neutralise_formula(c))) for c in frame.columns)
+    with binary_target(out) as handle:
+        handle.write(("\ufeff" + header + "\r\n").encode("utf-8"))
+        for start in range(0, len(frame), chunk_rows):
+            stop = min(start + chunk_rows, len(frame))
+            cells = [column.csv(start, stop) for column in columns]
+            lines = map(",".join, zip(*cells, strict=True))
+            handle.write(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return len(frame)
+
+
+def write_rows_csv(rows: Sequence[Sequence[Any]], out: PathOrFile) -> None:
+    """A small table (codebook, about) as CSV, every cell neutralised."""
+    text = io.StringIO()
+    text.write("\ufeff")
+    writer = csv.writer(text, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([neutralise_formula(v) if isinstance(v, str) else v for v in row])
+    with binary_target(out) as handle:
+        handle.write(text.getvalue().encode("utf-8"))
+
+
+def export_csv(
+    source: Dataset | PreparedExport,
+    out: PathOrFile,
+    *,
+    repeat_outs: Mapping[str, PathOrFile] | None = None,
+    codebook_out: PathOrFile | None = None,
+    about_out: PathOrFile | None = None,
+    **options: Any,
+) -> ExportReport:
+    """Respondents as CSV to `out`; repeats (`{'member': path}`), codebook and about if given.
+
+    Options: labels, language, deidentify, k (see prepare_export).
+    """
+    prepared = prepared_export(source, "csv", options)
+    write_csv_table(prepared, "respondents", out)
+    for name, target in (repeat_outs or {}).items():
+        if name not in prepared.tables:
+            raise ExportError(f"This instrument has no repeat {name!r}.")
+        write_csv_table(prepared, name, target)
+    if codebook_out is not None:
+        write_rows_csv(codebook_rows(prepared), codebook_out)
+    if about_out is not None:
+        write_rows_csv([("item", "value"), *prepared.about], about_out)
+    return prepared.report
+
+
+def _sheet_name(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+    candidate, number = base, 2
+    while candidate.lower() in taken:
+        suffix = f" ({number})"
+        candidate = base[: 31 - len(suffix)] + suffix
+        number += 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def export_xlsx(source: Dataset | PreparedExport, out: PathOrFile, **options: Any) -> ExportReport:
+    """One workbook: respondents, a sheet per repeat, codebook and about (constant memory).
+
+    A table longer than Excel's 1,048,575 rows continues on sheets named '<table> (2)', ….
+    """
+    import xlsxwriter
+
+    prepared = prepared_export(source, "xlsx", options)
+    workbook = xlsxwriter.Workbook(
+        out,
+        {
+            "constant_memory": True,
+            # Text stays text: no formulas, links or numbers made from what people typed.
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "default_date_format": "yyyy-mm-dd",
+        },
+    )
+    taken: set[str] = set()
+    bold = workbook.add_format({"bold": True})
+    for table, frame in prepared.tables.items():
+        columns = _columns(prepared, table, prepared.report.labels)
+        header = [neutralise_formula(str(c)) for c in frame.columns]
+        per_sheet = XLSX_MAX_ROWS - 1
+        starts = range(0, max(len(frame), 1), per_sheet)
+        for first in starts:
+            sheet = workbook.add_worksheet(_sheet_name(table, taken))
+            sheet.write_row(0, 0, header, bold)
+            sheet.freeze_panes(1, 0)
+            last = min(first + per_sheet, len(frame))
+            row_number = 1
+            for start in range(first, last, CHUNK_ROWS):
+                stop = min(start + CHUNK_ROWS, last)
+                cells = [column.xlsx(start, stop) for column in columns]
+                for values in zip(*cells, strict=True):
+                    sheet.write_row(row_number, 0, values)
+                    row_number += 1
+    for name, rows in (
+        ("codebook", codebook_rows(prepared)),
+        ("about", [("item", "value"), *prepared.about]),
+    ):
+        sheet = workbook.add_worksheet(_sheet_name(name, taken))
+        for number, row in enumerate(rows):
+            values = [neutralise_formula(v) if isinstance(v, str) else v for v in row]
+            sheet.write_row(number, 0, values, bold if number == 0 else None)
+    workbook.close()
+    return prepared.report

@@ -1,0 +1,50 @@
+"""`survey instruments import|list`: XLSForms from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from survey.extensions import db
+
+
+@click.group("instruments")
+def instruments_group() -> None:
+    """Import and list instruments (XLSForms)."""
+
+
+@instruments_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def instruments_import(path: Path) -> None:
+    """Import an XLSForm as a new version of its form_id."""
+    from survey.instruments.services import import_instrument
+    from survey.instruments.xlsform import InstrumentImportError
+
+    try:
+        version, warnings = import_instrument(path.read_bytes(), path.name)
+    except InstrumentImportError as error:
+        db.session.rollback()
+        raise click.ClickException(
+            "The file was not imported:\n  " + "\n  ".join(error.problems)
+        ) from None
+    db.session.commit()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"Imported {version.instrument.form_id} version {version.version}.")
+
+
+@instruments_group.command("list")
+@with_appcontext
+def instruments_list() -> None:
+    """List instruments and their versions."""
+    from survey.instruments.services import list_instruments
+
+    instruments = list_instruments()
+    if not instruments:
+        click.echo("No instrument yet. Run 'survey init' or 'survey instruments import FILE'.")
+    for instrument in instruments:
+        versions = ", ".join(v.version for v in instrument.versions)
+        click.echo(f"{instrument.form_id}\t{instrument.title}\tversions: {versions}")
