@@ -151,6 +151,8 @@ class SnapshotSequence(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(BigInteger)
+    # Replaced when a backup is restored: numbers may then repeat with other contents.
+    epoch: Mapped[str | None] = mapped_column(String(32))
 
 
 class SubmissionRemoval(db.Model):

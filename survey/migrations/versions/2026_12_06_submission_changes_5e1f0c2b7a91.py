@@ -12,6 +12,8 @@ Create Date: 2026-12-06 21:30:00
 
 """
 
+import secrets
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -104,6 +106,7 @@ def upgrade():
         "snapshot_sequence",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.Column("epoch", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_snapshot_sequence")),
     )
     op.create_table(
@@ -132,8 +135,10 @@ def upgrade():
             "(SELECT COUNT(*) FROM submissions AS earlier WHERE earlier.id <= submissions.id)"
         )
     op.execute(
-        "INSERT INTO snapshot_sequence (id, value) SELECT 1, COALESCE(MAX(change_seq), 0) "
-        "FROM submissions"
+        sa.text(
+            "INSERT INTO snapshot_sequence (id, value, epoch) "
+            "SELECT 1, COALESCE(MAX(change_seq), 0), :epoch FROM submissions"
+        ).bindparams(epoch=secrets.token_hex(16))
     )
     for statement in _POSTGRESQL if bind.dialect.name == "postgresql" else _SQLITE:
         op.execute(statement)
