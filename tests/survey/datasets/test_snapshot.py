@@ -249,3 +249,108 @@ def test_a_new_version_rebuilds_the_instrument(app, demo, survey_round) -> None:
     catch_up(store, demo.instrument_id, rebuild=True)
     assert_snapshot_equals_database(demo, **EVERY)
     assert len(store.read_manifest().instruments[str(demo.instrument_id)].parts) == 1
+
+
+# -- a writer killed at any point -------------------------------------------------------------
+
+_KILLED_WRITER = """
+import io, os, signal, sys
+from survey import create_app
+from survey.datasets import snapshot
+
+url, instance, point, instrument_id = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+app = create_app(
+    {"TESTING": True, "SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": url},
+    instance_path=instance,
+)
+original = snapshot._write_atomically
+written = []
+
+
+def half_then_die(path, write):
+    buffer = io.BytesIO()
+    write(buffer)
+    data = buffer.getvalue()
+    path.with_name(f".{path.name}.{os.getpid()}.tmp").write_bytes(data[: len(data) // 2])
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crashing(path, write):
+    is_manifest = path.name == "manifest.json"
+    if point == "mid_table" and not is_manifest:
+        half_then_die(path, write)
+    if point == "mid_manifest" and is_manifest:
+        half_then_die(path, write)
+    if point == "before_manifest" and is_manifest:
+        os.kill(os.getpid(), signal.SIGKILL)
+    original(path, write)
+    written.append(path)
+    if point == "after_first_table" and not is_manifest:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+snapshot._write_atomically = crashing
+with app.app_context():
+    snapshot.catch_up(snapshot.Store(snapshot.snapshot_folder()), instrument_id)
+print("not killed")
+"""
+
+
+@pytest.mark.parametrize(
+    "point", ["mid_table", "after_first_table", "before_manifest", "mid_manifest"]
+)
+@pytest.mark.parametrize("rebuild", [False, True], ids=["delta", "rebuild"])
+def test_kill_9_during_an_update_then_catch_up(
+    app, demo, survey_round, create_user, point, rebuild
+) -> None:
+    import subprocess
+    import sys
+
+    versions = list(demo.instrument.versions)
+    load_dataset(versions, **EVERY)
+    store = Store(snapshot_folder())
+    before = store.read_manifest()
+    pool = _answer_pool(demo)
+    user = create_user("coordinator", role="coordinator")
+    for number in range(3):
+        add_submission(demo, survey_round, pool[-number - 1])
+    rows = _stored()
+    review_submission(rows[0], "rejected", "unclear", user)
+    withdraw_submission(rows[2], user)
+    db.session.commit()
+    if rebuild:  # a new epoch: the killed writer was rebuilding the whole instrument
+        new_epoch()
+        db.session.commit()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_WRITER,
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            app.instance_path,
+            point,
+            str(demo.instrument_id),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert result.returncode == -9, result.stderr[-2000:]
+    # The killed writer left the manifest it found, and the files it names, readable.
+    assert store.read_manifest().as_json() == before.as_json()
+    assert any(
+        p.name.endswith(".tmp") or p.name.startswith(("delta", "base"))
+        for p in store.folder.iterdir()
+    )
+    app.extensions.pop("birge_snapshot", None)  # as a new process would see it
+    assert_snapshot_equals_database(demo, **EVERY)
+    manifest = store.read_manifest()
+    named = {
+        f"{p.name}.{t}.arrow"
+        for e in manifest.instruments.values()
+        for p in e.parts
+        for t in e.tables
+    }
+    assert {p.name for p in store.folder.iterdir()} == named | {"manifest.json", ".lock"}
