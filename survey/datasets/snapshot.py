@@ -585,6 +585,15 @@ def _select(loaded: Loaded, name: str, keep_ids: np.ndarray | None) -> pa.Table:
     return merged
 
 
+def _dictionary_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A dictionary column's codes (-1 = null) and its values, without making strings."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(array.type):
+        array = array.dictionary_encode()
+    codes = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, [str(v) for v in array.dictionary.to_pylist()]
+
+
 def _respondent_mask(table: pa.Table, filters: Any, round_ids: Mapping[str, int]) -> np.ndarray:
     """Which current respondents a dataset's filters keep, and which are in scope at all."""
     n = table.num_rows
@@ -773,34 +782,34 @@ def _plans(
     return plans
 
 
-def _categories_in_order(series: pd.Series, listed: list[str]) -> pd.Series:
+def _used(codes: np.ndarray, size: int) -> np.ndarray:
+    """Which of `size` categories the codes use (-1 = missing): one pass, no sort."""
+    return np.bincount(codes + 1, minlength=size + 1)[1:] > 0
+
+
+def _categories_in_order(values: pd.Categorical, listed: list[str]) -> pd.Categorical:
     """Listed codes first, then the other codes the rows use, in order of first use."""
-    values = series.array
     categories = list(values.categories)
-    codes = np.asarray(values.codes)
-    listed_set = set(listed)
-    used, first = np.unique(codes[codes >= 0], return_index=True)
-    if len(used) and (codes < 0).any():
-        # first positions among the non-missing codes: map back to row positions
-        positions = np.flatnonzero(codes >= 0)
-        first = positions[first]
-    extras = sorted(
-        (
-            (int(f), categories[int(c)])
-            for c, f in zip(used, first, strict=True)
-            if categories[int(c)] not in listed_set
-        ),
-    )
-    wanted = list(listed) + [name for _f, name in extras]
-    if wanted == categories:
-        return series
-    return series.cat.set_categories(wanted)
-
-
-def _calculated(series: pd.Series) -> Any:
-    values = series.array
     codes = np.asarray(values.codes, dtype=np.int64)
-    used = np.unique(codes[codes >= 0])
+    used = _used(codes, len(categories))
+    listed_set = set(listed)
+    extras = sorted(
+        (int(np.argmax(codes == code)), name)
+        for code, name in enumerate(categories)
+        if used[code] and name not in listed_set
+    )
+    wanted = list(listed) + [name for _first, name in extras]
+    if wanted != categories:
+        position = {name: i for i, name in enumerate(wanted)}
+        remap = np.array([*(position.get(c, -1) for c in categories), -1], dtype=np.int64)
+        codes = remap[codes]  # -1 indexes the trailing -1
+    # from_codes also narrows the codes (int8 for a short list), as the bridge's builders do.
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(wanted, ordered=False))
+
+
+def _calculated(values: pd.Categorical) -> Any:
+    codes = np.asarray(values.codes, dtype=np.int64)
+    used = np.flatnonzero(_used(codes, len(values.categories)))
     remap = np.full(len(values.categories) + 1, -1, dtype=np.int32)
     remap[used] = np.arange(len(used), dtype=np.int32)
     stored = []
@@ -849,9 +858,9 @@ def _finish(frame: pd.DataFrame, plan: _Plan, rounds: tuple[dict[str, str], list
             ).cat.set_categories(order)
             columns[name] = series.array
         elif name in plan.calculates:
-            columns[name] = _calculated(series)
+            columns[name] = _calculated(series.array)
         elif name in plan.categories:
-            columns[name] = _categories_in_order(series, plan.categories[name]).array
+            columns[name] = _categories_in_order(series.array, plan.categories[name])
         else:
             columns[name] = series.array
     return columns
@@ -886,18 +895,18 @@ def frames(
     respondents_all = _select(loaded, RESPONDENTS, None)
     rounds = _round_names()
     scope = _respondent_mask(respondents_all, filters, {})
-    statuses = (
-        respondents_all.column("_review_status").cast(pa.string()).to_numpy(zero_copy_only=False)
-    )
+    codes, names = _dictionary_codes(respondents_all.column("_review_status"))
     demo = respondents_all.column("_demo").to_numpy(zero_copy_only=False)
-    kept_status = np.isin(statuses, list(filters.review_statuses))
+    wanted = np.array([name in filters.review_statuses for name in names] + [False])
+    kept_status = wanted[codes]  # code -1 (no status) takes the trailing False
     keep = scope & kept_status
     if not filters.include_demo:
         keep &= ~demo
     excluded: dict[str, int] = {}
+    in_scope = np.bincount(codes[scope] + 1, minlength=len(names) + 1)[1:]
     for status in REVIEW_STATUSES:
-        if status not in filters.review_statuses:
-            count = int((scope & (statuses == status)).sum())
+        if status not in filters.review_statuses and status in names:
+            count = int(in_scope[names.index(status)])
             if count:
                 excluded[status] = count
     if not filters.include_demo:
