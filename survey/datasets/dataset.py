@@ -51,6 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 from flask import current_app
 from sqlalchemy import select
 
@@ -60,7 +61,7 @@ from survey.datasets.cache import CacheEntry, Stamp, dataset_cache, read_stamp, 
 from survey.datasets.columns import MULTIPLE_SEPARATOR
 from survey.datasets.labels import column_labels, value_labels
 from survey.datasets.reading import Rebuild, append_rows, excluded_counts, read_rows
-from survey.datasets.snapshot import frames, process_snapshot
+from survey.datasets.snapshot import SnapshotError, catch_up, frames, process_snapshot
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import describe
@@ -294,7 +295,20 @@ def _from_snapshot(
 ) -> Dataset:
     snapshot = process_snapshot()
     check = float(current_app.config.get("SNAPSHOT_CHECK_SECONDS", 0))
-    loaded = snapshot.current(versions[0].instrument_id, check)
+    instrument_id = versions[0].instrument_id
+    try:
+        loaded = snapshot.current(instrument_id, check)
+    except (OSError, SnapshotError, pa.ArrowException):
+        current_app.logger.exception("Snapshot unusable in %s: rebuilding", snapshot.store.folder)
+        try:
+            with snapshot.lock:
+                snapshot.loaded.pop(instrument_id, None)
+                catch_up(snapshot.store, instrument_id, rebuild=True)
+                loaded = snapshot.current(instrument_id, check)
+        except (OSError, SnapshotError, pa.ArrowException):
+            # A full disk must not stop the dashboards: read the answers (slower), and log why.
+            current_app.logger.exception("Snapshot unusable: reading the answers instead")
+            return _build(versions, specs, filters)[0]
     with snapshot.lock:
         found = snapshot.recall(key, loaded.signature) if use_cache else None
         if found is not None:

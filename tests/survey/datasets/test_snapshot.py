@@ -354,3 +354,26 @@ def test_kill_9_during_an_update_then_catch_up(
         for t in e.tables
     }
     assert {p.name for p in store.folder.iterdir()} == named | {"manifest.json", ".lock"}
+
+
+def test_a_damaged_snapshot_is_rebuilt(app, demo, caplog) -> None:
+    versions = list(demo.instrument.versions)
+    load_dataset(versions, **EVERY)
+    store = Store(snapshot_folder())
+    manifest = store.read_manifest()
+    for part in manifest.instruments[str(demo.instrument_id)].parts:
+        store.table_path(part.name, "respondents").write_bytes(b"not an arrow file")
+    app.extensions.pop("birge_snapshot", None)
+    from_snapshot = load_dataset(versions, **EVERY)
+    assert "Snapshot unusable" in caplog.text
+    assert_same_dataset(from_snapshot, load_dataset(versions, from_database=True, **EVERY))
+    assert process_snapshot().stats["derived"] == 1  # answered from the rebuilt snapshot
+
+
+def test_a_snapshot_that_cannot_be_written_falls_back_to_the_answers(app, demo, caplog) -> None:
+    app.config["SNAPSHOT_FOLDER"] = str(Path(app.instance_path) / "not-a-folder")
+    Path(app.config["SNAPSHOT_FOLDER"]).write_text("a file where the folder should be")
+    versions = list(demo.instrument.versions)
+    from_json = load_dataset(versions, **EVERY)
+    assert "reading the answers instead" in caplog.text
+    assert_same_dataset(from_json, load_dataset(versions, from_database=True, **EVERY))
