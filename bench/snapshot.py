@@ -93,7 +93,36 @@ def _copy_rows(copy: int, source_upto: int, dialect: str) -> str:
     )
 
 
-def fill(url: str, instance: Path, n: int) -> tuple[int, float]:
+def seed_rows(source: Path, version_id: int, round_id: int) -> list[dict[str, Any]]:
+    """The first 20,000 submissions of another benchmark database (SQLite), to copy."""
+    import datetime as dt
+    import sqlite3
+
+    if not source.exists():
+        return []
+    names = ["instance_id", "receipt_code", *(c.strip() for c in _COLUMNS.split(","))]
+    connection = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        found = connection.execute(
+            f"SELECT {', '.join(names)} FROM submissions ORDER BY id LIMIT 20000"
+        ).fetchall()
+    finally:
+        connection.close()
+    rows = []
+    for values in found:
+        row = dict(zip(names, values, strict=True))
+        row["answers"] = json.loads(row["answers"])
+        row["instrument_version_id"], row["round_id"] = version_id, round_id
+        row["entered_by_id"] = row["reviewed_by_id"] = None
+        row["is_demo"] = bool(row["is_demo"])
+        for name in ("started_at", "ended_at", "received_at", "reviewed_at", "updated_at"):
+            if row[name] is not None:
+                row[name] = dt.datetime.fromisoformat(row[name])
+        rows.append(row)
+    return rows
+
+
+def fill(url: str, instance: Path, n: int, seed: Path | None = None) -> tuple[int, float]:
     """The database holds at least n submissions (and a coordinator); (rows, seconds)."""
     from flask_migrate import upgrade
     from sqlalchemy import func, insert, select, text
@@ -118,10 +147,12 @@ def fill(url: str, instance: Path, n: int) -> tuple[int, float]:
         db.session.commit()
         have = db.session.execute(select(func.count(Submission.id))).scalar() or 0
         if have == 0:
-            rows = base_rows(version, survey_round, 20_000)
-            for row in rows:
-                row["answers"] = json.loads(row["answers"])
-                row["receipt_code"] = "B" + uuid.uuid4().hex[:15]
+            rows = seed_rows(seed, version.id, survey_round.id) if seed else []
+            if not rows:
+                rows = base_rows(version, survey_round, 20_000)
+                for row in rows:
+                    row["answers"] = json.loads(row["answers"])
+                    row["receipt_code"] = "B" + uuid.uuid4().hex[:15]
             for first in range(0, len(rows), 2000):
                 db.session.execute(insert(Submission.__table__), rows[first : first + 2000])
                 db.session.commit()
@@ -139,8 +170,37 @@ def fill(url: str, instance: Path, n: int) -> tuple[int, float]:
     return have, time.perf_counter() - started
 
 
+CPU_TIMES: dict[str, float] = {}  # command or page → CPU seconds of its last run
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes (utime + stime from /proc)."""
+    total = 0
+    for pid in pids:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def gunicorn_pids(process: subprocess.Popen) -> list[int]:
+    pids = [process.pid]
+    with suppress(OSError):
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        pids += [int(p) for p in children]
+    return pids
+
+
 def survey(args: list[str], env: dict[str, str]) -> float:
-    """Seconds a `survey` command takes, end to end (a new process)."""
+    """Seconds a `survey` command takes, end to end (a new process); its CPU in CPU_TIMES."""
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         [ingestion.venv_tool("survey"), *args],
@@ -152,7 +212,9 @@ def survey(args: list[str], env: dict[str, str]) -> float:
     )
     if done.returncode != 0:
         raise RuntimeError(f"survey {' '.join(args)}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    CPU_TIMES[args[0] + " " + args[1]] = children_cpu() - cpu
+    return elapsed
 
 
 def json_floor(url: str, instance: Path, limit: int) -> dict[str, float]:
@@ -281,7 +343,9 @@ def pages(env: dict[str, str], folder: Path, warm: bool) -> dict[str, Any]:
     with server(env, port, folder / "gunicorn.log") as process:
         cookies = logged_in(port)
         first_client = ingestion.Client(port, cookies)
+        cpu = process_cpu(gunicorn_pids(process))
         result: dict[str, Any] = {"first_s": timed_get(first_client, DASHBOARD)}
+        result["first_cpu_s"] = process_cpu(gunicorn_pids(process)) - cpu
         # Another connection, until the other worker has served the page too.
         seconds = []
         for _attempt in range(4):
@@ -290,12 +354,16 @@ def pages(env: dict[str, str], folder: Path, warm: bool) -> dict[str, Any]:
             other.close()
         result["other_connections_s"] = seconds
         if warm:
+            result["memory"] = memory(process)
+            cpu = process_cpu(gunicorn_pids(process))
             result["warm_s"] = statistics.median(
                 timed_get(first_client, DASHBOARD) for _ in range(10)
             )
-            result["memory"] = memory(process)
+            result["warm_cpu_s"] = (process_cpu(gunicorn_pids(process)) - cpu) / 10
             add_one_submission(env["SURVEY_DATABASE_URL"], Path(env["SURVEY_INSTANCE_PATH"]))
+            cpu = process_cpu(gunicorn_pids(process))
             result["after_submission_s"] = timed_get(first_client, DASHBOARD)
+            result["after_submission_cpu_s"] = process_cpu(gunicorn_pids(process)) - cpu
             result["warm_again_s"] = statistics.median(
                 timed_get(first_client, DASHBOARD) for _ in range(5)
             )
@@ -309,12 +377,13 @@ def settings_file(folder: Path) -> Path:
     return path
 
 
-def measure(url: str, instance: Path, n: int, old_path: bool) -> dict[str, Any]:
+def measure(url: str, instance: Path, n: int, old_path: bool, verify: bool) -> dict[str, Any]:
     folder = instance.parent
     snapshot_env = environment(url, instance)
     old_env = environment(url, instance, snapshot=False)
     result: dict[str, Any] = {"load": os.getloadavg()}
     result["rebuild_s"] = survey(["snapshot", "rebuild"], snapshot_env)
+    result["rebuild_cpu_s"] = CPU_TIMES["snapshot rebuild"]
     result["floor"] = json_floor(url, instance, min(n, 100_000))
     result["pages"] = pages(snapshot_env, folder, warm=True)
     if old_path:
@@ -323,12 +392,14 @@ def measure(url: str, instance: Path, n: int, old_path: bool) -> dict[str, Any]:
     indicators.append("--include-demo")
     report = ["report", "--out", str(folder / "paper.pdf"), "--settings"]
     report.append(str(settings_file(folder)))
-    result["indicators_s"] = survey(indicators, snapshot_env)
-    result["report_s"] = survey(report, snapshot_env)
-    if old_path:
-        result["old_indicators_s"] = survey(indicators, old_env)
-        result["old_report_s"] = survey(report, old_env)
-    result["verify_s"] = survey(["snapshot", "verify"], snapshot_env)
+    for name, args in (("indicators", indicators), ("report", report)):
+        result[f"{name}_s"] = survey(args, snapshot_env)
+        result[f"{name}_cpu_s"] = CPU_TIMES[args[0] + " " + args[1]]
+        if old_path:
+            result[f"old_{name}_s"] = survey(args, old_env)
+            result[f"old_{name}_cpu_s"] = CPU_TIMES[args[0] + " " + args[1]]
+    if verify:  # reads every answer's JSON again: minutes at 1M
+        result["verify_s"] = survey(["snapshot", "verify"], snapshot_env)
     result["load_after"] = os.getloadavg()
     return result
 
@@ -343,16 +414,27 @@ def show(backend: str, n: int, r: dict[str, Any]) -> None:
     load = ", ".join(f"{x:.1f}" for x in r["load"])
     after = ", ".join(f"{x:.1f}" for x in r["load_after"])
     print(f"\n{backend}, {n:,} submissions (load average {load} → {after})")
+    print("  (wall seconds; CPU seconds of the processes doing the work in brackets)")
     print(f"  JSON floor (read + parse answers)   {floor_s:8.1f} s{note}")
-    print(f"  snapshot rebuild (from the JSON)    {r['rebuild_s']:8.1f} s")
     print(
-        f"  first page after restart            {p['first_s']:8.2f} s"
-        + (f"   old path {old['first_s']:8.2f} s" if old else f"   floor {floor_s:.1f} s")
+        f"  snapshot rebuild (from the JSON)    {r['rebuild_s']:8.1f} s [{r['rebuild_cpu_s']:.1f}]"
     )
+    line = f"  first page after restart            {p['first_s']:8.2f} s [{p['first_cpu_s']:.2f}]"
+    if old:
+        line += f"   old path {old['first_s']:8.2f} s [{old['first_cpu_s']:.2f}]"
+    else:
+        line += f"   JSON floor {floor_s:.1f} s"
+    print(line)
     others = ", ".join(f"{s:.2f}" for s in p["other_connections_s"])
     print(f"  next connections (other worker)     {others} s")
-    print(f"  warm page (median of 10)            {p['warm_s'] * 1000:8.0f} ms")
-    print(f"  page after one new submission       {p['after_submission_s']:8.2f} s")
+    print(
+        f"  warm page (median of 10)            {p['warm_s'] * 1000:8.0f} ms "
+        f"[{p['warm_cpu_s'] * 1000:.0f} ms]"
+    )
+    print(
+        f"  page after one new submission       {p['after_submission_s']:8.2f} s "
+        f"[{p['after_submission_cpu_s']:.2f}]"
+    )
     print(f"  warm again (median of 5)            {p['warm_again_s'] * 1000:8.0f} ms")
     m = p["memory"]
     workers = ", ".join(f"{w:,}" for w in m["workers"])
@@ -361,11 +443,17 @@ def show(backend: str, n: int, r: dict[str, Any]) -> None:
         f"(workers {workers}), PSS {m['pss_mb']:,.0f} MB"
     )
     for name in ("indicators", "report"):
-        line = f"  survey {name:<11} cold             {r[name + '_s']:8.1f} s"
+        line = (
+            f"  survey {name:<11} cold             {r[name + '_s']:8.1f} s "
+            f"[{r[name + '_cpu_s']:.1f}]"
+        )
         if f"old_{name}_s" in r:
-            line += f"   old path {r['old_' + name + '_s']:8.1f} s"
+            line += (
+                f"   old path {r['old_' + name + '_s']:8.1f} s [{r['old_' + name + '_cpu_s']:.1f}]"
+            )
         print(line)
-    print(f"  survey snapshot verify              {r['verify_s']:8.1f} s (equal)")
+    if "verify_s" in r:
+        print(f"  survey snapshot verify              {r['verify_s']:8.1f} s (equal)")
 
 
 def main() -> None:
@@ -380,17 +468,24 @@ def main() -> None:
     backends = [] if args.no_sqlite else [("SQLite", None)]
     if args.postgres:
         backends.append(("PostgreSQL", args.postgres))
-    for backend, url in backends:
-        folder = args.root / backend.lower()
-        folder.mkdir(parents=True, exist_ok=True)
-        instance = folder / "instance"
-        url = url or f"sqlite:///{folder / 'survey.sqlite3'}"
-        for n in sorted(args.sizes):
-            rows, seconds = fill(url, instance, n)
+    # Every backend at the smaller size first: the 100k figures come before the long 1M runs.
+    for n in sorted(args.sizes):
+        for backend, url in backends:
+            folder = args.root / backend.lower()
+            folder.mkdir(parents=True, exist_ok=True)
+            instance = folder / "instance"
+            url = url or f"sqlite:///{folder / 'survey.sqlite3'}"
+            seed = args.root / "sqlite" / "survey.sqlite3" if backend == "PostgreSQL" else None
+            rows, seconds = fill(url, instance, n, seed)
             print(f"\n[{backend}: {rows:,} submissions ready in {seconds:.0f} s]", flush=True)
-            result = measure(url, instance, rows, old_path=n <= args.old_path_upto)
+            result = measure(
+                url, instance, rows, old_path=n <= args.old_path_upto, verify=n <= 100_000
+            )
             (folder / f"result-{n}.json").write_text(json.dumps(result, indent=1))
-            show(backend, rows, result)
+            try:
+                show(backend, rows, result)
+            except (KeyError, TypeError, ZeroDivisionError) as error:  # the JSON is kept
+                print(f"  (could not print: {error!r}; see {folder}/result-{n}.json)")
             sys.stdout.flush()
 
 
