@@ -33,6 +33,7 @@ from survey.collection.privacy import find_identifiers, new_receipt_code
 from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
+from survey.instruments.registry import format_point
 from survey.instruments.rules import Outcome
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import Role, User
@@ -104,6 +105,70 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
         else:
             check(name, name, value)
     return found
+
+
+# Grid, in degrees, that locations are coarsened to when the admin did not confirm precise
+# locations at import: 0.01 degree of latitude is about 1.1 km.
+LOCATION_GRID_DEGREES = 0.01
+DEVICE_ID_TYPES = frozenset(
+    {"deviceid", "subscriberid", "simserial", "phonenumber", "username", "email"}
+)
+LOCATION_TYPES = frozenset({"geopoint", "geotrace", "geoshape", "start_geopoint"})
+
+
+def coarsened_location(value: str, grid: float = LOCATION_GRID_DEGREES) -> str:
+    """A point, line or shape on a grid, without altitude and accuracy (they narrow it down)."""
+    points = []
+    for point in value.split(";"):
+        parts = point.split()
+        if len(parts) < 2:
+            continue
+        lat, lon = (round(round(float(p) / grid) * grid, 6) for p in parts[:2])
+        points.append(format_point((lat, lon)))
+    return "; ".join(points)
+
+
+def answers_on_arrival(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    *,
+    source: str,
+    started_at: dt.datetime | None,
+    ended_at: dt.datetime | None,
+) -> dict[str, Any]:
+    """The answers as stored: metadata the server knows filled in for the web form, identifying
+    data the admin did not confirm at import coarsened (locations) or dropped (device ids)."""
+    kept = set(spec.identifying_kept)
+
+    def clean(question_values: Mapping[str, Any], top: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in question_values.items():
+            question = spec.questions_by_name.get(name)
+            if isinstance(value, list) and name in spec.repeats_by_name:
+                out[name] = [clean(entry, False) for entry in value]
+                continue
+            kind = question.type if question is not None else None
+            if kind in DEVICE_ID_TYPES and "device_ids" not in kept:
+                continue
+            if kind == "audit":
+                continue
+            if kind in LOCATION_TYPES and isinstance(value, str) and "precise_location" not in kept:
+                value = coarsened_location(value) or None
+            if value is not None:
+                out[name] = value
+        if top and source == "web":
+            for question in spec.iter_questions():
+                if question.repeat is not None:
+                    continue
+                if question.type == "start" and started_at is not None:
+                    out[question.name] = started_at.isoformat(timespec="seconds")
+                elif question.type == "end" and ended_at is not None:
+                    out[question.name] = ended_at.isoformat(timespec="seconds")
+                elif question.type == "today" and started_at is not None:
+                    out[question.name] = started_at.date().isoformat()
+        return out
+
+    return clean(answers, True)
 
 
 def find_by_instance_id(instance_id: str) -> Submission | None:
@@ -293,7 +358,13 @@ def receive_interview(interview: Interview) -> Acknowledgement:
     survey_round = round_for((interview.started_at or utcnow()).date())
     if survey_round is None:
         return Acknowledgement("no_round")
-    answers = interview.outcome.answers
+    answers = answers_on_arrival(
+        spec,
+        interview.outcome.answers,
+        source=interview.source,
+        started_at=interview.started_at,
+        ended_at=interview.ended_at,
+    )
     if reason is not None:
         answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
     arguments = {

@@ -82,7 +82,35 @@ _KINDS = {
     "date": "date",
     "text": "text",
     "calculate": "calculate",
+    "hidden": "calculate",
+    "range": "number",
+    "time": "text",
+    "datetime": "text",
+    "barcode": "text",
+    "geopoint": "text",
+    "geotrace": "text",
+    "geoshape": "text",
+    "rank": "text",
+    "start": "text",
+    "end": "text",
+    "today": "date",
 }
+
+
+# A number as text in the strict sense: Python's float() also reads '40_59' (as 4059), 'nan',
+# 'inf' and ' 1 ', and a select code must never become a number (issue 9, part 9).
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _number(value: Any) -> float:
+    """A stored value as a number; ValueError unless it is one (bool is not)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        return float(value)
+    raise ValueError(value)
 
 
 def _field_of(spec: InstrumentSpec, question: Question) -> _Field | None:
@@ -196,10 +224,8 @@ class _CalculateBuilder(CategoryBuilder):
         codes = self.codes()
         numbers = []
         for value in self.categories:
-            if isinstance(value, bool):
-                break
             try:
-                numbers.append(float(value))
+                numbers.append(_number(value))
             except (TypeError, ValueError):
                 break
         else:
@@ -288,7 +314,7 @@ class _NumberBuilder:
 
 def _to_float(value: Any) -> float:
     try:
-        return float(value) if value not in (None, "") else np.nan
+        return _number(value) if value not in (None, "") else np.nan
     except (TypeError, ValueError):
         return np.nan
 
@@ -327,7 +353,9 @@ class _TextBuilder:
 
     def add(self, values: list[Any]) -> None:
         base = self.count
-        self.cells.extend((base + i, str(v)) for i, v in enumerate(values) if v not in (None, ""))
+        self.cells.extend(
+            (base + i, _as_key(v) or "") for i, v in enumerate(values) if v not in (None, "", [])
+        )
         self.count += len(values)
 
     def finish(self) -> Any:

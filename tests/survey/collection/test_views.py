@@ -113,7 +113,14 @@ CHOICES = [
     ["district", "urzhar", "Urzhar", "Урджар", "Үржар"],
     ["fruit", "apple", "Apple", "Яблоко", "Алма"],
 ]
-SETTINGS = {"default_language": "English (en)", "form_id": "mini", "version": "1"}
+SETTINGS = {
+    "default_language": "English (en)",
+    "form_id": "mini",
+    "version": "1",
+    "consent_question": "consent",
+    "age_question": "age",
+    "district_question": "district",
+}
 
 
 @pytest.fixture
