@@ -303,6 +303,9 @@ class _NumberBuilder:
 
     def add(self, values: list[Any]) -> None:
         try:
+            # NumPy reads text with float() ('40_59' → 4059): only true numbers take the fast path.
+            if any(isinstance(v, str) for v in values):
+                raise TypeError
             part = np.array(values, dtype=np.float64)
         except (TypeError, ValueError):
             part = np.fromiter((_to_float(v) for v in values), dtype=np.float64, count=len(values))
