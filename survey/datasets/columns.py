@@ -121,7 +121,10 @@ def _field_of(spec: InstrumentSpec, question: Question) -> _Field | None:
     if question.type == "acknowledge":
         codes = ["OK"]
     elif kind in {"category", "multiple"}:
-        codes = [c.name for c in spec.choices.get(question.choice_list or "", ())]
+        # allow_choice_duplicates lets a list repeat a code: one category per code.
+        codes = list(
+            dict.fromkeys(c.name for c in spec.choices.get(question.choice_list or "", ()))
+        )
     return _Field(question.name, kind, question.repeat, codes)
 
 
