@@ -264,9 +264,9 @@ class RankAnswerField(AnswerField):
         if not codes:
             return
         offered = [code for code, _label in self.choices]
+        self.data = codes  # kept to redraw the volunteer's order when it is refused
         if sorted(codes) != sorted(offered) or len(set(codes)) != len(codes):
             raise ValueError(RANK_MESSAGE)
-        self.data = codes
 
     def process_data(self, value: Any) -> None:
         if isinstance(value, str):
