@@ -44,9 +44,11 @@ def rounds() -> Any:
 def review_list() -> str:
     """Submissions to review, by status."""
     status = request.args.get("status", ReviewStatus.PENDING.value)
+    submissions = reviewing.review_queue(status if status != "all" else None)
     return render_template(
         "collection/review_list.html",
-        submissions=reviewing.review_queue(status if status != "all" else None),
+        submissions=submissions,
+        instance_names=services.instance_names(submissions),
         status=status,
         statuses=reviewing.REVIEW_STATUSES,
     )

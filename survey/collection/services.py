@@ -34,7 +34,7 @@ from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import format_point
-from survey.instruments.rules import Outcome
+from survey.instruments.rules import Outcome, instance_name
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import Role, User
 from survey.users.services import record_audit
@@ -423,6 +423,19 @@ def submissions_of(user: User, limit: int = 200) -> list[Submission]:
             .limit(limit)
         ).scalars()
     )
+
+
+def instance_names(submissions: list[Submission]) -> dict[int, str]:
+    """Each submission's name from its form's instance_name setting, where the form has one."""
+    from survey.instruments.services import spec_for
+
+    names: dict[int, str] = {}
+    for submission in submissions:
+        spec = spec_for(submission.instrument_version)
+        name = instance_name(spec, submission.answers or {}, submission.received_at.date())
+        if name:
+            names[submission.id] = name
+    return names
 
 
 def refusal_counts() -> list[tuple[str | None, dt.date, str, int]]:

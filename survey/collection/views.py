@@ -318,6 +318,7 @@ def my_submissions() -> str:
         "collection/submissions.html",
         submissions=submissions,
         correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
+        instance_names=services.instance_names(submissions),
     )
 
 

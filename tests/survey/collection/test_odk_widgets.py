@@ -109,3 +109,19 @@ def test_mistyped_answers_are_refused(client, version, auth, field, value, messa
     response = post(client, version, {**VALID, field: value})
     assert response.status_code == 422
     assert message in response.text
+
+
+def test_instance_name_is_shown_in_lists_of_submissions(
+    client, create_instrument, survey_round, auth
+) -> None:
+    version = create_instrument(
+        survey=SURVEY,
+        choices=CHOICES,
+        settings={"form_id": "named", "instance_name": "concat(${code}, ' / ', ${score})"},
+    )
+    auth.login("volunteer")
+    assert post(client, version, VALID).status_code == 302
+    assert "ABC-123 / 4" in client.get("/submissions").text
+    auth.logout()
+    auth.login("coordinator")
+    assert "ABC-123 / 4" in client.get("/review?status=all").text
