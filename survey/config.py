@@ -26,3 +26,10 @@ RATELIMIT_HEADERS_ENABLED = True
 # How often the dataset cache rescans for reviews and corrections (new and deleted submissions
 # are noticed at once); a full rescan costs ~0.2 s per request at 100k submissions.
 DATASET_FULL_CHECK_SECONDS = 10
+
+# Datasets of whole instruments are read from the columnar snapshot in `instance/snapshot/`
+# (survey/datasets/snapshot.py). Before answering from it, a process reads the database's change
+# counter (one primary-key read) at most every SNAPSHOT_CHECK_SECONDS; 0 checks on every load, so
+# a withdrawal leaves every process's datasets at its next request. SNAPSHOT_FOLDER moves it.
+SNAPSHOT_ENABLED = True
+SNAPSHOT_CHECK_SECONDS = 0
