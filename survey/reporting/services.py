@@ -101,11 +101,17 @@ def check_statuses(settings: ReportSettings, allowed: tuple[str, ...]) -> None:
     """Refuse settings drawing on review statuses this user's papers may not use."""
     refused = [status for status in settings.review_statuses if status not in allowed]
     if refused:
+        if "pending" in allowed:
+            raise ReportError(
+                _l(
+                    "Papers for advocates use approved interviews and those pending review "
+                    "only; “%(status)s” cannot be chosen.",
+                    status=refused[0],
+                )
+            )
         raise ReportError(
             _l(
-                "Papers for advocates use approved interviews%(pending)s only; “%(status)s” "
-                "cannot be chosen.",
-                pending=_l(" and those pending review") if "pending" in allowed else "",
+                "Papers for advocates use approved interviews only; “%(status)s” cannot be chosen.",
                 status=refused[0],
             )
         )
