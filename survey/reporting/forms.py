@@ -17,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from reports.languages import LANGUAGE_NAMES, PAPER_LANGUAGES
@@ -59,7 +59,8 @@ class MultiCheckboxField(SelectMultipleField):
         offered = {str(choice[0]) for choice in self.iter_choices()}
         unknown = [value for value in self.data or [] if value not in offered]
         if unknown:
-            raise ValueError(_l("“%(code)s” is not one of the choices.", code=unknown[0]))
+            # ValidationError, not ValueError: WTForms turns only the former into a message
+            raise ValidationError(_l("“%(code)s” is not one of the choices.", code=unknown[0]))
 
 
 def _text(label: Any, *, required: bool = False, limit: int = MAX_TEXT) -> StringField:

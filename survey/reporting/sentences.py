@@ -174,6 +174,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proportion": "{label}: {pct} of the {n} {units} (95 per cent confidence interval {ci}).",
         "units.respondent": "respondents who answered",
         "units.member": "household members with an answer",
+        "units.household": "households whose answers settle it",
         "frequency": "{label} ({n} {units}): {items}.",
         "ranking": "{label}: most often ranked among the top three: {items}.",
         "severity": (
@@ -395,6 +396,8 @@ TEXT: dict[str, dict[str, str]] = {
         "units.respondent.one": "респондента, ответившего на вопрос",
         "units.member": "членов домохозяйств, о которых есть ответ",
         "units.member.one": "члена домохозяйства, о котором есть ответ",
+        "units.household": "домохозяйств, по ответам которых это известно",
+        "units.household.one": "домохозяйства, по ответам которого это известно",
         "frequency": "{label} (число ответивших: {n}): {items}.",
         "ranking": "{label}: чаще всего входили в тройку самых важных: {items}.",
         "severity": (
@@ -628,6 +631,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proportion": "{label}: {pct} ({units}: {n}; 95 % сенімділік аралығы: {ci}).",
         "units.respondent": "жауап берген респонденттер саны",
         "units.member": "жауабы бар үй шаруашылығы мүшелерінің саны",
+        "units.household": "жауаптары бойынша бұл белгілі үй шаруашылықтарының саны",
         "frequency": "{label} (жауап бергендер саны: {n}): {items}.",
         "ranking": "{label}: ең жиі алғашқы үштікке кіргендері: {items}.",
         "severity": (

@@ -158,7 +158,9 @@ def test_advocates_cannot_build_a_paper_on_rejected_or_held_interviews(
     assert db.session.execute(select(func.count(GeneratedReport.id))).scalar() == 0
     assert client.get("/reports/preview").status_code == 404
     # The service refuses them too, whatever form posted them
-    settings = settings_from_mapping({**FORM, "review_statuses": ["rejected"]})
+    settings = settings_from_mapping(
+        {"title": "T", "submitted_by": "S", "review_statuses": ["rejected"]}
+    )
     with pytest.raises(services.ReportError, match="approved interviews"):
         services.check_statuses(settings, ("approved", "pending"))
 
@@ -169,10 +171,10 @@ def test_coordinators_may_still_choose_every_status(client: Any, auth: Any) -> N
     assert 'value="rejected"' in page and 'value="on_hold"' in page
 
 
+@pytest.mark.app_config({"PUBLISH_PENDING": False})
 def test_pending_interviews_only_where_the_settings_allow(
-    app: Any, client: Any, auth: Any, demo_data: list
+    client: Any, auth: Any, demo_data: list
 ) -> None:
-    app.config["PUBLISH_PENDING"] = False
     auth.login("advocate")
     assert 'value="pending"' not in client.get("/reports/").text
     response = client.post(
