@@ -138,10 +138,16 @@ def plan_benchmark(rows: int, keep: str | None) -> None:
         from survey.extensions import db
         from survey.instruments.analysis_plan import build_plan
         from survey.instruments.models import Instrument
+        from survey.instruments.xlsform import load_xlsform
 
         instrument = db.session.execute(select(Instrument)).scalars().first()
         data = load_dataset(list(instrument.versions), include_demo=True)
-        plan, _problems = build_plan(data.spec)
+        # The plan of this checkout's default instrument (the database keeps the one it was
+        # filled with), so that an older checkout runs its own plan on the same data
+        workbook = (
+            Path(dataset_bench.ROOT) / "survey/instruments/default/birge_needs_assessment.xlsx"
+        )
+        plan, _problems = build_plan(load_xlsform(workbook.read_bytes()).spec)
     respondents, members = data.respondents, data.members
     rng = np.random.default_rng(7)
     respondents = respondents.assign(_design_weight=rng.uniform(0.5, 3.0, len(respondents)))
