@@ -19,6 +19,9 @@ WTF_CSRF_TIME_LIMIT = 12 * 3600  # a volunteer may keep a form open for a whole 
 
 # Minimum count shown in any published aggregate (DOMAIN.md §6).
 SUPPRESSION_K = 5
+# Whether advocates' dashboards and papers may include interviews still pending review
+# (approved ones always; rejected and held ones never).
+PUBLISH_PENDING = True
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True

@@ -37,6 +37,13 @@ REVIEW_STATUSES = tuple(status.value for status in ReviewStatus)
 ANALYSED_STATUSES = (ReviewStatus.PENDING.value, ReviewStatus.APPROVED.value)
 
 
+def published_statuses(include_pending: bool) -> tuple[str, ...]:
+    """Review statuses advocates' outputs may draw on: approved, and pending if allowed."""
+    if include_pending:
+        return ANALYSED_STATUSES
+    return (ReviewStatus.APPROVED.value,)
+
+
 class SurveyRound(db.Model):
     """A named campaign with dates, e.g. "2025"; every submission belongs to one."""
 

@@ -87,6 +87,20 @@ class IntakeRules:
     district_question: str = "district"
 
 
+@dataclass(frozen=True)
+class AnalysisDesign:
+    """The sampling design named on the settings sheet (analysis_weight, analysis_strata,
+    analysis_cluster): questions holding the design weight, stratum and cluster (PSU).
+
+    Without a weight the analysis is unweighted (Kish's effective n when a plan weight is set);
+    with one, intervals are design-based (Taylor linearisation).
+    """
+
+    weight: str | None = None
+    strata: str | None = None
+    cluster: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class InstrumentSpec:
     """A whole instrument version."""
@@ -99,6 +113,7 @@ class InstrumentSpec:
     sections: tuple[Section, ...]
     choices: Mapping[str, tuple[Choice, ...]]
     intake: IntakeRules = field(default_factory=IntakeRules)
+    design: AnalysisDesign = field(default_factory=AnalysisDesign)
     # Rows of the optional 'analysis' and 'severity' sheets (column → text, plus '_row'),
     # turned into a reports.analysis plan by survey.instruments.analysis_plan.
     analysis_rows: tuple[Mapping[str, str], ...] = ()
@@ -197,6 +212,7 @@ class InstrumentSpec:
             sections=sections,
             choices=choices,
             intake=IntakeRules(**data.get("intake", {})),
+            design=AnalysisDesign(**data.get("design", {})),
             analysis_rows=tuple(data.get("analysis_rows", ())),
             severity_rows=tuple(data.get("severity_rows", ())),
         )
