@@ -470,6 +470,8 @@ def post_export(client: Any, **fields: Any) -> Any:
         "statuses": ["pending", "approved"],
         "include_demo": "y",
         "deidentified": "y",
+        # Sixty interviews are mostly blanked at k=5: the page asks to confirm, as here.
+        "confirmed": "yes",
         **fields,
     }
     response = client.post("/exports", data={k: v for k, v in data.items() if v is not None})
@@ -517,14 +519,44 @@ def test_admin_may_export_identified_data(surveyed, client, auth) -> None:
 
 def test_web_export_in_spss_and_with_filters(surveyed, client, auth, survey_round) -> None:
     auth.login("coordinator")
-    response = post_export(
-        client, file_format="sav", survey_round=str(survey_round.id), include_demo=None
-    )
+    response = post_export(client, file_format="sav", survey_round=str(survey_round.id))
     assert response.status_code == 200
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
     assert "respondents.sav" in names
     details = audit_entries()[-1].details
-    assert details["round"] == survey_round.id and details["rows"]["respondents"] <= 1
+    assert details["round"] == survey_round.id and details["rows"]["respondents"] > 0
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+def test_an_empty_export_says_so_and_sends_nothing(
+    surveyed, client, auth, survey_round, lang: str
+) -> None:
+    """Issue 12: one real interview gave a zip with 0 rows and no warning on the page."""
+    auth.login("coordinator")
+    client.get(f"/exports?lang={lang}")
+    response = post_export(client, file_format="sav", include_demo=None)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    expected = {
+        "en": "This export would be empty",
+        "ru": "Эта выгрузка была бы пустой",
+        "kk": "Бұл экспорт бос болар еді",
+    }[lang]
+    assert expected in response.text
+    assert audit_entries() == []  # nothing left the server
+
+
+def test_check_shows_the_risk_figures_and_the_verdict_before_download(
+    surveyed, client, auth
+) -> None:
+    auth.login("coordinator")
+    response = post_export(client, action="check")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'id="disclosure-figures"' in response.text
+    assert "Verdict: publishable" in response.text
+    for heading in ("Sample uniques", "Global risk", "Kept as answered"):
+        assert heading in response.text
+    assert audit_entries() == []
 
 
 def test_invalid_export_form_is_shown_again(surveyed, client, auth) -> None:
@@ -600,6 +632,8 @@ def test_cli_export_does_not_overwrite_without_force(surveyed, runner, tmp_path:
     result = runner.invoke(export_command, ["--format", "xlsx", "--out", str(out)])
     assert result.exit_code != 0 and "--force" in result.output
     assert out.read_bytes() == b"old"
-    result = runner.invoke(export_command, ["--format", "xlsx", "--out", str(out), "--force"])
+    result = runner.invoke(
+        export_command, ["--format", "xlsx", "--out", str(out), "--force", "--include-demo"]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"PK")
