@@ -160,6 +160,8 @@ class DisclosureSummary:
     key_variables: tuple[str, ...]
     key_variables_kept_together: float
     verdict: Verdict
+    quasi_identifiers: tuple[str, ...] = ()  # the respondents' (household's)
+    member_quasi_identifiers: tuple[str, ...] = ()
 
     @property
     def global_risk(self) -> float:
@@ -516,6 +518,10 @@ def _summary(result: AnonymisationResult, rules: DisclosureRules) -> DisclosureS
         key_variables=tuple(result.key_variables),
         key_variables_kept_together=result.key_variables_kept_together(),
         verdict=result.verdict,
+        quasi_identifiers=tuple(result.quasi_identifiers.get("respondents", ())),
+        member_quasi_identifiers=tuple(
+            q for t, qis in result.quasi_identifiers.items() if t != "respondents" for q in qis
+        ),
     )
 
 

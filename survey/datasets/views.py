@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, render_template, request, send_file
@@ -97,7 +98,9 @@ def _export_form() -> ExportForm:
     return form
 
 
-def disclosure_messages(report: ExportReport) -> tuple[list[str], list[str]]:
+def disclosure_messages(
+    report: ExportReport, labels: Mapping[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     """The verdict's refusals and warnings as sentences in the user's language."""
     summary = report.disclosure
     if summary is None:
@@ -152,13 +155,15 @@ def disclosure_messages(report: ExportReport) -> tuple[list[str], list[str]]:
                     "%(column)s could be kept. With so few interviews, tables from the dashboard "
                     "may serve better.",
                     share=format_percent(figures["kept_share"], format="#,##0%"),
-                    column=figures["column"],
+                    column=(labels or {}).get(figures["column"], figures["column"]),
                 )
             )
     return refusals, warnings
 
 
-def disclosure_figures(report: ExportReport) -> dict[str, Any]:
+def disclosure_figures(
+    report: ExportReport, labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The figures shown on the page before download, formatted for the user's language."""
     summary = report.disclosure
     if summary is None:
@@ -189,7 +194,7 @@ def disclosure_figures(report: ExportReport) -> dict[str, Any]:
     losses = [
         {
             "table": tables.get(loss.table, loss.table),
-            "column": loss.column,
+            "column": (labels or {}).get(loss.column, loss.column),
             "values": loss.values,
             "kept": share(loss.kept_share),
             "recoded": loss.recoded,
@@ -197,9 +202,23 @@ def disclosure_figures(report: ExportReport) -> dict[str, Any]:
             "key": loss.table == "respondents" and loss.column in summary.key_variables,
         }
         for loss in summary.losses
-        if loss.column in summary.key_variables or not loss.column.startswith("_")
+        if (loss.table == "respondents" and loss.column in summary.quasi_identifiers)
+        or (
+            loss.table != "respondents"
+            and loss.column in {*summary.member_quasi_identifiers, "roster link"}
+        )
+    ]
+    thin = [
+        (labels or {}).get(loss.column, loss.column)
+        for loss in summary.losses
+        if loss.table == "respondents"
+        and loss.column not in summary.key_variables
+        and loss.column in summary.quasi_identifiers
+        and loss.values
+        and loss.kept_share < 0.5
     ]
     return {
+        "thin": ", ".join(thin),
         "k": summary.k,
         "limit": share(summary.max_global_risk),
         "global": format_percent(summary.global_risk, format="#,##0.00%"),
@@ -208,7 +227,9 @@ def disclosure_figures(report: ExportReport) -> dict[str, Any]:
         "losses": losses,
         "recodings": summary.recodings,
         "together": share(summary.key_variables_kept_together),
-        "key_variables": ", ".join(summary.key_variables),
+        "key_variables": ", ".join(
+            (labels or {}).get(name, name) for name in summary.key_variables
+        ),
         "rows": report.rows.get("respondents", 0),
         "member_rows": report.rows.get("member"),
         "dropped": summary.households_dropped,
@@ -224,6 +245,7 @@ def index() -> Any:
     form = _export_form()
     is_admin = current_user.has_role(Role.ADMIN)
     report: ExportReport | None = None
+    labels: Mapping[str, str] = {}
     refusals: list[str] = []
     warnings: list[str] = []
     if form.validate_on_submit():
@@ -232,7 +254,8 @@ def index() -> Any:
         try:
             prepared = _prepare(form, deidentify)
             report = prepared.report
-            refusals, warnings = disclosure_messages(report)
+            labels = prepared.column_labels
+            refusals, warnings = disclosure_messages(report, labels)
             empty = report.rows.get("respondents", 0) == 0
             wants_file = request.form.get("action", "download") == "download"
             confirmed = request.form.get("confirmed") == "yes"
@@ -251,7 +274,7 @@ def index() -> Any:
         report=report,
         refusals=refusals,
         warnings=warnings,
-        figures=disclosure_figures(report) if report is not None else {},
+        figures=disclosure_figures(report, labels) if report is not None else {},
     ), status
 
 
