@@ -205,22 +205,18 @@ class _State:
         classes = table.groupby("value", sort=False).agg(
             group=("group", "first"), blank=("blank", "first"), size=("group", "size")
         )
-        classes["risk"] = classes["size"] < self.rules.k
-        hit = set(classes.loc[classes["risk"], "group"])
-        chosen: set[int] = set()
-        for group_id, members in classes[classes["group"].isin(hit)].groupby("group"):
-            del group_id
-            open_classes = members[~members["blank"]].sort_values("size")
-            total = int(members.loc[members["blank"], "size"].sum())
-            pick = list(open_classes.index[open_classes["risk"]])
-            total += int(open_classes.loc[open_classes["risk"], "size"].sum())
-            if total < self.rules.k and int(members["size"].sum()) >= self.rules.k:
-                for value_id, size in open_classes.loc[~open_classes["risk"], "size"].items():
-                    if total >= self.rules.k:
-                        break
-                    pick.append(value_id)
-                    total += int(size)
-            chosen.update(pick)
+        k = self.rules.k
+        classes["risk"] = classes["size"] < k
+        hit = classes.loc[classes["risk"], "group"].unique()
+        classes = classes[classes["group"].isin(hit)]
+        counted = classes["blank"] | classes["risk"]
+        have = classes.loc[counted].groupby("group")["size"].sum()
+        whole = classes.groupby("group")["size"].sum()
+        need = (k - have.reindex(whole.index, fill_value=0)).where(whole >= k, 0)
+        safe = classes[~counted].sort_values(["group", "size"])
+        before = safe.groupby("group")["size"].cumsum() - safe["size"]
+        recruits = safe.index[(before < safe["group"].map(need)).to_numpy()]
+        chosen = set(classes.index[classes["risk"] & ~classes["blank"]]) | set(recruits)
         rows = np.zeros(len(self.h), dtype=bool)
         rows[live[np.isin(value, list(chosen))]] = True
         return rows
