@@ -5,17 +5,18 @@ De-identification (DOMAIN.md §6), applied unless `deidentify=False`:
 - a settlement (any select_one whose choices are filtered by the district question) is
   generalised to its district and dropped; the exact age becomes an age band (`age` →
   `age_band`, 18–39/40–59/60–74/75+; roster ages `*_age` → `*_age_band` with 0–17 added);
-- `household_size` is top-coded at 8 ("8 or more"), dates and the receipt time are reduced to the
-  month, the duration to whole minutes; the volunteer and the start time are dropped;
+- dates and the receipt time are reduced to the month, the duration to whole minutes; the
+  volunteer and the start time are dropped;
 - the submission id is replaced by `_record`, a random number that links roster rows to their
   respondent and says nothing about the order of entry; rows are written in `_record` order;
-- k-anonymity (k=5) is checked over the quasi-identifiers present (district, sex, age band,
-  generation, zone, disability, certificate status, household size); at-risk records get
-  those values blanked by local suppression (reports.anonymization), with the answers a blanked
-  derived value is calculated from (e.g. the Washington Group items behind `wg_disability`);
-  records still at risk are dropped, with their roster rows. Roster rows are checked the same
-  way over their own characteristics and the household's (suppressed) district.
-  The counts go into the ExportReport, the `about` sheet/file and the audit log.
+- then the instrument's disclosure rules (`disclosure.json` beside the default instrument, or
+  rules built from the default quasi-identifiers) are applied by `reports.anonymization`
+  with the household as the unit: global recoding (e.g. household size top-coded), then local
+  suppression by importance, with the roster's size and composition as quasi-identifiers and
+  values that reveal each other blanked together; roster rows cut from their household lose
+  `_record`, `_index` and the respondent's values beside them. Risk (sample uniques, individual
+  and global risk) and information loss per column go into the ExportReport, the `about`
+  sheet/file and the audit log; a file above the rules' global risk is refused.
 
 Every text cell, label and header is neutralised against spreadsheet formulas. Select_multiple
 questions are 0/1 columns `<question>/<code>` (blank = not answered). CSV files are UTF-8 with a
@@ -26,9 +27,8 @@ letter, unique ignoring case): the codebook maps each column to its `spss_name` 
 its `spss_value` (a list of integer codes keeps its numbers; others are numbered 1…n in choice
 order); `dnk` and `pnta` become 98/99 (or 998/999…) declared as user-missing.
 
-Limits, said plainly: k-anonymity is checked per table, so a household's whole roster (linked by
-`_record`) can still be distinctive, and the number of roster rows reveals a suppressed
-household size. XLSX is written by xlsxwriter at some 100,000 cells a second: prefer CSV or SPSS
+Limits, said plainly (docs/microdata.md): answers that are not quasi-identifiers are kept as
+given, and the rules name the derivations they know of. XLSX is written by xlsxwriter at some 100,000 cells a second: prefer CSV or SPSS
 for large surveys (and the `survey export` command over the web page, whose request would
 outlast a server timeout).
 """
