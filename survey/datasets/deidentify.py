@@ -28,9 +28,9 @@ its `spss_value` (a list of integer codes keeps its numbers; others are numbered
 order); `dnk` and `pnta` become 98/99 (or 998/999…) declared as user-missing.
 
 Limits, said plainly (docs/microdata.md): answers that are not quasi-identifiers are kept as
-given, and the rules name the derivations they know of. XLSX is written by xlsxwriter at some 100,000 cells a second: prefer CSV or SPSS
-for large surveys (and the `survey export` command over the web page, whose request would
-outlast a server timeout).
+given, and the rules name the derivations they know of. XLSX is written by xlsxwriter at some
+100,000 cells a second: prefer CSV or SPSS for large surveys (and the `survey export` command
+over the web page, whose request would outlast a server timeout).
 """
 
 from __future__ import annotations
