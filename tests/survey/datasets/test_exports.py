@@ -637,3 +637,58 @@ def test_cli_export_does_not_overwrite_without_force(surveyed, runner, tmp_path:
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"PK")
+
+
+# -- the verdict: risk figures before download, refusal above the limit ---------------------------
+
+
+@pytest.fixture
+def census_rules(monkeypatch):
+    """Rules that assume every household of the population was interviewed: each class of five
+    then has a re-identification risk of one in five, far above 3%."""
+    from dataclasses import replace as replace_rules
+
+    from survey.datasets import deidentify
+
+    real = deidentify.disclosure_rules
+
+    def census(dataset, k=None):
+        return replace_rules(real(dataset, k), sampling_fraction=1.0)
+
+    monkeypatch.setattr(deidentify, "disclosure_rules", census)
+
+
+def test_cli_prints_the_risk_figures_and_the_verdict(surveyed, runner, tmp_path: Path) -> None:
+    out = tmp_path / "birge.zip"
+    result = runner.invoke(export_command, ["--format", "csv", "--out", str(out), "--include-demo"])
+    assert result.exit_code == 0, result.output
+    for text in ("sample uniques", "global", "kept district", "verdict: publishable"):
+        assert text in result.output, text
+    assert result.output.index("verdict:") < result.output.index("wrote ")
+
+
+def test_a_file_above_the_global_risk_limit_is_refused(
+    surveyed, census_rules, runner, client, auth, tmp_path: Path
+) -> None:
+    out = tmp_path / "birge.zip"
+    result = runner.invoke(export_command, ["--format", "csv", "--out", str(out), "--include-demo"])
+    assert result.exit_code != 0
+    assert "verdict: REFUSED" in result.output and "global_risk" in result.output
+    assert not out.exists()
+    auth.login("coordinator")
+    response = post_export(client)
+    assert response.mimetype == "text/html"
+    assert "This file cannot be published: the global re-identification risk" in response.text
+    assert "above the limit of 3.0%" in response.text
+    assert audit_entries() == []
+
+
+def test_a_mostly_blanked_export_asks_before_it_downloads(surveyed, client, auth) -> None:
+    """Issue 10/12: sixty interviews came out mostly blanked with no word on the page."""
+    auth.login("coordinator")
+    response = post_export(client, confirmed=None)
+    assert response.mimetype == "text/html"
+    assert "This export would be mostly blanked" in response.text
+    assert 'name="confirmed" value="yes"' in response.text and "Download anyway" in response.text
+    assert audit_entries() == []
+    assert post_export(client).mimetype == "application/zip"  # confirmed
