@@ -254,7 +254,8 @@ def index() -> Any:
         try:
             prepared = _prepare(form, deidentify)
             report = prepared.report
-            labels = prepared.column_labels
+            # Columns are named as in the file the analyst will open: by their codes.
+            labels = {}
             refusals, warnings = disclosure_messages(report, labels)
             empty = report.rows.get("respondents", 0) == 0
             wants_file = request.form.get("action", "download") == "download"
