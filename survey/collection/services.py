@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +83,25 @@ def refusal_reason(spec: InstrumentSpec, answers: Mapping[str, Any]) -> str | No
     if isinstance(age, int | float) and age < rules.minimum_age:
         return "under_age"
     return None
+
+
+def discarded_answers(
+    spec: InstrumentSpec, answers: Mapping[str, Any], language: str
+) -> list[tuple[str, str, str]]:
+    """The answers a refusal would throw away, as readable rows: everything given after the
+    question that ends the interview (consent refused, or an age under the minimum)."""
+    reason = refusal_reason(spec, answers)
+    if reason is None:
+        return []
+    trigger = spec.intake.consent_question if reason == "no_consent" else spec.intake.age_question
+    order = [item.name for section in spec.sections for item in section.items]
+    if trigger not in order:
+        return []
+    after = set(order[order.index(trigger) + 1 :])
+    kept = {
+        name: value for name, value in answers.items() if name in after and value not in ("", [])
+    }
+    return readable_answers(spec, kept, language)
 
 
 def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> dict[str, str]:
@@ -284,6 +304,44 @@ def may_see_receipt(submission: Submission, user: User) -> bool:
     return submission.entered_by_id == user.id or user.has_role(Role.COORDINATOR)
 
 
+def round_bounds(
+    survey_round: SurveyRound, today: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """The first and last day an interview of this round can have been held."""
+    today = today or utcnow().date()
+    end = survey_round.ends_on or today
+    return survey_round.starts_on, min(end, max(today, survey_round.starts_on))
+
+
+def date_outside_round(
+    spec: InstrumentSpec, answers: Mapping[str, Any], survey_round: SurveyRound
+) -> str | None:
+    """A message when the interview date lies outside its round (a 1990 date in 2026)."""
+    value = answers.get(spec.intake.date_question)
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.date):
+        return None
+    first, last = round_bounds(survey_round)
+    if first <= value <= last:
+        return None
+    return round_dates_message(survey_round)
+
+
+def round_dates_message(survey_round: SurveyRound) -> str:
+    """What the volunteer is told about an interview date outside its round."""
+    first, last = round_bounds(survey_round)
+    return _(
+        "The interview date must lie within the survey round %(round)s: %(first)s to %(last)s.",
+        round=survey_round.name,
+        first=format_date(first, "dd.MM.yyyy"),
+        last=format_date(last, "dd.MM.yyyy"),
+    )
+
+
 def receive_interview(interview: Interview) -> Acknowledgement:
     """Check, trim, store and audit one interview; a resend or a race is decided here. Flushes."""
     spec, user = interview.spec, interview.entered_by
@@ -293,6 +351,10 @@ def receive_interview(interview: Interview) -> Acknowledgement:
     survey_round = round_for((interview.started_at or utcnow()).date())
     if survey_round is None:
         return Acknowledgement("no_round")
+    if reason is None and (
+        problem := date_outside_round(spec, interview.outcome.answers, survey_round)
+    ):
+        return Acknowledgement("invalid", errors={spec.intake.date_question: [problem]})
     answers = interview.outcome.answers
     if reason is not None:
         answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}

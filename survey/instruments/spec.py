@@ -85,6 +85,7 @@ class IntakeRules:
     age_question: str = "age"
     minimum_age: int = 18
     district_question: str = "district"
+    date_question: str = "interview_date"
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,6 +78,7 @@ SETTINGS_COLUMNS = {
     "age_question",
     "minimum_age",
     "district_question",
+    "date_question",
 }
 # pyxform writes "Specify other." untranslated for or_other; give volunteers their language.
 OTHER_LABELS = {"en": "Specify other", "ru": "Укажите другое", "kk": "Басқасын көрсетіңіз"}
@@ -410,7 +411,13 @@ def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
     values: dict[str, Any] = {}
-    for key in ("consent_question", "consent_value", "age_question", "district_question"):
+    for key in (
+        "consent_question",
+        "consent_value",
+        "age_question",
+        "district_question",
+        "date_question",
+    ):
         if survey.get(key):
             values[key] = str(survey[key]).strip()
     if survey.get("minimum_age"):

@@ -226,10 +226,37 @@ def test_consent_refused_stores_only_a_refusal(client, version, volunteer) -> No
 
 
 def test_under_age_stores_only_a_refusal(client, version, volunteer) -> None:
-    response = post(client, version, {**VALID, "age": "15"})
+    response = post(client, version, {**VALID, "age": "15", "_discard": "1"})
     assert response.status_code == 302
     assert count(Submission) == 0
     assert db.session.execute(select(Refusal.reason)).scalar_one() == "under_age"
+
+
+def test_a_refusal_that_discards_answers_is_confirmed_first(client, version, volunteer) -> None:
+    """Correcting the age to 15 at the end must not lose the interview with one tap."""
+    response = post(client, version, {**VALID, "age": "15"})
+    assert response.status_code == 409
+    assert count(Submission) == 0 and count(Refusal) == 0
+    assert "4 answers given after it will be discarded" in response.text
+    assert "<strong>Fruits</strong>: Apple, Other" in response.text
+    assert "<strong>Message</strong>: We need doctors" in response.text
+    assert "<strong>Member 1: Member age</strong>: 40" in response.text
+    assert 'value="15"' in response.text and "We need doctors" in response.text  # all kept
+    assert 'name="_discard" value="1"' in response.text
+    json_answer = post(
+        client, version, {**VALID, "age": "15"}, headers={"Accept": "application/json"}
+    )
+    assert json_answer.status_code == 409 and json_answer.json["status"] == "confirm_discard"
+    confirmed = post(client, version, {**VALID, "age": "15", "_discard": ["", "1"]})
+    assert confirmed.status_code == 302
+    assert count(Submission) == 0 and count(Refusal) == 1
+
+
+def test_a_refusal_at_consent_with_nothing_after_it_needs_no_confirmation(
+    client, version, volunteer
+) -> None:
+    response = post(client, version, {"district": "urzhar", "consent": "no"})
+    assert response.status_code == 302
 
 
 @pytest.mark.parametrize(
