@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -98,8 +99,13 @@ def login() -> str | Response:
             else:
                 form.password.errors = [_("Wrong username or password.")]
         else:
+            chosen = session.get("lang")  # picked on the login page: it follows the account
             session.clear()
             login_user(attempt.user)
+            if chosen in current_app.config["LANGUAGES"]:
+                attempt.user.language = chosen
+            if attempt.user.language:
+                session["lang"] = g.chosen_language = attempt.user.language
             session.permanent = True
             session["last_seen"] = utcnow().timestamp()
             services.record_audit("login", user=attempt.user)
