@@ -505,3 +505,42 @@ def test_conflict_keeps_the_answers_and_offers_a_new_interview(client, version, 
     assert again.status_code == 302
     ages = sorted(a["age"] for a in db.session.execute(select(Submission.answers)).scalars())
     assert ages == [67, 68]
+
+
+DATED_SURVEY = [
+    ["type", "name", "label::English (en)", "required"],
+    ["date", "interview_date", "Date of the interview", "yes"],
+    ["select_one yn", "consent", "Consent", "yes"],
+]
+
+
+def test_interview_date_is_prefilled_and_held_to_the_round(
+    client, create_instrument, survey_round, volunteer
+) -> None:
+    import datetime as dt
+
+    dated = create_instrument(survey=DATED_SURVEY, choices=CHOICES, settings=SETTINGS)
+    page = client.get(f"/collect/v/{dated.id}")
+    today = dt.date.today().isoformat()
+    assert f'value="{today}"' in page.text
+    first = survey_round.starts_on.isoformat()
+    assert f'min="{first}" max="{today}"' in page.text
+    old = post(client, dated, {"interview_date": "1990-05-01", "consent": "yes"})
+    assert old.status_code == 422
+    assert "must lie within the survey round Test round" in old.text
+    assert count(Submission) == 0
+    fine = post(client, dated, {"interview_date": today, "consent": "yes"})
+    assert fine.status_code == 302 and count(Submission) == 1
+
+
+def test_language_chosen_before_login_is_kept_on_the_account(client, create_user) -> None:
+    from survey.users.models import User
+    from tests.factories import PASSWORD
+
+    create_user("aigerim", "volunteer")
+    client.get("/login?lang=kk")
+    assert client.get_cookie("birge_lang").value == "kk"
+    client.post("/login", data={"username": "aigerim", "password": PASSWORD})
+    user = db.session.execute(select(User).where(User.username == "aigerim")).scalar_one()
+    assert user.language == "kk"
+    assert '<html lang="kk">' in client.get("/").text
