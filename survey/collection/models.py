@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.clock import utcnow
@@ -44,6 +53,10 @@ class Submission(db.Model):
     """One interview's answers (codes, never labels), pinned to its instrument version."""
 
     __tablename__ = "submissions"
+    # The review queue reads one status in order of arrival (collection/review.py).
+    __table_args__ = (
+        Index("ix_submissions_review_status_received_at", "review_status", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(64), unique=True)
