@@ -472,7 +472,9 @@
       .filter((block) => start.compareDocumentPosition(block) & 4) // 4: FOLLOWING
       .map((block) => {
         const title = block.querySelector('legend, label');
-        return [title ? title.textContent.replace('*', '').trim() : '', answerText(block)];
+        const words = title ? title.cloneNode(true) : null;
+        if (words) words.querySelectorAll('.required, .visually-hidden').forEach((e) => e.remove());
+        return [words ? words.textContent.trim() : '', answerText(block)];
       })
       .filter((row) => row[1]);
   }
