@@ -430,7 +430,8 @@ def correct(submission_id: int) -> Any:
                 reason_error = _("Say why the answers are corrected.")
             if errors or reason_error:
                 show_errors(form, spec, errors)
-                form_message, status = _problems_message(errors or {"_reason": ["x"]}), 422
+                form_message = _problems_message(errors) if errors else reason_error
+                status = 422
             else:
                 version = reviewing.correct_submission(submission, outcome.answers, reason, user)
                 db.session.commit()

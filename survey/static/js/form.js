@@ -593,5 +593,12 @@
     : list.find((s) => s.hasAttribute('data-has-errors'));
   showSection(errorSection || list[0] || sectionEls[0], false);
   const errorField = errorBlock && state.byKey[errorBlock.getAttribute('data-key')];
-  if (errorField) focusField(errorField);
+  const reasonBox = form.querySelector('.correction-reason.has-error textarea');
+  if (errorField) {
+    focusField(errorField);
+  } else if (reasonBox) { // a correction sent without its reason: that is what needs attention
+    if (current && sectionEls.length) showSection(list[list.length - 1] || current, false);
+    reasonBox.focus({ preventScroll: true });
+    reasonBox.scrollIntoView({ block: 'center' });
+  }
 })();

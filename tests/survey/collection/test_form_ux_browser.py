@@ -151,3 +151,27 @@ def test_language_chosen_on_the_login_page_sticks_to_account_and_device(
     page.wait_for_url(f"{live_server.url}/")
     assert page.get_attribute("html", "lang") == "en"
     other.close()
+
+
+def test_correction_without_a_reason_goes_to_the_reason(
+    browser: Any, live_server: LiveServer, volunteer: str, small_form: Any
+) -> None:
+    page = new_page(browser, live_server.url, volunteer)
+    page.goto(f"{live_server.url}/collect/v/{small_form.id}")
+    page.check("input[name=consent][value=yes]")
+    page.fill("#age", "71")
+    page.click("[data-nav=next]")
+    page.click("[data-nav=submit]")
+    page.wait_for_url("**/collect/saved/**")
+    db.session.rollback()
+    submission = db.session.execute(select(Submission)).scalar_one()
+    page.goto(f"{live_server.url}/submissions/{submission.id}/correct")
+    page.fill("#age", "72")
+    page.click("[data-nav=next]")
+    page.click("[data-nav=submit]")
+    page.wait_for_load_state()
+    assert page.evaluate("document.activeElement.id") == "reason"
+    assert page.get_attribute("#reason", "aria-invalid") == "true"
+    assert "Say why the answers are corrected." in page.inner_text("#form-message")
+    box = page.locator("#reason").bounding_box()
+    assert box is not None and 0 <= box["y"] < PHONE["height"]
