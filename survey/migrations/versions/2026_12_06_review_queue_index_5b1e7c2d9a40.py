@@ -1,4 +1,4 @@
-"""review queue index: status, then arrival, so the oldest pending page is read in order
+"""review queue indexes: status (after demo or not), then arrival, so a page is read in order
 
 Revision ID: 5b1e7c2d9a40
 Revises: 9c47a209353d
@@ -22,8 +22,14 @@ def upgrade():
             ["review_status", "received_at"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_submissions_demo_review_status_received_at",
+            ["is_demo", "review_status", "received_at"],
+            unique=False,
+        )
 
 
 def downgrade():
     with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_submissions_demo_review_status_received_at")
         batch_op.drop_index("ix_submissions_review_status_received_at")
