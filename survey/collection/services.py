@@ -30,7 +30,12 @@ from sqlalchemy.exc import IntegrityError
 
 from survey.clock import utcnow
 from survey.collection.models import Refusal, Submission, SurveyRound
-from survey.collection.privacy import find_identifiers, new_receipt_code
+from survey.collection.privacy import (
+    device_receipt_code,
+    find_identifiers,
+    new_receipt_code,
+    normalize_receipt_code,
+)
 from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
@@ -133,7 +138,16 @@ def find_by_instance_id(instance_id: str) -> Submission | None:
     ).scalar_one_or_none()
 
 
-def _unused_receipt_code() -> str:
+def _unused_receipt_code(instance_id: str, device_code: str | None = None) -> str:
+    """The device's code when it is the one derived from this instanceID and still free (the
+    respondent already holds it), otherwise a new random one."""
+    if device_code and normalize_receipt_code(device_code) == device_receipt_code(instance_id):
+        code = device_receipt_code(instance_id)
+        taken = db.session.execute(
+            select(Submission.id).where(Submission.receipt_code == code)
+        ).first()
+        if taken is None:
+            return code
     while True:
         code = new_receipt_code()
         taken = db.session.execute(
@@ -156,6 +170,7 @@ def save_submission(
     ended_at: dt.datetime | None = None,
     source: str = "web",
     is_demo: bool = False,
+    device_code: str | None = None,
 ) -> SaveResult:
     """Store checked answers once per instanceID; a resend is acknowledged, a change refused.
 
@@ -191,7 +206,7 @@ def save_submission(
         return SaveResult("refusal", refusal=refusal)
     submission = Submission(
         instance_id=instance_id,
-        receipt_code=_unused_receipt_code(),
+        receipt_code=_unused_receipt_code(instance_id, device_code),
         instrument_version_id=version.id,
         round_id=survey_round.id,
         entered_by_id=entered_by.id if entered_by is not None else None,
@@ -242,6 +257,8 @@ class Interview:
     source: str  # "web" (the web form and its offline queue) or "openrosa"
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    # The code a device gave the respondent while offline (privacy.device_receipt_code).
+    device_receipt_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -369,6 +386,7 @@ def receive_interview(interview: Interview) -> Acknowledgement:
         "started_at": interview.started_at,
         "ended_at": interview.ended_at,
         "source": interview.source,
+        "device_code": interview.device_receipt_code,
     }
     try:
         try:

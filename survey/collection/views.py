@@ -280,6 +280,7 @@ def _try_save(
             entered_by=current_user._get_current_object(),
             source="web",
             started_at=_parse_started(form.started_at.data),
+            device_receipt_code=(request.form.get("_receipt_code") or "")[:20] or None,
         )
     )
     if acknowledgement.stored:
