@@ -198,7 +198,7 @@
       try { payload = await unseal(key, entry); } catch (e) { continue; } // another key
       const answer = await post(entry.url, payload.body, token.csrf_token, SEND_WAIT);
       if (answer.status === 'login') say('login');
-      if (!/^(saved|duplicate|refusal|invalid|conflict)$/.test(answer.status)) return;
+      if (!/^(saved|duplicate|refusal|invalid|conflict|confirm_discard)$/.test(answer.status)) return;
       if (DONE[answer.status]) {
         await deleteEntry(entry.id);
         sent += 1;
