@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.clock import utcnow
-from survey.collection.models import Refusal, Submission, SurveyRound
+from survey.collection.models import Refusal, ReviewStatus, Submission, SurveyRound
 from survey.collection.privacy import (
     device_receipt_code,
     find_identifiers,
@@ -432,6 +432,18 @@ def submissions_of(user: User, limit: int = 200) -> list[Submission]:
             .limit(limit)
         ).scalars()
     )
+
+
+def sent_back_to(user: User, limit: int = 20) -> tuple[int, list[Submission]]:
+    """The user's submissions a coordinator sent back (rejected), oldest first, and how many."""
+    condition = (Submission.entered_by_id == user.id) & (
+        Submission.review_status == ReviewStatus.REJECTED.value
+    )
+    total = db.session.execute(select(func.count()).where(condition)).scalar_one()
+    rows = db.session.execute(
+        select(Submission).where(condition).order_by(Submission.reviewed_at).limit(limit)
+    ).scalars()
+    return total, list(rows)
 
 
 def refusal_counts() -> list[tuple[str | None, dt.date, str, int]]:

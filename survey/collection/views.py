@@ -58,11 +58,17 @@ def home() -> str:
     instruments_list = [
         (i, instruments.latest_version(i)) for i in instruments.list_instruments() if i.versions
     ]
+    can_enter = current_user.has_role(*ENTERING_ROLES)
+    sent_back_count, sent_back = (
+        services.sent_back_to(current_user._get_current_object()) if can_enter else (0, [])
+    )
     return render_template(
         "collection/home.html",
         instruments=instruments_list,
         survey_round=survey_rounds.current_round(),
-        can_enter=current_user.has_role(*ENTERING_ROLES),
+        can_enter=can_enter,
+        sent_back=sent_back,
+        sent_back_count=sent_back_count,
     )
 
 

@@ -116,7 +116,19 @@
   function say(name, extra) {
     if (panel) show('offline-message', [panel.dataset[name], extra].join(' ').trim());
   }
+  async function renderHome() { // the start page: what waits on this device
+    const home = byId('home-waiting');
+    if (!home) return;
+    const list = await mine().catch(() => []);
+    const waiting = list.filter((e) => e.state === 'waiting').length;
+    const fix = list.length - waiting;
+    home.textContent = [waiting ? plural(home, 'waiting', waiting) : '',
+      fix ? plural(home, 'fix', fix) : ''].join(' ').trim();
+    home.hidden = !list.length;
+    if (list.length && byId('attention-none')) byId('attention-none').hidden = true;
+  }
   async function render() {
+    await renderHome();
     if (!panel) return;
     byId('offline-banner').hidden = navigator.onLine && !networkDown;
     const list = await mine().catch(() => []);

@@ -15,6 +15,7 @@ from tests.survey.collection.test_offline_browser import (
     open_form_for_offline,
     small_form,  # noqa: F401 - the fixture
     submissions,
+    wait_until,
 )
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -49,8 +50,24 @@ def test_offline_submit_shows_a_device_receipt_code_the_server_keeps(
     page.click("#offline-next")
     assert not saved.is_visible()
 
+    # Back on the start page with the server unreachable: the volunteer sees what waits.
+    def refuse_posts(route: Any) -> None:
+        if route.request.method == "POST":
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/collect/v/**", refuse_posts)
     page.context.set_offline(False)
-    expect(page.locator("#offline-count")).to_have_text("", timeout=15000)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("#home-waiting")).to_have_text(
+        "1 interview is waiting on this device to be sent."
+    )
+    assert submissions() == []
+    page.unroute("**/collect/v/**")
+    page.reload()
+    wait_until(page, lambda: len(submissions()) == 1)
+    expect(page.locator("#home-waiting")).to_be_hidden(timeout=15000)
     stored = submissions()
     assert [s.instance_id for s in stored] == [instance_id]
     assert stored[0].receipt_code == code

@@ -316,3 +316,18 @@ def test_review_comment_is_prefilled_and_holding_needs_a_reason(client, auth, ve
     reopened = client.get(url)
     assert "call the volunteer</textarea>" in reopened.text
     assert '<option selected value="on_hold">' in reopened.text
+
+
+def test_home_shows_what_was_sent_back(client, auth, version) -> None:
+    volunteer = auth.login("volunteer")
+    submission = enter(client, version)
+    assert "Nothing is waiting for you." in client.get("/").text
+    auth.logout()
+    auth.login("coordinator")
+    client.post(f"/review/{submission.id}", data={"status": "rejected", "comment": "age?"})
+    auth.logout()
+    auth.login("volunteer", volunteer.username)
+    home = client.get("/").text
+    assert "1 interview was sent back to you to correct." in home
+    assert f"{submission.receipt_code}</span>" in home and ": age?" in home
+    assert f"/submissions/{submission.id}/correct" in home
