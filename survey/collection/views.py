@@ -22,6 +22,7 @@ from survey.collection import services
 from survey.collection.blueprint import bp
 from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
+    REVIEW_STATUS_LABELS,
     SubmissionForm,
     form_class,
     question_field,
@@ -371,6 +372,8 @@ def my_submissions() -> str:
         "collection/submissions.html",
         submissions=submissions,
         correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
+        status_labels=REVIEW_STATUS_LABELS,
+        district_labels=dict(reviewing.district_choices(current_language())),
     )
 
 
