@@ -70,6 +70,10 @@ def home() -> str:
         can_enter=can_enter,
         sent_back=sent_back,
         sent_back_count=sent_back_count,
+        instrument_titles={
+            version.id: instruments.spec_for(version).title_in(current_language())
+            for _instrument, version in instruments_list
+        },
     )
 
 

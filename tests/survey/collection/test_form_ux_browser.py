@@ -175,3 +175,25 @@ def test_correction_without_a_reason_goes_to_the_reason(
     assert "Say why the answers are corrected." in page.inner_text("#form-message")
     box = page.locator("#reason").bounding_box()
     assert box is not None and 0 <= box["y"] < PHONE["height"]
+
+
+def test_household_size_and_roster_disagreeing_is_pointed_out(
+    browser: Any, live_server: LiveServer, volunteer: str, default_instrument: Any
+) -> None:
+    page = new_page(browser, live_server.url, volunteer)
+    page.goto(f"{live_server.url}/collect/v/{default_instrument.id}")
+    today = page.input_value("#interview_date")
+    assert len(today) == 10  # prefilled
+    page.click("[data-section-link=consent_section] a")
+    page.check("input[name=consent][value=yes]")
+    page.fill("#age", "64")
+    page.click("[data-section-link=household] a")
+    warning = page.locator("[data-question=roster_check]")
+    page.fill("#household_size", "3")
+    page.click("button.add-entry")
+    assert warning.is_visible()  # 3 people, but only the respondent and one member
+    page.click("button.add-entry")
+    assert not warning.is_visible()
+    page.fill("#household_size", "4")
+    page.locator("#household_size").press("Tab")
+    assert warning.is_visible()
