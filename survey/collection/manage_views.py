@@ -198,6 +198,20 @@ def withdrawal() -> Any:
             db.session.commit()
             flash(_("The answers were deleted completely."), "success")
             return redirect(url_for("collection.withdrawal"))
-    return render_template("collection/withdrawal.html", form=form, submission=submission), (
-        422 if form.errors else 200
+        elif request.form.get("action") == "delete":
+            form.confirm.errors = [
+                _("Nothing was deleted. Tick the box above Delete to confirm, then press Delete.")
+            ]
+    language = current_language()
+    title = (
+        instruments.spec_for(submission.instrument_version).title_in(language)
+        if submission is not None
+        else None
     )
+    return render_template(
+        "collection/withdrawal.html",
+        form=form,
+        submission=submission,
+        title=title,
+        district_labels=dict(reviewing.district_choices(language)),
+    ), (422 if form.errors else 200)

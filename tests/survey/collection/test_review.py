@@ -177,6 +177,9 @@ def test_withdrawal_deletes_everything(client, auth, version) -> None:
     # Metadata only, never the answers (the CSRF token is random text and may contain "71").
     assert not re.search(r"\b71\b", re.sub(r'value="[^"]*"', "", found.text))
     assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 1
+    unticked = client.post("/withdrawal", data={"receipt_code": code, "action": "delete"})
+    assert unticked.status_code == 422 and "Tick the box above Delete" in unticked.text
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 1
     deleted = client.post("/withdrawal", data={"receipt_code": code, "confirm": "y"})
     assert deleted.status_code == 302
     db.session.expire_all()
