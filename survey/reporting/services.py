@@ -320,7 +320,8 @@ def quote_candidates(show: str = "all", limit: int = QUOTES_SHOWN) -> list[Quote
         answer = Submission.answers[question].as_string()
         query = (
             select(Submission, answer)
-            .where(answer.is_not(None), answer != "")
+            # A rejected interview's words are not offered for publication.
+            .where(answer.is_not(None), answer != "", Submission.review_status != "rejected")
             .order_by(Submission.received_at.desc(), Submission.id.desc())
             .limit(limit)
         )
@@ -343,7 +344,7 @@ def _quotable(submission_id: int, question: str) -> Submission:
         raise ReportError(_l("Answers to “%(question)s” cannot be quoted.", question=question))
     submission = db.session.get(Submission, submission_id)
     text = submission.answers.get(question) if submission is not None else None
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text.strip() or submission.review_status == "rejected":
         raise ReportError(_l("There is no such answer to approve."))
     return submission
 
