@@ -5,14 +5,16 @@ bench/dataset.py's business): it fills (or reuses, with --keep) a SQLite databas
 demo interviews like bench/dataset.py, loads and de-identifies it once, then repeats its rows
 to the sizes asked for. In one run, so that the ratio holds on a busy machine, it prints:
 
-- xlsx: the workbook with the data rows streamed into xlsxwriter's sheet (today's path) next to
-  the same workbook written cell by cell through xlsxwriter's API (the path before, still
-  callable as export_xlsx(..., fast_rows=False)); both are constant-memory;
-- csv: the respondents and roster CSV files (the writer is unchanged; the reference printed is
+- xlsx: the workbook with the data rows streamed into xlsxwriter's sheet (today's path) at
+  --xlsx respondents; then, at --ratio respondents, the same streamed workbook next to the one
+  written cell by cell through xlsxwriter's API (the path before, still callable as
+  export_xlsx(..., fast_rows=False)), so the ratio is measured without minutes of the old path
+  at full size; both are constant-memory;
+- csv: the respondents and roster CSV files (the writer is unchanged; with --csv-reference, also
   pandas' DataFrame.to_csv of the same respondents table).
 
     .venv/bin/python bench/writers.py                                  # xlsx 100k, csv 1M
-    .venv/bin/python bench/writers.py --xlsx 20000 --csv 100000 --keep /tmp/birge-bench
+    .venv/bin/python bench/writers.py --xlsx 20000 --ratio 5000 --csv 100000 --keep /tmp/b
 """
 
 from __future__ import annotations
@@ -65,11 +67,12 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=10_000, help="distinct interviews (10000)")
     parser.add_argument("--xlsx", type=int, default=100_000, help="respondents in the workbook")
     parser.add_argument("--csv", type=int, default=1_000_000, help="respondents in the CSV")
-    parser.add_argument("--no-reference", action="store_true", help="skip the old/reference runs")
+    parser.add_argument("--ratio", type=int, default=20_000, help="respondents, old vs new xlsx")
+    parser.add_argument("--csv-reference", action="store_true", help="also time pandas to_csv")
     parser.add_argument("--keep", type=Path, help="Folder to keep (and reuse) the database in.")
     args = parser.parse_args()
-    if not 1_000 <= args.base <= 100_000 or args.xlsx < 1 or args.csv < 1:
-        parser.error("--base must be 1,000-100,000; --xlsx and --csv at least 1")
+    if not 1_000 <= args.base <= 100_000 or min(args.xlsx, args.csv, args.ratio) < 1:
+        parser.error("--base must be 1,000-100,000; --xlsx, --ratio and --csv at least 1")
 
     from survey.datasets.dataset import load_dataset
     from survey.datasets.deidentify import prepare_export
@@ -89,18 +92,19 @@ def main() -> None:
         print(f"{rows:,} distinct interviews (filled in {seconds:.0f} s), de-identified; {columns}")
         with tempfile.TemporaryDirectory(prefix="birge-writers-") as scratch:
             out = Path(scratch)
-            big = repeated(prepared, args.xlsx)
-            cells = sum(f.size for f in big.tables.values())
-            print(f"\nXLSX, {args.xlsx:,} respondents ({cells / 1e6:.1f} million cells):")
-            path = out / "new.xlsx"
-            _r, wall, cpu = timed(lambda: export_xlsx(big, path))
-            print(line("streamed rows (this checkout)", wall, cpu, path))
-            path.unlink()
-            if not args.no_reference:
-                path = out / "old.xlsx"
-                _r, wall, cpu = timed(lambda: export_xlsx(big, path, fast_rows=False))
-                print(line("xlsxwriter API cell by cell (before)", wall, cpu, path))
+            for size, reference in ((args.xlsx, False), (args.ratio, True)):
+                big = repeated(prepared, size)
+                cells = sum(f.size for f in big.tables.values())
+                print(f"\nXLSX, {size:,} respondents ({cells / 1e6:.1f} million cells):")
+                path = out / "new.xlsx"
+                _r, wall, cpu = timed(lambda b=big, p=path: export_xlsx(b, p))
+                print(line("streamed rows (this checkout)", wall, cpu, path))
                 path.unlink()
+                if reference:
+                    path = out / "old.xlsx"
+                    _r, wall, cpu = timed(lambda b=big, p=path: export_xlsx(b, p, fast_rows=False))
+                    print(line("xlsxwriter API cell by cell (before)", wall, cpu, path))
+                    path.unlink()
             del big
             big = repeated(prepared, args.csv)
             print(f"\nCSV, {args.csv:,} respondents ({len(big.tables['member']):,} roster rows):")
@@ -114,7 +118,7 @@ def main() -> None:
             print(line("write_csv_table, every table", wall, cpu, paths["respondents"]))
             for target in paths.values():
                 target.unlink()
-            if not args.no_reference:
+            if args.csv_reference:
                 target = out / "pandas.csv"
                 frame = big.tables["respondents"]
                 _r, wall, cpu = timed(lambda: frame.to_csv(target, index=False))
