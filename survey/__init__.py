@@ -61,6 +61,8 @@ def create_app(
     app.register_blueprint(dashboards_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(openrosa_bp)
+    # The same OpenRosa routes for phones configured with a device token instead of a password.
+    app.register_blueprint(openrosa_bp, name="openrosa_key", url_prefix="/key/<token>")
     app.register_blueprint(offline_bp)
     app.register_blueprint(reporting_bp)
 
