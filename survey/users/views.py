@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,6 +132,14 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _first_login_file() -> str | None:
+    """The path of instance/first-login.txt while it exists, for admins to be reminded."""
+    if not current_user.has_role(Role.ADMIN):
+        return None
+    path = Path(current_app.instance_path) / "first-login.txt"
+    return str(path) if path.exists() else None
+
+
 def _start_session(user: User) -> None:
     """Log user in with a fresh server-side session (the cookie gets only its random id)."""
     next_target = session.get("login_next")
@@ -185,6 +194,15 @@ def login() -> str | Response | tuple[str, int]:
             _start_session(attempt.user)
             services.record_audit("login", user=attempt.user)
             db.session.commit()
+            if first_login := _first_login_file():
+                flash(
+                    _(
+                        "The file %(path)s still holds the first admin password. "
+                        "Delete it from the server now.",
+                        path=first_login,
+                    ),
+                    "warning",
+                )
             return redirect(_safe_next(request.args.get("next")))
     return render_template("users/login.html", form=form)
 
@@ -300,6 +318,7 @@ def users() -> Any:
         users=visible,
         new_password=new_password,
         role_names={c.value: c.label for c in ROLE_CHOICES},
+        first_login_file=_first_login_file(),
     ), (422 if form.errors else 200)
 
 
