@@ -35,3 +35,7 @@ DATASET_FULL_CHECK_SECONDS = 10
 
 # The project name ODK Collect shows for phones configured by a device QR code.
 PROJECT_NAME = "Birge"
+
+# Phone numbers of these regions (ISO 3166 codes) are refused in free text, with or without the
+# country prefix; +7 numbers are always refused.
+SCREENING_PHONE_REGIONS = ["KZ", "RU"]
