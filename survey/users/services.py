@@ -122,35 +122,43 @@ def list_users() -> list[User]:
 
 
 def authenticate(username: str, password: str, now: dt.datetime | None = None) -> LoginAttempt:
-    """Check credentials; the failures counted per name lock it for a while after too many.
+    """Check credentials; failures are counted per name and lock it for a while after too many.
 
-    Commits the count before the (slow) password check: other workers must see it at once, or
-    simultaneous guesses would all be checked. Unknown names are counted and answered exactly
-    like real ones.
+    A failure is counted atomically and committed at once, so simultaneous guesses from any
+    number of workers all count and the MAX_FAILED_LOGINS-th locks the name; a locked name is
+    refused without checking the password. Unknown names are counted and answered exactly like
+    real ones. A correct password writes nothing unless failures were counted before it (HTTP
+    Basic checks the password on every request).
     """
     now = now or utcnow()
     name = username.strip()
     key = throttle.name_key(name)
-    counted = throttle.count_attempt(
-        key, limit=MAX_FAILED_LOGINS, window=LOCKOUT, lock_for=LOCKOUT, now=now
-    )
-    db.session.commit()
+    standing = throttle.current(key, now)
     user = find_user(name) if name else None
     known = user is not None
-    if counted.over(MAX_FAILED_LOGINS):
-        return LoginAttempt(None, counted.locked_until, known=known)
+    if standing is not None and standing.locked_until is not None:
+        return LoginAttempt(None, standing.locked_until, known=known)
     if user is None or not user.active:
         _hasher.hash(password)  # same cost whether or not the account exists
-        return LoginAttempt(None, counted.locked_until, known=known)
+        return _failed(key, now, known)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        return LoginAttempt(None, counted.locked_until, known=True)
+        return _failed(key, now, known=True)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    throttle.clear(key)
+    if standing is not None:
+        throttle.clear(key)
     user.last_login_at = now
     return LoginAttempt(user, known=True)
+
+
+def _failed(key: str, now: dt.datetime, known: bool) -> LoginAttempt:
+    counted = throttle.count_attempt(
+        key, limit=MAX_FAILED_LOGINS, window=LOCKOUT, lock_for=LOCKOUT, now=now
+    )
+    db.session.commit()  # visible to every worker before this request answers
+    return LoginAttempt(None, counted.locked_until, known=known)
 
 
 def login_rate_exceeded(address: str, per_minute: int, now: dt.datetime | None = None) -> bool:

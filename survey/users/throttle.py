@@ -1,10 +1,10 @@
 """Login counters in the database: account lockout and a per-address rate limit for all workers.
 
-Each attempt is counted by one atomic statement (INSERT … ON CONFLICT DO UPDATE … RETURNING, on
-SQLite ≥ 3.35 and PostgreSQL alike) *before* the password is checked, so concurrent attempts get
-distinct counts and no more than the limit are ever checked, however many arrive at once, in
-however many worker processes. Keys are keyed hashes: an unknown name is counted exactly like a
-real one, so the answer never tells whether an account exists.
+Each counted event is one atomic statement (INSERT … ON CONFLICT DO UPDATE … RETURNING, on
+SQLite ≥ 3.35 and PostgreSQL alike), so concurrent failures in any number of worker processes
+each get their own count and the limit-th one sets the lock: no lost update leaves an account
+open. Keys are keyed hashes: an unknown name is counted exactly like a real one, so the answer
+never tells whether an account exists.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, and_, case, delete, literal, null, or_
+from sqlalchemy import DateTime, and_, case, delete, literal, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -83,6 +83,21 @@ def count_attempt(
     if locked_until is not None and locked_until.tzinfo is None:
         locked_until = locked_until.replace(tzinfo=dt.UTC)  # SQLite returns naive UTC
     return Count(count, locked_until)
+
+
+def current(key: str, now: dt.datetime) -> Count | None:
+    """The count under key as it stands (None: nothing counted), without counting."""
+    row = db.session.execute(
+        select(LoginCounter.count, LoginCounter.locked_until).where(LoginCounter.key == key)
+    ).first()
+    if row is None:
+        return None
+    locked_until = row.locked_until
+    if locked_until is not None and locked_until.tzinfo is None:
+        locked_until = locked_until.replace(tzinfo=dt.UTC)
+    if locked_until is not None and locked_until <= now:
+        locked_until = None
+    return Count(row.count, locked_until)
 
 
 def clear(key: str) -> None:
