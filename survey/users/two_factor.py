@@ -41,7 +41,11 @@ def provisioning_uri(username: str, secret: str) -> str:
 
 def qr_svg(text: str) -> str:
     """A QR code of text as an inline <svg> element."""
-    return segno.make(text, error="m").svg_inline(scale=4, border=4, title=None)
+    qr = segno.make(text, error="m")
+    size = qr.symbol_size(scale=4, border=4)[0]
+    # A viewBox lets the page shrink the code to a narrow screen (the CSS puts it on white).
+    svg = qr.svg_inline(scale=4, border=4)
+    return svg.replace("<svg ", f'<svg viewBox="0 0 {size} {size}" ', 1)
 
 
 def code_is_valid(secret: str, code: str) -> bool:

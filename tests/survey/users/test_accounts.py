@@ -98,7 +98,7 @@ def test_admin_creates_and_manages_accounts(client, auth) -> None:
     auth.login("admin")
     created = client.post("/admin/users", data={"username": "coord", "role": "coordinator"})
     assert created.status_code == 200
-    password = re.search(r'class="receipt-code" lang="en">([^<]+)<', created.text).group(1)
+    password = re.search(r'class="generated-password" lang="en">([^<]+)<', created.text).group(1)
     user = services.find_user("coord")
     assert user.role == "coordinator"
     changed = client.post(f"/admin/users/{user.id}", data={"role": "advocate", "active": "y"})

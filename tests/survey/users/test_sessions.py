@@ -286,7 +286,7 @@ def test_generated_password_must_be_changed_at_first_login(client, auth) -> None
 
     auth.login("admin")
     created = client.post("/admin/users", data={"username": "newbie", "role": "volunteer"})
-    password = re.search(r'class="receipt-code" lang="en">([^<]+)<', created.text).group(1)
+    password = re.search(r'class="generated-password" lang="en">([^<]+)<', created.text).group(1)
     assert not set(password) & set("lI1O0")
     auth.logout()
     client.post("/login", data={"username": "newbie", "password": password})
