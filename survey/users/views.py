@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -23,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 
 from survey.extensions import db, limiter, login_manager
 from survey.i18n import format_datetime
-from survey.users import services
+from survey.users import audit_words, services
 from survey.users.access import any_role, public, roles_required
 from survey.users.forms import (
     ROLE_CHOICES,
@@ -98,8 +99,13 @@ def login() -> str | Response:
             else:
                 form.password.errors = [_("Wrong username or password.")]
         else:
+            chosen = session.get("lang")  # picked on the login page: it follows the account
             session.clear()
             login_user(attempt.user)
+            if chosen in current_app.config["LANGUAGES"]:
+                attempt.user.language = chosen
+            if attempt.user.language:
+                session["lang"] = g.chosen_language = attempt.user.language
             session.permanent = True
             session["last_seen"] = utcnow().timestamp()
             services.record_audit("login", user=attempt.user)
@@ -232,7 +238,7 @@ def audit() -> str:
     """The audit log with filters."""
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("All actions"))] + [
-        SelectChoice(a) for a in services.audit_actions()
+        SelectChoice(a, audit_words.action_label(a)) for a in services.audit_actions()
     ]
     form.validate()
     page = max(1, request.args.get("page", 1, type=int) or 1)
@@ -251,6 +257,9 @@ def audit() -> str:
     )
     return render_template(
         "users/audit.html",
+        audit_action=audit_words.action_label,
+        audit_detail=audit_words.detail_label,
+        audit_value=audit_words.readable_value,
         form=form,
         entries=entries[:AUDIT_PAGE_SIZE],
         page=page,
