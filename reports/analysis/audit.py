@@ -3,8 +3,9 @@
 The attacker knows every published figure and the linear relations between them (the
 tau-Argus model: rows add up to their n, groups to the overall row, non-response plus n to the
 group's respondent count) and that counts are ≥ 0. For each hidden figure the smallest and
-largest values consistent with all of that are found by linear programming (HiGHS, through
-scipy.optimize.linprog). A figure is safe when its interval is at least k wide (DOMAIN §6).
+largest values consistent with all of that are found by linear programming (HiGHS through
+highspy: one model per part, re-solved with a new objective and a warm start). A figure is
+safe when its interval is at least k wide (DOMAIN §6).
 
 The programme is split into independent parts (hidden figures that share no relation), so a
 publication of thousands of hidden cells solves as many small programmes.
@@ -12,13 +13,14 @@ publication of thousands of hidden cells solves as many small programmes.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
-from scipy.sparse import csr_matrix
 
 from reports.analysis.conditions import SPECIAL_CODES
 from reports.analysis.protection import CENTRE, NON_RESPONSE, PROPORTION_LIKE
@@ -82,50 +84,73 @@ def protection_intervals(knowledge: Knowledge) -> pd.DataFrame:
         by_root.setdefault(find(next(iter(coefficients))), []).append(number)
     low = np.zeros(len(hidden))
     high = np.full(len(hidden), np.inf)
+    solver = _quiet_highs()
     for root, variables in members.items():
         local = {v: i for i, v in enumerate(variables)}
-        equal_rows, equal_rhs, upper_rows, upper_rhs = [], [], [], []
+        matrix_rows, lower, upper = [], [], []
         for number in by_root.get(root, []):
             coefficients, rhs, is_equal = rows[number]
-            row = {local[c]: v for c, v in coefficients.items()}
-            (equal_rows if is_equal else upper_rows).append(row)
-            (equal_rhs if is_equal else upper_rhs).append(rhs)
-        a_eq = _matrix(equal_rows, len(variables))
-        a_ub = _matrix(upper_rows, len(variables))
+            matrix_rows.append({local[c]: v for c, v in coefficients.items()})
+            lower.append(rhs if is_equal else -highspy.kHighsInf)
+            upper.append(rhs)
+        model = _model(matrix_rows, lower, upper, len(variables))
+        solver.clearModel()
+        solver.passModel(model)
         for position, variable in enumerate(variables):
-            objective = np.zeros(len(variables))
-            for sign in (1.0, -1.0):
-                objective[position] = sign
-                result = linprog(
-                    objective,
-                    A_ub=a_ub,
-                    b_ub=upper_rhs or None,
-                    A_eq=a_eq,
-                    b_eq=equal_rhs or None,
-                    bounds=(0, None),
-                    method="highs",
-                )
-                if result.status == 0:
-                    value = sign * result.fun
-                    if sign > 0:
-                        low[variable] = value
-                    else:
-                        high[variable] = value
-                elif result.status == 3 and sign < 0:
-                    high[variable] = np.inf
-    return pd.DataFrame({"key": hidden, "low": low, "high": high})
+            solver.changeColCost(position, 1.0)
+            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                solver.changeObjectiveSense(sense)
+                solver.run()
+                status = solver.getModelStatus()
+                value = solver.getInfo().objective_function_value
+                if sense == highspy.ObjSense.kMinimize:
+                    low[variable] = value if status == highspy.HighsModelStatus.kOptimal else 0.0
+                else:
+                    optimal = status == highspy.HighsModelStatus.kOptimal
+                    high[variable] = value if optimal else np.inf
+            solver.changeColCost(position, 0.0)
+    return pd.DataFrame({"key": hidden, "low": np.round(low, 6), "high": np.round(high, 6)})
 
 
-def _matrix(rows: Sequence[Mapping[int, float]], width: int) -> csr_matrix | None:
-    if not rows:
-        return None
-    data, indices, pointers = [], [], [0]
+def _quiet_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing (its banner is written at construction)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            solver = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("presolve", "off")
+    return solver
+
+
+def _model(
+    rows: Sequence[Mapping[int, float]], lower: list[float], upper: list[float], width: int
+) -> highspy.HighsLp:
+    """An LP over `width` counts ≥ 0 with lower ≤ rows · x ≤ upper (no objective yet)."""
+    model = highspy.HighsLp()
+    model.num_col_ = width
+    model.num_row_ = len(rows)
+    model.col_cost_ = np.zeros(width)
+    model.col_lower_ = np.zeros(width)
+    model.col_upper_ = np.full(width, highspy.kHighsInf)
+    model.row_lower_ = np.asarray(lower, dtype=float)
+    model.row_upper_ = np.asarray(upper, dtype=float)
+    starts, indices, values = [0], [], []
     for row in rows:
         for column, value in row.items():
             indices.append(column)
-            data.append(value)
-        pointers.append(len(indices))
-    return csr_matrix((data, indices, pointers), shape=(len(rows), width))
+            values.append(value)
+        starts.append(len(indices))
+    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    model.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+    model.a_matrix_.index_ = np.asarray(indices, dtype=np.int32)
+    model.a_matrix_.value_ = np.asarray(values, dtype=float)
+    return model
 
 
 def cube_knowledge(
@@ -133,6 +158,7 @@ def cube_knowledge(
     population: pd.DataFrame,
     out_known: Mapping[str, bool],
     knowledge: Knowledge | None = None,
+    margins: Mapping[str, str] | None = None,
 ) -> Knowledge:
     """What a published star table and respondent counts tell an attacker, as relations.
 
@@ -203,7 +229,10 @@ def cube_knowledge(
             fields = ["n", *NON_RESPONSE]
             for name in fields:
                 knowledge.equal.append(
-                    (tuple((name, indicator, variable, g) for g in groups), (name, indicator, "", ""))
+                    (
+                        tuple((name, indicator, variable, g) for g in groups),
+                        (name, indicator, "", ""),
+                    )
                 )
             if kind not in CENTRE:
                 for category in categories:
@@ -214,7 +243,13 @@ def cube_knowledge(
                                 (name, indicator, "", "", category),
                             )
                         )
-    knowledge.values = {key: value for key, value in knowledge.values.items()}
+    for indicator, variable in (margins or {}).items():
+        # A frequency of a star variable counts the same people as the respondent counts
+        unit = unit_of.get(indicator, "respondent")
+        for category in cells_of.get(indicator, ()):
+            population_key = ("P", unit, variable, category)
+            if population_key in knowledge.values:
+                knowledge.equal.append(((("yes", indicator, "", "", category),), population_key))
     return knowledge
 
 
@@ -226,9 +261,7 @@ def _number(value: object) -> float | None:
     return None if np.isnan(number) else number
 
 
-def narrow_cells(
-    intervals: pd.DataFrame, truth: Mapping[Key, float], k: int
-) -> pd.DataFrame:
+def narrow_cells(intervals: pd.DataFrame, truth: Mapping[Key, float], k: int) -> pd.DataFrame:
     """The hidden non-zero figures whose interval is narrower than k (with their true value)."""
     if not len(intervals):
         return intervals.assign(value=[])

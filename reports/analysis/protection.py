@@ -64,6 +64,7 @@ class ProtectedCube:
     k: int
     stats: Mapping[str, int] = field(default_factory=dict)
     out_known: Mapping[str, bool] = field(default_factory=dict)
+    margins: Mapping[str, str] = field(default_factory=dict)
 
     def slice(self, group_var: str | None = None, group: str | None = None) -> pd.DataFrame:
         """The rows of one view: the overall rows and one disaggregation, or one group alone."""
@@ -103,11 +104,17 @@ def _check_k(k: int) -> None:
 
 
 def population_table(frame: pd.DataFrame, variables: Sequence[str], unit: str) -> pd.DataFrame:
-    """Respondent (or member) counts per group of each variable, the overall count first."""
+    """Respondent (or member) counts per group of each variable, the overall count first.
+
+    Every row must belong to one group of each variable (give missing values a code first):
+    the groups of a variable add up to the overall count, and the attacker knows it.
+    """
     rows = [{"unit": unit, "group_var": "", "group": "", "respondents": len(frame)}]
     for name in variables:
         if name not in frame.columns:
             continue
+        if frame[name].isna().any():
+            raise AnalysisError(f"Column '{name}' has missing values: give them a group first.")
         counts = frame[name].astype("string").value_counts(dropna=True)
         if isinstance(frame[name].dtype, pd.CategoricalDtype):
             order = [str(c) for c in frame[name].cat.categories]
@@ -115,7 +122,12 @@ def population_table(frame: pd.DataFrame, variables: Sequence[str], unit: str) -
             order = sorted(str(c) for c in counts.index)
         for code in order:
             rows.append(
-                {"unit": unit, "group_var": name, "group": code, "respondents": int(counts.get(code, 0))}
+                {
+                    "unit": unit,
+                    "group_var": name,
+                    "group": code,
+                    "respondents": int(counts.get(code, 0)),
+                }
             )
     return pd.DataFrame(rows, columns=["unit", "group_var", "group", "respondents"])
 
@@ -152,7 +164,16 @@ def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
         if OVERALL not in n:
             raise AnalysisError(f"Indicator '{indicator}' has no overall row.")
         blocks.append(
-            _Block(str(indicator), kind, units.get(str(indicator), "respondent"), groups, n, nr, tables, False)
+            _Block(
+                str(indicator),
+                kind,
+                units.get(str(indicator), "respondent"),
+                groups,
+                n,
+                nr,
+                tables,
+                False,
+            )
         )
     return blocks
 
@@ -177,13 +198,18 @@ def _narrow(
     sums: Mapping[Group, float],
     hidden: Iterable[Group],
     k: int,
+    unknown: set[Group] = frozenset(),  # type: ignore[assignment]
 ) -> bool:
-    """Whether a hidden non-zero cell of this two-way table has an interval narrower than k."""
+    """Whether a hidden non-zero cell of this two-way table has an interval narrower than k.
+
+    sums are the rows' totals, known to the attacker except for rows in `unknown` (hidden
+    at a higher level), where they are only an upper bound.
+    """
     rows = list(hidden)
     if not rows:
         return False
-    if len(rows) == 1:
-        return any(v > 0 for v in cells[rows[0]].values()) or sums[rows[0]] > 0
+    if len(rows) == 1 and not unknown & set(rows):
+        return any(v > 0 for v in cells[rows[0]].values())
     total = sum(sums[g] for g in rows)
     columns: dict[str, float] = {}
     for g in rows:
@@ -192,28 +218,32 @@ def _narrow(
     for g in rows:
         r = sums[g]
         for name, value in cells[g].items():
-            if value <= 0 and columns[name] <= 0:
-                continue  # a column of zeros: nothing to protect
             c = columns[name]
-            width = min(r, c) - max(0.0, r + c - total)
-            if width < k:
+            if c <= 0:
+                continue  # a column of zeros: nothing to protect
+            low = max(0.0, c - (total - r)) if g in unknown else max(0.0, r + c - total)
+            if value > 0 and min(r, c) - low < k:
                 return True
     return False
 
 
 def _level_tables(block: _Block, level: str, variable: str) -> list[tuple[dict, dict]]:
-    """(cells, row sums) of the two-way tables of one variable at one level."""
+    """(cells, row sums) of the two-way tables of one variable at one level.
+
+    A row hidden at full level has an unknown sum at the lower levels: its base bounds it.
+    """
     rows = [g for g in block.groups if g[0] == variable]
+    full = block.hidden.get("full", set())
     if level == "count":
         out = []
         for table in block.tables.values():
             cells = {g: dict(table.get(g, {})) for g in rows}
-            sums = {g: block.n[g] for g in rows}
+            sums = {g: block.base(g) if g in full else block.n[g] for g in rows}
             out.append((cells, sums))
         return out
     if level == "nr":
         cells = {g: dict(block.nr[g]) for g in rows}
-        sums = {g: sum(block.nr[g].values()) for g in rows}
+        sums = {g: block.base(g) if g in full else sum(block.nr[g].values()) for g in rows}
         return [(cells, sums)]
     cells = {g: {"n": block.n[g], **block.nr[g]} for g in rows}
     sums = {g: block.base(g) for g in rows}
@@ -272,7 +302,9 @@ def _complete(block: _Block, k: int) -> bool:
     return changed
 
 
-def _complete_variable(block: _Block, level: str, variable: str, k: int, overall_hidden: bool) -> bool:
+def _complete_variable(
+    block: _Block, level: str, variable: str, k: int, overall_hidden: bool
+) -> bool:
     """Complements for one variable at one level; escalate to the overall row if need be."""
     rows = [g for g in block.groups if g[0] == variable]
     hidden = block.hidden[level]
@@ -284,7 +316,8 @@ def _complete_variable(block: _Block, level: str, variable: str, k: int, overall
     def unsafe(chosen: list[Group]) -> bool:
         if overall_hidden:
             return sum(_row_sum(block, level, g) for g in chosen) < k
-        return any(_narrow(cells, sums, chosen, k) for cells, sums in tables)
+        unknown = block.hidden["full"] if level != "full" else set()
+        return any(_narrow(cells, sums, chosen, k, unknown) for cells, sums in tables)
 
     if not unsafe(mine):
         return False
@@ -312,20 +345,33 @@ def protect_cube(
     populations: pd.DataFrame,
     *,
     units: Mapping[str, str] | None = None,
+    margins: Mapping[str, str] | None = None,
     k: int = DEFAULT_K,
 ) -> ProtectedCube:
     """Suppress a star table (overall + one-way tables per variable) as one publication.
 
     table: run_plan's tidy table computed with the star's disaggregations; populations:
-    population_table() rows for each unit; units: indicator id → "respondent"/"member".
+    population_table() rows for each unit; units: indicator id → "respondent"/"member";
+    margins: indicator id → the star variable it counts (a frequency of that variable).
     """
     _check_k(k)
     units = dict(units or {})
     needed = {"indicator", "kind", "group_var", "group", "n"}
     if len(table) and not needed <= set(table.columns):
         raise AnalysisError("The cube needs the columns indicator, kind, group_var, group and n.")
+    margins = dict(margins or {})
     population_hidden = _protect_population(populations, k)
-    blocks = _blocks(table, units) if len(table) else []
+    # A frequency of a star variable is that variable's respondent counts: only its overall
+    # row is published (its breakdowns would cross two variables), hidden with them.
+    is_margin = np.zeros(len(table), dtype=bool)
+    if len(table):
+        drop = (
+            table["indicator"].isin(list(margins)).to_numpy()
+            & (table["group_var"] != "").to_numpy()
+        )
+        table = table[~drop].reset_index(drop=True)
+        is_margin = table["indicator"].isin(list(margins)).to_numpy()
+    blocks = _blocks(table[~is_margin], units) if len(table) else []
     respondents = {
         (str(r["unit"]), str(r["group_var"]), str(r["group"])): float(r["respondents"])
         for r in populations.to_dict("records")
@@ -354,17 +400,77 @@ def protect_cube(
                     changed = True
         if not changed:
             break
-    published = _publish(table, blocks, k)
+    published = _publish(table[~is_margin], blocks, k) if len(table) else table.copy()
+    if is_margin.any():
+        published = pd.concat(
+            [published, _publish_margins(table[is_margin], margins, units, population_hidden)]
+        )
+        order = {name: i for i, name in enumerate(dict.fromkeys(table["indicator"]))}
+        published = published.iloc[
+            np.argsort(published["indicator"].map(order).to_numpy(), kind="stable")
+        ].reset_index(drop=True)
+    if len(published):
+        published["unit"] = [units.get(str(i), "respondent") for i in published["indicator"]]
     population = populations.copy()
     population["hidden"] = [
         (str(u), str(v), str(g)) in population_hidden
-        for u, v, g in zip(population["unit"], population["group_var"], population["group"], strict=True)
+        for u, v, g in zip(
+            population["unit"], population["group_var"], population["group"], strict=True
+        )
     ]
     population["respondents"] = population["respondents"].astype(float).mask(population["hidden"])
     stats = _stats(blocks, population_hidden, populations, k)
     return ProtectedCube(
-        published, population, k, stats, {b.indicator: b.out_zero for b in blocks}
+        published, population, k, stats, {b.indicator: b.out_zero for b in blocks}, margins
     )
+
+
+def _publish_margins(
+    table: pd.DataFrame,
+    margins: Mapping[str, str],
+    units: Mapping[str, str],
+    population_hidden: set[tuple[str, str, str]],
+) -> pd.DataFrame:
+    """The overall rows of the star variables' frequencies, hidden cell by cell as those counts.
+
+    A count is hidden where the respondent count is; n (the sum of the answer codes) where
+    one of those codes is hidden, and then every share too, since share × n gives n back.
+    """
+    out = table.reset_index(drop=True).copy()
+    categories = out["category"].astype(str).to_numpy()
+    keys = [
+        (units.get(str(i), "respondent"), margins[str(i)]) for i in out["indicator"].astype(str)
+    ]
+    cell_hidden = np.array(
+        [(*key, c) in population_hidden for key, c in zip(keys, categories, strict=True)]
+    )
+    special = np.isin(categories, list(SPECIAL_CODES))
+    n_hidden = np.zeros(len(out), dtype=bool)
+    for indicator in out["indicator"].unique():
+        mine = (out["indicator"] == indicator).to_numpy()
+        # n = total − non-response: it says something only when both sides hide a count
+        key = (units.get(str(indicator), "respondent"), margins[str(indicator)])
+        special_hidden = any((*key, name) in population_hidden for name in NON_RESPONSE)
+        n_hidden[mine] = bool((cell_hidden & mine & ~special).any()) and special_hidden
+    nr_hidden = {
+        name: np.array([(*key, name) in population_hidden for key in keys], dtype=bool)
+        for name in NON_RESPONSE
+    }
+    out["count"] = out["count"].astype(float).mask(cell_hidden)
+    estimate_hidden = cell_hidden | n_hidden
+    for name in ("estimate", "ci_low", "ci_high", "points"):
+        if name in out.columns:
+            out[name] = out[name].astype(float).mask(estimate_hidden).round(SHARE_DECIMALS)
+    for name in ("n", "effective_n"):
+        if name in out.columns:
+            out[name] = out[name].astype(float).mask(n_hidden)
+    for name, flags in nr_hidden.items():
+        if name in out.columns:
+            out[name] = out[name].astype(float).mask(flags)
+    out["suppressed"] = estimate_hidden
+    out["n_hidden"] = n_hidden
+    out["nr_hidden"] = np.logical_or.reduce(list(nr_hidden.values()))
+    return out
 
 
 def _protect_population(populations: pd.DataFrame, k: int) -> set[tuple[str, str, str]]:
