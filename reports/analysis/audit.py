@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import highspy
@@ -44,9 +44,15 @@ class Knowledge:
             self.values.setdefault(key, None)
 
 
-def protection_intervals(knowledge: Knowledge) -> pd.DataFrame:
-    """key, low, high for every hidden figure (low == high: recovered exactly)."""
+def protection_intervals(
+    knowledge: Knowledge, targets: Iterable[Key] | None = None
+) -> pd.DataFrame:
+    """key, low, high for every hidden figure (low == high: recovered exactly).
+
+    targets limits the programmes solved to these hidden figures (all relations still count).
+    """
     hidden = [key for key, value in knowledge.values.items() if value is None]
+    wanted = None if targets is None else set(targets)
     if not hidden:
         return pd.DataFrame({"key": [], "low": [], "high": []})
     column = {key: i for i, key in enumerate(hidden)}
@@ -97,6 +103,9 @@ def protection_intervals(knowledge: Knowledge) -> pd.DataFrame:
         solver.clearModel()
         solver.passModel(model)
         for position, variable in enumerate(variables):
+            if wanted is not None and hidden[variable] not in wanted:
+                low[variable], high[variable] = np.nan, np.nan
+                continue
             solver.changeColCost(position, 1.0)
             for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
                 solver.changeObjectiveSense(sense)
@@ -109,7 +118,8 @@ def protection_intervals(knowledge: Knowledge) -> pd.DataFrame:
                     optimal = status == highspy.HighsModelStatus.kOptimal
                     high[variable] = value if optimal else np.inf
             solver.changeColCost(position, 0.0)
-    return pd.DataFrame({"key": hidden, "low": np.round(low, 6), "high": np.round(high, 6)})
+    out = pd.DataFrame({"key": hidden, "low": np.round(low, 6), "high": np.round(high, 6)})
+    return out if wanted is None else out[out["key"].isin(wanted)].reset_index(drop=True)
 
 
 def _quiet_highs() -> highspy.Highs:

@@ -126,10 +126,10 @@ def indicators_command(
     cut = None
     if public:
         # The advocates' publication itself: its statuses, demo data and round, never others
-        if statuses or include_demo:
+        if statuses:
             raise click.ClickException(
-                "--public writes the advocates' publication: it takes no --status or "
-                "--include-demo (approved and pending interviews, demo data included)."
+                "--public writes the advocates' publication: it takes no --status (it holds "
+                "approved and pending interviews, demo data included, as their pages do)."
             )
         filters = Filters(round_id=filters.round_id, statuses=PUBLIC_STATUSES, include_demo=True)
         cut = publication(instrument, dataset, filters.round_id, k)

@@ -9,6 +9,8 @@ the hidden counts: the test can fail.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from sqlalchemy import select, update
@@ -57,9 +59,11 @@ def _campaign(app, client, runner, tmp_path, instrument):
         for name, answers in options.answers.items():
             filters[name] = [code for code, _label in answers]
         disaggregations = [name for name, _label in options.disaggregations]
+    started = time.perf_counter()
     found = attacker.collect(
         client, instrument.instrument.form_id, rounds, filters, disaggregations
     )
+    print(f"collected {found.requests} responses in {time.perf_counter() - started:.0f}s")
     out = tmp_path / "public.csv"
     result = runner.invoke(indicators_command, ["--public", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -80,7 +84,12 @@ def _campaign(app, client, runner, tmp_path, instrument):
         }
     kinds = {i.id: i.kind for i in plan.indicators}
     units = {i.id: i.unit for i in plan.indicators}
-    return attacker.attack(found, truth, kinds=kinds, units=units, margins=made.cube.margins, k=K)
+    started = time.perf_counter()
+    results = attacker.attack(
+        found, truth, kinds=kinds, units=units, margins=made.cube.margins, k=K
+    )
+    print(f"{results['hidden']} hidden figures solved in {time.perf_counter() - started:.0f}s")
+    return results
 
 
 def test_the_advocate_learns_no_count_below_k(app, client, auth, runner, tmp_path, fieldwork):
