@@ -106,17 +106,16 @@ def protection_intervals(
             if wanted is not None and hidden[variable] not in wanted:
                 low[variable], high[variable] = np.nan, np.nan
                 continue
-            solver.changeColCost(position, 1.0)
-            for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-                solver.changeObjectiveSense(sense)
+            # Only the cost changes between solves, so HiGHS starts from the last basis
+            for sign in (1.0, -1.0):
+                solver.changeColCost(position, sign)
                 solver.run()
-                status = solver.getModelStatus()
+                optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
                 value = solver.getInfo().objective_function_value
-                if sense == highspy.ObjSense.kMinimize:
-                    low[variable] = value if status == highspy.HighsModelStatus.kOptimal else 0.0
+                if sign > 0:
+                    low[variable] = value if optimal else 0.0
                 else:
-                    optimal = status == highspy.HighsModelStatus.kOptimal
-                    high[variable] = value if optimal else np.inf
+                    high[variable] = -value if optimal else np.inf
             solver.changeColCost(position, 0.0)
     out = pd.DataFrame({"key": hidden, "low": np.round(low, 6), "high": np.round(high, 6)})
     return out if wanted is None else out[out["key"].isin(wanted)].reset_index(drop=True)
@@ -134,7 +133,7 @@ def _quiet_highs() -> highspy.Highs:
         os.dup2(saved, 1)
         os.close(saved)
     solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("presolve", "off")
+    solver.setOptionValue("presolve", "on")
     return solver
 
 
