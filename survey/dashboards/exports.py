@@ -105,9 +105,10 @@ def indicator_export(
         respondents = publication.respondents(None, None)
     else:
         original, problems = run_estimates(selection, plan, spec, None)
-        suppressed = (
-            apply_to_estimates(original, k=k) if len(original) else original.assign(suppressed=False)
-        )
+        if len(original):
+            suppressed = apply_to_estimates(original, k=k)
+        else:
+            suppressed = original.assign(suppressed=False)
         published = round_published(suppressed)
         respondents = len(selection.respondents)
     labels = Labels(dataset, language)
