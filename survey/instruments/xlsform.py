@@ -26,8 +26,10 @@ from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
 from survey.instruments import expressions
+from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.spec import (
+    AnalysisDesign,
     Choice,
     InstrumentSpec,
     IntakeRules,
@@ -171,6 +173,7 @@ class _Locations:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     extra_sheets: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
 
     def at(self, name: str, column: str | None = None) -> str:
         where = "Sheet 'survey'"
@@ -222,6 +225,11 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
                 ".xlsx and retry."
             ]
         )
+    if file_type != ".xls":
+        try:
+            check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
+        except ArchiveRefused as error:
+            raise InstrumentImportError([str(error)]) from None
     locations = _Locations()
     try:
         with _quiet():
@@ -250,6 +258,7 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     finally:
         _EXTRA_ROWS.pop(id(workbook), None)
     _refuse_out_of_scope(workbook, locations)
+    locations.titles = _take_titles(workbook)
     generated_version = _ensure_version(workbook)
     collected: list[str] = []
     try:
@@ -279,6 +288,10 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         from survey.instruments.analysis_plan import build_plan
 
         locations.problems.extend(build_plan(spec)[1])
+    elif spec.design != AnalysisDesign():
+        from survey.instruments.analysis_plan import design_of
+
+        locations.problems.extend(design_of(spec)[1])
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     warnings_out = [_one_line(w) for w in collected if "or_other and translations" not in w]
@@ -463,6 +476,35 @@ def _sheet_with_duplicate_header(data: bytes, file_type: str, header: str) -> st
     return "survey"
 
 
+def _take_titles(workbook: DefinitionData) -> dict[str, str]:
+    """The translated titles on the settings sheet, by language code, taken out of pyxform's
+    reading (it takes a translated title for a node): form_title::<language> columns, or
+    form_title_<code> for a workbook that must also convert in plain pyxform."""
+    if not workbook.settings:
+        return {}
+    settings = dict(workbook.settings[0])
+    titles = {}
+    for header in list(settings):
+        text = str(header).strip()
+        lowered = text.lower()
+        value = _cell_text(settings[header])
+        if lowered.startswith("form_title::"):
+            settings.pop(header)
+            if value:
+                titles[language_code(text.split("::", 1)[1])] = value
+        elif re.fullmatch(r"form_title_[a-z]{2,3}", lowered) and value:
+            titles[lowered.rsplit("_", 1)[1]] = value
+    workbook.settings = [settings, *workbook.settings[1:]]
+    if workbook.settings_header:
+        header_row = {
+            k: v
+            for k, v in workbook.settings_header[0].items()
+            if not str(k).strip().lower().startswith("form_title::")
+        }
+        workbook.settings_header = [header_row, *workbook.settings_header[1:]]
+    return titles
+
+
 def _refuse_out_of_scope(workbook: DefinitionData, locations: _Locations) -> None:
     """Entities and encrypted forms are refused with the reason (issue 9)."""
     if any(any(_cell_text(v) for v in row.values()) for row in workbook.entities or []):
@@ -564,6 +606,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
     if not any(True for _ in _iter_all(sections)):
         locations.problems.append("Sheet 'survey': the form has no question to answer.")
     intake = _intake(survey, locations)
+    design = _design(survey)
     for lang in (default_language,):
         if lang not in languages:
             languages.insert(0, lang)
@@ -585,6 +628,8 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         sections=tuple(sections),
         choices=choices,
         intake=intake,
+        design=design,
+        titles=dict(locations.titles),
     )
 
 
@@ -596,7 +641,13 @@ def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
     values: dict[str, Any] = {}
-    for key in ("consent_question", "consent_value", "age_question", "district_question"):
+    for key in (
+        "consent_question",
+        "consent_value",
+        "age_question",
+        "district_question",
+        "date_question",
+    ):
         if survey.get(key):
             values[key] = str(survey[key]).strip()
     if survey.get("minimum_age"):
@@ -605,6 +656,16 @@ def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
         except ValueError:
             locations.problems.append("Sheet 'settings', column 'minimum_age': not a whole number.")
     return IntakeRules(**values)
+
+
+def _design(survey: Mapping[str, Any]) -> AnalysisDesign:
+    """The sampling design columns of the settings sheet (checked with the analysis plan)."""
+    values = {
+        name: str(survey[f"analysis_{name}"]).strip()
+        for name in ("weight", "strata", "cluster")
+        if str(survey.get(f"analysis_{name}") or "").strip()
+    }
+    return AnalysisDesign(**values)
 
 
 def _appearance(node: Mapping[str, Any]) -> str | None:
