@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reports.analysis import apply_to_estimates
+from reports.analysis.rounding import round_published
 from reports.analysis.suppression import SUPPRESSED
 from reports.formatting import is_missing
 from survey.dashboards import estimates
@@ -100,15 +101,15 @@ def indicator_export(
     if publication is not None:
         # The advocates' cube as it is: the same figures as their pages
         original, problems = publication.original, list(publication.problems)
-        published = publication.cube.table
+        published = round_published(publication.cube.table)
         respondents = publication.respondents(None, None)
     else:
         original, problems = run_estimates(selection, plan, spec, None)
-        published = (
-            apply_to_estimates(original, k=k)
-            if len(original)
-            else original.assign(suppressed=False)
-        )
+        if len(original):
+            suppressed = apply_to_estimates(original, k=k)
+        else:
+            suppressed = original.assign(suppressed=False)
+        published = round_published(suppressed)
         respondents = len(selection.respondents)
     labels = Labels(dataset, language)
     indicators = {i.id: i for i in plan.indicators}
