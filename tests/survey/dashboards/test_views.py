@@ -364,7 +364,7 @@ def test_version_without_submissions(client, auth, create_instrument, survey_rou
             )
         )
     db.session.commit()
-    auth.login("advocate")
+    auth.login("coordinator")  # versions and the questions page are for coordinators
     html = client.get("/dashboard/questions?question=age").text
     assert "Submissions analysed: 6" in html
     response = client.get("/dashboard/questions?question=age&version=2")
