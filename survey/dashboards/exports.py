@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reports.analysis import apply_to_estimates
+from reports.analysis.rounding import round_published
 from reports.analysis.suppression import SUPPRESSED
 from reports.formatting import is_missing
 from survey.dashboards import estimates
@@ -91,7 +92,7 @@ def indicator_export(
     plan, plan_problems = estimates.plan_of(spec)
     selection = dashboard_filters.select_rows(dataset, filters)
     original, problems = run_estimates(selection, plan, spec, None)
-    published = (
+    published = round_published(
         apply_to_estimates(original, k=k) if len(original) else original.assign(suppressed=False)
     )
     labels = Labels(dataset, language)

@@ -111,7 +111,7 @@ class FilterForm(Form):
         for name in ("sex", "age_band", "generation"):
             getattr(self, name).choices = _choices(options.answers.get(name, ()), ("", _("All")))
         if not self.status.data:
-            self.status.data = list(ANALYSED_STATUSES)
+            self.status.data = [s for s in ANALYSED_STATUSES if s in statuses]
         self.by.choices = _choices(options.disaggregations, ("", _("No disaggregation")))
         self.indicator.choices = _choices(options.indicators)
         if not self.indicator.data:

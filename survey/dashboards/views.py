@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
+from survey.collection.models import REVIEW_STATUSES, published_statuses
 from survey.dashboards.estimates import FULL, PUBLIC
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import (
@@ -88,7 +88,9 @@ def _role() -> str:
 
 def _statuses() -> tuple[str, ...]:
     """Review statuses a role may include: advocates never analyse rejected or held data."""
-    return REVIEW_STATUSES if _role() == FULL else ANALYSED_STATUSES
+    if _role() == FULL:
+        return REVIEW_STATUSES
+    return published_statuses(bool(current_app.config.get("PUBLISH_PENDING", True)))
 
 
 def _k() -> int:

@@ -88,6 +88,20 @@ class IntakeRules:
     date_question: str = "interview_date"
 
 
+@dataclass(frozen=True)
+class AnalysisDesign:
+    """The sampling design named on the settings sheet (analysis_weight, analysis_strata,
+    analysis_cluster): questions holding the design weight, stratum and cluster (PSU).
+
+    Without a weight the analysis is unweighted (Kish's effective n when a plan weight is set);
+    with one, intervals are design-based (Taylor linearisation).
+    """
+
+    weight: str | None = None
+    strata: str | None = None
+    cluster: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class InstrumentSpec:
     """A whole instrument version."""
@@ -100,6 +114,7 @@ class InstrumentSpec:
     sections: tuple[Section, ...]
     choices: Mapping[str, tuple[Choice, ...]]
     intake: IntakeRules = field(default_factory=IntakeRules)
+    design: AnalysisDesign = field(default_factory=AnalysisDesign)
     # Rows of the optional 'analysis' and 'severity' sheets (column → text, plus '_row'),
     # turned into a reports.analysis plan by survey.instruments.analysis_plan.
     analysis_rows: tuple[Mapping[str, str], ...] = ()
@@ -204,6 +219,7 @@ class InstrumentSpec:
             sections=sections,
             choices=choices,
             intake=IntakeRules(**data.get("intake", {})),
+            design=AnalysisDesign(**data.get("design", {})),
             analysis_rows=tuple(data.get("analysis_rows", ())),
             severity_rows=tuple(data.get("severity_rows", ())),
             titles=dict(data.get("titles", {})),

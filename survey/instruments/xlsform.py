@@ -23,6 +23,7 @@ from pyxform.xls2xform import convert
 from survey.instruments import expressions
 from survey.instruments.languages import language_code
 from survey.instruments.spec import (
+    AnalysisDesign,
     Choice,
     InstrumentSpec,
     IntakeRules,
@@ -78,6 +79,9 @@ SETTINGS_COLUMNS = {
     "age_question",
     "minimum_age",
     "district_question",
+    "analysis_weight",
+    "analysis_strata",
+    "analysis_cluster",
     "date_question",
 }
 # pyxform writes "Specify other." untranslated for or_other; give volunteers their language.
@@ -157,6 +161,10 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         from survey.instruments.analysis_plan import build_plan
 
         locations.problems.extend(build_plan(spec)[1])
+    elif spec.design != AnalysisDesign():
+        from survey.instruments.analysis_plan import design_of
+
+        locations.problems.extend(design_of(spec)[1])
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     warnings = [w for w in result.warnings if "or_other and translations" not in w]
@@ -432,6 +440,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
     if not any(q.has_input for q in _iter_all(sections)):
         locations.problems.append("Sheet 'survey': the form has no question to answer.")
     intake = _intake(survey, locations)
+    design = _design(survey)
     for lang in (default_language,):
         if lang not in languages:
             languages.insert(0, lang)
@@ -444,6 +453,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         sections=tuple(sections),
         choices=choices,
         intake=intake,
+        design=design,
         titles=dict(locations.titles),
     )
 
@@ -471,6 +481,16 @@ def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
         except ValueError:
             locations.problems.append("Sheet 'settings', column 'minimum_age': not a whole number.")
     return IntakeRules(**values)
+
+
+def _design(survey: Mapping[str, Any]) -> AnalysisDesign:
+    """The sampling design columns of the settings sheet (checked with the analysis plan)."""
+    values = {
+        name: str(survey[f"analysis_{name}"]).strip()
+        for name in ("weight", "strata", "cluster")
+        if str(survey.get(f"analysis_{name}") or "").strip()
+    }
+    return AnalysisDesign(**values)
 
 
 def _appearance(node: Mapping[str, Any]) -> str | None:

@@ -97,6 +97,26 @@ def build(settings: ReportSettings) -> tuple[ReportContent, dict[str, Any]]:
     return build_paper(settings, snapshot), snapshot
 
 
+def check_statuses(settings: ReportSettings, allowed: tuple[str, ...]) -> None:
+    """Refuse settings drawing on review statuses this user's papers may not use."""
+    refused = [status for status in settings.review_statuses if status not in allowed]
+    if refused:
+        if "pending" in allowed:
+            raise ReportError(
+                _l(
+                    "Papers for advocates use approved interviews and those pending review "
+                    "only; “%(status)s” cannot be chosen.",
+                    status=refused[0],
+                )
+            )
+        raise ReportError(
+            _l(
+                "Papers for advocates use approved interviews only; “%(status)s” cannot be chosen.",
+                status=refused[0],
+            )
+        )
+
+
 def audit_details(settings: ReportSettings, **extra: Any) -> dict[str, Any]:
     """What the audit log keeps of a report: its settings without the narrative, never data."""
     return {

@@ -39,7 +39,9 @@ def page_summary(
         for reason, count in sorted(selection.excluded.items(), key=lambda item: item[0])
     )
     plan, plan_problems = estimates.plan_of(dataset.spec)
-    weighted = plan.weight is not None or any(i.weight for i in plan.indicators)
+    weighted = (
+        plan.weight is not None or plan.design is not None or any(i.weight for i in plan.indicators)
+    )
     empty = None
     if len(dataset.respondents) == 0:
         empty = _("No submissions yet for this questionnaire.")

@@ -1,7 +1,7 @@
 """review queue indexes: status (after demo or not), then arrival, so a page is read in order
 
 Revision ID: 5b1e7c2d9a40
-Revises: 9c47a209353d
+Revises: 5e1f0c2b7a91
 Create Date: 2026-12-06 21:30:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5b1e7c2d9a40"
-down_revision = "9c47a209353d"
+down_revision = "5e1f0c2b7a91"
 branch_labels = None
 depends_on = None
 
