@@ -32,6 +32,8 @@ BASE_CONFIG = {
     "SECRET_KEY": "test-secret-key-not-for-production",
     "WTF_CSRF_ENABLED": False,
     "RATELIMIT_ENABLED": False,
+    # Two-factor login is required for admins in production; tests of it switch it on.
+    "TWO_FACTOR_REQUIRED_ROLES": [],
     # Reviews and corrections show in the next load, not after the production delay.
     "DATASET_FULL_CHECK_SECONDS": 0,
 }

@@ -158,13 +158,14 @@ def review(submission_id: int) -> Any:
             reviewing.review_submission(
                 submission, form.status.data, form.comment.data or "", current_user
             )
-        except reviewing.ReviewError:
+        except reviewing.ReviewError as error:
             db.session.rollback()
-            form.comment.errors = [
-                _("Say why the submission is held.")
-                if form.status.data == ReviewStatus.ON_HOLD
-                else _("Say what the volunteer should fix.")
-            ]
+            if error.args[0] == "identifier":
+                form.comment.errors = [services.identifier_message(error.args[1])]
+            elif form.status.data == ReviewStatus.ON_HOLD:
+                form.comment.errors = [_("Say why the submission is held.")]
+            else:
+                form.comment.errors = [_("Say what the volunteer should fix.")]
         else:
             db.session.commit()
             flash(_("Review saved."), "success")

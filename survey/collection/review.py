@@ -17,6 +17,7 @@ from survey.clock import utcnow
 from survey.collection.models import REVIEW_STATUSES, ReviewStatus, Submission, SubmissionVersion
 from survey.collection.services import (
     answers_digest,
+    identifier_in_text,
     identifier_message,
     identifiers_in_answers,
     refusal_reason,
@@ -75,6 +76,8 @@ def correct_submission(
     reason = reason.strip()
     if not reason:
         raise ReviewError("reason")
+    if kind := identifier_in_text(reason):
+        raise ReviewError("identifier", kind)
     fields = changed_fields(submission.answers, answers)
     if not fields:
         return None
@@ -110,6 +113,8 @@ def review_submission(submission: Submission, status: str, comment: str, reviewe
     comment = comment.strip()
     if status in (ReviewStatus.REJECTED, ReviewStatus.ON_HOLD) and not comment:
         raise ReviewError("comment")
+    if kind := identifier_in_text(comment):
+        raise ReviewError("identifier", kind)
     submission.review_status = status
     submission.review_comment = comment[:2000] or None
     submission.reviewed_by_id = reviewer.id

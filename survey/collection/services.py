@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -31,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from survey.clock import utcnow
 from survey.collection.models import Refusal, ReviewStatus, Submission, SurveyRound
 from survey.collection.privacy import (
+    DEFAULT_PHONE_REGIONS,
     device_receipt_code,
     find_identifiers,
     new_receipt_code,
@@ -112,12 +114,13 @@ def discarded_answers(
 def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> dict[str, str]:
     """Field key → kind of direct identifier found in its free text ('iin', 'phone', 'email')."""
     found: dict[str, str] = {}
+    regions = phone_regions()
 
     def check(key: str, name: str, value: Any) -> None:
         question = spec.questions_by_name.get(name)
         if question is None or question.type != "text" or not isinstance(value, str):
             return
-        hits = find_identifiers(value)
+        hits = find_identifiers(value, regions)
         if hits:
             found[key] = hits[0].kind
 
@@ -129,6 +132,18 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
         else:
             check(name, name, value)
     return found
+
+
+def phone_regions() -> tuple[str, ...]:
+    """The regions whose phone numbers screening looks for (SCREENING_PHONE_REGIONS)."""
+    configured = current_app.config.get("SCREENING_PHONE_REGIONS") if has_app_context() else None
+    return tuple(configured or DEFAULT_PHONE_REGIONS)
+
+
+def identifier_in_text(text: str) -> str | None:
+    """The kind of the first direct identifier in a staff-typed text (reason, comment), if any."""
+    hits = find_identifiers(text, phone_regions())
+    return hits[0].kind if hits else None
 
 
 def find_by_instance_id(instance_id: str) -> Submission | None:

@@ -361,9 +361,11 @@ def refusal_recorded(form_id: str) -> str:
 
 
 def _may_view(submission: Submission, user: User) -> bool:
+    """Coordinators always; volunteers their own while they may still correct it (48 hours,
+    or while it is sent back): afterwards the answers are no longer theirs to read."""
     if user.has_role(Role.COORDINATOR):
         return True
-    return submission.entered_by_id == user.id
+    return submission.entered_by_id == user.id and reviewing.may_correct(submission, user)
 
 
 @bp.route("/submissions")
@@ -419,11 +421,13 @@ def correct(submission_id: int) -> Any:
     """Correct a submission with its own instrument version; the old answers are kept."""
     submission = db.session.get(Submission, submission_id)
     user = current_user._get_current_object()
-    if submission is None or not _may_view(submission, user):
+    if submission is None or not (
+        user.has_role(Role.COORDINATOR) or submission.entered_by_id == user.id
+    ):
         abort(404)
     if not reviewing.may_correct(submission, user):
         flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
-        return redirect(url_for("collection.show_submission", submission_id=submission.id))
+        return redirect(url_for("collection.my_submissions"))
     spec = instruments.spec_for(submission.instrument_version)
     language = current_language()
     form_type = form_class(spec, language)
@@ -442,6 +446,8 @@ def correct(submission_id: int) -> Any:
             errors = reviewing.correction_problems(spec, outcome)
             if not reason:
                 reason_error = _("Say why the answers are corrected.")
+            elif kind := services.identifier_in_text(reason):
+                reason_error = services.identifier_message(kind)
             if errors or reason_error:
                 show_errors(form, spec, errors)
                 form_message = _problems_message(errors) if errors else reason_error

@@ -21,6 +21,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2xform import convert
 
 from survey.instruments import expressions
+from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.spec import (
     AnalysisDesign,
@@ -135,6 +136,10 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         raise InstrumentImportError(
             [f"'{filename}' is not an Excel workbook (.xlsx). Save the XLSForm as .xlsx and retry."]
         )
+    try:
+        check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
+    except ArchiveRefused as error:
+        raise InstrumentImportError([str(error)]) from None
     locations = _locate(data)
     if locations.problems:
         raise InstrumentImportError(locations.problems)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from survey.clock import utcnow
 from survey.collection.models import Submission
+from survey.collection.services import identifier_in_text
 from survey.extensions import db
 from survey.reporting.content import ReportContent, build_paper
 from survey.reporting.models import ApprovedQuote, GeneratedReport
@@ -352,6 +353,14 @@ def _quotable(submission_id: int, question: str) -> Submission:
 def approve_quote(submission_id: int, question: str, user: User) -> ApprovedQuote:
     """Approve an answer for publication (again: no change); audited, flushed."""
     submission = _quotable(submission_id, question)
+    if identifier_in_text(submission.answers[question]):
+        # Stored before today's screening, perhaps: an identifier is never published.
+        raise ReportError(
+            _l(
+                "This answer seems to contain an ID number, phone number or e-mail address: it "
+                "cannot be quoted. Correct the submission first."
+            )
+        )
     existing = db.session.execute(
         select(ApprovedQuote).where(
             ApprovedQuote.submission_id == submission.id, ApprovedQuote.question == question

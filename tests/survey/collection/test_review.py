@@ -335,3 +335,36 @@ def test_home_shows_what_was_sent_back(client, auth, version) -> None:
     assert "1 interview was sent back to you to correct." in home
     assert f"{submission.receipt_code}</span>" in home and ": age?" in home
     assert f"/submissions/{submission.id}/correct" in home
+
+
+def test_reasons_and_comments_are_screened_for_identifiers(client, auth, version) -> None:
+    auth.login("volunteer")
+    submission = enter(client, version)
+    for reason in ("called her on 8 7O1 234 56 78", "ИИН 8501 0130 0124", "a.b (at) mail.kz"):
+        refused = client.post(
+            f"/submissions/{submission.id}/correct",
+            data={**ANSWERS, "age": "71", "_reason": reason},
+        )
+        assert refused.status_code == 422, reason
+        assert "identify anyone" in refused.text
+    auth.logout()
+    auth.login("coordinator")
+    comment = client.post(
+        f"/review/{submission.id}", data={"status": "rejected", "comment": "call 7012345678"}
+    )
+    assert comment.status_code == 422 and "phone number" in comment.text
+    db.session.expire_all()
+    assert submission.answers["age"] == 70 and submission.review_comment is None
+    assert db.session.execute(select(func.count()).select_from(SubmissionVersion)).scalar() == 0
+
+
+def test_a_volunteer_cannot_view_a_submission_after_48_hours(client, auth, version) -> None:
+    auth.login("volunteer")
+    submission = enter(client, version)
+    assert client.get(f"/submissions/{submission.id}").status_code == 200
+    submission.received_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=49)
+    db.session.commit()
+    assert client.get(f"/submissions/{submission.id}").status_code == 404
+    auth.logout()
+    auth.login("coordinator")
+    assert client.get(f"/submissions/{submission.id}").status_code == 200
