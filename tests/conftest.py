@@ -211,8 +211,11 @@ def create_instrument(app: Flask) -> Callable[..., Any]:
     """Factory: import XLSForm bytes (or rows) and return the InstrumentVersion."""
     from survey.instruments.services import import_instrument
 
-    def factory(data: bytes | None = None, **rows: Any):
-        version, _warnings = import_instrument(data or xlsform_bytes(**rows), "test.xlsx")
+    def factory(data: bytes | None = None, *, keep: tuple[str, ...] = (), **rows: Any):
+        # Tests build later versions freely; the confirmation itself is tested on its own.
+        version, _warnings = import_instrument(
+            data or xlsform_bytes(**rows), "test.xlsx", keep=keep, confirm_changes=True
+        )
         db.session.commit()
         return version
 

@@ -96,6 +96,7 @@ def review_list() -> tuple[str, int]:
         "collection/review_list.html",
         form=form,
         queue=queue,
+        instance_names=services.instance_names(queue.submissions),
         arguments=arguments,
         status=filters.status or "all",
         status_labels=REVIEW_STATUS_LABELS,

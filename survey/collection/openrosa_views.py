@@ -189,13 +189,20 @@ def _find_version(form_id: str, version: str | None) -> InstrumentVersion | Resp
 @failed_auth_limit
 @basic_auth
 def form_list(user: User) -> Response:
-    """The OpenRosa form list: every instrument's latest version, or only ?formID=."""
+    """The OpenRosa form list: every instrument's latest version, or only ?formID=.
+
+    With ?listAllVersions=true (OpenRosa Form List API), every version of every instrument.
+    """
     wanted = request.args.get("formID")
+    all_versions = request.args.get("listAllVersions", "").strip().lower() == "true"
     versions = [
         version
         for instrument in instruments.list_instruments()
-        if (version := instruments.latest_version(instrument)) is not None
-        and (wanted is None or instrument.form_id == wanted)
+        if wanted is None or instrument.form_id == wanted
+        for version in (
+            instrument.versions if all_versions else [instruments.latest_version(instrument)]
+        )
+        if version is not None
     ]
     document = openrosa.form_list_xml(
         versions,

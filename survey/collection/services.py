@@ -41,7 +41,8 @@ from survey.collection.privacy import (
 from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
-from survey.instruments.rules import Outcome
+from survey.instruments.registry import format_point
+from survey.instruments.rules import Outcome, instance_name
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import Role, User
 from survey.users.services import record_audit
@@ -132,6 +133,70 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
         else:
             check(name, name, value)
     return found
+
+
+# Grid, in degrees, that locations are coarsened to when the admin did not confirm precise
+# locations at import: 0.01 degree of latitude is about 1.1 km.
+LOCATION_GRID_DEGREES = 0.01
+DEVICE_ID_TYPES = frozenset(
+    {"deviceid", "subscriberid", "simserial", "phonenumber", "username", "email"}
+)
+LOCATION_TYPES = frozenset({"geopoint", "geotrace", "geoshape", "start_geopoint"})
+
+
+def coarsened_location(value: str, grid: float = LOCATION_GRID_DEGREES) -> str:
+    """A point, line or shape on a grid, without altitude and accuracy (they narrow it down)."""
+    points = []
+    for point in value.split(";"):
+        parts = point.split()
+        if len(parts) < 2:
+            continue
+        lat, lon = (round(round(float(p) / grid) * grid, 6) for p in parts[:2])
+        points.append(format_point((lat, lon)))
+    return "; ".join(points)
+
+
+def answers_on_arrival(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    *,
+    source: str,
+    started_at: dt.datetime | None,
+    ended_at: dt.datetime | None,
+) -> dict[str, Any]:
+    """The answers as stored: metadata the server knows filled in for the web form, identifying
+    data the admin did not confirm at import coarsened (locations) or dropped (device ids)."""
+    kept = set(spec.identifying_kept)
+
+    def clean(question_values: Mapping[str, Any], top: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in question_values.items():
+            question = spec.questions_by_name.get(name)
+            if isinstance(value, list) and name in spec.repeats_by_name:
+                out[name] = [clean(entry, False) for entry in value]
+                continue
+            kind = question.type if question is not None else None
+            if kind in DEVICE_ID_TYPES and "device_ids" not in kept:
+                continue
+            if kind == "audit":
+                continue
+            if kind in LOCATION_TYPES and isinstance(value, str) and "precise_location" not in kept:
+                value = coarsened_location(value) or None
+            if value is not None:
+                out[name] = value
+        if top and source == "web":
+            for question in spec.iter_questions():
+                if question.repeat is not None:
+                    continue
+                if question.type == "start" and started_at is not None:
+                    out[question.name] = started_at.isoformat(timespec="seconds")
+                elif question.type == "end" and ended_at is not None:
+                    out[question.name] = ended_at.isoformat(timespec="seconds")
+                elif question.type == "today" and started_at is not None:
+                    out[question.name] = started_at.date().isoformat()
+        return out
+
+    return clean(answers, True)
 
 
 def phone_regions() -> tuple[str, ...]:
@@ -387,7 +452,13 @@ def receive_interview(interview: Interview) -> Acknowledgement:
         problem := date_outside_round(spec, interview.outcome.answers, survey_round)
     ):
         return Acknowledgement("invalid", errors={spec.intake.date_question: [problem]})
-    answers = interview.outcome.answers
+    answers = answers_on_arrival(
+        spec,
+        interview.outcome.answers,
+        source=interview.source,
+        started_at=interview.started_at,
+        ended_at=interview.ended_at,
+    )
     if reason is not None:
         answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
     arguments = {
@@ -447,6 +518,19 @@ def submissions_of(user: User, limit: int = 200) -> list[Submission]:
             .limit(limit)
         ).scalars()
     )
+
+
+def instance_names(submissions: list[Submission]) -> dict[int, str]:
+    """Each submission's name from its form's instance_name setting, where the form has one."""
+    from survey.instruments.services import spec_for
+
+    names: dict[int, str] = {}
+    for submission in submissions:
+        spec = spec_for(submission.instrument_version)
+        name = instance_name(spec, submission.answers or {}, submission.received_at.date())
+        if name:
+            names[submission.id] = name
+    return names
 
 
 def sent_back_to(user: User, limit: int = 20) -> tuple[int, list[Submission]]:

@@ -378,6 +378,7 @@ def my_submissions() -> str:
         "collection/submissions.html",
         submissions=submissions,
         correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
+        instance_names=services.instance_names(submissions),
         status_labels=REVIEW_STATUS_LABELS,
         district_labels=dict(reviewing.district_choices(current_language())),
     )

@@ -91,7 +91,9 @@ DUPLICATE_ENTRY = """() => new Promise((resolve, reject) => {
 @pytest.fixture
 def small_form(create_instrument: Any, make_xlsform: Any, survey_round: Any) -> Any:
     """The small instrument of these tests, imported, with a round open today."""
-    return create_instrument(make_xlsform(SURVEY, CHOICES))
+    return create_instrument(
+        make_xlsform(SURVEY, CHOICES, {"consent_question": "consent", "age_question": "age"})
+    )
 
 
 def submissions() -> list[Submission]:

@@ -26,7 +26,11 @@ JSON = {"Accept": "application/json"}
 
 @pytest.fixture
 def version(create_instrument, survey_round):
-    return create_instrument(survey=SURVEY, choices=CHOICES, settings={"form_id": "mini"})
+    return create_instrument(
+        survey=SURVEY,
+        choices=CHOICES,
+        settings={"form_id": "mini", "consent_question": "consent", "age_question": "age"},
+    )
 
 
 @pytest.fixture
@@ -131,7 +135,11 @@ def test_refusal(client, version, volunteer) -> None:
 
 
 def test_no_open_round_is_a_conflict(client, create_instrument, auth) -> None:
-    version = create_instrument(survey=SURVEY, choices=CHOICES, settings={"form_id": "mini"})
+    version = create_instrument(
+        survey=SURVEY,
+        choices=CHOICES,
+        settings={"form_id": "mini", "consent_question": "consent", "age_question": "age"},
+    )
     auth.login("volunteer")
     response = send(client, version)
     assert response.status_code == 409

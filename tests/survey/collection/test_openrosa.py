@@ -777,3 +777,23 @@ def test_response_envelope(app) -> None:
     assert (item.text, item.get("nature")) == ("Saved <&> done", "submit_success")
     assert response.headers["X-OpenRosa-Version"] == "1.0"
     assert response.headers["X-OpenRosa-Accept-Content-Length"] == str(5 * 1024 * 1024)
+
+
+def test_form_list_honours_list_all_versions(client, create_instrument, volunteer) -> None:
+    create_instrument(survey=MINI_SURVEY, settings={"form_id": "mini", "version": "1"})
+    create_instrument(survey=MINI_SURVEY, settings={"form_id": "mini", "version": "2"})
+
+    def versions(query: str) -> list[str]:
+        response = client.get(
+            f"/formList{query}",
+            auth=("volunteer", PASSWORD),
+            headers=OPENROSA_HEADERS,
+            base_url=HTTPS,
+        )
+        root = safe_xml.fromstring(response.data)
+        return sorted(e.findtext(f"{LIST}version") for e in root.findall(f"{LIST}xform"))
+
+    assert versions("") == ["2"]
+    assert versions("?listAllVersions=true") == ["1", "2"]
+    assert versions("?formID=mini&listAllVersions=true") == ["1", "2"]
+    assert versions("?listAllVersions=false") == ["2"]

@@ -42,7 +42,15 @@ ANSWERS = {
 
 @pytest.fixture
 def version(create_instrument, survey_round):
-    return create_instrument(survey=SURVEY, choices=CHOICES)
+    return create_instrument(
+        survey=SURVEY,
+        choices=CHOICES,
+        settings={
+            "consent_question": "consent",
+            "age_question": "age",
+            "district_question": "district",
+        },
+    )
 
 
 def enter(client, version, **changes) -> Submission:
