@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from survey import create_app
 from survey.extensions import db
@@ -144,6 +145,12 @@ def restore_command(backup_file: Path, yes: bool) -> None:
         safety = restore(url, backup_file, Path(current_app.instance_path) / "backups")
     except BackupError as error:
         raise click.ClickException(str(error)) from None
+    try:
+        from survey.datasets.snapshot import new_epoch
+
+        new_epoch()  # numbers of changes may repeat with other contents: snapshots rebuild
+    except SQLAlchemyError:  # a backup from before the snapshot existed: migrate first
+        db.session.rollback()
     record_audit("backup_restored", target=backup_file.name)
     db.session.commit()
     click.echo(f"Restored {backup_file}.")

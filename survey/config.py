@@ -25,6 +25,9 @@ WTF_CSRF_TIME_LIMIT = 12 * 3600  # a volunteer may keep a form open for a whole 
 
 # Minimum count shown in any published aggregate (DOMAIN.md §6).
 SUPPRESSION_K = 5
+# Whether advocates' dashboards and papers may include interviews still pending review
+# (approved ones always; rejected and held ones never).
+PUBLISH_PENDING = True
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
@@ -32,6 +35,13 @@ RATELIMIT_HEADERS_ENABLED = True
 # How often the dataset cache rescans for reviews and corrections (new and deleted submissions
 # are noticed at once); a full rescan costs ~0.2 s per request at 100k submissions.
 DATASET_FULL_CHECK_SECONDS = 10
+
+# Datasets of whole instruments are read from the columnar snapshot in `instance/snapshot/`
+# (survey/datasets/snapshot.py). Before answering from it, a process reads the database's change
+# counter (one primary-key read) at most every SNAPSHOT_CHECK_SECONDS; 0 checks on every load, so
+# a withdrawal leaves every process's datasets at its next request. SNAPSHOT_FOLDER moves it.
+SNAPSHOT_ENABLED = True
+SNAPSHOT_CHECK_SECONDS = 0
 
 # The project name ODK Collect shows for phones configured by a device QR code.
 PROJECT_NAME = "Birge"

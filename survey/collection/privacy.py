@@ -17,6 +17,7 @@ Positions in the result refer to the normalised text.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -199,7 +200,27 @@ def new_receipt_code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+# Codes issued on a device while offline cannot be checked against the server's: they are
+# longer (12 characters, about 54 bits), so that a million of them collide with a chance of
+# about 1 in 40,000; the server keeps the code it can derive itself from the instanceID.
+DEVICE_RECEIPT_LENGTH = 12
+
+
+def device_receipt_code(instance_id: str) -> str:
+    """The receipt code a device issues for an interview: 12 characters from the SHA-256 of its
+    instanceID (static/js/offline.js derives the same), like 'K7RA-3MXP-9QWE'."""
+    number = int.from_bytes(hashlib.sha256(instance_id.encode("utf-8")).digest(), "big")
+    letters = []
+    for _ in range(DEVICE_RECEIPT_LENGTH):
+        number, index = divmod(number, len(RECEIPT_ALPHABET))
+        letters.append(RECEIPT_ALPHABET[index])
+    raw = "".join(letters)
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
 def normalize_receipt_code(text: str) -> str:
-    """A typed receipt code in canonical form (upper case, one dash), for look-ups."""
+    """A typed receipt code in canonical form (upper case, dashes every four), for look-ups."""
     raw = re.sub(r"[\s\-]", "", text.upper())
-    return f"{raw[:4]}-{raw[4:]}" if len(raw) == RECEIPT_LENGTH else raw
+    if len(raw) in (RECEIPT_LENGTH, DEVICE_RECEIPT_LENGTH):
+        return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+    return raw

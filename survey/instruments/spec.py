@@ -85,6 +85,21 @@ class IntakeRules:
     age_question: str = "age"
     minimum_age: int = 18
     district_question: str = "district"
+    date_question: str = "interview_date"
+
+
+@dataclass(frozen=True)
+class AnalysisDesign:
+    """The sampling design named on the settings sheet (analysis_weight, analysis_strata,
+    analysis_cluster): questions holding the design weight, stratum and cluster (PSU).
+
+    Without a weight the analysis is unweighted (Kish's effective n when a plan weight is set);
+    with one, intervals are design-based (Taylor linearisation).
+    """
+
+    weight: str | None = None
+    strata: str | None = None
+    cluster: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,10 +114,13 @@ class InstrumentSpec:
     sections: tuple[Section, ...]
     choices: Mapping[str, tuple[Choice, ...]]
     intake: IntakeRules = field(default_factory=IntakeRules)
+    design: AnalysisDesign = field(default_factory=AnalysisDesign)
     # Rows of the optional 'analysis' and 'severity' sheets (column → text, plus '_row'),
     # turned into a reports.analysis plan by survey.instruments.analysis_plan.
     analysis_rows: tuple[Mapping[str, str], ...] = ()
     severity_rows: tuple[Mapping[str, str], ...] = ()
+    # form_title::<language> columns of the settings sheet; `title` is the fallback.
+    titles: Mapping[str, str] = field(default_factory=dict)
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -135,6 +153,10 @@ class InstrumentSpec:
     def sections_by_name(self) -> dict[str, Section]:
         """Sections keyed by name."""
         return {s.name: s for s in self.sections}
+
+    def title_in(self, language: str) -> str:
+        """The form's title in a language, or its one title when not translated."""
+        return self.titles.get(language) or self.title
 
     def label(self, labels: Mapping[str, str], language: str) -> str:
         """The text in a language, falling back to the default language, English, any."""
@@ -197,6 +219,8 @@ class InstrumentSpec:
             sections=sections,
             choices=choices,
             intake=IntakeRules(**data.get("intake", {})),
+            design=AnalysisDesign(**data.get("design", {})),
             analysis_rows=tuple(data.get("analysis_rows", ())),
             severity_rows=tuple(data.get("severity_rows", ())),
+            titles=dict(data.get("titles", {})),
         )

@@ -24,6 +24,7 @@ from survey.instruments import expressions
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.spec import (
+    AnalysisDesign,
     Choice,
     InstrumentSpec,
     IntakeRules,
@@ -79,6 +80,10 @@ SETTINGS_COLUMNS = {
     "age_question",
     "minimum_age",
     "district_question",
+    "analysis_weight",
+    "analysis_strata",
+    "analysis_cluster",
+    "date_question",
 }
 # pyxform writes "Specify other." untranslated for or_other; give volunteers their language.
 OTHER_LABELS = {"en": "Specify other", "ru": "Укажите другое", "kk": "Басқасын көрсетіңіз"}
@@ -112,6 +117,7 @@ class _Locations:
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     extra_sheets: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
 
     def at(self, name: str, column: str | None = None) -> str:
         where = "Sheet 'survey'"
@@ -138,6 +144,8 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     data, generated_version = _ensure_version(data)
+    if locations.titles:
+        data = _without_title_translations(data)
     try:
         result = convert(xlsform=io.BytesIO(data), file_type=".xlsx", form_name="data")
     except PyXFormError as error:
@@ -158,6 +166,10 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         from survey.instruments.analysis_plan import build_plan
 
         locations.problems.extend(build_plan(spec)[1])
+    elif spec.design != AnalysisDesign():
+        from survey.instruments.analysis_plan import design_of
+
+        locations.problems.extend(design_of(spec)[1])
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     warnings = [w for w in result.warnings if "or_other and translations" not in w]
@@ -194,6 +206,21 @@ def _ensure_version(data: bytes) -> tuple[bytes, str | None]:
     return buffer.getvalue(), version
 
 
+def _without_title_translations(data: bytes) -> bytes:
+    """The workbook without its form_title::<language> columns, which pyxform cannot read (it
+    takes a translated title for a node); the spec keeps them (InstrumentSpec.titles)."""
+    workbook = load_workbook(io.BytesIO(data))
+    sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
+    settings = sheets["settings"]
+    headers = [_cell_text(c.value).lower() for c in settings[1]]
+    for index in reversed(range(len(headers))):
+        if headers[index].startswith("form_title::"):
+            settings.delete_cols(index + 1)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def _pyxform_message(message: str) -> str:
     match = re.match(r"\[row : (\d+)\]\s*(.*)", message, re.S)
     if match:
@@ -227,8 +254,14 @@ def _locate(data: bytes) -> _Locations:
             )
         if "settings" in sheets:
             _check_columns(
-                sheets["settings"], "settings", locations, lambda base: base in SETTINGS_COLUMNS
+                sheets["settings"],
+                "settings",
+                locations,
+                lambda base: (
+                    base in SETTINGS_COLUMNS or re.fullmatch(r"form_title_[a-z]{2,3}", base)
+                ),
             )
+            locations.titles = _titles(sheets["settings"])
         for name in sorted(set(sheets) & UNSUPPORTED_SHEETS):
             locations.problems.append(f"Sheet '{name}': this sheet is not supported.")
         for name in PLAN_SHEETS:
@@ -237,6 +270,26 @@ def _locate(data: bytes) -> _Locations:
     finally:
         workbook.close()
     return locations
+
+
+def _titles(ws: Any) -> dict[str, str]:
+    """The translated titles on the settings sheet, by language code: form_title::<language>
+    columns (as labels are written), or form_title_<code> for a workbook that must also convert
+    in plain pyxform, which cannot read a translated title."""
+    rows = list(ws.iter_rows(values_only=True, max_row=2))
+    if len(rows) < 2:
+        return {}
+    titles = {}
+    for header, value in zip(rows[0], rows[1], strict=False):
+        text = _cell_text(header)
+        lowered = text.lower()
+        if not _cell_text(value):
+            continue
+        if lowered.startswith("form_title::"):
+            titles[language_code(text.split("::", 1)[1])] = _cell_text(value)
+        elif re.fullmatch(r"form_title_[a-z]{2,3}", lowered):
+            titles[lowered.rsplit("_", 1)[1]] = _cell_text(value)
+    return titles
 
 
 def _sheet_rows(ws: Any) -> tuple[dict[str, str], ...]:
@@ -392,6 +445,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
     if not any(q.has_input for q in _iter_all(sections)):
         locations.problems.append("Sheet 'survey': the form has no question to answer.")
     intake = _intake(survey, locations)
+    design = _design(survey)
     for lang in (default_language,):
         if lang not in languages:
             languages.insert(0, lang)
@@ -404,6 +458,8 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         sections=tuple(sections),
         choices=choices,
         intake=intake,
+        design=design,
+        titles=dict(locations.titles),
     )
 
 
@@ -415,7 +471,13 @@ def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
     values: dict[str, Any] = {}
-    for key in ("consent_question", "consent_value", "age_question", "district_question"):
+    for key in (
+        "consent_question",
+        "consent_value",
+        "age_question",
+        "district_question",
+        "date_question",
+    ):
         if survey.get(key):
             values[key] = str(survey[key]).strip()
     if survey.get("minimum_age"):
@@ -424,6 +486,16 @@ def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
         except ValueError:
             locations.problems.append("Sheet 'settings', column 'minimum_age': not a whole number.")
     return IntakeRules(**values)
+
+
+def _design(survey: Mapping[str, Any]) -> AnalysisDesign:
+    """The sampling design columns of the settings sheet (checked with the analysis plan)."""
+    values = {
+        name: str(survey[f"analysis_{name}"]).strip()
+        for name in ("weight", "strata", "cluster")
+        if str(survey.get(f"analysis_{name}") or "").strip()
+    }
+    return AnalysisDesign(**values)
 
 
 def _appearance(node: Mapping[str, Any]) -> str | None:

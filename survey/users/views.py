@@ -28,7 +28,7 @@ from wtforms.fields.choices import SelectChoice
 
 from survey.extensions import db, login_manager
 from survey.i18n import format_datetime
-from survey.users import services, sessions
+from survey.users import audit_words, services, sessions
 from survey.users import two_factor as two_factor_module
 from survey.users.access import any_role, public, roles_required
 from survey.users.forms import (
@@ -143,9 +143,14 @@ def _first_login_file() -> str | None:
 def _start_session(user: User) -> None:
     """Log user in with a fresh server-side session (the cookie gets only its random id)."""
     next_target = session.get("login_next")
+    chosen = session.get("lang")  # picked on the login page: it follows the account
     session.clear()
     token = sessions.start_session(user, request.user_agent.string)
     login_user(user)
+    if chosen in current_app.config["LANGUAGES"]:
+        user.language = chosen
+    if user.language:
+        session["lang"] = g.chosen_language = user.language
     session.permanent = True
     session["sid"] = token
     if next_target:
@@ -185,7 +190,10 @@ def login() -> str | Response | tuple[str, int]:
                 form.password.errors = [_("Wrong username or password.")]
         elif attempt.user.totp_secret:
             db.session.commit()
+            chosen = session.get("lang")
             session.clear()
+            if chosen:
+                session["lang"] = chosen
             session["pending_user"] = attempt.user.id
             session["pending_at"] = utcnow().timestamp()
             session["login_next"] = _safe_next(request.args.get("next"))
@@ -372,7 +380,7 @@ def audit() -> str:
     """The audit log with filters."""
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("All actions"))] + [
-        SelectChoice(a) for a in services.audit_actions()
+        SelectChoice(a, audit_words.action_label(a)) for a in services.audit_actions()
     ]
     form.validate()
     page = max(1, request.args.get("page", 1, type=int) or 1)
@@ -391,6 +399,9 @@ def audit() -> str:
     )
     return render_template(
         "users/audit.html",
+        audit_action=audit_words.action_label,
+        audit_detail=audit_words.detail_label,
+        audit_value=audit_words.readable_value,
         form=form,
         entries=entries[:AUDIT_PAGE_SIZE],
         page=page,

@@ -1,7 +1,7 @@
 """sessions, login counters, devices, two-factor
 
 Revision ID: b11a5e55a0f1
-Revises: 9c47a209353d
+Revises: 5b1e7c2d9a40
 Create Date: 2026-12-06 21:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "b11a5e55a0f1"
-down_revision = "9c47a209353d"
+down_revision = "5b1e7c2d9a40"
 branch_labels = None
 depends_on = None
 

@@ -154,3 +154,11 @@ def test_users_table_has_no_plain_passwords(app, create_user) -> None:
     create_user("aida", "volunteer")
     stored = db.session.execute(select(User.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_audit_page_speaks_words_not_codes(client, auth) -> None:
+    client.post("/login", data={"username": "nobody", "password": "wrong-password"})
+    auth.login("admin")
+    table = client.get("/audit").text.split("<table>")[-1]
+    assert "Failed login" in table and "login_failed" not in table
+    assert "locked: no" in table and "False" not in table
