@@ -92,6 +92,7 @@ class _Block:
     out_zero: bool  # base = respondent count in every group (no denominator condition)
     hidden: dict[str, set[Group]] = field(default_factory=dict)
     primary: dict[str, set[Group]] = field(default_factory=dict)
+    n_min: dict[Group, float] = field(default_factory=dict)  # the smallest category n
 
     def base(self, group: Group) -> float:
         """n plus the non-response counts of a group."""
@@ -143,6 +144,7 @@ def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
         n: dict[Group, float] = {}
         nr: dict[Group, dict[str, float]] = {}
         tables: dict[str, dict[Group, dict[str, float]]] = {}
+        smallest: dict[Group, float] = {}
         for record in part.to_dict("records"):
             group = (str(record["group_var"]), str(record["group"]))
             if group not in n:
@@ -152,6 +154,8 @@ def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
                 nr[group] = {name: _value(record.get(name)) for name in NON_RESPONSE}
             else:
                 n[group] = max(n[group], float(record["n"]))
+            # Categories with their own n (rankings, multiple choice): the smallest counts too
+            smallest[group] = min(smallest.get(group, float(record["n"])), float(record["n"]))
             category = str(record.get("category") or "")
             if kind in CENTRE or category in SPECIAL_CODES:
                 continue
@@ -163,6 +167,7 @@ def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
                 tables.setdefault("freq", {}).setdefault(group, {})[category] = count
         if OVERALL not in n:
             raise AnalysisError(f"Indicator '{indicator}' has no overall row.")
+        n_min = smallest
         blocks.append(
             _Block(
                 str(indicator),
@@ -173,6 +178,7 @@ def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
                 nr,
                 tables,
                 False,
+                n_min=n_min,
             )
         )
     return blocks
@@ -266,7 +272,9 @@ def _primary(block: _Block, k: int, forced_full: set[Group]) -> None:
     hidden = {level: set() for level in LEVELS}
     for group in [OVERALL, *block.groups[1:]]:
         counts = [v for table in block.tables.values() for v in table.get(group, {}).values()]
-        if _small(block.n[group], k) or group in forced_full:
+        if _small(block.n[group], k) or _small(block.n_min.get(group, 0.0), k):
+            hidden["full"].add(group)
+        if group in forced_full:
             hidden["full"].add(group)
         if any(_small(v, k) for v in counts):
             hidden["count"].add(group)
@@ -376,11 +384,20 @@ def protect_cube(
         (str(r["unit"]), str(r["group_var"]), str(r["group"])): float(r["respondents"])
         for r in populations.to_dict("records")
     }
+    tiny = {
+        str(u)
+        for u, v, c in zip(
+            populations["unit"], populations["group_var"], populations["respondents"], strict=True
+        )
+        if v == "" and float(c) < k
+    }
     for block in blocks:
         block.out_zero = all(
             block.base(g) == respondents.get((block.unit, *g), -1) for g in block.groups
         )
         forced = {g for g in block.groups if (block.unit, *g) in population_hidden}
+        if block.unit in tiny or "respondent" in tiny:
+            forced = set(block.groups)  # fewer than k interviews: nothing is published
         _primary(block, k, forced)
     # Hidden anywhere, hidden everywhere: rows whose n is hidden in one indicator are hidden
     # in every indicator with the same n column (the same denominator).
@@ -409,8 +426,10 @@ def protect_cube(
         published = published.iloc[
             np.argsort(published["indicator"].map(order).to_numpy(), kind="stable")
         ].reset_index(drop=True)
-    if len(published):
-        published["unit"] = [units.get(str(i), "respondent") for i in published["indicator"]]
+    published["unit"] = [units.get(str(i), "respondent") for i in published["indicator"]]
+    for name in ("suppressed", "n_hidden", "nr_hidden"):
+        if name not in published.columns:
+            published[name] = pd.Series(dtype=bool)
     population = populations.copy()
     population["hidden"] = [
         (str(u), str(v), str(g)) in population_hidden
@@ -444,6 +463,9 @@ def _publish_margins(
     cell_hidden = np.array(
         [(*key, c) in population_hidden for key, c in zip(keys, categories, strict=True)]
     )
+    # Fewer than k in the whole publication: the margins say nothing either
+    tiny = np.array([(key[0], "", "") in population_hidden for key in keys], dtype=bool)
+    cell_hidden = cell_hidden | tiny
     special = np.isin(categories, list(SPECIAL_CODES))
     n_hidden = np.zeros(len(out), dtype=bool)
     for indicator in out["indicator"].unique():
@@ -452,8 +474,9 @@ def _publish_margins(
         key = (units.get(str(indicator), "respondent"), margins[str(indicator)])
         special_hidden = any((*key, name) in population_hidden for name in NON_RESPONSE)
         n_hidden[mine] = bool((cell_hidden & mine & ~special).any()) and special_hidden
+    n_hidden |= tiny
     nr_hidden = {
-        name: np.array([(*key, name) in population_hidden for key in keys], dtype=bool)
+        name: np.array([(*key, name) in population_hidden for key in keys], dtype=bool) | tiny
         for name in NON_RESPONSE
     }
     out["count"] = out["count"].astype(float).mask(cell_hidden)
@@ -476,6 +499,15 @@ def _publish_margins(
 def _protect_population(populations: pd.DataFrame, k: int) -> set[tuple[str, str, str]]:
     """Hidden groups of the respondent (and member) counts: small ones and their complements."""
     hidden: set[tuple[str, str, str]] = set()
+    totals = populations[populations["group_var"] == ""]
+    if (totals["respondents"].astype(float) < k).any():
+        # Fewer than k interviews (or members): every count of the publication is hidden
+        return {
+            (str(u), str(v), str(g))
+            for u, v, g in zip(
+                populations["unit"], populations["group_var"], populations["group"], strict=True
+            )
+        }
     for (unit, variable), part in populations.groupby(["unit", "group_var"], sort=False):
         if variable == "":
             total = float(part["respondents"].iloc[0])

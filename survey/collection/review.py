@@ -291,8 +291,11 @@ def correction_history(
             name = key.rsplit("-", 1)[-1]
             question = spec.questions_by_name.get(name)
             label = spec.label(question.labels, language) if question else name
-            if key != name:
-                label = f"{label} ({key.split('-')[0]} {int(key.split('-')[1]) + 1})"
+            if key != name:  # inside a repeat: name the entry by the repeat's label
+                repeat_name, index = key.split("-")[0], int(key.split("-")[1]) + 1
+                repeat = spec.repeats_by_name.get(repeat_name)
+                entry = spec.label(repeat.labels, language) if repeat else repeat_name
+                label = f"{label} ({entry} {index})"
             changes.append(
                 (
                     label,

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from flask import current_app
 
+from reports.analysis.plan import TIDY_COLUMNS
 from reports.analysis.protection import ProtectedCube, population_table, protect_cube
 from survey.collection.models import ANALYSED_STATUSES
 from survey.dashboards import estimates
@@ -132,7 +133,10 @@ def _build(instrument: Instrument, dataset: Dataset, round_id: int | None, k: in
     selection, waiting = _apply_refresh_rule(instrument, round_id, selection, variables, k)
     selection = _with_unanswered_group(selection, variables)
     plan, _problems = estimates.plan_of(dataset.spec)
-    table, problems = run_estimates(selection, plan, dataset.spec, variables)
+    if len(selection.respondents):
+        table, problems = run_estimates(selection, plan, dataset.spec, variables)
+    else:
+        table, problems = pd.DataFrame(columns=list(TIDY_COLUMNS)), []
     member_columns = {
         name: column
         for name in variables

@@ -97,9 +97,9 @@ def test_every_page_fits_a_phone_and_passes_axe(
     page = new_page(browser, live_server.url, role)
     problems = []
     for language in ("en", "kk"):
-        page.goto(f"{live_server.url}/?lang={language}")
+        page.goto(f"{live_server.url}/?lang={language}", timeout=60000)
         for path in site[role]:
-            response = page.goto(f"{live_server.url}{path}")
+            response = page.goto(f"{live_server.url}{path}", timeout=60000)
             assert response is not None and response.status == 200, (path, response.status)
             header = page.evaluate("document.querySelector('.site-header').offsetHeight")
             if header > 110:  # the menu folds away: the page starts near the top

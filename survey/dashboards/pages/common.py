@@ -83,7 +83,9 @@ def _public_summary(dataset: Dataset, request: PageRequest) -> Summary:
     plan, plan_problems = estimates.plan_of(dataset.spec)
     weighted = plan.weight is not None or any(i.weight for i in plan.indicators)
     empty = None
-    if count == 0:
+    if len(dataset.respondents) == 0:
+        empty = _("No submissions yet for this questionnaire.")
+    elif count == 0:
         # A published zero: hidden counts (1..k-1 and complements) never say "no submissions"
         empty = _("No submissions match these filters. Widen the filters to see results.")
     notes = ()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from survey.collection.models import Refusal, Submission
 from survey.extensions import db
-from tests.browser_support import PHONE, LiveServer, new_page
+from tests.browser_support import PHONE, LiveServer, new_page, open_menu
 from tests.factories import PASSWORD
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -128,6 +128,7 @@ def test_language_chosen_on_the_login_page_sticks_to_account_and_device(
     page.click("form.narrow button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     assert page.get_attribute("html", "lang") == "kk"
+    open_menu(page)
     page.click("form[data-offline-logout] button")
     page.wait_for_url("**/login")
     assert page.get_attribute("html", "lang") == "kk"  # the device remembers
@@ -143,6 +144,7 @@ def test_language_chosen_on_the_login_page_sticks_to_account_and_device(
     page.wait_for_url(f"{live_server.url}/")
     assert page.get_attribute("html", "lang") == "kk"
     page.click("a.lang[lang=en]")  # chosen after login: the account follows
+    open_menu(page)
     page.click("form[data-offline-logout] button")
     page.wait_for_url("**/login")
     page.fill("#username", volunteer)

@@ -82,6 +82,7 @@ def test_correction_keeps_history_and_shows_diff(client, auth, version) -> None:
     auth.login("coordinator")
     page = client.get(f"/review/{submission.id}")
     assert "<del>70</del>" in page.text and "<ins>71</ins>" in page.text
+    assert "Member age (Member 1)" in page.text  # the repeat's label, not its name
     assert "typo" in page.text
     entry = db.session.execute(
         select(AuditEntry).where(AuditEntry.action == "submission_corrected")

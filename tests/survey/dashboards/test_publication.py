@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from survey.collection.models import Submission
+from survey.collection.review import review_submission
 from survey.dashboards.publication import refresh_allowed
 from survey.demo import write_demo_data
 from survey.extensions import db
@@ -43,7 +44,9 @@ def test_advocates_cannot_choose_statuses_demo_or_versions(client, auth, demo) -
     assert not response.headers["Content-Type"].startswith("text/csv")
 
 
-def test_figures_wait_for_k_new_interviews(app, client, auth, default_instrument, survey_round):
+def test_figures_wait_for_k_new_interviews(
+    app, client, auth, create_user, default_instrument, survey_round
+):
     write_demo_data(default_instrument, survey_round, 60, seed=3)
     auth.login("advocate")
     before = _analysed(client.get("/dashboard/indicators").text)
@@ -53,10 +56,9 @@ def test_figures_wait_for_k_new_interviews(app, client, auth, default_instrument
     assert _analysed(html) == "60"  # two new interviews would be singled out by a difference
     assert "at least 5 new interviews" in html
     # A withdrawn or rejected interview leaves at once
-    first = db.session.execute(select(Submission.id).order_by(Submission.id)).scalars().first()
-    db.session.execute(
-        update(Submission).where(Submission.id == first).values(review_status="rejected")
-    )
+    first = db.session.execute(select(Submission).order_by(Submission.id)).scalars().first()
+    coordinator = create_user("reviewer", "coordinator")
+    review_submission(first, "rejected", "Duplicate interview", coordinator)
     db.session.commit()
     assert _analysed(client.get("/dashboard/indicators").text) == "59"
 
