@@ -277,13 +277,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="where the PostgreSQL server is ('' for SQLite only)",
     )
+    parser.add_argument(
+        "--bench-database",
+        default="bench_birge_openrosa",
+        help="the PostgreSQL database created and dropped (never one another run may use)",
+    )
+    parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one database only")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    web.BENCH_DATABASE = args.bench_database
     if not 1 <= args.n <= 10_000:
         parser.error("--n must be between 1 and 10000")
     print(f"Machine   {web.machine()}")
     ok = True
-    for kind in ["sqlite", *(["postgresql"] if args.database else [])]:
+    kinds = ["sqlite", *(["postgresql"] if args.database else [])]
+    for kind in [k for k in kinds if args.only in {None, k}]:
         folder = Path(tempfile.mkdtemp(prefix="birge-bench-openrosa-"))
         database = None
         try:

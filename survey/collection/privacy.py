@@ -41,8 +41,8 @@ _SEPARATORS = r"[\s\-‐‑‒–—.,/\\_()\[\]{}:;'\"*+~=#]"
 _LOOK = "[" + "".join(_LOOKALIKES) + "]"
 _WORD_LETTER = rf"(?:(?!{_LOOK})[^\W\d_])"
 _LOOKALIKE_NEAR_DIGIT = re.compile(
-    rf"(?<=\d)({_SEPARATORS}?)({_LOOK})(?!{_WORD_LETTER})"
-    rf"|(?<!{_WORD_LETTER})({_LOOK})(?={_SEPARATORS}?\d)"
+    rf"(?<=\d)({_SEPARATORS}{{0,3}})({_LOOK})(?!{_WORD_LETTER})"
+    rf"|(?<!{_WORD_LETTER})({_LOOK})(?={_SEPARATORS}{{0,3}}\d)"
 )
 _AT = re.compile(
     r"\s*(?:[\(\[\{<]\s*(?:at|@|собака|эт)\s*[\)\]\}>]|\s(?:at|собака)\s(?=\S+\s*"

@@ -323,6 +323,23 @@ def test_coordinators_approve_and_revoke_quotes(client: Any, auth: Any, demo_dat
     assert audit_actions()[-2:] == ["quote_approved", "quote_revoked"]
 
 
+def test_an_answer_holding_an_identifier_cannot_be_quoted(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    # Stored before the screening learnt obfuscations: a phone number written with the letter O.
+    submission = quoted(demo_data)
+    submission.answers = {**submission.answers, QUESTION: "call me on 8 7O1 234 56 78"}
+    db.session.commit()
+    auth.login("coordinator")
+    response = client.post(
+        "/reports/quotes",
+        data={"submission_id": submission.id, "question": QUESTION, "action": "approve"},
+        follow_redirects=True,
+    )
+    assert "cannot be quoted" in response.text
+    assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
+
+
 def test_only_quotable_existing_answers_can_be_approved(
     client: Any, auth: Any, demo_data: list
 ) -> None:
