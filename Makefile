@@ -6,9 +6,18 @@ STAMP := $(VENV)/.installed
 PO_FILES := $(wildcard survey/translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 HOST ?= 127.0.0.1
+# Install the Debian packages named in $(1) that are not installed yet (sudo when not root).
+apt_install = missing=""; for p in $(1); do \
+	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 PORT ?= 5000
 
-.PHONY: run test install browser odk-engine lint translations-extract bench clean
+.PHONY: run test install system browser odk-engine lint translations-extract bench clean
 
 run: install
 	$(BIN)/survey init
@@ -18,9 +27,17 @@ test: install browser odk-engine
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto -m "not browser"
+	$(BIN)/pytest -q -m browser
 
-install: $(STAMP) $(MO_FILES)
+install: system $(STAMP) $(MO_FILES)
+
+# The paper and its charts need these fonts (Kazakh letters included) and HarfBuzz's subsetter,
+# which WeasyPrint uses to embed fonts; Debian ships each as a package of its own.
+SYSTEM_PACKAGES := fonts-dejavu-core fonts-liberation libharfbuzz-subset0
+
+system:
+	@$(call apt_install,$(SYSTEM_PACKAGES))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +48,9 @@ $(STAMP): pyproject.toml
 survey/translations/%/LC_MESSAGES/messages.mo: survey/translations/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
 
-# Browser tests drive Debian's Chromium; install it (and fonts for Kazakh) when missing.
+# Browser tests drive Debian's Chromium.
 browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core fonts-liberation >/dev/null; \
-	fi
+	@$(call apt_install,chromium)
 
 # ODK's own form engine (tests/odk, pinned by its package-lock.json) fills forms in the tests.
 ODK_ENGINE := tests/odk/node_modules/@getodk/xforms-engine/package.json

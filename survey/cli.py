@@ -18,6 +18,7 @@ from survey.collection.commands import rounds_group
 from survey.commands import backup_command, init_command, restore_command, serve_command
 from survey.dashboards.commands import indicators_command
 from survey.datasets.commands import export_command
+from survey.datasets.snapshot_commands import snapshot_group
 from survey.demo.commands import demo_data_command
 from survey.instruments.commands import instruments_group
 from survey.reporting.commands import report_command
@@ -53,6 +54,7 @@ for command in (
     audit_command,
     demo_data_command,
     export_command,
+    snapshot_group,
     indicators_command,
     report_command,
     backup_command,

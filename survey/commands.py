@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from survey import create_app
 from survey.extensions import db
@@ -27,6 +28,7 @@ def _upgrade_database() -> None:
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database, load the default instrument, first round and admin."""
+    from survey.backup import create_private_file
     from survey.collection.models import SurveyRound
     from survey.collection.rounds import create_round
     from survey.instruments.services import import_default_instrument
@@ -43,7 +45,9 @@ def init_command() -> None:
         click.echo(f"Created the first survey round, {today.year}.")
     if db.session.execute(select(User).where(User.role == Role.ADMIN.value)).first() is None:
         password = os.environ.get("SURVEY_ADMIN_PASSWORD") or generate_password()
-        create_user("admin", password, Role.ADMIN)
+        create_user(
+            "admin", password, Role.ADMIN, generated=not os.environ.get("SURVEY_ADMIN_PASSWORD")
+        )
         if os.environ.get("SURVEY_ADMIN_PASSWORD"):
             click.echo(
                 "Created the admin account 'admin' with the password from SURVEY_ADMIN_PASSWORD."
@@ -51,7 +55,9 @@ def init_command() -> None:
         else:
             click.echo("Created the admin account. Write this down, it is shown only once:")
             click.echo(f"    username: admin    password: {password}")
-            (Path(current_app.instance_path) / "first-login.txt").write_text(
+            first_login = Path(current_app.instance_path) / "first-login.txt"
+            create_private_file(first_login)
+            first_login.write_text(
                 f"username: admin\npassword: {password}\n"
                 "Delete this file after your first login and change the password.\n"
             )
@@ -139,6 +145,12 @@ def restore_command(backup_file: Path, yes: bool) -> None:
         safety = restore(url, backup_file, Path(current_app.instance_path) / "backups")
     except BackupError as error:
         raise click.ClickException(str(error)) from None
+    try:
+        from survey.datasets.snapshot import new_epoch
+
+        new_epoch()  # numbers of changes may repeat with other contents: snapshots rebuild
+    except SQLAlchemyError:  # a backup from before the snapshot existed: migrate first
+        db.session.rollback()
     record_audit("backup_restored", target=backup_file.name)
     db.session.commit()
     click.echo(f"Restored {backup_file}.")

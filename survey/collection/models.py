@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.clock import utcnow
@@ -51,6 +61,17 @@ class Submission(db.Model):
     """One interview's answers (codes, never labels), pinned to its instrument version."""
 
     __tablename__ = "submissions"
+    # The review queue reads one status in order of arrival, with or without demo data
+    # (collection/review.py); its counts per status are read from the same indexes.
+    __table_args__ = (
+        Index("ix_submissions_review_status_received_at", "review_status", "received_at"),
+        Index(
+            "ix_submissions_demo_review_status_received_at",
+            "is_demo",
+            "review_status",
+            "received_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -80,6 +101,9 @@ class Submission(db.Model):
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     is_demo: Mapped[bool] = mapped_column(default=False, index=True)
+    # Set by the database's triggers on every insert and update (see SnapshotSequence); never
+    # written by the application.
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
 
     instrument_version: Mapped[InstrumentVersion] = relationship()
     survey_round: Mapped[SurveyRound] = relationship()
@@ -131,3 +155,30 @@ class Refusal(db.Model):
     district: Mapped[str | None] = mapped_column(String(100))
     day: Mapped[dt.date] = mapped_column(Date, index=True)
     reason: Mapped[str] = mapped_column(String(20))
+
+
+class SnapshotSequence(db.Model):
+    """The one counter every change of a submission bumps (database triggers, same transaction).
+
+    A writer holds this row's lock from its bump to its commit, so numbers become visible in
+    order: a process that has read value N has every change up to N within reach
+    (`submissions.change_seq`, `submission_removals.seq`), which is how columnar snapshots on any
+    host tell that they are behind and catch up.
+    """
+
+    __tablename__ = "snapshot_sequence"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+    # Replaced when a backup is restored: numbers may then repeat with other contents.
+    epoch: Mapped[str | None] = mapped_column(String(32))
+
+
+class SubmissionRemoval(db.Model):
+    """A deleted (withdrawn) submission's id and the change number of its deletion; no answers."""
+
+    __tablename__ = "submission_removals"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    submission_id: Mapped[int] = mapped_column()
+    instrument_version_id: Mapped[int] = mapped_column()

@@ -83,6 +83,12 @@ def invalidate() -> None:
     cache = dataset_cache()
     with cache.lock:
         cache.clear()
+    from survey.datasets.snapshot import process_snapshot  # the snapshot reads through here
+
+    snapshot = process_snapshot()
+    with snapshot.lock:
+        snapshot.derived.clear()
+        snapshot.loaded.clear()
 
 
 def cache_stats() -> dict[str, int]:

@@ -193,25 +193,28 @@ class _CalculateBuilder(CategoryBuilder):
         return self.index[value]
 
     def finish(self) -> Any:  # type: ignore[override]
-        codes = self.codes()
-        numbers = []
-        for value in self.categories:
-            if isinstance(value, bool):
-                break
-            try:
-                numbers.append(float(value))
-            except (TypeError, ValueError):
-                break
-        else:
-            lookup = np.array([*numbers, np.nan], dtype=np.float64)  # -1 → the trailing NaN
-            return lookup[codes]
-        names = [_as_key(v) or "" for v in self.categories]
-        unique = sorted(set(names), key=_natural_key)
-        position = {name: i for i, name in enumerate(unique)}
-        remap = np.array([*(position[n] for n in names), _MISSING], dtype=np.int32)
-        return pd.Categorical.from_codes(
-            remap[codes], dtype=pd.CategoricalDtype(unique, ordered=False)
-        )
+        return calculated_column(self.codes(), self.categories)
+
+
+def calculated_column(codes: np.ndarray, values: Sequence[Any]) -> Any:
+    """A calculate's column from codes into its distinct stored values (-1 = no value):
+    float64 when every value is a number, else a category of the values in natural order."""
+    numbers = []
+    for value in values:
+        if isinstance(value, bool):
+            break
+        try:
+            numbers.append(float(value))
+        except (TypeError, ValueError):
+            break
+    else:
+        lookup = np.array([*numbers, np.nan], dtype=np.float64)  # -1 → the trailing NaN
+        return lookup[codes]
+    names = [_as_key(v) or "" for v in values]
+    unique = sorted(set(names), key=_natural_key)
+    position = {name: i for i, name in enumerate(unique)}
+    remap = np.array([*(position[n] for n in names), _MISSING], dtype=np.int32)
+    return pd.Categorical.from_codes(remap[codes], dtype=pd.CategoricalDtype(unique, ordered=False))
 
 
 def _natural_key(text: str) -> tuple:

@@ -51,6 +51,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+from flask import current_app
 from sqlalchemy import select
 
 from reports.instrument import QuestionDescription
@@ -59,6 +61,7 @@ from survey.datasets.cache import CacheEntry, Stamp, dataset_cache, read_stamp, 
 from survey.datasets.columns import MULTIPLE_SEPARATOR
 from survey.datasets.labels import column_labels, value_labels
 from survey.datasets.reading import Rebuild, append_rows, excluded_counts, read_rows
+from survey.datasets.snapshot import SnapshotError, catch_up, frames, process_snapshot
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import describe
@@ -218,8 +221,11 @@ def load_dataset(
     until: dt.date | dt.datetime | None = None,
     districts: Iterable[str] | None = None,
     use_cache: bool = True,
+    from_database: bool = False,
 ) -> Dataset:
     """The submissions of these versions (of one instrument) as frames; see the module doc.
+
+    `from_database` reads the answers' JSON instead of the snapshot (to verify the snapshot).
 
     `since`/`until` bound `received_at` (a date `until` includes that day); `rounds` are
     SurveyRound objects, ids or names; `districts` are district codes as stored.
@@ -236,7 +242,13 @@ def load_dataset(
     )
     version_ids = [v.id for v in versions]
     key = (tuple((v.id, v.sha256) for v in versions), filters)
-    if not use_cache:
+    if (
+        not from_database
+        and current_app.config.get("SNAPSHOT_ENABLED", True)
+        and _whole_instrument(versions)
+    ):
+        return _from_snapshot(versions, specs, filters, key, use_cache=use_cache)
+    if not use_cache or from_database:
         return _build(versions, specs, filters)[0]
     cache = dataset_cache()
     with cache.lock:
@@ -260,6 +272,60 @@ def load_dataset(
         dataset, stamp = _build(versions, specs, filters)
         cache.stats["builds"] += 1
         cache.put(key, CacheEntry(dataset, stamp))
+        return dataset
+
+
+def _whole_instrument(versions: Sequence[InstrumentVersion]) -> bool:
+    """Whether these are all the versions of their instrument (what the snapshot holds)."""
+    every = db.session.execute(
+        select(InstrumentVersion.id).where(
+            InstrumentVersion.instrument_id == versions[0].instrument_id
+        )
+    ).scalars()
+    return set(every) == {v.id for v in versions}
+
+
+def _from_snapshot(
+    versions: Sequence[InstrumentVersion],
+    specs: tuple[InstrumentSpec, ...],
+    filters: DatasetFilters,
+    key: tuple,
+    *,
+    use_cache: bool,
+) -> Dataset:
+    snapshot = process_snapshot()
+    check = float(current_app.config.get("SNAPSHOT_CHECK_SECONDS", 0))
+    instrument_id = versions[0].instrument_id
+    try:
+        loaded = snapshot.current(instrument_id, check)
+    except (OSError, SnapshotError, pa.ArrowException):
+        current_app.logger.exception("Snapshot unusable in %s: rebuilding", snapshot.store.folder)
+        try:
+            with snapshot.lock:
+                snapshot.loaded.pop(instrument_id, None)
+                catch_up(snapshot.store, instrument_id, rebuild=True)
+                loaded = snapshot.current(instrument_id, check)
+        except (OSError, SnapshotError, pa.ArrowException):
+            # A full disk must not stop the dashboards: read the answers (slower), and log why.
+            current_app.logger.exception("Snapshot unusable: reading the answers instead")
+            return _build(versions, specs, filters)[0]
+    with snapshot.lock:
+        found = snapshot.recall(key, loaded.signature) if use_cache else None
+        if found is not None:
+            snapshot.stats["hits"] += 1
+            return found
+        respondents, repeats, excluded = frames(versions, specs, loaded, filters)
+        dataset = Dataset(
+            respondents=respondents,
+            repeats=repeats,
+            excluded=excluded,
+            descriptions=_descriptions(specs),
+            specs=specs,
+            filters=filters,
+        )
+        snapshot.stats["derived"] += 1
+        if use_cache:
+            snapshot.remember(key, loaded.signature, dataset)
         return dataset
 
 

@@ -85,6 +85,7 @@ class IntakeRules:
     age_question: str = "age"
     minimum_age: int = 18
     district_question: str = "district"
+    date_question: str = "interview_date"
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class InstrumentSpec:
     # turned into a reports.analysis plan by survey.instruments.analysis_plan.
     analysis_rows: tuple[Mapping[str, str], ...] = ()
     severity_rows: tuple[Mapping[str, str], ...] = ()
+    # form_title::<language> columns of the settings sheet; `title` is the fallback.
+    titles: Mapping[str, str] = field(default_factory=dict)
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -150,6 +153,10 @@ class InstrumentSpec:
     def sections_by_name(self) -> dict[str, Section]:
         """Sections keyed by name."""
         return {s.name: s for s in self.sections}
+
+    def title_in(self, language: str) -> str:
+        """The form's title in a language, or its one title when not translated."""
+        return self.titles.get(language) or self.title
 
     def label(self, labels: Mapping[str, str], language: str) -> str:
         """The text in a language, falling back to the default language, English, any."""
@@ -215,4 +222,5 @@ class InstrumentSpec:
             design=AnalysisDesign(**data.get("design", {})),
             analysis_rows=tuple(data.get("analysis_rows", ())),
             severity_rows=tuple(data.get("severity_rows", ())),
+            titles=dict(data.get("titles", {})),
         )

@@ -21,6 +21,7 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2xform import convert
 
 from survey.instruments import expressions
+from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.spec import (
     AnalysisDesign,
@@ -82,6 +83,7 @@ SETTINGS_COLUMNS = {
     "analysis_weight",
     "analysis_strata",
     "analysis_cluster",
+    "date_question",
 }
 # pyxform writes "Specify other." untranslated for or_other; give volunteers their language.
 OTHER_LABELS = {"en": "Specify other", "ru": "Укажите другое", "kk": "Басқасын көрсетіңіз"}
@@ -115,6 +117,7 @@ class _Locations:
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     extra_sheets: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
 
     def at(self, name: str, column: str | None = None) -> str:
         where = "Sheet 'survey'"
@@ -133,10 +136,16 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         raise InstrumentImportError(
             [f"'{filename}' is not an Excel workbook (.xlsx). Save the XLSForm as .xlsx and retry."]
         )
+    try:
+        check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
+    except ArchiveRefused as error:
+        raise InstrumentImportError([str(error)]) from None
     locations = _locate(data)
     if locations.problems:
         raise InstrumentImportError(locations.problems)
     data, generated_version = _ensure_version(data)
+    if locations.titles:
+        data = _without_title_translations(data)
     try:
         result = convert(xlsform=io.BytesIO(data), file_type=".xlsx", form_name="data")
     except PyXFormError as error:
@@ -197,6 +206,21 @@ def _ensure_version(data: bytes) -> tuple[bytes, str | None]:
     return buffer.getvalue(), version
 
 
+def _without_title_translations(data: bytes) -> bytes:
+    """The workbook without its form_title::<language> columns, which pyxform cannot read (it
+    takes a translated title for a node); the spec keeps them (InstrumentSpec.titles)."""
+    workbook = load_workbook(io.BytesIO(data))
+    sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
+    settings = sheets["settings"]
+    headers = [_cell_text(c.value).lower() for c in settings[1]]
+    for index in reversed(range(len(headers))):
+        if headers[index].startswith("form_title::"):
+            settings.delete_cols(index + 1)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def _pyxform_message(message: str) -> str:
     match = re.match(r"\[row : (\d+)\]\s*(.*)", message, re.S)
     if match:
@@ -230,8 +254,14 @@ def _locate(data: bytes) -> _Locations:
             )
         if "settings" in sheets:
             _check_columns(
-                sheets["settings"], "settings", locations, lambda base: base in SETTINGS_COLUMNS
+                sheets["settings"],
+                "settings",
+                locations,
+                lambda base: (
+                    base in SETTINGS_COLUMNS or re.fullmatch(r"form_title_[a-z]{2,3}", base)
+                ),
             )
+            locations.titles = _titles(sheets["settings"])
         for name in sorted(set(sheets) & UNSUPPORTED_SHEETS):
             locations.problems.append(f"Sheet '{name}': this sheet is not supported.")
         for name in PLAN_SHEETS:
@@ -240,6 +270,26 @@ def _locate(data: bytes) -> _Locations:
     finally:
         workbook.close()
     return locations
+
+
+def _titles(ws: Any) -> dict[str, str]:
+    """The translated titles on the settings sheet, by language code: form_title::<language>
+    columns (as labels are written), or form_title_<code> for a workbook that must also convert
+    in plain pyxform, which cannot read a translated title."""
+    rows = list(ws.iter_rows(values_only=True, max_row=2))
+    if len(rows) < 2:
+        return {}
+    titles = {}
+    for header, value in zip(rows[0], rows[1], strict=False):
+        text = _cell_text(header)
+        lowered = text.lower()
+        if not _cell_text(value):
+            continue
+        if lowered.startswith("form_title::"):
+            titles[language_code(text.split("::", 1)[1])] = _cell_text(value)
+        elif re.fullmatch(r"form_title_[a-z]{2,3}", lowered):
+            titles[lowered.rsplit("_", 1)[1]] = _cell_text(value)
+    return titles
 
 
 def _sheet_rows(ws: Any) -> tuple[dict[str, str], ...]:
@@ -409,6 +459,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         choices=choices,
         intake=intake,
         design=design,
+        titles=dict(locations.titles),
     )
 
 
@@ -420,7 +471,13 @@ def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
     values: dict[str, Any] = {}
-    for key in ("consent_question", "consent_value", "age_question", "district_question"):
+    for key in (
+        "consent_question",
+        "consent_value",
+        "age_question",
+        "district_question",
+        "date_question",
+    ):
         if survey.get(key):
             values[key] = str(survey[key]).strip()
     if survey.get("minimum_age"):

@@ -332,9 +332,19 @@ def quotes() -> Any:
             db.session.rollback()
             flash(str(problem), "error")
         return redirect(url_for(".quotes", show=show))
+    candidates = services.quote_candidates(show)
+    labels: dict[str, str] = {}
+    for candidate in candidates:  # the question's label in the interface language, not its name
+        if candidate.question not in labels:
+            spec = instruments.spec_for(candidate.submission.instrument_version)
+            question = spec.questions_by_name.get(candidate.question)
+            labels[candidate.question] = (
+                spec.label(question.labels, current_language()) if question else candidate.question
+            )
     return render_template(
         "reporting/quotes.html",
-        candidates=services.quote_candidates(show),
+        candidates=candidates,
+        question_labels=labels,
         districts={c.value: c.label for c in _choices(current_language())["districts"]},
         show=show,
         questions=quote_questions(),

@@ -120,7 +120,10 @@ def test_conflict_when_the_instance_id_was_saved_with_other_answers(
 
 
 def test_refusal(client, version, volunteer) -> None:
-    response = send(client, version, consent="no", age="")
+    unconfirmed = send(client, version, consent="no", age="")
+    assert unconfirmed.status_code == 409 and unconfirmed.json["status"] == "confirm_discard"
+    assert (count(Submission), count(Refusal)) == (0, 0)
+    response = send(client, version, consent="no", age="", _discard="1")
     assert response.status_code == 201
     assert response.json["status"] == "refusal"
     assert response.json["location"] == "/collect/refusal/mini"

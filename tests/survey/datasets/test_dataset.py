@@ -287,6 +287,7 @@ def test_labels_in_three_languages(default_instrument) -> None:
     assert column_labels(spec, "ru")["_round"] == "Раунд опроса"
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_cache_appends_new_submissions(demo, survey_round) -> None:
     invalidate()
     first = load_dataset([demo])
@@ -317,6 +318,7 @@ def test_cache_appends_new_submissions(demo, survey_round) -> None:
     assert len(third.respondents) == 41 and third.excluded == {"rejected": 1}
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_appended_rows_with_codes_no_version_lists(
     create_instrument, make_xlsform, survey_round
 ) -> None:
@@ -337,6 +339,7 @@ def test_appended_rows_with_codes_no_version_lists(
     assert list(appended.respondents["colour"].cat.categories) == ["red", "blue", "purple"]
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_cache_rebuilds_after_correction_review_and_withdrawal(
     demo, survey_round, create_user
 ) -> None:
@@ -375,6 +378,7 @@ def test_cache_rebuilds_after_correction_review_and_withdrawal(
     assert cache_stats()["builds"] == 5  # invalidate() emptied the cache
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_throttled_full_check_still_sees_corrections(app, demo, create_user) -> None:
     from survey.collection.review import correct_submission, review_submission
 
@@ -395,6 +399,7 @@ def test_throttled_full_check_still_sees_corrections(app, demo, create_user) -> 
     assert rebuilt is not first and rebuilt.excluded == {"rejected": 1}
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_cache_keys_include_the_filters(demo) -> None:
     invalidate()
     everything = load_dataset([demo])
@@ -404,6 +409,7 @@ def test_cache_keys_include_the_filters(demo) -> None:
     assert load_dataset([demo], districts=["semey_city"]) is semey
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_rebuild_when_appended_rows_change_a_column_type(
     create_instrument, make_xlsform, survey_round
 ) -> None:
@@ -425,6 +431,7 @@ def test_rebuild_when_appended_rows_change_a_column_type(
     assert cache_stats()["builds"] == 2
 
 
+@pytest.mark.app_config({"SNAPSHOT_ENABLED": False})  # the JSON path's own cache
 def test_chunks_join_up(demo, monkeypatch) -> None:
     monkeypatch.setattr(dataset_module, "CHUNK_ROWS", 7)
     small_chunks = load_dataset([demo], use_cache=False)
