@@ -143,7 +143,7 @@ TEXT: dict[str, dict[str, str]] = {
             "unmet need for support, and a severity level (in need, acute) is counted only when "
             "the answers given establish it or rule it out, so that a question left unanswered is "
             "never read as “no need”. A household counts as having a cancer diagnosis when the "
-            "respondent or any member has one. Percentages are rounded to 0.1 point."
+            "respondent or any member has one."
         ),
         "m_tables": (
             "In the tables, % is the share of those who answered, 95% CI its 95 per cent "
@@ -365,7 +365,7 @@ TEXT: dict[str, dict[str, str]] = {
             "тяжести (нуждается, острая нужда) засчитывается, только если данные ответы "
             "подтверждают или исключают его, поэтому вопрос без ответа никогда не считается "
             "отсутствием нужды. Домохозяйство считается имеющим диагноз рака, если он есть у "
-            "респондента или у кого-либо из членов. Проценты округлены до 0,1 пункта."
+            "респондента или у кого-либо из членов."
         ),
         "m_tables": (
             "В таблицах % — доля от ответивших, 95 % ДИ — её 95-процентный доверительный "
@@ -598,8 +598,7 @@ TEXT: dict[str, dict[str, str]] = {
             "аса мұқтаж) берілген жауаптар оны растаған немесе жоққа шығарған кезде ғана "
             "есептеледі, сондықтан жауапсыз қалған сұрақ ешқашан «қажеттілік жоқ» деп "
             "саналмайды. Респондентте немесе мүшелерінің біреуінде қатерлі ісік анықталса, үй "
-            "шаруашылығы қатерлі ісік диагнозы бар деп саналады. Пайыздар 0,1 тармаққа дейін "
-            "дөңгелектенген."
+            "шаруашылығы қатерлі ісік диагнозы бар деп саналады."
         ),
         "m_tables": (
             "Кестелерде % — жауап бергендердің үлесі, 95 % СА — оның 95 % сенімділік аралығы, "

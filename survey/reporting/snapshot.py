@@ -31,7 +31,6 @@ from reports.analysis import (
     suppress_small_cells,
     suppressed_view,
 )
-from reports.analysis.rounding import round_published
 from reports.languages import PAPER_LANGUAGES
 from survey.collection.models import Refusal, Submission
 from survey.datasets.dataset import Dataset, load_dataset
@@ -276,7 +275,9 @@ def _analysis(
     plan, problems = build_plan(dataset.spec)
     method = _method_plan(respondents)
     result = run_plan(respondents, members, _combined(plan, method))
-    table = round_published(apply_to_estimates(result.table, k=k))
+    # Not rounded here: the paper prints whole percentages from the exact share (rounding
+    # twice would turn 27.46 % into 28 %); the snapshot itself never leaves the server
+    table = apply_to_estimates(result.table, k=k)
     analysis = _Analysis(
         dataset, plan, method, table, _table_json(table), [*problems, *result.problems]
     )
