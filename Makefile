@@ -27,7 +27,8 @@ test: install browser odk-engine
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto -m "not browser"
+	$(BIN)/pytest -q -m browser
 
 install: system $(STAMP) $(MO_FILES)
 

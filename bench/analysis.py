@@ -1,10 +1,19 @@
 """Timings of the analysis estimators on synthetic survey frames (10k, 100k and 1M rows).
 
 Run: .venv/bin/python bench/analysis.py [rows ...]
+
+With --plan N: the default instrument's whole analysis plan (every indicator with its own
+disaggregations, as `survey indicators` computes it) on N demo submissions, CPU seconds, once
+without a design (Kish / Wilson) and once with a synthetic design (weights, district strata,
+settlement clusters: Taylor linearisation). The database is built by bench/dataset.py's `fill`
+in --keep (default: a temporary folder).
+
+    .venv/bin/python bench/analysis.py --plan 100000 --keep /tmp/birge-plan
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -109,5 +118,66 @@ def main(sizes: list[int]) -> None:
     )
 
 
+def plan_benchmark(rows: int, keep: str | None) -> None:
+    """CPU time of the full analysis plan on `rows` demo submissions, without and with a design."""
+    import os
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import dataset as dataset_bench
+
+    folder = Path(keep or tempfile.mkdtemp(prefix="birge-plan-"))
+    dataset_bench.fill(folder, rows)
+    app = dataset_bench.make_app(folder)
+    with app.app_context():
+        from sqlalchemy import select
+
+        from survey.datasets.dataset import load_dataset
+        from survey.extensions import db
+        from survey.instruments.analysis_plan import build_plan
+        from survey.instruments.models import Instrument
+        from survey.instruments.xlsform import load_xlsform
+
+        instrument = db.session.execute(select(Instrument)).scalars().first()
+        data = load_dataset(list(instrument.versions), include_demo=True)
+        # The plan of this checkout's default instrument (the database keeps the one it was
+        # filled with), so that an older checkout runs its own plan on the same data
+        workbook = (
+            Path(dataset_bench.ROOT) / "survey/instruments/default/birge_needs_assessment.xlsx"
+        )
+        plan, _problems = build_plan(load_xlsform(workbook.read_bytes()).spec)
+    respondents, members = data.respondents, data.members
+    rng = np.random.default_rng(7)
+    respondents = respondents.assign(_design_weight=rng.uniform(0.5, 3.0, len(respondents)))
+    print(
+        f"{len(respondents):,} respondents, {len(members):,} members, "
+        f"{len(plan.indicators)} indicators; load average {os.getloadavg()[0]:.2f}"
+    )
+    runs = [("no design (Kish / Wilson)", plan)]
+    try:
+        from reports.analysis import SurveyDesign
+
+        design = SurveyDesign("_design_weight", "district", "settlement")
+        runs.append(("design: weights, strata, clusters (Taylor)", replace(plan, design=design)))
+    except ImportError:  # the code before design-based intervals
+        pass
+    from reports.analysis import run_plan
+
+    for label, chosen in runs:
+        best = math.inf
+        for _ in range(2):
+            start = time.process_time()
+            result = run_plan(respondents, members, chosen)
+            best = min(best, time.process_time() - start)
+        print(f"  full plan, {label:<44} {best:7.2f} CPU s ({len(result.table):,} rows)")
+
+
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [10_000, 100_000, 1_000_000])
+    if sys.argv[1:2] == ["--plan"]:
+        size = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+        where = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
+        plan_benchmark(size, where)
+    else:
+        main([int(arg) for arg in sys.argv[1:]] or [10_000, 100_000, 1_000_000])

@@ -83,11 +83,14 @@ def venv_tool(name: str) -> str:
     return str(path)
 
 
-def run_survey(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
-    """Run the `survey` command for the benchmark's instance; fail loudly."""
+def run_survey(
+    args: Sequence[str], env: dict[str, str], stdin: str | None = None, code: Path = ROOT
+) -> str:
+    """Run the `survey` command (of the checkout `code`) for the benchmark's instance."""
     done = subprocess.run(
-        [venv_tool("survey"), *args],
-        env=env,
+        [sys.executable, "-c", "from survey.cli import main; main()", *args],
+        env=code_env(env, code),
+        cwd=code,
         input=stdin,
         capture_output=True,
         text=True,
@@ -99,9 +102,16 @@ def run_survey(args: Sequence[str], env: dict[str, str], stdin: str | None = Non
     return done.stdout
 
 
+def code_env(env: dict[str, str], code: Path) -> dict[str, str]:
+    """The environment that makes `import survey` find the checkout `code` first."""
+    return {**env, "PYTHONPATH": str(code)}
+
+
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
-    """The production server on 127.0.0.1:port, stopped on exit (also on error)."""
+def gunicorn(
+    env: dict[str, str], port: int, log: Path, code: Path = ROOT, workers: int = 2, threads: int = 4
+) -> Iterator[subprocess.Popen]:
+    """The production server (the checkout `code`) on 127.0.0.1:port, stopped on exit."""
     with log.open("w") as out:
         server = subprocess.Popen(
             [
@@ -109,15 +119,17 @@ def gunicorn(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.P
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "2",
+                str(workers),
                 "--threads",
-                "4",
+                str(threads),
                 "--timeout",
                 "60",
+                "--chdir",
+                str(code),
                 "survey.wsgi:app",
             ],
-            env=env,
-            cwd=ROOT,
+            env=code_env(env, code),
+            cwd=code,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -144,6 +156,21 @@ def wait_until_up(port: int, server: subprocess.Popen, log: Path) -> None:
                 return
         time.sleep(0.2)
     raise BenchError(f"gunicorn did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def cpu_seconds(server: subprocess.Popen) -> float:
+    """User + system CPU seconds of the gunicorn master and its workers so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [server.pid]
+    with suppress(OSError):
+        for task in Path(f"/proc/{server.pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+    total = 0.0
+    for pid in pids:
+        with suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 # -- HTTP -------------------------------------------------------------------------------------
@@ -445,19 +472,20 @@ def report_phase(name: str, results: Results, sent: int) -> None:
 # -- main -------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; 0 when every check passed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=2000, help="submissions to post (default 2000)")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
-    parser.add_argument("--database", help="postgresql://user@127.0.0.1:5432/db (default SQLite)")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    if not 1 <= args.n <= MAX_SUBMISSIONS:
-        parser.error(f"--n must be between 1 and {MAX_SUBMISSIONS}")
-    if not 1 <= args.concurrency <= 64:
-        parser.error("--concurrency must be between 1 and 64")
+@dataclass
+class Run:
+    """One served code and server shape: its phases and the server's CPU per post."""
 
+    label: str
+    workers: int
+    ok: bool
+    first: Results
+    cpu_ms_per_post: float
+    client_cpu_ms_per_post: float
+
+
+def run_once(args: argparse.Namespace, code: Path, label: str, workers: int) -> Run:
+    """A fresh instance and database, the code of `code` under gunicorn, both phases, checks."""
     folder = Path(tempfile.mkdtemp(prefix="birge-bench-"))
     database: Database | None = None
     try:
@@ -469,25 +497,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             "SURVEY_ADMIN_PASSWORD": PASSWORD,
         }
         env.pop("SURVEY_TEST_DATABASE_URL", None)
-        print(f"Machine   {machine()}")
+        print(f"\n== {label}: {code} — gunicorn {workers} workers x {args.threads} threads")
         print(f"Database  {database.version}: {database.label}")
-        run_survey(["init"], env)
-        run_survey(["users", "create", VOLUNTEER, "--password-stdin"], env, PASSWORD + "\n")
+        run_survey(["init"], env, code=code)
+        run_survey(["users", "create", VOLUNTEER, "--password-stdin"], env, PASSWORD + "\n", code)
         spec = load_xlsform(DEFAULT_INSTRUMENT.read_bytes()).spec
         port = free_port()
-        with gunicorn(env, port, folder / "gunicorn.log"):
+        log = folder / "gunicorn.log"
+        with gunicorn(env, port, log, code, workers, args.threads) as server:
             cookies, version_id, token = log_in(port)
             prepared = time.perf_counter()
             interviews = make_interviews(spec, args.n, args.seed, token)
             prepared = time.perf_counter() - prepared
             print(
-                f"Server    gunicorn survey.wsgi:app, 2 workers x 4 threads, 127.0.0.1:{port}; "
-                f"{args.n} interviews generated in {prepared:.1f} s"
+                f"Server    127.0.0.1:{port}; {args.n} interviews generated in {prepared:.1f} s; "
+                f"clients: {args.concurrency} threads, keep-alive, one logged-in volunteer"
             )
-            print(f"Clients   {args.concurrency} threads, keep-alive, one logged-in volunteer")
             deadline = time.monotonic() + DEADLINE_SECONDS
+            server_cpu, client_cpu = cpu_seconds(server), time.process_time()
             first = post_all(port, cookies, version_id, interviews, args.concurrency, deadline)
+            server_cpu = cpu_seconds(server) - server_cpu
+            client_cpu = time.process_time() - client_cpu
             report_phase(f"Phase 1: {args.n} new submissions", first, args.n)
+            posted = max(1, len(first.latencies))
+            print(
+                f"  server CPU       {server_cpu * 1000 / posted:.2f} ms per post "
+                f"(gunicorn master + workers, {server_cpu:.1f} CPU-s); the client threads "
+                f"used {client_cpu * 1000 / posted:.2f} ms per post of the same cores"
+            )
             resend = random.Random(args.seed).sample(interviews, min(RESEND, len(interviews)))
             second = post_all(port, cookies, version_id, resend, args.concurrency, deadline)
             report_phase(f"Phase 2: {len(resend)} resent submissions", second, len(resend))
@@ -502,18 +539,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Stored    {stored} submissions (expected {args.n}); {same}/50 resent checked equal")
         ok = stored == args.n and same == min(50, len(resend)) and not first.errors
         ok = ok and not second.errors and len(first.latencies) == args.n
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"Load      average {load} at the end (other processes on the machine count too)")
         print("Result    OK" if ok else "Result    FAILED")
-        return 0 if ok else 1
-    except BenchError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Run(
+            label,
+            workers,
+            ok,
+            first,
+            server_cpu * 1000 / posted,
+            client_cpu * 1000 / posted,
+        )
     finally:
         if database is not None:
             with suppress(Exception):
                 drop_postgres(database)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when every check passed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="submissions to post (default 2000)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument("--database", help="postgresql://user@127.0.0.1:5432/db (default SQLite)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[2], help="gunicorn workers, one run each"
+    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="another checkout (e.g. a git worktree of main) served the same way, for the ratio",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.n <= MAX_SUBMISSIONS:
+        parser.error(f"--n must be between 1 and {MAX_SUBMISSIONS}")
+    if not 1 <= args.concurrency <= 64:
+        parser.error("--concurrency must be between 1 and 64")
+    if not all(1 <= w <= 16 for w in args.workers) or not 1 <= args.threads <= 32:
+        parser.error("--workers must be between 1 and 16, --threads between 1 and 32")
+    if args.reference is not None and not (args.reference / "survey" / "wsgi.py").is_file():
+        parser.error(f"--reference {args.reference} is not a checkout of this project")
+
+    print(f"Machine   {machine()}")
+    codes = [(ROOT, "this checkout")]
+    if args.reference is not None:
+        codes.append((args.reference.resolve(), "reference"))
+    runs: list[Run] = []
+    try:
+        for workers in args.workers:
+            for code, label in codes:
+                runs.append(run_once(args, code, label, workers))
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"\nSummary ({args.n} posts each, {args.concurrency} client threads):")
+    for run in runs:
+        rate = len(run.first.latencies) / run.first.seconds if run.first.seconds else 0.0
+        print(
+            f"  {run.label:<14} {run.workers} workers  {rate:7.1f} submissions/s  "
+            f"server {run.cpu_ms_per_post:6.2f} CPU-ms/post  "
+            f"client {run.client_cpu_ms_per_post:5.2f} CPU-ms/post  {'OK' if run.ok else 'FAILED'}"
+        )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Load      average {load} at the end (other processes on the machine count too)")
+    return 0 if all(run.ok for run in runs) else 1
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ def create_app(
     app.config.from_prefixed_env("SURVEY")
     if test_config:
         app.config.from_mapping(test_config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config.get("PRIVATE_FILES", True):
+        # The instance folder holds every answer (database, backups, reports, exports): files
+        # this process creates are for its own user only (0600 files, 0700 folders).
+        os.umask(0o077)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True, mode=0o700)
     _configure_database(app)
     _configure_secret_key(app)
 
@@ -61,6 +65,8 @@ def create_app(
     app.register_blueprint(dashboards_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(openrosa_bp)
+    # The same OpenRosa routes for phones configured with a device token instead of a password.
+    app.register_blueprint(openrosa_bp, name="openrosa_key", url_prefix="/key/<token>")
     app.register_blueprint(offline_bp)
     app.register_blueprint(reporting_bp)
 
@@ -73,7 +79,11 @@ def create_app(
 def _configure_database(app: Flask) -> None:
     url = app.config.get("DATABASE_URL") or app.config.get("SQLALCHEMY_DATABASE_URI")
     if not url:
-        url = "sqlite:///" + str(Path(app.instance_path) / "survey.sqlite3")
+        path = Path(app.instance_path) / "survey.sqlite3"
+        if not path.exists():
+            # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        url = "sqlite:///" + str(path)
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
@@ -94,6 +104,7 @@ def _configure_secret_key(app: Flask) -> None:
         return
     key_file = Path(app.instance_path) / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
     app.config["SECRET_KEY"] = key_file.read_text().strip()

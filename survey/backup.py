@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -27,10 +28,20 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
+def create_private_file(path: Path) -> None:
+    """Create an empty file only its owner can read (0600); an existing one is left alone."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def backup(database_url: str, out: Path) -> str:
-    """Write a consistent copy of the database to out; return the kind ('sqlite'/'postgresql')."""
+    """Write a consistent copy of the database to out; return the kind ('sqlite'/'postgresql').
+
+    The file is created 0600: a backup holds every answer and account.
+    """
     url = make_url(database_url)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    create_private_file(out)
     if url.get_backend_name() == "sqlite":
         source = sqlite3.connect(_sqlite_path(url))
         target = sqlite3.connect(out)
@@ -125,7 +136,8 @@ def verify(path: Path, expected: str | None = None) -> str:
 
 
 def restore(database_url: str, backup_file: Path, safety_dir: Path) -> Path | None:
-    """Replace the database with a verified backup; keep a safety copy of the current one."""
+    """Replace the database with a verified backup; keep a safety copy of the current one
+    (None when the database was empty)."""
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend not in {"sqlite", "postgresql"}:
@@ -147,7 +159,14 @@ def restore(database_url: str, backup_file: Path, safety_dir: Path) -> Path | No
             target.close()
             source.close()
         return safety
-    backup(database_url, safety)
+    safety_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    create_private_file(safety)
+    _run(["pg_dump", "--format=custom", "--no-owner", f"--file={safety}", *_pg_args(url)], url)
+    listing = _run(["pg_restore", "--list", str(safety)], make_url("postgresql://"))
+    if " TABLE " not in listing:
+        # An empty database (a fresh server): nothing to keep, and nothing to blame the dump for.
+        safety.unlink()
+        safety = None
     _run(
         ["pg_restore", "--clean", "--if-exists", "--no-owner", *_pg_args(url), str(backup_file)],
         url,

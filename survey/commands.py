@@ -28,6 +28,7 @@ def _upgrade_database() -> None:
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database, load the default instrument, first round and admin."""
+    from survey.backup import create_private_file
     from survey.collection.models import SurveyRound
     from survey.collection.rounds import create_round
     from survey.instruments.services import import_default_instrument
@@ -44,7 +45,9 @@ def init_command() -> None:
         click.echo(f"Created the first survey round, {today.year}.")
     if db.session.execute(select(User).where(User.role == Role.ADMIN.value)).first() is None:
         password = os.environ.get("SURVEY_ADMIN_PASSWORD") or generate_password()
-        create_user("admin", password, Role.ADMIN)
+        create_user(
+            "admin", password, Role.ADMIN, generated=not os.environ.get("SURVEY_ADMIN_PASSWORD")
+        )
         if os.environ.get("SURVEY_ADMIN_PASSWORD"):
             click.echo(
                 "Created the admin account 'admin' with the password from SURVEY_ADMIN_PASSWORD."
@@ -52,7 +55,9 @@ def init_command() -> None:
         else:
             click.echo("Created the admin account. Write this down, it is shown only once:")
             click.echo(f"    username: admin    password: {password}")
-            (Path(current_app.instance_path) / "first-login.txt").write_text(
+            first_login = Path(current_app.instance_path) / "first-login.txt"
+            create_private_file(first_login)
+            first_login.write_text(
                 f"username: admin\npassword: {password}\n"
                 "Delete this file after your first login and change the password.\n"
             )

@@ -13,12 +13,21 @@ BABEL_DEFAULT_TIMEZONE = "UTC"
 SESSION_COOKIE_HTTPONLY = True
 # Long enough for a whole interview without a request; the server also enforces it.
 IDLE_TIMEOUT_MINUTES = 180
-PERMANENT_SESSION_LIFETIME = IDLE_TIMEOUT_MINUTES * 60
+# However active, a login session ends after this many hours (a long field day).
+SESSION_ABSOLUTE_HOURS = 14
+PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_HOURS * 3600
+# Login attempts per network address and minute, counted in the database for every worker.
+LOGIN_ATTEMPTS_PER_MINUTE = 20
+# Two-factor login (TOTP) is required for these roles; others may turn it on.
+TWO_FACTOR_REQUIRED_ROLES = ["admin"]
 SESSION_COOKIE_SAMESITE = "Lax"
 WTF_CSRF_TIME_LIMIT = 12 * 3600  # a volunteer may keep a form open for a whole field day
 
 # Minimum count shown in any published aggregate (DOMAIN.md §6).
 SUPPRESSION_K = 5
+# Whether advocates' dashboards and papers may include interviews still pending review
+# (approved ones always; rejected and held ones never).
+PUBLISH_PENDING = True
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
@@ -33,3 +42,10 @@ DATASET_FULL_CHECK_SECONDS = 10
 # a withdrawal leaves every process's datasets at its next request. SNAPSHOT_FOLDER moves it.
 SNAPSHOT_ENABLED = True
 SNAPSHOT_CHECK_SECONDS = 0
+
+# The project name ODK Collect shows for phones configured by a device QR code.
+PROJECT_NAME = "Birge"
+
+# Phone numbers of these regions (ISO 3166 codes) are refused in free text, with or without the
+# country prefix; +7 numbers are always refused.
+SCREENING_PHONE_REGIONS = ["KZ", "RU"]

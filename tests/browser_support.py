@@ -87,3 +87,10 @@ def new_page(browser: Any, base: str, username: str, **options: Any) -> Any:
     page.click("form.narrow button[type=submit]")
     page.wait_for_url(f"{base}/")
     return page
+
+
+def open_menu(page: Any) -> None:
+    """Unfold the header's menu when a phone-sized page shows it folded behind "Menu"."""
+    toggle = page.locator("#menu-toggle")
+    if toggle.count() and toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from survey import create_app
 from survey.extensions import db
@@ -32,6 +32,8 @@ BASE_CONFIG = {
     "SECRET_KEY": "test-secret-key-not-for-production",
     "WTF_CSRF_ENABLED": False,
     "RATELIMIT_ENABLED": False,
+    # Two-factor login is required for admins in production; tests of it switch it on.
+    "TWO_FACTOR_REQUIRED_ROLES": [],
     # Reviews and corrections show in the next load, not after the production delay.
     "DATASET_FULL_CHECK_SECONDS": 0,
 }
@@ -77,18 +79,39 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(url: str) -> str:
+    """The database of this pytest-xdist worker: `<name>_gw0`, ... created beside `url`'s."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The PostgreSQL test database, emptied and migrated once per session."""
+    """The PostgreSQL test database (one per xdist worker), emptied and migrated once."""
     assert POSTGRES_URL
-    app = _app_for(POSTGRES_URL, tmp_path_factory.mktemp("pg-instance"))
+    url = _worker_database(POSTGRES_URL)
+    app = _app_for(url, tmp_path_factory.mktemp("pg-instance"))
     with app.app_context():
         with db.engine.begin() as connection:
             connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         upgrade(directory=MIGRATIONS)
         db.engine.dispose()
-    return POSTGRES_URL
+    return url
 
 
 def _empty_postgres() -> None:
@@ -188,8 +211,11 @@ def create_instrument(app: Flask) -> Callable[..., Any]:
     """Factory: import XLSForm bytes (or rows) and return the InstrumentVersion."""
     from survey.instruments.services import import_instrument
 
-    def factory(data: bytes | None = None, **rows: Any):
-        version, _warnings = import_instrument(data or xlsform_bytes(**rows), "test.xlsx")
+    def factory(data: bytes | None = None, *, keep: tuple[str, ...] = (), **rows: Any):
+        # Tests build later versions freely; the confirmation itself is tested on its own.
+        version, _warnings = import_instrument(
+            data or xlsform_bytes(**rows), "test.xlsx", keep=keep, confirm_changes=True
+        )
         db.session.commit()
         return version
 

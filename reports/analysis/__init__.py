@@ -6,10 +6,12 @@ Pure functions (DataFrame, options) -> DataFrame: no I/O, no globals, inputs nev
 from reports.analysis.conditions import (
     condition_columns,
     evaluate_condition,
+    evaluate_known,
     parse_condition_text,
     render_condition,
     validate_condition,
 )
+from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
 from reports.analysis.estimators import (
     ProportionSpec,
@@ -18,6 +20,7 @@ from reports.analysis.estimators import (
     median,
     multiple_frequencies,
     proportion,
+    rank_points,
     ranking,
     round_difference,
     severity,
@@ -48,11 +51,13 @@ __all__ = [
     "Indicator",
     "PlanResult",
     "ProportionSpec",
+    "SurveyDesign",
     "apply_to_estimates",
     "automatic_plan",
     "condition_columns",
     "difference_interval",
     "evaluate_condition",
+    "evaluate_known",
     "frequencies",
     "kish_effective_n",
     "mean",
@@ -64,6 +69,7 @@ __all__ = [
     "plan_from_mapping",
     "plan_to_mapping",
     "proportion",
+    "rank_points",
     "ranking",
     "render_condition",
     "round_difference",

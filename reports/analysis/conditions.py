@@ -179,6 +179,52 @@ def _evaluate(df: pd.DataFrame, condition: Condition) -> np.ndarray:
     return result
 
 
+def evaluate_known(df: pd.DataFrame, condition: Condition) -> tuple[np.ndarray, np.ndarray]:
+    """(holds, known): the condition in three-valued (Kleene) logic over unanswered items.
+
+    A leaf on an item that was not answered (missing, dnk or pnta) is unknown, unless the leaf
+    asks about the non-answer itself (`is missing`, `is answered`, or a list naming dnk/pnta).
+    `and` is false as soon as one part is known false, `or` true as soon as one is known
+    true; otherwise an unknown part makes the whole unknown. `holds` is False where unknown.
+    """
+    validate_condition(condition)
+    holds, known = _evaluate_known(df, condition)
+    return holds & known, known
+
+
+def _evaluate_known(df: pd.DataFrame, condition: Condition) -> tuple[np.ndarray, np.ndarray]:
+    """Recursive (holds, known) with holds meaningful only where known."""
+    if "not" in condition:
+        holds, known = _evaluate_known(df, condition["not"])
+        return ~holds & known, known
+    if "all" in condition or "any" in condition:
+        every = "all" in condition
+        parts = [_evaluate_known(df, child) for child in condition["all" if every else "any"]]
+        all_known = np.logical_and.reduce([known for _, known in parts])
+        if every:
+            holds = np.logical_and.reduce([holds & known for holds, known in parts])
+            settled = np.logical_or.reduce([~holds & known for holds, known in parts])
+            return holds & all_known, all_known | settled
+        holds = np.logical_or.reduce([holds & known for holds, known in parts])
+        return holds, all_known | holds
+    op = next(key for key in condition if key in OPERATORS)
+    names = [condition["column"]] if "column" in condition else condition["any_of_columns"]
+    value = condition[op]
+    observed = op in FLAG_OPERATORS or (
+        op in LIST_OPERATORS and any(str(item) in SPECIAL_CODES for item in value)
+    )
+    parts = []
+    for name in names:
+        holds = _evaluate_leaf(df, name, op, value)
+        if observed:
+            known = np.ones(len(df), dtype=bool)
+        else:
+            known = _evaluate_leaf(df, name, "answered", True)
+        parts.append((holds & known, known))
+    holds = np.logical_or.reduce([holds for holds, _ in parts])
+    return holds, np.logical_and.reduce([known for _, known in parts]) | holds
+
+
 def multiple_columns(df: pd.DataFrame, question: str) -> dict[str, str]:
     """The `<question>/<code>` boolean columns of a select_multiple question, by code."""
     prefix = f"{question}/"

@@ -32,11 +32,13 @@ from reports.analysis.conditions import (
     chosen_mask,
     condition_columns,
     evaluate_condition,
+    evaluate_known,
     has_column,
     missing_mask,
     multiple_columns,
     validate_condition,
 )
+from reports.analysis.design import DesignArrays, SurveyDesign, ratio_variance, resolve_design
 from reports.analysis.errors import AnalysisError
 from reports.analysis.groups import (
     GroupBlock,
@@ -48,6 +50,7 @@ from reports.analysis.groups import (
     normalise_by,
 )
 from reports.analysis.intervals import (
+    critical_t,
     median_ranks,
     newcombe_bounds,
     t_bounds,
@@ -59,6 +62,9 @@ INDICATIVE_N = 30
 SEVERITY_PREFIX = "severity_"
 SEVERITY_OVERALL = "severity_overall"
 SEVERITY_MEASURES = (("in_need", 3), ("acute", 4))
+# severity() also writes the highest score still possible given unanswered items
+SEVERITY_MAX = "__max"
+_MEASURE = "_measure_met"
 
 ESTIMATE_COLUMNS = (
     "group_var",
@@ -116,6 +122,35 @@ def _weights(df: pd.DataFrame, weight: str | None) -> Array | None:
     if weight not in df.columns:
         raise AnalysisError(f"Weight column '{weight}' is not in the data.")
     return validate_weights(df[weight].to_numpy(dtype=float, na_value=np.nan))
+
+
+def _weighting(
+    df: pd.DataFrame, weight: str | None, design: SurveyDesign | None
+) -> tuple[Array | None, DesignArrays | None]:
+    """Weights and resolved design: a design brings its own weight column."""
+    if design is None:
+        return _weights(df, weight), None
+    arrays = resolve_design(df, design)
+    return arrays.weights, arrays
+
+
+def _design_columns(design: SurveyDesign | None) -> tuple[str, ...]:
+    """Columns a design reads (none without one)."""
+    return design.columns() if design is not None else ()
+
+
+def _share_variance(
+    arrays: DesignArrays | None,
+    block: GroupBlock,
+    sums: _Shares,
+    numerators: Array,
+    valid: Mask,
+) -> Array | None:
+    """Linearised variances (G, C) of a block's shares under the design, or None without one."""
+    if arrays is None:
+        return None
+    ratio = _divide(sums.weighted, sums.total[:, None])
+    return ratio_variance(arrays, block.codes, block.size, numerators, valid.astype(float), ratio)
 
 
 def _effective_n(total: Array, squares: Array) -> Array:
@@ -201,14 +236,23 @@ def _share_columns(
     status: tuple[Mask, Mask, Mask],
     weighted: bool,
     confidence: float,
+    variance: Array | None = None,
 ) -> dict[str, np.ndarray]:
-    """Output columns for one block, group-major then category (length G × C)."""
+    """Output columns for one block, group-major then category (length G × C).
+
+    With a design variance (G, C) the Wilson interval is taken on the design's effective n,
+    p(1 − p) / V (Kish's where p is 0 or 1 and V vanishes).
+    """
     size = len(categories)
     effective_n = _effective_n(sums.total, sums.squares) if weighted else sums.n
     estimate = _divide(sums.weighted, sums.total[:, None])
     if not_in_denominator is not None:
         estimate[:, not_in_denominator] = np.nan
     effective = np.repeat(effective_n, size)
+    if variance is not None:
+        spread = (estimate * (1.0 - estimate)).reshape(-1)
+        design_n = _divide(spread, variance.reshape(-1))
+        effective = np.where(np.isfinite(design_n) & (spread > 0), design_n, effective)
     low, high = wilson_bounds(
         np.nan_to_num(estimate.reshape(-1)) * effective, effective, confidence
     )
@@ -253,8 +297,17 @@ def proportion(
     by: str | Sequence[str] | None = None,
     weight: str | None = None,
     confidence: float = 0.95,
+    design: SurveyDesign | None = None,
 ) -> pd.DataFrame:
-    """Share of denominator rows meeting the numerator, overall and by each `by` column."""
+    """Share of denominator rows meeting the numerator, overall and by each `by` column.
+
+    With an answered column, a row whose answers cannot settle the numerator (it reads an
+    item the row left unanswered, e.g. "wants support and has not received it" with
+    "received" refused) leaves the denominator too, and is counted as dnk, pnta or missing
+    after the items concerned.
+    With a design the intervals are design-based (Taylor linearisation); otherwise Wilson on
+    Kish's effective n.
+    """
     _check_frame(df)
     if not isinstance(indicator, ProportionSpec):
         raise AnalysisError("A proportion needs a ProportionSpec.")
@@ -265,29 +318,55 @@ def proportion(
     if indicator.answered_column is not None:
         needed.add(indicator.answered_column)
     _require(df, needed)
-    w = _weights(df, weight)
+    w, arrays = _weighting(df, weight, design)
     blocks = group_blocks(df, by)
     base = (
         np.ones(len(df), dtype=bool)
         if indicator.denominator is None
         else evaluate_condition(df, indicator.denominator).to_numpy()
     )
+    none = np.zeros(len(df), dtype=bool)
     if indicator.answered_column is None:
         valid = base
-        none = np.zeros(len(df), dtype=bool)
         status = (none, none, none)
     else:
         answered, dnk, pnta, missing = answer_status(df, indicator.answered_column)
         valid = base & answered
         status = (base & dnk, base & pnta, base & missing)
-    hit = valid & evaluate_condition(df, indicator.numerator).to_numpy()
-    parts = [
-        _share_columns(
-            b, _share_sums(b, valid, [hit], w), [""], None, status, w is not None, confidence
+    if indicator.answered_column is None:
+        holds = evaluate_condition(df, indicator.numerator).to_numpy()
+    else:
+        holds, known = evaluate_known(df, indicator.numerator)
+        unsettled = valid & ~known
+        if unsettled.any():
+            valid = valid & known
+            status = _unsettled_status(df, indicator.numerator, unsettled, status)
+    hit = valid & holds
+    parts = []
+    for b in blocks:
+        sums = _share_sums(b, valid, [hit], w)
+        variance = _share_variance(arrays, b, sums, hit[:, None].astype(float), valid)
+        parts.append(
+            _share_columns(
+                b, sums, [""], None, status, w is not None, confidence, variance=variance
+            )
         )
-        for b in blocks
-    ]
     return _stack(parts, ESTIMATE_COLUMNS)
+
+
+def _unsettled_status(
+    df: pd.DataFrame, condition: Condition, rows: Mask, status: tuple[Mask, Mask, Mask]
+) -> tuple[Mask, Mask, Mask]:
+    """Add rows whose numerator is unknown to dnk, pnta or missing, by the items they left."""
+    said_dnk = np.zeros(len(df), dtype=bool)
+    said_pnta = np.zeros(len(df), dtype=bool)
+    for name in sorted(condition_columns(condition)):
+        _answered, dnk, pnta, _missing = answer_status(df, name)
+        said_dnk |= dnk
+        said_pnta |= pnta
+    dnk = rows & said_dnk
+    pnta = rows & ~said_dnk & said_pnta
+    return (status[0] | dnk, status[1] | pnta, status[2] | (rows & ~dnk & ~pnta))
 
 
 # --- means and medians ----------------------------------------------------------------------
@@ -351,11 +430,16 @@ def mean(
     by: str | Sequence[str] | None = None,
     weight: str | None = None,
     confidence: float = 0.95,
+    design: SurveyDesign | None = None,
 ) -> pd.DataFrame:
-    """Mean of a numeric question with a t interval (weighted: SE from Kish's effective n)."""
+    """Mean of a numeric question with a t interval (weighted: SE from Kish's effective n).
+
+    With a design: SE by Taylor linearisation, t on the design's degrees of freedom
+    (clusters − strata), and effective_n the variance of the values over the design variance.
+    """
     _check_frame(df)
     values, dnk, pnta, missing = _numeric_answers(df, column)
-    w = _weights(df, weight)
+    w, arrays = _weighting(df, weight, design)
     valid = ~np.isnan(values)
     x = np.where(valid, values, 0.0)
     weights = valid.astype(float) if w is None else w * valid
@@ -369,10 +453,34 @@ def mean(
         variance = _divide(block.sum(weights * np.square(x - row_centre)), total)
         effective_n = n if w is None else _effective_n(total, block.sum(np.square(weights)))
         low, high = t_bounds(centre, variance, effective_n, confidence)
+        if arrays is not None:
+            low, high, effective_n = _design_mean_bounds(
+                arrays, block, x[:, None], valid, centre[:, None], variance, confidence
+            )
+            low, high, effective_n = low[:, 0], high[:, 0], effective_n[:, 0]
         parts.append(
             _centre_columns(block, centre, low, high, n, effective_n, (dnk, pnta, missing))
         )
     return _stack(parts, ESTIMATE_COLUMNS)
+
+
+def _design_mean_bounds(
+    arrays: DesignArrays,
+    block: GroupBlock,
+    values: Array,
+    valid: Mask,
+    centre: Array,
+    spread: Array,
+    confidence: float,
+) -> tuple[Array, Array, Array]:
+    """(low, high, effective n), each (G, C), of design-based t intervals for ratio means."""
+    variance = ratio_variance(
+        arrays, block.codes, block.size, values * valid[:, None], valid.astype(float), centre
+    )
+    half = critical_t(confidence, arrays.degrees_of_freedom) * np.sqrt(variance)
+    spread = np.broadcast_to(spread.reshape(spread.shape[0], -1), variance.shape)
+    effective = np.nan_to_num(_divide(spread, variance))
+    return centre - half, centre + half, effective
 
 
 def _pick(ordered: Array, start: NDArray[np.intp], offset: NDArray[np.intp], ok: Mask) -> Array:
@@ -432,6 +540,7 @@ def frequencies(
     by: str | Sequence[str] | None = None,
     weight: str | None = None,
     confidence: float = 0.95,
+    design: SurveyDesign | None = None,
 ) -> pd.DataFrame:
     """Counts and shares per answer code of a single-choice question.
 
@@ -468,13 +577,32 @@ def frequencies(
         category == position[PREFER_NOT_TO_ANSWER],
         category < 0,
     )
-    w = _weights(df, weight)
+    w, arrays = _weighting(df, weight, design)
     is_special = np.array([label in SPECIAL_CODES for label in categories])
+    numerators = (
+        (category[:, None] == np.arange(len(categories))[None, :]) & valid[:, None]
+        if arrays is not None
+        else None
+    )
     parts = []
     for block in group_blocks(df, by):
         sums = _exclusive_sums(block, category, len(categories), valid, w)
+        variance = (
+            _share_variance(arrays, block, sums, numerators.astype(float), valid)
+            if numerators is not None
+            else None
+        )
         parts.append(
-            _share_columns(block, sums, categories, is_special, status, w is not None, confidence)
+            _share_columns(
+                block,
+                sums,
+                categories,
+                is_special,
+                status,
+                w is not None,
+                confidence,
+                variance=variance,
+            )
         )
     return _stack(parts, FREQUENCY_COLUMNS)
 
@@ -487,6 +615,7 @@ def multiple_frequencies(
     by: str | Sequence[str] | None = None,
     weight: str | None = None,
     confidence: float = 0.95,
+    design: SurveyDesign | None = None,
 ) -> pd.DataFrame:
     """Share choosing each code of a select_multiple question among those who answered it.
 
@@ -504,19 +633,28 @@ def multiple_frequencies(
     hits = [
         answered & chosen_mask(df[columns[code]]) if code in columns else none for code in wanted
     ]
-    w = _weights(df, weight)
-    parts = [
-        _share_columns(
-            block,
-            _share_sums(block, answered, hits, w),
-            wanted,
-            None,
-            (dnk, pnta, missing),
-            w is not None,
-            confidence,
+    w, arrays = _weighting(df, weight, design)
+    numerators = np.column_stack(hits).astype(float) if arrays is not None and hits else None
+    parts = []
+    for block in group_blocks(df, by):
+        sums = _share_sums(block, answered, hits, w)
+        variance = (
+            _share_variance(arrays, block, sums, numerators, answered)
+            if numerators is not None
+            else None
         )
-        for block in group_blocks(df, by)
-    ]
+        parts.append(
+            _share_columns(
+                block,
+                sums,
+                wanted,
+                None,
+                (dnk, pnta, missing),
+                w is not None,
+                confidence,
+                variance=variance,
+            )
+        )
     return _stack(parts, FREQUENCY_COLUMNS)
 
 
@@ -540,24 +678,25 @@ RANKING_COLUMNS = (
 )
 
 
-def ranking(
+@dataclass(frozen=True)
+class _Ranked:
+    """Ranked columns read once: the codes, each rank's code per row and its first mentions."""
+
+    categories: list[str]
+    rank_codes: list[NDArray[np.intp]]
+    first: list[Mask]
+    valid: Mask
+    status: tuple[Mask, Mask, Mask]
+
+
+def _ranked(
     df: pd.DataFrame,
     columns: Sequence[str],
-    *,
-    points: Sequence[float] = (3, 2, 1),
-    by: str | Sequence[str] | None = None,
-    exclude: Sequence[str] = SPECIAL_CODES,
-    codes: Sequence[str] | None = None,
-    weight: str | None = None,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Ranked needs: rank-weighted points per code and the share naming it at any rank.
-
-    columns hold the code ranked 1st, 2nd, … (e.g. need_1..need_3) and points the score of
-    each rank. share_top (with a Wilson CI) is among respondents who named at least one code
-    not in exclude; count is how many of them named the code. Rows are sorted by points,
-    highest first, within each group. A code named twice by one person counts once in the share.
-    """
+    points: Sequence[float],
+    exclude: Sequence[str],
+    codes: Sequence[str] | None,
+) -> _Ranked:
+    """Read ranked columns (need_1..need_3): codes, per-rank row codes, who ranked anything."""
     _check_frame(df)
     columns = list(columns)
     if not columns or len(points) != len(columns):
@@ -588,15 +727,52 @@ def ranking(
     }
     dnk = ~valid & said[DONT_KNOW]
     pnta = ~valid & ~dnk & said[PREFER_NOT_TO_ANSWER]
-    status = (dnk, pnta, ~valid & ~dnk & ~pnta)
-    # A code counts once per person in the share: only its first mention is counted
+    # A code counts once per person: only its first mention is counted
     first = []
     for index, code in enumerate(rank_codes):
         new = code >= 0
         for earlier in rank_codes[:index]:
             new = new & (code != earlier)
         first.append(new)
-    w = _weights(df, weight)
+    return _Ranked(categories, rank_codes, first, valid, (dnk, pnta, ~valid & ~dnk & ~pnta))
+
+
+def _mention_matrix(ranked: _Ranked, scores: Sequence[float]) -> Array:
+    """(rows, codes): the score each row gives each code at its first mention (0 if unnamed)."""
+    out = np.zeros((len(ranked.valid), len(ranked.categories)))
+    rows = np.arange(len(ranked.valid))
+    for code, is_first, score in zip(ranked.rank_codes, ranked.first, scores, strict=True):
+        out[rows[is_first], code[is_first]] += float(score)
+    return out
+
+
+def ranking(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    points: Sequence[float] = (3, 2, 1),
+    by: str | Sequence[str] | None = None,
+    exclude: Sequence[str] = SPECIAL_CODES,
+    codes: Sequence[str] | None = None,
+    weight: str | None = None,
+    confidence: float = 0.95,
+    design: SurveyDesign | None = None,
+) -> pd.DataFrame:
+    """Ranked needs: rank-weighted points per code and the share naming it at any rank.
+
+    columns hold the code ranked 1st, 2nd, … (e.g. need_1..need_3) and points the score of
+    each rank. share_top (with a Wilson CI) is among respondents who named at least one code
+    not in exclude; count is how many of them named the code. Rows are sorted by points,
+    highest first, within each group. A code named twice by one person counts once in the share.
+    """
+    ranked = _ranked(df, columns, points, exclude, codes)
+    categories, rank_codes, first, valid = (
+        ranked.categories,
+        ranked.rank_codes,
+        ranked.first,
+        ranked.valid,
+    )
+    w, arrays = _weighting(df, weight, design)
     unit = np.ones(len(df)) if w is None else w
     size = len(categories)
     # Per rank, independent of the grouping: the points, mention and weighted-mention weights
@@ -604,6 +780,7 @@ def ranking(
         (unit * float(score), is_first.astype(float), unit * is_first)
         for score, is_first in zip(points, first, strict=True)
     ]
+    named = _mention_matrix(ranked, [1.0] * len(first)) if arrays is not None else None
     parts = []
     for block in group_blocks(df, by):
         shape = (block.size, size)
@@ -619,7 +796,10 @@ def ranking(
             if w is None
             else _Shares(n, block.sum(w * valid), block.sum(w * w * valid), mentions, weighted)
         )
-        out = _share_columns(block, sums, categories, None, status, w is not None, confidence)
+        variance = _share_variance(arrays, block, sums, named, valid) if named is not None else None
+        out = _share_columns(
+            block, sums, categories, None, ranked.status, w is not None, confidence, variance
+        )
         out["points"] = scored.reshape(-1)
         out["share_top"] = out.pop("estimate")
         # Within each group: points descending, the code order breaking ties
@@ -628,6 +808,76 @@ def ranking(
         order = np.lexsort((code_index, -out["points"], group_index))
         parts.append({name: values[order] for name, values in out.items()})
     return _stack(parts, RANKING_COLUMNS)
+
+
+def rank_points(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    points: Sequence[float] = (3, 2, 1),
+    by: str | Sequence[str] | None = None,
+    exclude: Sequence[str] = SPECIAL_CODES,
+    codes: Sequence[str] | None = None,
+    weight: str | None = None,
+    confidence: float = 0.95,
+    design: SurveyDesign | None = None,
+) -> pd.DataFrame:
+    """Rank-weighted points: the mean score (e.g. 3/2/1 for 1st/2nd/3rd) each code gets.
+
+    Among respondents who ranked at least one code, a code scores the points of the rank it
+    was named at (0 when not named); the estimate is the (weighted) mean score, 0 to the top
+    points, with a t interval (Kish's effective n, or design-based with a design). `points`
+    holds the total points and `count` how many named the code. Sorted by estimate within
+    each group, highest first.
+    """
+    ranked = _ranked(df, columns, points, exclude, codes)
+    w, arrays = _weighting(df, weight, design)
+    valid = ranked.valid
+    scores = _mention_matrix(ranked, points)
+    named = _mention_matrix(ranked, [1.0] * len(points)) > 0
+    weights = valid.astype(float) if w is None else w * valid
+    size = len(ranked.categories)
+    parts = []
+    for block in group_blocks(df, by):
+        n = block.sum(valid)
+        total = block.sum(weights)
+        plain_sum = np.column_stack([block.sum(scores[:, c]) for c in range(size)])
+        weighted_sum = np.column_stack([block.sum(weights * scores[:, c]) for c in range(size)])
+        squares = np.column_stack(
+            [block.sum(weights * np.square(scores[:, c])) for c in range(size)]
+        )
+        count = np.column_stack([block.sum(named[:, c] & valid) for c in range(size)])
+        centre = _divide(weighted_sum, total[:, None])
+        spread = np.maximum(_divide(squares, total[:, None]) - np.square(centre), 0.0)
+        effective_n = n if w is None else _effective_n(total, block.sum(np.square(weights)))
+        effective = np.broadcast_to(effective_n[:, None], centre.shape)
+        low, high = t_bounds(centre, spread, effective, confidence)
+        if arrays is not None:
+            low, high, effective = _design_mean_bounds(
+                arrays, block, scores, valid, centre, spread, confidence
+            )
+        dnk, pnta, missing = (np.repeat(block.sum(mask), size) for mask in ranked.status)
+        out = {
+            "group_var": np.repeat(np.array([block.variable] * block.size, dtype=object), size),
+            "group": np.repeat(np.array(block.labels, dtype=object), size),
+            "category": np.tile(np.array(ranked.categories, dtype=object), block.size),
+            "estimate": centre.reshape(-1),
+            "ci_low": low.reshape(-1),
+            "ci_high": high.reshape(-1),
+            "n": np.repeat(n, size).astype(np.int64),
+            "count": count.reshape(-1).astype(np.int64),
+            "effective_n": np.asarray(effective, dtype=float).reshape(-1),
+            "dnk": dnk.astype(np.int64),
+            "pnta": pnta.astype(np.int64),
+            "missing": missing.astype(np.int64),
+            "indicative": np.repeat(n, size) < INDICATIVE_N,
+            "points": plain_sum.reshape(-1),
+        }
+        group_index = np.repeat(np.arange(block.size), size)
+        code_index = np.tile(np.arange(size), block.size)
+        order = np.lexsort((code_index, -np.nan_to_num(out["estimate"]), group_index))
+        parts.append({name: values[order] for name, values in out.items()})
+    return _stack(parts, (*FREQUENCY_COLUMNS, "points"))
 
 
 # --- severity -------------------------------------------------------------------------------
@@ -660,23 +910,48 @@ def severity(df: pd.DataFrame, rules: SeverityRules) -> pd.DataFrame:
 
     In each sector the highest score whose condition holds wins; a row meeting none scores 1.
     The overall score is the highest sector score (JIAF-inspired, not an official JIAF analysis).
+
+    Unanswered items (missing, dnk, pnta) are not read as "no": the rules are evaluated in
+    three-valued logic (evaluate_known), `severity_<sector>` is the score the answers already
+    establish and `severity_<sector>__max` the highest score the unanswered items could still
+    give. Where the two differ, whether a threshold is met may be unknown (severity_summary).
     """
     _check_frame(df)
     validate_severity_rules(rules)
     _require(df, set().union(*(condition_columns(c) for r in rules.values() for _, c in r)))
     scores: dict[str, NDArray[np.int64]] = {}
+    highest: dict[str, NDArray[np.int64]] = {}
     for sector, sector_rules in rules.items():
-        score = np.ones(len(df), dtype=np.int64)
+        low = np.ones(len(df), dtype=np.int64)
+        high = np.ones(len(df), dtype=np.int64)
         for value, condition in sector_rules:
-            holds = evaluate_condition(df, condition).to_numpy()
-            score = np.maximum(score, np.where(holds, value, 1))
-        scores[f"{SEVERITY_PREFIX}{sector}"] = score
-    overall = np.maximum.reduce(list(scores.values())) if scores else np.ones(len(df), np.int64)
-    scores[SEVERITY_OVERALL] = overall
-    clash = [name for name in scores if name in df.columns]
+            holds, known = evaluate_known(df, condition)
+            low = np.maximum(low, np.where(holds, value, 1))
+            high = np.maximum(high, np.where(holds | ~known, value, 1))
+        scores[f"{SEVERITY_PREFIX}{sector}"] = low
+        highest[f"{SEVERITY_PREFIX}{sector}{SEVERITY_MAX}"] = high
+    ones = np.ones(len(df), np.int64)
+    scores[SEVERITY_OVERALL] = np.maximum.reduce([*scores.values(), ones])
+    highest[SEVERITY_OVERALL + SEVERITY_MAX] = np.maximum.reduce([*highest.values(), ones])
+    columns = {**scores, **highest}
+    clash = [name for name in columns if name in df.columns]
     if clash:
         raise AnalysisError(f"The data already have a column '{clash[0]}'.")
-    return df.assign(**{name: pd.Series(values, index=df.index) for name, values in scores.items()})
+    return df.assign(
+        **{name: pd.Series(values, index=df.index) for name, values in columns.items()}
+    )
+
+
+def _score_columns(scores: pd.DataFrame) -> list[str]:
+    """The sector score columns of severity() output, overall last (bounds left out)."""
+    names = [
+        c
+        for c in scores.columns
+        if isinstance(c, str) and c.startswith(SEVERITY_PREFIX) and not c.endswith(SEVERITY_MAX)
+    ]
+    return [c for c in names if c != SEVERITY_OVERALL] + (
+        [SEVERITY_OVERALL] if SEVERITY_OVERALL in scores.columns else []
+    )
 
 
 def severity_summary(
@@ -686,26 +961,42 @@ def severity_summary(
     weight: str | None = None,
     sectors: Sequence[str] | None = None,
     confidence: float = 0.95,
+    design: SurveyDesign | None = None,
 ) -> pd.DataFrame:
     """% in need (score ≥ 3) and % acute (≥ 4) per sector and overall, from severity() output.
 
+    A row counts where its answers settle the measure: met when the established score reaches
+    the threshold, not met when even the highest possible score (`__max`) stays below it.
+    Rows it depends on unanswered items for are left out of the denominator; n is the number
+    of rows settled (answered) and `missing` the number left unknown.
     Columns: sector, measure ("in_need" or "acute"), then those of proportion().
     """
     _check_frame(scores)
     if sectors is None:
-        names = [c for c in scores.columns if isinstance(c, str) and c.startswith(SEVERITY_PREFIX)]
-        names = [c for c in names if c != SEVERITY_OVERALL] + (
-            [SEVERITY_OVERALL] if SEVERITY_OVERALL in scores.columns else []
-        )
+        names = _score_columns(scores)
     else:
         names = [f"{SEVERITY_PREFIX}{sector}" for sector in sectors]
     if not names:
         raise AnalysisError("No severity scores in the data: run severity() first.")
+    _require(scores, names)
+    keep = [*normalise_by(by), *([weight] if weight else []), *_design_columns(design)]
     frames = []
     for name in names:
+        low = scores[name].to_numpy(dtype=float, na_value=np.nan)
+        upper = name + SEVERITY_MAX
+        high = scores[upper].to_numpy(dtype=float, na_value=np.nan) if upper in scores else low
         for measure, threshold in SEVERITY_MEASURES:
-            spec = ProportionSpec({"column": name, ">=": threshold}, answered_column=name)
-            table = proportion(scores, spec, by=by, weight=weight, confidence=confidence)
+            met = low >= threshold
+            settled = met | (high < threshold)
+            status = np.where(settled, np.where(met, "yes", "no"), None)
+            frame = pd.DataFrame(
+                {column: scores[column] for column in dict.fromkeys(keep) if column in scores}
+            )
+            frame[_MEASURE] = pd.Categorical(status, categories=["yes", "no"])
+            spec = ProportionSpec({"column": _MEASURE, "in": ["yes"]}, answered_column=_MEASURE)
+            table = proportion(
+                frame, spec, by=by, weight=weight, confidence=confidence, design=design
+            )
             table.insert(0, "measure", measure)
             table.insert(0, "sector", name[len(SEVERITY_PREFIX) :])
             frames.append(table)

@@ -23,6 +23,12 @@ def critical_z(confidence: float) -> float:
     return float(stats.norm.isf((1.0 - confidence) / 2.0))
 
 
+def critical_t(confidence: float, degrees_of_freedom: float) -> float:
+    """The two-sided t quantile for a confidence level and degrees of freedom."""
+    _check_confidence(confidence)
+    return float(stats.t.isf((1.0 - confidence) / 2.0, degrees_of_freedom))
+
+
 def _check_confidence(confidence: float) -> None:
     """Refuse confidence levels outside (0, 1), a common slip being 95 for 0.95."""
     if not (isinstance(confidence, int | float) and 0.0 < confidence < 1.0):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,10 +13,12 @@ from reports.analysis.conditions import (
     Condition,
     condition_columns,
     evaluate_condition,
+    evaluate_known,
     has_column,
     parse_condition_text,
     validate_condition,
 )
+from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
 from reports.analysis.estimators import (
     FREQUENCY_COLUMNS,
@@ -27,6 +29,7 @@ from reports.analysis.estimators import (
     median,
     multiple_frequencies,
     proportion,
+    rank_points,
     ranking,
     severity,
     severity_summary,
@@ -34,8 +37,10 @@ from reports.analysis.estimators import (
 )
 from reports.instrument import QuestionDescription
 
-KINDS = ("proportion", "mean", "median", "ranking", "severity", "frequency", "multiple")
-UNITS = ("respondent", "member")
+KINDS = ("proportion", "mean", "median", "ranking", "points", "severity", "frequency", "multiple")
+UNITS = ("respondent", "member", "household")
+HOUSEHOLD_KEY = "_submission_id"  # the column joining roster rows to their respondent
+_HOUSEHOLD = "_household_meets"
 
 TIDY_COLUMNS = (
     "indicator",
@@ -55,10 +60,12 @@ class Indicator:
     """One indicator of the plan.
 
     kind: proportion (numerator / denominator conditions, answered question), mean or median
-    (column, optional denominator condition), ranking (columns ranked 1st.., points), severity
+    (column, optional denominator condition), ranking (columns ranked 1st.., points; share
+    naming each code), points (the same columns: mean rank points per code), severity
     (column = sector name or "overall"; % in need and % acute), frequency (single choice:
     column, codes) or multiple (select_multiple: column = question, codes).
-    unit: "respondent" or "member" (household roster rows).
+    unit: "respondent", "member" (household roster rows) or "household" (a proportion of
+    households: the respondent meets `numerator` or any roster member `member_numerator`).
     """
 
     id: str
@@ -76,6 +83,7 @@ class Indicator:
     chapter: str | None = None
     codes: tuple[str, ...] = ()
     points: tuple[float, ...] = (3, 2, 1)
+    member_numerator: Condition | None = None
 
     def __post_init__(self) -> None:
         """Refuse plans that cannot mean anything, whatever the data."""
@@ -91,7 +99,7 @@ class Indicator:
                 raise AnalysisError(f"Indicator '{self.id}': '{name}' must be a list, not text.")
             object.__setattr__(self, name, tuple(value))
         try:
-            for condition in (self.numerator, self.denominator):
+            for condition in (self.numerator, self.denominator, self.member_numerator):
                 if condition is not None:
                     validate_condition(condition)
         except AnalysisError as error:
@@ -103,6 +111,7 @@ class Indicator:
             "frequency": self.column is not None,
             "multiple": self.column is not None,
             "ranking": bool(self.columns),
+            "points": bool(self.columns),
             "severity": True,
         }
         if not needs[self.kind]:
@@ -110,6 +119,13 @@ class Indicator:
                 self.kind, "a column"
             )
             raise AnalysisError(f"Indicator '{self.id}': a {self.kind} needs {what}.")
+        if self.unit == "household" and (
+            self.kind != "proportion" or self.member_numerator is None
+        ):
+            raise AnalysisError(
+                f"Indicator '{self.id}': the unit 'household' is for proportions with a "
+                "numerator for the respondent and a member_numerator for the roster."
+            )
 
     @property
     def label_en(self) -> str:
@@ -130,11 +146,13 @@ class Indicator:
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    """Indicators, severity rules {sector: [(score, condition), ...]} and a default weight."""
+    """Indicators, severity rules {sector: [(score, condition), ...]}, a default weight and
+    the sampling design (design-based intervals when given; its weight then applies)."""
 
     indicators: tuple[Indicator, ...] = ()
     severity_rules: SeverityRules = field(default_factory=dict)
     weight: str | None = None
+    design: SurveyDesign | None = None
 
     def __post_init__(self) -> None:
         """Indicator ids are unique; severity indicators need rules."""
@@ -162,22 +180,40 @@ def run_plan(
     *,
     by_override: Sequence[str] | None = None,
     confidence: float = 0.95,
+    household_key: str = HOUSEHOLD_KEY,
 ) -> PlanResult:
     """Compute every indicator into one tidy table (TIDY_COLUMNS), collecting problems.
 
     An indicator that cannot be computed (a column the data lack, bad weights) is left out and
     its problem, naming the indicator, is listed; a missing disaggregation column only drops
-    that disaggregation. by_override replaces every indicator's disaggregations.
+    that disaggregation. by_override replaces every indicator's disaggregations. With a design,
+    roster rows take their household's weight, stratum and cluster (household_key joins them);
+    without a cluster column the household is the cluster.
     """
-    frames = {"respondent": respondents, "member": members}
+    frames: dict[str, pd.DataFrame | None] = {
+        "respondent": respondents,
+        "member": members,
+        "household": respondents,
+    }
+    designs: dict[str, SurveyDesign | None] = {unit: plan.design for unit in UNITS}
     scores: dict[str, pd.DataFrame] = {}
     parts: list[dict[str, np.ndarray]] = []
     problems: list[str] = []
+    member_design_problem: str | None = None
+    if plan.design is not None and members is not None:
+        try:
+            frames["member"], designs["member"] = _member_design(
+                respondents, members, plan.design, household_key
+            )
+        except AnalysisError as error:
+            member_design_problem = str(error)
     for indicator in plan.indicators:
         try:
             frame = frames[indicator.unit]
             if frame is None:
                 raise AnalysisError("It needs household member data and none were given.")
+            if indicator.unit == "member" and member_design_problem:
+                raise AnalysisError(member_design_problem)
             missing = sorted(
                 name for name in indicator.data_columns() if not has_column(frame, name)
             )
@@ -191,16 +227,89 @@ def run_plan(
                 if name not in frame.columns
             ]
             weight = indicator.weight or plan.weight
+            design = designs[indicator.unit]
             if indicator.kind == "severity":
                 if indicator.unit not in scores:
                     scores[indicator.unit] = severity(frame, plan.severity_rules)
                 frame = scores[indicator.unit]
-            table = _estimate(frame, indicator, by, weight, confidence)
+            if indicator.unit == "household":
+                frame = _household_frame(
+                    frame,
+                    members,
+                    indicator,
+                    [*by, *([weight] if weight else [])],
+                    design,
+                    household_key,
+                )
+                indicator = replace(
+                    indicator,
+                    numerator={"column": _HOUSEHOLD, "in": ["yes"]},
+                    denominator=None,
+                    answered=_HOUSEHOLD,
+                )
+            table = _estimate(frame, indicator, by, weight, confidence, design)
             parts.append(_tidy(indicator, table))
         except AnalysisError as error:
             message = str(error)
             problems.append(f"Indicator '{indicator.id}': {message[0].lower()}{message[1:]}")
     return PlanResult(_assemble(parts), problems)
+
+
+def _member_design(
+    respondents: pd.DataFrame, members: pd.DataFrame, design: SurveyDesign, key: str
+) -> tuple[pd.DataFrame, SurveyDesign]:
+    """Roster rows with their household's design columns, and the design to use on them."""
+    for frame, what in ((respondents, "respondent"), (members, "household member")):
+        if key not in frame.columns:
+            raise AnalysisError(f"The {what} data have no column '{key}' to join households.")
+    position = pd.Index(respondents[key]).get_indexer(members[key])
+    if (position < 0).any():
+        raise AnalysisError("Some household members have no respondent in the data.")
+    columns = {
+        name: respondents[name].to_numpy()[position]
+        for name in design.columns()
+        if name in respondents.columns and name != key
+    }
+    cluster = design.cluster or key
+    return members.assign(**columns), replace(design, cluster=cluster)
+
+
+def _household_frame(
+    respondents: pd.DataFrame,
+    members: pd.DataFrame | None,
+    indicator: Indicator,
+    keep: Sequence[str],
+    design: SurveyDesign | None,
+    key: str,
+) -> pd.DataFrame:
+    """One row per household: whether the respondent or any member meets the condition.
+
+    Three-valued: yes as soon as someone is known to meet it, no when everyone's answers say
+    no, unknown (left out of the denominator) otherwise. Rows outside the denominator are
+    unknown too.
+    """
+    if members is None:
+        raise AnalysisError("It needs household member data and none were given.")
+    holds, known = evaluate_known(respondents, indicator.numerator or {})
+    member_holds, member_known = evaluate_known(members, indicator.member_numerator or {})
+    if key not in respondents.columns or key not in members.columns:
+        raise AnalysisError(f"Column '{key}' is not in the data.")
+    position = pd.Index(respondents[key]).get_indexer(members[key])
+    inside = position >= 0
+    size = len(respondents)
+    any_member = np.bincount(position[inside], weights=member_holds[inside], minlength=size) > 0
+    unknown_member = (
+        np.bincount(position[inside], weights=~member_known[inside], minlength=size) > 0
+    )
+    meets = holds | any_member
+    settled = meets | (known & ~unknown_member)
+    if indicator.denominator is not None:
+        settled &= evaluate_condition(respondents, indicator.denominator).to_numpy()
+    status = np.where(settled, np.where(meets, "yes", "no"), None)
+    names = dict.fromkeys([*keep, *(design.columns() if design else ())])
+    frame = pd.DataFrame({name: respondents[name] for name in names if name in respondents})
+    frame[_HOUSEHOLD] = pd.Categorical(status, categories=["yes", "no"])
+    return frame
 
 
 def _estimate(
@@ -209,27 +318,31 @@ def _estimate(
     by: list[str],
     weight: str | None,
     confidence: float,
+    design: SurveyDesign | None = None,
 ) -> pd.DataFrame:
     """Run the estimator of the indicator's kind; output has a `category` column."""
     if indicator.kind == "proportion":
         spec = ProportionSpec(indicator.numerator or {}, indicator.denominator, indicator.answered)
-        return proportion(frame, spec, by=by, weight=weight, confidence=confidence)
+        return proportion(frame, spec, by=by, weight=weight, confidence=confidence, design=design)
     if indicator.denominator is not None:
         frame = frame[evaluate_condition(frame, indicator.denominator).to_numpy()]
     column = indicator.column or ""
     codes = indicator.codes or None
     if indicator.kind == "mean":
-        return mean(frame, column, by=by, weight=weight, confidence=confidence)
+        return mean(frame, column, by=by, weight=weight, confidence=confidence, design=design)
     if indicator.kind == "median":
         return median(frame, column, by=by, confidence=confidence)  # unweighted by design
     if indicator.kind == "frequency":
-        return frequencies(frame, column, codes=codes, by=by, weight=weight, confidence=confidence)
+        return frequencies(
+            frame, column, codes=codes, by=by, weight=weight, confidence=confidence, design=design
+        )
     if indicator.kind == "multiple":
         return multiple_frequencies(
-            frame, column, codes, by=by, weight=weight, confidence=confidence
+            frame, column, codes, by=by, weight=weight, confidence=confidence, design=design
         )
-    if indicator.kind == "ranking":
-        table = ranking(
+    if indicator.kind in ("ranking", "points"):
+        estimator = ranking if indicator.kind == "ranking" else rank_points
+        table = estimator(
             frame,
             indicator.columns,
             points=indicator.points,
@@ -237,10 +350,13 @@ def _estimate(
             codes=codes,
             weight=weight,
             confidence=confidence,
+            design=design,
         )
         return table.rename(columns={"share_top": "estimate"})
     sector = indicator.column or "overall"
-    table = severity_summary(frame, by=by, weight=weight, sectors=[sector], confidence=confidence)
+    table = severity_summary(
+        frame, by=by, weight=weight, sectors=[sector], confidence=confidence, design=design
+    )
     return table.rename(columns={"measure": "category"}).drop(columns=["sector"])
 
 
@@ -334,7 +450,7 @@ def automatic_plan(
 def indicator_from_mapping(data: Mapping[str, Any]) -> Indicator:
     """An Indicator from JSON-able data; conditions may be dicts or their one-line text form."""
     values = dict(data)
-    for name in ("numerator", "denominator"):
+    for name in ("numerator", "denominator", "member_numerator"):
         if isinstance(values.get(name), str):
             text = values[name].strip()
             values[name] = parse_condition_text(text) if text else None
@@ -361,7 +477,10 @@ def plan_from_mapping(data: Mapping[str, Any]) -> AnalysisPlan:
             for score, rule in sector_rules
         ]
     indicators = tuple(indicator_from_mapping(item) for item in data.get("indicators", ()))
-    return AnalysisPlan(indicators, rules, data.get("weight"))
+    design = data.get("design")
+    return AnalysisPlan(
+        indicators, rules, data.get("weight"), SurveyDesign(**design) if design else None
+    )
 
 
 def plan_to_mapping(plan: AnalysisPlan) -> dict[str, Any]:
@@ -377,4 +496,16 @@ def plan_to_mapping(plan: AnalysisPlan) -> dict[str, Any]:
         sector: [[score, dict(condition)] for score, condition in sector_rules]
         for sector, sector_rules in plan.severity_rules.items()
     }
-    return {"indicators": indicators, "severity_rules": rules, "weight": plan.weight}
+    design = None
+    if plan.design is not None:
+        design = {
+            "weight": plan.design.weight,
+            "strata": plan.design.strata,
+            "cluster": plan.design.cluster,
+        }
+    return {
+        "indicators": indicators,
+        "severity_rules": rules,
+        "weight": plan.weight,
+        "design": design,
+    }

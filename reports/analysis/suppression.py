@@ -407,8 +407,9 @@ def _block_entries(block: pd.DataFrame, kind: str) -> _BlockEntries:
     extra = {name: _whole(block[name]) for name in _NON_ANSWERS if name in block.columns}
     special = np.isin(categories, SPECIAL_CODES) if kind == _EXCLUSIVE else np.zeros(size, bool)
     # One n entry per group when all its categories share it (the usual case)
-    frame = pd.DataFrame({"v": variables, "g": groups, "n": n})
-    shared_n = bool((frame.groupby(["v", "g"])["n"].nunique(dropna=False) <= 1).all())
+    frame = pd.DataFrame({"v": variables, "g": groups, "n": n, **extra})
+    shared = frame.groupby(["v", "g"]).nunique(dropna=False).le(1).all()
+    shared_n = bool(shared["n"])
     relations = Relations()
     entries = _BlockEntries(relations, [], [], [], [], special)
     for row in range(size):
@@ -426,8 +427,14 @@ def _block_entries(block: pd.DataFrame, kind: str) -> _BlockEntries:
                 rest_entry = relations.entry(("rest", *cell), n[row] - count[row], cost=overall)
                 relations.relation([count_entry, rest_entry], n_entry)
             relations.link(n_entry, [e for e in (count_entry, rest_entry) if e is not None])
+        # Non-answers are per group, unless they differ by category (severity's in need and
+        # acute rows leave different people out): then each category's are protected
         others = {
-            name: relations.entry((name, *group), values[row], cost=overall)
+            name: relations.entry(
+                (name, *group) if shared[name] else (name, *group, categories[row]),
+                values[row],
+                cost=overall,
+            )
             for name, values in extra.items()
             if not np.isnan(values[row])
         }

@@ -164,3 +164,35 @@ class WithdrawalForm(FlaskForm):
 
     receipt_code = StringField(_l("Receipt code"), validators=[DataRequired(), Length(max=20)])
     confirm = BooleanField(_l("Delete these answers completely"))
+
+
+class QueueFilterForm(FlaskForm):
+    """The review queue's filters, read from the query string (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), validators=[Optional()])
+    district = SelectField(_l("District"), validators=[Optional()])
+    volunteer = SelectField(_l("Volunteer"), validators=[Optional()])
+    round = SelectField(_l("Round"), validators=[Optional()])
+    received_from = DateField(_l("Received from"), validators=[Optional()])
+    received_to = DateField(_l("Received to"), validators=[Optional()])
+    demo = SelectField(
+        _l("Demo data"),
+        choices=[
+            SelectChoice("", _l("Included")),
+            SelectChoice("real", _l("Hidden")),
+            SelectChoice("demo", _l("Only demo data")),
+        ],
+        validators=[Optional()],
+    )
+    q = StringField(_l("Receipt code or instanceID"), validators=[Optional(), Length(max=80)])
+    sort = SelectField(
+        _l("Order"),
+        choices=[
+            SelectChoice("oldest", _l("Oldest first")),
+            SelectChoice("newest", _l("Newest first")),
+        ],
+        validators=[Optional()],
+    )

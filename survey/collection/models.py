@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -37,6 +38,13 @@ REVIEW_STATUSES = tuple(status.value for status in ReviewStatus)
 ANALYSED_STATUSES = (ReviewStatus.PENDING.value, ReviewStatus.APPROVED.value)
 
 
+def published_statuses(include_pending: bool) -> tuple[str, ...]:
+    """Review statuses advocates' outputs may draw on: approved, and pending if allowed."""
+    if include_pending:
+        return ANALYSED_STATUSES
+    return (ReviewStatus.APPROVED.value,)
+
+
 class SurveyRound(db.Model):
     """A named campaign with dates, e.g. "2025"; every submission belongs to one."""
 
@@ -53,6 +61,17 @@ class Submission(db.Model):
     """One interview's answers (codes, never labels), pinned to its instrument version."""
 
     __tablename__ = "submissions"
+    # The review queue reads one status in order of arrival, with or without demo data
+    # (collection/review.py); its counts per status are read from the same indexes.
+    __table_args__ = (
+        Index("ix_submissions_review_status_received_at", "review_status", "received_at"),
+        Index(
+            "ix_submissions_demo_review_status_received_at",
+            "is_demo",
+            "review_status",
+            "received_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(64), unique=True)

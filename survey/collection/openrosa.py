@@ -25,7 +25,7 @@ from flask import Response, current_app
 
 from survey.collection.services import valid_instance_id
 from survey.instruments.models import InstrumentVersion
-from survey.instruments.registry import QUESTION_TYPES, clean_text
+from survey.instruments.registry import clean_text, parser_for
 from survey.instruments.rules import field_key
 from survey.instruments.spec import InstrumentSpec, Question, Repeat
 
@@ -159,10 +159,9 @@ def form_identity(root: Element) -> tuple[str, str | None]:
 
 def typed_value(question: Question, text: str) -> Any:
     """An answer's text as the web form stores it; ValueError (translatable) when mistyped."""
-    kind = QUESTION_TYPES[question.type]
     if question.type == "select_one":
         return clean_text(text) or None
-    if question.type == "select_multiple":
+    if question.type in {"select_multiple", "rank"}:
         # XForms separates chosen codes with spaces; the web form gets them as a list.
         codes: list[str] = []
         for raw in text.split():
@@ -172,9 +171,10 @@ def typed_value(question: Question, text: str) -> Any:
         return codes or None
     if question.type == "acknowledge":
         return "OK" if text.strip() else None
-    if kind.parser is None:
+    parser = parser_for(question)
+    if parser is None:
         return None
-    return kind.parser(text)
+    return parser(text)
 
 
 def _timestamp(text: str | None) -> dt.datetime | None:

@@ -32,6 +32,7 @@ from survey.instruments import services as instruments
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.rules import Outcome, evaluate_answers
 from survey.instruments.spec import InstrumentSpec
+from survey.users import devices
 from survey.users import services as users
 from survey.users.models import Role, User
 
@@ -56,11 +57,13 @@ ERROR_MESSAGES = {
 
 
 def basic_auth(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Admit HTTPS requests with Basic credentials of a volunteer, coordinator or admin."""
+    """Admit HTTPS requests of a volunteer, coordinator or admin: Basic credentials, or a device
+    token in the URL (the same routes under /key/<token>/)."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Response:
-        user = _authenticate()
+        token = kwargs.pop("token", None)
+        user = _authenticate() if token is None else _authenticate_device(token)
         if isinstance(user, Response):
             return user
         return view(user, *args, **kwargs)
@@ -91,9 +94,7 @@ def _authenticate() -> User | Response:
     attempt = users.authenticate(username, credentials.password or "")
     if attempt.user is None:
         users.record_audit(
-            "login_failed",
-            target=username[:80],
-            details={"locked": attempt.locked_until is not None, "via": "openrosa"},
+            "login_failed", details=users.failed_login_details(username, attempt, via="openrosa")
         )
         db.session.commit()
         if attempt.locked_until is not None:
@@ -108,6 +109,33 @@ def _authenticate() -> User | Response:
             403,
         )
     return attempt.user
+
+
+def _authenticate_device(token: str) -> User | Response:
+    """The account of the device whose token is in the URL, or the response refusing it."""
+    if not (request.is_secure or current_app.config.get("OPENROSA_ALLOW_HTTP")):
+        return openrosa_response(
+            "HTTPS is required. Set the server URL in ODK Collect to the https:// address.", 403
+        )
+    found = devices.device_for_token(token)
+    if found is None:
+        db.session.rollback()
+        return openrosa_response(
+            "This device's key is not valid (it may have been revoked). Ask a coordinator for "
+            "a new QR code.",
+            401,
+        )
+    db.session.commit()  # last_used_at
+    _device, user = found
+    if not user.has_role(*SUBMITTING_ROLES):
+        return openrosa_response("This account may not download forms or send interviews.", 403)
+    return user
+
+
+def _route_arguments() -> dict[str, str]:
+    """The device token of this request's URL, to build links under the same /key/<token>/."""
+    token = (request.view_args or {}).get("token")
+    return {"token": token} if token else {}
 
 
 @bp.after_request
@@ -161,18 +189,29 @@ def _find_version(form_id: str, version: str | None) -> InstrumentVersion | Resp
 @failed_auth_limit
 @basic_auth
 def form_list(user: User) -> Response:
-    """The OpenRosa form list: every instrument's latest version, or only ?formID=."""
+    """The OpenRosa form list: every instrument's latest version, or only ?formID=.
+
+    With ?listAllVersions=true (OpenRosa Form List API), every version of every instrument.
+    """
     wanted = request.args.get("formID")
+    all_versions = request.args.get("listAllVersions", "").strip().lower() == "true"
     versions = [
         version
         for instrument in instruments.list_instruments()
-        if (version := instruments.latest_version(instrument)) is not None
-        and (wanted is None or instrument.form_id == wanted)
+        if wanted is None or instrument.form_id == wanted
+        for version in (
+            instrument.versions if all_versions else [instruments.latest_version(instrument)]
+        )
+        if version is not None
     ]
     document = openrosa.form_list_xml(
         versions,
         lambda form_id, version: url_for(
-            "openrosa.form_xml", form_id=form_id, version=version, _external=True
+            f"{request.blueprint}.form_xml",
+            form_id=form_id,
+            version=version,
+            _external=True,
+            **_route_arguments(),
         ),
     )
     return Response(document, content_type="text/xml; charset=utf-8")

@@ -107,8 +107,14 @@ def _question_view(spec: InstrumentSpec, q: Question, field: Any, language: str)
     }
 
 
-def page_sections(spec: InstrumentSpec, form: SubmissionForm, language: str) -> list[dict]:
-    """Sections with their questions and repeat entries, bound to the form's fields."""
+def page_sections(
+    spec: InstrumentSpec,
+    form: SubmissionForm,
+    language: str,
+    date_bounds: tuple[str, str, str] | None = None,
+) -> list[dict]:
+    """Sections with their questions and repeat entries, bound to the form's fields; the
+    interview date gets the round's first and last day as its bounds."""
     sections = []
     for section in spec.sections:
         items = []
@@ -116,7 +122,10 @@ def page_sections(spec: InstrumentSpec, form: SubmissionForm, language: str) -> 
             if isinstance(item, Repeat):
                 items.append(_repeat_view(spec, item, form, language))
             else:
-                items.append(_question_view(spec, item, question_field(form, item.name), language))
+                view = _question_view(spec, item, question_field(form, item.name), language)
+                if item.name == spec.intake.date_question and item.type == "date":
+                    view["bounds"] = date_bounds
+                items.append(view)
         sections.append(
             {
                 "section": section,

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from survey.clock import utcnow
 from survey.collection.models import REVIEW_STATUSES, ReviewStatus, Submission, SubmissionVersion
 from survey.collection.services import (
     answers_digest,
+    identifier_in_text,
     identifier_message,
     identifiers_in_answers,
     refusal_reason,
@@ -73,6 +76,8 @@ def correct_submission(
     reason = reason.strip()
     if not reason:
         raise ReviewError("reason")
+    if kind := identifier_in_text(reason):
+        raise ReviewError("identifier", kind)
     fields = changed_fields(submission.answers, answers)
     if not fields:
         return None
@@ -101,12 +106,15 @@ def correct_submission(
 
 
 def review_submission(submission: Submission, status: str, comment: str, reviewer: User) -> None:
-    """Mark a submission approved, on hold or rejected (a rejection needs a comment), audited."""
+    """Mark a submission approved, on hold or rejected (holding or rejecting needs a reason),
+    audited."""
     if status not in REVIEW_STATUSES:
         raise ReviewError("status")
     comment = comment.strip()
-    if status == ReviewStatus.REJECTED and not comment:
+    if status in (ReviewStatus.REJECTED, ReviewStatus.ON_HOLD) and not comment:
         raise ReviewError("comment")
+    if kind := identifier_in_text(comment):
+        raise ReviewError("identifier", kind)
     submission.review_status = status
     submission.review_comment = comment[:2000] or None
     submission.reviewed_by_id = reviewer.id
@@ -120,12 +128,118 @@ def review_submission(submission: Submission, status: str, comment: str, reviewe
     )
 
 
-def review_queue(status: str | None = None, limit: int = 200) -> list[Submission]:
-    """Submissions to review, oldest pending first; optionally one status only."""
-    query = select(Submission).order_by(Submission.received_at.desc()).limit(limit)
-    if status in REVIEW_STATUSES:
-        query = query.where(Submission.review_status == status)
-    return list(db.session.execute(query).scalars())
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the coordinator narrowed the review queue to (every field optional)."""
+
+    status: str | None = ReviewStatus.PENDING.value  # None: every status
+    district: str | None = None
+    volunteer_id: int | None = None
+    round_id: int | None = None
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+    demo: str = ""  # "" both, "real" or "demo" only
+    search: str = ""  # a receipt code or an instanceID
+    newest_first: bool = False
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the review queue, with the counts per status under the same filters."""
+
+    submissions: list[Submission]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _queue_conditions(filters: QueueFilters) -> list[Any]:
+    """The WHERE clauses of the filters, status aside."""
+    from survey.collection.privacy import normalize_receipt_code
+
+    conditions: list[Any] = []
+    if filters.district:
+        conditions.append(Submission.district == filters.district)
+    if filters.volunteer_id is not None:
+        conditions.append(Submission.entered_by_id == filters.volunteer_id)
+    if filters.round_id is not None:
+        conditions.append(Submission.round_id == filters.round_id)
+    if filters.received_from is not None:
+        start = dt.datetime.combine(filters.received_from, dt.time(), tzinfo=dt.UTC)
+        conditions.append(Submission.received_at >= start)
+    if filters.received_to is not None:
+        end = dt.datetime.combine(filters.received_to + dt.timedelta(days=1), dt.time(), dt.UTC)
+        conditions.append(Submission.received_at < end)
+    if filters.demo in ("real", "demo"):
+        conditions.append(Submission.is_demo.is_(filters.demo == "demo"))
+    text = filters.search.strip()
+    if text:
+        instance = text if text.startswith("uuid:") else f"uuid:{text}"
+        conditions.append(
+            or_(
+                Submission.receipt_code == normalize_receipt_code(text),
+                Submission.instance_id.in_({text, instance}),
+            )
+        )
+    return conditions
+
+
+def review_queue(
+    filters: QueueFilters, page: int = 1, per_page: int = QUEUE_PAGE_SIZE
+) -> QueuePage:
+    """A page of submissions to review, oldest first unless asked otherwise (the oldest pending
+    interview is the one a volunteer has waited longest on), and the counts per status."""
+    conditions = _queue_conditions(filters)
+    counts = {status: 0 for status in REVIEW_STATUSES}
+    for status, number in db.session.execute(
+        select(Submission.review_status, func.count())
+        .where(*conditions)
+        .group_by(Submission.review_status)
+    ):
+        counts[status] = number
+    if filters.status in REVIEW_STATUSES:
+        conditions.append(Submission.review_status == filters.status)
+        total = counts[filters.status]
+    else:
+        total = sum(counts.values())
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    order = (
+        (Submission.received_at.desc(), Submission.id.desc())
+        if filters.newest_first
+        else (Submission.received_at.asc(), Submission.id.asc())
+    )
+    rows = db.session.execute(
+        select(Submission)
+        .options(joinedload(Submission.entered_by))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).scalars()
+    return QueuePage(list(rows), total, page, pages, per_page, counts)
+
+
+def approve_many(ids: list[int], reviewer: User) -> int:
+    """Approve the submissions with these ids that are not approved yet (comments kept);
+    returns how many changed. Each is audited. Flushes only."""
+    submissions = db.session.execute(
+        select(Submission).where(
+            Submission.id.in_(ids), Submission.review_status != ReviewStatus.APPROVED.value
+        )
+    ).scalars()
+    changed = 0
+    for submission in submissions:
+        review_submission(
+            submission, ReviewStatus.APPROVED.value, submission.review_comment or "", reviewer
+        )
+        changed += 1
+    return changed
 
 
 def find_by_receipt_code(code: str) -> Submission | None:
@@ -177,8 +291,11 @@ def correction_history(
             name = key.rsplit("-", 1)[-1]
             question = spec.questions_by_name.get(name)
             label = spec.label(question.labels, language) if question else name
-            if key != name:
-                label = f"{label} ({key.split('-')[0]} {int(key.split('-')[1]) + 1})"
+            if key != name:  # inside a repeat: name the entry by the repeat's label
+                repeat_name, index = key.split("-")[0], int(key.split("-")[1]) + 1
+                repeat = spec.repeats_by_name.get(repeat_name)
+                entry = spec.label(repeat.labels, language) if repeat else repeat_name
+                label = f"{label} ({entry} {index})"
             changes.append(
                 (
                     label,
@@ -197,3 +314,32 @@ def _answer_text(spec: InstrumentSpec, question: Any, value: Any, language: str)
         codes = value if isinstance(value, list) else [value]
         return ", ".join(spec.choice_label(question.choice_list, str(c), language) for c in codes)
     return str(value)
+
+
+def entering_users() -> list[User]:
+    """Accounts that can enter interviews, for the queue's volunteer filter."""
+    return list(
+        db.session.execute(
+            select(User).where(User.role.in_(("volunteer", "coordinator"))).order_by(User.username)
+        ).scalars()
+    )
+
+
+def district_choices(language: str) -> list[tuple[str, str]]:
+    """(code, label) of the districts in the instruments' district lists, in a language."""
+    from survey.instruments import services as instruments
+
+    found: dict[str, str] = {}
+    for instrument in instruments.list_instruments():
+        version = instruments.latest_version(instrument)
+        if version is None:
+            continue
+        spec = instruments.spec_for(version)
+        question = spec.questions_by_name.get(spec.intake.district_question)
+        if question is None or not question.choice_list:
+            continue
+        for choice in spec.choices.get(question.choice_list, ()):
+            found.setdefault(
+                choice.name, spec.choice_label(question.choice_list, choice.name, language)
+            )
+    return sorted(found.items(), key=lambda item: item[1])

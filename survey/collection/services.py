@@ -23,17 +23,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app, has_app_context
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.clock import utcnow
-from survey.collection.models import Refusal, Submission, SurveyRound
-from survey.collection.privacy import find_identifiers, new_receipt_code
+from survey.collection.models import Refusal, ReviewStatus, Submission, SurveyRound
+from survey.collection.privacy import (
+    DEFAULT_PHONE_REGIONS,
+    device_receipt_code,
+    find_identifiers,
+    new_receipt_code,
+    normalize_receipt_code,
+)
 from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
-from survey.instruments.rules import Outcome
+from survey.instruments.registry import format_point
+from survey.instruments.rules import Outcome, instance_name
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import Role, User
 from survey.users.services import record_audit
@@ -84,15 +93,35 @@ def refusal_reason(spec: InstrumentSpec, answers: Mapping[str, Any]) -> str | No
     return None
 
 
+def discarded_answers(
+    spec: InstrumentSpec, answers: Mapping[str, Any], language: str
+) -> list[tuple[str, str, str]]:
+    """The answers a refusal would throw away, as readable rows: everything given after the
+    question that ends the interview (consent refused, or an age under the minimum)."""
+    reason = refusal_reason(spec, answers)
+    if reason is None:
+        return []
+    trigger = spec.intake.consent_question if reason == "no_consent" else spec.intake.age_question
+    order = [item.name for section in spec.sections for item in section.items]
+    if trigger not in order:
+        return []
+    after = set(order[order.index(trigger) + 1 :])
+    kept = {
+        name: value for name, value in answers.items() if name in after and value not in ("", [])
+    }
+    return readable_answers(spec, kept, language)
+
+
 def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> dict[str, str]:
     """Field key → kind of direct identifier found in its free text ('iin', 'phone', 'email')."""
     found: dict[str, str] = {}
+    regions = phone_regions()
 
     def check(key: str, name: str, value: Any) -> None:
         question = spec.questions_by_name.get(name)
         if question is None or question.type != "text" or not isinstance(value, str):
             return
-        hits = find_identifiers(value)
+        hits = find_identifiers(value, regions)
         if hits:
             found[key] = hits[0].kind
 
@@ -106,6 +135,82 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
     return found
 
 
+# Grid, in degrees, that locations are coarsened to when the admin did not confirm precise
+# locations at import: 0.01 degree of latitude is about 1.1 km.
+LOCATION_GRID_DEGREES = 0.01
+DEVICE_ID_TYPES = frozenset(
+    {"deviceid", "subscriberid", "simserial", "phonenumber", "username", "email"}
+)
+LOCATION_TYPES = frozenset({"geopoint", "geotrace", "geoshape", "start_geopoint"})
+
+
+def coarsened_location(value: str, grid: float = LOCATION_GRID_DEGREES) -> str:
+    """A point, line or shape on a grid, without altitude and accuracy (they narrow it down)."""
+    points = []
+    for point in value.split(";"):
+        parts = point.split()
+        if len(parts) < 2:
+            continue
+        lat, lon = (round(round(float(p) / grid) * grid, 6) for p in parts[:2])
+        points.append(format_point((lat, lon)))
+    return "; ".join(points)
+
+
+def answers_on_arrival(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    *,
+    source: str,
+    started_at: dt.datetime | None,
+    ended_at: dt.datetime | None,
+) -> dict[str, Any]:
+    """The answers as stored: metadata the server knows filled in for the web form, identifying
+    data the admin did not confirm at import coarsened (locations) or dropped (device ids)."""
+    kept = set(spec.identifying_kept)
+
+    def clean(question_values: Mapping[str, Any], top: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in question_values.items():
+            question = spec.questions_by_name.get(name)
+            if isinstance(value, list) and name in spec.repeats_by_name:
+                out[name] = [clean(entry, False) for entry in value]
+                continue
+            kind = question.type if question is not None else None
+            if kind in DEVICE_ID_TYPES and "device_ids" not in kept:
+                continue
+            if kind == "audit":
+                continue
+            if kind in LOCATION_TYPES and isinstance(value, str) and "precise_location" not in kept:
+                value = coarsened_location(value) or None
+            if value is not None:
+                out[name] = value
+        if top and source == "web":
+            for question in spec.iter_questions():
+                if question.repeat is not None:
+                    continue
+                if question.type == "start" and started_at is not None:
+                    out[question.name] = started_at.isoformat(timespec="seconds")
+                elif question.type == "end" and ended_at is not None:
+                    out[question.name] = ended_at.isoformat(timespec="seconds")
+                elif question.type == "today" and started_at is not None:
+                    out[question.name] = started_at.date().isoformat()
+        return out
+
+    return clean(answers, True)
+
+
+def phone_regions() -> tuple[str, ...]:
+    """The regions whose phone numbers screening looks for (SCREENING_PHONE_REGIONS)."""
+    configured = current_app.config.get("SCREENING_PHONE_REGIONS") if has_app_context() else None
+    return tuple(configured or DEFAULT_PHONE_REGIONS)
+
+
+def identifier_in_text(text: str) -> str | None:
+    """The kind of the first direct identifier in a staff-typed text (reason, comment), if any."""
+    hits = find_identifiers(text, phone_regions())
+    return hits[0].kind if hits else None
+
+
 def find_by_instance_id(instance_id: str) -> Submission | None:
     """The stored submission with this instanceID."""
     return db.session.execute(
@@ -113,7 +218,16 @@ def find_by_instance_id(instance_id: str) -> Submission | None:
     ).scalar_one_or_none()
 
 
-def _unused_receipt_code() -> str:
+def _unused_receipt_code(instance_id: str, device_code: str | None = None) -> str:
+    """The device's code when it is the one derived from this instanceID and still free (the
+    respondent already holds it), otherwise a new random one."""
+    if device_code and normalize_receipt_code(device_code) == device_receipt_code(instance_id):
+        code = device_receipt_code(instance_id)
+        taken = db.session.execute(
+            select(Submission.id).where(Submission.receipt_code == code)
+        ).first()
+        if taken is None:
+            return code
     while True:
         code = new_receipt_code()
         taken = db.session.execute(
@@ -136,6 +250,7 @@ def save_submission(
     ended_at: dt.datetime | None = None,
     source: str = "web",
     is_demo: bool = False,
+    device_code: str | None = None,
 ) -> SaveResult:
     """Store checked answers once per instanceID; a resend is acknowledged, a change refused.
 
@@ -171,7 +286,7 @@ def save_submission(
         return SaveResult("refusal", refusal=refusal)
     submission = Submission(
         instance_id=instance_id,
-        receipt_code=_unused_receipt_code(),
+        receipt_code=_unused_receipt_code(instance_id, device_code),
         instrument_version_id=version.id,
         round_id=survey_round.id,
         entered_by_id=entered_by.id if entered_by is not None else None,
@@ -222,6 +337,8 @@ class Interview:
     source: str  # "web" (the web form and its offline queue) or "openrosa"
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    # The code a device gave the respondent while offline (privacy.device_receipt_code).
+    device_receipt_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +401,44 @@ def may_see_receipt(submission: Submission, user: User) -> bool:
     return submission.entered_by_id == user.id or user.has_role(Role.COORDINATOR)
 
 
+def round_bounds(
+    survey_round: SurveyRound, today: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """The first and last day an interview of this round can have been held."""
+    today = today or utcnow().date()
+    end = survey_round.ends_on or today
+    return survey_round.starts_on, min(end, max(today, survey_round.starts_on))
+
+
+def date_outside_round(
+    spec: InstrumentSpec, answers: Mapping[str, Any], survey_round: SurveyRound
+) -> str | None:
+    """A message when the interview date lies outside its round (a 1990 date in 2026)."""
+    value = answers.get(spec.intake.date_question)
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.date):
+        return None
+    first, last = round_bounds(survey_round)
+    if first <= value <= last:
+        return None
+    return round_dates_message(survey_round)
+
+
+def round_dates_message(survey_round: SurveyRound) -> str:
+    """What the volunteer is told about an interview date outside its round."""
+    first, last = round_bounds(survey_round)
+    return _(
+        "The interview date must lie within the survey round %(round)s: %(first)s to %(last)s.",
+        round=survey_round.name,
+        first=format_date(first, "dd.MM.yyyy"),
+        last=format_date(last, "dd.MM.yyyy"),
+    )
+
+
 def receive_interview(interview: Interview) -> Acknowledgement:
     """Check, trim, store and audit one interview; a resend or a race is decided here. Flushes."""
     spec, user = interview.spec, interview.entered_by
@@ -293,7 +448,17 @@ def receive_interview(interview: Interview) -> Acknowledgement:
     survey_round = round_for((interview.started_at or utcnow()).date())
     if survey_round is None:
         return Acknowledgement("no_round")
-    answers = interview.outcome.answers
+    if reason is None and (
+        problem := date_outside_round(spec, interview.outcome.answers, survey_round)
+    ):
+        return Acknowledgement("invalid", errors={spec.intake.date_question: [problem]})
+    answers = answers_on_arrival(
+        spec,
+        interview.outcome.answers,
+        source=interview.source,
+        started_at=interview.started_at,
+        ended_at=interview.ended_at,
+    )
     if reason is not None:
         answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
     arguments = {
@@ -307,6 +472,7 @@ def receive_interview(interview: Interview) -> Acknowledgement:
         "started_at": interview.started_at,
         "ended_at": interview.ended_at,
         "source": interview.source,
+        "device_code": interview.device_receipt_code,
     }
     try:
         try:
@@ -352,6 +518,31 @@ def submissions_of(user: User, limit: int = 200) -> list[Submission]:
             .limit(limit)
         ).scalars()
     )
+
+
+def instance_names(submissions: list[Submission]) -> dict[int, str]:
+    """Each submission's name from its form's instance_name setting, where the form has one."""
+    from survey.instruments.services import spec_for
+
+    names: dict[int, str] = {}
+    for submission in submissions:
+        spec = spec_for(submission.instrument_version)
+        name = instance_name(spec, submission.answers or {}, submission.received_at.date())
+        if name:
+            names[submission.id] = name
+    return names
+
+
+def sent_back_to(user: User, limit: int = 20) -> tuple[int, list[Submission]]:
+    """The user's submissions a coordinator sent back (rejected), oldest first, and how many."""
+    condition = (Submission.entered_by_id == user.id) & (
+        Submission.review_status == ReviewStatus.REJECTED.value
+    )
+    total = db.session.execute(select(func.count()).where(condition)).scalar_one()
+    rows = db.session.execute(
+        select(Submission).where(condition).order_by(Submission.reviewed_at).limit(limit)
+    ).scalars()
+    return total, list(rows)
 
 
 def refusal_counts() -> list[tuple[str | None, dt.date, str, int]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -21,6 +22,7 @@ from survey.collection import services
 from survey.collection.blueprint import bp
 from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
+    REVIEW_STATUS_LABELS,
     SubmissionForm,
     form_class,
     question_field,
@@ -57,11 +59,21 @@ def home() -> str:
     instruments_list = [
         (i, instruments.latest_version(i)) for i in instruments.list_instruments() if i.versions
     ]
+    can_enter = current_user.has_role(*ENTERING_ROLES)
+    sent_back_count, sent_back = (
+        services.sent_back_to(current_user._get_current_object()) if can_enter else (0, [])
+    )
     return render_template(
         "collection/home.html",
         instruments=instruments_list,
         survey_round=survey_rounds.current_round(),
-        can_enter=current_user.has_role(*ENTERING_ROLES),
+        can_enter=can_enter,
+        sent_back=sent_back,
+        sent_back_count=sent_back_count,
+        instrument_titles={
+            version.id: instruments.spec_for(version).title_in(current_language())
+            for _instrument, version in instruments_list
+        },
     )
 
 
@@ -130,11 +142,17 @@ def fill(version_id: int) -> Any:
     form = form_class(spec, language)()
     status = 200
     form_message = None
+    discard: list[tuple[str, str, str]] = []
     if request.method == "GET":
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
         form.started_at.data = utcnow().isoformat(timespec="seconds")
+        date_field = question_field(form, spec.intake.date_question)
+        if date_field is not None and date_field.data is None:
+            date_field.data = (
+                utcnow().date().isoformat()
+            )  # an interview is entered the day it is held
     else:
-        outcome, action, csrf_ok = _read_post(form, spec, language)
+        outcome, action, csrf_ok, typed = _read_post(form, spec, language)
         instance_id = services.valid_instance_id(form.instance_id.data)
         if not csrf_ok:
             if _wants_json():
@@ -144,6 +162,16 @@ def fill(version_id: int) -> Any:
             _apply_action(form, action)
         elif instance_id is None:
             abort(400)
+        elif (
+            not _discard_confirmed()
+            and services.refusal_reason(spec, outcome.answers)
+            and (discard := services.discarded_answers(spec, typed, language))
+        ):
+            # One tap must not lose an interview: say what would be lost and ask first.
+            message = _discard_message(len(discard))
+            if _wants_json():
+                return _json_answer(SaveAnswer("confirm_discard", 409, message))
+            form_message, status = message, 409
         else:
             answer = _try_save(version, spec, outcome, instance_id, form, language)
             if _wants_json():
@@ -157,13 +185,23 @@ def fill(version_id: int) -> Any:
             form=form,
             spec=spec,
             version=version,
-            sections=page_sections(spec, form, language),
+            sections=page_sections(spec, form, language, date_bounds=_date_bounds()),
             model=form_model(spec, language, rule_messages()),
             form_message=form_message,
             survey_round=survey_rounds.current_round(),
+            discard=discard,
         ),
         status,
     )
+
+
+def _date_bounds(survey_round: Any = None) -> tuple[str, str, str] | None:
+    """The interview date's first and last allowed day (ISO) and the message when outside."""
+    survey_round = survey_round or survey_rounds.current_round()
+    if survey_round is None:
+        return None
+    first, last = services.round_bounds(survey_round)
+    return first.isoformat(), last.isoformat(), services.round_dates_message(survey_round)
 
 
 def _wants_json() -> bool:
@@ -196,8 +234,11 @@ def _json_answer(answer: SaveAnswer) -> tuple[Response, int]:
     ), answer.http_status
 
 
-def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str, bool]:
-    """Check the CSRF token, parse the fields and apply the rules; nothing is stored here."""
+def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str, bool, dict]:
+    """Check the CSRF token, parse the fields and apply the rules; nothing is stored here.
+
+    Also returns the answers as typed, before the rules drop what is not relevant: what a
+    refusal would discard is shown from these."""
     form.validate()  # runs the CSRF check; question rules are applied below
     csrf_field = getattr(form, "csrf_token", None)
     csrf_ok = csrf_field is None or not csrf_field.errors
@@ -208,7 +249,23 @@ def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str
     for name, count in outcome.repeat_counts.items():
         if spec.repeats_by_name[name].repeat_count:
             resize_repeat(form, name, count)
-    return outcome, request.form.get("_action", ""), csrf_ok
+    return outcome, request.form.get("_action", ""), csrf_ok, answers
+
+
+def _discard_confirmed() -> bool:
+    """Whether the volunteer confirmed that the answers after a refusal are to be discarded."""
+    return "1" in request.form.getlist("_discard")
+
+
+def _discard_message(count: int) -> str:
+    return ngettext(
+        "With this answer the interview ends: %(count)s answer given after it will be discarded "
+        "and only a refusal counted. Check the answer, or confirm below.",
+        "With this answer the interview ends: %(count)s answers given after it will be discarded "
+        "and only a refusal counted. Check the answer, or confirm below.",
+        count,
+        count=count,
+    )
 
 
 def _expired_message() -> str:
@@ -234,6 +291,7 @@ def _try_save(
             entered_by=current_user._get_current_object(),
             source="web",
             started_at=_parse_started(form.started_at.data),
+            device_receipt_code=(request.form.get("_receipt_code") or "")[:20] or None,
         )
     )
     if acknowledgement.stored:
@@ -303,9 +361,11 @@ def refusal_recorded(form_id: str) -> str:
 
 
 def _may_view(submission: Submission, user: User) -> bool:
+    """Coordinators always; volunteers their own while they may still correct it (48 hours,
+    or while it is sent back): afterwards the answers are no longer theirs to read."""
     if user.has_role(Role.COORDINATOR):
         return True
-    return submission.entered_by_id == user.id
+    return submission.entered_by_id == user.id and reviewing.may_correct(submission, user)
 
 
 @bp.route("/submissions")
@@ -318,6 +378,9 @@ def my_submissions() -> str:
         "collection/submissions.html",
         submissions=submissions,
         correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
+        instance_names=services.instance_names(submissions),
+        status_labels=REVIEW_STATUS_LABELS,
+        district_labels=dict(reviewing.district_choices(current_language())),
     )
 
 
@@ -359,11 +422,13 @@ def correct(submission_id: int) -> Any:
     """Correct a submission with its own instrument version; the old answers are kept."""
     submission = db.session.get(Submission, submission_id)
     user = current_user._get_current_object()
-    if submission is None or not _may_view(submission, user):
+    if submission is None or not (
+        user.has_role(Role.COORDINATOR) or submission.entered_by_id == user.id
+    ):
         abort(404)
     if not reviewing.may_correct(submission, user):
         flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
-        return redirect(url_for("collection.show_submission", submission_id=submission.id))
+        return redirect(url_for("collection.my_submissions"))
     spec = instruments.spec_for(submission.instrument_version)
     language = current_language()
     form_type = form_class(spec, language)
@@ -373,7 +438,7 @@ def correct(submission_id: int) -> Any:
         form = form_type(formdata=None, data=_prefill(spec, submission.answers))
     else:
         form = form_type()
-        outcome, action, csrf_ok = _read_post(form, spec, language)
+        outcome, action, csrf_ok, _typed = _read_post(form, spec, language)
         if not csrf_ok:
             form_message, status = _expired_message(), 400
         elif action:
@@ -382,9 +447,12 @@ def correct(submission_id: int) -> Any:
             errors = reviewing.correction_problems(spec, outcome)
             if not reason:
                 reason_error = _("Say why the answers are corrected.")
+            elif kind := services.identifier_in_text(reason):
+                reason_error = services.identifier_message(kind)
             if errors or reason_error:
                 show_errors(form, spec, errors)
-                form_message, status = _problems_message(errors or {"_reason": ["x"]}), 422
+                form_message = _problems_message(errors) if errors else reason_error
+                status = 422
             else:
                 version = reviewing.correct_submission(submission, outcome.answers, reason, user)
                 db.session.commit()
@@ -396,7 +464,9 @@ def correct(submission_id: int) -> Any:
             form=form,
             spec=spec,
             version=submission.instrument_version,
-            sections=page_sections(spec, form, language),
+            sections=page_sections(
+                spec, form, language, date_bounds=_date_bounds(submission.survey_round)
+            ),
             model=form_model(spec, language, rule_messages()),
             form_message=form_message,
             survey_round=submission.survey_round,

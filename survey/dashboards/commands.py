@@ -16,6 +16,7 @@ from reports.languages import LANGUAGES
 from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import Filters, dashboard_instruments
+from survey.dashboards.publication import PUBLIC_STATUSES, publication
 from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
@@ -122,8 +123,20 @@ def indicators_command(
         use_cache=False,  # a one-off process: nothing to reuse
     )
     k = int(current_app.config.get("SUPPRESSION_K", 5))
+    cut = None
+    if public:
+        # The advocates' publication itself: its statuses, demo data and round, never others
+        if statuses:
+            raise click.ClickException(
+                "--public writes the advocates' publication: it takes no --status (it holds "
+                "approved and pending interviews, demo data included, as their pages do)."
+            )
+        filters = Filters(round_id=filters.round_id, statuses=PUBLIC_STATUSES, include_demo=True)
+        cut = publication(instrument, dataset, filters.round_id, k)
     with force_locale(lang):
-        export = indicator_export(dataset, filters, language=lang, k=k, public=public)
+        export = indicator_export(
+            dataset, filters, language=lang, k=k, public=public, publication=cut
+        )
     # Written beside the target, audited and committed, then moved into place: no file
     # leaves without its audit entry.
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, replaced or removed

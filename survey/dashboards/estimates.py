@@ -88,8 +88,9 @@ def run_estimates(
         if column is not None
     )
     tables, problems = [], []
-    for unit, override in (("respondent", by), ("member", member_by)):
-        indicators = tuple(i for i in plan.indicators if i.unit == unit)
+    # Household indicators are rows of the respondents' table: the same disaggregations
+    for units, override in ((("respondent", "household"), by), (("member",), member_by)):
+        indicators = tuple(i for i in plan.indicators if i.unit in units)
         if not indicators:
             continue
         result = run_plan(

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reports.analysis import apply_to_estimates
+from reports.analysis.rounding import round_published
 from reports.analysis.suppression import SUPPRESSED
 from reports.formatting import is_missing
 from survey.dashboards import estimates
@@ -19,6 +20,7 @@ from survey.dashboards import filters as dashboard_filters
 from survey.dashboards.estimates import run_estimates
 from survey.dashboards.filters import Filters
 from survey.dashboards.labels import Labels, category_label
+from survey.dashboards.publication import Publication
 from survey.datasets.dataset import Dataset
 from survey.instruments.models import Instrument
 from survey.users.models import User
@@ -80,7 +82,13 @@ class IndicatorExport:
 
 
 def indicator_export(
-    dataset: Dataset, filters: Filters, *, language: str, k: int, public: bool
+    dataset: Dataset,
+    filters: Filters,
+    *,
+    language: str,
+    k: int,
+    public: bool,
+    publication: Publication | None = None,
 ) -> IndicatorExport:
     """Every indicator with its own disaggregations, suppressed as for advocates (always).
 
@@ -90,10 +98,19 @@ def indicator_export(
     spec = dataset.spec
     plan, plan_problems = estimates.plan_of(spec)
     selection = dashboard_filters.select_rows(dataset, filters)
-    original, problems = run_estimates(selection, plan, spec, None)
-    published = (
-        apply_to_estimates(original, k=k) if len(original) else original.assign(suppressed=False)
-    )
+    if publication is not None:
+        # The advocates' cube as it is: the same figures as their pages
+        original, problems = publication.original, list(publication.problems)
+        published = round_published(publication.cube.table)
+        respondents = publication.respondents(None, None)
+    else:
+        original, problems = run_estimates(selection, plan, spec, None)
+        if len(original):
+            suppressed = apply_to_estimates(original, k=k)
+        else:
+            suppressed = original.assign(suppressed=False)
+        published = round_published(suppressed)
+        respondents = len(selection.respondents)
     labels = Labels(dataset, language)
     indicators = {i.id: i for i in plan.indicators}
     out = pd.DataFrame(
@@ -121,13 +138,17 @@ def indicator_export(
             "suppressed": published[SUPPRESSED].astype(bool),
         }
     )
+    if publication is not None:
+        # Published on the advocates' pages, under the same suppression
+        for name in ("dnk", "pnta", "missing"):
+            out[name] = published[name].to_numpy()
     if not public:
         for name in INTERNAL_COLUMNS:
             out[name] = published[name]
     return IndicatorExport(
         table=out.reset_index(drop=True),
         problems=(*plan_problems, *problems),
-        respondents=len(selection.respondents),
+        respondents=-1 if respondents is None else int(respondents),
         suppressed_rows=int(out["suppressed"].sum()),
     )
 

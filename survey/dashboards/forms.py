@@ -107,11 +107,16 @@ class FilterForm(Form):
         self.survey_round.choices = _choices(options.rounds, (ALL, _("All rounds")))
         if not self.survey_round.data:
             self.survey_round.data = options.default_round
+        if public and options.rounds:
+            # Advocates see one round at a time: "all" would be the sum of the rounds' cubes.
+            self.survey_round.choices = _choices(options.rounds)
+            if self.survey_round.data == ALL and "survey_round" not in formdata:
+                self.survey_round.data = options.rounds[0][0]
         self.district.choices = _choices(options.districts, ("", _("All districts")))
         for name in ("sex", "age_band", "generation"):
             getattr(self, name).choices = _choices(options.answers.get(name, ()), ("", _("All")))
         if not self.status.data:
-            self.status.data = list(ANALYSED_STATUSES)
+            self.status.data = [s for s in ANALYSED_STATUSES if s in statuses]
         self.by.choices = _choices(options.disaggregations, ("", _("No disaggregation")))
         self.indicator.choices = _choices(options.indicators)
         if not self.indicator.data:
@@ -168,17 +173,32 @@ class FilterForm(Form):
                 field.errors.append(
                     _("Date ranges are for coordinators: choose a survey round instead.")
                 )
+        if self.survey_round.data == ALL and self.options.rounds:
+            self.survey_round.errors.append(
+                _("Choose one survey round: advocates see the rounds one at a time.")
+            )
+        if self.version.data:
+            self.version.errors.append(
+                _("Questionnaire versions are for coordinators: advocates see all versions.")
+            )
+        if list(self.status.data or ()) != list(ANALYSED_STATUSES) or self.demo.data == "exclude":
+            self.status.errors.append(
+                _(
+                    "Advocates always see the same interviews (approved and pending, demo "
+                    "data included), so that two selections cannot be compared."
+                )
+            )
         chosen = [
             field
             for field in (self.district, self.sex, self.age_band, self.generation)
             if field.data
         ]
-        if len(chosen) > 1:
-            chosen[-1].errors.append(
+        if len(chosen) + int(bool(self.by.data)) > 1:
+            (chosen[-1] if chosen else self.by).errors.append(
                 _(
-                    "Choose at most one of district, sex, age group and generation: "
-                    "combined, they could single out respondents. Use “Disaggregate by” "
-                    "for a second characteristic."
+                    "Choose one filter or one disaggregation, not both: the published "
+                    "figures show one characteristic at a time, so that no respondent can "
+                    "be singled out by combining them."
                 )
             )
 

@@ -134,7 +134,7 @@ def category_label(indicator: Indicator, category: str, labels: Labels) -> str:
     """The label of a category row (an answer, a need, a severity measure)."""
     if indicator.kind == "severity":
         return str(SEVERITY_MEASURES.get(category, category))
-    if indicator.kind == "ranking":
+    if indicator.kind in ("ranking", "points"):
         column = indicator.columns[0] if indicator.columns else ""
         return labels.value(column, category)
     column = indicator.column or ""

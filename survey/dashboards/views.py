@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
+from survey.collection.models import REVIEW_STATUSES, published_statuses
 from survey.dashboards.estimates import FULL, PUBLIC
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import (
@@ -41,6 +41,7 @@ from survey.dashboards.pages import (
     quality_page,
     questions_page,
 )
+from survey.dashboards.publication import publication
 from survey.dashboards.targets import save_targets
 from survey.extensions import db
 from survey.i18n import current_language
@@ -65,7 +66,9 @@ COMMON_FIELDS = (
     "demo",
 )
 # Filters only coordinators get (see FilterForm._check_public).
-COORDINATOR_FIELDS = ("date_from", "date_to")
+COORDINATOR_FIELDS = ("date_from", "date_to", "version", "status", "demo")
+# Pages whose figures are not part of the advocates' publication (survey.dashboards.publication)
+COORDINATOR_PAGES = ("overview", "questions")
 PAGE_FIELDS = {
     "overview": COMMON_FIELDS,
     "needs": (*COMMON_FIELDS, "by"),
@@ -88,7 +91,9 @@ def _role() -> str:
 
 def _statuses() -> tuple[str, ...]:
     """Review statuses a role may include: advocates never analyse rejected or held data."""
-    return REVIEW_STATUSES if _role() == FULL else ANALYSED_STATUSES
+    if _role() == FULL:
+        return REVIEW_STATUSES
+    return published_statuses(bool(current_app.config.get("PUBLISH_PENDING", True)))
 
 
 def _k() -> int:
@@ -135,6 +140,12 @@ def _render(page: str, builder: Callable[[PageRequest], Any] | None) -> Any:
         dataset=dataset,
     )
     context["page_request"] = page_request
+    if page in COORDINATOR_PAGES and _role() == PUBLIC:
+        context["error"] = _(
+            "Advocates find the published figures on the Indicators and Needs pages: this "
+            "page shows counts that are not part of the protected publication."
+        )
+        return render_template(template, **context), 200
     try:
         context["model"] = builder(page_request)
     except DashboardError as error:
@@ -193,7 +204,12 @@ def indicators_csv() -> Any:
     if not form.validate():
         return _render("indicators", None)
     filters = form.filters()
-    export = indicator_export(dataset, filters, language=current_language(), k=_k(), public=True)
+    cut = None
+    if _role() == PUBLIC:
+        cut = publication(instrument, dataset, filters.round_id, _k())
+    export = indicator_export(
+        dataset, filters, language=current_language(), k=_k(), public=True, publication=cut
+    )
     handle = io.StringIO()
     write_indicator_csv(export.table, handle, hxl=False)
     audit_indicator_export(

@@ -82,7 +82,35 @@ _KINDS = {
     "date": "date",
     "text": "text",
     "calculate": "calculate",
+    "hidden": "calculate",
+    "range": "number",
+    "time": "text",
+    "datetime": "text",
+    "barcode": "text",
+    "geopoint": "text",
+    "geotrace": "text",
+    "geoshape": "text",
+    "rank": "text",
+    "start": "text",
+    "end": "text",
+    "today": "date",
 }
+
+
+# A number as text in the strict sense: Python's float() also reads '40_59' (as 4059), 'nan',
+# 'inf' and ' 1 ', and a select code must never become a number (issue 9, part 9).
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _number(value: Any) -> float:
+    """A stored value as a number; ValueError unless it is one (bool is not)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        return float(value)
+    raise ValueError(value)
 
 
 def _field_of(spec: InstrumentSpec, question: Question) -> _Field | None:
@@ -93,7 +121,10 @@ def _field_of(spec: InstrumentSpec, question: Question) -> _Field | None:
     if question.type == "acknowledge":
         codes = ["OK"]
     elif kind in {"category", "multiple"}:
-        codes = [c.name for c in spec.choices.get(question.choice_list or "", ())]
+        # allow_choice_duplicates lets a list repeat a code: one category per code.
+        codes = list(
+            dict.fromkeys(c.name for c in spec.choices.get(question.choice_list or "", ()))
+        )
     return _Field(question.name, kind, question.repeat, codes)
 
 
@@ -201,10 +232,8 @@ def calculated_column(codes: np.ndarray, values: Sequence[Any]) -> Any:
     float64 when every value is a number, else a category of the values in natural order."""
     numbers = []
     for value in values:
-        if isinstance(value, bool):
-            break
         try:
-            numbers.append(float(value))
+            numbers.append(_number(value))
         except (TypeError, ValueError):
             break
     else:
@@ -280,6 +309,9 @@ class _NumberBuilder:
 
     def add(self, values: list[Any]) -> None:
         try:
+            # NumPy reads text with float() ('40_59' → 4059): only true numbers take the fast path.
+            if any(isinstance(v, str) for v in values):
+                raise TypeError
             part = np.array(values, dtype=np.float64)
         except (TypeError, ValueError):
             part = np.fromiter((_to_float(v) for v in values), dtype=np.float64, count=len(values))
@@ -291,7 +323,7 @@ class _NumberBuilder:
 
 def _to_float(value: Any) -> float:
     try:
-        return float(value) if value not in (None, "") else np.nan
+        return _number(value) if value not in (None, "") else np.nan
     except (TypeError, ValueError):
         return np.nan
 
@@ -330,7 +362,9 @@ class _TextBuilder:
 
     def add(self, values: list[Any]) -> None:
         base = self.count
-        self.cells.extend((base + i, str(v)) for i, v in enumerate(values) if v not in (None, ""))
+        self.cells.extend(
+            (base + i, _as_key(v) or "") for i, v in enumerate(values) if v not in (None, "", [])
+        )
         self.count += len(values)
 
     def finish(self) -> Any:

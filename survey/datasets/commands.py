@@ -13,7 +13,13 @@ from sqlalchemy import select
 
 from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.datasets.dataset import load_dataset
-from survey.datasets.deidentify import FORMATS, LANGUAGES, ExportError, prepare_export
+from survey.datasets.deidentify import (
+    FORMATS,
+    LANGUAGES,
+    ExportError,
+    ExportReport,
+    prepare_export,
+)
 from survey.datasets.exports import audit_export, export_files
 from survey.extensions import db
 from survey.instruments.models import Instrument
@@ -56,6 +62,40 @@ def _check_out(out: Path, fmt: str, force: bool) -> None:
         raise click.ClickException(f"The folder {out.parent} does not exist.")
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; add --force to replace it.")
+
+
+def disclosure_lines(report: ExportReport) -> list[str]:
+    """The risk figures, information kept and verdict, as the command prints them."""
+    summary = report.disclosure
+    if summary is None:
+        return []
+    lines = [f"disclosure rules: k={summary.k}, global risk at most {summary.max_global_risk:.1%}"]
+    for name, risk in (
+        ("respondents before", summary.risk_before),
+        ("respondents", summary.risk_after),
+        ("members", summary.member_risk_after),
+    ):
+        if risk is not None:
+            lines.append(
+                f"risk {name}: {risk.records} records, {risk.sample_uniques} sample uniques, "
+                f"{risk.records_below_k} below k, max individual {risk.max_individual_risk:.4f}, "
+                f"expected re-identifications {risk.expected_reidentifications:.2f}, "
+                f"global {risk.global_risk:.2%}"
+            )
+    for recoding in summary.recodings:
+        lines.append(f"recoded: {recoding}")
+    for loss in summary.key_losses():
+        lines.append(f"kept {loss.column}: {loss.kept_share:.1%} ({loss.kept} of {loss.values})")
+    lines.append(
+        f"kept together ({', '.join(summary.key_variables)}): "
+        f"{summary.key_variables_kept_together:.1%}; rosters cut from their household: "
+        f"{summary.rosters_unlinked}"
+    )
+    verdict = summary.verdict
+    lines.append("verdict: " + ("publishable" if verdict.publishable else "REFUSED"))
+    for code, figures in (*verdict.refusals, *verdict.warnings):
+        lines.append(f"  {code}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+    return lines
 
 
 @click.command("export")
@@ -132,6 +172,17 @@ def export_command(
         )
     except ExportError as error:
         raise click.ClickException(str(error)) from None
+    for line in disclosure_lines(prepared.report):
+        click.echo(line)
+    if not prepared.report.publishable:
+        raise click.ClickException(
+            "REFUSED: the file would not be safe to publish; nothing written."
+        )
+    if prepared.report.deidentified and prepared.report.rows.get("respondents", 0) == 0:
+        raise click.ClickException(
+            "The export would be empty: no interview matches, or none could be kept without "
+            "revealing who answered; nothing written."
+        )
     # Write beside the target first, audit and commit, then move into place: no file leaves
     # without its audit entry.
     folder = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))

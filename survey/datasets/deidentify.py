@@ -5,17 +5,18 @@ De-identification (DOMAIN.md §6), applied unless `deidentify=False`:
 - a settlement (any select_one whose choices are filtered by the district question) is
   generalised to its district and dropped; the exact age becomes an age band (`age` →
   `age_band`, 18–39/40–59/60–74/75+; roster ages `*_age` → `*_age_band` with 0–17 added);
-- `household_size` is top-coded at 8 ("8 or more"), dates and the receipt time are reduced to the
-  month, the duration to whole minutes; the volunteer and the start time are dropped;
+- dates and the receipt time are reduced to the month, the duration to whole minutes; the
+  volunteer and the start time are dropped;
 - the submission id is replaced by `_record`, a random number that links roster rows to their
   respondent and says nothing about the order of entry; rows are written in `_record` order;
-- k-anonymity (k=5) is checked over the quasi-identifiers present (district, sex, age band,
-  generation, zone, disability, certificate status, household size); at-risk records get
-  those values blanked by local suppression (reports.anonymization), with the answers a blanked
-  derived value is calculated from (e.g. the Washington Group items behind `wg_disability`);
-  records still at risk are dropped, with their roster rows. Roster rows are checked the same
-  way over their own characteristics and the household's (suppressed) district.
-  The counts go into the ExportReport, the `about` sheet/file and the audit log.
+- then the instrument's disclosure rules (`disclosure.json` beside the default instrument, or
+  rules built from the default quasi-identifiers) are applied by `reports.anonymization`
+  with the household as the unit: global recoding (e.g. household size top-coded), then local
+  suppression by importance, with the roster's size and composition as quasi-identifiers and
+  values that reveal each other blanked together; roster rows cut from their household lose
+  `_record`, `_index` and the respondent's values beside them. Risk (sample uniques, individual
+  and global risk) and information loss per column go into the ExportReport, the `about`
+  sheet/file and the audit log; a file above the rules' global risk is refused.
 
 Every text cell, label and header is neutralised against spreadsheet formulas. Select_multiple
 questions are 0/1 columns `<question>/<code>` (blank = not answered). CSV files are UTF-8 with a
@@ -26,11 +27,10 @@ letter, unique ignoring case): the codebook maps each column to its `spss_name` 
 its `spss_value` (a list of integer codes keeps its numbers; others are numbered 1…n in choice
 order); `dnk` and `pnta` become 98/99 (or 998/999…) declared as user-missing.
 
-Limits, said plainly: k-anonymity is checked per table, so a household's whole roster (linked by
-`_record`) can still be distinctive, and the number of roster rows reveals a suppressed
-household size. XLSX is written by xlsxwriter at some 100,000 cells a second: prefer CSV or SPSS
-for large surveys (and the `survey export` command over the web page, whose request would
-outlast a server timeout).
+Limits, said plainly (docs/microdata.md): answers that are not quasi-identifiers are kept as
+given, and the rules name the derivations they know of. XLSX is written by xlsxwriter at some
+100,000 cells a second: prefer CSV or SPSS for large surveys (and the `survey export` command
+over the web page, whose request would outlast a server timeout).
 """
 
 from __future__ import annotations
@@ -38,24 +38,21 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reports.anonymization import (
-    DEFAULT_AGE_BANDS,
-    KAnonymityReport,
-    generalise,
-    k_anonymity,
-    suppress_at_risk,
-    top_code,
-)
+from reports.anonymization import DEFAULT_AGE_BANDS, generalise, k_anonymity
+from reports.anonymization.engine import anonymise
+from reports.anonymization.result import AnonymisationResult, Verdict
+from reports.anonymization.rules import DisclosureRules, RulesError, load_rules, parse_rules
 from reports.languages import LANGUAGES
 from survey.clock import utcnow
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
+from survey.instruments.services import DEFAULT_INSTRUMENT
 
 FORMATS = ("csv", "xlsx", "sav")
 
@@ -107,6 +104,9 @@ HOUSEHOLD_SIZE_TOP = 8
 RECORD_KEY = "_record"
 
 
+DEFAULT_RULES_FILE = DEFAULT_INSTRUMENT.with_name("disclosure.json")
+
+
 EXPORT_TEXTS: dict[str, dict[str, str]] = {
     "chosen": {"en": "chosen", "ru": "выбрано", "kk": "таңдалған"},
     "not_chosen": {"en": "not chosen", "ru": "не выбрано", "kk": "таңдалмаған"},
@@ -143,6 +143,40 @@ class DisclosureCheck:
 
 
 @dataclass(frozen=True)
+class DisclosureSummary:
+    """What anonymisation did, without the data: risk, information loss, verdict."""
+
+    k: int
+    max_global_risk: float
+    risk_basis: str  # how population frequencies were estimated
+    risk_before: Any  # reports.anonymization.risk.RiskMeasures
+    risk_after: Any
+    member_risk_after: Any
+    losses: tuple[Any, ...]  # reports.anonymization.result.ColumnLoss
+    recodings: tuple[str, ...]
+    households_dropped: int
+    members_dropped: int
+    rosters_unlinked: int
+    key_variables: tuple[str, ...]
+    key_variables_kept_together: float
+    verdict: Verdict
+    quasi_identifiers: tuple[str, ...] = ()  # the respondents' (household's)
+    member_quasi_identifiers: tuple[str, ...] = ()
+
+    @property
+    def global_risk(self) -> float:
+        """The larger global risk of the respondents and the roster."""
+        member = self.member_risk_after.global_risk if self.member_risk_after else 0.0
+        return max(self.risk_after.global_risk, member)
+
+    def key_losses(self) -> list[Any]:
+        """The losses of the key variables, in the rules' order."""
+        by_name = {(x.table, x.column): x for x in self.losses}
+        keys = [("respondents", c) for c in self.key_variables]
+        return [by_name[key] for key in keys if key in by_name]
+
+
+@dataclass(frozen=True)
 class ExportReport:
     """What an export contains and what disclosure control did (no answers: safe to audit)."""
 
@@ -154,6 +188,13 @@ class ExportReport:
     columns: Mapping[str, int]
     dropped_columns: tuple[str, ...]
     checks: tuple[DisclosureCheck, ...]
+    disclosure: DisclosureSummary | None = None
+
+    @property
+    def publishable(self) -> bool:
+        """False when the disclosure rules refuse the file (an identified export is the
+        administrator's own decision and is not judged here)."""
+        return self.disclosure is None or self.disclosure.verdict.publishable
 
     @property
     def records_at_risk(self) -> int:
@@ -183,6 +224,18 @@ class ExportReport:
                 }
                 for c in self.checks
             },
+            **(
+                {
+                    "global_risk": round(self.disclosure.global_risk, 6),
+                    "publishable": self.disclosure.verdict.publishable,
+                    "kept_share": {
+                        f"{x.table}.{x.column}": round(x.kept_share, 4)
+                        for x in self.disclosure.key_losses()
+                    },
+                }
+                if self.disclosure is not None
+                else {}
+            ),
         }
 
 
@@ -279,9 +332,78 @@ def _month(series: pd.Series) -> pd.Series:
     )
 
 
-def _deidentify_respondents(
-    dataset: Dataset, k: int
-) -> tuple[pd.DataFrame, DisclosureCheck, dict[str, str], list[str]]:
+def default_rules_raw(dataset: Dataset) -> dict[str, Any]:
+    """The rules of an instrument without a disclosure.json: the quasi-identifiers it has of the
+    default ones, the household size top-coded, the district question as the place."""
+    district = dataset.spec.intake.district_question
+    household = [district if q == "district" else q for q in QUASI_IDENTIFIERS]
+    members = list(MEMBER_QUASI_IDENTIFIERS)
+    importance = [district if q == "district" else q for q in reversed(SUPPRESSION_ORDER)] + [
+        *members,
+        "roster",
+    ]
+    return {
+        "k": DEFAULT_K,
+        "max_global_risk": 0.03,
+        "sampling_fraction": 0.01,
+        "household": household,
+        "member": {
+            "table": "member",
+            "key": "_submission_id",
+            "quasi_identifiers": members,
+            "context": {"_district": district},
+            "unlinked_context": ["_district"],
+        },
+        "importance": importance,
+        "blank_together": {district: ["_district"], "household_size": ["@roster"]},
+        "recodings": [
+            {"column": "household_size", "top_code": HOUSEHOLD_SIZE_TOP, "when": "always"}
+        ],
+        "key_variables": [district, "sex", "age_band", "generation"],
+    }
+
+
+def disclosure_rules(dataset: Dataset, k: int | None = None) -> DisclosureRules:
+    """The instrument's disclosure rules (its disclosure.json, or the defaults), validated, with
+    the answers each derived quasi-identifier is calculated from blanked with it."""
+    try:
+        if dataset.spec.form_id == DEFAULT_INSTRUMENT.stem and DEFAULT_RULES_FILE.exists():
+            rules = load_rules(DEFAULT_RULES_FILE)
+        else:
+            rules = parse_rules(default_rules_raw(dataset))
+    except RulesError as error:
+        raise ExportError(f"The disclosure rules cannot be used: {error}") from None
+    together = {name: list(patterns) for name, patterns in rules.blank_together.items()}
+    columns = list(dataset.respondents.columns)
+    for frame in dataset.repeats.values():
+        columns += list(frame.columns)
+    qis = [*rules.household, *(rules.member.quasi_identifiers if rules.member else ())]
+    for qi, sources in _linked_columns(dataset, pd.DataFrame(columns=columns), qis).items():
+        together[qi] = list(dict.fromkeys([*together.get(qi, []), *sources]))
+    return replace(
+        rules,
+        k=rules.k if k is None else k,
+        blank_together={name: tuple(patterns) for name, patterns in together.items()},
+    )
+
+
+def _parents(dataset: Dataset, rules: DisclosureRules) -> dict[str, dict[str, str]]:
+    """For each hierarchy child (a select_one), its codes mapped to the parent's codes, read from
+    the choice filters (district → region)."""
+    out: dict[str, dict[str, str]] = {}
+    for child, parent in rules.hierarchy.items():
+        for spec in dataset.specs:
+            question = spec.questions_by_name.get(child)
+            if question is None or not question.choice_list:
+                continue
+            for choice in spec.choices.get(question.choice_list, ()):
+                if parent in choice.filters:
+                    out.setdefault(child, {})[choice.name] = choice.filters[parent]
+    return out
+
+
+def _deidentify_respondents(dataset: Dataset) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Free text dropped, settlement → district, age → band, dates → month (no suppression)."""
     frame = dataset.respondents
     notes: dict[str, str] = {}
     spec = dataset.spec
@@ -303,9 +425,6 @@ def _deidentify_respondents(
         frame = generalise(frame, age_column=age)
         dropped.append(age)
         notes[f"{age}_band"] = "age in bands (exact age dropped)"
-    if "household_size" in frame.columns:
-        frame["household_size"] = top_code(frame["household_size"], HOUSEHOLD_SIZE_TOP)
-        notes["household_size"] = f"top-coded: {HOUSEHOLD_SIZE_TOP} = {HOUSEHOLD_SIZE_TOP} or more"
     for column in sorted(_date_columns(dataset)):
         if column in frame.columns:
             frame[column] = _month(frame[column])
@@ -321,57 +440,16 @@ def _deidentify_respondents(
     if "_duration_min" in frame.columns:
         frame["_duration_min"] = frame["_duration_min"].round(0)
         notes["_duration_min"] = "whole minutes"
-    district_qi = district if district in frame.columns else "_district"
-    names = {"district": district_qi}
-    qis = [names.get(q, q) for q in QUASI_IDENTIFIERS if names.get(q, q) in frame.columns]
-    linked = _linked_columns(dataset, frame, qis)
-    if district_qi != "_district" and "_district" in frame.columns:
-        linked.setdefault(district_qi, []).append("_district")  # the same value, twice
-    rank = {name: i for i, name in enumerate(SUPPRESSION_ORDER)}
-    order = sorted(qis, key=lambda q: rank.get("district" if q == district_qi else q, -1))
-    frame, check = _suppress(frame, "respondents", qis, k, linked, order=order)
-    for qi in qis:
-        notes.setdefault(qi, "")
-        notes[qi] = "; ".join(filter(None, [notes[qi], "quasi-identifier: blank if suppressed"]))
-    return frame, check, notes, dropped
-
-
-def _suppress(
-    frame: pd.DataFrame,
-    table: str,
-    qis: Sequence[str],
-    k: int,
-    linked: Mapping[str, Sequence[str]],
-    order: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, DisclosureCheck]:
-    before: KAnonymityReport = k_anonymity(frame, qis, k)
-    if before.n_at_risk == 0:
-        return frame, DisclosureCheck(table, tuple(qis), k, len(frame), 0)
-    result = suppress_at_risk(frame, before, qis, order=order, linked=linked)
-    return result.frame, DisclosureCheck(
-        table=table,
-        quasi_identifiers=tuple(qis),
-        k=k,
-        records=len(frame),
-        records_at_risk=before.n_at_risk,
-        records_suppressed=result.n_records_suppressed,
-        values_blanked=result.n_values_blanked,
-        records_dropped=result.n_records_dropped,
-        blanked_by_column=dict(result.blanked_by_column),
-    )
+    return frame, notes, dropped
 
 
 def _deidentify_repeat(
-    dataset: Dataset,
-    name: str,
-    frame: pd.DataFrame,
-    respondents: pd.DataFrame,
-    k: int,
-) -> tuple[pd.DataFrame, DisclosureCheck, dict[str, str], list[str]]:
+    dataset: Dataset, frame: pd.DataFrame, respondents: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Rows of exported respondents only, with their (de-identified) values beside them."""
     notes: dict[str, str] = {}
     dropped = sorted(c for c in _text_columns(dataset) if c in frame.columns)
     frame = frame.drop(columns=dropped)
-    # Keep rows of respondents still exported; their context columns take the suppressed values.
     kept = respondents.set_index("_submission_id")
     frame = frame[frame["_submission_id"].isin(kept.index)].reset_index(drop=True)
     for column in frame.columns:
@@ -395,15 +473,87 @@ def _deidentify_repeat(
         if column in frame.columns:
             frame[column] = _month(frame[column])
             notes[column] = "month only (YYYY-MM)"
-    own = [q for q in MEMBER_QUASI_IDENTIFIERS if q in frame.columns]
-    context = ["_district"] if "_district" in frame.columns else []
-    linked = _linked_columns(dataset, frame, own)
-    # The household's values are fixed by the respondents table: only the roster's own
-    # characteristics are blanked; a row still at risk is dropped.
-    frame, check = _suppress(frame, name, context + own, k, linked, order=own)
-    for qi in own:
-        notes[qi] = "quasi-identifier: blank if suppressed"
-    return frame, check, notes, dropped
+    return frame, notes, dropped
+
+
+def _cut_loose(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Roster rows cut from their household say nothing of it: no position in the roster and
+    no respondent's values beside them."""
+    loose = frame[key].isna().to_numpy()
+    if not loose.any():
+        return frame
+    out = frame.copy()
+    for column in out.columns:
+        if column == "_index" or column.startswith(RESPONDENT_PREFIX):
+            out[column] = _blank_rows(out[column], loose)
+    return out
+
+
+def _blank_rows(series: pd.Series, rows: np.ndarray) -> pd.Series:
+    if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(
+        series.dtype, pd.api.extensions.ExtensionDtype
+    ):
+        series = series.astype("Int64")
+    return series.mask(rows)
+
+
+def _summary(result: AnonymisationResult, rules: DisclosureRules) -> DisclosureSummary:
+    basis = (
+        f"sampling weights ({rules.weight})"
+        if rules.weight
+        else f"sampling fraction {rules.sampling_fraction:g}"
+    )
+    return DisclosureSummary(
+        k=rules.k,
+        max_global_risk=rules.max_global_risk,
+        risk_basis=basis,
+        risk_before=result.risk_before,
+        risk_after=result.risk_after,
+        member_risk_after=result.member_risk_after,
+        losses=result.losses,
+        recodings=result.recodings,
+        households_dropped=result.households_dropped,
+        members_dropped=result.members_dropped,
+        rosters_unlinked=result.rosters_unlinked,
+        key_variables=tuple(result.key_variables),
+        key_variables_kept_together=result.key_variables_kept_together(),
+        verdict=result.verdict,
+        quasi_identifiers=tuple(result.quasi_identifiers.get("respondents", ())),
+        member_quasi_identifiers=tuple(
+            q for t, qis in result.quasi_identifiers.items() if t != "respondents" for q in qis
+        ),
+    )
+
+
+def _checks(result: AnonymisationResult, rules: DisclosureRules) -> list[DisclosureCheck]:
+    checks = []
+    for table, qis in result.quasi_identifiers.items():
+        losses = [x for x in result.losses if x.table == table and x.column in qis]
+        if table == "respondents":
+            records = result.risk_before.records
+            at_risk = result.risk_before.records_below_k
+            dropped = result.households_dropped
+        elif result.members is not None:
+            records = len(result.members) + result.members_dropped
+            at_risk = result.member_risk_after.records_below_k if result.member_risk_after else 0
+            dropped = result.members_dropped
+        else:
+            continue
+        blanked = {x.column: x.blanked for x in losses if x.blanked}
+        checks.append(
+            DisclosureCheck(
+                table=table,
+                quasi_identifiers=tuple(qis),
+                k=rules.k,
+                records=records,
+                records_at_risk=at_risk,
+                records_suppressed=max((x.blanked + x.recoded for x in losses), default=0),
+                values_blanked=sum(blanked.values()),
+                records_dropped=dropped,
+                blanked_by_column=blanked,
+            )
+        )
+    return checks
 
 
 def _record_keys(respondents: pd.DataFrame) -> pd.Series:
@@ -418,7 +568,22 @@ def _with_record_key(frame: pd.DataFrame, keys: pd.Series, by: list[str]) -> pd.
     record = keys.reindex(frame["_submission_id"].to_numpy()).to_numpy()
     out = frame.drop(columns=["_submission_id"])
     out.insert(0, RECORD_KEY, record)
-    return out.sort_values(by).reset_index(drop=True)
+    # Rows without a record (cut from their household) go last, in random order: their order
+    # of entry would group a household's rows together again.
+    shuffle = np.random.default_rng(secrets.randbits(64)).permutation(len(out))
+    out["_shuffle"] = shuffle
+    out = out.sort_values([*by, "_shuffle"], na_position="last")
+    return out.drop(columns=["_shuffle"]).reset_index(drop=True)
+
+
+def _qi_notes(result: AnonymisationResult, rules: DisclosureRules) -> list[tuple[str, str]]:
+    notes = []
+    for recoding in result.recodings:
+        column = recoding.split(":", 1)[0]
+        notes.append((column, "recoded: " + recoding.split(":", 1)[1].strip()))
+    for qis in result.quasi_identifiers.values():
+        notes += [(qi, "quasi-identifier: blank if suppressed") for qi in qis]
+    return notes
 
 
 def _types(dataset: Dataset) -> dict[str, str]:
@@ -449,20 +614,45 @@ def prepare_export(
     tables: dict[str, pd.DataFrame] = {}
     checks: list[DisclosureCheck] = []
     dropped: list[str] = []
+    disclosure: DisclosureSummary | None = None
     if deidentify:
-        respondents, check, more, gone = _deidentify_respondents(dataset, k)
-        checks.append(check)
+        rules = disclosure_rules(dataset, k)
+        respondents, more, gone = _deidentify_respondents(dataset)
         notes.update(more)
         dropped += gone
-        keys = _record_keys(respondents)
-        for name, frame in dataset.repeats.items():
-            part, check, more, gone = _deidentify_repeat(dataset, name, frame, respondents, k)
-            checks.append(check)
+        member_table = rules.member.table if rules.member else None
+        members = None
+        if member_table in dataset.repeats:
+            members, more, gone = _deidentify_repeat(
+                dataset, dataset.repeats[member_table], respondents
+            )
             notes.update(more)
             dropped += gone
+        result = anonymise(
+            respondents,
+            members,
+            rules,
+            parents=_parents(dataset, rules),
+            table_names=("respondents", member_table or "member"),
+        )
+        respondents = result.households
+        disclosure = _summary(result, rules)
+        checks += _checks(result, rules)
+        for note in _qi_notes(result, rules):
+            notes[note[0]] = "; ".join(filter(None, [notes.get(note[0], ""), note[1]]))
+        keys = _record_keys(respondents)
+        for name, frame in dataset.repeats.items():
+            if name == member_table and result.members is not None:
+                part = _cut_loose(result.members, "_submission_id")
+            else:
+                part, more, gone = _deidentify_repeat(dataset, frame, respondents)
+                notes.update(more)
+                dropped += gone
             tables[name] = _with_record_key(part, keys, [RECORD_KEY, "_index"])
         tables = {"respondents": _with_record_key(respondents, keys, [RECORD_KEY]), **tables}
-        notes[RECORD_KEY] = "random key; not the submission id"
+        notes[RECORD_KEY] = (
+            "random key; not the submission id (blank: a roster row cut from its household)"
+        )
     else:
         tables["respondents"] = dataset.respondents
         tables.update(dataset.repeats)
@@ -493,6 +683,7 @@ def prepare_export(
         columns={name: frame.shape[1] for name, frame in tables.items()},
         dropped_columns=tuple(dict.fromkeys(dropped)),
         checks=tuple(checks),
+        disclosure=disclosure,
     )
     about = about_items(dataset, report, k)
     return PreparedExport(
@@ -532,4 +723,61 @@ def about_items(dataset: Dataset, report: ExportReport, k: int) -> tuple[tuple[s
             (f"values_blanked_{check.table}", str(check.values_blanked)),
             (f"records_dropped_{check.table}", str(check.records_dropped)),
         ]
+    if report.disclosure is not None:
+        rows += disclosure_items(report.disclosure)
     return tuple(rows)
+
+
+SHARES = {"risk", "limit", "kept_share"}
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def disclosure_items(summary: DisclosureSummary) -> list[tuple[str, str]]:
+    """The risk and information-loss figures, as sdcMicro reports them, for the about file."""
+    rows: list[tuple[str, str]] = [
+        ("risk_method", f"Benedetti-Franconi individual risk, {summary.risk_basis}"),
+        ("max_global_risk", _percent(summary.max_global_risk)),
+    ]
+    for name, risk in (
+        ("respondents_before", summary.risk_before),
+        ("respondents", summary.risk_after),
+        ("member", summary.member_risk_after),
+    ):
+        if risk is None:
+            continue
+        rows += [
+            (f"sample_uniques_{name}", str(risk.sample_uniques)),
+            (f"records_below_k_{name}", str(risk.records_below_k)),
+            (f"max_individual_risk_{name}", f"{risk.max_individual_risk:.4f}"),
+            (f"expected_reidentifications_{name}", f"{risk.expected_reidentifications:.2f}"),
+            (f"global_risk_{name}", _percent(risk.global_risk)),
+        ]
+    rows += [
+        ("global_recoding", "; ".join(summary.recodings) or "none"),
+        ("households_dropped", str(summary.households_dropped)),
+        ("roster_rows_dropped", str(summary.members_dropped)),
+        ("rosters_cut_from_household", str(summary.rosters_unlinked)),
+        (
+            "key_variables_kept_together",
+            f"{', '.join(summary.key_variables)}: {_percent(summary.key_variables_kept_together)}",
+        ),
+    ]
+    for loss in summary.losses:
+        rows.append(
+            (
+                f"information_loss_{loss.table}.{loss.column}",
+                f"kept {_percent(loss.kept_share)} ({loss.kept} of {loss.values}); "
+                f"recoded {loss.recoded}; blanked {loss.blanked}",
+            )
+        )
+    verdict = summary.verdict
+    rows.append(("verdict", "publishable" if verdict.publishable else "REFUSED"))
+    for code, figures in (*verdict.refusals, *verdict.warnings):
+        shown = ", ".join(
+            f"{key}={_percent(value) if key in SHARES else value}" for key, value in figures.items()
+        )
+        rows.append((f"note_{code}", shown))
+    return rows

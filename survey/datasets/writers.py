@@ -1,6 +1,14 @@
 """CSV and XLSX files of a prepared export: every text cell neutralised against spreadsheet
 formulas, CSV as UTF-8 with a byte-order mark (so Excel shows Kazakh and Russian), written in
-chunks of rows; XLSX by xlsxwriter at some 100,000 cells a second.
+chunks of rows.
+
+XLSX: xlsxwriter in `constant_memory` mode makes the workbook (package, styles, sheet names,
+header, frozen pane, codebook and about). Its public API costs some 5 µs a cell (type dispatch,
+a tuple per cell, attribute lists), so 100,000 interviews (30 million cells) took minutes. The
+data rows are therefore encoded here a column at a time (a lookup table per category, the same
+XML xlsxwriter writes for each cell type) and handed to the worksheet's row stream, which
+xlsxwriter then copies into the sheet as it does its own rows. `_FAST_ROWS` is False when the
+installed xlsxwriter lacks what that relies on; the cells then go through `write_row`.
 """
 
 from __future__ import annotations
@@ -16,6 +24,14 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+from xlsxwriter.utility import (
+    _datetime_to_excel_datetime,
+    _preserve_whitespace,
+    _utf16_len,
+    _utf16_truncate,
+    xl_col_to_name,
+)
+from xlsxwriter.xmlwriter import XMLwriter
 
 from reports.anonymization import neutralise_formula
 from survey.datasets.codebook import codebook_rows
@@ -29,6 +45,14 @@ XLSX_MAX_ROWS = 1_048_576  # Excel's limit, header included
 
 
 PathOrFile = str | os.PathLike[str] | IO[bytes]
+
+
+_XLSX_STRMAX = 32_767  # Excel's longest cell text, in UTF-16 units (xlsxwriter's xls_strmax)
+_escape_control_characters = XMLwriter._escape_control_characters
+
+
+def _excel_date(value: Any) -> float:
+    return _datetime_to_excel_datetime(value, False, False)
 
 
 def _quote(text: str) -> str:
@@ -124,8 +148,43 @@ class _Column:
             for v in values
         ]
 
+    def xlsx_xml(self, start: int, stop: int, date_style: int) -> list[str | None]:
+        """Each cell's XML after `<c r="A1` (as xlsxwriter writes it); None for an empty cell."""
+        if self.kind == "category":
+            if not hasattr(self, "xml_lut"):
+                bodies = [_xml_text(n) if n else None for n in self.xlsx_lut[:-1]]
+                self.xml_lut = np.array([*bodies, None], dtype=object)
+            return self.xml_lut[self.codes[start:stop]].tolist()
+        if self.kind == "flag":
+            return _FLAG_XML[self._flags(start, stop)].tolist()
+        if self.kind == "date":
+            style = f'" s="{date_style}"><v>'
+            return [
+                None if v is None else f"{style}{_excel_date(v):.16G}</v></c>"
+                for v in self.xlsx(start, stop)
+            ]
+        return [
+            None
+            if v is None or v == ""  # xlsxwriter writes nothing for an empty string either
+            else (_xml_text(v) if type(v) is str else f'"><v>{v:.16G}</v></c>')
+            for v in self.xlsx(start, stop)
+        ]
+
+
+def _xml_text(text: str) -> str:
+    """An inline string cell's XML, escaped and truncated exactly as xlsxwriter does it."""
+    if len(text) > _XLSX_STRMAX // 2 and _utf16_len(text) > _XLSX_STRMAX:
+        text = _utf16_truncate(text, _XLSX_STRMAX)
+    text = _escape_control_characters(text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    return f'" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
 
 _FLAG_CSV = np.array(["0", "1", ""], dtype=object)
+
+
+_FLAG_XML = np.array(['"><v>0</v></c>', '"><v>1</v></c>', None], dtype=object)
 
 
 _FLAG_XLSX = np.array([0, 1, None], dtype=object)
@@ -222,10 +281,63 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def export_xlsx(source: Dataset | PreparedExport, out: PathOrFile, **options: Any) -> ExportReport:
+def _write_rows(sheet: Any, columns: list[_Column], first: int, last: int) -> None:
+    """Rows first..last of a table from sheet row 1 on, through xlsxwriter's write_row."""
+    row_number = 1
+    for start in range(first, last, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, last)
+        cells = [column.xlsx(start, stop) for column in columns]
+        for values in zip(*cells, strict=True):
+            sheet.write_row(row_number, 0, values)
+            row_number += 1
+
+
+def _fast_rows_supported() -> bool:
+    """Whether this xlsxwriter has the constant-memory row stream _stream_rows writes to."""
+    import xlsxwriter.format
+    import xlsxwriter.worksheet
+
+    sheet = xlsxwriter.worksheet.Worksheet
+    return all(
+        hasattr(sheet, name) for name in ("_write_single_row", "_check_dimensions", "_opt_close")
+    ) and hasattr(xlsxwriter.format.Format, "_get_xf_index")
+
+
+def _stream_rows(
+    sheet: Any, columns: list[_Column], first: int, last: int, date_style: int
+) -> None:
+    """Rows first..last of a table from sheet row 1 on, as XML in the sheet's row stream.
+
+    The header (row 0) is flushed first; afterwards the sheet's dimensions and current row are
+    set as if each cell had been written through the API, so closing works unchanged.
+    """
+    sheet._write_single_row(1)  # writes the pending header row, as a write to row 1 would
+    prefixes = [f'<c r="{xl_col_to_name(i)}' for i in range(len(columns))]
+    row_number, written = 1, 0
+    for start in range(first, last, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, last)
+        cells = [column.xlsx_xml(start, stop, date_style) for column in columns]
+        lines = []
+        for bodies in zip(*cells, strict=True):
+            r = str(row_number + 1)
+            row = "".join([p + r + b for p, b in zip(prefixes, bodies, strict=True) if b])
+            if row:  # like xlsxwriter, no element (nor dimension) for a row without a value
+                lines.append(f'<row r="{r}">{row}</row>')
+                written = row_number
+            row_number += 1
+        sheet.fh.write("".join(lines))
+    if written:
+        sheet._check_dimensions(written, len(columns) - 1)
+        sheet.previous_row = written
+
+
+def export_xlsx(
+    source: Dataset | PreparedExport, out: PathOrFile, *, fast_rows: bool = True, **options: Any
+) -> ExportReport:
     """One workbook: respondents, a sheet per repeat, codebook and about (constant memory).
 
     A table longer than Excel's 1,048,575 rows continues on sheets named '<table> (2)', ….
+    `fast_rows=False` writes every cell through xlsxwriter's API (the reference, and slower).
     """
     import xlsxwriter
 
@@ -243,6 +355,7 @@ def export_xlsx(source: Dataset | PreparedExport, out: PathOrFile, **options: An
     )
     taken: set[str] = set()
     bold = workbook.add_format({"bold": True})
+    date_style = workbook.default_date_format._get_xf_index() if _FAST_ROWS else 0
     for table, frame in prepared.tables.items():
         columns = _columns(prepared, table, prepared.report.labels)
         header = [neutralise_formula(str(c)) for c in frame.columns]
@@ -253,13 +366,10 @@ def export_xlsx(source: Dataset | PreparedExport, out: PathOrFile, **options: An
             sheet.write_row(0, 0, header, bold)
             sheet.freeze_panes(1, 0)
             last = min(first + per_sheet, len(frame))
-            row_number = 1
-            for start in range(first, last, CHUNK_ROWS):
-                stop = min(start + CHUNK_ROWS, last)
-                cells = [column.xlsx(start, stop) for column in columns]
-                for values in zip(*cells, strict=True):
-                    sheet.write_row(row_number, 0, values)
-                    row_number += 1
+            if fast_rows and _FAST_ROWS:
+                _stream_rows(sheet, columns, first, last, date_style)
+            else:
+                _write_rows(sheet, columns, first, last)
     for name, rows in (
         ("codebook", codebook_rows(prepared)),
         ("about", [("item", "value"), *prepared.about]),
@@ -270,3 +380,6 @@ def export_xlsx(source: Dataset | PreparedExport, out: PathOrFile, **options: An
             sheet.write_row(number, 0, values, bold if number == 0 else None)
     workbook.close()
     return prepared.report
+
+
+_FAST_ROWS = _fast_rows_supported()

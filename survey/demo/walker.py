@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping
 from random import Random
 from typing import Any
@@ -282,6 +283,21 @@ class _Walk:
             raise _Regenerate(q.name)
 
 
+_NUMBER_LITERAL = re.compile(r"(?<![\w.$])\d+(?:\.\d+)?(?![\w.])")
+
+# Plausible values of the types that need no plan: times, places on a ~1 km grid, codes.
+_FIXED_VALUES: dict[str, Callable[[DemoState], Any]] = {
+    "time": lambda state: (
+        f"{state.rng.randint(8, 19):02d}:{state.rng.choice((0, 15, 30, 45)):02d}:00"
+    ),
+    "datetime": lambda state: f"{state.day.isoformat()}T{state.rng.randint(8, 19):02d}:30:00",
+    "geopoint": lambda state: f"50.{state.rng.randint(10, 99)} 80.{state.rng.randint(10, 99)} 0 0",
+    "geotrace": lambda state: "50.41 80.23 0 0; 50.42 80.24 0 0",
+    "geoshape": lambda state: "50.41 80.23 0 0; 50.42 80.24 0 0; 50.43 80.22 0 0; 50.41 80.23 0 0",
+    "barcode": lambda state: f"BRG-{state.rng.randint(1000, 9999)}",
+}
+
+
 def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -> Any:
     """A plausible value of the question's type; None leaves an optional question unanswered."""
     q, rng = plan.question, state.rng
@@ -308,6 +324,15 @@ def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -
         chosen = set(rng.sample(regular, size))
         return [c for c in state.allowed if c in chosen]  # the form posts them in its order
     if kind in {"integer", "decimal"}:
+        literals = _NUMBER_LITERAL.findall(q.constraint or "")
+        unbounded = plan.low is None and plan.high is None
+        if literals and unbounded and q.name != intake.age_question and rng.random() < 0.5:
+            # Constraints the plan cannot bound ('. = 0 or . >= 9999') hold at their own numbers.
+            number = float(rng.choice(literals))
+            if kind == "integer" and number.is_integer():
+                return int(number)
+            if kind == "decimal":
+                return number
         low = plan.low if plan.low is not None else 0
         high = plan.high if plan.high is not None else low + 100
         if q.name == intake.age_question:
@@ -326,6 +351,18 @@ def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -
         return None
     if kind == "acknowledge":
         return "OK"
+    if kind == "rank":
+        return list(state.allowed) or None
+    if kind in _FIXED_VALUES:
+        return _FIXED_VALUES[kind](state)
+    if kind == "range":
+        start = float(q.parameters.get("start", "1"))
+        end = float(q.parameters.get("end", "10"))
+        step = float(q.parameters.get("step", "1"))
+        value = start + step * rng.randint(0, max(0, int((end - start) // step)))
+        return int(value) if all(float(v).is_integer() for v in (start, step)) else value
+    if q.is_metadata or kind == "hidden":
+        return None  # filled by the device or the server, never by a volunteer
     if q.required:
         raise DemoDataError(f"Cannot generate answers of type {kind!r} ({q.name}).")
     return None

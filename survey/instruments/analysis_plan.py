@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reports.analysis.conditions import parse_condition_text
+from reports.analysis.conditions import condition_columns, parse_condition_text
+from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
 from reports.analysis.plan import AnalysisPlan, Indicator, automatic_plan, indicator_from_mapping
 from survey.instruments.languages import language_code
@@ -20,6 +21,7 @@ PLAN_FIELDS = {
     "id": "id",
     "type": "kind",
     "numerator": "numerator",
+    "member_numerator": "member_numerator",
     "denominator": "denominator",
     "answered": "answered",
     "column": "column",
@@ -32,7 +34,7 @@ PLAN_FIELDS = {
     "theme": "theme",
     "chapter": "chapter",
 }
-CONDITION_FIELDS = ("numerator", "denominator")
+CONDITION_FIELDS = ("numerator", "denominator", "member_numerator")
 
 
 def _known_columns(spec: InstrumentSpec, sectors: set[str]) -> set[str]:
@@ -89,11 +91,39 @@ def sector_labels(spec: InstrumentSpec) -> dict[str, dict[str, str]]:
     return out
 
 
+def design_of(spec: InstrumentSpec) -> tuple[SurveyDesign | None, list[str]]:
+    """The sampling design of the settings sheet, and what is wrong with it."""
+    design = spec.design
+    problems = []
+    for name in ("weight", "strata", "cluster"):
+        question = getattr(design, name)
+        if question and question not in spec.questions_by_name:
+            problems.append(
+                f"Sheet 'settings', column 'analysis_{name}': '{question}' is not a question "
+                "of this form."
+            )
+        elif question and spec.questions_by_name[question].repeat:
+            problems.append(
+                f"Sheet 'settings', column 'analysis_{name}': '{question}' is inside a repeat; "
+                "the design belongs to the respondent's household."
+            )
+    if (design.strata or design.cluster) and not design.weight:
+        problems.append(
+            "Sheet 'settings': analysis_strata and analysis_cluster need analysis_weight."
+        )
+    if problems or not design.weight:
+        return None, problems
+    return SurveyDesign(design.weight, design.strata, design.cluster), problems
+
+
 def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
     """The plan of an instrument (automatic per-question tables when it has none), with problems."""
     rules, problems = severity_rules(spec)
+    design, design_problems = design_of(spec)
+    problems += design_problems
     if not spec.analysis_rows:
-        return automatic_plan(describe(spec)), problems
+        plan = automatic_plan(describe(spec))
+        return AnalysisPlan(plan.indicators, plan.severity_rules, design=design), problems
     known = _known_columns(spec, set(rules))
     indicators: list[Indicator] = []
     for row in spec.analysis_rows:
@@ -125,15 +155,17 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
             )
         indicators.append(indicator)
     try:
-        plan = AnalysisPlan(tuple(indicators), rules)
+        plan = AnalysisPlan(tuple(indicators), rules, design=design)
     except AnalysisError as error:
         problems.append(f"Sheet 'analysis': {error}")
-        plan = AnalysisPlan((), rules)
+        plan = AnalysisPlan((), rules, design=design)
     return plan, problems
 
 
 def _read_columns(indicator: Indicator) -> set[str]:
     names = set(indicator.data_columns()) | set(indicator.disaggregations)
+    if indicator.member_numerator is not None:
+        names |= condition_columns(indicator.member_numerator)
     if indicator.weight:
         names.add(indicator.weight)
     return {n for n in names if not n.startswith("_")}

@@ -17,14 +17,27 @@ def instruments_group() -> None:
 
 @instruments_group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keep",
+    multiple=True,
+    type=click.Choice(["precise_location", "device_ids"]),
+    help="Identifying data the form must keep (otherwise coarsened or not stored).",
+)
+@click.option(
+    "--confirm-changes",
+    is_flag=True,
+    help="Publish a version that removes or retypes questions of the previous one.",
+)
 @with_appcontext
-def instruments_import(path: Path) -> None:
-    """Import an XLSForm as a new version of its form_id."""
+def instruments_import(path: Path, keep: tuple[str, ...], confirm_changes: bool) -> None:
+    """Import an XLSForm (.xlsx or .xls) as a new version of its form_id."""
     from survey.instruments.services import import_instrument
     from survey.instruments.xlsform import InstrumentImportError
 
     try:
-        version, warnings = import_instrument(path.read_bytes(), path.name)
+        version, warnings = import_instrument(
+            path.read_bytes(), path.name, keep=keep, confirm_changes=confirm_changes
+        )
     except InstrumentImportError as error:
         db.session.rollback()
         raise click.ClickException(

@@ -35,8 +35,10 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
   split on XPath whitespace and treat a node-set as all its values' codes together.
 - A node-set compared with a boolean compares boolean(node-set); otherwise comparisons with a
   node-set are true if true for any of its values (XPath).
-- regex() accepts the subset of JavaScript 'u'-mode patterns that Python's re can run with the
-  same meaning; other patterns are refused at import when literal and never match otherwise.
+- regex() accepts the subset of JavaScript 'u'-mode patterns that RE2 runs with the same meaning
+  (no lookaheads or back-references, repetitions up to 1000); other patterns are refused at
+  import when literal and never match otherwise. Patterns run on RE2 (google-re2), whose time is
+  linear in the input: an admin's '^(a|aa)+$' cannot stall a worker with a crafted answer.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+
+import re2
 
 MAX_DEPTH = 200  # tree depth; keeps recursive evaluation far from Python's recursion limit
 _MAX_NESTING = 64  # parentheses, calls and unary minus nested inside each other
@@ -833,7 +837,13 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
 # Patterns are JavaScript 'u'-mode syntax. Only a subset means the same in Python's re; it is
 # translated here and checked identically by regexSupported() in expressions.js.
 
-_JS_SPACE = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# RE2 syntax: \x{…} for code points beyond \xFF.
+_JS_SPACE = (
+    r"\t\n\x0b\x0c\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}"
+    r"\x{3000}\x{feff}"
+)
+# RE2 refuses larger counted repetitions; JavaScript accepts them, so both refuse them here.
+MAX_REPEAT = 1000
 _QUANTIFIER = re.compile(r"\{([0-9]{1,4})(?:,([0-9]{0,4}))?\}")
 _SYNTAX = frozenset("^$\\.*+?()[]{}|/")
 _SIMPLE_ESCAPES = {"t": 9, "n": 10, "v": 11, "f": 12, "r": 13}
@@ -864,7 +874,7 @@ def _escape(p: str, i: int, in_class: bool) -> tuple[str, int, int | None]:
         code = int(hex_digits, 16)
         if 0xD800 <= code <= 0xDFFF:
             raise ValueError("surrogate escapes are not supported")
-        return f"\\{c}{hex_digits}", i + 1 + width, code
+        return f"\\x{{{hex_digits}}}", i + 1 + width, code
     if c and (c in _SYNTAX or (in_class and c == "-")):
         return "\\" + c, i + 1, ord(c)
     raise ValueError(f"the escape '\\{c}' is not supported" if c else "it ends with '\\'")
@@ -924,6 +934,8 @@ def _translate_regex(p: str) -> str:
                 raise ValueError("'{' must start a repetition such as {2} or {1,3}")
             if match and match.group(2) and int(match.group(2)) < int(match.group(1)):
                 raise ValueError("a repetition range is out of order")
+            if match and max(int(match.group(1)), int(match.group(2) or 0)) > MAX_REPEAT:
+                raise ValueError(f"repetitions above {MAX_REPEAT} are not supported")
             text = match.group() if match else c
             i = match.end() if match else i + 1
             if p.startswith("?", i):
@@ -934,8 +946,8 @@ def _translate_regex(p: str) -> str:
             repeatable = False
         elif c == "(":
             kind = p[i + 2 : i + 3] if p.startswith("(?", i) else ""
-            if p.startswith("(?", i) and kind not in {":", "=", "!"}:
-                raise ValueError("only (…), (?:…), (?=…) and (?!…) groups are supported")
+            if p.startswith("(?", i) and kind not in {":"}:
+                raise ValueError("only (…) and (?:…) groups are supported (no lookaheads)")
             groups.append(kind in {"=", "!"})
             out.append(p[i : i + 3] if kind else "(")
             i, repeatable = i + (3 if kind else 1), False
@@ -947,17 +959,27 @@ def _translate_regex(p: str) -> str:
         elif c in "]}":
             raise ValueError(f"'{c}' must be escaped")
         else:
-            out.append({".": r"[^\n\r\u2028\u2029]", "$": r"\Z"}.get(c, c))
+            out.append({".": r"[^\n\r\x{2028}\x{2029}]", "$": r"\z"}.get(c, c))
             i, repeatable = i + 1, c not in "^$|"
     if groups:
         raise ValueError("missing ')'")
     return "".join(out)
 
 
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is reported to the admin, not to stderr
+    options.max_mem = 8 << 20  # a pattern needing more is refused rather than run
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
 @functools.lru_cache(maxsize=512)
-def _compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a JavaScript-syntax pattern for Python; ValueError if outside the subset."""
+def _compile_regex(pattern: str) -> re2._Regexp:
+    """Compile a JavaScript-syntax pattern for RE2; ValueError if outside the subset."""
     try:
-        return re.compile(_translate_regex(pattern), re.ASCII)
-    except re.error as error:
+        return re2.compile(_translate_regex(pattern), _RE2_OPTIONS)
+    except re2.error as error:
         raise ValueError(str(error)) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,20 @@ LOCAL_DATE_PATTERN = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 INTEGER_MESSAGE = _l("Enter a whole number, for example 42.")
 DECIMAL_MESSAGE = _l("Enter a number, for example 3.5.")
 DATE_MESSAGE = _l("Enter a date as dd.mm.yyyy, for example 05.03.1956.")
+TIME_MESSAGE = _l("Enter a time as hh:mm, for example 14:30.")
+DATETIME_MESSAGE = _l("Enter a date and time, for example 1956-03-05 14:30.")
+GEOPOINT_MESSAGE = _l(
+    "Enter a location as latitude and longitude in degrees, for example 50.41 80.23."
+)
+GEOLINE_MESSAGE = _l(
+    "Enter points as 'latitude longitude', separated by semicolons, for example "
+    "50.41 80.23; 50.42 80.25."
+)
+RANGE_MESSAGE = _l("Choose a number from %(start)s to %(end)s, in steps of %(step)s.")
+RANK_MESSAGE = _l("Put every option in order, each one once.")
+TIME_PATTERN = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
+# Strict decimal syntax: Python's float() also reads '40_59', 'nan' and 'inf' (issue 9).
+COORDINATE_PATTERN = re.compile(r"^[+-]?(\d{1,12}(\.\d{0,15})?|\.\d{1,15})$")
 
 
 def clean_text(value: str) -> str:
@@ -68,6 +82,105 @@ def parse_date(text: str) -> str | None:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise ValueError(DATE_MESSAGE) from None
+
+
+def parse_time(text: str) -> str | None:
+    """A time of day as 'hh:mm:ss' (with the zone ODK sent, if any); '' is None."""
+    text = clean_text(text)
+    if not text:
+        return None
+    match = TIME_PATTERN.match(text)
+    if not match:
+        raise ValueError(TIME_MESSAGE)
+    hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(TIME_MESSAGE)
+    return f"{hour:02d}:{minute:02d}:{second:02d}{match.group(4) or ''}"
+
+
+def parse_datetime(text: str) -> str | None:
+    """A date and time in ISO 8601 ('yyyy-mm-ddThh:mm:ss', with its zone if given)."""
+    text = clean_text(text).replace(" ", "T", 1)
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(DATETIME_MESSAGE) from None
+    return value.isoformat(timespec="seconds")
+
+
+def _coordinates(text: str, message: Any) -> tuple[float, ...]:
+    parts = text.split()
+    if not 2 <= len(parts) <= 4 or not all(COORDINATE_PATTERN.match(p) for p in parts):
+        raise ValueError(message)
+    numbers = tuple(float(p) for p in parts)
+    if not (-90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180):
+        raise ValueError(message)
+    if len(numbers) == 4 and numbers[3] < 0:
+        raise ValueError(message)
+    return numbers
+
+
+def format_point(numbers: tuple[float, ...]) -> str:
+    """A point as ODK writes it: 'latitude longitude altitude accuracy'."""
+    full = (*numbers, 0.0, 0.0)[:4]
+    return " ".join(repr(round(n, 8)).removesuffix(".0") if n else "0" for n in full)
+
+
+def parse_geopoint(text: str) -> str | None:
+    """A location typed or filled by the browser: 'lat lon [altitude [accuracy]]'."""
+    text = clean_text(text).replace(",", " ") if ";" not in text else clean_text(text)
+    if not text:
+        return None
+    return format_point(_coordinates(text, GEOPOINT_MESSAGE))
+
+
+def _parse_points(text: str, minimum: int, closed: bool) -> str | None:
+    text = clean_text(text)
+    if not text:
+        return None
+    points = [_coordinates(p.strip(), GEOLINE_MESSAGE) for p in text.split(";") if p.strip()]
+    if closed and points and points[0][:2] != points[-1][:2]:
+        points.append(points[0])
+    if len(points) < minimum:
+        raise ValueError(GEOLINE_MESSAGE)
+    return "; ".join(format_point(p) for p in points)
+
+
+def parse_geotrace(text: str) -> str | None:
+    """A line of at least two points, 'lat lon; lat lon; ...'."""
+    return _parse_points(text, 2, closed=False)
+
+
+def parse_geoshape(text: str) -> str | None:
+    """A closed shape of at least three corners (the first point is repeated at the end)."""
+    return _parse_points(text, 4, closed=True)
+
+
+def range_parser(parameters: Mapping[str, str]) -> Callable[[str], Any]:
+    """The parser of a range question with its start, end and step."""
+    start = float(parameters.get("start", "1"))
+    end = float(parameters.get("end", "10"))
+    step = float(parameters.get("step", "1"))
+    whole = all(float(v).is_integer() for v in (start, end, step))
+
+    def parse(text: str) -> int | float | None:
+        value = parse_decimal(text)
+        if value is None:
+            return None
+        steps = (value - start) / step
+        if not start <= value <= end or abs(steps - round(steps)) > 1e-9:
+            raise ValueError(
+                RANGE_MESSAGE % {"start": _plain(start), "end": _plain(end), "step": _plain(step)}
+            )
+        return int(value) if whole else value
+
+    return parse
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 def parse_text(text: str) -> str | None:
@@ -142,6 +255,29 @@ class MultipleChoiceAnswerField(AnswerField):
         return code in (self.data or [])
 
 
+class RankAnswerField(AnswerField):
+    """rank: every option once, in the order the volunteer put them."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        codes = [clean_text(v) for v in valuelist if clean_text(v)]
+        self.data = None
+        if not codes:
+            return
+        offered = [code for code, _label in self.choices]
+        self.data = codes  # kept to redraw the volunteer's order when it is refused
+        if sorted(codes) != sorted(offered) or len(set(codes)) != len(codes):
+            raise ValueError(RANK_MESSAGE)
+
+    def process_data(self, value: Any) -> None:
+        if isinstance(value, str):
+            value = value.split()
+        self.data = list(value) if value else None
+
+    def code_at(self, position: int) -> str | None:
+        """The code put at a position (0-based), for redrawing the form."""
+        return self.data[position] if self.data and position < len(self.data) else None
+
+
 class AcknowledgeAnswerField(AnswerField):
     """acknowledge: 'OK' when ticked."""
 
@@ -177,17 +313,49 @@ QUESTION_TYPES: dict[str, QuestionType] = {
         QuestionType("acknowledge", AcknowledgeAnswerField, None, "categorical", "acknowledge"),
         QuestionType("note", None, None, "none", "note"),
         QuestionType("calculate", None, None, "categorical", "calculate"),
+        QuestionType("hidden", None, None, "categorical", "calculate"),
+        QuestionType("time", AnswerField, parse_time, "text", "time"),
+        QuestionType("datetime", AnswerField, parse_datetime, "text", "datetime"),
+        QuestionType("geopoint", AnswerField, parse_geopoint, "none", "geopoint"),
+        QuestionType("geotrace", AnswerField, parse_geotrace, "none", "geoline"),
+        QuestionType("geoshape", AnswerField, parse_geoshape, "none", "geoline"),
+        QuestionType("barcode", AnswerField, parse_text, "text", "text"),
+        QuestionType("range", AnswerField, parse_decimal, "numeric", "range"),
+        QuestionType("rank", RankAnswerField, None, "none", "rank"),
+        # Metadata: filled by ODK Collect, or by the server for the web form; never drawn.
+        QuestionType("start", None, parse_datetime, "none", "calculate"),
+        QuestionType("end", None, parse_datetime, "none", "calculate"),
+        QuestionType("today", None, parse_date, "date", "calculate"),
+        QuestionType("start_geopoint", None, parse_geopoint, "none", "calculate"),
+        QuestionType("audit", None, None, "none", "calculate"),
+        *(
+            QuestionType(name, None, parse_text, "none", "calculate")
+            for name in ("deviceid", "subscriberid", "simserial", "phonenumber", "username")
+        ),
+        QuestionType("email", None, parse_text, "none", "calculate"),
     )
 }
+
+
+def parser_for(question: Question) -> Callable[[str], Any] | None:
+    """How a question's typed text becomes its stored value (range reads its parameters)."""
+    if question.type == "range":
+        return range_parser(question.parameters)
+    return QUESTION_TYPES[question.type].parser
 
 
 def widget_for(question: Question) -> str:
     """The widget a question is drawn with (appearance may change it)."""
     widget = QUESTION_TYPES[question.type].widget
-    if widget == "text" and question.appearance == "multiline":
+    appearance = set((question.appearance or "").lower().split())
+    if widget == "text" and "multiline" in appearance:
         return "textarea"
-    if widget == "select_one" and question.appearance == "minimal":
+    if widget == "text" and "numbers" in appearance:
+        return "numbers"
+    if widget == "select_one" and appearance & {"minimal", "autocomplete", "search"}:
         return "dropdown"
+    if widget == "date" and appearance & {"month-year", "year"}:
+        return "date"
     return widget
 
 
@@ -204,7 +372,7 @@ def make_field(spec: InstrumentSpec, question: Question, language: str) -> Field
         spec.label(question.labels, language) or question.name,
         name=question.name,
         question=question,
-        parser=kind.parser or (lambda text: text or None),
+        parser=parser_for(question) or (lambda text: text or None),
         choices=choices,
         default=question.default,
     )

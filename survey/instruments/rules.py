@@ -334,6 +334,20 @@ def _repeat_order(repeat: Repeat) -> tuple[Question, ...]:
     return tuple(order)
 
 
+def instance_name(spec: InstrumentSpec, answers: Mapping[str, Any], today: dt.date) -> str | None:
+    """The settings sheet's instance_name evaluated over stored answers (None without one)."""
+    if not spec.instance_name:
+        return None
+    evaluator = _Evaluator(spec, {}, spec.default_language, today, {}, Messages())
+    evaluator.outcome.answers.update(answers)
+    try:
+        value = evaluator.value_of(spec.instance_name, evaluator.lookup_top)
+    except expressions.ExpressionError:
+        return None
+    text = stored_calculation(value)
+    return str(text)[:200] if text not in (None, "") else None
+
+
 def evaluate_answers(
     spec: InstrumentSpec,
     raw: Mapping[str, Any],

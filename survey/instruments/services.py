@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -11,22 +13,140 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments.models import Instrument, InstrumentVersion
 from survey.instruments.spec import InstrumentSpec
-from survey.instruments.xlsform import ImportedForm, InstrumentImportError, load_xlsform
+from survey.instruments.xlsform import (
+    IDENTIFYING_KINDS,
+    ImportedForm,
+    InstrumentImportError,
+    load_xlsform,
+)
 from survey.users.models import User
 from survey.users.services import record_audit
 
 DEFAULT_INSTRUMENT = Path(__file__).parent / "default" / "birge_needs_assessment.xlsx"
 
+# Which kind of identifying data each question type collects (issue 9, part 6).
+IDENTIFYING_TYPES = {
+    "text": "free_text",
+    "geopoint": "precise_location",
+    "geotrace": "precise_location",
+    "geoshape": "precise_location",
+    "start_geopoint": "precise_location",
+    "deviceid": "device_ids",
+    "subscriberid": "device_ids",
+    "simserial": "device_ids",
+    "phonenumber": "device_ids",
+    "username": "device_ids",
+    "email": "device_ids",
+}
+
 _spec_cache: dict[tuple[int, str, str], InstrumentSpec] = {}
 _spec_lock = threading.Lock()
 
 
+def identifying_questions(spec: InstrumentSpec) -> dict[str, list[str]]:
+    """Questions that collect identifying data, by kind (free text, location, device ids)."""
+    kinds: dict[str, list[str]] = {}
+    for question in spec.iter_questions():
+        kind = IDENTIFYING_TYPES.get(question.type)
+        if kind:
+            kinds.setdefault(kind, []).append(question.name)
+    return kinds
+
+
+def import_summary(spec: InstrumentSpec) -> list[str]:
+    """What an admin must know about a form at import: its intake rules and identifying data."""
+    intake = spec.intake
+    lines = []
+    rules = []
+    if intake.consent_question:
+        rules.append(
+            f"an interview whose '{intake.consent_question}' is not '{intake.consent_value}' "
+            "stores nothing but a refusal count"
+        )
+    if intake.age_question:
+        rules.append(
+            f"a respondent whose '{intake.age_question}' is under {intake.minimum_age} is refused"
+        )
+    if intake.district_question:
+        rules.append(f"refusals are counted by '{intake.district_question}'")
+    lines.append(
+        "Intake rules: " + "; ".join(rules) + "."
+        if rules
+        else "Intake rules: none (the settings sheet declares no consent, age or district "
+        "question)."
+    )
+    kept = set(spec.identifying_kept)
+    for kind, names in identifying_questions(spec).items():
+        listed = ", ".join(names)
+        if kind == "free_text":
+            lines.append(
+                f"Free text ({listed}) is screened for ID numbers, phone numbers and e-mail "
+                "addresses."
+            )
+        elif kind == "precise_location":
+            lines.append(
+                f"Locations ({listed}): "
+                + (
+                    "kept precise, as confirmed at import."
+                    if kind in kept
+                    else "coarsened on arrival to a grid of about 1 km."
+                )
+            )
+        elif kind == "device_ids":
+            lines.append(
+                f"Device and account identifiers ({listed}): "
+                + ("kept, as confirmed at import." if kind in kept else "not stored.")
+            )
+    return lines
+
+
+def version_changes(previous: InstrumentSpec, new: InstrumentSpec) -> list[str]:
+    """Questions a new version removes or gives another type (answers of them stop matching)."""
+    old = {q.name: q for q in previous.iter_questions() if q.type != "note"}
+    now = {q.name: q for q in new.iter_questions() if q.type != "note"}
+    changes = [
+        f"The question '{name}' is removed (it was {q.type} in version {previous.version})."
+        for name, q in old.items()
+        if name not in now
+    ]
+    changes.extend(
+        f"The question '{name}' changes type from {q.type} to {now[name].type}."
+        for name, q in old.items()
+        if name in now and now[name].type != q.type
+    )
+    return changes
+
+
+class VersionChangesNeedConfirmation(InstrumentImportError):
+    """The new version removes or retypes questions; the admin must confirm before publishing."""
+
+
 def import_instrument(
-    data: bytes, filename: str, imported_by: User | None = None
+    data: bytes,
+    filename: str,
+    imported_by: User | None = None,
+    *,
+    keep: Iterable[str] = (),
+    confirm_changes: bool = False,
 ) -> tuple[InstrumentVersion, list[str]]:
-    """Import an XLSForm as a new version of its form_id; return it and pyxform's warnings."""
+    """Import an XLSForm as a new version of its form_id; return it and what to tell the admin.
+
+    `keep` lists the kinds of identifying data the admin confirmed ('precise_location',
+    'device_ids'); a version that removes or retypes questions of the previous one is refused
+    (VersionChangesNeedConfirmation, listing the changes) unless `confirm_changes`.
+    """
     imported: ImportedForm = load_xlsform(data, filename)
-    spec = imported.spec
+    unknown = sorted(set(keep) - set(IDENTIFYING_KINDS))
+    if unknown:
+        raise InstrumentImportError([f"Unknown kind of identifying data: {', '.join(unknown)}."])
+    spec = dataclasses.replace(
+        imported.spec,
+        identifying_kept=tuple(
+            k
+            for k in IDENTIFYING_KINDS
+            if k in set(keep) and k in identifying_questions(imported.spec)
+        ),
+    )
     instrument = db.session.execute(
         select(Instrument).where(Instrument.form_id == spec.form_id)
     ).scalar_one_or_none()
@@ -37,6 +157,16 @@ def import_instrument(
     digest = hashlib.sha256(data).hexdigest()
     existing = {v.version: v for v in instrument.versions}
     version = spec.version
+    if instrument.versions and not confirm_changes and version not in existing:
+        changes = version_changes(spec_for(instrument.versions[-1]), spec)
+        if changes:
+            raise VersionChangesNeedConfirmation(
+                [
+                    *changes,
+                    "Answers already stored keep these questions, but new interviews will not "
+                    "have them. Confirm the changes to publish this version.",
+                ]
+            )
     if version in existing:
         same = existing[version].sha256 == digest
         raise InstrumentImportError(
@@ -76,7 +206,7 @@ def import_instrument(
         target=f"{spec.form_id} {version}",
         details={"filename": row.filename, "sha256": digest},
     )
-    return row, imported.warnings
+    return row, [*import_summary(spec), *imported.warnings]
 
 
 def import_default_instrument(imported_by: User | None = None) -> InstrumentVersion | None:
@@ -88,6 +218,10 @@ def import_default_instrument(imported_by: User | None = None) -> InstrumentVers
     ).scalar_one_or_none()
     if already is not None:
         return None
+    shipped = load_xlsform(data, DEFAULT_INSTRUMENT.name).spec
+    instrument = find_instrument(shipped.form_id)
+    if instrument is not None and any(v.version == shipped.version for v in instrument.versions):
+        return None  # the same version, shipped again with only settings declared
     version, _warnings = import_instrument(data, DEFAULT_INSTRUMENT.name, imported_by)
     return version
 

@@ -11,6 +11,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_REQUIRED_MESSAGE = "required"
+# Filled in by the device (ODK Collect) or the server (web form), never typed by a volunteer.
+METADATA_TYPES = frozenset(
+    {
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "subscriberid",
+        "simserial",
+        "phonenumber",
+        "username",
+        "email",
+        "audit",
+        "start_geopoint",
+    }
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,11 +59,19 @@ class Question:
     section: str | None = None
     repeat: str | None = None
     row: int | None = None
+    # The XLSForm parameters column as pyxform parsed it (range start/end/step, randomize, ...).
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    read_only: bool = False
 
     @property
     def has_input(self) -> bool:
         """Whether the volunteer types or picks a value."""
-        return self.type not in {"note", "calculate"}
+        return self.type not in {"note", "calculate", "hidden"} and not self.is_metadata
+
+    @property
+    def is_metadata(self) -> bool:
+        """Whether the device or the server fills the value in (start, end, deviceid, ...)."""
+        return self.type in METADATA_TYPES
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,13 +102,39 @@ class Section:
 
 @dataclass(frozen=True, eq=False)
 class IntakeRules:
-    """Which questions decide consent, eligible age and district (XLSForm settings columns)."""
+    """Which questions decide consent, eligible age and district (XLSForm settings columns).
 
-    consent_question: str = "consent"
+    A rule applies only where the settings sheet declares its question: '' means no rule, so a
+    form that happens to have a question named 'consent' or 'age' is not trimmed silently.
+    """
+
+    consent_question: str = ""
     consent_value: str = "yes"
-    age_question: str = "age"
+    age_question: str = ""
     minimum_age: int = 18
-    district_question: str = "district"
+    district_question: str = ""
+    date_question: str = "interview_date"
+
+
+@dataclass(frozen=True)
+class AnalysisDesign:
+    """The sampling design named on the settings sheet (analysis_weight, analysis_strata,
+    analysis_cluster): questions holding the design weight, stratum and cluster (PSU).
+
+    Without a weight the analysis is unweighted (Kish's effective n when a plan weight is set);
+    with one, intervals are design-based (Taylor linearisation).
+    """
+
+    weight: str | None = None
+    strata: str | None = None
+    cluster: str | None = None
+
+
+LEGACY_INTAKE = {
+    "consent_question": "consent",
+    "age_question": "age",
+    "district_question": "district",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,10 +149,19 @@ class InstrumentSpec:
     sections: tuple[Section, ...]
     choices: Mapping[str, tuple[Choice, ...]]
     intake: IntakeRules = field(default_factory=IntakeRules)
+    design: AnalysisDesign = field(default_factory=AnalysisDesign)
     # Rows of the optional 'analysis' and 'severity' sheets (column → text, plus '_row'),
     # turned into a reports.analysis plan by survey.instruments.analysis_plan.
     analysis_rows: tuple[Mapping[str, str], ...] = ()
     severity_rows: tuple[Mapping[str, str], ...] = ()
+    # form_title::<language> columns of the settings sheet; `title` is the fallback.
+    titles: Mapping[str, str] = field(default_factory=dict)
+    # settings: the instance_name expression (shown in lists of submissions) and style (pages).
+    instance_name: str | None = None
+    style: str | None = None
+    # Kinds of identifying data the admin confirmed at import ('precise_location', 'device_ids',
+    # 'media'); whatever is not confirmed is coarsened or dropped on arrival.
+    identifying_kept: tuple[str, ...] = ()
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -135,6 +194,10 @@ class InstrumentSpec:
     def sections_by_name(self) -> dict[str, Section]:
         """Sections keyed by name."""
         return {s.name: s for s in self.sections}
+
+    def title_in(self, language: str) -> str:
+        """The form's title in a language, or its one title when not translated."""
+        return self.titles.get(language) or self.title
 
     def label(self, labels: Mapping[str, str], language: str) -> str:
         """The text in a language, falling back to the default language, English, any."""
@@ -196,7 +259,13 @@ class InstrumentSpec:
             languages=tuple(data["languages"]),
             sections=sections,
             choices=choices,
-            intake=IntakeRules(**data.get("intake", {})),
+            # Versions stored before intake rules had to be declared kept the old defaults.
+            intake=IntakeRules(**data.get("intake", LEGACY_INTAKE)),
+            design=AnalysisDesign(**data.get("design", {})),
             analysis_rows=tuple(data.get("analysis_rows", ())),
             severity_rows=tuple(data.get("severity_rows", ())),
+            instance_name=data.get("instance_name"),
+            style=data.get("style"),
+            identifying_kept=tuple(data.get("identifying_kept", ())),
+            titles=dict(data.get("titles", {})),
         )

@@ -28,7 +28,11 @@ def index() -> Any:
         upload = form.xlsform.data
         try:
             version, warnings = services.import_instrument(
-                upload.read(), upload.filename or "form.xlsx", current_user._get_current_object()
+                upload.read(),
+                upload.filename or "form.xlsx",
+                current_user._get_current_object(),
+                keep=form.kept(),
+                confirm_changes=form.confirm_changes.data,
             )
             db.session.commit()
         except InstrumentImportError as error:

@@ -11,18 +11,25 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import warnings
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
-from openpyxl import load_workbook
+from pyxform.builder import create_survey_element_from_dict
 from pyxform.errors import PyXFormError
-from pyxform.xls2xform import convert
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.xls2json import workbook_to_json
+from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
 from survey.instruments import expressions
+from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.spec import (
+    AnalysisDesign,
     Choice,
     InstrumentSpec,
     IntakeRules,
@@ -31,60 +38,113 @@ from survey.instruments.spec import (
     Section,
 )
 
-# pyxform's internal type names → ours.
-TYPE_NAMES = {
-    "text": "text",
-    "integer": "integer",
+# What each XLSForm type becomes, decided from pyxform's own description of the type (its
+# QUESTION_TYPE_DICT: the XForm control and bind type), so every alias pyxform accepts ('int',
+# 'string', 'gps', 'photo', 'select one', 'phone number', ...) is read as pyxform reads it.
+INPUT_TYPES = {
+    "string": "text",
+    "int": "integer",
     "decimal": "decimal",
     "date": "date",
-    "select one": "select_one",
-    "select all that apply": "select_multiple",
-    "note": "note",
-    "calculate": "calculate",
-    "acknowledge": "acknowledge",
+    "time": "time",
+    "dateTime": "datetime",
+    "geopoint": "geopoint",
+    "geotrace": "geotrace",
+    "geoshape": "geoshape",
+    "barcode": "barcode",
 }
-SUPPORTED_TYPES_TEXT = (
-    "text, integer, decimal, date, select_one, select_multiple (or_other), note, calculate, "
-    "acknowledge, begin_group/end_group, begin_repeat/end_repeat"
-)
-QUESTION_APPEARANCES = {"minimal", "multiline"}
-GROUP_APPEARANCES = {"field-list"}
-SURVEY_COLUMNS = {
-    "type",
-    "name",
+# Metadata the device (or the server, for the web form) fills in: ODK's jr:preload parameters.
+PRELOAD_TYPES = {
+    "start": "start",
+    "end": "end",
+    "today": "today",
+    "deviceid": "deviceid",
+    "uri:deviceid": "deviceid",
+    "subscriberid": "subscriberid",
+    "uri:subscriberid": "subscriberid",
+    "simserial": "simserial",
+    "uri:simserial": "simserial",
+    "phonenumber": "phonenumber",
+    "uri:phonenumber": "phonenumber",
+    "username": "username",
+    "uri:username": "username",
+    "email": "email",
+    "uri:email": "email",
+}
+# Device identifiers: identifying data, stored only where the admin confirmed it at import.
+DEVICE_ID_TYPES = {"deviceid", "subscriberid", "simserial", "phonenumber", "username", "email"}
+MEDIA_TYPES = {"image", "audio", "video", "file", "background-audio", "osm"}
+QUESTION_APPEARANCES = {
+    # rendered on the web page
+    "minimal",
+    "multiline",
+    "numbers",
+    "thousands-sep",
+    "autocomplete",
+    "search",
+    "no-calendar",
+    "month-year",
+    "year",
+    "likert",
+    "columns",
+    "columns-pack",
+    "columns-2",
+    "columns-3",
+    "columns-4",
+    "columns-5",
+    "horizontal",
+    "horizontal-compact",
+    "compact",
+    "quick",
+    "quickcompact",
     "label",
-    "hint",
-    "required",
-    "required_message",
-    "relevant",
-    "constraint",
-    "constraint_message",
-    "calculation",
-    "default",
-    "appearance",
-    "choice_filter",
-    "repeat_count",
+    "list-nolabel",
+    "list",
+    "hidden-answer",
+    "masked",
+    "url",
+    # accepted: they change a device's widget (maps, pickers, calendars), not the answer
+    "maps",
+    "map",
+    "placement-map",
+    "hide-input",
+    "picker",
+    "rating",
+    "no-buttons",
+    "no-ticks",
+    "vertical",
+    "distress",
+    "bearing",
+    "counter",
+    "new",
+    "draw",
+    "annotate",
+    "signature",
+    "selfie",
+    "printer",
+    "image-map",
+    "field-list",
+    "table-list",
+    "no-calender",
+    "ethiopian",
+    "coptic",
+    "islamic",
+    "bikram-sambat",
+    "myanmar",
+    "persian",
+    "buddhist",
 }
-TRANSLATABLE_COLUMNS = {"label", "hint", "required_message", "constraint_message"}
-CHOICE_UNSUPPORTED = {"image", "audio", "video", "media", "big-image"}
-SETTINGS_COLUMNS = {
-    "form_id",
-    "id_string",
-    "form_title",
-    "version",
-    "default_language",
-    "consent_question",
-    "consent_value",
-    "age_question",
-    "minimum_age",
-    "district_question",
-}
+GROUP_APPEARANCES = {"field-list", "table-list", "compact", "no-collapse"}
 # pyxform writes "Specify other." untranslated for or_other; give volunteers their language.
 OTHER_LABELS = {"en": "Specify other", "ru": "Укажите другое", "kk": "Басқасын көрсетіңіз"}
 OTHER_CHOICE_LABELS = {"en": "Other", "ru": "Другое", "kk": "Басқа"}
 MAX_QUESTIONS = 2000
 PLAN_SHEETS = ("analysis", "severity")
-UNSUPPORTED_SHEETS = {"external_choices", "entities", "osm"}
+OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+NAME_HEADERS = {"name", "value", "tag"}
+TYPE_HEADERS = {"type", "command"}
+# Kinds of identifying data an admin can confirm at import (issue 9, part 6).
+IDENTIFYING_KINDS = ("precise_location", "device_ids", "media")
 
 
 class InstrumentImportError(ValueError):
@@ -106,11 +166,14 @@ class ImportedForm:
 
 @dataclass
 class _Locations:
-    """Where names and columns sit in the workbook, for error messages."""
+    """Where names sit in the workbook, and every problem found, for error messages."""
 
     rows: dict[str, int] = field(default_factory=dict)
+    types: dict[int, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     extra_sheets: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
 
     def at(self, name: str, column: str | None = None) -> str:
         where = "Sheet 'survey'"
@@ -121,27 +184,99 @@ class _Locations:
         return where
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the warnings openpyxl and xlrd print for workbooks of every age."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _file_type(data: bytes, filename: str) -> str | None:
+    """pyxform's file type of the bytes ('.xlsx' or '.xls'), from their content, not the name."""
+    if data.startswith(OLE2_SIGNATURE):
+        return ".xls"
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return ".xlsm" if filename.lower().endswith(".xlsm") else ".xlsx"
+    return None
+
+
+def form_id_from_filename(filename: str) -> str:
+    """The form id pyxform's own command gives a form without form_id: the file name's stem."""
+    stem = PurePath(filename.replace("\\", "/")).stem.strip()
+    stem = re.sub(r"[^\w.\-]+", "_", unicodedata.normalize("NFC", stem)).strip("_.-")
+    return stem[:100] or "form"
+
+
 def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
-    """Parse XLSForm bytes into a spec; raise InstrumentImportError naming sheet, row, column."""
+    """Parse XLSForm bytes into a spec; raise InstrumentImportError naming sheet, row, column.
+
+    The workbook is read by pyxform (never re-saved, so formula cells keep their cached values),
+    and the instrument is built from pyxform's normalised result. Every problem found, pyxform's
+    and ours, is reported in one pass.
+    """
     if not data:
         raise InstrumentImportError(["The file is empty."])
-    if not zipfile.is_zipfile(io.BytesIO(data)):
+    file_type = _file_type(data, filename)
+    if file_type is None:
         raise InstrumentImportError(
-            [f"'{filename}' is not an Excel workbook (.xlsx). Save the XLSForm as .xlsx and retry."]
+            [
+                f"'{filename}' is not an Excel workbook (.xlsx or .xls). Save the XLSForm as "
+                ".xlsx and retry."
+            ]
         )
-    locations = _locate(data)
-    if locations.problems:
-        raise InstrumentImportError(locations.problems)
-    data, generated_version = _ensure_version(data)
+    if file_type != ".xls":
+        try:
+            check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
+        except ArchiveRefused as error:
+            raise InstrumentImportError([str(error)]) from None
+    locations = _Locations()
     try:
-        result = convert(xlsform=io.BytesIO(data), file_type=".xlsx", form_name="data")
+        with _quiet():
+            workbook = get_xlsform(io.BytesIO(data), file_type=file_type)
     except PyXFormError as error:
-        raise InstrumentImportError([_pyxform_message(str(error))]) from error
-    except Exception as error:  # pyxform surfaces many low-level errors for broken workbooks
+        duplicate = re.match(r"Duplicate column header: (.+)", str(error))
+        if duplicate:
+            sheet = _sheet_with_duplicate_header(data, file_type, duplicate.group(1))
+            raise InstrumentImportError(
+                [
+                    f"Sheet '{sheet}', row 1: Duplicate column header: {duplicate.group(1)}. "
+                    "Each column header may appear once; remove or rename the other."
+                ]
+            ) from error
         raise InstrumentImportError(
-            [f"The workbook could not be read as an XLSForm: {error}"]
+            [f"The workbook could not be read: no sheet of it could be opened ({error})."]
         ) from error
-    survey = result._pyxform or {}
+    except Exception as error:  # xlrd and openpyxl raise many types for damaged files
+        raise InstrumentImportError(
+            [f"The workbook could not be read: no sheet of it could be opened ({error})."]
+        ) from error
+    if {"analysis", "severity"} & {str(n).strip().lower() for n in workbook.sheet_names or []}:
+        _EXTRA_ROWS[id(workbook)] = _read_plan_sheets(data, file_type)
+    try:
+        _locate(workbook, locations)
+    finally:
+        _EXTRA_ROWS.pop(id(workbook), None)
+    _refuse_out_of_scope(workbook, locations)
+    locations.titles = _take_titles(workbook)
+    generated_version = _ensure_version(workbook)
+    collected: list[str] = []
+    try:
+        with _quiet():
+            survey = workbook_to_json(
+                workbook_dict=workbook,
+                fallback_form_name=form_id_from_filename(filename),
+                warnings=collected,
+            )
+            xform = create_survey_element_from_dict(survey).to_xml(
+                validate=False, warnings=collected
+            )
+    except PyXFormError as error:
+        locations.problems.append(_pyxform_message(str(error), workbook, locations))
+        raise InstrumentImportError(locations.problems) from error
+    except Exception as error:  # pyxform surfaces low-level errors for some broken workbooks
+        locations.problems.append(f"Sheet 'survey': pyxform could not convert the form: {error}")
+        raise InstrumentImportError(locations.problems) from error
     spec = _build_spec(survey, locations)
     _check_expressions(spec, locations)
     if locations.extra_sheets:
@@ -153,141 +288,104 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         from survey.instruments.analysis_plan import build_plan
 
         locations.problems.extend(build_plan(spec)[1])
+    elif spec.design != AnalysisDesign():
+        from survey.instruments.analysis_plan import design_of
+
+        locations.problems.extend(design_of(spec)[1])
     if locations.problems:
         raise InstrumentImportError(locations.problems)
-    warnings = [w for w in result.warnings if "or_other and translations" not in w]
+    warnings_out = [_one_line(w) for w in collected if "or_other and translations" not in w]
+    warnings_out.extend(locations.warnings)
     if generated_version:
-        warnings.append(
+        warnings_out.append(
             f"The settings sheet has no 'version'; this import is version {generated_version}."
         )
-    return ImportedForm(spec=spec, xform=result.xform, warnings=warnings)
+    return ImportedForm(spec=spec, xform=xform, warnings=warnings_out)
 
 
-def _ensure_version(data: bytes) -> tuple[bytes, str | None]:
-    """Give a workbook without a settings 'version' one, so the XForm carries it too.
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _ensure_version(workbook: DefinitionData) -> str | None:
+    """Give a workbook without a settings 'version' one, in pyxform's reading of it.
 
     ODK clients match submissions to a form by version; a version known only to the database
-    would leave their submissions unmatched.
+    would leave their submissions unmatched. The file itself is never re-saved: that would drop
+    the cached results of formula cells.
     """
-    workbook = load_workbook(io.BytesIO(data))
-    sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
-    settings = sheets.get("settings")
-    if settings is None:
-        settings = workbook.create_sheet("settings")
-    rows = list(settings.iter_rows(values_only=True))
-    headers = [_cell_text(h).lower() for h in rows[0]] if rows else []
-    if "version" in headers and len(rows) > 1:
-        index = headers.index("version")
-        if index < len(rows[1]) and _cell_text(rows[1][index]):
-            return data, None
+    settings = [dict(row) for row in (workbook.settings or [])] or [{}]
+    if _cell_text(settings[0].get("version")):
+        return None
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    column = headers.index("version") + 1 if "version" in headers else len(headers) + 1
-    settings.cell(row=1, column=column, value="version")
-    settings.cell(row=2, column=column, value=version)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), version
+    settings[0]["version"] = version
+    workbook.settings = settings
+    header = list(workbook.settings_header or [{}])
+    workbook.settings_header = [{**(header[0] if header else {}), "version": None}]
+    return version
 
 
-def _pyxform_message(message: str) -> str:
+def _pyxform_message(message: str, workbook: DefinitionData, locations: _Locations) -> str:
+    """pyxform's message, located at a sheet, row and column where pyxform or we can tell."""
+    message = _one_line(message)
     match = re.match(r"\[row : (\d+)\]\s*(.*)", message, re.S)
     if match:
         text = match.group(2)
-        sheet = "choices" if "choices sheet" in text and "List name" not in text else "survey"
+        sheet = "choices" if re.search(r"'choices' sheet|choices sheet", text) else "survey"
+        if "List name" in text:
+            sheet = "survey"
+        if re.search(r"'settings' sheet", text):
+            sheet = "settings"
+        if re.search(r"'entities' sheet", text):
+            sheet = "entities"
         return f"Sheet '{sheet}', row {match.group(1)}: {text}"
-    return message
+    unknown = re.match(r"Unknown question type '(.+)'\.?", message)
+    if unknown:
+        row = next((n for n, t in locations.types.items() if t == unknown.group(1)), None)
+        where = f", row {row}" if row else ""
+        return (
+            f"Sheet 'survey'{where}, column 'type': the question type '{unknown.group(1)}' is not "
+            "an XLSForm type (pyxform: Unknown question type)."
+        )
+    named = re.search(r"named '([^']+)'", message)
+    if named:
+        return f"{locations.at(named.group(1))}: {message}"
+    duplicate = re.match(r"Duplicate column header: (.+)", message)
+    if duplicate:
+        for sheet, header in (
+            ("survey", workbook.survey_header),
+            ("choices", workbook.choices_header),
+            ("settings", workbook.settings_header),
+        ):
+            if header is None:
+                return f"Sheet '{sheet}', row 1: {message}"
+        return f"Sheet 'survey', row 1: {message}"
+    if "has not been included" in message:
+        row = next((n for n, t in locations.types.items() if t.startswith("include")), None)
+        where = f", row {row}" if row else ""
+        return (
+            f"Sheet 'survey'{where}, column 'type': 'include' rows (pyxform's sections from "
+            f"other files) are not supported: {message}"
+        )
+    if "sheet" in message.lower():
+        return message
+    return f"Sheet 'survey': {message}"
 
 
 def _cell_text(value: Any) -> str:
     return "" if value is None else unicodedata.normalize("NFC", str(value)).strip()
 
 
-def _locate(data: bytes) -> _Locations:
-    """Find the row of each name and refuse columns and sheets we do not support."""
-    locations = _Locations()
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for damaged files
-        locations.problems.append(f"The workbook could not be opened: {error}")
-        return locations
-    try:
-        sheets = {ws.title.strip().lower(): ws for ws in workbook.worksheets}
-        if "survey" not in sheets:
-            locations.problems.append("The workbook has no sheet named 'survey'.")
-            return locations
-        _locate_survey(sheets["survey"], locations)
-        if "choices" in sheets:
-            _check_columns(
-                sheets["choices"], "choices", locations, lambda base: base not in CHOICE_UNSUPPORTED
-            )
-        if "settings" in sheets:
-            _check_columns(
-                sheets["settings"], "settings", locations, lambda base: base in SETTINGS_COLUMNS
-            )
-        for name in sorted(set(sheets) & UNSUPPORTED_SHEETS):
-            locations.problems.append(f"Sheet '{name}': this sheet is not supported.")
-        for name in PLAN_SHEETS:
-            if name in sheets:
-                locations.extra_sheets[name] = _sheet_rows(sheets[name])
-    finally:
-        workbook.close()
-    return locations
-
-
-def _sheet_rows(ws: Any) -> tuple[dict[str, str], ...]:
-    """Non-empty rows of a sheet as header → text, with the Excel row number under '_row'."""
-    rows = list(ws.iter_rows(values_only=True))
-    headers = [_cell_text(h) for h in rows[0]] if rows else []
-    out = []
-    for number, row in enumerate(rows[1:], 2):
-        values = {
-            header: _cell_text(value)
-            for header, value in zip(headers, row, strict=False)
-            if header and _cell_text(value)
-        }
-        if values:
-            out.append({**values, "_row": str(number)})
-    return tuple(out)
-
-
-def _headers(rows: list[tuple[Any, ...]]) -> list[str]:
-    return [_cell_text(h).lower() for h in rows[0]] if rows else []
-
-
-def _base_column(header: str) -> str:
-    return header.split("::", 1)[0].strip().replace(" ", "_")
-
-
-def _check_columns(ws: Any, sheet: str, locations: _Locations, allowed: Any) -> None:
-    rows = list(ws.iter_rows(values_only=True))
-    headers = _headers(rows)
-    for index, header in enumerate(headers):
-        if not header or allowed(_base_column(header)):
-            continue
-        used = next(
-            (n for n, row in enumerate(rows[1:], 2) if index < len(row) and _cell_text(row[index])),
-            None,
-        )
-        if used is not None:
-            locations.problems.append(
-                f"Sheet '{sheet}', row {used}, column '{header}': this column is not supported."
-            )
-
-
-def _locate_survey(ws: Any, locations: _Locations) -> None:
-    rows = list(ws.iter_rows(values_only=True))
-    headers = _headers(rows)
-    if "type" not in headers or "name" not in headers:
-        locations.problems.append(
-            "Sheet 'survey', row 1: the columns 'type' and 'name' are required."
-        )
-        return
-    type_index, name_index = headers.index("type"), headers.index("name")
+def _locate(workbook: DefinitionData, locations: _Locations) -> None:
+    """Find the row of each name (pyxform keeps empty rows, so index + 2 is the Excel row)."""
     seen: dict[str, int] = {}
-    for number, row in enumerate(rows[1:], 2):
-        name = _cell_text(row[name_index]) if name_index < len(row) else ""
-        kind = _cell_text(row[type_index]).lower() if type_index < len(row) else ""
-        if not name or kind.startswith("end"):
+    for number, row in enumerate(workbook.survey or [], 2):
+        values = {str(k).strip().lower(): _cell_text(v) for k, v in row.items()}
+        kind = next((values[k] for k in TYPE_HEADERS if values.get(k)), "")
+        name = next((values[k] for k in NAME_HEADERS if values.get(k)), "")
+        if kind:
+            locations.types[number] = kind
+        if not name or kind.lower().startswith("end"):
             continue
         if name in seen:
             locations.problems.append(
@@ -296,20 +394,133 @@ def _locate_survey(ws: Any, locations: _Locations) -> None:
             )
         seen[name] = number
     locations.rows.update(seen)
-    for index, header in enumerate(headers):
-        if not header:
-            continue
-        base = _base_column(header)
-        if base in SURVEY_COLUMNS and ("::" not in header or base in TRANSLATABLE_COLUMNS):
-            continue
-        used = next(
-            (n for n, row in enumerate(rows[1:], 2) if index < len(row) and _cell_text(row[index])),
-            None,
+    for name in PLAN_SHEETS:
+        rows = _extra_sheet(workbook, name)
+        if rows is not None:
+            locations.extra_sheets[name] = rows
+
+
+def _extra_sheet(workbook: DefinitionData, name: str) -> tuple[dict[str, str], ...] | None:
+    """Rows of a sheet pyxform does not read (the analysis plan), read the way pyxform reads."""
+    names = {str(n).strip().lower(): str(n) for n in (workbook.sheet_names or [])}
+    if name not in names:
+        return None
+    raw = _EXTRA_ROWS.get(id(workbook), {}).get(names[name], [])
+    out = []
+    for number, row in enumerate(raw, 2):
+        values = {str(k): _cell_text(v) for k, v in row.items() if _cell_text(v)}
+        if values:
+            out.append({**values, "_row": str(number)})
+    return tuple(out)
+
+
+_EXTRA_ROWS: dict[int, dict[str, list[dict[str, Any]]]] = {}
+
+
+def _read_plan_sheets(data: bytes, file_type: str) -> dict[str, list[dict[str, Any]]]:
+    """The 'analysis' and 'severity' sheets (Birge's, so pyxform skips them), read only."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with _quiet():
+        if file_type == ".xls":
+            import xlrd
+
+            book = xlrd.open_workbook(file_contents=data)
+            for sheet in book.sheets():
+                if sheet.name.strip().lower() in PLAN_SHEETS and sheet.nrows:
+                    headers = [_cell_text(h) for h in sheet.row_values(0)]
+                    out[sheet.name] = [
+                        dict(zip(headers, sheet.row_values(r), strict=False))
+                        for r in range(1, sheet.nrows)
+                    ]
+            return out
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            for sheet in book.worksheets:
+                if sheet.title.strip().lower() not in PLAN_SHEETS:
+                    continue
+                rows = list(sheet.iter_rows(values_only=True))
+                headers = [_cell_text(h) for h in rows[0]] if rows else []
+                out[sheet.title] = [dict(zip(headers, row, strict=False)) for row in rows[1:]]
+        finally:
+            book.close()
+    return out
+
+
+def _sheet_with_duplicate_header(data: bytes, file_type: str, header: str) -> str:
+    """The name of the sheet whose first row repeats a header (pyxform does not say)."""
+    with _quiet():
+        if file_type == ".xls":
+            import xlrd
+
+            book = xlrd.open_workbook(file_contents=data)
+            firsts = {
+                sheet.name: [_cell_text(v) for v in sheet.row_values(0)] if sheet.nrows else []
+                for sheet in book.sheets()
+            }
+        else:
+            from openpyxl import load_workbook
+
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                firsts = {
+                    sheet.title: [_cell_text(c.value) for c in next(sheet.rows, [])]
+                    for sheet in book.worksheets
+                }
+            finally:
+                book.close()
+    for name, headers in firsts.items():
+        if headers.count(header.strip()) > 1:
+            return name
+    return "survey"
+
+
+def _take_titles(workbook: DefinitionData) -> dict[str, str]:
+    """The translated titles on the settings sheet, by language code, taken out of pyxform's
+    reading (it takes a translated title for a node): form_title::<language> columns, or
+    form_title_<code> for a workbook that must also convert in plain pyxform."""
+    if not workbook.settings:
+        return {}
+    settings = dict(workbook.settings[0])
+    titles = {}
+    for header in list(settings):
+        text = str(header).strip()
+        lowered = text.lower()
+        value = _cell_text(settings[header])
+        if lowered.startswith("form_title::"):
+            settings.pop(header)
+            if value:
+                titles[language_code(text.split("::", 1)[1])] = value
+        elif re.fullmatch(r"form_title_[a-z]{2,3}", lowered) and value:
+            titles[lowered.rsplit("_", 1)[1]] = value
+    workbook.settings = [settings, *workbook.settings[1:]]
+    if workbook.settings_header:
+        header_row = {
+            k: v
+            for k, v in workbook.settings_header[0].items()
+            if not str(k).strip().lower().startswith("form_title::")
+        }
+        workbook.settings_header = [header_row, *workbook.settings_header[1:]]
+    return titles
+
+
+def _refuse_out_of_scope(workbook: DefinitionData, locations: _Locations) -> None:
+    """Entities and encrypted forms are refused with the reason (issue 9)."""
+    if any(any(_cell_text(v) for v in row.values()) for row in workbook.entities or []):
+        locations.problems.append(
+            "Sheet 'entities': this form creates or updates ODK entities (shared case lists). "
+            "Birge keeps anonymous survey answers only and has no entity lists to update; remove "
+            "the entities sheet (and the save_to column) to import the form."
         )
-        if used is not None:
-            locations.problems.append(
-                f"Sheet 'survey', row {used}, column '{header}': this column is not supported."
-            )
+    settings = (workbook.settings or [{}])[0] if workbook.settings else {}
+    if any(str(k).strip().lower() == "public_key" and _cell_text(v) for k, v in settings.items()):
+        locations.problems.append(
+            "Sheet 'settings', column 'public_key': this form is encrypted. Birge must read the "
+            "answers on the server to screen them for identifiers, check them and analyse them, "
+            "so it cannot accept encrypted submissions; remove public_key (and submission_url) "
+            "to import the form."
+        )
 
 
 def _texts(value: Any, default_language: str) -> dict[str, str]:
@@ -382,15 +593,33 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
             if question is not None:
                 loose.append(question)
     flush_loose()
+    media = [q for q in _iter_all(sections) if q.type == "media"]
+    if media:
+        listed = ", ".join(f"'{q.name}' (row {q.row})" for q in media)
+        locations.problems.append(
+            f"Sheet 'survey', column 'type': photo, audio, video and file questions ({listed}) "
+            "collect data that can identify people, and Birge does not accept uploads yet. "
+            "Remove these questions to import the form."
+        )
     if sum(1 for _ in _iter_all(sections)) > MAX_QUESTIONS:
         locations.problems.append(f"The form has more than {MAX_QUESTIONS} questions.")
-    if not any(q.has_input for q in _iter_all(sections)):
+    if not any(True for _ in _iter_all(sections)):
         locations.problems.append("Sheet 'survey': the form has no question to answer.")
     intake = _intake(survey, locations)
+    design = _design(survey)
     for lang in (default_language,):
         if lang not in languages:
             languages.insert(0, lang)
+    known = {q.name for q in _iter_all(sections)}
+    for key in ("consent_question", "age_question", "district_question"):
+        declared = getattr(intake, key)
+        if declared and declared not in known:
+            locations.problems.append(
+                f"Sheet 'settings', column '{key}': '{declared}' is not the name of a question."
+            )
     return InstrumentSpec(
+        instance_name=_cell_text(survey.get("instance_name")) or None,
+        style=_cell_text(survey.get("style")) or None,
         form_id=str(survey.get("id_string") or "form"),
         version=str(survey.get("version") or ""),
         title=str(survey.get("title") or survey.get("id_string") or ""),
@@ -399,6 +628,8 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         sections=tuple(sections),
         choices=choices,
         intake=intake,
+        design=design,
+        titles=dict(locations.titles),
     )
 
 
@@ -410,7 +641,13 @@ def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
     values: dict[str, Any] = {}
-    for key in ("consent_question", "consent_value", "age_question", "district_question"):
+    for key in (
+        "consent_question",
+        "consent_value",
+        "age_question",
+        "district_question",
+        "date_question",
+    ):
         if survey.get(key):
             values[key] = str(survey[key]).strip()
     if survey.get("minimum_age"):
@@ -421,6 +658,16 @@ def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
     return IntakeRules(**values)
 
 
+def _design(survey: Mapping[str, Any]) -> AnalysisDesign:
+    """The sampling design columns of the settings sheet (checked with the analysis plan)."""
+    values = {
+        name: str(survey[f"analysis_{name}"]).strip()
+        for name in ("weight", "strata", "cluster")
+        if str(survey.get(f"analysis_{name}") or "").strip()
+    }
+    return AnalysisDesign(**values)
+
+
 def _appearance(node: Mapping[str, Any]) -> str | None:
     value = (node.get("control") or {}).get("appearance")
     return str(value).strip() if value else None
@@ -429,11 +676,12 @@ def _appearance(node: Mapping[str, Any]) -> str | None:
 def _section(node: Mapping[str, Any], texts: Any, locations: _Locations) -> Section:
     name = node["name"]
     appearance = _appearance(node)
-    if appearance and appearance not in GROUP_APPEARANCES:
-        locations.problems.append(
-            f"{locations.at(name, 'appearance')}: appearance '{appearance}' is not supported "
-            "on a group (only field-list)."
-        )
+    for word in (appearance or "").lower().split():
+        if word not in GROUP_APPEARANCES and word not in QUESTION_APPEARANCES:
+            locations.warnings.append(
+                f"{locations.at(name, 'appearance')}: appearance '{word}' is not an appearance "
+                "of the XLSForm specification; it is ignored, as ODK Collect ignores it."
+            )
     items: list[Question | Repeat] = []
     for child in node.get("children", []):
         kind = child.get("type")
@@ -485,6 +733,77 @@ def _repeat(
     )
 
 
+def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
+    """Birge's type of a pyxform question, from pyxform's own description of its type."""
+    raw = str(node.get("type", ""))
+    name = str(node.get("name", ""))
+    described = QUESTION_TYPE_DICT.get(raw)
+    itemset = str(node.get("itemset") or "")
+    if raw == "select one external":
+        locations.problems.append(
+            f"{locations.at(name, 'type')}: select_one_external reads its choices from the "
+            "external_choices sheet through a CSV attachment (itemsets.csv); form attachments "
+            "are not imported by Birge yet. Use select_one with a choice_filter instead."
+        )
+        return None
+    if described is None:
+        locations.problems.append(
+            f"{locations.at(name, 'type')}: the question type '{raw}' is not an XLSForm type."
+        )
+        return None
+    control = described.get("control") or {}
+    bind = described.get("bind") or {}
+    tag = control.get("tag")
+    if "." in itemset and tag in {"select1", "select"}:
+        locations.problems.append(
+            f"{locations.at(name, 'type')}: the choices of '{name}' come from the file "
+            f"'{itemset}', a form attachment; attachments are not imported by Birge yet."
+        )
+        return None
+    preload = bind.get("jr:preloadParams")
+    if preload:
+        return PRELOAD_TYPES.get(str(preload))
+    if raw == "audit":
+        return "audit"
+    if tag == "upload" or raw == "background-audio":
+        return "media"
+    if tag == "action" or raw == "background-geopoint":
+        return "start_geopoint"
+    if bind.get("readonly") == "true()" and tag == "input":
+        return "note"
+    if tag == "select1":
+        return "select_one"
+    if tag == "select":
+        return "select_multiple"
+    if tag == "odk:rank":
+        return "rank"
+    if tag == "range":
+        return "range"
+    if tag == "trigger":
+        return "acknowledge"
+    if tag is None:
+        return "hidden" if raw == "hidden" else "calculate"
+    kind = INPUT_TYPES.get(str(bind.get("type")))
+    if kind is None:
+        locations.problems.append(
+            f"{locations.at(name, 'type')}: the question type '{raw}' is not supported."
+        )
+    return kind
+
+
+def _parameters(node: Mapping[str, Any]) -> dict[str, str]:
+    """The parameters column as pyxform parsed it (range start/end/step, randomize, ...)."""
+    value = node.get("parameters")
+    if isinstance(value, Mapping):
+        return {str(k): _cell_text(v) for k, v in value.items() if _cell_text(v)}
+    out = {}
+    for part in re.split(r"[\s;,]+", _cell_text(value)):
+        key, sep, text = part.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = text.strip()
+    return out
+
+
 def _question(
     node: Mapping[str, Any],
     section: str | None,
@@ -493,20 +812,17 @@ def _question(
     locations: _Locations,
 ) -> Question | None:
     name = node.get("name", "")
-    kind = TYPE_NAMES.get(node.get("type", ""))
+    kind = _kind(node, locations)
     if kind is None:
-        locations.problems.append(
-            f"{locations.at(name, 'type')}: the question type '{node.get('type')}' is not "
-            f"supported. Supported types: {SUPPORTED_TYPES_TEXT}."
-        )
         return None
     bind = node.get("bind") or {}
     appearance = _appearance(node)
-    if appearance and appearance not in QUESTION_APPEARANCES:
-        locations.problems.append(
-            f"{locations.at(name, 'appearance')}: appearance '{appearance}' is not supported "
-            "(supported: minimal, multiline, field-list)."
-        )
+    for word in (appearance or "").lower().split():
+        if word not in QUESTION_APPEARANCES and not word.startswith("ex:"):
+            locations.warnings.append(
+                f"{locations.at(name, 'appearance')}: appearance '{word}' is not an appearance "
+                "of the XLSForm specification; it is ignored, as ODK Collect ignores it."
+            )
     default = node.get("default")
     if default is not None and re.search(r"\$\{|\(", str(default)):
         locations.problems.append(
@@ -519,6 +835,18 @@ def _question(
         locations.rows.setdefault(name, locations.rows.get(name.removesuffix("_other"), 0))
     if name not in locations.rows and repeat:
         locations.rows[name] = locations.rows.get(repeat, 0)
+    parameters = _parameters(node)
+    if kind == "range":
+        parameters = {"start": "1", "end": "10", "step": "1", **parameters}
+        try:
+            start, end, step = (float(parameters[k]) for k in ("start", "end", "step"))
+            if step <= 0 or end < start:
+                raise ValueError
+        except ValueError:
+            locations.problems.append(
+                f"{locations.at(name, 'parameters')}: a range needs numbers with start <= end "
+                "and a positive step."
+            )
     return Question(
         name=name,
         type=kind,
@@ -537,6 +865,8 @@ def _question(
         section=section,
         repeat=repeat,
         row=locations.rows.get(name),
+        parameters=parameters,
+        read_only=str(bind.get("readonly", "")).strip().lower() in {"yes", "true", "true()"},
     )
 
 

@@ -211,11 +211,15 @@ class _Writer:
         return numbers.count(value, self.language)
 
     def cells(self, row: Mapping[str, Any], n_field: str = "n") -> tuple[str, str, str]:
-        """Table cells %, 95% CI and n of one row ("x" where hidden)."""
+        """Table cells %, 95% CI and n of one row ("x" where hidden).
+
+        A hidden row shows no n either: the n of the rows around it and their non-answers
+        would tell how many answered it.
+        """
         if not published(row):
-            return HIDDEN, HIDDEN, self.count(row.get(n_field))
+            return HIDDEN, HIDDEN, HIDDEN
         mark = "*" if row.get("indicative") else ""
-        if row["kind"] in ("mean", "median"):
+        if row["kind"] in ("mean", "median", "points"):
             value = numbers.decimal(row["estimate"], self.language) + mark
             low, high = row.get("ci_low"), row.get("ci_high")
             interval = (
@@ -426,7 +430,11 @@ class _Writer:
             review += " " + self.text("m_excluded", excluded=self.count(excluded))
         blocks.append(Paragraph(review))
         weighted = bool(self.snapshot.get("weighted"))
-        blocks.append(Paragraph(self.text("m_analysis_weighted" if weighted else "m_analysis")))
+        analysis = "m_analysis_weighted" if weighted else "m_analysis"
+        if self.snapshot.get("design"):
+            analysis = "m_analysis_design"
+        blocks.append(Paragraph(self.text(analysis)))
+        blocks.append(Paragraph(self.text("m_unknown")))
         blocks.append(Paragraph(self.text("m_tables")))
         blocks.append(Paragraph(self.text("m_suppression", k=self.k)))
         blocks.append(

@@ -17,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from reports.languages import LANGUAGE_NAMES, PAPER_LANGUAGES
@@ -59,7 +59,8 @@ class MultiCheckboxField(SelectMultipleField):
         offered = {str(choice[0]) for choice in self.iter_choices()}
         unknown = [value for value in self.data or [] if value not in offered]
         if unknown:
-            raise ValueError(_l("“%(code)s” is not one of the choices.", code=unknown[0]))
+            # ValidationError, not ValueError: WTForms turns only the former into a message
+            raise ValidationError(_l("“%(code)s” is not one of the choices.", code=unknown[0]))
 
 
 def _text(label: Any, *, required: bool = False, limit: int = MAX_TEXT) -> StringField:
@@ -152,6 +153,12 @@ class ReportForm(FlaskForm):
             for code, labels in sentences.GROUPS["age_band"].items()
         ]
 
+    def allow_statuses(self, allowed: tuple[str, ...]) -> None:
+        """Offer only the review statuses this user's papers may draw on."""
+        self.review_statuses.choices = [c for c in STATUS_CHOICES if c.value in allowed]
+        if not self.is_submitted():
+            self.review_statuses.data = [s for s in self.review_statuses.data or [] if s in allowed]
+
     def fill(self, settings: ReportSettings) -> None:
         """Show saved settings (a draft) in the form."""
         for field in dataclasses.fields(settings):
@@ -159,6 +166,8 @@ class ReportForm(FlaskForm):
             form_field = getattr(self, field.name, None)
             if form_field is not None:
                 form_field.data = list(value) if isinstance(value, tuple) else value
+        offered = {choice.value for choice in self.review_statuses.choices}
+        self.review_statuses.data = [s for s in self.review_statuses.data or [] if s in offered]
 
     def defaults_for(self, language: str) -> dict[str, str]:
         """The texts an empty masthead field takes in a language (shown as placeholders)."""

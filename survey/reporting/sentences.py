@@ -128,6 +128,23 @@ TEXT: dict[str, dict[str, str]] = {
             "intervals are Wilson intervals on the effective sample size. Figures resting on "
             "fewer than 30 answers are marked with an asterisk (*) and are indicative only."
         ),
+        "m_analysis_design": (
+            "Shares and means are weighted with the survey's design weights; the answers “don't "
+            "know” and “prefer not to answer” are left out of the denominators. 95 per cent "
+            "confidence intervals take the sampling design into account: variances are "
+            "estimated by Taylor linearisation with strata and clusters (households are the "
+            "clusters of household members), and shares are given Wilson intervals on the "
+            "design's effective sample size. Figures resting on fewer than 30 answers are marked "
+            "with an asterisk (*) and are indicative only."
+        ),
+        "m_unknown": (
+            "A person counts in a share only when their answers settle it: someone who wants "
+            "psychological support but did not say whether they received it is left out of the "
+            "unmet need for support, and a severity level (in need, acute) is counted only when "
+            "the answers given establish it or rule it out, so that a question left unanswered is "
+            "never read as “no need”. A household counts as having a cancer diagnosis when the "
+            "respondent or any member has one."
+        ),
         "m_tables": (
             "In the tables, % is the share of those who answered, 95% CI its 95 per cent "
             "confidence interval and n the number who answered (in profile tables, the number in "
@@ -157,6 +174,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proportion": "{label}: {pct} of the {n} {units} (95 per cent confidence interval {ci}).",
         "units.respondent": "respondents who answered",
         "units.member": "household members with an answer",
+        "units.household": "households whose answers settle it",
         "frequency": "{label} ({n} {units}): {items}.",
         "ranking": "{label}: most often ranked among the top three: {items}.",
         "severity": (
@@ -331,6 +349,24 @@ TEXT: dict[str, dict[str, str]] = {
             "рассчитаны методом Уилсона по эффективному объёму выборки. Показатели, основанные "
             "менее чем на 30 ответах, отмечены звёздочкой (*) и носят ориентировочный характер."
         ),
+        "m_analysis_design": (
+            "Доли и средние взвешены весами выборочного дизайна; ответы «не знаю» и «предпочитаю "
+            "не отвечать» исключены из знаменателей. 95-процентные доверительные интервалы "
+            "учитывают дизайн выборки: дисперсии оценены методом линеаризации Тейлора с учётом "
+            "страт и кластеров (для членов домохозяйств кластер — домохозяйство), для долей "
+            "построены интервалы Уилсона по эффективному объёму выборки с учётом дизайна. "
+            "Показатели, основанные менее чем на 30 ответах, отмечены звёздочкой (*) и носят "
+            "ориентировочный характер."
+        ),
+        "m_unknown": (
+            "Человек учитывается в доле, только если его ответы позволяют её определить: тот, "
+            "кто хотел бы получать психологическую помощь, но не сообщил, получал ли её, не "
+            "учитывается в показателе неудовлетворённой потребности в поддержке; уровень "
+            "тяжести (нуждается, острая нужда) засчитывается, только если данные ответы "
+            "подтверждают или исключают его, поэтому вопрос без ответа никогда не считается "
+            "отсутствием нужды. Домохозяйство считается имеющим диагноз рака, если он есть у "
+            "респондента или у кого-либо из членов."
+        ),
         "m_tables": (
             "В таблицах % — доля от ответивших, 95 % ДИ — её 95-процентный доверительный "
             "интервал, n — число ответивших (в таблицах профиля — число в категории)."
@@ -360,6 +396,8 @@ TEXT: dict[str, dict[str, str]] = {
         "units.respondent.one": "респондента, ответившего на вопрос",
         "units.member": "членов домохозяйств, о которых есть ответ",
         "units.member.one": "члена домохозяйства, о котором есть ответ",
+        "units.household": "домохозяйств, по ответам которых это известно",
+        "units.household.one": "домохозяйства, по ответам которого это известно",
         "frequency": "{label} (число ответивших: {n}): {items}.",
         "ranking": "{label}: чаще всего входили в тройку самых важных: {items}.",
         "severity": (
@@ -544,6 +582,24 @@ TEXT: dict[str, dict[str, str]] = {
             "30-дан аз жауапқа негізделген көрсеткіштер жұлдызшамен (*) белгіленген және шамамен "
             "алынған."
         ),
+        "m_analysis_design": (
+            "Үлестер мен орташа мәндер іріктеме дизайнының салмақтарымен салмақталған; "
+            "«білмеймін» және «жауап бермеуді жөн көремін» деген жауаптар бөлгіштен алынып "
+            "тасталды. 95 % сенімділік аралықтары іріктеме дизайнын ескереді: дисперсиялар "
+            "страталар мен кластерлерді ескере отырып Тейлор сызықтандыру әдісімен бағаланды "
+            "(үй шаруашылығы мүшелері үшін кластер — үй шаруашылығы), ал үлестер үшін дизайнды "
+            "ескеретін тиімді іріктеме көлемі бойынша Уилсон аралықтары құрылды. 30-дан аз "
+            "жауапқа негізделген көрсеткіштер жұлдызшамен (*) белгіленген және шамамен алынған."
+        ),
+        "m_unknown": (
+            "Адам үлеске оның жауаптары оны анықтаған жағдайда ғана есептеледі: психологиялық "
+            "көмек алғысы келетін, бірақ оны алған-алмағанын айтпаған адам қолдауға "
+            "қанағаттандырылмаған қажеттілік көрсеткішіне кірмейді; ауырлық деңгейі (мұқтаж, "
+            "аса мұқтаж) берілген жауаптар оны растаған немесе жоққа шығарған кезде ғана "
+            "есептеледі, сондықтан жауапсыз қалған сұрақ ешқашан «қажеттілік жоқ» деп "
+            "саналмайды. Респондентте немесе мүшелерінің біреуінде қатерлі ісік анықталса, үй "
+            "шаруашылығы қатерлі ісік диагнозы бар деп саналады."
+        ),
         "m_tables": (
             "Кестелерде % — жауап бергендердің үлесі, 95 % СА — оның 95 % сенімділік аралығы, "
             "n — жауап бергендер саны (сипаттама кестелерінде — санаттағы адамдар саны)."
@@ -574,6 +630,7 @@ TEXT: dict[str, dict[str, str]] = {
         "proportion": "{label}: {pct} ({units}: {n}; 95 % сенімділік аралығы: {ci}).",
         "units.respondent": "жауап берген респонденттер саны",
         "units.member": "жауабы бар үй шаруашылығы мүшелерінің саны",
+        "units.household": "жауаптары бойынша бұл белгілі үй шаруашылықтарының саны",
         "frequency": "{label} (жауап бергендер саны: {n}): {items}.",
         "ranking": "{label}: ең жиі алғашқы үштікке кіргендері: {items}.",
         "severity": (

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from survey.clock import utcnow
 from survey.collection.models import Submission
+from survey.collection.services import identifier_in_text
 from survey.extensions import db
 from survey.reporting.content import ReportContent, build_paper
 from survey.reporting.models import ApprovedQuote, GeneratedReport
@@ -95,6 +96,26 @@ def build(settings: ReportSettings) -> tuple[ReportContent, dict[str, Any]]:
     """Snapshot the live data for these settings and write the paper (no PDF yet)."""
     snapshot = build_snapshot(settings)
     return build_paper(settings, snapshot), snapshot
+
+
+def check_statuses(settings: ReportSettings, allowed: tuple[str, ...]) -> None:
+    """Refuse settings drawing on review statuses this user's papers may not use."""
+    refused = [status for status in settings.review_statuses if status not in allowed]
+    if refused:
+        if "pending" in allowed:
+            raise ReportError(
+                _l(
+                    "Papers for advocates use approved interviews and those pending review "
+                    "only; “%(status)s” cannot be chosen.",
+                    status=refused[0],
+                )
+            )
+        raise ReportError(
+            _l(
+                "Papers for advocates use approved interviews only; “%(status)s” cannot be chosen.",
+                status=refused[0],
+            )
+        )
 
 
 def audit_details(settings: ReportSettings, **extra: Any) -> dict[str, Any]:
@@ -300,7 +321,8 @@ def quote_candidates(show: str = "all", limit: int = QUOTES_SHOWN) -> list[Quote
         answer = Submission.answers[question].as_string()
         query = (
             select(Submission, answer)
-            .where(answer.is_not(None), answer != "")
+            # A rejected interview's words are not offered for publication.
+            .where(answer.is_not(None), answer != "", Submission.review_status != "rejected")
             .order_by(Submission.received_at.desc(), Submission.id.desc())
             .limit(limit)
         )
@@ -323,7 +345,7 @@ def _quotable(submission_id: int, question: str) -> Submission:
         raise ReportError(_l("Answers to “%(question)s” cannot be quoted.", question=question))
     submission = db.session.get(Submission, submission_id)
     text = submission.answers.get(question) if submission is not None else None
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text.strip() or submission.review_status == "rejected":
         raise ReportError(_l("There is no such answer to approve."))
     return submission
 
@@ -331,6 +353,14 @@ def _quotable(submission_id: int, question: str) -> Submission:
 def approve_quote(submission_id: int, question: str, user: User) -> ApprovedQuote:
     """Approve an answer for publication (again: no change); audited, flushed."""
     submission = _quotable(submission_id, question)
+    if identifier_in_text(submission.answers[question]):
+        # Stored before today's screening, perhaps: an identifier is never published.
+        raise ReportError(
+            _l(
+                "This answer seems to contain an ID number, phone number or e-mail address: it "
+                "cannot be quoted. Correct the submission first."
+            )
+        )
     existing = db.session.execute(
         select(ApprovedQuote).where(
             ApprovedQuote.submission_id == submission.id, ApprovedQuote.question == question

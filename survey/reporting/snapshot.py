@@ -119,16 +119,9 @@ def build_snapshot(settings: ReportSettings) -> dict[str, Any]:
     except ValueError as error:  # unknown round names
         raise ReportDataError(str(error)) from error
     respondents, members = _filtered(dataset, settings)
-    if respondents.empty:
-        raise ReportDataError(_no_data_message(dataset, settings))
     if len(respondents) < k:
-        raise ReportDataError(
-            _l(
-                "Fewer than %(k)d respondents match these settings: a paper would reveal "
-                "individuals. Widen the filters.",
-                k=k,
-            )
-        )
+        # One message for none and for a few: telling them apart would publish a count 1..k-1
+        raise ReportDataError(_too_few_message(dataset, settings, k))
     spec = dataset.spec
     analysis = _analysis(dataset, settings, respondents, members, k)
     plan, method, table = analysis.plan, analysis.method, analysis.table
@@ -141,7 +134,8 @@ def build_snapshot(settings: ReportSettings) -> dict[str, Any]:
             "versions": [v.version for v in versions],
         },
         "data": _methodology(dataset, respondents, members, settings, instrument, k),
-        "weighted": plan.weight is not None,
+        "weighted": plan.weight is not None or plan.design is not None,
+        "design": plan.design is not None,
         "min_age": spec.intake.minimum_age,
         "district_question": spec.intake.district_question,
         "indicators": [_indicator(indicator) for indicator in plan.indicators],
@@ -218,20 +212,26 @@ def _known_codes(specs: Iterable[InstrumentSpec], column: str) -> set[str]:
     return codes
 
 
-def _no_data_message(dataset: Dataset, settings: ReportSettings) -> Any:
-    """Why nothing matched, with a hint when demo data or review statuses left rows out."""
+def _too_few_message(dataset: Dataset, settings: ReportSettings, k: int) -> Any:
+    """Why no paper can be made: fewer than k respondents match (none or a few, unsaid).
+
+    The hint about demo data depends only on whether demo interviews match, never on how
+    many real ones do. Interviews of other review statuses are not mentioned: whether a held
+    or rejected interview exists in a district is itself a small count.
+    """
     demo = dataset.excluded.get("demo", 0)
     if demo and not settings.include_demo:
         return _l(
-            "No submissions match these settings. Demo data are left out: tick “Include demo "
-            "data” to report on them."
+            "Fewer than %(k)d respondents match these settings, perhaps none: a paper would "
+            "reveal individuals. Demo data are left out: tick “Include demo data” to report on "
+            "them.",
+            k=k,
         )
-    if any(status != "demo" for status in dataset.excluded):
-        return _l(
-            "No submissions match these settings. Some submissions have other review "
-            "statuses: choose them under “Review statuses”."
-        )
-    return _l("No submissions match these settings. Widen the filters.")
+    return _l(
+        "Fewer than %(k)d respondents match these settings, perhaps none: a paper would "
+        "reveal individuals. Widen the filters.",
+        k=k,
+    )
 
 
 # --- analysis --------------------------------------------------------------------------------
@@ -275,6 +275,8 @@ def _analysis(
     plan, problems = build_plan(dataset.spec)
     method = _method_plan(respondents)
     result = run_plan(respondents, members, _combined(plan, method))
+    # Not rounded here: the paper prints whole percentages from the exact share (rounding
+    # twice would turn 27.46 % into 28 %); the snapshot itself never leaves the server
     table = apply_to_estimates(result.table, k=k)
     analysis = _Analysis(
         dataset, plan, method, table, _table_json(table), [*problems, *result.problems]
@@ -319,7 +321,10 @@ def _method_plan(respondents: pd.DataFrame) -> AnalysisPlan:
 def _combined(plan: AnalysisPlan, method: AnalysisPlan) -> AnalysisPlan:
     """The instrument's plan with the methodology's counts, run and suppressed together."""
     return AnalysisPlan(
-        plan.indicators + method.indicators, plan.severity_rules, weight=plan.weight
+        plan.indicators + method.indicators,
+        plan.severity_rules,
+        weight=plan.weight,
+        design=plan.design,
     )
 
 
@@ -445,9 +450,14 @@ def _labels(specs: Iterable[InstrumentSpec], columns: set[str]) -> dict[str, dic
 def _table_json(table: pd.DataFrame) -> dict[str, Any]:
     """The suppressed tidy table as columns and rows of plain values (hidden cells → None)."""
     frame = table[list(TABLE_COLUMNS)]
+    hidden_n = TABLE_COLUMNS.index("n")
+    hidden = frame["suppressed"].astype(bool).to_numpy()
     rows = []
-    for record in frame.itertuples(index=False, name=None):
-        rows.append([_plain(value) for value in record])
+    for record, suppressed in zip(frame.itertuples(index=False, name=None), hidden, strict=True):
+        row = [_plain(value) for value in record]
+        if suppressed:  # no n beside a hidden estimate
+            row[hidden_n] = None
+        rows.append(row)
     return {"columns": list(TABLE_COLUMNS), "rows": rows}
 
 

@@ -23,6 +23,7 @@ from wtforms.fields.choices import SelectChoice
 
 from reports.languages import LANGUAGE_NAMES
 from reports.render import WORD_WARNING, stylesheet
+from survey.collection.models import REVIEW_STATUSES, published_statuses
 from survey.collection.rounds import list_rounds
 from survey.extensions import db
 from survey.i18n import current_language
@@ -73,9 +74,18 @@ def _choices(language: str) -> dict[str, list[SelectChoice]]:
     return choices
 
 
+def allowed_statuses() -> tuple[str, ...]:
+    """Review statuses the user's papers may draw on: all for coordinators, as the dashboards
+    allow for advocates (approved, and pending where PUBLISH_PENDING allows)."""
+    if current_user.has_role(Role.COORDINATOR):
+        return REVIEW_STATUSES
+    return published_statuses(bool(current_app.config.get("PUBLISH_PENDING", True)))
+
+
 def _settings_form() -> ReportForm:
     """The settings form with the choices the data offer, in the interface language."""
     form = ReportForm()
+    form.allow_statuses(allowed_statuses())
     language = current_language()
     choices = _choices(language)
     form.set_choices(
@@ -107,8 +117,9 @@ def index() -> Any:
             form.language.data = current_language()
             form.submitted_by.data = current_app.config.get("REPORT_SUBMITTED_BY", "")
     elif form.validate_on_submit() and (settings := form.settings()) is not None:
-        services.save_draft(user, settings)
         try:
+            services.check_statuses(settings, allowed_statuses())
+            services.save_draft(user, settings)
             if request.form.get("action") == "generate":
                 return _generate(settings, user)
             content, snapshot = services.build(settings)
@@ -321,9 +332,19 @@ def quotes() -> Any:
             db.session.rollback()
             flash(str(problem), "error")
         return redirect(url_for(".quotes", show=show))
+    candidates = services.quote_candidates(show)
+    labels: dict[str, str] = {}
+    for candidate in candidates:  # the question's label in the interface language, not its name
+        if candidate.question not in labels:
+            spec = instruments.spec_for(candidate.submission.instrument_version)
+            question = spec.questions_by_name.get(candidate.question)
+            labels[candidate.question] = (
+                spec.label(question.labels, current_language()) if question else candidate.question
+            )
     return render_template(
         "reporting/quotes.html",
-        candidates=services.quote_candidates(show),
+        candidates=candidates,
+        question_labels=labels,
         districts={c.value: c.label for c in _choices(current_language())["districts"]},
         show=show,
         questions=quote_questions(),

@@ -111,11 +111,14 @@ def users_disable(username: str, enable: bool) -> None:
 @with_appcontext
 def users_set_role(username: str, role: str) -> None:
     """Give an account another role."""
-    from survey.users.services import record_audit, set_role
+    from survey.users.services import AccountError, record_audit, set_role
 
     user = _user_or_fail(username)
     before = user.role
-    set_role(user, role)
+    try:
+        set_role(user, role)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
     record_audit("user_changed", target=username, details={"role": [before, role], "via": "cli"})
     db.session.commit()
     click.echo(f"{username} is now {role}.")

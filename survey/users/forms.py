@@ -56,3 +56,29 @@ class AuditFilterForm(FlaskForm):
     username = StringField(_l("User"), validators=[Optional(), Length(max=80)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only its CSRF token is checked."""
+
+
+class CodeForm(FlaskForm):
+    """A one-time code from the authenticator app, or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+
+
+class TwoFactorDisableForm(FlaskForm):
+    """Turning two-factor login off needs the password and a current code."""
+
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+
+
+class DeviceForm(FlaskForm):
+    """A new device token: whose phone, and a name to recognise it by."""
+
+    account = SelectField(_l("Account"), choices=[])
+    name = StringField(
+        _l("Device name (e.g. the phone's label)"), validators=[DataRequired(), Length(max=80)]
+    )

@@ -17,7 +17,10 @@ from flask_babel import lazy_ngettext
 from sqlalchemy import select
 
 from survey.extensions import db
+from survey.users import throttle
 from survey.users.models import AuditEntry, Role, User, utcnow
+from survey.users.sessions import end_all_sessions
+from survey.users.tokens import keyed_hash
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -39,6 +42,7 @@ class LoginAttempt:
 
     user: User | None
     locked_until: dt.datetime | None = None
+    known: bool = False  # whether the name belongs to an account (for the audit log only)
 
 
 def hash_password(password: str) -> str:
@@ -81,8 +85,14 @@ def _check_role(role: str) -> None:
         )
 
 
-def create_user(username: str, password: str, role: Role | str = Role.VOLUNTEER) -> User:
-    """Create an account; the username must be free and the role known."""
+def create_user(
+    username: str, password: str, role: Role | str = Role.VOLUNTEER, *, generated: bool = False
+) -> User:
+    """Create an account; the username must be free and the role known.
+
+    generated: the password was made by the server and shown to someone else, so the owner
+    must replace it at the first login.
+    """
     username = username.strip()
     if not username or len(username) > 80 or any(c.isspace() for c in username):
         raise AccountError(_l("A username of 1 to 80 characters without spaces is required."))
@@ -90,7 +100,12 @@ def create_user(username: str, password: str, role: Role | str = Role.VOLUNTEER)
     if find_user(username) is not None:
         raise AccountError(_l("The username %(name)s is taken.", name=username))
     check_password_strength(password, username)
-    user = User(username=username, password_hash=hash_password(password), role=str(role))
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=str(role),
+        must_change_password=generated,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -107,30 +122,66 @@ def list_users() -> list[User]:
 
 
 def authenticate(username: str, password: str, now: dt.datetime | None = None) -> LoginAttempt:
-    """Check credentials, counting failures and locking the account for a while after many."""
+    """Check credentials; failures are counted per name and lock it for a while after too many.
+
+    A failure is counted atomically and committed at once, so simultaneous guesses from any
+    number of workers all count and the MAX_FAILED_LOGINS-th locks the name; a locked name is
+    refused without checking the password. Unknown names are counted and answered exactly like
+    real ones. A correct password writes nothing unless failures were counted before it (HTTP
+    Basic checks the password on every request).
+    """
     now = now or utcnow()
-    user = find_user(username.strip())
+    name = username.strip()
+    key = throttle.name_key(name)
+    standing = throttle.current(key, now)
+    user = find_user(name) if name else None
+    known = user is not None
+    if standing is not None and standing.locked_until is not None:
+        return LoginAttempt(None, standing.locked_until, known=known)
     if user is None or not user.active:
         _hasher.hash(password)  # same cost whether or not the account exists
-        return LoginAttempt(None)
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        return LoginAttempt(None, locked_until)
+        return _failed(key, now, known)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            return LoginAttempt(None, user.locked_until)
-        return LoginAttempt(None)
+        return _failed(key, now, known=True)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    if standing is not None:
+        throttle.clear(key)
     user.last_login_at = now
-    return LoginAttempt(user)
+    return LoginAttempt(user, known=True)
+
+
+def _failed(key: str, now: dt.datetime, known: bool) -> LoginAttempt:
+    counted = throttle.count_attempt(
+        key, limit=MAX_FAILED_LOGINS, window=LOCKOUT, lock_for=LOCKOUT, now=now
+    )
+    db.session.commit()  # visible to every worker before this request answers
+    return LoginAttempt(None, counted.locked_until, known=known)
+
+
+def login_rate_exceeded(address: str, per_minute: int, now: dt.datetime | None = None) -> bool:
+    """Count a login attempt from a network address; True beyond per_minute. Commits."""
+    counted = throttle.count_attempt(
+        throttle.address_key(address),
+        limit=per_minute,
+        window=dt.timedelta(minutes=1),
+        lock_for=dt.timedelta(minutes=1),
+        now=now or utcnow(),
+    )
+    db.session.commit()
+    return counted.over(per_minute)
+
+
+def failed_login_details(username: str, attempt: LoginAttempt, **extra: Any) -> dict[str, Any]:
+    """What the audit log keeps of a failed login: a keyed hash of the name, never the name."""
+    return {
+        "name_hash": keyed_hash(username.strip().casefold(), "audit-name")[:16],
+        "known_account": attempt.known,
+        "locked": attempt.locked_until is not None,
+        **extra,
+    }
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -138,6 +189,32 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether password is user's current one (no counting: the user is logged in)."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def second_factor_locked(user: User, now: dt.datetime | None = None) -> bool:
+    """Count a code attempt for user; True once too many were wrong. Commits the count."""
+    counted = throttle.count_attempt(
+        f"totp:{user.id}",
+        limit=MAX_FAILED_LOGINS,
+        window=LOCKOUT,
+        lock_for=LOCKOUT,
+        now=now or utcnow(),
+    )
+    db.session.commit()
+    return counted.over(MAX_FAILED_LOGINS)
+
+
+def second_factor_passed(user: User) -> None:
+    """Forget the code attempts of user after a correct one. Flushes."""
+    throttle.clear(f"totp:{user.id}")
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -149,25 +226,37 @@ def change_password(user: User, current: str, new: str) -> None:
     set_password(user, new)
 
 
-def set_password(user: User, new: str) -> None:
-    """Set a new password (admin reset or own change), unlocking the account."""
+def set_password(user: User, new: str, *, generated: bool = False) -> None:
+    """Set a new password (admin reset or own change): unlock it and end every session.
+
+    A generated password (shown to an admin) must be replaced at the next login.
+    """
     check_password_strength(new, user.username)
     user.password_hash = hash_password(new)
-    user.failed_logins = 0
-    user.locked_until = None
+    user.must_change_password = generated
+    throttle.clear(throttle.name_key(user.username))
+    end_all_sessions(user)
+    db.session.flush()
 
 
 def set_role(user: User, role: str) -> None:
-    """Give an account another role."""
+    """Give an account another role (its sessions end); the last admin keeps the role."""
     _check_role(role)
+    if role == user.role:
+        return
+    if user.role == Role.ADMIN and user.active and _active_admins() <= 1:
+        raise AccountError(_l("The last active administrator cannot give up the role."))
     user.role = role
+    end_all_sessions(user)
 
 
 def set_active(user: User, active: bool) -> None:
-    """Disable or re-enable an account; the last active admin cannot be disabled."""
-    if not active and user.role == Role.ADMIN and _active_admins() <= 1:
+    """Disable (ending its sessions) or re-enable an account; the last active admin stays."""
+    if not active and user.role == Role.ADMIN and user.active and _active_admins() <= 1:
         raise AccountError(_l("The last active administrator cannot be disabled."))
     user.active = active
+    if not active:
+        end_all_sessions(user)
 
 
 def _active_admins() -> int:
@@ -178,9 +267,13 @@ def _active_admins() -> int:
     )
 
 
+# No l/I/1, O/0, S/5, Z/2, B/8: the password is read off a screen or a printout.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz34679"  # noqa: S105 - an alphabet
+
+
 def generate_password() -> str:
-    """A random password that is easy to type from a printout."""
-    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    """A random password, easy to type from a printout: 4 groups of 4, about 77 bits."""
+    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
 
 
 def record_audit(

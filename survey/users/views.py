@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -17,23 +20,30 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from survey.extensions import db, limiter, login_manager
+from survey.extensions import db, login_manager
 from survey.i18n import format_datetime
-from survey.users import services
+from survey.users import audit_words, services, sessions
+from survey.users import two_factor as two_factor_module
 from survey.users.access import any_role, public, roles_required
 from survey.users.forms import (
     ROLE_CHOICES,
     AuditFilterForm,
+    CodeForm,
+    ConfirmForm,
     LoginForm,
     PasswordChangeForm,
+    TwoFactorDisableForm,
     UserCreateForm,
     UserEditForm,
 )
 from survey.users.models import Role, User, utcnow
+from survey.users.tokens import token_hash
 
 bp = Blueprint("users", __name__)
 
@@ -41,51 +51,132 @@ login_manager.login_view = "users.login"
 login_manager.login_message = None
 
 
+def _lifetime() -> sessions.Lifetime:
+    config = current_app.config
+    return sessions.Lifetime(
+        idle=dt.timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
+        absolute=dt.timedelta(hours=config["SESSION_ABSOLUTE_HOURS"]),
+    )
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the active user with this id."""
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """Flask-Login's loader: the active user whose server-side session this cookie names."""
+    token = session.get("sid")
+    if not isinstance(token, str) or not user_id.isdigit():
+        return None
+    record, reason = sessions.check_session(token, int(user_id), _lifetime())
+    db.session.commit()  # the touch, or the end of an idle session
+    if record is None:
+        g.session_end_reason = reason
+        return None
+    user = db.session.get(User, record.user_id)
     return user if user is not None and user.active else None
 
 
+SESSION_ENDED_MESSAGES = {
+    "idle": _l("You were logged out after a long time without activity."),
+    "expired": _l("Your session reached its maximum length. Log in again."),
+    "ended": _l("Your session was ended (logged out, or your account changed). Log in again."),
+}
+
+# Pages an account that must replace its password (or set up two-factor login) may still open.
+SETUP_ENDPOINTS = frozenset(
+    {"users.change_password", "users.logout", "users.two_factor", "static", "i18n.set_language"}
+)
+
+
 @bp.before_app_request
-def end_idle_sessions() -> None:
-    """Log out a session left idle longer than IDLE_TIMEOUT_MINUTES."""
-    if not current_user.is_authenticated:
-        return
-    now = utcnow().timestamp()
-    limit = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
-    last_seen = session.get("last_seen")
-    if isinstance(last_seen, int | float) and now - last_seen > limit:
-        logout_user()
-        session.clear()
-        flash(_("You were logged out after a long time without activity."), "info")
-        return
-    session["last_seen"] = now
+def check_login_session() -> Response | None:
+    """Check the server-side session of a logged-in cookie; a session ended elsewhere ends here."""
+    if "_user_id" not in session or request.endpoint == "static":
+        return None
+    if current_user.is_authenticated:
+        if request.blueprint in {"openrosa", "openrosa_key"}:
+            return None
+        if current_user.must_change_password and request.endpoint not in SETUP_ENDPOINTS:
+            flash(_("Choose a new password of your own before going on."), "info")
+            return redirect(url_for("users.change_password"))
+        if (
+            two_factor_module.required_for(current_user, current_app.config)
+            and not current_user.totp_secret
+            and request.endpoint not in SETUP_ENDPOINTS
+        ):
+            flash(_("Your role requires two-factor login. Set it up before going on."), "info")
+            return redirect(url_for("users.two_factor"))
+        return None
+    reason = g.pop("session_end_reason", "")
+    logout_user()
+    session.clear()
+    if reason in SESSION_ENDED_MESSAGES:
+        flash(str(SESSION_ENDED_MESSAGES[reason]), "info")
+    return None
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("collection.home")
+    """A redirect target on this site: a path, never a scheme, host or control character.
+
+    Browsers drop tabs and newlines inside URLs ('/\t/evil.example' becomes '//evil.example')
+    and treat a backslash as a slash, so any of them refuses the target outright.
+    """
+    fallback = url_for("collection.home")
+    if not target or len(target) > 2000:
+        return fallback
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return fallback
+    if parts.path.startswith("//"):
+        return fallback
+    return target
+
+
+def _first_login_file() -> str | None:
+    """The path of instance/first-login.txt while it exists, for admins to be reminded."""
+    if not current_user.has_role(Role.ADMIN):
+        return None
+    path = Path(current_app.instance_path) / "first-login.txt"
+    return str(path) if path.exists() else None
+
+
+def _start_session(user: User) -> None:
+    """Log user in with a fresh server-side session (the cookie gets only its random id)."""
+    next_target = session.get("login_next")
+    chosen = session.get("lang")  # picked on the login page: it follows the account
+    session.clear()
+    token = sessions.start_session(user, request.user_agent.string)
+    login_user(user)
+    if chosen in current_app.config["LANGUAGES"]:
+        user.language = chosen
+    if user.language:
+        session["lang"] = g.chosen_language = user.language
+    session.permanent = True
+    session["sid"] = token
+    if next_target:
+        session["login_next"] = next_target
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit("20 per minute", methods=["POST"])
-def login() -> str | Response:
-    """Show the login form and log in."""
+def login() -> str | Response | tuple[str, int]:
+    """Show the login form and log in (then ask for the second factor, if the account has one)."""
     if current_user.is_authenticated:
         return redirect(url_for("collection.home"))
     form = LoginForm()
     if form.validate_on_submit():
+        if current_app.config.get("RATELIMIT_ENABLED", True) and services.login_rate_exceeded(
+            request.remote_addr or "", current_app.config["LOGIN_ATTEMPTS_PER_MINUTE"]
+        ):
+            form.password.errors = [
+                _("Too many login attempts from this network. Wait a minute and try again.")
+            ]
+            return render_template("users/login.html", form=form), 429
         username = (form.username.data or "").strip()
         attempt = services.authenticate(username, form.password.data or "")
         if attempt.user is None:
             services.record_audit(
-                "login_failed",
-                target=username[:80],
-                details={"locked": attempt.locked_until is not None},
+                "login_failed", details=services.failed_login_details(username, attempt)
             )
             db.session.commit()
             if attempt.locked_until is not None:
@@ -97,13 +188,29 @@ def login() -> str | Response:
                 ]
             else:
                 form.password.errors = [_("Wrong username or password.")]
-        else:
+        elif attempt.user.totp_secret:
+            db.session.commit()
+            chosen = session.get("lang")
             session.clear()
-            login_user(attempt.user)
-            session.permanent = True
-            session["last_seen"] = utcnow().timestamp()
+            if chosen:
+                session["lang"] = chosen
+            session["pending_user"] = attempt.user.id
+            session["pending_at"] = utcnow().timestamp()
+            session["login_next"] = _safe_next(request.args.get("next"))
+            return redirect(url_for("users.login_code"))
+        else:
+            _start_session(attempt.user)
             services.record_audit("login", user=attempt.user)
             db.session.commit()
+            if first_login := _first_login_file():
+                flash(
+                    _(
+                        "The file %(path)s still holds the first admin password. "
+                        "Delete it from the server now.",
+                        path=first_login,
+                    ),
+                    "warning",
+                )
             return redirect(_safe_next(request.args.get("next")))
     return render_template("users/login.html", form=form)
 
@@ -111,36 +218,74 @@ def login() -> str | Response:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> Response:
-    """Log out (POST only, so a link cannot log anyone out)."""
+    """Log out (POST only, so a link cannot log anyone out); the session ends on the server."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        sessions.end_session(token)
     if current_user.is_authenticated:
         services.record_audit("logout", user=current_user._get_current_object())
-        db.session.commit()
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")
     return redirect(url_for("users.login"))
 
 
+@bp.route("/account/sessions", methods=["GET", "POST"])
+@any_role
+def my_sessions() -> str | Response:
+    """One's own active sessions; end one, or all of them ("log out everywhere")."""
+    user = current_user._get_current_object()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if request.form.get("everywhere"):
+            count = sessions.end_all_sessions(user)
+            services.record_audit(
+                "sessions_ended", user=user, details={"count": count, "everywhere": True}
+            )
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("You are logged out everywhere."), "info")
+            return redirect(url_for("users.login"))
+        session_id = request.form.get("session_id", type=int)
+        if session_id is not None and sessions.end_session_by_id(user, session_id):
+            services.record_audit("sessions_ended", user=user, details={"count": 1})
+            db.session.commit()
+            flash(_("That session was ended."), "success")
+        return redirect(url_for("users.my_sessions"))
+    token = session.get("sid")
+    current_hash = token_hash(token) if isinstance(token, str) else None
+    return render_template(
+        "users/sessions.html",
+        form=form,
+        sessions=sessions.active_sessions(user, _lifetime()),
+        current_hash=current_hash,
+    )
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @any_role
 def change_password() -> str | Response:
-    """Change one's own password."""
+    """Change one's own password: every other session ends, this one starts afresh."""
     form = PasswordChangeForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
         try:
-            services.change_password(current_user, form.current.data or "", form.new.data or "")
+            services.change_password(user, form.current.data or "", form.new.data or "")
         except services.AccountError as error:
             db.session.rollback()
             form.new.errors = [str(error)]
         else:
-            services.record_audit("password_changed", user=current_user._get_current_object())
+            services.record_audit("password_changed", user=user)
+            _start_session(user)
             db.session.commit()
-            flash(_("Your password was changed."), "success")
+            flash(_("Your password was changed. Your other sessions were ended."), "success")
             return redirect(url_for("collection.home"))
     return render_template("users/password.html", form=form)
 
 
-def _may_manage(user: User) -> bool:
+def may_manage(user: User) -> bool:
     """Admins manage everyone; coordinators manage volunteers."""
     if current_user.has_role(Role.ADMIN):
         return True
@@ -158,7 +303,9 @@ def users() -> Any:
     if form.validate_on_submit():
         password = services.generate_password()
         try:
-            user = services.create_user(form.username.data or "", password, form.role.data)
+            user = services.create_user(
+                form.username.data or "", password, form.role.data, generated=True
+            )
         except services.AccountError as error:
             db.session.rollback()
             form.username.errors = [str(error)]
@@ -172,13 +319,14 @@ def users() -> Any:
             db.session.commit()
             new_password = (user.username, password)
             form = UserCreateForm(formdata=None)
-    visible = [u for u in services.list_users() if _may_manage(u) or u.id == current_user.id]
+    visible = [u for u in services.list_users() if may_manage(u) or u.id == current_user.id]
     return render_template(
         "users/list.html",
         form=form,
         users=visible,
         new_password=new_password,
         role_names={c.value: c.label for c in ROLE_CHOICES},
+        first_login_file=_first_login_file(),
     ), (422 if form.errors else 200)
 
 
@@ -187,7 +335,7 @@ def users() -> Any:
 def edit_user(user_id: int) -> Any:
     """Change an account's role or status, or reset its password."""
     user = db.session.get(User, user_id)
-    if user is None or not _may_manage(user):
+    if user is None or not may_manage(user):
         abort(404)
     form = UserEditForm(obj=user)
     if not current_user.has_role(Role.ADMIN):
@@ -197,7 +345,7 @@ def edit_user(user_id: int) -> Any:
     if request.method == "POST" and request.form.get("reset_password"):
         if form.validate():  # CSRF
             new_password = services.generate_password()
-            services.set_password(user, new_password)
+            services.set_password(user, new_password, generated=True)
             services.record_audit("password_reset", user=actor, target=user.username)
             db.session.commit()
     elif form.validate_on_submit():
@@ -232,7 +380,7 @@ def audit() -> str:
     """The audit log with filters."""
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("All actions"))] + [
-        SelectChoice(a) for a in services.audit_actions()
+        SelectChoice(a, audit_words.action_label(a)) for a in services.audit_actions()
     ]
     form.validate()
     page = max(1, request.args.get("page", 1, type=int) or 1)
@@ -251,9 +399,112 @@ def audit() -> str:
     )
     return render_template(
         "users/audit.html",
+        audit_action=audit_words.action_label,
+        audit_detail=audit_words.detail_label,
+        audit_value=audit_words.readable_value,
         form=form,
         entries=entries[:AUDIT_PAGE_SIZE],
         page=page,
         has_next=len(entries) > AUDIT_PAGE_SIZE,
         filter_args={k: v for k, v in request.args.items() if k != "page"},
     )
+
+
+PENDING_LOGIN_SECONDS = 300
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def login_code() -> str | Response | tuple[str, int]:
+    """The second step of a login: a code from the authenticator app, or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(url_for("collection.home"))
+    user_id, started = session.get("pending_user"), session.get("pending_at")
+    if not isinstance(user_id, int) or not isinstance(started, int | float):
+        return redirect(url_for("users.login"))
+    if utcnow().timestamp() - started > PENDING_LOGIN_SECONDS:
+        session.clear()
+        flash(_("The login took too long. Log in again."), "info")
+        return redirect(url_for("users.login"))
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or not user.totp_secret:
+        session.clear()
+        return redirect(url_for("users.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        code = form.code.data or ""
+        if services.second_factor_locked(user):
+            form.code.errors = [_("Too many wrong codes. Log in again in 15 minutes.")]
+            return render_template("users/login_code.html", form=form), 429
+        used = "totp" if two_factor_module.code_is_valid(user.totp_secret, code) else None
+        if used is None and two_factor_module.use_recovery_code(user, code):
+            used = "recovery"
+        if used is None:
+            services.record_audit("login_failed", user=user, details={"second_factor": True})
+            db.session.commit()
+            form.code.errors = [_("This code is not valid. Try the newest one.")]
+        else:
+            services.second_factor_passed(user)
+            _start_session(user)
+            services.record_audit("login", user=user, details={"second_factor": used})
+            db.session.commit()
+            if used == "recovery":
+                left = len(user.recovery_code_hashes or [])
+                flash(_("A recovery code was used; %(n)d are left.", n=left), "info")
+            return redirect(session.pop("login_next", None) or url_for("collection.home"))
+    return render_template("users/login_code.html", form=form)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@any_role
+def two_factor() -> str | Response:
+    """Set up, renew or turn off two-factor login for one's own account."""
+    user = current_user._get_current_object()
+    required = two_factor_module.required_for(user, current_app.config)
+    if user.totp_secret:
+        form = TwoFactorDisableForm()
+        if form.validate_on_submit():
+            if required:
+                abort(403)
+            if not services.password_matches(user, form.password.data or "") or not (
+                two_factor_module.code_is_valid(user.totp_secret, form.code.data or "")
+            ):
+                form.code.errors = [_("The password or the code is wrong.")]
+            else:
+                two_factor_module.disable(user)
+                services.record_audit("two_factor_disabled", user=user)
+                db.session.commit()
+                flash(_("Two-factor login is off."), "success")
+                return redirect(url_for("users.two_factor"))
+        return render_template(
+            "users/two_factor.html",
+            enabled=True,
+            required=required,
+            form=form,
+            left=len(user.recovery_code_hashes or []),
+        )
+    secret = session.get("totp_setup")
+    if not isinstance(secret, str):
+        secret = session["totp_setup"] = two_factor_module.new_secret()
+    form = CodeForm()
+    if form.validate_on_submit():
+        if two_factor_module.code_is_valid(secret, form.code.data or ""):
+            codes = two_factor_module.enable(user, secret)
+            session.pop("totp_setup", None)
+            services.record_audit("two_factor_enabled", user=user)
+            db.session.commit()
+            return render_template("users/recovery_codes.html", codes=codes)
+        form.code.errors = [_("This code is not valid. Check the phone's clock and try again.")]
+    uri = two_factor_module.provisioning_uri(user.username, secret)
+    return render_template(
+        "users/two_factor.html",
+        enabled=False,
+        required=required,
+        form=form,
+        qr=Markup(two_factor_module.qr_svg(uri)),  # noqa: S704 - segno's SVG of our own URI
+        secret=secret,
+    )
+
+
+# Device tokens are account pages too; their routes live in their own module.
+from survey.users import device_views  # noqa: E402, F401

@@ -77,6 +77,8 @@ def world(app, create_user, create_instrument, survey_round):
         "submission_id": submission.id,
         "instance_id": instance,
         "user_id": users["volunteer"].id,
+        "device_id": 1,
+        "token": "not-a-device-token",
     }
 
 
@@ -91,6 +93,11 @@ def test_route_role_outcomes(app, world) -> None:
             if rule == "/logout":
                 continue  # would end this client's session; covered by the users tests
             url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(world[m.group(1)]), rule)
+            if uses_basic_auth(app, endpoint) and "<token>" in rule:
+                # Device-token routes: only the token counts (tests/survey/users/test_devices.py).
+                send = client.get if "GET" in methods else client.post
+                assert send(url, base_url="https://localhost").status_code == 401, url
+                continue
             if uses_basic_auth(app, endpoint):
                 check_basic_route(client, role, url, methods, role in table[rule])
                 continue

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
+import pytest
 from sqlalchemy import func, select
 
 from survey.cli import main
@@ -73,3 +75,53 @@ def test_restore_refuses_bad_files(runner, tmp_path, app) -> None:
         assert result.exit_code == 1, result.output
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_backups_and_the_database_are_private(runner, app, create_user, tmp_path) -> None:
+    import stat
+
+    create_user("aida", "volunteer")
+    out = tmp_path / "private" / "backup.db"
+    assert runner.invoke(main, ["backup", str(out)]).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+
+
+def test_a_new_instance_folder_is_private(tmp_path) -> None:
+    import stat
+
+    from survey import create_app
+
+    instance = tmp_path / "fresh-instance"
+    fresh = create_app({"TESTING": True}, instance_path=str(instance))
+    database = instance / "survey.sqlite3"
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600
+    with fresh.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("SURVEY_TEST_DATABASE_URL"), reason="needs PostgreSQL")
+def test_restore_of_a_postgresql_dump_into_an_empty_database(app, create_user, tmp_path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from survey.backup import backup, restore
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL dump")
+    create_user("aida", "volunteer")
+    dump = tmp_path / "pg.dump"
+    assert backup(url, dump) == "postgresql"
+    empty = url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1] + "_2"
+    engine = create_engine(empty)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    safety = restore(empty, dump, tmp_path / "safety")
+    assert safety is None  # nothing to keep from an empty database
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT username FROM users")).scalars().all()
+    engine.dispose()
+    assert names == ["aida"]

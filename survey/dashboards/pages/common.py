@@ -21,6 +21,7 @@ from survey.dashboards.estimates import MARKER, PUBLIC, publish, run_estimates, 
 from survey.dashboards.filters import DashboardError, Filters, Selection, instrument_dataset
 from survey.dashboards.labels import STATUS_LABELS, Labels
 from survey.dashboards.page_models import Summary
+from survey.dashboards.publication import Publication, filter_variable, publication
 from survey.datasets.columns import RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
 from survey.extensions import db
@@ -30,16 +31,30 @@ from survey.users.models import User
 
 
 def page_summary(
-    dataset: Dataset, selection: Selection, role: str, k: int, *, problems: Iterable[str] = ()
+    dataset: Dataset,
+    selection: Selection,
+    role: str,
+    k: int,
+    *,
+    problems: Iterable[str] = (),
+    request: PageRequest | None = None,
 ) -> Summary:
-    """Counts, exclusions, the representativeness notice and the empty-data message."""
+    """Counts, exclusions, the representativeness notice and the empty-data message.
+
+    Advocates (with `request`) get the respondent count of the publication: the same figure,
+    hidden or not, on every page, and nothing about other statuses or demo data.
+    """
     n = len(selection.respondents)
+    if role == PUBLIC and request is not None:
+        return _public_summary(dataset, request)
     excluded = tuple(
         (str(STATUS_LABELS.get(reason, reason)), public_count(count, role, k))
         for reason, count in sorted(selection.excluded.items(), key=lambda item: item[0])
     )
     plan, plan_problems = estimates.plan_of(dataset.spec)
-    weighted = plan.weight is not None or any(i.weight for i in plan.indicators)
+    weighted = (
+        plan.weight is not None or plan.design is not None or any(i.weight for i in plan.indicators)
+    )
     empty = None
     if len(dataset.respondents) == 0:
         empty = _("No submissions yet for this questionnaire.")
@@ -58,6 +73,51 @@ def page_summary(
         role=role,
         k=k,
     )
+
+
+def _public_summary(dataset: Dataset, request: PageRequest) -> Summary:
+    """The summary of an advocate's view, from the publication only."""
+    found = advocate_publication(request, dataset)
+    variable, value = filter_variable(request.filters)
+    count = found.respondents(variable, value)
+    plan, plan_problems = estimates.plan_of(dataset.spec)
+    weighted = plan.weight is not None or any(i.weight for i in plan.indicators)
+    empty = None
+    if len(dataset.respondents) == 0:
+        empty = _("No submissions yet for this questionnaire.")
+    elif count == 0:
+        # A published zero: hidden counts (1..k-1 and complements) never say "no submissions"
+        empty = _("No submissions match these filters. Widen the filters to see results.")
+    notes = ()
+    if found.waiting:
+        notes = (
+            _(
+                "Figures are refreshed when every group has received at least %(k)d new "
+                "interviews, so that no one can be singled out by comparing two days.",
+                k=request.k,
+            ),
+        )
+    return Summary(
+        analysed=MARKER if count is None else format_count(count, current_language()),
+        analysed_count=-1 if count is None else int(count),
+        excluded=(),
+        demo=MARKER,
+        demo_count=0,
+        unweighted=not weighted,
+        empty=empty,
+        problems=tuple(dict.fromkeys([*plan_problems, *map(translate_problem, found.problems)])),
+        notes=notes,
+        role=PUBLIC,
+        k=request.k,
+    )
+
+
+def view_is_empty(request: PageRequest, dataset: Dataset, selection: Selection) -> bool:
+    """Whether a page has nothing to show (advocates: the publication's count is a zero)."""
+    if request.role == PUBLIC:
+        found = advocate_publication(request, dataset)
+        return found.respondents(*filter_variable(request.filters)) == 0
+    return len(selection.respondents) == 0
 
 
 def public_count(value: int, role: str, k: int) -> str:
@@ -129,6 +189,8 @@ def published_estimates(
     request: PageRequest, dataset: Dataset, selection: Selection
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(original, as the role may see it, problems) — the suppression is cached too."""
+    if request.role == PUBLIC:
+        return advocate_estimates(request, dataset)
     table, problems = plan_estimates(request, dataset, selection)
     key = ("published", version_key(request.instrument), request.filters, request.by)
     key += (request.role, request.k)
@@ -137,6 +199,24 @@ def published_estimates(
     except AnalysisError as error:
         raise DashboardError(translate_problem(str(error))) from error
     return table, published, problems
+
+
+def advocate_publication(request: PageRequest, dataset: Dataset) -> Publication:
+    """The advocates' cube for the request's instrument and round."""
+    try:
+        return publication(request.instrument, dataset, request.filters.round_id, request.k)
+    except AnalysisError as error:
+        raise DashboardError(translate_problem(str(error))) from error
+
+
+def advocate_estimates(
+    request: PageRequest, dataset: Dataset
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(original, published, problems) of an advocate's view, cut from the publication."""
+    found = advocate_publication(request, dataset)
+    variable, value = filter_variable(request.filters)
+    original, published = found.view(variable, value, request.by)
+    return original, published, list(found.problems)
 
 
 def cached_page(

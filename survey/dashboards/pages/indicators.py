@@ -29,6 +29,7 @@ from survey.dashboards.pages.common import (
     one_group_notice,
     page_summary,
     published_estimates,
+    view_is_empty,
 )
 from survey.datasets.dataset import Dataset
 from survey.instruments.spec import InstrumentSpec
@@ -40,13 +41,21 @@ def indicators_page(request: PageRequest) -> IndicatorsPage:
     def build(dataset: Dataset, selection: Selection) -> IndicatorsPage:
         labels = Labels(dataset, request.language)
         plan, _problems = estimates.plan_of(dataset.spec)
-        if len(selection.respondents) == 0:
+        if view_is_empty(request, dataset, selection):
             return IndicatorsPage(
-                page_summary(dataset, selection, request.role, request.k), None, None, None
+                page_summary(dataset, selection, request.role, request.k, request=request),
+                None,
+                None,
+                None,
             )
         original, published, problems = published_estimates(request, dataset, selection)
         summary = page_summary(
-            dataset, selection, request.role, request.k, problems=map(translate_problem, problems)
+            dataset,
+            selection,
+            request.role,
+            request.k,
+            problems=map(translate_problem, problems),
+            request=request,
         )
         indicators = {i.id: i for i in plan.indicators if i.kind != "ranking"}
         keep = original["indicator"].isin(list(indicators)).to_numpy()

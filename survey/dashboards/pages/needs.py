@@ -31,6 +31,7 @@ from survey.dashboards.pages.common import (
     one_group_notice,
     page_summary,
     published_estimates,
+    view_is_empty,
 )
 from survey.datasets.dataset import Dataset
 from survey.instruments.analysis_plan import sector_labels
@@ -42,13 +43,21 @@ def needs_page(request: PageRequest) -> NeedsPage:
     def build(dataset: Dataset, selection: Selection) -> NeedsPage:
         labels = Labels(dataset, request.language)
         plan, _problems = estimates.plan_of(dataset.spec)
-        if len(selection.respondents) == 0:
+        if view_is_empty(request, dataset, selection):
             return NeedsPage(
-                page_summary(dataset, selection, request.role, request.k), (), None, None
+                page_summary(dataset, selection, request.role, request.k, request=request),
+                (),
+                None,
+                None,
             )
         original, published, problems = published_estimates(request, dataset, selection)
         summary = page_summary(
-            dataset, selection, request.role, request.k, problems=map(translate_problem, problems)
+            dataset,
+            selection,
+            request.role,
+            request.k,
+            problems=map(translate_problem, problems),
+            request=request,
         )
         rankings = []
         for indicator in plan.indicators:

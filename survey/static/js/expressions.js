@@ -267,7 +267,14 @@
     'selected': function (a, v) { return tokens(a).indexOf(splitWs(toStr(v)).join(' ')) >= 0; },
     'count-selected': function (a) { return tokens(a).length; },
     'selected-at': selectedAt,
-    'regex': function (s, p) { var r = compileRegex(toStr(p)); return !!r && r.test(toStr(s)); },
+    'regex': function (s, p) {
+      var r = compileRegex(toStr(p)), text = toStr(s);
+      if (!r) return false;
+      // The browser's matcher backtracks: past a bounded length the answer is left to the
+      // server, whose RE2 matcher is linear (a pattern like ^(a|aa)+$ cannot hang this page).
+      if (text.length > (r.risky ? REGEX_RISKY_INPUT_LIMIT : REGEX_INPUT_LIMIT)) return true;
+      return r.re.test(text);
+    },
     'not': function (x) { return !toBool(x); },
     'concat': concat,
     'string-length': function (s) { return Array.from(toStr(s)).length; },
@@ -296,6 +303,9 @@
   // -- regex(): the same JavaScript-'u'-mode subset that expressions.py translates for Python.
   var SYNTAX = '^$\\.*+?()[]{}|/';
   var QUANTIFIER = /^\{([0-9]{1,4})(?:,([0-9]{0,4}))?\}/;
+  var MAX_REPEAT = 1000; // RE2's limit, refused by both evaluators
+  var REGEX_INPUT_LIMIT = 1000;
+  var REGEX_RISKY_INPUT_LIMIT = 24; // a repeated group holding a repetition or an alternative
   var SIMPLE = { t: 9, n: 10, v: 11, f: 12, r: 13 };
 
   function fail(why) { throw new Error(why); }
@@ -340,9 +350,12 @@
     return i + 1;
   }
 
-  function regexSupported(pattern) {
+  // Throws for patterns outside the subset; returns whether a repetition is applied to a group
+  // that itself repeats or alternates (exponential for a backtracking matcher).
+  function analyzeRegex(pattern) {
     var p = Array.from(pattern); // code points, like Python's str indexes
-    var groups = [], i = 0, repeatable = false;
+    var groups = [], i = 0, repeatable = false, risky = false;
+    var inner = [false], lastGroupComplex = false;
     while (i < p.length) {
       var c = p[i];
       if (c === '\\' && (p[i + 1] === 'b' || p[i + 1] === 'B')) {
@@ -356,35 +369,53 @@
         repeatable = true;
       } else if ('*+?{'.indexOf(c) >= 0) {
         if (!repeatable) fail('nothing to repeat');
+        var unbounded = c !== '?';
         if (c === '{') {
           var m = QUANTIFIER.exec(p.slice(i).join(''));
           if (!m) fail('bad {');
           if (m[2] && +m[2] < +m[1]) fail('range out of order');
+          if (Math.max(+m[1], +(m[2] || 0)) > MAX_REPEAT) fail('repetition above 1000');
+          unbounded = m[2] === undefined ? +m[1] > 1 : m[2] === '' || +m[2] > 1;
           i += m[0].length;
         } else {
           i++;
         }
+        if (unbounded && lastGroupComplex) risky = true;
+        inner[inner.length - 1] = true;
         if (p[i] === '?') i++;
         if (i < p.length && '*+?{'.indexOf(p[i]) >= 0) fail('repeated repetition');
         repeatable = false;
+        lastGroupComplex = false;
       } else if (c === '(') {
         var kind = p[i + 1] === '?' ? p[i + 2] || '?' : '';
-        if (kind && ':=!'.indexOf(kind) < 0) fail('unsupported group');
-        groups.push(kind === '=' || kind === '!');
+        if (kind && kind !== ':') fail('unsupported group (no lookaheads)');
+        groups.push(false);
+        inner.push(false);
         i += kind ? 3 : 1;
         repeatable = false;
+        lastGroupComplex = false;
       } else if (c === ')') {
         if (!groups.length) fail("unbalanced ')'");
         repeatable = !groups.pop();
+        lastGroupComplex = inner.pop();
+        if (lastGroupComplex) inner[inner.length - 1] = true;
         i++;
+        continue;
       } else if (c === ']' || c === '}') {
         fail('unescaped ' + c);
       } else {
         repeatable = '^$|'.indexOf(c) < 0;
+        if (c === '|') inner[inner.length - 1] = true;
         i++;
       }
+      lastGroupComplex = false;
     }
     if (groups.length) fail("missing ')'");
+    return { risky: risky };
+  }
+
+  function regexSupported(pattern) {
+    analyzeRegex(pattern);
     return true;
   }
 
@@ -394,7 +425,8 @@
     if (!regexCache.has(pattern)) {
       var compiled = null;
       try {
-        if (regexSupported(pattern)) compiled = new RegExp(pattern, 'u');
+        var analysis = analyzeRegex(pattern);
+        compiled = { re: new RegExp(pattern, 'u'), risky: analysis.risky };
       } catch (e) {
         compiled = null;
       }

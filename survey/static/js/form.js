@@ -247,6 +247,10 @@
   function problem(f) {
     if (f.typeError) return f.typeError;
     if (f.value === null) return f.q.required ? f.q.requiredMessage : '';
+    const input = f.q.type === 'date' && f.block.querySelector('input[data-range-message]');
+    if (input && (f.value < input.min || f.value > input.max)) { // the survey round's dates
+      return input.dataset.rangeMessage;
+    }
     const current = exprValue(f.q, f.value);
     if (f.q.constraint && !truth(f.q.constraint, f.lookup, current)) return f.q.constraintMessage;
     return '';
@@ -440,10 +444,96 @@
     if (on) submitTimer = setTimeout(() => saving(false), 15000); // the network may have failed
     else updateSteps();
   }
+  // -- a refusal discards what came after consent or age: asked first, with the list ----------
+  const discardPanel = document.getElementById('discard-confirm');
+  const discardFlag = document.getElementById('discard-flag');
+  function refusalTrigger() {
+    const consent = state.ans[intake.consent_question];
+    const age = state.ans[intake.age_question];
+    if (consent != null && consent !== intake.consent_value) return intake.consent_question;
+    if (typeof age === 'number' && age < intake.minimum_age) return intake.age_question;
+    return null;
+  }
+  function answerText(block) {
+    const picked = Array.from(block.querySelectorAll('input:checked, option:checked'))
+      .filter((el) => el.value)
+      .map((el) => (el.tagName === 'OPTION' ? el.textContent : el.closest('label').textContent)
+        .trim());
+    if (picked.length || block.querySelector('input[type=radio], input[type=checkbox], select')) {
+      return picked.join(', ');
+    }
+    const input = block.querySelector('input, textarea');
+    return input ? input.value.trim() : '';
+  }
+  function lostAnswers(trigger) { // [label, text] of what follows the question that ends it
+    const start = topBlocks[trigger];
+    if (!start) return [];
+    return Array.from(form.querySelectorAll('[data-key]'))
+      .filter((block) => start.compareDocumentPosition(block) & 4) // 4: FOLLOWING
+      .map((block) => {
+        const title = block.querySelector('legend, label');
+        const words = title ? title.cloneNode(true) : null;
+        if (words) words.querySelectorAll('.required, .visually-hidden').forEach((e) => e.remove());
+        return [words ? words.textContent.trim() : '', answerText(block)];
+      })
+      .filter((row) => row[1]);
+  }
+  function askDiscard(trigger, lost) {
+    const list = document.getElementById('discard-list');
+    list.textContent = '';
+    lost.forEach(([label, text]) => {
+      const li = document.createElement('li');
+      const strong = document.createElement('strong');
+      strong.textContent = label;
+      li.append(strong, ': ' + text);
+      list.append(li);
+    });
+    const n = lost.length;
+    const category = new Intl.PluralRules(document.documentElement.lang || 'en').select(n);
+    const name = (c) => 'lost' + c.charAt(0).toUpperCase() + c.slice(1);
+    document.getElementById('discard-text').textContent =
+      (discardPanel.dataset[name(category)] || discardPanel.dataset.lostOther).replace('{n}', n);
+    discardPanel.dataset.trigger = trigger;
+    discardPanel.hidden = false;
+    const heading = document.getElementById('discard-title');
+    heading.tabIndex = -1;
+    discardPanel.scrollIntoView({ block: 'start' });
+    heading.focus({ preventScroll: true });
+  }
+  function dismissDiscard() {
+    if (discardPanel) discardPanel.hidden = true;
+    if (discardFlag) discardFlag.value = '';
+  }
+  if (discardPanel) {
+    document.getElementById('discard-no').addEventListener('click', (event) => {
+      event.preventDefault();
+      const trigger = discardPanel.dataset.trigger ||
+        (refusalTrigger() || intake.consent_question);
+      dismissDiscard();
+      const f = state.byKey[trigger];
+      if (f) focusField(f);
+    });
+    form.addEventListener('change', (event) => {
+      if (!discardPanel.contains(event.target)) dismissDiscard();
+    });
+  }
   form.addEventListener('submit', (event) => {
     if (submitting) { event.preventDefault(); return; }
     refresh();
     const bad = invalidIn(null);
+    const trigger = refusalTrigger();
+    if (discardPanel && discardFlag && trigger && isRefusal(bad)) {
+      if (event.submitter && event.submitter.id === 'discard-yes') {
+        discardFlag.value = '1';
+      } else if (discardFlag.value !== '1') {
+        const lost = lostAnswers(trigger);
+        if (lost.length) {
+          event.preventDefault();
+          askDiscard(trigger, lost);
+          return;
+        }
+      }
+    }
     if (bad.length && !isRefusal(bad)) {
       event.preventDefault();
       focusField(bad[0]);
@@ -503,5 +593,12 @@
     : list.find((s) => s.hasAttribute('data-has-errors'));
   showSection(errorSection || list[0] || sectionEls[0], false);
   const errorField = errorBlock && state.byKey[errorBlock.getAttribute('data-key')];
-  if (errorField) focusField(errorField);
+  const reasonBox = form.querySelector('.correction-reason.has-error textarea');
+  if (errorField) {
+    focusField(errorField);
+  } else if (reasonBox) { // a correction sent without its reason: that is what needs attention
+    if (current && sectionEls.length) showSection(list[list.length - 1] || current, false);
+    reasonBox.focus({ preventScroll: true });
+    reasonBox.scrollIntoView({ block: 'center' });
+  }
 })();

@@ -116,7 +116,19 @@
   function say(name, extra) {
     if (panel) show('offline-message', [panel.dataset[name], extra].join(' ').trim());
   }
+  async function renderHome() { // the start page: what waits on this device
+    const home = byId('home-waiting');
+    if (!home) return;
+    const list = await mine().catch(() => []);
+    const waiting = list.filter((e) => e.state === 'waiting').length;
+    const fix = list.length - waiting;
+    home.textContent = [waiting ? plural(home, 'waiting', waiting) : '',
+      fix ? plural(home, 'fix', fix) : ''].join(' ').trim();
+    home.hidden = !list.length;
+    if (list.length && byId('attention-none')) byId('attention-none').hidden = true;
+  }
   async function render() {
+    await renderHome();
     if (!panel) return;
     byId('offline-banner').hidden = navigator.onLine && !networkDown;
     const list = await mine().catch(() => []);
@@ -198,7 +210,7 @@
       try { payload = await unseal(key, entry); } catch (e) { continue; } // another key
       const answer = await post(entry.url, payload.body, token.csrf_token, SEND_WAIT);
       if (answer.status === 'login') say('login');
-      if (!/^(saved|duplicate|refusal|invalid|conflict)$/.test(answer.status)) return;
+      if (!/^(saved|duplicate|refusal|invalid|conflict|confirm_discard)$/.test(answer.status)) return;
       if (DONE[answer.status]) {
         await deleteEntry(entry.id);
         sent += 1;
@@ -236,9 +248,43 @@
       else input.value = '';
     });
   }
+  // The respondent's receipt code, issued here and now: 12 letters of the alphabet the server
+  // uses, from the SHA-256 of the instanceID (survey/collection/privacy.py derives the same, and
+  // keeps this code when the interview arrives).
+  const ALPHABET = 'ACDEFHJKMNPQRTUVWXY3479';
+  async function deviceReceipt(instanceId) {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes(instanceId)));
+    let number = BigInt('0x' + Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''));
+    const base = BigInt(ALPHABET.length);
+    let code = '';
+    for (let i = 0; i < 12; i++) {
+      code += ALPHABET[Number(number % base)];
+      number /= base;
+    }
+    return code.slice(0, 4) + '-' + code.slice(4, 8) + '-' + code.slice(8);
+  }
+  function showSaved(code) {
+    const saved = byId('offline-saved');
+    if (!saved) return;
+    byId('offline-receipt-code').textContent = code;
+    saved.hidden = false;
+    saved.scrollIntoView({ block: 'start' });
+    saved.focus({ preventScroll: true });
+  }
+  if (byId('offline-next')) {
+    byId('offline-next').addEventListener('click', () => {
+      byId('offline-saved').hidden = true;
+      const first = form.querySelector('section.form-section:not([hidden]) h2');
+      if (first) { first.scrollIntoView({ block: 'start' }); first.focus(); }
+    });
+  }
   async function queue(body, instanceId) {
     const key = await userKey();
     if (!key) { say('noKey'); submitDone(false); return; }
+    const code = await deviceReceipt(instanceId);
+    const fields = new URLSearchParams(body);
+    fields.set('_receipt_code', code);
+    body = fields.toString();
     const entry = Object.assign({ user: userId, url: formPath, queuedAt: new Date().toISOString(),
       state: 'waiting', message: '', errors: {} }, await seal(key, { body: body }));
     const id = restoring(instanceId);
@@ -250,6 +296,7 @@
     submitDone(true);
     say('queued');
     await render();
+    showSaved(code);
   }
   async function submitInterview() {
     const body = new URLSearchParams(new FormData(form)).toString();

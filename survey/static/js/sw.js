@@ -22,7 +22,7 @@ const PREFIX = 'birge-';
 const STATIC_CACHE = PREFIX + VERSION + '-static';
 const PAGE_CACHE = PREFIX + VERSION + '-pages'; // offline.js deletes caches ending in '-pages'
 const ASSETS = ['/static/css/app.css', '/static/js/expressions.js', '/static/js/form.js',
-  '/static/js/offline.js'];
+  '/static/js/offline.js', '/static/js/geolocation.js'];
 const FORM_PAGE = /^\/collect\/v\/\d+$/;
 const NETWORK_WAIT = 8000; // ms before a page falls back to its cached copy
 

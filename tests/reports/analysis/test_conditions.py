@@ -272,3 +272,27 @@ def test_parse_render_round_trip(condition: dict) -> None:
 def test_parser_fails_only_with_analysis_error(text: str) -> None:
     with contextlib.suppress(AnalysisError):
         validate_condition(parse_condition_text(text))
+
+
+def test_three_valued_evaluation_of_unanswered_items() -> None:
+    from reports.analysis.conditions import evaluate_known
+
+    df = pd.DataFrame(
+        {
+            "a": ["yes", "yes", "no", None, "dnk", "pnta"],
+            "b": ["dnk", "no", "dnk", "yes", "yes", None],
+        }
+    )
+    both = {"all": [{"column": "a", "in": ["yes"]}, {"column": "b", "in": ["yes"]}]}
+    holds, known = evaluate_known(df, both)
+    assert known.tolist() == [False, True, True, False, False, False]
+    assert holds.tolist() == [False] * 6
+    either = {"any": [{"column": "a", "in": ["yes"]}, {"column": "b", "in": ["yes"]}]}
+    holds, known = evaluate_known(df, either)
+    assert holds.tolist() == [True, True, False, True, True, False]
+    assert known.tolist() == [True, True, False, True, True, False]
+    negated = {"not": {"column": "a", "in": ["yes"]}}
+    assert evaluate_known(df, negated)[1].tolist() == [True, True, True, False, False, False]
+    # Asking about the non-answer itself is always settled
+    for leaf in ({"column": "a", "is_missing": True}, {"column": "a", "in": ["dnk"]}):
+        assert evaluate_known(df, leaf)[1].all()

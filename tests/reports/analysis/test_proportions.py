@@ -209,3 +209,29 @@ def test_large_frame_five_disaggregations_is_vectorised() -> None:
     table = proportion(df, UNMET, by=[f"by{i}" for i in range(5)])
     assert len(table) == 1 + 5 * 8
     assert (table.groupby("group_var").n.sum().drop("") == table.iloc[0].n).all()
+
+
+def test_unanswered_item_of_the_numerator_leaves_the_denominator() -> None:
+    # "Want support and have not received it": before, the 2 who want support but refused or
+    # did not know about "received" counted as having received it (1 of 5, 20 %); now they
+    # leave the denominator (1 of 3). Those who do not want support stay: "received" does not
+    # matter for them.
+    people = pd.DataFrame(
+        {
+            "wanted": ["yes", "yes", "yes", "yes", "no", "dnk"],
+            "received": ["no", "yes", "pnta", "dnk", "pnta", "no"],
+        }
+    )
+    spec = ProportionSpec(
+        {
+            "all": [
+                {"column": "wanted", "in": ["yes"]},
+                {"column": "received", "in": ["no"]},
+            ]
+        },
+        answered_column="wanted",
+    )
+    row = proportion(people, spec).iloc[0]
+    assert (row["count"], row.n) == (1, 3)
+    assert row.estimate == pytest.approx(1 / 3)
+    assert (row.dnk, row.pnta, row.missing) == (2, 1, 0)

@@ -84,9 +84,41 @@ def test_severity_summary(households: pd.DataFrame) -> None:
     overall = summary[(summary.group == "")].set_index(["sector", "measure"])
     assert overall.loc[("health", "in_need"), "count"] == 3
     assert overall.loc[("health", "acute"), "count"] == 2
-    assert overall.loc[("overall", "in_need"), "estimate"] == pytest.approx(4 / 6)
+    # Rows 4 (unmet missing) and 5 (unmet dnk) cannot be placed in or out of need: they leave
+    # that denominator; neither can be acute whatever they answered (no disability, no skipping)
+    assert overall.loc[("overall", "in_need"), "estimate"] == pytest.approx(4 / 4)
     assert overall.loc[("overall", "acute"), "estimate"] == pytest.approx(2 / 6)
+    assert overall.loc[("overall", "in_need"), "missing"] == 2
     assert summary.sector.unique().tolist() == ["health", "income", "overall"]
+
+
+def test_an_unanswered_key_item_is_not_no_need(households: pd.DataFrame) -> None:
+    # Before: the two people who did not answer "unmet" scored 1 and counted as not in need,
+    # so health in need was 3/6 = 50 %; of the four who answered, 3 are in need (75 %).
+    scores = severity(households, RULES)
+    assert scores["severity_health__max"].tolist() == [3, 4, 5, 2, 3, 3]
+    summary = severity_summary(scores, sectors=["health"])
+    in_need = summary[(summary.group == "") & (summary.measure == "in_need")].iloc[0]
+    assert (in_need["count"], in_need.n, in_need.missing) == (3, 4, 2)
+    assert in_need.estimate == pytest.approx(0.75)
+
+
+def test_need_established_by_answers_counts_though_a_later_item_is_unanswered() -> None:
+    # Unmet need is "yes" but disability was refused: in need for sure, acute unknown
+    people = pd.DataFrame(
+        {
+            "unmet": ["yes", "yes", "no", "yes"],
+            "disability": ["pnta", "no", "pnta", "yes"],
+            "skipped_medicines": ["no", "no", "no", "no"],
+            "basic_needs": ["can"] * 4,
+        }
+    )
+    summary = severity_summary(severity(people, RULES), sectors=["health"])
+    rows = summary[summary.group == ""].set_index("measure")
+    assert (rows.loc["in_need", "count"], rows.loc["in_need", "n"]) == (3, 4)
+    # Acute: row 1 not acute, row 3 acute, row 2 settled by "unmet = no"; row 0 unknown
+    assert (rows.loc["acute", "count"], rows.loc["acute", "n"]) == (1, 3)
+    assert rows.loc["acute", "pnta"] + rows.loc["acute", "missing"] == 1
 
 
 def test_severity_summary_needs_scores(households: pd.DataFrame) -> None:

@@ -315,3 +315,23 @@ def test_explicit_mask_and_marker() -> None:
     assert suppressed_view(table, mask, 5, marker="<5")["count"].tolist() == ["<5", "<5", 12]
     with pytest.raises(AnalysisError, match="rows"):
         suppressed_view(table, mask.reset_index(drop=True))
+
+
+def test_non_answer_counts_that_differ_by_category_are_each_protected() -> None:
+    # Severity rows: "in need" and "acute" leave different people out as unknown. Before, one
+    # entry per group stood for both, so the acute row's 2 was published.
+    rows = [
+        ("", "", "in_need", 100, 50, 20),
+        ("", "", "acute", 110, 20, 10),
+        ("sex", "female", "in_need", 50, 25, 12),
+        ("sex", "female", "acute", 58, 10, 2),
+        ("sex", "male", "in_need", 50, 25, 8),
+        ("sex", "male", "acute", 52, 10, 8),
+    ]
+    table = pd.DataFrame(rows, columns=["group_var", "group", "category", "n", "count", "missing"])
+    table.insert(0, "kind", "severity")
+    table.insert(0, "indicator", "severity_overall")
+    table["estimate"] = table["count"] / table["n"]
+    published = apply_to_estimates(table, k=5)
+    shown = published["missing"].dropna()
+    assert not ((shown >= 1) & (shown < 5)).any(), published

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from survey.collection.models import Submission
 from survey.extensions import db
-from tests.browser_support import LiveServer, new_page
+from tests.browser_support import LiveServer, new_page, open_menu
 from tests.factories import PASSWORD
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -91,7 +91,9 @@ DUPLICATE_ENTRY = """() => new Promise((resolve, reject) => {
 @pytest.fixture
 def small_form(create_instrument: Any, make_xlsform: Any, survey_round: Any) -> Any:
     """The small instrument of these tests, imported, with a round open today."""
-    return create_instrument(make_xlsform(SURVEY, CHOICES))
+    return create_instrument(
+        make_xlsform(SURVEY, CHOICES, {"consent_question": "consent", "age_question": "age"})
+    )
 
 
 def submissions() -> list[Submission]:
@@ -262,6 +264,7 @@ def test_another_user_cannot_read_the_queue_and_logout_warns(
         dialog.accept() if accept else dialog.dismiss()
 
     page.once("dialog", lambda d: answer(d, False))
+    open_menu(page)
     page.click(".main-nav form button")
     wait_until(page, lambda: dialogs)
     assert dialogs[0] == (
@@ -270,6 +273,7 @@ def test_another_user_cannot_read_the_queue_and_logout_warns(
     )
     assert page.url == form_url
     page.once("dialog", lambda d: answer(d, True))
+    open_menu(page)
     page.click(".main-nav form button")
     page.wait_for_url(f"{live_server.url}/login")
     assert len(dialogs) == 2
@@ -292,6 +296,7 @@ def test_another_user_cannot_read_the_queue_and_logout_warns(
     opened = page.evaluate(TRY_DECRYPT, [key["key"], str(second.id)])
     assert "comment=Private" in opened["results"][0]
     assert opened["results"][1] == "refused"  # bound to its user id
+    open_menu(page)
     page.click(".main-nav form button")  # nothing of theirs waits: no warning
     page.wait_for_url(f"{live_server.url}/login")
     assert len(dialogs) == 2

@@ -26,7 +26,11 @@ JSON = {"Accept": "application/json"}
 
 @pytest.fixture
 def version(create_instrument, survey_round):
-    return create_instrument(survey=SURVEY, choices=CHOICES, settings={"form_id": "mini"})
+    return create_instrument(
+        survey=SURVEY,
+        choices=CHOICES,
+        settings={"form_id": "mini", "consent_question": "consent", "age_question": "age"},
+    )
 
 
 @pytest.fixture
@@ -120,7 +124,10 @@ def test_conflict_when_the_instance_id_was_saved_with_other_answers(
 
 
 def test_refusal(client, version, volunteer) -> None:
-    response = send(client, version, consent="no", age="")
+    unconfirmed = send(client, version, consent="no", age="")
+    assert unconfirmed.status_code == 409 and unconfirmed.json["status"] == "confirm_discard"
+    assert (count(Submission), count(Refusal)) == (0, 0)
+    response = send(client, version, consent="no", age="", _discard="1")
     assert response.status_code == 201
     assert response.json["status"] == "refusal"
     assert response.json["location"] == "/collect/refusal/mini"
@@ -128,7 +135,11 @@ def test_refusal(client, version, volunteer) -> None:
 
 
 def test_no_open_round_is_a_conflict(client, create_instrument, auth) -> None:
-    version = create_instrument(survey=SURVEY, choices=CHOICES, settings={"form_id": "mini"})
+    version = create_instrument(
+        survey=SURVEY,
+        choices=CHOICES,
+        settings={"form_id": "mini", "consent_question": "consent", "age_question": "age"},
+    )
     auth.login("volunteer")
     response = send(client, version)
     assert response.status_code == 409

@@ -7,6 +7,7 @@ instance, the way Collect writes them.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import shutil
@@ -26,6 +27,9 @@ from survey.instruments import services as instruments
 from survey.users.models import AuditEntry, User
 from tests.factories import PASSWORD
 
+# Interview dates must lie within the round the fixtures open around today.
+TODAY = dt.date.today().isoformat()
+
 HTTPS = "https://localhost"
 XFORMS = "http://www.w3.org/2002/xforms"
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -41,7 +45,7 @@ INTERVIEW: dict[str, Any] = {
     "interview_mode": "in_person",
     "region": "abai",
     "district": "semey_city",
-    "interview_date": "2025-01-10",
+    "interview_date": TODAY,
     "consent": "yes",
     "age": "67",
     "sex": "female",
@@ -105,7 +109,7 @@ MINIMAL = {
     "interview_mode": "phone",
     "region": "abai",
     "district": "semey_city",
-    "interview_date": "2025-01-10",
+    "interview_date": TODAY,
     "consent": "yes",
     "age": "45",
     "sex": "male",
@@ -330,7 +334,11 @@ def test_missing_and_wrong_credentials_are_401(client, volunteer) -> None:
     failed = db.session.execute(
         select(AuditEntry).where(AuditEntry.action == "login_failed")
     ).scalars()
-    assert {e.target for e in failed} == {"volunteer", "nobody"}
+    # Failed names are kept as keyed hashes, with whether they matched an account.
+    assert {(e.target, e.details["known_account"], e.details["via"]) for e in failed} == {
+        (None, True, "openrosa"),
+        (None, False, "openrosa"),
+    }
 
 
 def test_wrong_passwords_lock_the_account(client, volunteer) -> None:
@@ -412,7 +420,7 @@ def test_collect_submission_stores_what_the_web_form_stores(
         "member_conditions": ["none"],
     }
     assert answers["certificate_refusal_reasons"] == ["archive_missing", "other"]
-    assert answers["interview_date"] == "2025-01-10"
+    assert answers["interview_date"] == TODAY
     assert answers["message_to_states"] == "Caf\u00e9 and clinics, please."
     assert answers["age_band"] == "60_74"
     assert answers["generation"] == "g2"
@@ -769,3 +777,23 @@ def test_response_envelope(app) -> None:
     assert (item.text, item.get("nature")) == ("Saved <&> done", "submit_success")
     assert response.headers["X-OpenRosa-Version"] == "1.0"
     assert response.headers["X-OpenRosa-Accept-Content-Length"] == str(5 * 1024 * 1024)
+
+
+def test_form_list_honours_list_all_versions(client, create_instrument, volunteer) -> None:
+    create_instrument(survey=MINI_SURVEY, settings={"form_id": "mini", "version": "1"})
+    create_instrument(survey=MINI_SURVEY, settings={"form_id": "mini", "version": "2"})
+
+    def versions(query: str) -> list[str]:
+        response = client.get(
+            f"/formList{query}",
+            auth=("volunteer", PASSWORD),
+            headers=OPENROSA_HEADERS,
+            base_url=HTTPS,
+        )
+        root = safe_xml.fromstring(response.data)
+        return sorted(e.findtext(f"{LIST}version") for e in root.findall(f"{LIST}xform"))
+
+    assert versions("") == ["2"]
+    assert versions("?listAllVersions=true") == ["1", "2"]
+    assert versions("?formID=mini&listAllVersions=true") == ["1", "2"]
+    assert versions("?listAllVersions=false") == ["2"]

@@ -113,7 +113,14 @@ CHOICES = [
     ["district", "urzhar", "Urzhar", "Урджар", "Үржар"],
     ["fruit", "apple", "Apple", "Яблоко", "Алма"],
 ]
-SETTINGS = {"default_language": "English (en)", "form_id": "mini", "version": "1"}
+SETTINGS = {
+    "default_language": "English (en)",
+    "form_id": "mini",
+    "version": "1",
+    "consent_question": "consent",
+    "age_question": "age",
+    "district_question": "district",
+}
 
 
 @pytest.fixture
@@ -226,10 +233,37 @@ def test_consent_refused_stores_only_a_refusal(client, version, volunteer) -> No
 
 
 def test_under_age_stores_only_a_refusal(client, version, volunteer) -> None:
-    response = post(client, version, {**VALID, "age": "15"})
+    response = post(client, version, {**VALID, "age": "15", "_discard": "1"})
     assert response.status_code == 302
     assert count(Submission) == 0
     assert db.session.execute(select(Refusal.reason)).scalar_one() == "under_age"
+
+
+def test_a_refusal_that_discards_answers_is_confirmed_first(client, version, volunteer) -> None:
+    """Correcting the age to 15 at the end must not lose the interview with one tap."""
+    response = post(client, version, {**VALID, "age": "15"})
+    assert response.status_code == 409
+    assert count(Submission) == 0 and count(Refusal) == 0
+    assert "4 answers given after it will be discarded" in response.text
+    assert "<strong>Fruits</strong>: Apple, Other" in response.text
+    assert "<strong>Message</strong>: We need doctors" in response.text
+    assert "<strong>Member 1: Member age</strong>: 40" in response.text
+    assert 'value="15"' in response.text and "We need doctors" in response.text  # all kept
+    assert 'name="_discard" value="1"' in response.text
+    json_answer = post(
+        client, version, {**VALID, "age": "15"}, headers={"Accept": "application/json"}
+    )
+    assert json_answer.status_code == 409 and json_answer.json["status"] == "confirm_discard"
+    confirmed = post(client, version, {**VALID, "age": "15", "_discard": ["", "1"]})
+    assert confirmed.status_code == 302
+    assert count(Submission) == 0 and count(Refusal) == 1
+
+
+def test_a_refusal_at_consent_with_nothing_after_it_needs_no_confirmation(
+    client, version, volunteer
+) -> None:
+    response = post(client, version, {"district": "urzhar", "consent": "no"})
+    assert response.status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -478,3 +512,46 @@ def test_conflict_keeps_the_answers_and_offers_a_new_interview(client, version, 
     assert again.status_code == 302
     ages = sorted(a["age"] for a in db.session.execute(select(Submission.answers)).scalars())
     assert ages == [67, 68]
+
+
+DATED_SURVEY = [
+    ["type", "name", "label::English (en)", "required"],
+    ["date", "interview_date", "Date of the interview", "yes"],
+    ["select_one yn", "consent", "Consent", "yes"],
+]
+
+
+def test_interview_date_is_prefilled_and_held_to_the_round(
+    client, create_instrument, survey_round, volunteer
+) -> None:
+    import datetime as dt
+
+    dated = create_instrument(
+        survey=DATED_SURVEY,
+        choices=CHOICES,
+        settings={**SETTINGS, "age_question": "", "district_question": ""},
+    )
+    page = client.get(f"/collect/v/{dated.id}")
+    today = dt.date.today().isoformat()
+    assert f'value="{today}"' in page.text
+    first = survey_round.starts_on.isoformat()
+    assert f'min="{first}" max="{today}"' in page.text
+    old = post(client, dated, {"interview_date": "1990-05-01", "consent": "yes"})
+    assert old.status_code == 422
+    assert "must lie within the survey round Test round" in old.text
+    assert count(Submission) == 0
+    fine = post(client, dated, {"interview_date": today, "consent": "yes"})
+    assert fine.status_code == 302 and count(Submission) == 1
+
+
+def test_language_chosen_before_login_is_kept_on_the_account(client, create_user) -> None:
+    from survey.users.models import User
+    from tests.factories import PASSWORD
+
+    create_user("aigerim", "volunteer")
+    client.get("/login?lang=kk")
+    assert client.get_cookie("birge_lang").value == "kk"
+    client.post("/login", data={"username": "aigerim", "password": PASSWORD})
+    user = db.session.execute(select(User).where(User.username == "aigerim")).scalar_one()
+    assert user.language == "kk"
+    assert '<html lang="kk">' in client.get("/").text

@@ -72,7 +72,8 @@ def test_public_hxl(runner, demo, tmp_path) -> None:
     )
     assert result.exit_code == 0, result.output
     header, tags, records = read(out, hxl=True)
-    assert "count" not in header and "dnk" not in header
+    # Non-response counts are published as on the advocates' pages, under the same rule
+    assert "count" not in header and "effective_n" not in header
     assert tags[header.index("indicator")] == "#indicator+code"
     assert tags[header.index("estimate")] == "#indicator+value+num"
     assert all(tag.startswith("#") for tag in tags)
@@ -92,8 +93,18 @@ def test_exports_are_audited(runner, demo, tmp_path) -> None:
     ).scalar_one()
     assert entry.details["kind"] == "indicators"
     assert entry.details["public"] is True and entry.details["via"] == "cli"
-    assert entry.details["include_demo"] is False
-    assert entry.details["respondents"] == 0  # demo data left out by default
+    # --public writes the advocates' publication, demo data included as on their pages
+    assert entry.details["include_demo"] is True
+    assert entry.details["review_statuses"] == ["pending", "approved"]
+
+
+def test_public_refuses_a_choice_of_statuses(runner, demo, tmp_path) -> None:
+    out = tmp_path / "public.csv"
+    result = runner.invoke(
+        indicators_command, ["--out", str(out), "--public", "--status", "rejected"]
+    )
+    assert result.exit_code != 0 and "no --status" in result.output
+    assert not out.exists()
 
 
 def test_refuses_bad_arguments(runner, demo, tmp_path) -> None:

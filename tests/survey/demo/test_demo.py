@@ -116,7 +116,11 @@ def test_default_instrument_answers_pass_the_rules(default_instrument: Any) -> N
 
 def test_any_instrument_gets_valid_answers(create_instrument: Any, make_xlsform: Any) -> None:
     version = create_instrument(
-        make_xlsform(GENERIC_SURVEY, GENERIC_CHOICES, {"form_id": "generic_demo"})
+        make_xlsform(
+            GENERIC_SURVEY,
+            GENERIC_CHOICES,
+            {"form_id": "generic_demo", "consent_question": "consent", "age_question": "age"},
+        )
     )
     spec = spec_for(version)
     answers = sample(spec, 200)

@@ -132,3 +132,35 @@ def test_default_instrument_plan() -> None:
     assert set(plan.severity_rules) == {"health", "livelihood", "status"}
     for indicator in plan.indicators:
         assert set(indicator.labels) == {"en", "ru", "kk"}, indicator.id
+
+
+def test_design_settings_give_a_design_based_plan() -> None:
+    survey = [*SURVEY, ["decimal", "design_weight", "Weight"], ["text", "village", "Village"]]
+    settings = {
+        "form_id": "designed",
+        "version": "1",
+        "analysis_weight": "design_weight",
+        "analysis_cluster": "village",
+    }
+    spec = load_xlsform(xlsform_bytes(survey, CHOICES, settings)).spec
+    plan, problems = build_plan(spec)
+    assert not problems
+    assert plan.design is not None
+    assert (plan.design.weight, plan.design.strata, plan.design.cluster) == (
+        "design_weight",
+        None,
+        "village",
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"analysis_weight": "nowhere"}, "column 'analysis_weight': 'nowhere' is not a question"),
+        ({"analysis_strata": "sex"}, "analysis_strata and analysis_cluster need analysis_weight"),
+    ],
+)
+def test_bad_design_settings_are_refused(settings: dict, message: str) -> None:
+    with pytest.raises(InstrumentImportError) as error:
+        load_xlsform(xlsform_bytes(SURVEY, CHOICES, {"form_id": "f", "version": "1", **settings}))
+    assert any(message in problem for problem in error.value.problems), error.value.problems

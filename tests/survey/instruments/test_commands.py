@@ -21,7 +21,7 @@ def test_instruments_import_and_list(runner, tmp_path) -> None:
 
 def test_instruments_import_reports_problems(runner, tmp_path) -> None:
     path = tmp_path / "bad.xlsx"
-    path.write_bytes(xlsform_bytes([["type", "name", "label"], ["geopoint", "g", "G"]]))
+    path.write_bytes(xlsform_bytes([["type", "name", "label"], ["gpx", "g", "G"]]))
     result = runner.invoke(main, ["instruments", "import", str(path)])
     assert result.exit_code == 1
     assert "Sheet 'survey', row 2, column 'type'" in result.output

@@ -64,6 +64,7 @@ APPEARANCES = {"", "minimal", "multiline", "field-list"}
 FUNCTIONS = {
     "selected",
     "count-selected",
+    "count",  # of repeat entries: the household roster check
     "selected-at",
     "regex",
     "not",

@@ -749,14 +749,17 @@ def test_unsupported_values_are_programming_errors() -> None:
         ("instance('x')/root", "Unknown function 'instance()' at position 0", 0),
         # regex patterns that Python and JavaScript would read differently
         ("regex(., '(?<=a)b')", "Unsupported regular expression '(?<=a)b' in regex()", 0),
-        ("regex(., '(?<year>[0-9]+)')", "only (…), (?:…), (?=…) and (?!…) groups", 0),
+        ("regex(., '(?<year>[0-9]+)')", "only (…) and (?:…) groups", 0),
+        # RE2 (linear time) has no lookaheads; refused in both evaluators
+        ("regex(., '(?=.*[0-9])(?!.*x)')", "no lookaheads", 0),
+        ("regex(., 'a{1001}')", "repetitions above 1000 are not supported", 0),
         ("regex(., '(?i)abc')", "Unsupported regular expression", 0),
         ("regex(., '(?P<x>a)')", "Unsupported regular expression", 0),
         ("regex(., '\\p{L}')", "the escape '\\p' is not supported", 0),
         ("regex(., '(a)\\1')", "the escape '\\1' is not supported", 0),
         ("regex(., 'a{,3}')", "'{' must start a repetition", 0),
         ("regex(., 'a*+')", "a repetition cannot be repeated", 0),
-        ("regex(., '(?=a)*')", "nothing to repeat", 0),
+        ("regex(., '^*')", "nothing to repeat", 0),
         ("regex(., '[]')", "empty character classes are not supported", 0),
         ("regex(., '[\\d-z]')", "a range cannot start or end with a class", 0),
         ("regex(., '[z-a]')", "a character range is out of order", 0),
@@ -800,7 +803,8 @@ def test_nesting_and_length_limits() -> None:
         "^\\w+@\\w+\\.[a-z]{2,}$",
         "^(?:\\+7|8)[0-9]{10}$",
         "^[^\\s]+$",
-        "(?=.*[0-9])(?!.*x)",
+        "(?:[0-9]+x)*",
+        "a{1000}",
         "[\\s\\d]",
         "\\bword\\b",
         "a{2}b{1,}c{0,3}?",
@@ -843,6 +847,18 @@ def test_supported_regex_patterns_parse(pattern: str) -> None:
 def test_regex_semantics_follow_javascript(value: str, pattern: str, expected: bool) -> None:
     context = EvalContext(lookup={"v": value, "p": pattern}.get)
     assert evaluate(parse("regex(${v}, ${p})"), context) is expected
+
+
+@pytest.mark.parametrize("length", [41, 10_000])
+def test_catastrophic_patterns_run_in_linear_time(length: int) -> None:
+    import time
+
+    expression = parse("regex(., '^(a|aa)+$')")
+    for answer in ("a" * length + "!", "a" * length):
+        started = time.perf_counter()
+        result = evaluate(expression, EvalContext(lookup=lambda _name: None, current=answer))
+        assert time.perf_counter() - started < 0.1
+        assert result is answer.endswith("a")
 
 
 def test_evaluate_bool() -> None:

@@ -404,3 +404,23 @@ def test_decode_and_encode_round_trip(node_eval) -> None:
         (f"{v!r}", *python_case(Ref("v"), {"v": v})) for v in samples
     ]  # evaluating ${v} returns the normalised value itself
     assert_agree(cases, node_eval)
+
+
+def test_catastrophic_patterns_cannot_hang_the_browser(node_eval) -> None:
+    """A backtracking pattern is evaluated only on short answers in the browser; longer ones are
+    left to the server's linear-time RE2 (which refuses them)."""
+    import time
+
+    node = Call("regex", (Ref("s"), Ref("p")))
+    short = [("a" * 10, True), ("a" * 10 + "!", False)]
+    cases = []
+    for subject, expected in short:
+        case, python = python_case(node, {"s": subject, "p": "^(a|aa)+$"})
+        assert python == expected
+        cases.append(case)
+    cases += [python_case(node, {"s": "a" * n + "!", "p": "^(a|aa)+$"})[0] for n in (41, 5000)]
+    cases.append(python_case(node, {"s": "a" * 900 + "!", "p": "^(?:ab)+$"})[0])
+    started = time.perf_counter()
+    results = node_eval(cases)
+    assert time.perf_counter() - started < 5
+    assert [r["ok"] for r in results] == [True, False, True, True, False]

@@ -40,7 +40,7 @@ def test_admin_imports_versions(client, auth) -> None:
 
 def test_problems_are_listed(client, auth) -> None:
     auth.login("admin")
-    bad = xlsform_bytes([["type", "name", "label"], ["geopoint", "where", "Where"]])
+    bad = xlsform_bytes([["type", "name", "label"], ["gpx", "where", "Where"]])
     response = upload(client, bad)
     assert response.status_code == 422
     assert "Sheet &#39;survey&#39;, row 2, column &#39;type&#39;" in response.text
@@ -48,7 +48,7 @@ def test_problems_are_listed(client, auth) -> None:
     corrupt = upload(client, b"garbage", "form.xlsx")
     assert corrupt.status_code == 422 and "is not an Excel workbook" in corrupt.text
     wrong_type = upload(client, b"a,b", "form.csv")
-    assert wrong_type.status_code == 422 and "Only .xlsx workbooks" in wrong_type.text
+    assert wrong_type.status_code == 422 and "Only .xlsx and .xls workbooks" in wrong_type.text
 
 
 @pytest.mark.app_config({"MAX_CONTENT_LENGTH": 10_000})

@@ -76,7 +76,7 @@ def test_filters_without_data_and_unknown_codes(
     write_demo_data(default_instrument, survey_round, 20, seed=5)
     cases = {
         'districts = ["akkuly_district", "may_district"]\nage_bands = ["18_39"]\n': (
-            "No submissions match these settings"
+            "Fewer than 5 respondents match these settings, perhaps none"
         ),
         'districts = ["atlantis"]\n': "There is no district “atlantis”.",
         'generations = ["g9"]\n': "“g9” is not an answer to “generation”.",

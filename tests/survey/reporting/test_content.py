@@ -193,3 +193,25 @@ def test_empty_chapters_get_standard_text_and_recommendations_are_lettered() -> 
     assert [b.title for b in blocks if isinstance(b, SubHeading)] == ["To States parties"]
     assert blocks[-1] == Markdown("- Support the fund\n- Share data")
     assert content.paper.masthead.symbol is None  # a draft
+
+
+def test_a_hidden_row_prints_no_n_either() -> None:
+    # A complement hidden to protect a small cell has a large n; printing it beside the marks
+    # (as before: "District: Big district x x 40") tells how many answered in that group.
+    data = snapshot()
+    data["table"]["rows"].append(
+        row(
+            "unmet",
+            "proportion",
+            "health",
+            group_var="district",
+            group="big",
+            n=40,
+            suppressed=True,
+        )
+    )
+    data["labels"]["en"]["district"]["big"] = "Big district"
+    content = build_paper(settings(include_annex=True), data)
+    rows = [r for table in content.paper.annexes[0].blocks for r in table.rows]
+    assert not [r for r in rows if "Big district" in r[0]]
+    assert "40" not in texts(content).split("Big district")[-1][:20]

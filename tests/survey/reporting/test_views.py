@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from survey.collection.models import Submission
 from survey.collection.review import withdraw_submission
@@ -104,12 +104,89 @@ def test_a_filter_with_no_data_says_so(client: Any, auth: Any, demo_data: list) 
     )
     response = client.post("/reports/", data={**FORM, "districts": [empty], "action": "preview"})
     assert response.status_code == 422
-    assert "No submissions match these settings" in response.text
+    assert "Fewer than 5 respondents match these settings, perhaps none" in response.text
     response = client.post(
         "/reports/", data={**{k: v for k, v in FORM.items() if k != "include_demo"}}
     )
     assert response.status_code == 422
     assert "Demo data are left out" in response.text
+
+
+def _error_of(page: str) -> str:
+    """The error message shown above the settings form."""
+    found = re.search(r'class="error-message" role="alert"><p>(.*?)</p>', page, re.S)
+    assert found is not None, page
+    return " ".join(found.group(1).split())
+
+
+def test_no_match_and_a_few_matches_get_the_same_message(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    # Before: "No submissions match" for 0 and "Fewer than 5 respondents match" for 1-4 told
+    # an advocate whether a district had any interview at all.
+    auth.login("advocate")
+    counts: dict[str, int] = {}
+    for submission in demo_data:
+        counts[submission.district] = counts.get(submission.district, 0) + 1
+    few = next(code for code, n in counts.items() if 1 <= n < 5)
+    none = next(
+        code for code in ("akkuly_district", "may_district", "abroad") if code not in counts
+    )
+    messages = []
+    for district in (few, none):
+        response = client.post(
+            "/reports/", data={**FORM, "districts": [district], "action": "preview"}
+        )
+        assert response.status_code == 422
+        messages.append(_error_of(response.text))
+    assert messages[0] == messages[1]
+    assert "perhaps none" in messages[0]
+
+
+def test_advocates_cannot_build_a_paper_on_rejected_or_held_interviews(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    auth.login("advocate")
+    page = client.get("/reports/").text
+    assert 'value="rejected"' not in page and 'value="on_hold"' not in page
+    for status in ("rejected", "on_hold"):
+        for action in ("preview", "generate"):
+            response = client.post(
+                "/reports/", data={**FORM, "review_statuses": [status], "action": action}
+            )
+            assert response.status_code == 422
+    assert db.session.execute(select(func.count(GeneratedReport.id))).scalar() == 0
+    assert client.get("/reports/preview").status_code == 404
+    # The service refuses them too, whatever form posted them
+    settings = settings_from_mapping(
+        {"title": "T", "submitted_by": "S", "review_statuses": ["rejected"]}
+    )
+    with pytest.raises(services.ReportError, match="approved interviews"):
+        services.check_statuses(settings, ("approved", "pending"))
+
+
+def test_coordinators_may_still_choose_every_status(client: Any, auth: Any) -> None:
+    auth.login("coordinator")
+    page = client.get("/reports/").text
+    assert 'value="rejected"' in page and 'value="on_hold"' in page
+
+
+@pytest.mark.app_config({"PUBLISH_PENDING": False})
+def test_pending_interviews_only_where_the_settings_allow(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    auth.login("advocate")
+    assert 'value="pending"' not in client.get("/reports/").text
+    response = client.post(
+        "/reports/", data={**FORM, "review_statuses": ["pending"], "action": "preview"}
+    )
+    assert response.status_code == 422
+    db.session.execute(update(Submission).values(review_status="approved"))
+    db.session.commit()
+    response = client.post(
+        "/reports/", data={**FORM, "review_statuses": ["approved"], "action": "preview"}
+    )
+    assert response.status_code == 200, response.text
 
 
 def test_preview_counts_words_and_lists_labels_missing_in_the_language(
@@ -244,6 +321,23 @@ def test_coordinators_approve_and_revoke_quotes(client: Any, auth: Any, demo_dat
     )
     assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
     assert audit_actions()[-2:] == ["quote_approved", "quote_revoked"]
+
+
+def test_an_answer_holding_an_identifier_cannot_be_quoted(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    # Stored before the screening learnt obfuscations: a phone number written with the letter O.
+    submission = quoted(demo_data)
+    submission.answers = {**submission.answers, QUESTION: "call me on 8 7O1 234 56 78"}
+    db.session.commit()
+    auth.login("coordinator")
+    response = client.post(
+        "/reports/quotes",
+        data={"submission_id": submission.id, "question": QUESTION, "action": "approve"},
+        follow_redirects=True,
+    )
+    assert "cannot be quoted" in response.text
+    assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
 
 
 def test_only_quotable_existing_answers_can_be_approved(

@@ -6,11 +6,11 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from survey.extensions import db
 from survey.users import services
-from survey.users.models import AuditEntry, User
+from survey.users.models import AuditEntry, LoginCounter, User, UserSession
 from tests.factories import PASSWORD
 
 
@@ -42,9 +42,9 @@ def test_lockout_after_repeated_failures(client, create_user) -> None:
     assert "Too many failed attempts. Try again after" in locked.text
     still = client.post("/login", data={"username": "aida", "password": PASSWORD})
     assert still.status_code == 200 and "Too many failed attempts" in still.text
-    user = services.find_user("aida")
-    db.session.refresh(user)
-    user.locked_until = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    db.session.execute(
+        update(LoginCounter).values(locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    )
     db.session.commit()
     assert client.post("/login", data={"username": "aida", "password": PASSWORD}).status_code == 302
     assert actions().count("login_failed") == services.MAX_FAILED_LOGINS + 1
@@ -82,20 +82,23 @@ def test_password_change(client, auth) -> None:
     assert relog.status_code == 302
 
 
-@pytest.mark.app_config({"IDLE_TIMEOUT_MINUTES": 0})
 def test_idle_session_is_ended(client, auth) -> None:
     auth.login("volunteer")
-    with client.session_transaction() as session:
-        session["last_seen"] = 0
+    assert client.get("/submissions").status_code == 200
+    db.session.execute(
+        update(UserSession).values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=4))
+    )
+    db.session.commit()
     response = client.get("/submissions")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert "without activity" in client.get("/login").text
 
 
 def test_admin_creates_and_manages_accounts(client, auth) -> None:
     auth.login("admin")
     created = client.post("/admin/users", data={"username": "coord", "role": "coordinator"})
     assert created.status_code == 200
-    password = re.search(r'class="receipt-code" lang="en">([^<]+)<', created.text).group(1)
+    password = re.search(r'class="generated-password" lang="en">([^<]+)<', created.text).group(1)
     user = services.find_user("coord")
     assert user.role == "coordinator"
     changed = client.post(f"/admin/users/{user.id}", data={"role": "advocate", "active": "y"})
@@ -151,3 +154,11 @@ def test_users_table_has_no_plain_passwords(app, create_user) -> None:
     create_user("aida", "volunteer")
     stored = db.session.execute(select(User.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_audit_page_speaks_words_not_codes(client, auth) -> None:
+    client.post("/login", data={"username": "nobody", "password": "wrong-password"})
+    auth.login("admin")
+    table = client.get("/audit").text.split("<table>")[-1]
+    assert "Failed login" in table and "login_failed" not in table
+    assert "locked: no" in table and "False" not in table

@@ -48,6 +48,18 @@ def test_audit_command(runner, client, create_user) -> None:
     create_user("aida", "volunteer")
     client.post("/login", data={"username": "aida", "password": "wrong"})
     output = runner.invoke(main, ["audit", "--since", "2000-01-01"]).output
-    assert "\tlogin_failed\taida" in output
+    assert "\tlogin_failed\t" in output and "known_account=True" in output
+    assert "aida" not in output  # a failed name is kept only as a keyed hash
     assert runner.invoke(main, ["audit", "--action", "login"]).output == ""
     assert runner.invoke(main, ["audit", "--since", "yesterday"]).exit_code == 2
+
+
+def test_the_last_admin_keeps_the_role_from_the_cli(runner, create_user) -> None:
+    create_user("boss", "admin")
+    demoted = runner.invoke(main, ["users", "set-role", "boss", "coordinator"])
+    assert demoted.exit_code == 1 and "cannot give up the role" in demoted.output
+    assert "Traceback" not in demoted.output
+    disabled = runner.invoke(main, ["users", "disable", "boss"])
+    assert disabled.exit_code == 1 and "cannot be disabled" in disabled.output
+    create_user("second", "admin")
+    assert runner.invoke(main, ["users", "set-role", "boss", "coordinator"]).exit_code == 0

@@ -32,7 +32,9 @@ def test_volunteer_enters_and_advocate_cannot_open(
     make_xlsform: Any,
     survey_round: Any,
 ) -> None:
-    version = create_instrument(make_xlsform(SURVEY, CHOICES))
+    version = create_instrument(
+        make_xlsform(SURVEY, CHOICES, {"consent_question": "consent", "age_question": "age"})
+    )
     create_user("vol", "volunteer")
     create_user("adv", "advocate")
     page = new_page(browser, live_server.url, "vol")

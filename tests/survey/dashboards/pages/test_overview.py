@@ -8,7 +8,8 @@ from survey.dashboards.estimates import FULL, PUBLIC
 from survey.dashboards.filters import instrument_dataset
 from survey.dashboards.labels import Labels
 from survey.dashboards.pages.indicators import indicators_page
-from survey.dashboards.pages.overview import _count_table, _district_options, overview_page
+from survey.dashboards.pages.overview import _count_table, _district_options
+from survey.dashboards.publication import publication
 from survey.demo import write_demo_data
 from tests.survey.dashboards.helpers import request_for
 
@@ -26,16 +27,28 @@ def test_count_tables_hide_small_counts_with_a_complement(app) -> None:
     assert texts == {"a": "3", "b": "40"} and not any(hidden.values())
 
 
-def test_district_counts_hidden_alike_on_every_page(app, default_instrument, survey_round) -> None:
-    """The overview hides the same districts as the plan's district frequency table."""
+def test_district_counts_hidden_alike_on_every_page(
+    app, client, auth, default_instrument, survey_round
+) -> None:
+    """Advocates get district counts from the publication only, hidden as its respondent
+    counts are; the overview's own count tables are not shown to them."""
     write_demo_data(default_instrument, survey_round, 120, seed=4)
     with app.test_request_context("/?lang=en"):
         public = request_for(default_instrument, role=PUBLIC)
-        overview = overview_page(public)
         dataset = instrument_dataset(default_instrument.instrument)
         labels = dict(_district_options(dataset, Labels(dataset, "en")))
         indicators = indicators_page(public)
-    hidden_overview = {row[0].text for row in overview.districts.table.rows if row[1].suppressed}
+        found = publication(default_instrument.instrument, dataset, None, 5)
+    population = found.cube.population
+    hidden_overview = {
+        labels[code]
+        for code in population.loc[
+            (population["group_var"] == "district") & population["hidden"], "group"
+        ]
+    }
+    auth.login("advocate")
+    html = client.get("/dashboard/").text
+    assert "Submissions by district" not in html and "Refusals recorded" not in html
     hidden_plan = {
         row[0].text.split(": ", 1)[1]
         for row in indicators.table.rows

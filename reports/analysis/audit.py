@@ -1,0 +1,285 @@
+"""Protection intervals: what an attacker can infer about each hidden figure of a publication.
+
+The attacker knows every published figure and the linear relations between them (the
+tau-Argus model: rows add up to their n, groups to the overall row, non-response plus n to the
+group's respondent count) and that counts are ≥ 0. For each hidden figure the smallest and
+largest values consistent with all of that are found by linear programming (HiGHS through
+highspy: one model per part, re-solved with a new objective and a warm start). A figure is
+safe when its interval is at least k wide (DOMAIN §6).
+
+The programme is split into independent parts (hidden figures that share no relation), so a
+publication of thousands of hidden cells solves as many small programmes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pandas as pd
+
+from reports.analysis.conditions import SPECIAL_CODES
+from reports.analysis.protection import CENTRE, NON_RESPONSE, PROPORTION_LIKE
+
+Key = Hashable
+
+
+@dataclass
+class Knowledge:
+    """Figures (known value or None when hidden) and the relations an attacker knows."""
+
+    values: dict[Key, float | None] = field(default_factory=dict)
+    equal: list[tuple[tuple[Key, ...], Key]] = field(default_factory=list)  # sum(parts) == total
+    at_most: list[tuple[tuple[Key, ...], Key]] = field(default_factory=list)  # sum(parts) <= total
+
+    def figure(self, key: Key, value: float | None) -> None:
+        """Record a figure; a value published anywhere is known (hidden anywhere is not enough)."""
+        if value is not None and not np.isnan(value):
+            self.values[key] = float(value)
+        else:
+            self.values.setdefault(key, None)
+
+
+def protection_intervals(
+    knowledge: Knowledge, targets: Iterable[Key] | None = None
+) -> pd.DataFrame:
+    """key, low, high for every hidden figure (low == high: recovered exactly).
+
+    targets limits the programmes solved to these hidden figures (all relations still count).
+    """
+    hidden = [key for key, value in knowledge.values.items() if value is None]
+    wanted = None if targets is None else set(targets)
+    if not hidden:
+        return pd.DataFrame({"key": [], "low": [], "high": []})
+    column = {key: i for i, key in enumerate(hidden)}
+    rows: list[tuple[dict[int, float], float, bool]] = []
+    for relations, is_equal in ((knowledge.equal, True), (knowledge.at_most, False)):
+        for parts, total in relations:
+            coefficients: dict[int, float] = {}
+            constant = 0.0
+            for key, sign in [*((p, 1.0) for p in parts), (total, -1.0)]:
+                value = knowledge.values.get(key)
+                if key in column:
+                    coefficients[column[key]] = coefficients.get(column[key], 0.0) + sign
+                else:
+                    constant += sign * (value or 0.0)
+            coefficients = {c: v for c, v in coefficients.items() if v != 0}
+            if coefficients:
+                rows.append((coefficients, -constant, is_equal))
+    parent = list(range(len(hidden)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for coefficients, _rhs, _eq in rows:
+        first, *rest = coefficients
+        for other in rest:
+            parent[find(other)] = find(first)
+    members: dict[int, list[int]] = {}
+    for i in range(len(hidden)):
+        members.setdefault(find(i), []).append(i)
+    by_root: dict[int, list[int]] = {}
+    for number, (coefficients, _rhs, _eq) in enumerate(rows):
+        by_root.setdefault(find(next(iter(coefficients))), []).append(number)
+    low = np.zeros(len(hidden))
+    high = np.full(len(hidden), np.inf)
+    solver = _quiet_highs()
+    for root, variables in members.items():
+        local = {v: i for i, v in enumerate(variables)}
+        matrix_rows, lower, upper = [], [], []
+        for number in by_root.get(root, []):
+            coefficients, rhs, is_equal = rows[number]
+            matrix_rows.append({local[c]: v for c, v in coefficients.items()})
+            lower.append(rhs if is_equal else -highspy.kHighsInf)
+            upper.append(rhs)
+        model = _model(matrix_rows, lower, upper, len(variables))
+        solver.clearModel()
+        solver.passModel(model)
+        for position, variable in enumerate(variables):
+            if wanted is not None and hidden[variable] not in wanted:
+                low[variable], high[variable] = np.nan, np.nan
+                continue
+            # Only the cost changes between solves, so HiGHS starts from the last basis
+            for sign in (1.0, -1.0):
+                solver.changeColCost(position, sign)
+                solver.run()
+                optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                value = solver.getInfo().objective_function_value
+                if sign > 0:
+                    low[variable] = value if optimal else 0.0
+                else:
+                    high[variable] = -value if optimal else np.inf
+            solver.changeColCost(position, 0.0)
+    out = pd.DataFrame({"key": hidden, "low": np.round(low, 6), "high": np.round(high, 6)})
+    return out if wanted is None else out[out["key"].isin(wanted)].reset_index(drop=True)
+
+
+def _quiet_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing (its banner is written at construction)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            solver = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("presolve", "on")
+    return solver
+
+
+def _model(
+    rows: Sequence[Mapping[int, float]], lower: list[float], upper: list[float], width: int
+) -> highspy.HighsLp:
+    """An LP over `width` counts ≥ 0 with lower ≤ rows · x ≤ upper (no objective yet)."""
+    model = highspy.HighsLp()
+    model.num_col_ = width
+    model.num_row_ = len(rows)
+    model.col_cost_ = np.zeros(width)
+    model.col_lower_ = np.zeros(width)
+    model.col_upper_ = np.full(width, highspy.kHighsInf)
+    model.row_lower_ = np.asarray(lower, dtype=float)
+    model.row_upper_ = np.asarray(upper, dtype=float)
+    starts, indices, values = [0], [], []
+    for row in rows:
+        for column, value in row.items():
+            indices.append(column)
+            values.append(value)
+        starts.append(len(indices))
+    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    model.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+    model.a_matrix_.index_ = np.asarray(indices, dtype=np.int32)
+    model.a_matrix_.value_ = np.asarray(values, dtype=float)
+    return model
+
+
+def cube_knowledge(
+    table: pd.DataFrame,
+    population: pd.DataFrame,
+    out_known: Mapping[str, bool],
+    knowledge: Knowledge | None = None,
+    margins: Mapping[str, str] | None = None,
+) -> Knowledge:
+    """What a published star table and respondent counts tell an attacker, as relations.
+
+    table: published tidy rows (indicator, kind, group_var, group, category, n, count, dnk,
+    pnta, missing; NaN = hidden). Several publications may be fed into one Knowledge.
+    out_known: indicator → True when its base (n + non-response) is the respondent count.
+    """
+    knowledge = knowledge or Knowledge()
+    units = {}
+    for record in population.to_dict("records"):
+        unit, variable, group = str(record["unit"]), str(record["group_var"]), str(record["group"])
+        units.setdefault(unit, {}).setdefault(variable, []).append(group)
+        knowledge.figure(("P", unit, variable, group), _number(record["respondents"]))
+    for unit, variables in units.items():
+        for variable, groups in variables.items():
+            if variable:
+                parts = tuple(("P", unit, variable, g) for g in groups)
+                knowledge.equal.append((parts, ("P", unit, "", "")))
+    groups_of: dict[str, dict[str, list[str]]] = {}
+    cells_of: dict[str, set[str]] = {}
+    kind_of: dict[str, str] = {}
+    unit_of: dict[str, str] = {}
+    for record in table.to_dict("records"):
+        indicator, kind = str(record["indicator"]), str(record["kind"])
+        variable, group = str(record["group_var"]), str(record["group"])
+        category = str(record.get("category") or "")
+        kind_of[indicator] = kind
+        unit_of.setdefault(indicator, str(record.get("unit") or "respondent"))
+        groups = groups_of.setdefault(indicator, {}).setdefault(variable, [])
+        if group not in groups:
+            groups.append(group)
+        row = (indicator, variable, group)
+        knowledge.figure(("n", *row), _number(record.get("n")))
+        for name in NON_RESPONSE:
+            if name in record:
+                knowledge.figure((name, *row), _number(record.get(name)))
+        if kind in CENTRE or category in SPECIAL_CODES:
+            continue
+        cells_of.setdefault(indicator, set()).add(category)
+        count = _number(record.get("count"))
+        n = _number(record.get("n"))
+        knowledge.figure(("yes", *row, category), count)
+        if kind in PROPORTION_LIKE:
+            rest = None if count is None or n is None else n - count
+            knowledge.figure(("no", *row, category), rest)
+    for indicator, variables in groups_of.items():
+        kind = kind_of[indicator]
+        categories = sorted(cells_of.get(indicator, ()))
+        for variable, groups in variables.items():
+            for group in groups:
+                row = (indicator, variable, group)
+                if kind in PROPORTION_LIKE:
+                    for category in categories:
+                        knowledge.equal.append(
+                            ((("yes", *row, category), ("no", *row, category)), ("n", *row))
+                        )
+                elif kind not in CENTRE and categories:
+                    knowledge.equal.append(
+                        (tuple(("yes", *row, c) for c in categories), ("n", *row))
+                    )
+                base = (("n", *row), *((name, *row) for name in NON_RESPONSE))
+                population_key = ("P", unit_of[indicator], variable, group)
+                if population_key in knowledge.values:
+                    relation = knowledge.equal if out_known.get(indicator) else knowledge.at_most
+                    relation.append((base, population_key))
+            if not variable:
+                continue
+            fields = ["n", *NON_RESPONSE]
+            for name in fields:
+                knowledge.equal.append(
+                    (
+                        tuple((name, indicator, variable, g) for g in groups),
+                        (name, indicator, "", ""),
+                    )
+                )
+            if kind not in CENTRE:
+                for category in categories:
+                    for name in ("yes", "no") if kind in PROPORTION_LIKE else ("yes",):
+                        knowledge.equal.append(
+                            (
+                                tuple((name, indicator, variable, g, category) for g in groups),
+                                (name, indicator, "", "", category),
+                            )
+                        )
+    for indicator, variable in (margins or {}).items():
+        # A frequency of a star variable counts the same people as the respondent counts
+        unit = unit_of.get(indicator, "respondent")
+        for category in cells_of.get(indicator, ()):
+            population_key = ("P", unit, variable, category)
+            if population_key in knowledge.values:
+                knowledge.equal.append(((("yes", indicator, "", "", category),), population_key))
+    return knowledge
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(number) else number
+
+
+def narrow_cells(intervals: pd.DataFrame, truth: Mapping[Key, float], k: int) -> pd.DataFrame:
+    """The hidden non-zero figures whose interval is narrower than k (with their true value)."""
+    if not len(intervals):
+        return intervals.assign(value=[])
+    values = [truth.get(key, np.nan) for key in intervals["key"]]
+    out = intervals.assign(value=values, width=intervals["high"] - intervals["low"])
+    return out[(out["value"] > 0) & (out["width"] < k - 1e-6)].reset_index(drop=True)
+
+
+def cube_truth(table: pd.DataFrame, population: pd.DataFrame) -> dict[Key, float]:
+    """The true value of every figure of an unpublished (complete) star table, keyed as above."""
+    knowledge = cube_knowledge(table, population, {})
+    return {key: value for key, value in knowledge.values.items() if value is not None}

@@ -1,0 +1,99 @@
+"""The protected cube: primary and complementary suppression of a star, checked by the LP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports.analysis import AnalysisError, apply_to_estimates, suppress_small_cells
+from reports.analysis.audit import (
+    cube_knowledge,
+    cube_truth,
+    narrow_cells,
+    protection_intervals,
+)
+from reports.analysis.protection import population_table, protect_cube
+from tests.reports.analysis.star import BY, MARGINS, star
+
+
+def _attack(table: pd.DataFrame, population: pd.DataFrame, out_known, margins=MARGINS):
+    knowledge = cube_knowledge(table, population, out_known, margins=margins)
+    return protection_intervals(knowledge)
+
+
+@pytest.mark.parametrize(("rows", "seed"), [(30, 1), (80, 2), (200, 3), (1000, 4)])
+def test_no_hidden_figure_is_narrower_than_k(rows, seed) -> None:
+    table, population = star(rows, seed)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    intervals = _attack(cube.table, cube.population, cube.out_known)
+    truth = cube_truth(table, population)
+    assert len(intervals) > 0
+    narrow = narrow_cells(intervals, truth, 5)
+    assert narrow.empty, narrow.head().to_string()
+    # No published count is 1..4
+    published = {
+        key: value for key, value in cube_knowledge(cube.table, cube.population, {}).values.items()
+    }
+    small = [key for key, value in published.items() if value is not None and 0 < value < 5]
+    assert small == []
+
+
+def test_the_per_table_suppression_of_main_leaks_in_the_star() -> None:
+    """Each indicator and the respondent counts suppressed apart (the old way): the LP pins
+    hidden cells, so this audit can fail."""
+    table, population = star(200, 3)
+    published = apply_to_estimates(table, k=5)
+    published.loc[published["suppressed"], "count"] = np.nan
+    counts = population.copy()
+    for variable, part in population.groupby("group_var"):
+        if variable == "":
+            continue
+        flags = suppress_small_cells(part.set_index("group")[["respondents"]], k=5)[
+            "respondents_suppressed"
+        ]
+        counts.loc[part.index, "respondents"] = part["respondents"].mask(flags.to_numpy())
+    out_known = {indicator: True for indicator in table["indicator"].unique()}
+    intervals = _attack(published.assign(unit="respondent"), counts, out_known)
+    narrow = narrow_cells(intervals, cube_truth(table, population), 5)
+    assert len(narrow) > 0
+
+
+def test_a_small_group_is_hidden_in_every_indicator() -> None:
+    table, population = star(200, 3)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    small = population[(population["respondents"] > 0) & (population["respondents"] < 5)]
+    assert len(small)
+    for record in small.to_dict("records"):
+        rows = cube.table[
+            (cube.table["group_var"] == record["group_var"])
+            & (cube.table["group"] == record["group"])
+        ]
+        assert rows["n"].isna().all() and rows["suppressed"].all()
+        hidden = cube.population[
+            (cube.population["group_var"] == record["group_var"])
+            & (cube.population["group"] == record["group"])
+        ]
+        assert hidden["respondents"].isna().all()
+
+
+def test_shares_are_rounded_to_a_tenth_of_a_point() -> None:
+    table, population = star(1000, 4)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    shares = cube.table.loc[cube.table["kind"] != "mean", "estimate"].dropna()
+    assert len(shares)
+    assert np.allclose(shares, shares.round(3))
+    assert not np.allclose(table["estimate"].dropna(), table["estimate"].dropna().round(3))
+
+
+def test_hiding_stays_close_to_the_primary_cells_on_large_data() -> None:
+    table, population = star(1000, 4)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    assert cube.stats["secondary"] <= 2 * max(cube.stats["primary"], 1)
+    assert cube.table["suppressed"].mean() < 0.3
+
+
+def test_missing_values_in_a_star_variable_are_refused() -> None:
+    frame = pd.DataFrame({"sex": ["female", None, "male"]})
+    with pytest.raises(AnalysisError, match="missing values"):
+        population_table(frame, BY[:1], "respondent")

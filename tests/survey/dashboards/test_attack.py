@@ -1,0 +1,150 @@
+"""The advocate as attacker (Done when of issue 10): everything the role can reach, one LP.
+
+The attacker (tests/reports/analysis/attacker.py) walks every view the dashboards offer an
+advocate, downloads every CSV, reads `survey indicators --public`, tries the views it must not
+get, and solves for the hidden figures. With the protected cube nothing hidden is narrower
+than k and no count 1..k-1 is shown; with complements switched off, the same attack finds
+the hidden counts: the test can fail.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+
+from reports.analysis import protection
+from reports.analysis.audit import cube_knowledge
+from survey.collection.models import Submission
+from survey.dashboards import publication as publication_module
+from survey.dashboards.commands import indicators_command
+from survey.dashboards.estimates import plan_of
+from survey.dashboards.filters import instrument_dataset
+from survey.dashboards.options import filter_options
+from survey.demo import write_demo_data
+from survey.extensions import db
+from tests.reports.analysis import attacker
+
+K = 5
+SAMPLE = 120  # sensitive hidden counts solved per run (see attacker.attack)
+
+
+@pytest.fixture
+def fieldwork(app, default_instrument, survey_round):
+    """150 interviews, a few of them rejected or on hold (the statuses must not leak)."""
+    write_demo_data(default_instrument, survey_round, 150, seed=11)
+    ids = db.session.execute(select(Submission.id).order_by(Submission.id)).scalars().all()
+    db.session.execute(
+        update(Submission).where(Submission.id.in_(ids[:6])).values(review_status="rejected")
+    )
+    db.session.execute(
+        update(Submission).where(Submission.id.in_(ids[6:9])).values(review_status="on_hold")
+    )
+    db.session.execute(
+        update(Submission).where(Submission.id.in_(ids[9:40])).values(review_status="approved")
+    )
+    db.session.commit()
+    return default_instrument
+
+
+def _campaign(app, client, runner, tmp_path, instrument):
+    """Collect everything an advocate can reach, and the truth the server knows."""
+    with app.test_request_context("/?lang=en"):
+        dataset = instrument_dataset(instrument.instrument)
+        options = filter_options(instrument.instrument, dataset, "en")
+        plan, _problems = plan_of(dataset.spec)
+        rounds = [value for value, _label in options.rounds]
+        filters = {"district": [code for code, _label in options.districts]}
+        for name, answers in options.answers.items():
+            filters[name] = [code for code, _label in answers]
+        disaggregations = [name for name, _label in options.disaggregations]
+    started = time.perf_counter()
+    found = attacker.collect(
+        client, instrument.instrument.form_id, rounds, filters, disaggregations
+    )
+    print(f"collected {found.requests} responses in {time.perf_counter() - started:.0f}s")
+    out = tmp_path / "public.csv"
+    result = runner.invoke(indicators_command, ["--public", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    attacker.add_csv(found, out.read_text(encoding="utf-8"))
+    with app.test_request_context("/?lang=en"):
+        dataset = instrument_dataset(instrument.instrument)
+        made = publication_module.publication(instrument.instrument, dataset, int(rounds[0]), K)
+        truth_table = made.original.assign(
+            unit=[
+                {i.id: i.unit for i in plan.indicators}.get(i, "respondent")
+                for i in made.original["indicator"]
+            ]
+        )
+        truth = {
+            key: value
+            for key, value in cube_knowledge(truth_table, made.true_population, {}).values.items()
+            if value is not None
+        }
+    kinds = {i.id: i.kind for i in plan.indicators}
+    units = {i.id: i.unit for i in plan.indicators}
+    started = time.perf_counter()
+    results = attacker.attack(
+        found, truth, kinds=kinds, units=units, margins=made.cube.margins, k=K, sample=SAMPLE
+    )
+    print(
+        f"{results['hidden']} hidden figures, {results['solved']} solved in "
+        f"{time.perf_counter() - started:.0f}s"
+    )
+    return results
+
+
+def test_the_advocate_learns_no_count_below_k(app, client, auth, runner, tmp_path, fieldwork):
+    auth.login("advocate")
+    results = _campaign(app, client, runner, tmp_path, fieldwork)
+    assert results["served_forbidden"] == []
+    assert results["small_published"] == []
+    assert results["hidden"] > 0
+    narrow = results["narrow"]
+    assert narrow.empty, narrow.head(10).to_string()
+
+
+def test_the_attack_finds_the_counts_when_complements_are_off(
+    app, client, auth, runner, tmp_path, fieldwork, monkeypatch
+):
+    """Only primary suppression (no complements): the same attack pins hidden counts."""
+
+    def primary_only(block, k):
+        return False
+
+    monkeypatch.setattr(protection, "_complete", primary_only)
+    monkeypatch.setattr(
+        protection, "_protect_population", lambda populations, k: _small_groups(populations, k)
+    )
+    auth.login("advocate")
+    results = _campaign(app, client, runner, tmp_path, fieldwork)
+    narrow = results["narrow"]
+    assert len(narrow) > 0
+    assert (narrow["width"] < 1e-6).any()  # some exactly recovered
+
+
+def _small_groups(populations, k):
+    values = populations["respondents"].to_numpy(dtype=float)
+    small = (values > 0) & (values < k)
+    return {
+        (str(u), str(v), str(g))
+        for u, v, g, hide in zip(
+            populations["unit"],
+            populations["group_var"],
+            populations["group"],
+            small,
+            strict=True,
+        )
+        if hide
+    }
+
+
+def test_nothing_is_reachable_beyond_the_publication(app, client, auth, fieldwork) -> None:
+    """An advocate's CSV is the cube: the same figures, whatever the filters asked for."""
+    auth.login("advocate")
+    first = client.get("/dashboard/indicators.csv").text
+    second = client.get("/dashboard/indicators.csv?sex=female").text
+    assert first == second
+    assert np.isfinite(len(first))
