@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -335,31 +335,34 @@ def _month(series: pd.Series) -> pd.Series:
 def default_rules_raw(dataset: Dataset) -> dict[str, Any]:
     """The rules of an instrument without a disclosure.json: the quasi-identifiers it has of the
     default ones, the household size top-coded, the district question as the place."""
+    # Imported forms declare their district question or have none (issue 9: no silent rules).
     district = dataset.spec.intake.district_question
-    household = [district if q == "district" else q for q in QUASI_IDENTIFIERS]
+
+    def placed(names: Iterable[str]) -> list[str]:
+        return [district if q == "district" else q for q in names if q != "district" or district]
+
     members = list(MEMBER_QUASI_IDENTIFIERS)
-    importance = [district if q == "district" else q for q in reversed(SUPPRESSION_ORDER)] + [
-        *members,
-        "roster",
-    ]
+    member: dict[str, Any] = {
+        "table": "member",
+        "key": "_submission_id",
+        "quasi_identifiers": members,
+    }
+    blank_together: dict[str, list[str]] = {"household_size": ["@roster"]}
+    if district:
+        member |= {"context": {"_district": district}, "unlinked_context": ["_district"]}
+        blank_together = {district: ["_district"], **blank_together}
     return {
         "k": DEFAULT_K,
         "max_global_risk": 0.03,
         "sampling_fraction": 0.01,
-        "household": household,
-        "member": {
-            "table": "member",
-            "key": "_submission_id",
-            "quasi_identifiers": members,
-            "context": {"_district": district},
-            "unlinked_context": ["_district"],
-        },
-        "importance": importance,
-        "blank_together": {district: ["_district"], "household_size": ["@roster"]},
+        "household": placed(QUASI_IDENTIFIERS),
+        "member": member,
+        "importance": [*placed(reversed(SUPPRESSION_ORDER)), *members, "roster"],
+        "blank_together": blank_together,
         "recodings": [
             {"column": "household_size", "top_code": HOUSEHOLD_SIZE_TOP, "when": "always"}
         ],
-        "key_variables": [district, "sex", "age_band", "generation"],
+        "key_variables": placed(["district", "sex", "age_band", "generation"]),
     }
 
 

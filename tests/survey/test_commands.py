@@ -115,6 +115,14 @@ def test_restore_of_a_postgresql_dump_into_an_empty_database(app, create_user, t
     dump = tmp_path / "pg.dump"
     assert backup(url, dump) == "postgresql"
     empty = url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1] + "_2"
+    server = create_engine(url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        name = url.rsplit("/", 1)[1] + "_2"
+        if not connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar():
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
     engine = create_engine(empty)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
