@@ -154,6 +154,12 @@ def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
                 nr[group] = {name: _value(record.get(name)) for name in NON_RESPONSE}
             else:
                 n[group] = max(n[group], float(record["n"]))
+                # Categories with their own non-response (severity's in need and acute): the
+                # smallest non-zero one decides, as every one of them is published.
+                for name in NON_RESPONSE:
+                    value = _value(record.get(name))
+                    if value and (not nr[group][name] or value < nr[group][name]):
+                        nr[group][name] = value
             # Categories with their own n (rankings, multiple choice): the smallest counts too
             smallest[group] = min(smallest.get(group, float(record["n"])), float(record["n"]))
             category = str(record.get("category") or "")
