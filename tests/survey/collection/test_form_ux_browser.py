@@ -46,7 +46,9 @@ def volunteer(create_user: Any, survey_round: Any) -> str:
 
 @pytest.fixture
 def small_form(create_instrument: Any, make_xlsform: Any) -> Any:
-    return create_instrument(make_xlsform(SURVEY, CHOICES))
+    return create_instrument(
+        make_xlsform(SURVEY, CHOICES, {"consent_question": "consent", "age_question": "age"})
+    )
 
 
 def counts() -> tuple[int, int]:

@@ -29,7 +29,9 @@ CHOICES = [
 @pytest.fixture
 def ten_thousand(create_instrument: Any, create_user: Any, survey_round: Any) -> Any:
     """10,000 submissions, every tenth from Urzhar, a minute apart; returns the coordinator."""
-    version = create_instrument(survey=SURVEY, choices=CHOICES)
+    version = create_instrument(
+        survey=SURVEY, choices=CHOICES, settings={"district_question": "district"}
+    )
     coordinator = create_user("coord", "coordinator")
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     rows = [
