@@ -151,8 +151,9 @@ def published_table(found: Collected, kinds: Mapping[str, str]) -> pd.DataFrame:
         share = _number(row.get("estimate"))
         values = {
             "n": n,
+            # A points estimate is a mean score, not a share: its count is not behind it
             "count": _count_from_share(share, n)
-            if record["kind"] not in ("mean", "median")
+            if record["kind"] not in ("mean", "median", "points")
             else None,
             **{name: _number(row.get(name)) for name in ("dnk", "pnta", "missing")},
         }
