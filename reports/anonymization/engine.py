@@ -17,6 +17,9 @@ Local suppression works on the records in classes smaller than k, blanking one v
 time from the least important (the end of `importance`), the roster rows' own characteristics
 before the household's, re-checking after each. Records at risk with nothing left to blank are
 dropped, with their roster rows; dropping can make other classes small, so the pass repeats.
+The key variables are spared by global recoding first (`if_needed` recodings of them, while too
+few households share their key variables with k − 1 others), and a household that must lose one
+loses the next rather than taking it from others.
 """
 
 from __future__ import annotations
