@@ -53,12 +53,12 @@ def apply_recoding(frame: pd.DataFrame, recoding: Recoding) -> pd.DataFrame:
     out = _apply_one(frame, recoding)
     for column in recoding.also:
         if column in out.columns:
-            out = _apply_one(out, replace(recoding, column=column, also=()))
+            out = _apply_one(out, replace(recoding, column=column, also=()), copy=False)
     return out
 
 
-def _apply_one(frame: pd.DataFrame, recoding: Recoding) -> pd.DataFrame:
-    out = frame.copy()
+def _apply_one(frame: pd.DataFrame, recoding: Recoding, *, copy: bool = True) -> pd.DataFrame:
+    out = frame.copy() if copy else frame
     if recoding.bands is not None:
         assert recoding.source is not None
         if recoding.source not in out.columns:
@@ -453,16 +453,20 @@ def _recode_key_variable(
     if not recoding.merge_rare:
         state.h = apply_recoding(state.h, recoding)
         return recoding.description
+    # The codes are chosen on the key columns alone, then applied to the whole table once.
+    keys = state.h[[c for c in rules.key_variables if c in state.h.columns]].copy()
     merged: dict[str, str] = {}
-    while key_variables_share(state.h, rules) < rules.key_variables_target:
-        step = _rare_codes(state.h[recoding.column], parents.get(recoding.column, {}))
+    while key_variables_share(keys, rules) < rules.key_variables_target:
+        step = _rare_codes(keys[recoding.column], parents.get(recoding.column, {}))
         if not step:
             break
-        state.h = apply_recoding(state.h, replace(recoding, mapping=step, merge_rare=False))
+        keys = _apply_one(keys, replace(recoding, mapping=step, merge_rare=False))
         merged.update(step)
     if not merged:
         return None
-    return replace(recoding, mapping=merged, merge_rare=False).description
+    chosen = replace(recoding, mapping=merged, merge_rare=False)
+    state.h = apply_recoding(state.h, chosen)
+    return chosen.description
 
 
 def _rare_codes(series: pd.Series, parent_of: Mapping[Any, Any]) -> dict[str, str]:
