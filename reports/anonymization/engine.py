@@ -354,26 +354,26 @@ def anonymise(
     before_m = members.reset_index(drop=True) if members is not None else None
     h = before_h.copy()
     m = before_m.copy() if before_m is not None else None
-    applied: list[str] = []
+    applied: list[Recoding] = []
     for recoding in rules.recodings:
         if recoding.when != "always":
             continue
         target = recoding.source or recoding.column
         if target in h.columns:
             h = apply_recoding(h, recoding)
-            applied.append(recoding.description)
+            applied.append(recoding)
         elif m is not None and target in m.columns:
             m = apply_recoding(m, recoding)
-            applied.append(recoding.description)
+            applied.append(recoding)
     state = _State(h, m, rules, parents or {})
     risk_before = _risk(state.household_frame(), state.key_columns(), rules)
     for recoding in rules.recodings:
         if recoding.when != "if_needed":
             continue
         if rules.key_variables_target is not None and recoding.column in rules.key_variables:
-            described = _recode_key_variable(state, recoding, parents or {})
-            if described:
-                applied.append(described)
+            done = _recode_key_variable(state, recoding, parents or {})
+            if done is not None:
+                applied.append(done)
             continue
         plain = k_anonymity(state.h, state.hqis, rules.k) if len(state.h) else None
         if plain is None or plain.n_at_risk <= rules.recode_while_at_risk_above * len(state.h):
@@ -385,7 +385,7 @@ def anonymise(
             state.m = apply_recoding(state.m, recoding)
         else:
             continue
-        applied.append(recoding.description)
+        applied.append(recoding)
     state.mqis = _present(member_rules.quasi_identifiers, state.m) if member_rules else []
     state.m_before = state.m.copy() if state.m is not None else None
     state.suppress()
@@ -416,7 +416,8 @@ def anonymise(
         risk_after=risk_after,
         member_risk_after=member_risk,
         losses=result_losses,
-        recodings=tuple(applied),
+        recodings=tuple(r.description for r in applied),
+        merged_codes=_merged_codes(applied),
         households_dropped=dropped,
         members_dropped=members_dropped,
         rosters_unlinked=int(((~state.linked) & state.alive_h & _has_rows(state)).sum()),
@@ -441,9 +442,9 @@ def key_variables_share(households: pd.DataFrame, rules: DisclosureRules) -> flo
 
 def _recode_key_variable(
     state: _State, recoding: Recoding, parents: Mapping[str, Mapping[Any, Any]]
-) -> str | None:
+) -> Recoding | None:
     """Apply an `if_needed` recoding of a key variable while too few households could keep
-    their key variables; the description of what was done, or None."""
+    their key variables; the recoding done (with the codes chosen), or None."""
     rules = state.rules
     assert rules.key_variables_target is not None
     if recoding.column not in state.h.columns:
@@ -452,7 +453,7 @@ def _recode_key_variable(
         return None
     if not recoding.merge_rare:
         state.h = apply_recoding(state.h, recoding)
-        return recoding.description
+        return recoding
     # The codes are chosen on the key columns alone, then applied to the whole table once.
     keys = state.h[[c for c in rules.key_variables if c in state.h.columns]].copy()
     merged: dict[str, str] = {}
@@ -466,7 +467,23 @@ def _recode_key_variable(
         return None
     chosen = replace(recoding, mapping=merged, merge_rare=False)
     state.h = apply_recoding(state.h, chosen)
-    return chosen.description
+    return chosen
+
+
+def _merged_codes(applied: Sequence[Recoding]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """{column: {wider code: the codes it holds}} of the mappings applied, `also` columns
+    included, so that a wider code can be labelled from the labels of the codes it holds."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for recoding in applied:
+        if recoding.mapping is None:
+            continue
+        for column in (recoding.column, *recoding.also):
+            wider = out.setdefault(column, {})
+            for code, into in recoding.mapping.items():
+                held = wider.get(code, (code,))
+                wider[into] = tuple(dict.fromkeys([*wider.get(into, ()), *held]))
+                wider.pop(code, None)
+    return out
 
 
 def _rare_codes(series: pd.Series, parent_of: Mapping[Any, Any]) -> dict[str, str]:

@@ -76,6 +76,8 @@ class AnonymisationResult:
     verdict: Verdict
     key_variables: tuple[str, ...] = ()
     quasi_identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # {column: {wider code: the codes it holds}}, from the global recodings applied
+    merged_codes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def global_risk(self) -> float:

@@ -112,6 +112,17 @@ def test_rare_districts_merge_into_their_region_only_while_key_variables_need_it
     assert result.recodings == () and "north_other" not in set(result.households["district"])
 
 
+def test_chained_recodings_say_which_codes_a_wider_code_holds() -> None:
+    rows = [(i, "north", "a", "f" if i % 3 else "m", "x", 2) for i in range(12)]
+    households, roster = frames(rows, [])
+    first = {"column": "sex", "when": "always", "map": {"f": "fm"}, "also": ["sex_detail"]}
+    second = {"column": "sex", "when": "always", "map": {"fm": "any", "m": "any"}}
+    rules = parse_rules(rules_raw(recodings=[first, second]))
+    result = anonymise(households, roster, rules)
+    assert result.merged_codes["sex"] == {"any": ("f", "m")}
+    assert result.merged_codes["sex_detail"] == {"fm": ("f",)}
+
+
 def test_a_household_losing_a_key_variable_does_not_take_it_from_others() -> None:
     """Blanking one household's sex used to blank it for the six others of its district too,
     so that the blanks formed a class; blanking its district as well costs fewer households."""

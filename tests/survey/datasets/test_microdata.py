@@ -137,6 +137,9 @@ def test_demo_export_keeps_the_key_variables_for_nine_in_ten_interviews(demo_200
     merged = set(respondents["district"]) - codes - {""}
     assert merged and all(code.endswith("_other") for code in merged)
     assert not set(members["_district"]) - set(respondents["district"]) - {""}
+    # A merged district is labelled with its districts' labels, in the export's language.
+    labels = prepared.value_labels["district"]
+    assert labels["pavlodar_other"].count(" / ") >= 1 and "_" not in labels["pavlodar_other"]
 
     restored = restore(respondents, members, single_districts(dataset))
     households, rows = smallest_classes(restored, members, HOUSEHOLD_QIS, MEMBER_QIS)
