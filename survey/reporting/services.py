@@ -50,6 +50,7 @@ class Rendered:
     content: ReportContent
     pdf: bytes
     snapshot: dict[str, Any]
+    pages: int
 
 
 def sha256(data: bytes) -> str:
@@ -62,6 +63,13 @@ def render_pdf(content: ReportContent) -> bytes:
     from reports.render import render_pdf as render
 
     return render(content.paper)
+
+
+def render_with_pages(content: ReportContent) -> tuple[bytes, int]:
+    """The paper as PDF/UA and its number of pages."""
+    from reports.render import render_paper
+
+    return render_paper(content.paper)
 
 
 def reports_folder() -> Path:
@@ -136,7 +144,7 @@ def generate_report(
 ) -> tuple[GeneratedReport, Rendered]:
     """Build, render, store and audit a report (flushes; the caller commits)."""
     content, snapshot = build(settings)
-    pdf = render_pdf(content)
+    pdf, pages = render_with_pages(content)
     report = GeneratedReport(
         created_at=utcnow(),
         created_by_id=user.id if user is not None else None,
@@ -155,7 +163,7 @@ def generate_report(
         target=f"report {report.id}",
         details=audit_details(settings, via=via, words=content.words, sha256=report.pdf_sha256),
     )
-    return report, Rendered(content, pdf, snapshot)
+    return report, Rendered(content, pdf, snapshot, pages)
 
 
 def settings_of(report: GeneratedReport) -> ReportSettings:

@@ -3,10 +3,13 @@ history, downloads and regeneration, and the coordinators' quote approvals."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from io import BytesIO
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from survey.collection.models import Submission
@@ -275,6 +278,10 @@ def test_generate_download_and_regenerate_identically(
     download = client.get(f"/reports/download?report={report.id}")
     assert download.status_code == 200
     assert download.headers["Content-Type"] == "application/pdf"
+    pages = len(PdfReader(BytesIO(download.data)).pages)
+    # The length as printed, and the usual length only as a warning when it is exceeded
+    assert f"{pages} pages; you typed 0 words in the narrative" in history
+    assert ("NGO working papers usually run 4 to 10" in history) == (pages > 10)
     assert download.data.startswith(b"%PDF") and services.sha256(download.data) == report.pdf_sha256
     services.pdf_path(report).unlink()  # a lost file is rebuilt from the snapshot
     again = client.get(f"/reports/download?report={report.id}")
@@ -374,3 +381,13 @@ def test_a_withdrawn_interview_loses_its_approval_and_its_quote(
     db.session.commit()
     assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
     assert build_snapshot(settings)["quotes"] == []
+
+
+def test_the_meeting_offered_is_never_one_already_held(client: Any, auth: Any) -> None:
+    auth.login("advocate")
+    page = client.get("/reports/").text  # the paper's date: today
+    assert services.today() > dt.date(2025, 3, 7)
+    assert "3–7 March 2025" not in page and "TPNW/MSP/2025/1." not in page
+    assert "No upcoming meeting with a published agenda is known" in page
+    page = client.post("/reports/", data={**FORM, "action": "preview"}).text  # 3 March 2025
+    assert 'placeholder="New York, 3–7 March 2025"' in page
