@@ -910,6 +910,9 @@ class _Writer:
             if language and language != self.language:
                 attribution += f" ({self.text('in.' + language)})"
             blocks.append(Quote(quote["text"], attribution))
+            translation = (quote.get("translations") or {}).get(self.language)
+            if translation and language != self.language:
+                blocks.append(Quote(translation, self.text("quote_translation")))
         return blocks
 
     # --- V. Recommendations and the annex ----------------------------------------------------

@@ -204,8 +204,19 @@ class QuoteForm(FlaskForm):
     submission_id = IntegerField(validators=[DataRequired()])
     question = StringField(validators=[DataRequired(), Length(max=100)])
     action = SelectField(
-        choices=[SelectChoice("approve", _l("Approve")), SelectChoice("revoke", _l("Revoke"))]
+        choices=[
+            SelectChoice("approve", _l("Approve")),
+            SelectChoice("revoke", _l("Revoke")),
+            SelectChoice("translate", _l("Save translations")),
+        ]
     )
+    translation_en = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT * 10)])
+    translation_ru = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT * 10)])
+    translation_kk = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT * 10)])
+
+    def translations(self) -> dict[str, str]:
+        """Paper language → the translation typed (empty ones included: they clear)."""
+        return {code: getattr(self, f"translation_{code}").data or "" for code in PAPER_LANGUAGES}
 
 
 class RegenerateForm(FlaskForm):

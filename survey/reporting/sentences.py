@@ -314,6 +314,7 @@ TEXT: dict[str, dict[str, str]] = {
         "in.kk": "in Kazakh",
         "in.ru": "in Russian",
         "in.en": "in English",
+        "quote_translation": "Translation by the submitting organization",
     },
     "ru": {
         "summary": "Резюме",
@@ -537,6 +538,7 @@ TEXT: dict[str, dict[str, str]] = {
         "in.kk": "на казахском языке",
         "in.ru": "на русском языке",
         "in.en": "на английском языке",
+        "quote_translation": "Перевод организации, представившей документ",
     },
     "kk": {
         "summary": "Түйіндеме",
@@ -760,6 +762,7 @@ TEXT: dict[str, dict[str, str]] = {
         "in.kk": "қазақ тілінде",
         "in.ru": "орыс тілінде",
         "in.en": "ағылшын тілінде",
+        "quote_translation": "Құжатты ұсынған ұйымның аудармасы",
     },
 }
 

@@ -317,9 +317,20 @@ def quotes() -> Any:
         try:
             if form.action.data == "approve":
                 services.approve_quote(
-                    form.submission_id.data or 0, form.question.data or "", _user()
+                    form.submission_id.data or 0,
+                    form.question.data or "",
+                    _user(),
+                    form.translations(),
                 )
                 flash(_("The answer is approved for quotation in new reports."), "success")
+            elif form.action.data == "translate":
+                services.approve_quote(
+                    form.submission_id.data or 0,
+                    form.question.data or "",
+                    _user(),
+                    form.translations(),
+                )
+                flash(_("The translations are saved for new reports."), "success")
             elif services.revoke_quote(
                 form.submission_id.data or 0, form.question.data or "", _user()
             ):

@@ -242,3 +242,15 @@ def test_words_are_those_the_advocate_typed() -> None:
         snapshot(),
     )
     assert content.words == 7 + 5
+
+
+def test_a_translated_quote_follows_its_original_in_other_languages() -> None:
+    data = snapshot()
+    data["quotes"][0]["translations"] = {"en": "Help us.", "kk": "Бізге көмектесіңіз."}
+    english = build_paper(settings(language="en"), data)
+    quotes = [b for c in english.paper.chapters for b in c.blocks if isinstance(b, Quote)]
+    assert [q.text for q in quotes] == ["Помогите нам.", "Help us."]
+    assert quotes[1].attribution == "Translation by the submitting organization"
+    russian = build_paper(settings(language="ru"), data)  # the respondent's own language
+    quotes = [b for c in russian.paper.chapters for b in c.blocks if isinstance(b, Quote)]
+    assert [q.text for q in quotes] == ["Помогите нам."]

@@ -330,6 +330,33 @@ def test_coordinators_approve_and_revoke_quotes(client: Any, auth: Any, demo_dat
     assert audit_actions()[-2:] == ["quote_approved", "quote_revoked"]
 
 
+def test_translations_are_typed_next_to_the_original_and_reach_the_paper(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    submission = quoted(demo_data)
+    spoken = submission.answers.get("interview_language")
+    spoken = spoken if spoken in ("kk", "ru", "en") else submission.language
+    other = "en" if spoken != "en" else "ru"
+    auth.login("coordinator")
+    page = client.get("/reports/quotes?show=pending").text
+    row = page.split(submission.answers[QUESTION], 1)[1].split("</tr>", 1)[0]
+    assert f'name="translation_{other}"' in row and f'name="translation_{spoken}"' not in row
+    ours = {"en": "We have no doctor here.", "ru": "У нас здесь нет врача."}[other]
+    data = {"submission_id": submission.id, "question": QUESTION, "action": "approve"}
+    client.post("/reports/quotes", data={**data, f"translation_{other}": ours})
+    assert ours in client.get("/reports/quotes?show=approved").text  # shown for correcting
+    client.post(
+        "/reports/quotes", data={**data, "action": "translate", f"translation_{other}": ours + "!"}
+    )
+    assert audit_actions()[-2:] == ["quote_approved", "quote_translated"]
+    settings = settings_from_mapping({**FORM, "include_demo": True, "language": other})
+    quotes = build_snapshot(settings)["quotes"]
+    assert quotes[0]["translations"] == {other: ours + "!"}
+    paper = services.build_paper(settings, build_snapshot(settings))
+    texts = [b.text for c in paper.paper.chapters for b in c.blocks if hasattr(b, "attribution")]
+    assert texts == [submission.answers[QUESTION], ours + "!"]  # the original, then ours
+
+
 def test_an_answer_holding_an_identifier_cannot_be_quoted(
     client: Any, auth: Any, demo_data: list
 ) -> None:
