@@ -618,6 +618,7 @@ def prepare_export(
     checks: list[DisclosureCheck] = []
     dropped: list[str] = []
     disclosure: DisclosureSummary | None = None
+    merged_codes: Mapping[str, Mapping[str, tuple[str, ...]]] = {}
     if deidentify:
         rules = disclosure_rules(dataset, k)
         respondents, more, gone = _deidentify_respondents(dataset)
@@ -639,6 +640,7 @@ def prepare_export(
             table_names=("respondents", member_table or "member"),
         )
         respondents = result.households
+        merged_codes = result.merged_codes
         disclosure = _summary(result, rules)
         checks += _checks(result, rules)
         for note in _qi_notes(result, rules):
@@ -675,7 +677,7 @@ def prepare_export(
             if column.endswith("_age_band") or column == "age_band":
                 base = column.removesuffix("_band")
                 column_labels.setdefault(column, column_labels.get(base, column))
-    value_labels = dataset.value_labels(language)
+    value_labels = _label_merged_codes(dataset.value_labels(language), merged_codes)
     types = _types(dataset)
     report = ExportReport(
         format=fmt,
@@ -699,6 +701,22 @@ def prepare_export(
         about=about,
         title=dataset.spec.title,
     )
+
+
+def _label_merged_codes(
+    labels: dict[str, dict[str, str]], merged: Mapping[str, Mapping[str, tuple[str, ...]]]
+) -> dict[str, dict[str, str]]:
+    """A wider code made by global recoding is labelled with the labels of the codes it holds
+    ("Ulan district / Glubokoe district"), in the export's language, where they have labels."""
+    for column, wider in merged.items():
+        for target in (column, RESPONDENT_PREFIX + column):
+            known = labels.get(target)
+            if not known:
+                continue
+            for code, held in wider.items():
+                if code not in known:
+                    known[code] = " / ".join(known.get(c, c) for c in held)
+    return labels
 
 
 def about_items(dataset: Dataset, report: ExportReport, k: int) -> tuple[tuple[str, str], ...]:
