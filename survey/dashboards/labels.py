@@ -16,7 +16,7 @@ from reports.instrument import SPECIAL_CODES
 from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
-from survey.datasets.labels import DERIVED_COLUMNS, DERIVED_VALUES
+from survey.datasets.labels import DERIVED_VALUES, derived_label
 from survey.instruments.spec import InstrumentSpec
 
 SPECIAL = SPECIAL_CODES
@@ -69,9 +69,9 @@ class Labels:
             inner = name.removeprefix(RESPONDENT_PREFIX)
             return _("Respondent: %(label)s", label=self.column(inner))
         label = self.columns.get(name)
-        if name in DERIVED_COLUMNS and (label is None or label == name):
-            return str(DERIVED_COLUMNS[name])
-        return label or name
+        if label is None or label == name:
+            return derived_label(name)
+        return label
 
     def value(self, column: str, code: Any) -> str:
         """A code's label in a column; derived codes and special answers get UI labels."""

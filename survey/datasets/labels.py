@@ -71,6 +71,13 @@ DERIVED_VALUES: Mapping[str, Any] = {
 }
 
 
+def derived_label(name: str) -> str:
+    """The label, in the current locale, of a calculated variable the XLSForm leaves unlabelled
+    (a roster's `member_generation` as `generation`); the name itself when unknown."""
+    derived = DERIVED_COLUMNS.get(name) or DERIVED_COLUMNS.get(name.removeprefix("member_"))
+    return str(derived) if derived is not None else name
+
+
 RESPONDENT_LABEL = {"en": "Respondent", "ru": "Респондент", "kk": "Респондент"}
 
 
