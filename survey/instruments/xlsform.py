@@ -29,6 +29,7 @@ from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from survey.instruments import expressions
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
+from survey.instruments.places import workbook_place
 from survey.instruments.spec import (
     AnalysisDesign,
     Choice,
@@ -178,23 +179,7 @@ class _Locations:
 
     def at(self, name: str, column: str | None = None) -> str:
         """Where a name sits, in the current locale's words ("Sheet 'survey', row 5, …")."""
-        return _where("survey", self.rows.get(name), column)
-
-
-def _where(sheet: str, row: int | str | None = None, column: str | None = None) -> str:
-    """A cell's place in the workbook in the current locale's words."""
-    if row and column:
-        return _(
-            "Sheet '%(sheet)s', row %(row)s, column '%(column)s'",
-            sheet=sheet,
-            row=row,
-            column=column,
-        )
-    if row:
-        return _("Sheet '%(sheet)s', row %(row)s", sheet=sheet, row=row)
-    if column:
-        return _("Sheet '%(sheet)s', column '%(column)s'", sheet=sheet, column=column)
-    return _("Sheet '%(sheet)s'", sheet=sheet)
+        return workbook_place("survey", self.rows.get(name), column)
 
 
 @contextmanager
@@ -275,7 +260,7 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
                     _(
                         "%(where)s: Duplicate column header: %(header)s. Each column header "
                         "may appear once; remove or rename the other.",
-                        where=_where(sheet, 1),
+                        where=workbook_place(sheet, 1),
                         header=duplicate.group(1),
                     )
                 ]
@@ -310,7 +295,7 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         locations.problems.append(
             _(
                 "%(where)s: pyxform could not convert the form: %(error)s",
-                where=_where("survey"),
+                where=workbook_place("survey"),
                 error=error,
             )
         )
@@ -379,14 +364,14 @@ def _pyxform_message(message: str, workbook: DefinitionData, locations: _Locatio
             sheet = "settings"
         if re.search(r"'entities' sheet", text):
             sheet = "entities"
-        return f"{_where(sheet, match.group(1))}: {text}"
+        return f"{workbook_place(sheet, match.group(1))}: {text}"
     unknown = re.match(r"Unknown question type '(.+)'\.?", message)
     if unknown:
         row = next((n for n, t in locations.types.items() if t == unknown.group(1)), None)
         return _(
             "%(where)s: the question type '%(type)s' is not an XLSForm type (pyxform: Unknown "
             "question type).",
-            where=_where("survey", row, "type"),
+            where=workbook_place("survey", row, "type"),
             type=unknown.group(1),
         )
     named = re.search(r"named '([^']+)'", message)
@@ -400,19 +385,19 @@ def _pyxform_message(message: str, workbook: DefinitionData, locations: _Locatio
             ("settings", workbook.settings_header),
         ):
             if header is None:
-                return f"{_where(sheet, 1)}: {message}"
-        return f"{_where('survey', 1)}: {message}"
+                return f"{workbook_place(sheet, 1)}: {message}"
+        return f"{workbook_place('survey', 1)}: {message}"
     if "has not been included" in message:
         row = next((n for n, t in locations.types.items() if t.startswith("include")), None)
         return _(
             "%(where)s: 'include' rows (pyxform's sections from other files) are not "
             "supported: %(message)s",
-            where=_where("survey", row, "type"),
+            where=workbook_place("survey", row, "type"),
             message=message,
         )
     if "sheet" in message.lower():
         return message
-    return f"{_where('survey')}: {message}"
+    return f"{workbook_place('survey')}: {message}"
 
 
 def _cell_text(value: Any) -> str:
@@ -435,7 +420,7 @@ def _locate(workbook: DefinitionData, locations: _Locations) -> None:
                 _(
                     "%(where)s: the name '%(name)s' is already used on row %(first)s. Every "
                     "question, group and repeat needs its own name.",
-                    where=_where("survey", number, "name"),
+                    where=workbook_place("survey", number, "name"),
                     name=name,
                     first=seen[name],
                 )
@@ -561,7 +546,7 @@ def _refuse_out_of_scope(workbook: DefinitionData, locations: _Locations) -> Non
                 "%(where)s: this form creates or updates ODK entities (shared case lists). Birge "
                 "keeps anonymous survey answers only and has no entity lists to update; remove "
                 "the entities sheet (and the save_to column) to import the form.",
-                where=_where("entities"),
+                where=workbook_place("entities"),
             )
         )
     settings = (workbook.settings or [{}])[0] if workbook.settings else {}
@@ -571,7 +556,7 @@ def _refuse_out_of_scope(workbook: DefinitionData, locations: _Locations) -> Non
                 "%(where)s: this form is encrypted. Birge must read the answers on the server to "
                 "screen them for identifiers, check them and analyse them, so it cannot accept "
                 "encrypted submissions; remove public_key (and submission_url) to import the form.",
-                where=_where("settings", column="public_key"),
+                where=workbook_place("settings", column="public_key"),
             )
         )
 
@@ -654,7 +639,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
                 "%(where)s: photo, audio, video and file questions (%(listed)s) collect data that "
                 "can identify people, and Birge does not accept uploads yet. Remove these "
                 "questions to import the form.",
-                where=_where("survey", column="type"),
+                where=workbook_place("survey", column="type"),
                 listed=listed,
             )
         )
@@ -664,7 +649,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         )
     if not any(True for _ in _iter_all(sections)):
         locations.problems.append(
-            _("%(where)s: the form has no question to answer.", where=_where("survey"))
+            _("%(where)s: the form has no question to answer.", where=workbook_place("survey"))
         )
     intake = _intake(survey, locations)
     design = _design(survey)
@@ -678,7 +663,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
             locations.problems.append(
                 _(
                     "%(where)s: '%(name)s' is not the name of a question.",
-                    where=_where("settings", column=key),
+                    where=workbook_place("settings", column=key),
                     name=declared,
                 )
             )
@@ -722,7 +707,7 @@ def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
             locations.problems.append(
                 _(
                     "%(where)s: not a whole number.",
-                    where=_where("settings", column="minimum_age"),
+                    where=workbook_place("settings", column="minimum_age"),
                 )
             )
     return IntakeRules(**values)
@@ -1018,7 +1003,7 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             _(
                 "%(where)s: circular reference between %(path)s. A relevant or calculation "
                 "cannot depend on itself, directly or through other questions.",
-                where=_where("survey"),
+                where=workbook_place("survey"),
                 path=path,
             )
         )
