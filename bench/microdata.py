@@ -62,12 +62,16 @@ def measure(size: int, folder: Path) -> dict[str, object]:
         seconds = time.perf_counter() - started
     summary = prepared.report.disclosure
     assert summary is not None
-    kept = {loss.column: round(loss.kept_share, 3) for loss in summary.key_losses()}
+    # "given": exact or coarsened by global recoding; "exact": as answered.
+    given = {loss.column: round(loss.available_share, 3) for loss in summary.key_losses()}
+    exact = {loss.column: round(loss.kept_share, 3) for loss in summary.key_losses()}
     return {
         "interviews": size,
         "members": prepared.report.rows.get("member"),
         "prepare_s": round(seconds, 1),
-        "kept": kept,
+        "given": given,
+        "exact": exact,
+        "recodings": [r.split(":", 1)[0] for r in summary.recodings],
         "kept_together": round(summary.key_variables_kept_together, 3),
         "global_risk_respondents": round(summary.risk_after.global_risk, 5),
         "global_risk_members": round(summary.member_risk_after.global_risk, 5)

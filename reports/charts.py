@@ -17,6 +17,8 @@ from xml.sax.saxutils import escape
 import matplotlib
 from matplotlib.figure import Figure
 
+from reports import formatting
+
 BAR_COLOUR = "#2f4b7c"
 RC = {
     "svg.fonttype": "none",  # keep text as text: searchable, selectable, small
@@ -61,10 +63,26 @@ def bar_chart_svg(
     percent: bool = True,
     suppressed_text: str = "suppressed",
     width_inches: float = 6.3,
+    language: str = "en",
+    whole: bool = False,
 ) -> str:
-    """An accessible SVG bar chart; suppressed bars show a note instead of a value."""
+    """An accessible SVG bar chart; suppressed bars show a note instead of a value.
+
+    Values are written as reports.formatting writes them in `language` (the text beside the
+    chart uses the same functions): shares 0–1 as per cents, else counts (`whole`) or decimals.
+    """
     with matplotlib.rc_context(RC):
-        return _draw(bars, title, description, percent, suppressed_text, width_inches)
+        return _draw(
+            bars, title, description, percent, suppressed_text, width_inches, language, whole
+        )
+
+
+def _value_text(value: float, percent: bool, whole: bool, language: str) -> str:
+    if percent:
+        return formatting.bar_percent(value, language)
+    if whole:
+        return formatting.count(value, language)
+    return formatting.decimal(value, language)
 
 
 def _draw(
@@ -74,6 +92,8 @@ def _draw(
     percent: bool,
     suppressed_text: str,
     width_inches: float,
+    language: str,
+    whole: bool,
 ) -> str:
     height = 0.9 + 0.42 * max(1, len(bars))
     figure = Figure(figsize=(width_inches, height), dpi=100)
@@ -87,7 +107,7 @@ def _draw(
             continue
         value = bar.estimate * scale
         axes.barh(position, value, color=BAR_COLOUR, height=0.6)
-        label = f"{value:.0f}%" if percent else f"{value:.1f}"
+        label = _value_text(bar.estimate, percent, whole, language)
         right = value
         if bar.low is not None and bar.high is not None and not math.isnan(bar.low):
             low, high = bar.low * scale, bar.high * scale
@@ -109,7 +129,8 @@ def _draw(
     axes.set_ylim(-0.6, len(bars) - 0.4)
     axes.set_xlim(0, 100 if percent else max(1.0, top * 1.25))
     if percent:
-        axes.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"], fontsize=7)
+        ticks = [0, 25, 50, 75, 100]
+        axes.set_xticks(ticks, [formatting.percent(t / 100, language) for t in ticks], fontsize=7)
     axes.tick_params(axis="y", length=0)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)

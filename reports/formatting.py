@@ -5,8 +5,10 @@ Two registers, on purpose:
 - the screen's (`format_*`): CLDR patterns through Babel, one decimal ("45.7%", «45,7 %» in
   Russian, "45,7%" in Kazakh), a dash for a missing value;
 - the paper's (`percent`, `interval`, `decimal`): whole per cents, exactly as reports.charts
-  prints them on the bars, so that text, tables and charts agree; written out here rather than
-  taken from CLDR, so that a Babel upgrade can never change a paper regenerated from history.
+  prints them on the bars (on screen and in print), so that text, tables and charts agree;
+  written out here rather than taken from CLDR, so that a Babel upgrade can never change a
+  paper regenerated from history. The per cent sign follows CLDR, as on screen: "37%" in English
+  and Kazakh, «37 %» in Russian.
 Counts read the same in both. Month names are written out for the same reason.
 """
 
@@ -151,10 +153,24 @@ def percent_number(share: float) -> str:
     return f"{share * 100:.0f}"
 
 
+# CLDR's percent patterns ("#,##0%" in English and Kazakh, "#,##0 %" in Russian), written out:
+# one sign per language on the screen, in the paper's text and on every chart.
+PERCENT_SIGN = {"en": "%", "ru": NBSP + "%", "kk": "%"}
+
+
 def percent(share: float, language: str) -> str:
-    """ "37%" in English, «37 %» (no-break space) in Russian and Kazakh."""
-    sign = "%" if language == "en" else NBSP + "%"
-    return percent_number(share) + sign
+    """ "37%" in English and Kazakh, «37 %» (no-break space) in Russian."""
+    return percent_number(share) + PERCENT_SIGN.get(language, "%")
+
+
+def bar_percent(share: float, language: str) -> str:
+    """A bar's value: as `percent`, but a share that is neither 0 nor 1 never reads "0%" or
+    "100%" ("<1%", ">99%"): a group of 5 among 1,500 is not nobody."""
+    if 0 < share < 0.005:
+        return "<" + percent(0.01, language)
+    if 0.995 <= share < 1:
+        return ">" + percent(0.99, language)
+    return percent(share, language)
 
 
 def interval(low: float, high: float, language: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -85,11 +86,61 @@ def protect(relations: Relations, k: int = DEFAULT_K, forced: Sequence[int] = ()
     """Boolean mask of the entries to hide: primary, complementary and audited."""
     _check_k(k)
     values = np.asarray(relations.values, dtype=float)
-    fixed = np.asarray(relations.fixed, dtype=bool)
     if values.size == 0:
         return np.zeros(0, dtype=bool)
     if np.isnan(values).any() or (values < 0).any():
         raise AnalysisError("Counts to protect must be whole numbers ≥ 0.")
+    # The same tables are protected again and again (a preview, then the paper; every page of a
+    # dashboard under the same filters), and the audit's null spaces dominate the analysis time.
+    problem = _Problem(
+        tuple(relations.values),
+        tuple(relations.cost),
+        tuple(relations.fixed),
+        tuple(relations.lines),
+        tuple(
+            sorted((trigger, tuple(sorted(hidden))) for trigger, hidden in relations.links.items())
+        ),
+        k,
+        tuple(sorted(set(forced))),
+    )
+    return _solve(problem).copy()
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """A suppression problem in hashable form: what `protect` depends on, nothing else."""
+
+    values: tuple[float, ...]
+    cost: tuple[int, ...]
+    fixed: tuple[bool, ...]
+    lines: tuple[tuple[tuple[int, ...], int], ...]
+    links: tuple[tuple[int, tuple[int, ...]], ...]
+    k: int
+    forced: tuple[int, ...]
+
+
+@lru_cache(maxsize=4096)
+def _solve(problem: _Problem) -> np.ndarray:
+    """The mask for one problem (cached; read-only, so callers get copies)."""
+    mask = _search(
+        Relations(
+            values=list(problem.values),
+            cost=list(problem.cost),
+            fixed=list(problem.fixed),
+            lines=list(problem.lines),
+            links={trigger: set(hidden) for trigger, hidden in problem.links},
+        ),
+        problem.k,
+        problem.forced,
+    )
+    mask.setflags(write=False)
+    return mask
+
+
+def _search(relations: Relations, k: int, forced: Sequence[int]) -> np.ndarray:
+    """Primary, complementary and audited suppression (see the module notes)."""
+    values = np.asarray(relations.values, dtype=float)
+    fixed = np.asarray(relations.fixed, dtype=bool)
     mask = (values >= 1) & (values < k) & ~fixed
     mask[list(forced)] = True
     lines = [np.array((*parts, total), dtype=np.intp) for parts, total in relations.lines]

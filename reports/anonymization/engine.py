@@ -17,11 +17,15 @@ Local suppression works on the records in classes smaller than k, blanking one v
 time from the least important (the end of `importance`), the roster rows' own characteristics
 before the household's, re-checking after each. Records at risk with nothing left to blank are
 dropped, with their roster rows; dropping can make other classes small, so the pass repeats.
+The key variables are spared by global recoding first (`if_needed` recodings of them, while too
+few households share their key variables with k − 1 others), and a household that must lose one
+loses the next rather than taking it from others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -44,8 +48,17 @@ MAX_PASSES = 20
 
 
 def apply_recoding(frame: pd.DataFrame, recoding: Recoding) -> pd.DataFrame:
-    """The frame with one global recoding applied (a copy; a missing column is left alone)."""
-    out = frame.copy()
+    """The frame with one global recoding applied (a copy; a missing column is left alone),
+    to its column and the columns named in `also`."""
+    out = _apply_one(frame, recoding)
+    for column in recoding.also:
+        if column in out.columns:
+            out = _apply_one(out, replace(recoding, column=column, also=()), copy=False)
+    return out
+
+
+def _apply_one(frame: pd.DataFrame, recoding: Recoding, *, copy: bool = True) -> pd.DataFrame:
+    out = frame.copy() if copy else frame
     if recoding.bands is not None:
         assert recoding.source is not None
         if recoding.source not in out.columns:
@@ -62,7 +75,8 @@ def apply_recoding(frame: pd.DataFrame, recoding: Recoding) -> pd.DataFrame:
     if recoding.top_code is not None:
         out[recoding.column] = top_code(series, recoding.top_code)
         return out
-    assert recoding.mapping is not None
+    if recoding.mapping is None:  # merge_rare: its codes are chosen by `_rare_codes`
+        return out
     mapping = recoding.mapping
     values = series.astype("object")
     mapped = values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
@@ -189,10 +203,13 @@ class _State:
                 single = self.h[parent].astype("object").isin(self.single_parent.get(parent, ()))
                 self.blank_household(parent, rows & single.to_numpy())
 
-    def rows_to_blank(self, column: str, risk: np.ndarray, done: Sequence[str] = ()) -> np.ndarray:
+    def rows_to_blank(
+        self, column: str, risk: np.ndarray, done: Sequence[str] = (), *, recruit: bool = True
+    ) -> np.ndarray:
         """The households whose `column` is blanked at this step: the ones at risk, and, where
-        that is not enough to make a class of k, whole small classes that agree with them on
-        everything else (smallest first), so the blanked records land in one class of k."""
+        that is not enough to make a class of k (and `recruit`), whole small classes that agree
+        with them on everything else (smallest first), so the blanked records land in one class
+        of k."""
         frame = self.household_frame()
         keys = self.key_columns()
         others = [c for c in keys if c != column and c not in done]
@@ -216,7 +233,9 @@ class _State:
         safe = classes[~counted].sort_values(["group", "size"])
         before = safe.groupby("group")["size"].cumsum() - safe["size"]
         recruits = safe.index[(before < safe["group"].map(need)).to_numpy()]
-        chosen = set(classes.index[classes["risk"] & ~classes["blank"]]) | set(recruits)
+        chosen = set(classes.index[classes["risk"] & ~classes["blank"]])
+        if recruit:
+            chosen |= set(recruits)
         rows = np.zeros(len(self.h), dtype=bool)
         rows[live[np.isin(value, list(chosen))]] = True
         return rows
@@ -239,6 +258,11 @@ class _State:
     def suppress(self) -> None:
         """Local suppression passes until every live household is in a class of at least k."""
         steps = list(reversed(self.rules.importance))
+        keys = [s for s in steps if s in self.rules.key_variables and s in self.hqis]
+        # A household that must lose a key variable loses the next one too rather than taking
+        # one from households that could keep all of theirs; only the last key variable
+        # blanked recruits others.
+        recruiting = {s for s in steps if s not in keys[:-1]}
         for _ in range(MAX_PASSES):
             risk = self.at_risk()
             if not risk.any():
@@ -251,7 +275,7 @@ class _State:
                 elif step in self.mqis:
                     self.blank_members(step, risk & self.linked)
                 elif step in self.hqis:
-                    rows = self.rows_to_blank(step, risk, done)
+                    rows = self.rows_to_blank(step, risk, done, recruit=step in recruiting)
                     for column in [*done, step]:
                         self.blank_household(column, rows)
                     done.append(step)
@@ -330,25 +354,30 @@ def anonymise(
     before_m = members.reset_index(drop=True) if members is not None else None
     h = before_h.copy()
     m = before_m.copy() if before_m is not None else None
-    applied: list[str] = []
+    applied: list[Recoding] = []
     for recoding in rules.recodings:
         if recoding.when != "always":
             continue
         target = recoding.source or recoding.column
         if target in h.columns:
             h = apply_recoding(h, recoding)
-            applied.append(recoding.description)
+            applied.append(recoding)
         elif m is not None and target in m.columns:
             m = apply_recoding(m, recoding)
-            applied.append(recoding.description)
+            applied.append(recoding)
     state = _State(h, m, rules, parents or {})
     risk_before = _risk(state.household_frame(), state.key_columns(), rules)
     for recoding in rules.recodings:
         if recoding.when != "if_needed":
             continue
+        if rules.key_variables_target is not None and recoding.column in rules.key_variables:
+            done = _recode_key_variable(state, recoding, parents or {})
+            if done is not None:
+                applied.append(done)
+            continue
         plain = k_anonymity(state.h, state.hqis, rules.k) if len(state.h) else None
         if plain is None or plain.n_at_risk <= rules.recode_while_at_risk_above * len(state.h):
-            break
+            continue
         target = recoding.source or recoding.column
         if target in state.h.columns:
             state.h = apply_recoding(state.h, recoding)
@@ -356,7 +385,7 @@ def anonymise(
             state.m = apply_recoding(state.m, recoding)
         else:
             continue
-        applied.append(recoding.description)
+        applied.append(recoding)
     state.mqis = _present(member_rules.quasi_identifiers, state.m) if member_rules else []
     state.m_before = state.m.copy() if state.m is not None else None
     state.suppress()
@@ -387,7 +416,8 @@ def anonymise(
         risk_after=risk_after,
         member_risk_after=member_risk,
         losses=result_losses,
-        recodings=tuple(applied),
+        recodings=tuple(r.description for r in applied),
+        merged_codes=_merged_codes(applied),
         households_dropped=dropped,
         members_dropped=members_dropped,
         rosters_unlinked=int(((~state.linked) & state.alive_h & _has_rows(state)).sum()),
@@ -398,6 +428,84 @@ def anonymise(
             names["member"]: tuple(state.mqis),
         },
     )
+
+
+def key_variables_share(households: pd.DataFrame, rules: DisclosureRules) -> float:
+    """Share of households sharing their key variables with at least k − 1 others: the most
+    that local suppression can leave with all their key variables."""
+    keys = [c for c in rules.key_variables if c in households.columns]
+    if not len(households) or not keys:
+        return 1.0
+    ids = _ids(households, keys)
+    return float((np.bincount(ids)[ids] >= rules.k).mean())
+
+
+def _recode_key_variable(
+    state: _State, recoding: Recoding, parents: Mapping[str, Mapping[Any, Any]]
+) -> Recoding | None:
+    """Apply an `if_needed` recoding of a key variable while too few households could keep
+    their key variables; the recoding done (with the codes chosen), or None."""
+    rules = state.rules
+    assert rules.key_variables_target is not None
+    if recoding.column not in state.h.columns:
+        return None
+    if key_variables_share(state.h, rules) >= rules.key_variables_target:
+        return None
+    if not recoding.merge_rare:
+        state.h = apply_recoding(state.h, recoding)
+        return recoding
+    # The codes are chosen on the key columns alone, then applied to the whole table once.
+    keys = state.h[[c for c in rules.key_variables if c in state.h.columns]].copy()
+    merged: dict[str, str] = {}
+    while key_variables_share(keys, rules) < rules.key_variables_target:
+        step = _rare_codes(keys[recoding.column], parents.get(recoding.column, {}))
+        if not step:
+            break
+        keys = _apply_one(keys, replace(recoding, mapping=step, merge_rare=False))
+        merged.update(step)
+    if not merged:
+        return None
+    chosen = replace(recoding, mapping=merged, merge_rare=False)
+    state.h = apply_recoding(state.h, chosen)
+    return chosen
+
+
+def _merged_codes(applied: Sequence[Recoding]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """{column: {wider code: the codes it holds}} of the mappings applied, `also` columns
+    included, so that a wider code can be labelled from the labels of the codes it holds."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for recoding in applied:
+        if recoding.mapping is None:
+            continue
+        for column in (recoding.column, *recoding.also):
+            wider = out.setdefault(column, {})
+            for code, into in recoding.mapping.items():
+                held = wider.get(code, (code,))
+                wider[into] = tuple(dict.fromkeys([*wider.get(into, ()), *held]))
+                wider.pop(code, None)
+    return out
+
+
+def _rare_codes(series: pd.Series, parent_of: Mapping[Any, Any]) -> dict[str, str]:
+    """The next codes to merge into `<parent>_other`: the rarest code not merged yet, with the
+    next rarest of its parent when no other code of that parent is merged yet (a merged code
+    holding one code would name it). A code whose parent has no other code in the file is left:
+    the parent column names it anyway."""
+    counts = series.dropna().astype("object").value_counts()
+    present = sorted((int(n), str(code)) for code, n in counts.items() if code in parent_of)
+    merged_parents = {
+        str(code).removesuffix("_other")
+        for code in counts.index
+        if code not in parent_of and str(code).endswith("_other")
+    }
+    for _, code in present:
+        parent = str(parent_of[code])
+        others = [c for _, c in present if c != code and str(parent_of[c]) == parent]
+        if parent in merged_parents:
+            return {code: f"{parent}_other"}
+        if others:
+            return {code: f"{parent}_other", others[0]: f"{parent}_other"}
+    return {}
 
 
 def _has_rows(state: _State) -> np.ndarray:
@@ -504,8 +612,9 @@ def _verdict(
             warnings.append(("mostly_dropped", {"dropped": dropped, "records": records}))
         for loss in losses:
             key = loss.column in rules.key_variables and loss.values
-            if key and loss.kept_share < rules.mostly_blanked_below:
+            # A value coarsened by global recoding is still there: blanks make a file thin.
+            if key and loss.available_share < rules.mostly_blanked_below:
                 warnings.append(
-                    ("mostly_blanked", {"column": loss.column, "kept_share": loss.kept_share})
+                    ("mostly_blanked", {"column": loss.column, "kept_share": loss.available_share})
                 )
     return Verdict(publishable=not refusals, refusals=tuple(refusals), warnings=tuple(warnings))

@@ -50,7 +50,8 @@ class Verdict:
 
     `refusals` and `warnings` are (code, figures) pairs; the app turns them into sentences.
     Codes: refusal `global_risk` {risk, limit}, `below_k` {records, k}; warning `empty`,
-    `mostly_blanked` {column, kept_share}, `mostly_dropped` {dropped, records}.
+    `mostly_blanked` {column, kept_share: the share given, exactly or coarsened}, `mostly_dropped`
+    {dropped, records}.
     """
 
     publishable: bool
@@ -75,6 +76,8 @@ class AnonymisationResult:
     verdict: Verdict
     key_variables: tuple[str, ...] = ()
     quasi_identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # {column: {wider code: the codes it holds}}, from the global recodings applied
+    merged_codes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def global_risk(self) -> float:

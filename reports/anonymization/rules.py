@@ -18,11 +18,17 @@ The JSON keys (all required unless marked optional):
   (`*` matches any characters; `@roster` unlinks the roster);
 - `hierarchy` (optional): {child: parent}, e.g. district → region: a blanked parent blanks the
   child, and a blanked child whose parent has a single child blanks the parent;
-- `recodings`: global recodings, `when` `always` or `if_needed` (applied in order while more than
-  `recode_while_at_risk_above` of the households are at risk): `map` {code: wider code},
-  `top_code` (a number), or `bands` [[low, high or null], …] from a numeric `source` column;
+- `recodings`: global recodings, `when` `always` or `if_needed`, applied in order: an
+  `if_needed` recoding of a key variable while fewer than `key_variables_target` of the
+  households share their key variables with k − 1 others (so that local suppression can keep
+  them), any other while more than `recode_while_at_risk_above` of the households are at risk;
+  each is one of `map` {code: wider code}, `top_code` (a number), `bands` [[low, high or null],
+  …] from a numeric `source` column, or `merge_rare` (true; `if_needed` only, for a `hierarchy`
+  child): its rarest codes merged into `<parent code>_other`, a few at a time, only while needed;
+  `also` (optional): columns holding the same codes, recoded with it (e.g. `_district`);
 - `key_variables`: the variables analysts need most; an export keeping fewer than
-  `mostly_blanked_below` of their values says so.
+  `mostly_blanked_below` of their values says so; `key_variables_target` (optional, 0 < x ≤ 1):
+  see `recodings`.
 """
 
 from __future__ import annotations
@@ -53,10 +59,14 @@ class Recoding:
     top_code: float | None = None
     bands: tuple[tuple[int, int | None], ...] | None = None
     source: str | None = None  # the numeric column that `bands` are cut from
+    merge_rare: bool = False
+    also: tuple[str, ...] = ()  # columns holding the same codes, recoded with `column`
 
     @property
     def description(self) -> str:
         """What the recoding does, in a few words (for the about file)."""
+        if self.merge_rare:
+            return f"{self.column}: rare codes merged into their {self.column}'s parent"
         if self.mapping is not None:
             groups: dict[str, list[str]] = {}
             for code, wider in self.mapping.items():
@@ -99,6 +109,7 @@ class DisclosureRules:
     hierarchy: Mapping[str, str] = field(default_factory=dict)
     recode_while_at_risk_above: float = 0.05
     mostly_blanked_below: float = 0.5
+    key_variables_target: float | None = None
 
 
 _TOP_KEYS = {
@@ -115,6 +126,7 @@ _TOP_KEYS = {
     "recode_while_at_risk_above",
     "key_variables",
     "mostly_blanked_below",
+    "key_variables_target",
     "about",
 }
 _REQUIRED = {"k", "max_global_risk", "household", "importance", "recodings", "key_variables"}
@@ -140,28 +152,38 @@ def _recoding(raw: Any, number: int) -> Recoding:
     where = f"recodings[{number}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("column"), str):
         raise RulesError(f"{where} must be an object with a 'column'.")
-    unknown = set(raw) - {"column", "when", "map", "top_code", "bands", "source", "note"}
+    known = {"column", "when", "map", "top_code", "bands", "source", "merge_rare", "also", "note"}
+    unknown = set(raw) - known
     if unknown:
         raise RulesError(f"{where} has unknown keys: {', '.join(sorted(unknown))}.")
     when = raw.get("when", "always")
     if when not in WHEN:
         raise RulesError(f"{where}.when must be one of {', '.join(WHEN)}.")
-    kinds = [key for key in ("map", "top_code", "bands") if key in raw]
+    kinds = [key for key in ("map", "top_code", "bands", "merge_rare") if key in raw]
     if len(kinds) != 1:
-        raise RulesError(f"{where} needs exactly one of map, top_code, bands.")
+        raise RulesError(f"{where} needs exactly one of map, top_code, bands, merge_rare.")
     column = raw["column"]
+    also = _names(raw.get("also", []), f"{where}.also")
+    if also and "bands" in raw:
+        raise RulesError(f"{where}.also cannot be used with bands.")
+    if "merge_rare" in raw:
+        if raw["merge_rare"] is not True:
+            raise RulesError(f"{where}.merge_rare must be true.")
+        if when != "if_needed":
+            raise RulesError(f"{where} with merge_rare must be 'if_needed'.")
+        return Recoding(column, when, merge_rare=True, also=also)
     if "map" in raw:
         mapping = raw["map"]
         if not isinstance(mapping, dict) or not mapping:
             raise RulesError(f"{where}.map must be a non-empty object of code → wider code.")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
             raise RulesError(f"{where}.map must map codes (text) to codes (text).")
-        return Recoding(column, when, mapping=dict(mapping))
+        return Recoding(column, when, mapping=dict(mapping), also=also)
     if "top_code" in raw:
         top = raw["top_code"]
         if not isinstance(top, int | float) or isinstance(top, bool) or not math.isfinite(top):
             raise RulesError(f"{where}.top_code must be a number.")
-        return Recoding(column, when, top_code=float(top))
+        return Recoding(column, when, top_code=float(top), also=also)
     bands = raw["bands"]
     source = raw.get("source")
     if not isinstance(source, str) or not source:
@@ -264,6 +286,12 @@ def parse_rules(raw: Mapping[str, Any]) -> DisclosureRules:
     stray = [v for v in key_variables if v not in expected]
     if stray:
         raise RulesError(f"key_variables must be quasi-identifiers: {', '.join(stray)}.")
+    for recoding in recodings:
+        if recoding.merge_rare and recoding.column not in hierarchy:
+            raise RulesError(
+                f"recodings: merge_rare of {recoding.column} needs its parent in hierarchy."
+            )
+    target = raw.get("key_variables_target")
     fraction = raw.get("sampling_fraction")
     weight = raw.get("weight")
     if weight is not None and (not isinstance(weight, str) or not weight):
@@ -288,6 +316,9 @@ def parse_rules(raw: Mapping[str, Any]) -> DisclosureRules:
             raw.get("recode_while_at_risk_above", 0.05), "recode_while_at_risk_above"
         ),
         mostly_blanked_below=_share(raw.get("mostly_blanked_below", 0.5), "mostly_blanked_below"),
+        key_variables_target=None
+        if target is None
+        else _share(target, "key_variables_target", closed=True),
     )
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports.render.document import (
+    PAGE_WARNING,
     WORD_WARNING,
     Annex,
     Chapter,
@@ -16,13 +17,14 @@ from reports.render.document import (
     Recommendations,
     SubHeading,
     Table,
+    markdown_words,
     word_count,
 )
 
 if TYPE_CHECKING:
-    from reports.render.pdf import render_html, render_pdf, report_url_fetcher
+    from reports.render.pdf import render_html, render_paper, render_pdf, report_url_fetcher
 
-_RENDERERS = ("render_html", "render_pdf", "report_url_fetcher")
+_RENDERERS = ("render_html", "render_paper", "render_pdf", "report_url_fetcher")
 # The paper's templates and stylesheet live in the package that renders them.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -42,6 +44,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "PAGE_WARNING",
     "TEMPLATE_DIR",
     "WORD_WARNING",
     "Annex",
@@ -55,7 +58,9 @@ __all__ = [
     "Recommendations",
     "SubHeading",
     "Table",
+    "markdown_words",
     "render_html",
+    "render_paper",
     "render_pdf",
     "report_url_fetcher",
     "stylesheet",

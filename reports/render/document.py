@@ -21,6 +21,7 @@ from reports.languages import Language
 
 PAPER_SIZES = ("A4", "Letter")
 WORD_WARNING = 2500  # DOMAIN §7: NGO papers run 4–10 pages; warn above ~2,500 narrative words
+PAGE_WARNING = 10  # DOMAIN §7: the longest usual NGO paper
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -415,12 +416,18 @@ def _markdown_texts(block: Markdown) -> list[str]:
     return texts
 
 
+def markdown_words(source: str) -> int:
+    """The words a reader sees of advocate-written Markdown (after sanitising)."""
+    return sum(count_words(text) for text in _markdown_texts(Markdown(source)))
+
+
 def word_count(paper: Paper) -> int:
     """Narrative words of the chapters (not headings, figures, tables, masthead or annexes)."""
     return sum(_block_words(block) for chapter in paper.chapters for block in chapter.blocks)
 
 
 __all__ = [
+    "PAGE_WARNING",
     "WORD_WARNING",
     "Annex",
     "Block",

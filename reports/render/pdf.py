@@ -439,14 +439,21 @@ def render_html(paper: Paper) -> str:
 
 def render_pdf(paper: Paper) -> bytes:
     """The paper as a tagged PDF/UA-1; the same paper gives the same bytes."""
+    return render_paper(paper)[0]
+
+
+def render_paper(paper: Paper) -> tuple[bytes, int]:
+    """The paper as render_pdf makes it, and its number of pages (as laid out)."""
     context, assets = build_context(paper)
     html = _ENVIRONMENT.get_template("paper.html").render(context)
     digest = hashlib.sha256(html.encode("utf-8"))
     for name in sorted(assets):
         digest.update(name.encode("utf-8") + b"\0" + assets[name])
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=ReportURLFetcher(assets))
-    return document.write_pdf(
-        pdf_variant="pdf/ua-1",
+    source = HTML(string=html, base_url=BASE_URL, url_fetcher=ReportURLFetcher(assets))
+    options = {
+        "pdf_variant": "pdf/ua-1",
         # A stable /ID from the content; dates come from the masthead (dcterms.created).
-        pdf_identifier=digest.hexdigest()[:32].encode("ascii"),
-    )
+        "pdf_identifier": digest.hexdigest()[:32].encode("ascii"),
+    }
+    document = source.render(**options)
+    return document.write_pdf(**options), len(document.pages)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reports.analysis import apply_to_estimates
+from reports.analysis.plan import TIDY_COLUMNS
 from reports.analysis.rounding import round_published
 from reports.analysis.suppression import SUPPRESSED
 from reports.formatting import is_missing
@@ -104,7 +105,10 @@ def indicator_export(
         published = round_published(publication.cube.table)
         respondents = publication.respondents(None, None)
     else:
-        original, problems = run_estimates(selection, plan, spec, None)
+        if len(selection.respondents):
+            original, problems = run_estimates(selection, plan, spec, None)
+        else:  # nothing selected (demo data left out, say): a header, not a crash
+            original, problems = pd.DataFrame(columns=list(TIDY_COLUMNS)), []
         if len(original):
             suppressed = apply_to_estimates(original, k=k)
         else:

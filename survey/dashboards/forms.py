@@ -76,11 +76,11 @@ class FilterForm(Form):
     demo = SelectField(
         _l("Demo data"),
         choices=[
-            SelectChoice("include", _l("Include demo data")),
             SelectChoice("exclude", _l("Leave demo data out")),
+            SelectChoice("include", _l("Include demo data (synthetic, not survey results)")),
         ],
         validate_choice=False,
-        default="include",
+        default="exclude",
     )
     by = SelectField(_l("Disaggregate by"), validate_choice=False, default="")
     indicator = SelectField(_l("Indicator"), validate_choice=False, default="")
@@ -100,6 +100,10 @@ class FilterForm(Form):
         self.public = public
         self.allowed_statuses = statuses
         self.status.choices = [c for c in self.status.choices if c.value in statuses]
+        if "demo" not in formdata:
+            # Synthetic interviews are never survey results: coordinators ask for them. The
+            # advocates' publication decides for itself (survey.dashboards.publication).
+            self.demo.data = "include" if public else "exclude"
         self.instrument.choices = _choices(options.instruments)
         if not self.instrument.data and options.instruments:
             self.instrument.data = options.instruments[0][0]
@@ -232,8 +236,8 @@ class FilterForm(Form):
                 args[name] = day.isoformat()
         if list(self.status.data or ()) != list(ANALYSED_STATUSES):
             args["status"] = list(self.status.data or ())
-        if self.demo.data == "exclude":
-            args["demo"] = "exclude"
+        if self.demo.data == "include" and not self.public:
+            args["demo"] = "include"
         return args
 
     def active(self) -> int:
@@ -253,7 +257,7 @@ class FilterForm(Form):
         )
         count += int((self.survey_round.data or ALL) != self.options.default_round)
         count += int(list(self.status.data or ()) != list(ANALYSED_STATUSES))
-        count += int(self.demo.data == "exclude")
+        count += int(self.demo.data == "include" and not self.public)
         return count
 
 

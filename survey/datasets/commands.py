@@ -85,7 +85,10 @@ def disclosure_lines(report: ExportReport) -> list[str]:
     for recoding in summary.recodings:
         lines.append(f"recoded: {recoding}")
     for loss in summary.key_losses():
-        lines.append(f"kept {loss.column}: {loss.kept_share:.1%} ({loss.kept} of {loss.values})")
+        lines.append(
+            f"kept {loss.column}: {loss.available_share:.1%} "
+            f"({loss.kept_share:.1%} exactly as answered, {loss.blanked} of {loss.values} blanked)"
+        )
     lines.append(
         f"kept together ({', '.join(summary.key_variables)}): "
         f"{summary.key_variables_kept_together:.1%}; rosters cut from their household: "

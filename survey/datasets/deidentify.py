@@ -627,6 +627,7 @@ def prepare_export(
     checks: list[DisclosureCheck] = []
     dropped: list[str] = []
     disclosure: DisclosureSummary | None = None
+    merged_codes: Mapping[str, Mapping[str, tuple[str, ...]]] = {}
     if deidentify:
         rules = disclosure_rules(dataset, k)
         respondents, more, gone = _deidentify_respondents(dataset)
@@ -648,6 +649,7 @@ def prepare_export(
             table_names=("respondents", member_table or "member"),
         )
         respondents = result.households
+        merged_codes = result.merged_codes
         disclosure = _summary(result, rules)
         checks += _checks(result, rules)
         for note in _qi_notes(result, rules):
@@ -700,7 +702,9 @@ def prepare_export(
     with force_locale(language):
         column_labels.update(_derived_column_labels(tables, column_labels, language))
         about = about_items(dataset, report, k, column_labels if labels else None)
-        value_labels = {**value_labels, **_metadata_value_labels(tables, dataset)}
+        for column, extra in _metadata_value_labels(tables, dataset).items():
+            value_labels[column] = {**extra, **value_labels.get(column, {})}
+        value_labels = _label_merged_codes(value_labels, merged_codes)
     return PreparedExport(
         tables=tables,
         column_labels=column_labels,
@@ -769,6 +773,22 @@ def _derived_column_labels(
             labels[column] = str(derived)
             if column.startswith(RESPONDENT_PREFIX):
                 labels[column] = f"{RESPONDENT_LABEL[language]}: {derived}"
+    return labels
+
+
+def _label_merged_codes(
+    labels: dict[str, dict[str, str]], merged: Mapping[str, Mapping[str, tuple[str, ...]]]
+) -> dict[str, dict[str, str]]:
+    """A wider code made by global recoding is labelled with the labels of the codes it holds
+    ("Ulan district / Glubokoe district"), in the export's language, where they have labels."""
+    for column, wider in merged.items():
+        for target in (column, RESPONDENT_PREFIX + column):
+            known = labels.get(target)
+            if not known:
+                continue
+            for code, held in wider.items():
+                if code not in known:
+                    known[code] = " / ".join(known.get(c, c) for c in held)
     return labels
 
 

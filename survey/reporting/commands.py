@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from reports.render import WORD_WARNING
+from reports.render import PAGE_WARNING, WORD_WARNING
 from survey.extensions import db
 from survey.reporting import services
 from survey.reporting.settings import LANGUAGES, SettingsError, settings_from_mapping
@@ -95,12 +95,20 @@ def report_command(out: Path, language: str | None, settings_file: Path | None) 
         ) from error
     click.echo(
         f"Wrote {out} (report {report.id}, {settings.language}, "
-        f"{rendered.content.words} words, SHA-256 {report.pdf_sha256})."
+        f"{rendered.pages} pages, {rendered.content.words} words typed in the narrative, "
+        f"SHA-256 {report.pdf_sha256})."
     )
+    if rendered.pages > PAGE_WARNING:
+        click.echo(
+            f"Warning: the paper runs {rendered.pages} pages; NGO working papers usually run 4 "
+            f"to {PAGE_WARNING}. Most of it is written from the data: no annex, fewer "
+            "quotes or narrower data shorten it.",
+            err=True,
+        )
     if rendered.content.words > WORD_WARNING:
         click.echo(
-            f"Warning: the narrative has more than {WORD_WARNING} words; NGO working papers "
-            "usually run 4 to 10 pages.",
+            f"Warning: the narrative has more than {WORD_WARNING} words typed (about 5 pages "
+            "before the findings).",
             err=True,
         )
     if rendered.content.missing:

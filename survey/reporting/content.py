@@ -38,10 +38,10 @@ from reports.render import (
     Recommendations,
     SubHeading,
     Table,
-    word_count,
+    markdown_words,
 )
 from survey.reporting import sentences as words
-from survey.reporting.settings import ReportSettings
+from survey.reporting.settings import NARRATIVE_FIELDS, ReportSettings
 
 # Plan chapters in the order of DOMAIN §7 (IV. Findings A–I), then the paper's own additions.
 SECTIONS = (
@@ -85,7 +85,7 @@ CHARTS_KEPT = 64  # SVGs of about 30 kB: a few papers' worth
 
 @dataclass(frozen=True)
 class ReportContent:
-    """The paper, its narrative word count, and the labels that fell back to English."""
+    """The paper, the words the advocate typed, and the labels that fell back to English."""
 
     paper: Paper
     words: int
@@ -96,7 +96,12 @@ def build_paper(settings: ReportSettings, snapshot: Mapping[str, Any]) -> Report
     """The working paper for these settings and this snapshot (see the module notes)."""
     writer = _Writer(settings, snapshot)
     paper = writer.paper()
-    return ReportContent(paper, word_count(paper), tuple(writer.missing))
+    return ReportContent(paper, typed_words(settings), tuple(writer.missing))
+
+
+def typed_words(settings: ReportSettings) -> int:
+    """The words the advocate typed in the narrative (the paper's own sentences not counted)."""
+    return sum(markdown_words(getattr(settings, name)) for name in NARRATIVE_FIELDS)
 
 
 def as_list(source: str) -> str:
@@ -268,17 +273,18 @@ class _Writer:
     def paper(self) -> Paper:
         """Masthead, summary, chapters I–V and the optional annex."""
         settings = self.settings
+        meeting = words.meeting_defaults(self.language, settings.date)
         masthead = Masthead(
             date=settings.date,
             title=settings.title,
             submitted_by=settings.submitted_by,
             symbol=settings.symbol or None,
             original_language=words.ORIGINAL[self.language],
-            meeting=settings.meeting or self.text("meeting"),
-            place_and_dates=settings.place_and_dates or self.text("place_and_dates"),
-            agenda_item=settings.agenda_item or self.text("agenda_item"),
-            agenda_title=settings.agenda_title or self.text("agenda_title"),
-            agenda_footnote=settings.agenda_footnote or self.text("agenda_footnote"),
+            meeting=settings.meeting or meeting["meeting"],
+            place_and_dates=settings.place_and_dates or meeting["place_and_dates"],
+            agenda_item=settings.agenda_item or meeting["agenda_item"],
+            agenda_title=settings.agenda_title or meeting["agenda_title"],
+            agenda_footnote=settings.agenda_footnote or meeting["agenda_footnote"],
         )
         chapters = (
             Chapter("", self.text("summary"), self.summary()),
@@ -814,7 +820,7 @@ class _Writer:
         ]
         alt = self.text("chart.alt", caption=caption, items="; ".join(described))
         hidden = f"{HIDDEN} ({self.text('chart.hidden')})"
-        return Figure(_chart(tuple(bars), caption, alt, hidden), caption, alt)
+        return Figure(_chart(tuple(bars), caption, alt, hidden, self.language), caption, alt)
 
     def disaggregated(self) -> list[Any]:
         """Section I: key indicators compared by generation, sex, age, disability and zone."""
@@ -904,6 +910,9 @@ class _Writer:
             if language and language != self.language:
                 attribution += f" ({self.text('in.' + language)})"
             blocks.append(Quote(quote["text"], attribution))
+            translation = (quote.get("translations") or {}).get(self.language)
+            if translation and language != self.language:
+                blocks.append(Quote(translation, self.text("quote_translation")))
         return blocks
 
     # --- V. Recommendations and the annex ----------------------------------------------------
@@ -990,10 +999,15 @@ def _unbroken(chapter: Chapter) -> Chapter:
 
 
 @functools.lru_cache(maxsize=CHARTS_KEPT)
-def _chart(bars: tuple[Bar, ...], title: str, description: str, hidden: str) -> str:
+def _chart(bars: tuple[Bar, ...], title: str, description: str, hidden: str, language: str) -> str:
     """An SVG bar chart, kept: a preview and the PDF that follows draw the same charts."""
     return bar_chart_svg(
-        bars, title=title, description=description, suppressed_text=hidden, width_inches=CHART_WIDTH
+        bars,
+        title=title,
+        description=description,
+        suppressed_text=hidden,
+        width_inches=CHART_WIDTH,
+        language=language,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -44,8 +45,6 @@ STATUS_CHOICES = [
         if status not in DEFAULT_REVIEW_STATUSES
     ),
 ]
-# The fields whose empty value means "the default of the paper's language".
-DEFAULTED_FIELDS = ("meeting", "place_and_dates", "agenda_item", "agenda_title", "agenda_footnote")
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -169,9 +168,10 @@ class ReportForm(FlaskForm):
         offered = {choice.value for choice in self.review_statuses.choices}
         self.review_statuses.data = [s for s in self.review_statuses.data or [] if s in offered]
 
-    def defaults_for(self, language: str) -> dict[str, str]:
-        """The texts an empty masthead field takes in a language (shown as placeholders)."""
-        return {name: sentences.TEXT[language][name] for name in DEFAULTED_FIELDS}
+    def defaults_for(self, language: str, day: dt.date) -> dict[str, str]:
+        """The texts an empty masthead field takes in a paper of this language and date (shown
+        as placeholders): the meeting the paper's date comes before."""
+        return sentences.meeting_defaults(language, day)
 
     def settings(self) -> ReportSettings | None:
         """The checked settings, or None with the problems put on the fields."""
@@ -204,8 +204,19 @@ class QuoteForm(FlaskForm):
     submission_id = IntegerField(validators=[DataRequired()])
     question = StringField(validators=[DataRequired(), Length(max=100)])
     action = SelectField(
-        choices=[SelectChoice("approve", _l("Approve")), SelectChoice("revoke", _l("Revoke"))]
+        choices=[
+            SelectChoice("approve", _l("Approve")),
+            SelectChoice("revoke", _l("Revoke")),
+            SelectChoice("translate", _l("Save translations")),
+        ]
     )
+    translation_en = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT * 10)])
+    translation_ru = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT * 10)])
+    translation_kk = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT * 10)])
+
+    def translations(self) -> dict[str, str]:
+        """Paper language → the translation typed (empty ones included: they clear)."""
+        return {code: getattr(self, f"translation_{code}").data or "" for code in PAPER_LANGUAGES}
 
 
 class RegenerateForm(FlaskForm):

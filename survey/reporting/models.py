@@ -61,5 +61,9 @@ class ApprovedQuote(db.Model):
     question: Mapped[str] = mapped_column(String(100))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The coordinator's translations of the answer (paper language → text), printed after the
+    # original in papers of another language. The words stay the respondent's: only the
+    # translation is ours.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
 
     approved_by: Mapped[User | None] = relationship()

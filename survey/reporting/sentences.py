@@ -12,24 +12,98 @@ language has every sentence with the same placeholders).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 # The language names the UN prints after "Original:" (kept in English in every version).
 ORIGINAL = {"en": "English", "ru": "Russian", "kk": "Kazakh"}
 
+# The masthead fields a meeting decides; an empty setting takes its meeting's text.
+MASTHEAD_FIELDS = ("meeting", "place_and_dates", "agenda_item", "agenda_title", "agenda_footnote")
+
+# Meetings of States Parties whose agenda is published, by their last day. A paper's default
+# meeting is the first one not over on the paper's date: never one that has already taken place.
+MEETINGS: tuple[tuple[dt.date, dict[str, dict[str, str]]], ...] = (
+    (
+        dt.date(2025, 3, 7),
+        {
+            "en": {
+                "meeting": (
+                    "Third Meeting of States Parties to the Treaty on the Prohibition of "
+                    "Nuclear Weapons"
+                ),
+                "place_and_dates": "New York, 3–7 March 2025",
+                "agenda_item": "Item 10 of the provisional agenda",
+                "agenda_title": (
+                    "Consideration of the status and operation of the Treaty and other matters "
+                    "important for achieving the objectives and purposes of the Treaty"
+                ),
+                "agenda_footnote": "TPNW/MSP/2025/1.",
+            },
+            "ru": {
+                "meeting": (
+                    "Третье совещание государств — участников Договора о запрещении ядерного оружия"
+                ),
+                "place_and_dates": "Нью-Йорк, 3–7 марта 2025 года",
+                "agenda_item": "Пункт 10 предварительной повестки дня",
+                "agenda_title": (
+                    "Рассмотрение состояния и действия Договора и других вопросов, имеющих важное "
+                    "значение для достижения целей и задач Договора"
+                ),
+                "agenda_footnote": "TPNW/MSP/2025/1.",
+            },
+            "kk": {
+                "meeting": (
+                    "Ядролық қаруға тыйым салу туралы шартқа қатысушы мемлекеттердің үшінші кеңесі"
+                ),
+                "place_and_dates": "Нью-Йорк, 2025 жылғы 3–7 наурыз",
+                "agenda_item": "Уақытша күн тәртібінің 10-тармағы",
+                "agenda_title": (
+                    "Шарттың жай-күйі мен жұмысын және Шарттың мақсаттары мен міндеттеріне қол "
+                    "жеткізу үшін маңызды басқа да мәселелерді қарау"
+                ),
+                "agenda_footnote": "TPNW/MSP/2025/1.",
+            },
+        },
+    ),
+)
+# After the last meeting listed: the Treaty's body without an ordinal, place or agenda (which
+# the advocate types, and which the masthead leaves out until then).
+NEXT_MEETING: dict[str, dict[str, str]] = {
+    "en": {
+        "meeting": "Meeting of States Parties to the Treaty on the Prohibition of Nuclear Weapons",
+        "place_and_dates": "",
+        "agenda_item": "",
+        "agenda_title": "",
+        "agenda_footnote": "",
+    },
+    "ru": {
+        "meeting": "Совещание государств — участников Договора о запрещении ядерного оружия",
+        "place_and_dates": "",
+        "agenda_item": "",
+        "agenda_title": "",
+        "agenda_footnote": "",
+    },
+    "kk": {
+        "meeting": "Ядролық қаруға тыйым салу туралы шартқа қатысушы мемлекеттердің кеңесі",
+        "place_and_dates": "",
+        "agenda_item": "",
+        "agenda_title": "",
+        "agenda_footnote": "",
+    },
+}
+
+
+def meeting_defaults(language: str, day: dt.date) -> dict[str, str]:
+    """The masthead texts of the first listed meeting not over on `day`, else NEXT_MEETING's."""
+    for last_day, texts in sorted(MEETINGS, key=lambda item: item[0]):
+        if last_day >= day:
+            return dict(texts.get(language, texts["en"]))
+    return dict(NEXT_MEETING.get(language, NEXT_MEETING["en"]))
+
+
 TEXT: dict[str, dict[str, str]] = {
     "en": {
-        # masthead defaults
-        "meeting": (
-            "Third Meeting of States Parties to the Treaty on the Prohibition of Nuclear Weapons"
-        ),
-        "place_and_dates": "New York, 3–7 March 2025",
-        "agenda_item": "Item 10 of the provisional agenda",
-        "agenda_title": (
-            "Consideration of the status and operation of the Treaty and other matters "
-            "important for achieving the objectives and purposes of the Treaty"
-        ),
-        "agenda_footnote": "TPNW/MSP/2025/1.",
         # chapters and sections
         "summary": "Summary",
         "introduction": "Introduction",
@@ -240,16 +314,9 @@ TEXT: dict[str, dict[str, str]] = {
         "in.kk": "in Kazakh",
         "in.ru": "in Russian",
         "in.en": "in English",
+        "quote_translation": "Translation by the submitting organization",
     },
     "ru": {
-        "meeting": "Третье совещание государств — участников Договора о запрещении ядерного оружия",
-        "place_and_dates": "Нью-Йорк, 3–7 марта 2025 года",
-        "agenda_item": "Пункт 10 предварительной повестки дня",
-        "agenda_title": (
-            "Рассмотрение состояния и действия Договора и других вопросов, имеющих важное "
-            "значение для достижения целей и задач Договора"
-        ),
-        "agenda_footnote": "TPNW/MSP/2025/1.",
         "summary": "Резюме",
         "introduction": "Введение",
         "background": "Общие сведения",
@@ -471,16 +538,9 @@ TEXT: dict[str, dict[str, str]] = {
         "in.kk": "на казахском языке",
         "in.ru": "на русском языке",
         "in.en": "на английском языке",
+        "quote_translation": "Перевод организации, представившей документ",
     },
     "kk": {
-        "meeting": "Ядролық қаруға тыйым салу туралы шартқа қатысушы мемлекеттердің үшінші кеңесі",
-        "place_and_dates": "Нью-Йорк, 2025 жылғы 3–7 наурыз",
-        "agenda_item": "Уақытша күн тәртібінің 10-тармағы",
-        "agenda_title": (
-            "Шарттың жай-күйі мен жұмысын және Шарттың мақсаттары мен міндеттеріне қол жеткізу "
-            "үшін маңызды басқа да мәселелерді қарау"
-        ),
-        "agenda_footnote": "TPNW/MSP/2025/1.",
         "summary": "Түйіндеме",
         "introduction": "Кіріспе",
         "background": "Жалпы мәліметтер",
@@ -702,6 +762,7 @@ TEXT: dict[str, dict[str, str]] = {
         "in.kk": "қазақ тілінде",
         "in.ru": "орыс тілінде",
         "in.en": "ағылшын тілінде",
+        "quote_translation": "Құжатты ұсынған ұйымның аудармасы",
     },
 }
 

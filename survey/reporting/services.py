@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from reports.languages import PAPER_LANGUAGES
 from survey.clock import utcnow
 from survey.collection.models import Submission
 from survey.collection.services import identifier_in_text
@@ -50,6 +51,7 @@ class Rendered:
     content: ReportContent
     pdf: bytes
     snapshot: dict[str, Any]
+    pages: int
 
 
 def sha256(data: bytes) -> str:
@@ -62,6 +64,13 @@ def render_pdf(content: ReportContent) -> bytes:
     from reports.render import render_pdf as render
 
     return render(content.paper)
+
+
+def render_with_pages(content: ReportContent) -> tuple[bytes, int]:
+    """The paper as PDF/UA and its number of pages."""
+    from reports.render import render_paper
+
+    return render_paper(content.paper)
 
 
 def reports_folder() -> Path:
@@ -136,7 +145,7 @@ def generate_report(
 ) -> tuple[GeneratedReport, Rendered]:
     """Build, render, store and audit a report (flushes; the caller commits)."""
     content, snapshot = build(settings)
-    pdf = render_pdf(content)
+    pdf, pages = render_with_pages(content)
     report = GeneratedReport(
         created_at=utcnow(),
         created_by_id=user.id if user is not None else None,
@@ -155,7 +164,7 @@ def generate_report(
         target=f"report {report.id}",
         details=audit_details(settings, via=via, words=content.words, sha256=report.pdf_sha256),
     )
-    return report, Rendered(content, pdf, snapshot)
+    return report, Rendered(content, pdf, snapshot, pages)
 
 
 def settings_of(report: GeneratedReport) -> ReportSettings:
@@ -350,10 +359,22 @@ def _quotable(submission_id: int, question: str) -> Submission:
     return submission
 
 
-def approve_quote(submission_id: int, question: str, user: User) -> ApprovedQuote:
-    """Approve an answer for publication (again: no change); audited, flushed."""
+def approve_quote(
+    submission_id: int,
+    question: str,
+    user: User,
+    translations: Mapping[str, str] | None = None,
+) -> ApprovedQuote:
+    """Approve an answer for publication (again: no change), with the coordinator's
+    translations (paper language → text; None keeps those saved); audited, flushed."""
     submission = _quotable(submission_id, question)
-    if identifier_in_text(submission.answers[question]):
+    cleaned = {
+        language: " ".join(text.split())
+        for language, text in (translations or {}).items()
+        if language in PAPER_LANGUAGES and isinstance(text, str) and text.strip()
+    }
+    texts = [submission.answers[question], *cleaned.values()]
+    if any(identifier_in_text(text) for text in texts):
         # Stored before today's screening, perhaps: an identifier is never published.
         raise ReportError(
             _l(
@@ -367,12 +388,22 @@ def approve_quote(submission_id: int, question: str, user: User) -> ApprovedQuot
         )
     ).scalar_one_or_none()
     if existing is not None:
+        if translations is not None and dict(existing.translations or {}) != cleaned:
+            existing.translations = cleaned
+            db.session.flush()
+            record_audit(
+                "quote_translated",
+                user=user,
+                target=f"submission {submission.id}",
+                details={"question": question, "languages": sorted(cleaned)},
+            )
         return existing
     approval = ApprovedQuote(
         submission_id=submission.id,
         question=question,
         approved_by_id=user.id,
         approved_at=utcnow(),
+        translations=cleaned,
     )
     db.session.add(approval)
     db.session.flush()

@@ -480,7 +480,12 @@ def _quotes(respondents: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
         return []
     ids = set(respondents["_submission_id"].astype(int).tolist())
     rows = db.session.execute(
-        select(ApprovedQuote.submission_id, ApprovedQuote.question, Submission.answers)
+        select(
+            ApprovedQuote.submission_id,
+            ApprovedQuote.question,
+            Submission.answers,
+            ApprovedQuote.translations,
+        )
         .join(Submission, Submission.id == ApprovedQuote.submission_id)
         .where(ApprovedQuote.question.in_(quote_questions()))
         .order_by(ApprovedQuote.approved_at, ApprovedQuote.id)
@@ -491,7 +496,7 @@ def _quotes(respondents: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
         else {}
     )
     quotes = []
-    for submission_id, question, answers in rows:
+    for submission_id, question, answers, translations in rows:
         text = answers.get(question) if isinstance(answers, dict) else None
         if submission_id not in ids or not isinstance(text, str) or not text.strip():
             continue
@@ -502,6 +507,11 @@ def _quotes(respondents: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
                 "text": " ".join(text.split()),
                 "language": language if language in LANGUAGES else None,
                 "generation": str(generation) if isinstance(generation, str) else None,
+                "translations": {
+                    code: str(text)
+                    for code, text in sorted((translations or {}).items())
+                    if code in LANGUAGES and text
+                },
             }
         )
         if len(quotes) >= limit:

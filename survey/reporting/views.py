@@ -22,7 +22,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from reports.languages import LANGUAGE_NAMES
-from reports.render import WORD_WARNING, stylesheet
+from reports.render import PAGE_WARNING, WORD_WARNING, stylesheet
 from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.collection.models import REVIEW_STATUSES, published_statuses
 from survey.collection.rounds import list_rounds
@@ -158,7 +158,7 @@ def index() -> Any:
         error=error,
         has_preview=has_preview,
         word_warning=WORD_WARNING,
-        defaults=form.defaults_for(form.language.data or "en"),
+        defaults=form.defaults_for(form.language.data or "en", form.date.data or services.today()),
         language_name=LANGUAGE_NAMES.get(form.language.data or "en", ""),
     ), status
 
@@ -169,18 +169,21 @@ def _generate(settings: Any, user: User) -> Any:
     db.session.commit()
     flash(
         _(
-            "Report %(id)d generated: %(words)d words in the narrative.",
+            "Report %(id)d generated: %(pages)d pages; you typed %(words)d words in the narrative.",
             id=report.id,
+            pages=rendered.pages,
             words=report.word_count,
         ),
         "success",
     )
-    if report.word_count > WORD_WARNING:
+    if rendered.pages > PAGE_WARNING:
         flash(
             _(
-                "The narrative has more than %(limit)d words: NGO working papers usually run 4 to "
-                "10 pages. Consider shortening it.",
-                limit=WORD_WARNING,
+                "The paper runs %(pages)d pages: NGO working papers usually run 4 to %(limit)d. "
+                "Most of it is written from the data: leaving out the annex, approving fewer "
+                "quotes or narrowing the data shortens it, as does a shorter narrative.",
+                pages=rendered.pages,
+                limit=PAGE_WARNING,
             ),
             "warning",
         )
@@ -329,9 +332,20 @@ def quotes() -> Any:
         try:
             if form.action.data == "approve":
                 services.approve_quote(
-                    form.submission_id.data or 0, form.question.data or "", _user()
+                    form.submission_id.data or 0,
+                    form.question.data or "",
+                    _user(),
+                    form.translations(),
                 )
                 flash(_("The answer is approved for quotation in new reports."), "success")
+            elif form.action.data == "translate":
+                services.approve_quote(
+                    form.submission_id.data or 0,
+                    form.question.data or "",
+                    _user(),
+                    form.translations(),
+                )
+                flash(_("The translations are saved for new reports."), "success")
             elif services.revoke_quote(
                 form.submission_id.data or 0, form.question.data or "", _user()
             ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from defusedxml import ElementTree as ET
 
+from reports import formatting
 from reports.charts import Bar, bar_chart_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -53,3 +54,36 @@ def test_dollar_signs_in_labels_stay_literal() -> None:
     svg = bar_chart_svg([Bar("Costs $5 and $6 a month", 0.5)], title="T", description="D")
     shown = "".join(ET.fromstring(svg).itertext())  # the drawn text, not matplotlib's comments
     assert "Costs $5 and $6 a month" in shown
+
+
+def _texts(svg: str) -> list[str]:
+    return [t.strip() for t in ET.fromstring(svg).itertext() if t.strip()]
+
+
+def test_values_read_as_the_text_of_the_language_says_them() -> None:
+    bars = [Bar("Small district", 0.004), Bar("Big district", 0.79), Bar("Nearly all", 0.997)]
+    for language in ("en", "ru", "kk"):
+        texts = _texts(bar_chart_svg(bars, title="t", description="d", language=language))
+        # One format per language: the paper's text and the dashboard's use the same function.
+        assert formatting.percent(0.79, language) in texts
+        assert formatting.percent(0.5, language) in texts  # the axis too
+        # A group of 6 among 1,500 is not "0%", and 99.7% is not everyone.
+        assert "<" + formatting.percent(0.01, language) in texts
+        assert ">" + formatting.percent(0.99, language) in texts
+        assert formatting.percent(0.0, language) in texts  # only the axis' zero
+    assert "79\u00a0%" in _texts(bar_chart_svg(bars, title="t", description="d", language="ru"))
+    assert "79%" in _texts(bar_chart_svg(bars, title="t", description="d", language="kk"))
+
+
+def test_counts_are_whole_numbers() -> None:
+    svg = bar_chart_svg(
+        [Bar("3 December", 8.0), Bar("4 December", 1234.0)],
+        title="t",
+        description="d",
+        percent=False,
+        whole=True,
+        language="ru",
+    )
+    texts = _texts(svg)
+    assert "8" in texts and "1\u00a0234" in texts
+    assert not [t for t in texts if t.endswith(".0") or t.endswith(",0")]

@@ -328,9 +328,10 @@ def _days_chart(frame: pd.DataFrame, request: PageRequest) -> Chart | None:
     return make_chart(
         bars,
         title=title,
-        description=describe_bars(bars, language, percent=False),
+        description=describe_bars(bars, language, percent=False, whole=True),
         table=table,
         percent=False,
+        whole=True,
     )
 
 

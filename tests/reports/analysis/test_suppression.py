@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from reports.analysis.errors import AnalysisError
 from reports.analysis.estimators import ProportionSpec, frequencies, mean, proportion
 from reports.analysis.suppression import (
+    Relations,
     apply_to_estimates,
+    protect,
     suppress_small_cells,
     suppressed_view,
 )
@@ -335,3 +337,22 @@ def test_non_answer_counts_that_differ_by_category_are_each_protected() -> None:
     published = apply_to_estimates(table, k=5)
     shown = published["missing"].dropna()
     assert not ((shown >= 1) & (shown < 5)).any(), published
+
+
+def test_a_protected_problem_solved_again_gives_a_fresh_identical_mask() -> None:
+    def relations() -> Relations:
+        table = Relations()
+        cells = [table.entry(("cell", i), value) for i, value in enumerate((2, 7, 9))]
+        total = table.entry("total", 18, cost=1)
+        table.relation(cells, total)
+        return table
+
+    first = protect(relations())
+    first[:] = False  # what a caller does with its mask is its own business
+    second = protect(relations())
+    assert second.tolist() == [True, True, False, False] and second.flags.writeable
+    other = relations()
+    other.values[0] = 3.0
+    other.values[3] = 19.0
+    assert protect(other).tolist() == [True, True, False, False]
+    assert protect(relations(), k=2).tolist() == [False, False, False, False]

@@ -89,6 +89,64 @@ def test_a_blanked_district_blanks_a_single_district_region_and_size_unlinks_ros
     assert not blank_size & set(linked["id"])  # no roster row gives a blanked size back
 
 
+def test_rare_districts_merge_into_their_region_only_while_key_variables_need_it() -> None:
+    rows = [(i, "north", "a", "f" if i % 2 else "m", "x", 2) for i in range(10)]
+    rows += [(10 + i, "north", "b", "f", "x", 2) for i in range(2)]
+    rows += [(12 + i, "south", "c", "f", "x", 2) for i in range(5)]
+    households, roster = frames(rows, [])
+    households["_district"] = households["district"]
+    merge = {"column": "district", "when": "if_needed", "merge_rare": True, "also": ["_district"]}
+    needed = parse_rules(rules_raw(key_variables_target=0.9, recodings=[merge]))
+    result = anonymise(households, roster, needed, parents=PARENTS)
+    # b (2 households) cannot keep its district at k = 3: it is merged with a, the only other
+    # district of its region, and the copy of the district beside it is merged too.
+    out = result.households.set_index("id")
+    assert set(out.loc[range(12), "district"]) == {"north_other"}
+    assert (out.loc[range(12), "_district"] == "north_other").all()
+    assert set(out.loc[range(12, 17), "district"]) == {"c"}  # alone in its region: left
+    assert result.recodings == ("district: b+a → north_other",)
+    assert result.key_variables_kept_together() == 1.0
+    # 15 of 17 households already share their key variables with two others: not needed.
+    enough = parse_rules(rules_raw(key_variables_target=0.85, recodings=[merge]))
+    result = anonymise(households, roster, enough, parents=PARENTS)
+    assert result.recodings == () and "north_other" not in set(result.households["district"])
+
+
+def test_chained_recodings_say_which_codes_a_wider_code_holds() -> None:
+    rows = [(i, "north", "a", "f" if i % 3 else "m", "x", 2) for i in range(12)]
+    households, roster = frames(rows, [])
+    first = {"column": "sex", "when": "always", "map": {"f": "fm"}, "also": ["sex_detail"]}
+    second = {"column": "sex", "when": "always", "map": {"fm": "any", "m": "any"}}
+    rules = parse_rules(rules_raw(recodings=[first, second]))
+    result = anonymise(households, roster, rules)
+    assert result.merged_codes["sex"] == {"any": ("f", "m")}
+    assert result.merged_codes["sex_detail"] == {"fm": ("f",)}
+
+
+def test_a_household_losing_a_key_variable_does_not_take_it_from_others() -> None:
+    """Blanking one household's sex used to blank it for the six others of its district too,
+    so that the blanks formed a class; blanking its district as well costs fewer households."""
+    places = [("north", "a")] * 7 + [("north", "b")] * 7 + [("south", "c")] * 5
+    sexes = (["f"] * 6 + ["m"]) * 2 + ["f"] * 5
+    rows = [
+        (i, *place, sex, "x", 2) for i, (place, sex) in enumerate(zip(places, sexes, strict=True))
+    ]
+    households, roster = frames(rows, [])
+    rules = parse_rules(rules_raw(recodings=[]))
+    result = anonymise(households, roster, rules, parents=PARENTS)
+    assert result.risk_after.records_below_k == 0
+    assert result.key_variables_kept_together() >= 11 / 19
+
+
+def test_a_key_variable_coarsened_for_everyone_is_not_mostly_blanked() -> None:
+    rows = [(i, "north", "a", "f" if i % 2 else "m", "x", 2) for i in range(12)]
+    households, roster = frames(rows, [])
+    wider = {"column": "sex", "when": "always", "map": {"f": "person", "m": "person"}}
+    result = anonymise(households, roster, parse_rules(rules_raw(recodings=[wider])))
+    assert result.loss("sex").recoded == 12
+    assert not [code for code, _ in result.verdict.warnings if code == "mostly_blanked"]
+
+
 hh_values = st.tuples(
     st.sampled_from(["a", "b", "c"]),
     st.sampled_from(["f", "m"]),
@@ -145,6 +203,15 @@ def test_engine_leaves_no_class_below_k_and_keeps_inputs(households, member_sexe
         ({"key_variables": ["income"]}, "key_variables"),
         ({"sampling_fraction": None}, "sampling_fraction"),
         ({"surprise": 1}, "Unknown keys"),
+        (
+            {
+                "hierarchy": {},
+                "recodings": [{"column": "district", "when": "if_needed", "merge_rare": True}],
+            },
+            "needs its parent in hierarchy",
+        ),
+        ({"recodings": [{"column": "district", "merge_rare": True}]}, "must be 'if_needed'"),
+        ({"key_variables_target": 1.5}, "key_variables_target"),
     ],
 )
 def test_rules_are_validated_on_load(change, message) -> None:

@@ -11,12 +11,15 @@ from functools import cache
 from io import BytesIO
 from typing import Any
 
+import pyphen  # WeasyPrint's hyphenation dictionaries
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from reports.charts import Bar, bar_chart_svg
+from reports.languages import PAPER_LANGUAGES
 from reports.render import (
+    TEMPLATE_DIR,
     Annex,
     Chapter,
     Figure,
@@ -587,3 +590,11 @@ def test_word_count_covers_the_narrative_only() -> None:
     )
     assert word_count(paper) == 15  # "x" from stripped raw HTML is a word too
     assert word_count(build_paper("en")) > 1000
+
+
+def test_justified_only_in_languages_with_a_hyphenation_dictionary() -> None:
+    css = (TEMPLATE_DIR / "paper.css").read_text(encoding="utf-8")
+    left = set(re.findall(r"html:lang\((\w+)\) body[^{]*\{[^}]*text-align: left", css))
+    for language in PAPER_LANGUAGES:
+        # Justified text without hyphenation leaves wide gaps between long words.
+        assert language in pyphen.LANGUAGES or language in left, language

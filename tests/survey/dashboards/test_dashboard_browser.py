@@ -35,7 +35,7 @@ def test_changing_a_filter_changes_the_numbers(
     browser: Any, live_server: LiveServer, coordinator: str
 ) -> None:
     page = new_page(browser, live_server.url, coordinator)
-    page.goto(f"{live_server.url}/dashboard/indicators?lang=en")
+    page.goto(f"{live_server.url}/dashboard/indicators?demo=include&lang=en")
     before_total = int(ANALYSED.search(page.inner_text(".data-summary")).group(1))
     before = chosen_estimates(page)
     assert before_total == 250 and before and all(before)
@@ -57,7 +57,7 @@ def test_charts_are_drawn_not_blacked_out(
 ) -> None:
     """Under the site's CSP (no inline styles) the bars keep their colour and the page its white."""
     page = new_page(browser, live_server.url, coordinator)
-    page.goto(f"{live_server.url}/dashboard/needs?lang=en")
+    page.goto(f"{live_server.url}/dashboard/needs?demo=include&lang=en")
     svg = page.locator("figure.chart svg").first
     background = svg.evaluate("s => getComputedStyle(s.querySelector('#patch_1 path')).fill")
     assert background in {"rgb(255, 255, 255)", "#ffffff"}
@@ -73,11 +73,11 @@ def test_charts_are_drawn_not_blacked_out(
 @pytest.mark.parametrize(
     "path",
     [
-        "/dashboard/",
-        "/dashboard/needs?by=generation",
-        "/dashboard/indicators?by=district",
-        "/dashboard/questions?by=age_band",
-        "/dashboard/quality",
+        "/dashboard/?demo=include",
+        "/dashboard/needs?by=generation&demo=include",
+        "/dashboard/indicators?by=district&demo=include",
+        "/dashboard/questions?by=age_band&demo=include",
+        "/dashboard/quality?demo=include",
     ],
 )
 def test_no_sideways_scrolling_on_a_phone(

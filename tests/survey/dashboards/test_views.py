@@ -122,7 +122,7 @@ def test_advocates_see_no_small_counts_coordinators_do(client, auth, demo) -> No
     auth.login("coordinator")
     seen = set()
     for url in urls:
-        seen |= set(cells(client.get(url).text, "count"))
+        seen |= set(cells(client.get(url + "&demo=include").text, "count"))
     assert seen & SMALL  # exact counts, small ones included
 
 
@@ -133,19 +133,21 @@ def test_advocate_overview_hides_per_volunteer_counts(client, auth, demo) -> Non
     assert "Data quality" not in html
     auth.logout()
     auth.login("coordinator")
-    html = client.get("/dashboard/").text
+    html = client.get("/dashboard/?demo=include").text
     assert "Submissions per volunteer" in html
     assert "Data quality" in html
 
 
-def test_demo_data_appear_and_can_be_left_out(client, auth, demo) -> None:
+def test_demo_data_are_left_out_unless_asked_for(client, auth, demo) -> None:
     auth.login("coordinator")  # advocates always see the publication (demo data included)
     html = client.get("/dashboard/").text
-    assert "Submissions analysed: 300" in html
-    assert "Includes 300 demo submissions" in html
-    html = client.get("/dashboard/?demo=exclude").text
     assert "No submissions match these filters." in html
     assert "Demo data 300" in html  # stated as left out
+    assert "Include demo data (synthetic, not survey results)" in html  # the toggle
+    html = client.get("/dashboard/?demo=include").text
+    assert "Submissions analysed: 300" in html
+    assert "Includes 300 demo submissions" in html
+    assert "demo=include" in html  # links between pages keep the choice
 
 
 def test_excluded_submissions_are_stated(client, auth, demo) -> None:
@@ -158,7 +160,7 @@ def test_excluded_submissions_are_stated(client, auth, demo) -> None:
     )
     db.session.commit()
     auth.login("coordinator")
-    html = client.get("/dashboard/indicators").text
+    html = client.get("/dashboard/indicators?demo=include").text
     assert "Submissions analysed: 291" in html
     assert "On hold 2, Rejected 7" in html
     auth.logout()
@@ -183,8 +185,8 @@ def test_filter_that_matches_nothing(client, auth, demo) -> None:
 
 def test_filter_changes_the_numbers(client, auth, demo) -> None:
     auth.login("coordinator")
-    everyone = client.get("/dashboard/indicators?survey_round=all").text
-    women = client.get("/dashboard/indicators?survey_round=all&sex=female").text
+    everyone = client.get("/dashboard/indicators?survey_round=all&demo=include").text
+    women = client.get("/dashboard/indicators?survey_round=all&sex=female&demo=include").text
     total = int(re.search(r"Submissions analysed: (\d+)", everyone).group(1))
     female = int(re.search(r"Submissions analysed: (\d+)", women).group(1))
     assert 0 < female < total
@@ -193,7 +195,7 @@ def test_filter_changes_the_numbers(client, auth, demo) -> None:
 
 def test_one_group_disaggregation(client, auth, demo) -> None:
     auth.login("coordinator")  # advocates may not filter and disaggregate at once
-    response = client.get("/dashboard/indicators?sex=female&by=sex")
+    response = client.get("/dashboard/indicators?sex=female&by=sex&demo=include")
     assert response.status_code == 200
     assert "Only one group of" in response.text
     assert_no_nan(response.text)
@@ -227,7 +229,7 @@ def test_bad_query_values(client, auth, demo, query, message) -> None:
 
 def test_local_date_format_is_accepted(client, auth, demo) -> None:
     auth.login("coordinator")
-    response = client.get("/dashboard/?date_from=01.01.2000&date_to=31.12.2099")
+    response = client.get("/dashboard/?date_from=01.01.2000&date_to=31.12.2099&demo=include")
     assert response.status_code == 200
     assert "Submissions analysed: 300" in response.text
 
@@ -259,7 +261,7 @@ def test_advocates_cannot_open_quality_or_set_targets(client, auth, demo) -> Non
 
 def test_quality_page(client, auth, demo) -> None:
     auth.login("coordinator")
-    html = client.get("/dashboard/quality").text
+    html = client.get("/dashboard/quality?demo=include").text
     for heading in ("Interview duration", "Checks per volunteer", "Suspected duplicates"):
         assert heading in html
     assert "Straight-lining" in html and "Item non-response" in html
@@ -268,7 +270,7 @@ def test_quality_page(client, auth, demo) -> None:
 
 def test_targets_and_progress(client, auth, demo, survey_round, default_instrument) -> None:
     auth.login("coordinator")
-    query = f"?survey_round={survey_round.id}"
+    query = f"?survey_round={survey_round.id}&demo=include"
     html = client.get("/dashboard/" + query).text
     assert "Set interview targets per district" in html
     response = client.post(
@@ -319,7 +321,7 @@ def test_refusals_are_counted(client, auth, demo, default_instrument, survey_rou
         )
     db.session.commit()
     auth.login("coordinator")
-    html = client.get("/dashboard/").text
+    html = client.get("/dashboard/?demo=include").text
     assert "Did not consent" in html
     assert "3" in cells(html, "count")
     auth.logout()
@@ -330,10 +332,11 @@ def test_refusals_are_counted(client, auth, demo, default_instrument, survey_rou
 
 def test_new_submissions_show_up(client, auth, demo, default_instrument, survey_round) -> None:
     auth.login("coordinator")
-    assert "Submissions analysed: 300" in client.get("/dashboard/").text
-    assert "Submissions analysed: 300" in client.get("/dashboard/").text  # cached
+    url = "/dashboard/?demo=include"
+    assert "Submissions analysed: 300" in client.get(url).text
+    assert "Submissions analysed: 300" in client.get(url).text  # cached
     write_demo_data(default_instrument, survey_round, 10, seed=99)
-    assert "Submissions analysed: 310" in client.get("/dashboard/").text
+    assert "Submissions analysed: 310" in client.get(url).text
 
 
 def small_form(create_instrument: Any, version: str) -> Any:
@@ -422,7 +425,7 @@ def test_bad_weights(client, auth, demo, monkeypatch, weights) -> None:
     monkeypatch.setattr(estimates, "plan_of", weighted)
     monkeypatch.setattr(filters, "select_rows", with_weights)
     auth.login("coordinator")
-    for url in ("/dashboard/indicators", "/dashboard/needs"):
+    for url in ("/dashboard/indicators?demo=include", "/dashboard/needs?demo=include"):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "weights must not" in response.text.lower(), url
@@ -432,7 +435,7 @@ def test_bad_weights(client, auth, demo, monkeypatch, weights) -> None:
 
 def test_csv_download_is_suppressed_and_audited(client, auth, demo) -> None:
     auth.login("coordinator")
-    response = client.get("/dashboard/indicators.csv?by=district")
+    response = client.get("/dashboard/indicators.csv?by=district&demo=include")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     lines = response.text.lstrip("\ufeff").splitlines()

@@ -163,7 +163,7 @@ def test_a_hidden_group_prints_no_number() -> None:
 def test_missing_translations_fall_back_to_english_and_are_listed() -> None:
     content = build_paper(settings(language="kk"), snapshot())
     text = texts(content)
-    assert "Unmet need for care: 37\u00a0%" in text or "Unmet need for care: 37 %" in text
+    assert "Unmet need for care: 37%" in text  # Kazakh writes per cents as CLDR and charts do
     assert "Қатерлі ісік: 6" in text
     assert content.missing == (
         "indicator “unmet”",
@@ -215,3 +215,42 @@ def test_a_hidden_row_prints_no_n_either() -> None:
     rows = [r for table in content.paper.annexes[0].blocks for r in table.rows]
     assert not [r for r in rows if "Big district" in r[0]]
     assert "40" not in texts(content).split("Big district")[-1][:20]
+
+
+def test_the_default_meeting_is_never_one_already_held() -> None:
+    held = build_paper(settings(), snapshot()).paper.masthead
+    assert held.place_and_dates == "New York, 3–7 March 2025"  # the paper of 3 March 2025
+    for language in ("en", "ru", "kk"):
+        later = build_paper(settings(date=dt.date(2026, 12, 1), language=language), snapshot())
+        masthead = later.paper.masthead
+        fields = (masthead.meeting, masthead.place_and_dates, masthead.agenda_item)
+        assert not [text for text in fields if "2025" in text], language
+        assert masthead.agenda_footnote == "" and masthead.meeting  # the body, no ordinal
+    typed = build_paper(
+        settings(date=dt.date(2026, 12, 1), place_and_dates="Vienna, 1–3 June 2027"), snapshot()
+    )
+    assert typed.paper.masthead.place_and_dates == "Vienna, 1–3 June 2027"
+
+
+def test_words_are_those_the_advocate_typed() -> None:
+    assert build_paper(settings(), snapshot()).words == 0  # standard texts are not typed
+    content = build_paper(
+        settings(
+            introduction="We met **forty** families in Semey-based groups.",
+            recommendations_states="Support the fund\nShare data",
+        ),
+        snapshot(),
+    )
+    assert content.words == 7 + 5
+
+
+def test_a_translated_quote_follows_its_original_in_other_languages() -> None:
+    data = snapshot()
+    data["quotes"][0]["translations"] = {"en": "Help us.", "kk": "Бізге көмектесіңіз."}
+    english = build_paper(settings(language="en"), data)
+    quotes = [b for c in english.paper.chapters for b in c.blocks if isinstance(b, Quote)]
+    assert [q.text for q in quotes] == ["Помогите нам.", "Help us."]
+    assert quotes[1].attribution == "Translation by the submitting organization"
+    russian = build_paper(settings(language="ru"), data)  # the respondent's own language
+    quotes = [b for c in russian.paper.chapters for b in c.blocks if isinstance(b, Quote)]
+    assert [q.text for q in quotes] == ["Помогите нам."]

@@ -254,7 +254,7 @@ MASTHEAD = {
 def test_masthead_fields_are_on_page_one(world: World, language: str) -> None:
     first = flat(world.papers[language].pages[0])
     date, original, byline = MASTHEAD[language]
-    texts = sentences.TEXT[language]
+    texts = sentences.meeting_defaults(language, dt.date(2025, 3, 3))
     for expected in (
         SYMBOL,
         "Distr.: General",
@@ -533,7 +533,8 @@ def test_the_command_stores_history_and_audits_without_answers(world: World) -> 
         report = db.session.get(GeneratedReport, world.papers["kk"].report.id)
         assert report is not None
         assert report.created_by_id is None and report.language == "kk"
-        assert report.word_count > 1000
+        # The recommendations typed in base_settings, not the findings written from the data
+        assert 20 < report.word_count < 60
         entries = db.session.execute(
             select(AuditEntry).where(AuditEntry.action == "report_generated")
         ).scalars()

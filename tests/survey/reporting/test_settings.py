@@ -124,7 +124,8 @@ def test_every_language_has_every_sentence_with_the_same_placeholders() -> None:
 
 
 def test_kazakh_text_uses_the_cyrillic_letter_i() -> None:
-    for table in (sentences.TEXT["kk"], *_kazakh_labels()):
+    meetings = [texts["kk"] for _last_day, texts in sentences.MEETINGS]
+    for table in (sentences.TEXT["kk"], *_kazakh_labels(), *meetings, sentences.NEXT_MEETING["kk"]):
         for text in table.values():
             assert not re.search(r"[iI]", re.sub(r"\{\w+\}|JIAF", "", text)), text
 

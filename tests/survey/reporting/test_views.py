@@ -3,10 +3,13 @@ history, downloads and regeneration, and the coordinators' quote approvals."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from io import BytesIO
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from survey.collection.models import Submission
@@ -74,11 +77,12 @@ def test_the_settings_page_offers_the_data_and_a_busy_state(
     assert 'value="semey_city"' in page and 'value="g1"' in page and 'value="18_39"' in page
     assert 'data-busy-label="Generating…"' in page
     assert "js/reporting.js" in page and "<script>" not in page
-    assert 'placeholder="Third Meeting of States Parties' in page
+    # Dated today: the meeting after the last one listed (see the test on held meetings)
+    assert 'placeholder="Meeting of States Parties to the Treaty' in page
     russian = client.get("/reports/?lang=ru").text
     assert "Рабочий документ для Совещания государств-участников" in russian
     # A new paper is written in the interface language; the placeholders follow it.
-    assert 'placeholder="Третье совещание государств' in russian
+    assert 'placeholder="Совещание государств — участников' in russian
     kazakh = client.get("/reports/history?lang=kk").text
     assert "Жасалған есептер" in kazakh
     assert re.search(r'name="review_statuses"[^>]*value="approved"[^>]*checked', page) or (
@@ -275,6 +279,10 @@ def test_generate_download_and_regenerate_identically(
     download = client.get(f"/reports/download?report={report.id}")
     assert download.status_code == 200
     assert download.headers["Content-Type"] == "application/pdf"
+    pages = len(PdfReader(BytesIO(download.data)).pages)
+    # The length as printed, and the usual length only as a warning when it is exceeded
+    assert f"{pages} pages; you typed 0 words in the narrative" in history
+    assert ("NGO working papers usually run 4 to 10" in history) == (pages > 10)
     assert download.data.startswith(b"%PDF") and services.sha256(download.data) == report.pdf_sha256
     services.pdf_path(report).unlink()  # a lost file is rebuilt from the snapshot
     again = client.get(f"/reports/download?report={report.id}")
@@ -321,6 +329,33 @@ def test_coordinators_approve_and_revoke_quotes(client: Any, auth: Any, demo_dat
     )
     assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
     assert audit_actions()[-2:] == ["quote_approved", "quote_revoked"]
+
+
+def test_translations_are_typed_next_to_the_original_and_reach_the_paper(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    submission = quoted(demo_data)
+    spoken = submission.answers.get("interview_language")
+    spoken = spoken if spoken in ("kk", "ru", "en") else submission.language
+    other = "en" if spoken != "en" else "ru"
+    auth.login("coordinator")
+    page = client.get("/reports/quotes?show=pending").text
+    row = page.split(submission.answers[QUESTION], 1)[1].split("</tr>", 1)[0]
+    assert f'name="translation_{other}"' in row and f'name="translation_{spoken}"' not in row
+    ours = {"en": "We have no doctor here.", "ru": "У нас здесь нет врача."}[other]
+    data = {"submission_id": submission.id, "question": QUESTION, "action": "approve"}
+    client.post("/reports/quotes", data={**data, f"translation_{other}": ours})
+    assert ours in client.get("/reports/quotes?show=approved").text  # shown for correcting
+    client.post(
+        "/reports/quotes", data={**data, "action": "translate", f"translation_{other}": ours + "!"}
+    )
+    assert audit_actions()[-2:] == ["quote_approved", "quote_translated"]
+    settings = settings_from_mapping({**FORM, "include_demo": True, "language": other})
+    quotes = build_snapshot(settings)["quotes"]
+    assert quotes[0]["translations"] == {other: ours + "!"}
+    paper = services.build_paper(settings, build_snapshot(settings))
+    texts = [b.text for c in paper.paper.chapters for b in c.blocks if hasattr(b, "attribution")]
+    assert texts == [submission.answers[QUESTION], ours + "!"]  # the original, then ours
 
 
 def test_an_answer_holding_an_identifier_cannot_be_quoted(
@@ -374,3 +409,13 @@ def test_a_withdrawn_interview_loses_its_approval_and_its_quote(
     db.session.commit()
     assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
     assert build_snapshot(settings)["quotes"] == []
+
+
+def test_the_meeting_offered_is_never_one_already_held(client: Any, auth: Any) -> None:
+    auth.login("advocate")
+    page = client.get("/reports/").text  # the paper's date: today
+    assert services.today() > dt.date(2025, 3, 7)
+    assert "3–7 March 2025" not in page and "TPNW/MSP/2025/1." not in page
+    assert "No upcoming meeting with a published agenda is known" in page
+    page = client.post("/reports/", data={**FORM, "action": "preview"}).text  # 3 March 2025
+    assert 'placeholder="New York, 3–7 March 2025"' in page
