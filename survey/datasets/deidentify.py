@@ -729,7 +729,7 @@ def _metadata_value_labels(
     tables: Mapping[str, pd.DataFrame], dataset: Dataset
 ) -> dict[str, dict[str, str]]:
     """Labels, in the current locale, of the codes the instrument does not label: review
-    statuses, sources, age bands and yes/no calculations."""
+    statuses, sources, age bands and the codes of calculated variables."""
     labels: dict[str, dict[str, str]] = {
         "_review_status": {code: str(text) for code, text in REVIEW_STATUS_LABELS.items()},
         "_source": {"web": _("web form"), "openrosa": _("ODK Collect"), "demo": _("demo")},
