@@ -189,13 +189,26 @@ def withdrawal() -> Any:
     """Find a submission by the respondent's receipt code and delete it for good."""
     form = WithdrawalForm()
     submission = None
+    holders: list[Any] = []
     if form.validate_on_submit():
-        submission = reviewing.find_by_receipt_code(form.receipt_code.data or "")
-        if submission is None:
+        holders = reviewing.submissions_holding(form.receipt_code.data or "")
+        chosen = request.form.get("submission", "")
+        if len(holders) == 1:
+            submission = holders[0]
+        else:
+            submission = next((s for s in holders if str(s.id) == chosen), None)
+        if not holders:
             form.receipt_code.errors = [
                 _("No submission has this receipt code. Check the code with the respondent.")
             ]
-        elif form.confirm.data:
+        elif submission is None and (form.confirm.data or request.form.get("action")):
+            form.confirm.errors = [
+                _(
+                    "Nothing was deleted. Choose the respondent's interview by its district and "
+                    "date, then confirm."
+                )
+            ]
+        elif submission is not None and form.confirm.data:
             reviewing.withdraw_submission(submission, by=current_user._get_current_object())
             db.session.commit()
             flash(_("The answers were deleted completely."), "success")
@@ -214,6 +227,7 @@ def withdrawal() -> Any:
         "collection/withdrawal.html",
         form=form,
         submission=submission,
+        holders=holders if len(holders) > 1 else [],
         title=title,
         district_labels=dict(reviewing.district_choices(language)),
     ), (422 if form.errors else 200)

@@ -108,6 +108,12 @@ class Submission(db.Model):
     instrument_version: Mapped[InstrumentVersion] = relationship()
     survey_round: Mapped[SurveyRound] = relationship()
     entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])
+
+    @property
+    def held_code(self) -> str:
+        """The receipt code the respondent holds (a shared device code without its scope)."""
+        return self.receipt_code.split("/", 1)[0]
+
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     versions: Mapped[list[SubmissionVersion]] = relationship(
         back_populates="submission",

@@ -218,6 +218,16 @@ def device_receipt_code(instance_id: str) -> str:
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
+# A device code another interview already holds is kept, scoped: "K7RA-3MXP-9QWE/2" is the
+# second interview whose respondent holds "K7RA-3MXP-9QWE" (fits String(16)).
+SCOPE_SEPARATOR = "/"
+
+
+def held_code(receipt_code: str) -> str:
+    """The code the respondent holds, without the scope a shared device code gets."""
+    return receipt_code.split(SCOPE_SEPARATOR, 1)[0]
+
+
 def normalize_receipt_code(text: str) -> str:
     """A typed receipt code in canonical form (upper case, dashes every four), for look-ups."""
     raw = re.sub(r"[\s\-]", "", text.upper())

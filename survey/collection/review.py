@@ -251,6 +251,26 @@ def find_by_receipt_code(code: str) -> Submission | None:
     ).scalar_one_or_none()
 
 
+def submissions_holding(code: str) -> list[Submission]:
+    """Every submission whose respondent holds this receipt code: one, or several when devices
+    issued the same code (kept scoped as CODE/2…, see services._unused_receipt_code)."""
+    from survey.collection.privacy import SCOPE_SEPARATOR, normalize_receipt_code
+
+    held = normalize_receipt_code(code)
+    if not held or SCOPE_SEPARATOR in held:
+        return []
+    return list(
+        db.session.execute(
+            select(Submission)
+            .where(
+                (Submission.receipt_code == held)
+                | Submission.receipt_code.startswith(held + SCOPE_SEPARATOR, autoescape=True)
+            )
+            .order_by(Submission.id)
+        ).scalars()
+    )
+
+
 def withdraw_submission(submission: Submission, by: User | None = None) -> dict[str, Any]:
     """Delete a submission and all its earlier versions, audited with what the audit may keep
     (never the answers or the receipt code); returns that trace."""

@@ -33,6 +33,7 @@ from survey.clock import utcnow
 from survey.collection.models import Refusal, ReviewStatus, Submission, SurveyRound
 from survey.collection.privacy import (
     DEFAULT_PHONE_REGIONS,
+    SCOPE_SEPARATOR,
     device_receipt_code,
     find_identifiers,
     new_receipt_code,
@@ -218,22 +219,32 @@ def find_by_instance_id(instance_id: str) -> Submission | None:
     ).scalar_one_or_none()
 
 
+def _code_taken(code: str) -> bool:
+    return (
+        db.session.execute(select(Submission.id).where(Submission.receipt_code == code)).first()
+        is not None
+    )
+
+
 def _unused_receipt_code(instance_id: str, device_code: str | None = None) -> str:
-    """The device's code when it is the one derived from this instanceID and still free (the
-    respondent already holds it), otherwise a new random one."""
+    """The device's code when it is the one derived from this instanceID (the respondent already
+    holds it), otherwise a new random one.
+
+    A device code another interview holds (two instanceIDs with the same 54-bit digest) is
+    kept, scoped as CODE/2, CODE/3…: a new code would never reach the respondent, who has gone,
+    and their code would withdraw someone else's answers. Withdrawal by CODE then lists every
+    holder for the coordinator to choose from.
+    """
     if device_code and normalize_receipt_code(device_code) == device_receipt_code(instance_id):
         code = device_receipt_code(instance_id)
-        taken = db.session.execute(
-            select(Submission.id).where(Submission.receipt_code == code)
-        ).first()
-        if taken is None:
-            return code
+        scoped, holder = code, 1
+        while _code_taken(scoped):
+            holder += 1
+            scoped = f"{code}{SCOPE_SEPARATOR}{holder}"
+        return scoped
     while True:
         code = new_receipt_code()
-        taken = db.session.execute(
-            select(Submission.id).where(Submission.receipt_code == code)
-        ).first()
-        if taken is None:
+        if not _code_taken(code):
             return code
 
 
@@ -355,6 +366,7 @@ class Acknowledgement:
     errors: Mapping[str, list[str]] = field(default_factory=dict)
     submission: Submission | None = None
     receipt_code: str | None = None
+    notice: str | None = None  # something the volunteer should know about a saved interview
 
     @property
     def stored(self) -> bool:
@@ -500,11 +512,31 @@ def receive_interview(interview: Interview) -> Acknowledgement:
                 "source": interview.source,
             },
         )
+    notice = None
+    if result.outcome == "saved" and SCOPE_SEPARATOR in submission.receipt_code:
+        record_audit(
+            "receipt_code_shared",
+            user=user,
+            target=f"submission {submission.id}",
+            details={"holders": int(submission.receipt_code.rsplit(SCOPE_SEPARATOR, 1)[1])},
+        )
+        notice = shared_code_message(submission.held_code)
     visible = may_see_receipt(submission, user)
     return Acknowledgement(
         result.outcome,
         submission=submission,
-        receipt_code=submission.receipt_code if visible else None,
+        receipt_code=submission.held_code if visible else None,
+        notice=notice if visible else None,
+    )
+
+
+def shared_code_message(code: str) -> str:
+    """What the volunteer is told when the respondent's device code was already held."""
+    return _(
+        "The receipt code %(code)s given on the device is also held by another interview. "
+        "The interview is saved and the respondent's code still works: if they withdraw, the "
+        "coordinator will ask for their district and interview date to find their answers.",
+        code=code,
     )
 
 

@@ -336,8 +336,12 @@ def _answer(
         return SaveAnswer(
             "duplicate", 200, message, location=url_for("collection.home"), receipt_code=None
         )
+    if acknowledgement.notice:
+        # Flashed too: a device sending its queue in the background shows it on the next page.
+        flash(acknowledgement.notice, "warning")
     return SaveAnswer(
         status,  # "saved" or "duplicate"
+        message=acknowledgement.notice,
         receipt_code=acknowledgement.receipt_code,
         location=url_for("collection.saved", instance_id=instance_id),
     )

@@ -16,33 +16,10 @@ from reports.instrument import SPECIAL_CODES
 from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
+from survey.datasets.labels import DERIVED_VALUES, derived_label
 from survey.instruments.spec import InstrumentSpec
 
 SPECIAL = SPECIAL_CODES
-
-
-# Names of derived (calculated) variables, which carry no label in the XLSForm.
-DERIVED_COLUMNS: Mapping[str, Any] = {
-    "age_band": _l("Age group"),
-    "generation": _l("Generation"),
-    "wg_disability": _l("Disability (Washington Group)"),
-    "phq4_positive": _l("Positive PHQ-4 screen"),
-    "_district": _l("District"),
-}
-
-
-DERIVED_VALUES: Mapping[str, Any] = {
-    "g1": _l("G1: exposed themselves"),
-    "g2": _l("G2: child of an exposed person"),
-    "g3": _l("G3: grandchild of an exposed person"),
-    "none": _l("No connection to the tests"),
-    "yes": _l("Yes"),
-    "no": _l("No"),
-    "True": _l("Yes"),
-    "False": _l("No"),
-    "dnk": _l("Don't know"),
-    "pnta": _l("Prefer not to answer"),
-}
 
 
 CHAPTERS: Mapping[str, Any] = {
@@ -92,9 +69,9 @@ class Labels:
             inner = name.removeprefix(RESPONDENT_PREFIX)
             return _("Respondent: %(label)s", label=self.column(inner))
         label = self.columns.get(name)
-        if name in DERIVED_COLUMNS and (label is None or label == name):
-            return str(DERIVED_COLUMNS[name])
-        return label or name
+        if label is None or label == name:
+            return derived_label(name)
+        return label
 
     def value(self, column: str, code: Any) -> str:
         """A code's label in a column; derived codes and special answers get UI labels."""

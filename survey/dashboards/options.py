@@ -16,8 +16,9 @@ from survey.collection.rounds import current_round
 from survey.dashboards import estimates
 from survey.dashboards.cache import page_cache, version_key
 from survey.dashboards.filters import FILTER_QUESTIONS, dashboard_instruments, round_names
-from survey.dashboards.labels import DERIVED_COLUMNS, SPECIAL, Labels, settlement_like
+from survey.dashboards.labels import SPECIAL, Labels, settlement_like
 from survey.datasets.dataset import Dataset
+from survey.datasets.labels import derived_label
 from survey.instruments.models import Instrument
 
 STANDARD_DISAGGREGATIONS = (
@@ -119,8 +120,7 @@ def _filter_options(
         if indicator.kind != "ranking"
     )
     questions = tuple(
-        (d.name, labels.text(d.labels, str(DERIVED_COLUMNS.get(d.name, d.name))))
-        for d in analysable(dataset)
+        (d.name, labels.text(d.labels, derived_label(d.name))) for d in analysable(dataset)
     )
     return FilterOptions(
         instruments=tuple((i.form_id, i.title) for i in dashboard_instruments()),

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from reports.anonymization import DEFAULT_AGE_BANDS, generalise, k_anonymity
 from reports.anonymization.engine import anonymise
@@ -50,8 +52,10 @@ from reports.anonymization.result import AnonymisationResult, Verdict
 from reports.anonymization.rules import DisclosureRules, RulesError, load_rules, parse_rules
 from reports.languages import LANGUAGES
 from survey.clock import utcnow
+from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
+from survey.datasets.labels import DERIVED_COLUMNS, DERIVED_VALUES, RESPONDENT_LABEL
 from survey.instruments.services import DEFAULT_INSTRUMENT
 
 FORMATS = ("csv", "xlsx", "sav")
@@ -162,6 +166,9 @@ class DisclosureSummary:
     verdict: Verdict
     quasi_identifiers: tuple[str, ...] = ()  # the respondents' (household's)
     member_quasi_identifiers: tuple[str, ...] = ()
+    # risk_basis's parts, so the about file can say it in the export's language
+    weight: str | None = None
+    sampling_fraction: float | None = None
 
     @property
     def global_risk(self) -> float:
@@ -521,6 +528,8 @@ def _summary(result: AnonymisationResult, rules: DisclosureRules) -> DisclosureS
         key_variables=tuple(result.key_variables),
         key_variables_kept_together=result.key_variables_kept_together(),
         verdict=result.verdict,
+        weight=rules.weight,
+        sampling_fraction=rules.sampling_fraction,
         quasi_identifiers=tuple(result.quasi_identifiers.get("respondents", ())),
         member_quasi_identifiers=tuple(
             q for t, qis in result.quasi_identifiers.items() if t != "respondents" for q in qis
@@ -677,7 +686,7 @@ def prepare_export(
             if column.endswith("_age_band") or column == "age_band":
                 base = column.removesuffix("_band")
                 column_labels.setdefault(column, column_labels.get(base, column))
-    value_labels = _label_merged_codes(dataset.value_labels(language), merged_codes)
+    value_labels = dataset.value_labels(language)
     types = _types(dataset)
     report = ExportReport(
         format=fmt,
@@ -690,7 +699,12 @@ def prepare_export(
         checks=tuple(checks),
         disclosure=disclosure,
     )
-    about = about_items(dataset, report, k)
+    with force_locale(language):
+        column_labels.update(_derived_column_labels(tables, column_labels, language))
+        about = about_items(dataset, report, k, column_labels if labels else None)
+        for column, extra in _metadata_value_labels(tables, dataset).items():
+            value_labels[column] = {**extra, **value_labels.get(column, {})}
+        value_labels = _label_merged_codes(value_labels, merged_codes)
     return PreparedExport(
         tables=tables,
         column_labels=column_labels,
@@ -701,6 +715,65 @@ def prepare_export(
         about=about,
         title=dataset.spec.title,
     )
+
+
+_BAND = re.compile(r"^(\d+)_(\d+|plus)$")
+
+
+def _band_label(code: str) -> str:
+    low, high = _BAND.fullmatch(code).groups()  # type: ignore[union-attr]
+    return f"{low}+" if high == "plus" else f"{low}–{high}"
+
+
+def _metadata_value_labels(
+    tables: Mapping[str, pd.DataFrame], dataset: Dataset
+) -> dict[str, dict[str, str]]:
+    """Labels, in the current locale, of the codes the instrument does not label: review
+    statuses, sources, age bands and the codes of calculated variables."""
+    labels: dict[str, dict[str, str]] = {
+        "_review_status": {code: str(text) for code, text in REVIEW_STATUS_LABELS.items()},
+        "_source": {"web": _("web form"), "openrosa": _("ODK Collect"), "demo": _("demo")},
+    }
+    calculated = {
+        q.name for spec in dataset.specs for q in spec.iter_questions() if q.type == "calculate"
+    }
+    for frame in tables.values():
+        for column in frame.columns:
+            series = frame[column]
+            if not isinstance(series.dtype, pd.CategoricalDtype):
+                continue
+            codes = [str(c) for c in series.cat.categories]
+            if column.endswith("age_band"):
+                labels[column] = {c: _band_label(c) for c in codes if _BAND.fullmatch(c)}
+            elif (
+                _derived_name(column) in calculated
+                or column.removeprefix(RESPONDENT_PREFIX) in calculated
+            ):
+                labels[column] = {c: str(DERIVED_VALUES[c]) for c in codes if c in DERIVED_VALUES}
+    return labels
+
+
+def _derived_name(column: str) -> str:
+    """The derived variable a column holds, whatever table it sits in (`member_generation`,
+    `respondent.age_band` → `generation`, `age_band`)."""
+    return column.removeprefix(RESPONDENT_PREFIX).removeprefix("member_")
+
+
+def _derived_column_labels(
+    tables: Mapping[str, pd.DataFrame], column_labels: Mapping[str, str], language: str
+) -> dict[str, str]:
+    """Labels, in the current locale, of calculated columns the XLSForm leaves unlabelled."""
+    labels: dict[str, str] = {}
+    for frame in tables.values():
+        for column in frame.columns:
+            name = _derived_name(column)
+            derived = DERIVED_COLUMNS.get(name)
+            if derived is None or column_labels.get(name, name) != name:
+                continue
+            labels[column] = str(derived)
+            if column.startswith(RESPONDENT_PREFIX):
+                labels[column] = f"{RESPONDENT_LABEL[language]}: {derived}"
+    return labels
 
 
 def _label_merged_codes(
@@ -719,34 +792,74 @@ def _label_merged_codes(
     return labels
 
 
-def about_items(dataset: Dataset, report: ExportReport, k: int) -> tuple[tuple[str, str], ...]:
+def about_items(
+    dataset: Dataset,
+    report: ExportReport,
+    k: int,
+    column_labels: Mapping[str, str] | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """The about file's (item, value) rows; values in the current locale's words, and columns
+    named by their labels when `column_labels` is given (an export with labels)."""
     filters = dataset.filters
+    named = _naming(column_labels)
+    statuses = [str(REVIEW_STATUS_LABELS.get(s, s)) for s in filters.review_statuses]
+    excluded = ", ".join(f"{_excluded_reason(r)}: {n}" for r, n in sorted(dataset.excluded.items()))
     rows: list[tuple[str, str]] = [
-        ("instrument", f"{dataset.spec.form_id}: {dataset.spec.title}"),
+        (
+            "instrument",
+            f"{dataset.spec.form_id}: {dataset.spec.title_in(report.language)}",
+        ),
         ("versions", ", ".join(s.version for s in dataset.specs)),
         ("generated_at_utc", utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")),
-        ("deidentified", "yes" if report.deidentified else "NO: identified data, keep private"),
-        ("values", "labels" if report.labels else "codes"),
+        (
+            "deidentified",
+            _("yes") if report.deidentified else _("NO: identified data, keep private"),
+        ),
+        ("values", _("labels") if report.labels else _("codes")),
         ("language", report.language),
-        ("review_statuses", ", ".join(filters.review_statuses)),
-        ("include_demo", "yes" if filters.include_demo else "no"),
-        ("excluded", ", ".join(f"{r}: {n}" for r, n in sorted(dataset.excluded.items())) or "none"),
+        ("review_statuses", ", ".join(statuses)),
+        ("include_demo", _("yes") if filters.include_demo else _("no")),
+        ("excluded", excluded or _("none")),
     ]
     for name, count in report.rows.items():
         rows.append((f"rows_{name}", str(count)))
     if report.dropped_columns:
-        rows.append(("dropped_columns", ", ".join(report.dropped_columns)))
+        rows.append(("dropped_columns", named(report.dropped_columns)))
     for check in report.checks:
         rows += [
-            (f"k_anonymity_{check.table}", f"k={k} over {', '.join(check.quasi_identifiers)}"),
+            (
+                f"k_anonymity_{check.table}",
+                _("k=%(k)s over %(columns)s", k=k, columns=named(check.quasi_identifiers)),
+            ),
             (f"records_at_risk_{check.table}", str(check.records_at_risk)),
             (f"records_suppressed_{check.table}", str(check.records_suppressed)),
             (f"values_blanked_{check.table}", str(check.values_blanked)),
             (f"records_dropped_{check.table}", str(check.records_dropped)),
         ]
     if report.disclosure is not None:
-        rows += disclosure_items(report.disclosure)
+        rows += disclosure_items(report.disclosure, column_labels)
     return tuple(rows)
+
+
+def _naming(column_labels: Mapping[str, str] | None) -> Any:
+    """Columns joined by their labels (with "; ", labels have commas) or by their names."""
+    if column_labels is None:
+        return lambda columns: ", ".join(columns)
+    return lambda columns: "; ".join(column_labels.get(c, c) for c in columns)
+
+
+def _risk_basis(summary: DisclosureSummary) -> str:
+    if summary.weight:
+        return _("sampling weights (%(column)s)", column=summary.weight)
+    if summary.sampling_fraction is not None:
+        return _("sampling fraction %(fraction)s", fraction=f"{summary.sampling_fraction:g}")
+    return summary.risk_basis
+
+
+def _excluded_reason(reason: str) -> str:
+    if reason == "demo":
+        return _("demo")
+    return str(REVIEW_STATUS_LABELS.get(reason, reason))
 
 
 SHARES = {"risk", "limit", "kept_share"}
@@ -756,10 +869,16 @@ def _percent(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
-def disclosure_items(summary: DisclosureSummary) -> list[tuple[str, str]]:
+def disclosure_items(
+    summary: DisclosureSummary, column_labels: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
     """The risk and information-loss figures, as sdcMicro reports them, for the about file."""
+    named = _naming(column_labels)
     rows: list[tuple[str, str]] = [
-        ("risk_method", f"Benedetti-Franconi individual risk, {summary.risk_basis}"),
+        (
+            "risk_method",
+            _("Benedetti-Franconi individual risk, %(basis)s", basis=_risk_basis(summary)),
+        ),
         ("max_global_risk", _percent(summary.max_global_risk)),
     ]
     for name, risk in (
@@ -777,25 +896,32 @@ def disclosure_items(summary: DisclosureSummary) -> list[tuple[str, str]]:
             (f"global_risk_{name}", _percent(risk.global_risk)),
         ]
     rows += [
-        ("global_recoding", "; ".join(summary.recodings) or "none"),
+        ("global_recoding", "; ".join(summary.recodings) or _("none")),
         ("households_dropped", str(summary.households_dropped)),
         ("roster_rows_dropped", str(summary.members_dropped)),
         ("rosters_cut_from_household", str(summary.rosters_unlinked)),
         (
             "key_variables_kept_together",
-            f"{', '.join(summary.key_variables)}: {_percent(summary.key_variables_kept_together)}",
+            f"{named(summary.key_variables)}: {_percent(summary.key_variables_kept_together)}",
         ),
     ]
     for loss in summary.losses:
         rows.append(
             (
                 f"information_loss_{loss.table}.{loss.column}",
-                f"kept {_percent(loss.kept_share)} ({loss.kept} of {loss.values}); "
-                f"recoded {loss.recoded}; blanked {loss.blanked}",
+                _(
+                    "kept %(share)s (%(kept)s of %(values)s); recoded %(recoded)s; "
+                    "blanked %(blanked)s",
+                    share=_percent(loss.kept_share),
+                    kept=loss.kept,
+                    values=loss.values,
+                    recoded=loss.recoded,
+                    blanked=loss.blanked,
+                ),
             )
         )
     verdict = summary.verdict
-    rows.append(("verdict", "publishable" if verdict.publishable else "REFUSED"))
+    rows.append(("verdict", _("publishable") if verdict.publishable else _("REFUSED")))
     for code, figures in (*verdict.refusals, *verdict.warnings):
         shown = ", ".join(
             f"{key}={_percent(value) if key in SHARES else value}" for key, value in figures.items()

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from survey.datasets.about import about_rows
 from survey.datasets.codebook import codebook_rows
 from survey.datasets.dataset import Dataset
 from survey.datasets.deidentify import ExportReport, PreparedExport
@@ -65,7 +66,7 @@ def export_bundle(
         with archive.open("codebook.csv", "w") as member:
             write_rows_csv(codebook_rows(prepared, sav), member)
         with archive.open("about.csv", "w") as member:
-            write_rows_csv([("item", "value"), *prepared.about], member)
+            write_rows_csv(about_rows(prepared), member)
     return prepared.report
 
 
@@ -98,7 +99,7 @@ def export_files(prepared: PreparedExport, fmt: str, out: Path) -> dict[str, Pat
         )
     else:
         export_sav(prepared, out, repeat_outs=repeats, codebook_out=paths["codebook"])
-        write_rows_csv([("item", "value"), *prepared.about], paths["about"])
+        write_rows_csv(about_rows(prepared), paths["about"])
     return paths
 
 

@@ -4,6 +4,11 @@ interface's words).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
 from survey.datasets.columns import (
     METADATA_COLUMNS,
     RESPONDENT_CONTEXT,
@@ -40,6 +45,37 @@ METADATA_LABELS: dict[str, dict[str, str]] = {
         "kk": "Тізімдегі реті",
     },
 }
+
+
+# Names of derived (calculated) variables, which carry no label in the XLSForm.
+DERIVED_COLUMNS: Mapping[str, Any] = {
+    "age_band": _l("Age group"),
+    "generation": _l("Generation"),
+    "wg_disability": _l("Disability (Washington Group)"),
+    "phq4_positive": _l("Positive PHQ-4 screen"),
+    "_district": _l("District"),
+}
+
+
+DERIVED_VALUES: Mapping[str, Any] = {
+    "g1": _l("G1: exposed themselves"),
+    "g2": _l("G2: child of an exposed person"),
+    "g3": _l("G3: grandchild of an exposed person"),
+    "none": _l("No connection to the tests"),
+    "yes": _l("Yes"),
+    "no": _l("No"),
+    "True": _l("Yes"),
+    "False": _l("No"),
+    "dnk": _l("Don't know"),
+    "pnta": _l("Prefer not to answer"),
+}
+
+
+def derived_label(name: str) -> str:
+    """The label, in the current locale, of a calculated variable the XLSForm leaves unlabelled
+    (a roster's `member_generation` as `generation`); the name itself when unknown."""
+    derived = DERIVED_COLUMNS.get(name) or DERIVED_COLUMNS.get(name.removeprefix("member_"))
+    return str(derived) if derived is not None else name
 
 
 RESPONDENT_LABEL = {"en": "Respondent", "ru": "Респондент", "kk": "Респондент"}

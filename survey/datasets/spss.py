@@ -19,6 +19,7 @@ import pandas as pd
 
 from reports.anonymization import neutralise_formula
 from reports.instrument import SPECIAL_CODES
+from survey.datasets.about import about_rows
 from survey.datasets.codebook import codebook_rows
 from survey.datasets.dataset import Dataset
 from survey.datasets.deidentify import EXPORT_TEXTS, ExportError, ExportReport, PreparedExport
@@ -173,7 +174,7 @@ def write_sav_table(
         variable_measure=measures,
         variable_format=formats,
         # SPSS keeps notes as 80-byte document lines.
-        note=[_clip(f"{k}: {v}", 80) for k, v in prepared.about],
+        note=[_clip(f"{d}: {v}", 80) for _k, d, v in about_rows(prepared)[1:]],
     )
     return len(frame)
 

@@ -34,6 +34,7 @@ from xlsxwriter.utility import (
 from xlsxwriter.xmlwriter import XMLwriter
 
 from reports.anonymization import neutralise_formula
+from survey.datasets.about import about_rows
 from survey.datasets.codebook import codebook_rows
 from survey.datasets.dataset import Dataset
 from survey.datasets.deidentify import ExportError, ExportReport, PreparedExport, prepare_export
@@ -266,7 +267,7 @@ def export_csv(
     if codebook_out is not None:
         write_rows_csv(codebook_rows(prepared), codebook_out)
     if about_out is not None:
-        write_rows_csv([("item", "value"), *prepared.about], about_out)
+        write_rows_csv(about_rows(prepared), about_out)
     return prepared.report
 
 
@@ -372,7 +373,7 @@ def export_xlsx(
                 _write_rows(sheet, columns, first, last)
     for name, rows in (
         ("codebook", codebook_rows(prepared)),
-        ("about", [("item", "value"), *prepared.about]),
+        ("about", about_rows(prepared)),
     ):
         sheet = workbook.add_worksheet(_sheet_name(name, taken))
         for number, row in enumerate(rows):

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext as _
+
 from reports.analysis.conditions import condition_columns, parse_condition_text
 from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
 from reports.analysis.plan import AnalysisPlan, Indicator, automatic_plan, indicator_from_mapping
 from survey.instruments.languages import language_code
+from survey.instruments.places import workbook_place
 from survey.instruments.registry import describe
 from survey.instruments.spec import InstrumentSpec
 
@@ -63,22 +66,30 @@ def severity_rules(spec: InstrumentSpec) -> tuple[dict[str, list[tuple[int, Any]
     rules: dict[str, list[tuple[int, Any]]] = {}
     problems: list[str] = []
     for row in spec.severity_rows:
-        where = f"Sheet 'severity', row {row.get('_row', '?')}"
+        place = row.get("_row", "?")
+        where = workbook_place("severity", place)
         sector, score_text, text = row.get("sector"), row.get("score", ""), row.get("condition")
         if not sector or not text:
-            problems.append(f"{where}: 'sector', 'score' and 'condition' are all needed.")
+            problems.append(
+                _("%(where)s: 'sector', 'score' and 'condition' are all needed.", where=where)
+            )
             continue
         try:
             score = int(score_text)
             if not 1 <= score <= 5:
                 raise ValueError
         except ValueError:
-            problems.append(f"{where}, column 'score': use a whole number from 1 to 5.")
+            problems.append(
+                _(
+                    "%(where)s: use a whole number from 1 to 5.",
+                    where=workbook_place("severity", place, "score"),
+                )
+            )
             continue
         try:
             rules.setdefault(sector, []).append((score, parse_condition_text(text)))
         except AnalysisError as error:
-            problems.append(f"{where}, column 'condition': {error}")
+            problems.append(f"{workbook_place('severity', place, 'condition')}: {error}")
     return rules, problems
 
 
@@ -99,17 +110,27 @@ def design_of(spec: InstrumentSpec) -> tuple[SurveyDesign | None, list[str]]:
         question = getattr(design, name)
         if question and question not in spec.questions_by_name:
             problems.append(
-                f"Sheet 'settings', column 'analysis_{name}': '{question}' is not a question "
-                "of this form."
+                _(
+                    "%(where)s: '%(name)s' is not a question of this form.",
+                    where=workbook_place("settings", column=f"analysis_{name}"),
+                    name=question,
+                )
             )
         elif question and spec.questions_by_name[question].repeat:
             problems.append(
-                f"Sheet 'settings', column 'analysis_{name}': '{question}' is inside a repeat; "
-                "the design belongs to the respondent's household."
+                _(
+                    "%(where)s: '%(name)s' is inside a repeat; the design belongs to the "
+                    "respondent's household.",
+                    where=workbook_place("settings", column=f"analysis_{name}"),
+                    name=question,
+                )
             )
     if (design.strata or design.cluster) and not design.weight:
         problems.append(
-            "Sheet 'settings': analysis_strata and analysis_cluster need analysis_weight."
+            _(
+                "%(where)s: analysis_strata and analysis_cluster need analysis_weight.",
+                where=workbook_place("settings"),
+            )
         )
     if problems or not design.weight:
         return None, problems
@@ -127,7 +148,8 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
     known = _known_columns(spec, set(rules))
     indicators: list[Indicator] = []
     for row in spec.analysis_rows:
-        where = f"Sheet 'analysis', row {row.get('_row', '?')}"
+        place = row.get("_row", "?")
+        where = workbook_place("analysis", place)
         data: dict[str, Any] = {"labels": _labels(row)}
         for column, name in PLAN_FIELDS.items():
             if row.get(column):
@@ -137,7 +159,7 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
                 try:
                     data[name] = parse_condition_text(data[name])
                 except AnalysisError as error:
-                    problems.append(f"{where}, column '{name}': {error}")
+                    problems.append(f"{workbook_place('analysis', place, name)}: {error}")
                     data[name] = None
         try:
             indicator = indicator_from_mapping(data)
@@ -146,18 +168,27 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
             continue
         for name in sorted(_read_columns(indicator) - known):
             problems.append(
-                f"{where}: indicator '{indicator.id}' uses '{name}', which is not a question "
-                "of this form."
+                _(
+                    "%(where)s: indicator '%(id)s' uses '%(name)s', which is not a question of "
+                    "this form.",
+                    where=where,
+                    id=indicator.id,
+                    name=name,
+                )
             )
         if indicator.kind == "severity" and indicator.column not in {*rules, "overall"}:
             problems.append(
-                f"{where}, column 'column': no severity rules for sector '{indicator.column}'."
+                _(
+                    "%(where)s: no severity rules for sector '%(sector)s'.",
+                    where=workbook_place("analysis", place, "column"),
+                    sector=indicator.column,
+                )
             )
         indicators.append(indicator)
     try:
         plan = AnalysisPlan(tuple(indicators), rules, design=design)
     except AnalysisError as error:
-        problems.append(f"Sheet 'analysis': {error}")
+        problems.append(f"{workbook_place('analysis')}: {error}")
         plan = AnalysisPlan((), rules, design=design)
     return plan, problems
 

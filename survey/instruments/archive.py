@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import zipfile
 
+from flask_babel import gettext as _
+
 # A large real XLSForm (hundreds of questions, three languages) inflates to a few megabytes.
 MAX_ENTRIES = 200
 MAX_TOTAL_BYTES = 30 * 1024 * 1024
@@ -31,12 +33,18 @@ def check_workbook_archive(data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ArchiveRefused(f"The file is not a readable .xlsx workbook ({error}).") from None
+        raise ArchiveRefused(
+            _("The file is not a readable .xlsx workbook (%(error)s).", error=error)
+        ) from None
     with archive:
         entries = archive.infolist()
         if len(entries) > MAX_ENTRIES:
             raise ArchiveRefused(
-                f"The workbook holds {len(entries)} parts; at most {MAX_ENTRIES} are accepted."
+                _(
+                    "The workbook holds %(parts)s parts; at most %(limit)s are accepted.",
+                    parts=len(entries),
+                    limit=MAX_ENTRIES,
+                )
             )
         declared = 0
         for entry in entries:
@@ -50,13 +58,21 @@ def check_workbook_archive(data: bytes) -> None:
 def _check_sizes(name: str, size: int, compressed: int, total: int) -> None:
     if size > MAX_ENTRY_BYTES or total > MAX_TOTAL_BYTES:
         raise ArchiveRefused(
-            f"The workbook would unpack to more than {MAX_TOTAL_BYTES // (1024 * 1024)} MB "
-            f"(part {name[:80]}). An XLSForm is far smaller: remove pictures and unused sheets."
+            _(
+                "The workbook would unpack to more than %(size)s MB (part %(part)s). An XLSForm "
+                "is far smaller: remove pictures and unused sheets.",
+                size=MAX_TOTAL_BYTES // (1024 * 1024),
+                part=name[:80],
+            )
         )
     if size > RATIO_FLOOR_BYTES and size > MAX_RATIO * max(compressed, 1):
         raise ArchiveRefused(
-            f"The workbook's part {name[:80]} is compressed {size // max(compressed, 1)} times; "
-            "this is not a normal spreadsheet and was not opened."
+            _(
+                "The workbook's part %(part)s is compressed %(ratio)s times; this is not a normal "
+                "spreadsheet and was not opened.",
+                part=name[:80],
+                ratio=size // max(compressed, 1),
+            )
         )
 
 
@@ -72,6 +88,10 @@ def _inflate_counting(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, total: i
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
         raise ArchiveRefused(
-            f"The workbook is damaged (part {entry.filename[:80]}: {error})."
+            _(
+                "The workbook is damaged (part %(part)s: %(error)s).",
+                part=entry.filename[:80],
+                error=error,
+            )
         ) from None
     return total + size

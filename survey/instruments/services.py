@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from survey.extensions import db
@@ -105,12 +106,22 @@ def version_changes(previous: InstrumentSpec, new: InstrumentSpec) -> list[str]:
     old = {q.name: q for q in previous.iter_questions() if q.type != "note"}
     now = {q.name: q for q in new.iter_questions() if q.type != "note"}
     changes = [
-        f"The question '{name}' is removed (it was {q.type} in version {previous.version})."
+        _(
+            "The question '%(name)s' is removed (it was %(type)s in version %(version)s).",
+            name=name,
+            type=q.type,
+            version=previous.version,
+        )
         for name, q in old.items()
         if name not in now
     ]
     changes.extend(
-        f"The question '{name}' changes type from {q.type} to {now[name].type}."
+        _(
+            "The question '%(name)s' changes type from %(old)s to %(new)s.",
+            name=name,
+            old=q.type,
+            new=now[name].type,
+        )
         for name, q in old.items()
         if name in now and now[name].type != q.type
     )
@@ -138,7 +149,9 @@ def import_instrument(
     imported: ImportedForm = load_xlsform(data, filename)
     unknown = sorted(set(keep) - set(IDENTIFYING_KINDS))
     if unknown:
-        raise InstrumentImportError([f"Unknown kind of identifying data: {', '.join(unknown)}."])
+        raise InstrumentImportError(
+            [_("Unknown kind of identifying data: %(kinds)s.", kinds=", ".join(unknown))]
+        )
     spec = dataclasses.replace(
         imported.spec,
         identifying_kept=tuple(
@@ -163,18 +176,35 @@ def import_instrument(
             raise VersionChangesNeedConfirmation(
                 [
                     *changes,
-                    "Answers already stored keep these questions, but new interviews will not "
-                    "have them. Confirm the changes to publish this version.",
+                    _(
+                        "Answers already stored keep these questions, but new interviews will "
+                        "not have them. Confirm the changes to publish this version."
+                    ),
                 ]
             )
     if version in existing:
         same = existing[version].sha256 == digest
         raise InstrumentImportError(
             [
-                f"Version '{version}' of form '{spec.form_id}' was already imported"
-                + (" from this very file." if same else ".")
-                + " Change 'version' on the settings sheet (for example to a later date) and "
-                "import again; existing submissions keep the version they were entered with."
+                (
+                    _(
+                        "Version '%(version)s' of form '%(form)s' was already imported from this "
+                        "very file.",
+                        version=version,
+                        form=spec.form_id,
+                    )
+                    if same
+                    else _(
+                        "Version '%(version)s' of form '%(form)s' was already imported.",
+                        version=version,
+                        form=spec.form_id,
+                    )
+                )
+                + " "
+                + _(
+                    "Change 'version' on the settings sheet (for example to a later date) and "
+                    "import again; existing submissions keep the version they were entered with."
+                )
             ]
         )
     sequence = (

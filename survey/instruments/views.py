@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from survey.extensions import db
+from survey.i18n import current_language
 from survey.instruments import services
 from survey.instruments.forms import ImportForm
 from survey.instruments.xlsform import InstrumentImportError
@@ -42,7 +43,7 @@ def index() -> Any:
             flash(
                 _(
                     "Imported %(title)s, version %(version)s.",
-                    title=version.title,
+                    title=services.spec_for(version).title_in(current_language()),
                     version=version.version,
                 ),
                 "success",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from flask_babel import gettext as _
 from pyxform.builder import create_survey_element_from_dict
 from pyxform.errors import PyXFormError
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
@@ -28,6 +29,7 @@ from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from survey.instruments import expressions
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
+from survey.instruments.places import workbook_place
 from survey.instruments.spec import (
     AnalysisDesign,
     Choice,
@@ -176,12 +178,8 @@ class _Locations:
     titles: dict[str, str] = field(default_factory=dict)
 
     def at(self, name: str, column: str | None = None) -> str:
-        where = "Sheet 'survey'"
-        if name in self.rows:
-            where += f", row {self.rows[name]}"
-        if column:
-            where += f", column '{column}'"
-        return where
+        """Where a name sits, in the current locale's words ("Sheet 'survey', row 5, …")."""
+        return workbook_place("survey", self.rows.get(name), column)
 
 
 @contextmanager
@@ -201,6 +199,22 @@ def _file_type(data: bytes, filename: str) -> str | None:
     return None
 
 
+def _unreadable(error: Exception) -> str:
+    return _(
+        "The workbook could not be read: no sheet of it could be opened (%(error)s).",
+        error=error,
+    )
+
+
+def _unknown_appearance(where: str, word: str) -> str:
+    return _(
+        "%(where)s: appearance '%(word)s' is not an appearance of the XLSForm specification; it "
+        "is ignored, as ODK Collect ignores it.",
+        where=where,
+        word=word,
+    )
+
+
 def form_id_from_filename(filename: str) -> str:
     """The form id pyxform's own command gives a form without form_id: the file name's stem."""
     stem = PurePath(filename.replace("\\", "/")).stem.strip()
@@ -216,13 +230,16 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     and ours, is reported in one pass.
     """
     if not data:
-        raise InstrumentImportError(["The file is empty."])
+        raise InstrumentImportError([_("The file is empty.")])
     file_type = _file_type(data, filename)
     if file_type is None:
         raise InstrumentImportError(
             [
-                f"'{filename}' is not an Excel workbook (.xlsx or .xls). Save the XLSForm as "
-                ".xlsx and retry."
+                _(
+                    "'%(filename)s' is not an Excel workbook (.xlsx or .xls). Save the XLSForm "
+                    "as .xlsx and retry.",
+                    filename=filename,
+                )
             ]
         )
     if file_type != ".xls":
@@ -240,17 +257,17 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
             sheet = _sheet_with_duplicate_header(data, file_type, duplicate.group(1))
             raise InstrumentImportError(
                 [
-                    f"Sheet '{sheet}', row 1: Duplicate column header: {duplicate.group(1)}. "
-                    "Each column header may appear once; remove or rename the other."
+                    _(
+                        "%(where)s: Duplicate column header: %(header)s. Each column header "
+                        "may appear once; remove or rename the other.",
+                        where=workbook_place(sheet, 1),
+                        header=duplicate.group(1),
+                    )
                 ]
             ) from error
-        raise InstrumentImportError(
-            [f"The workbook could not be read: no sheet of it could be opened ({error})."]
-        ) from error
+        raise InstrumentImportError([_unreadable(error)]) from error
     except Exception as error:  # xlrd and openpyxl raise many types for damaged files
-        raise InstrumentImportError(
-            [f"The workbook could not be read: no sheet of it could be opened ({error})."]
-        ) from error
+        raise InstrumentImportError([_unreadable(error)]) from error
     if {"analysis", "severity"} & {str(n).strip().lower() for n in workbook.sheet_names or []}:
         _EXTRA_ROWS[id(workbook)] = _read_plan_sheets(data, file_type)
     try:
@@ -275,7 +292,13 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
         locations.problems.append(_pyxform_message(str(error), workbook, locations))
         raise InstrumentImportError(locations.problems) from error
     except Exception as error:  # pyxform surfaces low-level errors for some broken workbooks
-        locations.problems.append(f"Sheet 'survey': pyxform could not convert the form: {error}")
+        locations.problems.append(
+            _(
+                "%(where)s: pyxform could not convert the form: %(error)s",
+                where=workbook_place("survey"),
+                error=error,
+            )
+        )
         raise InstrumentImportError(locations.problems) from error
     spec = _build_spec(survey, locations)
     _check_expressions(spec, locations)
@@ -298,7 +321,10 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
     warnings_out.extend(locations.warnings)
     if generated_version:
         warnings_out.append(
-            f"The settings sheet has no 'version'; this import is version {generated_version}."
+            _(
+                "The settings sheet has no 'version'; this import is version %(version)s.",
+                version=generated_version,
+            )
         )
     return ImportedForm(spec=spec, xform=xform, warnings=warnings_out)
 
@@ -338,14 +364,15 @@ def _pyxform_message(message: str, workbook: DefinitionData, locations: _Locatio
             sheet = "settings"
         if re.search(r"'entities' sheet", text):
             sheet = "entities"
-        return f"Sheet '{sheet}', row {match.group(1)}: {text}"
+        return f"{workbook_place(sheet, match.group(1))}: {text}"
     unknown = re.match(r"Unknown question type '(.+)'\.?", message)
     if unknown:
         row = next((n for n, t in locations.types.items() if t == unknown.group(1)), None)
-        where = f", row {row}" if row else ""
-        return (
-            f"Sheet 'survey'{where}, column 'type': the question type '{unknown.group(1)}' is not "
-            "an XLSForm type (pyxform: Unknown question type)."
+        return _(
+            "%(where)s: the question type '%(type)s' is not an XLSForm type (pyxform: Unknown "
+            "question type).",
+            where=workbook_place("survey", row, "type"),
+            type=unknown.group(1),
         )
     named = re.search(r"named '([^']+)'", message)
     if named:
@@ -358,18 +385,19 @@ def _pyxform_message(message: str, workbook: DefinitionData, locations: _Locatio
             ("settings", workbook.settings_header),
         ):
             if header is None:
-                return f"Sheet '{sheet}', row 1: {message}"
-        return f"Sheet 'survey', row 1: {message}"
+                return f"{workbook_place(sheet, 1)}: {message}"
+        return f"{workbook_place('survey', 1)}: {message}"
     if "has not been included" in message:
         row = next((n for n, t in locations.types.items() if t.startswith("include")), None)
-        where = f", row {row}" if row else ""
-        return (
-            f"Sheet 'survey'{where}, column 'type': 'include' rows (pyxform's sections from "
-            f"other files) are not supported: {message}"
+        return _(
+            "%(where)s: 'include' rows (pyxform's sections from other files) are not "
+            "supported: %(message)s",
+            where=workbook_place("survey", row, "type"),
+            message=message,
         )
     if "sheet" in message.lower():
         return message
-    return f"Sheet 'survey': {message}"
+    return f"{workbook_place('survey')}: {message}"
 
 
 def _cell_text(value: Any) -> str:
@@ -389,8 +417,13 @@ def _locate(workbook: DefinitionData, locations: _Locations) -> None:
             continue
         if name in seen:
             locations.problems.append(
-                f"Sheet 'survey', row {number}, column 'name': the name '{name}' is already used "
-                f"on row {seen[name]}. Every question, group and repeat needs its own name."
+                _(
+                    "%(where)s: the name '%(name)s' is already used on row %(first)s. Every "
+                    "question, group and repeat needs its own name.",
+                    where=workbook_place("survey", number, "name"),
+                    name=name,
+                    first=seen[name],
+                )
             )
         seen[name] = number
     locations.rows.update(seen)
@@ -509,17 +542,22 @@ def _refuse_out_of_scope(workbook: DefinitionData, locations: _Locations) -> Non
     """Entities and encrypted forms are refused with the reason (issue 9)."""
     if any(any(_cell_text(v) for v in row.values()) for row in workbook.entities or []):
         locations.problems.append(
-            "Sheet 'entities': this form creates or updates ODK entities (shared case lists). "
-            "Birge keeps anonymous survey answers only and has no entity lists to update; remove "
-            "the entities sheet (and the save_to column) to import the form."
+            _(
+                "%(where)s: this form creates or updates ODK entities (shared case lists). Birge "
+                "keeps anonymous survey answers only and has no entity lists to update; remove "
+                "the entities sheet (and the save_to column) to import the form.",
+                where=workbook_place("entities"),
+            )
         )
     settings = (workbook.settings or [{}])[0] if workbook.settings else {}
     if any(str(k).strip().lower() == "public_key" and _cell_text(v) for k, v in settings.items()):
         locations.problems.append(
-            "Sheet 'settings', column 'public_key': this form is encrypted. Birge must read the "
-            "answers on the server to screen them for identifiers, check them and analyse them, "
-            "so it cannot accept encrypted submissions; remove public_key (and submission_url) "
-            "to import the form."
+            _(
+                "%(where)s: this form is encrypted. Birge must read the answers on the server to "
+                "screen them for identifiers, check them and analyse them, so it cannot accept "
+                "encrypted submissions; remove public_key (and submission_url) to import the form.",
+                where=workbook_place("settings", column="public_key"),
+            )
         )
 
 
@@ -597,14 +635,22 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
     if media:
         listed = ", ".join(f"'{q.name}' (row {q.row})" for q in media)
         locations.problems.append(
-            f"Sheet 'survey', column 'type': photo, audio, video and file questions ({listed}) "
-            "collect data that can identify people, and Birge does not accept uploads yet. "
-            "Remove these questions to import the form."
+            _(
+                "%(where)s: photo, audio, video and file questions (%(listed)s) collect data that "
+                "can identify people, and Birge does not accept uploads yet. Remove these "
+                "questions to import the form.",
+                where=workbook_place("survey", column="type"),
+                listed=listed,
+            )
         )
     if sum(1 for _ in _iter_all(sections)) > MAX_QUESTIONS:
-        locations.problems.append(f"The form has more than {MAX_QUESTIONS} questions.")
+        locations.problems.append(
+            _("The form has more than %(count)s questions.", count=MAX_QUESTIONS)
+        )
     if not any(True for _ in _iter_all(sections)):
-        locations.problems.append("Sheet 'survey': the form has no question to answer.")
+        locations.problems.append(
+            _("%(where)s: the form has no question to answer.", where=workbook_place("survey"))
+        )
     intake = _intake(survey, locations)
     design = _design(survey)
     for lang in (default_language,):
@@ -615,7 +661,11 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         declared = getattr(intake, key)
         if declared and declared not in known:
             locations.problems.append(
-                f"Sheet 'settings', column '{key}': '{declared}' is not the name of a question."
+                _(
+                    "%(where)s: '%(name)s' is not the name of a question.",
+                    where=workbook_place("settings", column=key),
+                    name=declared,
+                )
             )
     return InstrumentSpec(
         instance_name=_cell_text(survey.get("instance_name")) or None,
@@ -654,7 +704,12 @@ def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
         try:
             values["minimum_age"] = int(str(survey["minimum_age"]).strip())
         except ValueError:
-            locations.problems.append("Sheet 'settings', column 'minimum_age': not a whole number.")
+            locations.problems.append(
+                _(
+                    "%(where)s: not a whole number.",
+                    where=workbook_place("settings", column="minimum_age"),
+                )
+            )
     return IntakeRules(**values)
 
 
@@ -678,17 +733,17 @@ def _section(node: Mapping[str, Any], texts: Any, locations: _Locations) -> Sect
     appearance = _appearance(node)
     for word in (appearance or "").lower().split():
         if word not in GROUP_APPEARANCES and word not in QUESTION_APPEARANCES:
-            locations.warnings.append(
-                f"{locations.at(name, 'appearance')}: appearance '{word}' is not an appearance "
-                "of the XLSForm specification; it is ignored, as ODK Collect ignores it."
-            )
+            locations.warnings.append(_unknown_appearance(locations.at(name, "appearance"), word))
     items: list[Question | Repeat] = []
     for child in node.get("children", []):
         kind = child.get("type")
         if kind == "group":
             locations.problems.append(
-                f"{locations.at(child['name'], 'type')}: a group inside a group is not supported; "
-                "use top-level groups (each one is a section of the form)."
+                _(
+                    "%(where)s: a group inside a group is not supported; use top-level groups "
+                    "(each one is a section of the form).",
+                    where=locations.at(child["name"], "type"),
+                )
             )
         elif kind == "repeat":
             items.append(_repeat(child, name, texts, locations))
@@ -714,8 +769,10 @@ def _repeat(
     for child in node.get("children", []):
         if child.get("type") in {"group", "repeat"}:
             locations.problems.append(
-                f"{locations.at(child['name'], 'type')}: groups and repeats inside a repeat are "
-                "not supported."
+                _(
+                    "%(where)s: groups and repeats inside a repeat are not supported.",
+                    where=locations.at(child["name"], "type"),
+                )
             )
             continue
         question = _question(child, section, name, texts, locations)
@@ -741,14 +798,21 @@ def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     itemset = str(node.get("itemset") or "")
     if raw == "select one external":
         locations.problems.append(
-            f"{locations.at(name, 'type')}: select_one_external reads its choices from the "
-            "external_choices sheet through a CSV attachment (itemsets.csv); form attachments "
-            "are not imported by Birge yet. Use select_one with a choice_filter instead."
+            _(
+                "%(where)s: select_one_external reads its choices from the external_choices sheet "
+                "through a CSV attachment (itemsets.csv); form attachments are not imported by "
+                "Birge yet. Use select_one with a choice_filter instead.",
+                where=locations.at(name, "type"),
+            )
         )
         return None
     if described is None:
         locations.problems.append(
-            f"{locations.at(name, 'type')}: the question type '{raw}' is not an XLSForm type."
+            _(
+                "%(where)s: the question type '%(type)s' is not an XLSForm type.",
+                where=locations.at(name, "type"),
+                type=raw,
+            )
         )
         return None
     control = described.get("control") or {}
@@ -756,8 +820,13 @@ def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     tag = control.get("tag")
     if "." in itemset and tag in {"select1", "select"}:
         locations.problems.append(
-            f"{locations.at(name, 'type')}: the choices of '{name}' come from the file "
-            f"'{itemset}', a form attachment; attachments are not imported by Birge yet."
+            _(
+                "%(where)s: the choices of '%(name)s' come from the file '%(file)s', a form "
+                "attachment; attachments are not imported by Birge yet.",
+                where=locations.at(name, "type"),
+                name=name,
+                file=itemset,
+            )
         )
         return None
     preload = bind.get("jr:preloadParams")
@@ -786,7 +855,11 @@ def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     kind = INPUT_TYPES.get(str(bind.get("type")))
     if kind is None:
         locations.problems.append(
-            f"{locations.at(name, 'type')}: the question type '{raw}' is not supported."
+            _(
+                "%(where)s: the question type '%(type)s' is not supported.",
+                where=locations.at(name, "type"),
+                type=raw,
+            )
         )
     return kind
 
@@ -819,15 +892,14 @@ def _question(
     appearance = _appearance(node)
     for word in (appearance or "").lower().split():
         if word not in QUESTION_APPEARANCES and not word.startswith("ex:"):
-            locations.warnings.append(
-                f"{locations.at(name, 'appearance')}: appearance '{word}' is not an appearance "
-                "of the XLSForm specification; it is ignored, as ODK Collect ignores it."
-            )
+            locations.warnings.append(_unknown_appearance(locations.at(name, "appearance"), word))
     default = node.get("default")
     if default is not None and re.search(r"\$\{|\(", str(default)):
         locations.problems.append(
-            f"{locations.at(name, 'default')}: only fixed default values are supported, "
-            "not expressions."
+            _(
+                "%(where)s: only fixed default values are supported, not expressions.",
+                where=locations.at(name, "default"),
+            )
         )
     labels = texts(node.get("label"))
     if name.endswith("_other") and node.get("label") == "Specify other.":
@@ -844,8 +916,10 @@ def _question(
                 raise ValueError
         except ValueError:
             locations.problems.append(
-                f"{locations.at(name, 'parameters')}: a range needs numbers with start <= end "
-                "and a positive step."
+                _(
+                    "%(where)s: a range needs numbers with start <= end and a positive step.",
+                    where=locations.at(name, "parameters"),
+                )
             )
     return Question(
         name=name,
@@ -888,7 +962,11 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
         refs = set(expressions.references(node))
         for missing in sorted(refs - known):
             locations.problems.append(
-                f"{locations.at(owner, column)}: '{missing}' is not the name of a question."
+                _(
+                    "%(where)s: '%(name)s' is not the name of a question.",
+                    where=locations.at(owner, column),
+                    name=missing,
+                )
             )
         return refs & known
 
@@ -910,8 +988,11 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                 check(q.name, "constraint", q.constraint)
                 if q.choice_list and q.choice_list not in spec.choices:
                     locations.problems.append(
-                        f"{locations.at(q.name, 'type')}: the choice list '{q.choice_list}' "
-                        "is not on the choices sheet."
+                        _(
+                            "%(where)s: the choice list '%(list)s' is not on the choices sheet.",
+                            where=locations.at(q.name, "type"),
+                            list=q.choice_list,
+                        )
                     )
                 # A question is shown only when its section (and repeat) is.
                 dependencies[q.name] = refs | {section.name} | ({q.repeat} if q.repeat else set())
@@ -919,8 +1000,12 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
     if cycle:
         path = " → ".join(f"'{n}' (row {locations.rows.get(n, '?')})" for n in cycle)
         locations.problems.append(
-            f"Sheet 'survey': circular reference between {path}. A relevant or calculation "
-            "cannot depend on itself, directly or through other questions."
+            _(
+                "%(where)s: circular reference between %(path)s. A relevant or calculation "
+                "cannot depend on itself, directly or through other questions.",
+                where=workbook_place("survey"),
+                path=path,
+            )
         )
 
 

@@ -23,6 +23,7 @@ from wtforms.fields.choices import SelectChoice
 
 from reports.languages import LANGUAGE_NAMES
 from reports.render import PAGE_WARNING, WORD_WARNING, stylesheet
+from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.collection.models import REVIEW_STATUSES, published_statuses
 from survey.collection.rounds import list_rounds
 from survey.extensions import db
@@ -74,6 +75,16 @@ def _choices(language: str) -> dict[str, list[SelectChoice]]:
     return choices
 
 
+def instrument_titles(language: str) -> dict[str, str]:
+    """Each questionnaire's title in the interface language, by form_id."""
+    titles = {}
+    for instrument in instruments.list_instruments():
+        version = instruments.latest_version(instrument)
+        if version is not None:
+            titles[instrument.form_id] = instruments.spec_for(version).title_in(language)
+    return titles
+
+
 def allowed_statuses() -> tuple[str, ...]:
     """Review statuses the user's papers may draw on: all for coordinators, as the dashboards
     allow for advocates (approved, and pending where PUBLISH_PENDING allows)."""
@@ -90,7 +101,7 @@ def _settings_form() -> ReportForm:
     choices = _choices(language)
     form.set_choices(
         instruments=[
-            SelectChoice(i.form_id, i.title) for i in instruments.list_instruments() if i.versions
+            SelectChoice(form_id, title) for form_id, title in instrument_titles(language).items()
         ],
         rounds=[r.name for r in list_rounds()],
         districts=choices["districts"],
@@ -229,12 +240,16 @@ def preview_figure() -> Response:
 @roles_required(*REPORT_ROLES)
 def history() -> Any:
     """Generated reports: who, when, language, words, settings; download and regenerate."""
+    language = current_language()
     return render_template(
         "reporting/history.html",
         reports=services.list_reports(),
         highlight=request.args.get("report", type=int),
         form=RegenerateForm(),
         word_warning=WORD_WARNING,
+        titles=instrument_titles(language),
+        status_labels=REVIEW_STATUS_LABELS,
+        district_labels={c.value: c.label for c in _choices(language)["districts"]},
     )
 
 

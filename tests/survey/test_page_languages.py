@@ -30,6 +30,8 @@ PAGES = {
     ],
 }
 CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+# A single English word or code: status words, True/False, one-word district codes.
+WORD = re.compile(r"\b[A-Za-z][a-z]{2,}\b")
 
 
 def english_phrases() -> list[str]:
@@ -38,6 +40,8 @@ def english_phrases() -> list[str]:
         catalog = read_po(handle, locale="ru")
     phrases = []
     for message in catalog:
+        if message.string == message.id:
+            continue  # a name kept in every language (ODK Collect)
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         for text in ids:
             if text and "%" not in text and "{" not in text and len(text.split()) >= 2:
@@ -70,20 +74,96 @@ def site(default_instrument: Any, survey_round: Any, create_user: Any) -> dict[s
 def test_kazakh_and_russian_pages_show_no_english_and_no_codes(
     client: Any, auth: Any, site: dict[str, list[str]], default_instrument: Any, language: str
 ) -> None:
-    phrases = english_phrases()
     # A questionnaire's form_id names it, like a username: not a code to translate.
-    names = {default_instrument.instrument.form_id}
+    names = {default_instrument.instrument.form_id, *site}
     findings = []
     for role, paths in site.items():
         auth.login(role, role)
         client.get(f"/?lang={language}")
-        for path in paths:
-            response = client.get(path)
-            assert response.status_code == 200, (role, path)
-            text = visible_text(response.text)
-            english = [p for p in phrases if p in text]
-            codes = sorted(set(CODE.findall(text)) - names)
-            if english or codes:
-                findings.append(f"{language} {role} {path}: {english[:5]} {codes[:8]}")
+        findings += findings_on(client, paths, language, role, names)
         auth.logout()
+    assert findings == [], "\n".join(findings)
+
+
+# Names, not interface words: the language menu's own name for English, a paper size, products,
+# a link's scheme, file formats, the test round's name.
+NAMES_IN_LATIN = {"English", "Letter", "Markdown", "ODK", "Collect", "https", "xlsx", "csv"}
+NAMES_IN_LATIN |= {"Test", "round"}
+# A UN working paper keeps these in English in every language ("Distr.: General",
+# "Original: Russian").
+UN_MARKINGS = {"Distr", "General", "Original", "Russian", "Kazakh", "English"}
+DASHBOARD_PAGES = [
+    "/dashboard/",
+    "/dashboard/needs",
+    "/dashboard/indicators",
+    "/dashboard/questions",
+    "/dashboard/quality",
+]
+REPORT_PAGES = ["/reports/", "/reports/history", "/reports/preview"]
+REPORT_FORM = {
+    "title": "Доклад",
+    "submitted_by": "Қазақ жастары",
+    "date": "2026-12-01",
+    "paper_size": "A4",
+    "review_statuses": ["approved", "pending"],
+    "include_demo": "y",
+    "max_quotes": "5",
+}
+
+
+def findings_on(
+    client: Any, paths: list[str], language: str, who: str, names: set[str]
+) -> list[str]:
+    """Each page's English catalogue phrases and raw codes, as findings."""
+    phrases = english_phrases()
+    findings = []
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, (who, path)
+        text = visible_text(response.text)
+        english = [p for p in phrases if p in text]
+        codes = sorted(set(CODE.findall(text)) - names)
+        allowed = {*" ".join(names).split(), *NAMES_IN_LATIN}
+        if path == "/reports/preview":
+            allowed |= UN_MARKINGS
+        words = sorted(set(WORD.findall(text)) - allowed)
+        if english or codes or words:
+            findings.append(f"{language} {who} {path}: {english[:5]} {codes[:8]} {words}")
+    return findings
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_dashboards_and_report_pages_show_no_english_and_no_codes(
+    client: Any,
+    auth: Any,
+    site: dict[str, list[str]],  # demo interviews and a coordinator
+    create_user: Any,
+    default_instrument: Any,
+    language: str,
+) -> None:
+    """The coordinator's dashboards, the quotes to approve, and the advocate's report screens:
+    settings, the preview of a paper in the page's language, and the history of a generated one."""
+    create_user("advocate", "advocate")
+    names = {default_instrument.instrument.form_id, "coordinator", "advocate"}
+    findings = []
+    auth.login("coordinator", "coordinator")
+    client.get(f"/?lang={language}")
+    findings += findings_on(
+        # The demo interviews are the data here: coordinators leave them out by default.
+        client,
+        [*(f"{path}?demo=include" for path in DASHBOARD_PAGES), "/reports/quotes"],
+        language,
+        "coordinator",
+        names,
+    )
+    auth.logout()
+    auth.login("advocate", "advocate")
+    client.get(f"/?lang={language}")
+    for action in ("preview", "generate"):
+        response = client.post(
+            "/reports/", data={**REPORT_FORM, "language": language, "action": action}
+        )
+        assert response.status_code in (200, 302), response.text[:500]
+    findings += findings_on(client, REPORT_PAGES, language, "advocate", names)
+    auth.logout()
     assert findings == [], "\n".join(findings)

@@ -15,11 +15,12 @@ from reports.formatting import DASH, format_count, format_number, format_share, 
 from survey.dashboards import estimates
 from survey.dashboards.charts import describe_bars, make_chart
 from survey.dashboards.filters import Selection
-from survey.dashboards.labels import DERIVED_COLUMNS, SPECIAL, Labels
+from survey.dashboards.labels import SPECIAL, Labels
 from survey.dashboards.page_models import Cell, Chart, QualityPage, Table
 from survey.dashboards.pages.common import PageRequest, cached_page, page_summary, volunteer_names
 from survey.datasets.columns import MULTIPLE_SEPARATOR, RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
+from survey.datasets.labels import derived_label
 from survey.instruments.spec import InstrumentSpec
 
 SHORT_INTERVIEW_MINUTES = 10.0  # the default instrument takes 25–35 minutes (DOMAIN.md §4)
@@ -197,7 +198,7 @@ def _nonresponse(
     found.sort(key=lambda item: -item[4])
     rows = tuple(
         (
-            Cell(labels.text(d.labels, str(DERIVED_COLUMNS.get(d.name, d.name))), "label"),
+            Cell(labels.text(d.labels, derived_label(d.name)), "label"),
             Cell(format_count(asked, language), "count"),
             Cell(format_count(dnk, language), "count"),
             Cell(format_count(pnta, language), "count"),

@@ -18,11 +18,12 @@ from survey.dashboards.estimates import (
     translate_problem,
 )
 from survey.dashboards.filters import DashboardError, Selection
-from survey.dashboards.labels import DERIVED_COLUMNS, SPECIAL, Labels, category_label, group_text
+from survey.dashboards.labels import SPECIAL, Labels, category_label, group_text
 from survey.dashboards.options import analysable
 from survey.dashboards.page_models import Cell, QuestionsPage, Summary, Table
 from survey.dashboards.pages.common import PageRequest, cached_page, one_group_notice, page_summary
 from survey.datasets.dataset import Dataset
+from survey.datasets.labels import derived_label
 
 
 def questions_page(request: PageRequest) -> QuestionsPage:
@@ -54,7 +55,7 @@ def questions_page(request: PageRequest) -> QuestionsPage:
         unused = original["category"].isin(list(SPECIAL)) & (original["count"] == 0)
         keep = keep & ~unused.to_numpy()
         original, published = original[keep], published[keep]
-        title = labels.text(description.labels, str(DERIVED_COLUMNS.get(name, name)))
+        title = labels.text(description.labels, derived_label(name))
         indicators = {i.id: i for i in plan.indicators}
         language = request.language
         rows, bars, chart_rows = [], [], []

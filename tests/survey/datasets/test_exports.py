@@ -693,3 +693,62 @@ def test_a_mostly_blanked_export_asks_before_it_downloads(surveyed, client, auth
     assert 'name="confirmed" value="yes"' in response.text and "Download anyway" in response.text
     assert audit_entries() == []
     assert post_export(client).mimetype == "application/zip"  # confirmed
+
+
+# -- labels in the chosen language --------------------------------------------------------------
+
+LATIN_WORD = __import__("re").compile(r"[A-Za-z]{3,}")
+
+
+def latin_words(rows: list[dict[str, str]], skip: set[str]) -> set[str]:
+    """Words in Latin letters among a table's values (codes or English), columns in `skip` aside."""
+    return {
+        word
+        for row in rows
+        for column, value in row.items()
+        if column not in skip
+        for word in LATIN_WORD.findall(value or "")
+    }
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_cli_labels_export_speaks_the_chosen_language(
+    surveyed, runner, tmp_path: Path, lang: str
+) -> None:
+    """Issue 12: the Russian labels export had codes in its cells and an English about file."""
+    out = tmp_path / "birge.csv"
+    result = runner.invoke(
+        export_command,
+        ["--format", "csv", "--out", str(out), "--include-demo", "--labels", "--lang", lang],
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out.read_bytes())
+    members = read_csv((tmp_path / "birge_member.csv").read_bytes())
+    # The record key is random letters and digits; UTC is a time zone's name.
+    assert latin_words(rows, {"_record", "_received_month", "_round"}) - {"UTC"} == set()
+    assert latin_words(members, {"_record", "_round"}) == set()
+    about = read_csv((tmp_path / "birge_about.csv").read_bytes())
+    assert list(about[0])[1:] != ["description", "value"]  # "item" stays: scripts read it
+    # The recoding rules name the codes they merge (the codebook labels them); the notes give
+    # the anonymisation's figures by name.
+    shown = [
+        list(row.values())[1:]
+        for row in about
+        if row["item"] != "global_recoding" and not row["item"].startswith("note_")
+    ]
+    text = " ".join(" ".join(row) for row in shown).replace(surveyed.instrument.form_id, "")
+    english = set(LATIN_WORD.findall(text)) - {"UTC"}
+    assert english == set(), english
+
+
+def test_web_labels_export_in_kazakh_labels_statuses_and_about(surveyed, client, auth) -> None:
+    auth.login("coordinator")
+    response = post_export(client, values="labels", language="kk")
+    assert response.status_code == 200, response.text[:300]
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    rows = read_csv(archive.read("respondents.csv"))
+    assert {row["_review_status"] for row in rows} <= {"Тексеруді күтуде", "Мақұлданды", ""}
+    about = read_csv(archive.read("about.csv"))
+    assert list(about[0]) == ["item", "сипаттама", "мәні"]
+    described = {row["item"]: list(row.values())[1:] for row in about}
+    assert described["verdict"] == ["Қорытынды", "жариялауға болады"]

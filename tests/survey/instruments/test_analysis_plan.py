@@ -164,3 +164,15 @@ def test_bad_design_settings_are_refused(settings: dict, message: str) -> None:
     with pytest.raises(InstrumentImportError) as error:
         load_xlsform(xlsform_bytes(SURVEY, CHOICES, {"form_id": "f", "version": "1", **settings}))
     assert any(message in problem for problem in error.value.problems), error.value.problems
+
+
+def test_plan_problems_in_the_admins_language(app) -> None:
+    """Problems of the analysis and severity sheets are shown on the admin's import page."""
+    from flask_babel import force_locale
+
+    bad = with_plan([HEAD], [["sector", "score", "condition"], ["health", "9", "unmet in (yes)"]])
+    with app.test_request_context(), force_locale("ru"), pytest.raises(InstrumentImportError) as ru:
+        load_xlsform(bad)
+    assert ru.value.problems == [
+        "Лист «severity», строка 2, столбец «score»: укажите целое число от 1 до 5."
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 
 import pytest
@@ -75,3 +76,42 @@ def test_rounds_page(client, auth) -> None:
     )
     assert "cannot end before it starts" in bad.text
     assert "2026" in client.get("/admin/rounds").text
+
+
+IMPORT_WORDS = {
+    "ru": {
+        "place": "Лист «survey», строка 3, столбец «name»",
+        "duplicate": "имя «a» уже используется в строке 2",
+        "corrupt": "не является книгой Excel",
+        "again": "уже была импортирована",
+        "imported": "Импортирована анкета «Test form», версия 1.",
+    },
+    "kk": {
+        "place": "«survey» парағы, 3-жол, «name» бағаны",
+        "duplicate": "«a» атауы 2-жолда қолданылған",
+        "corrupt": "Excel кітабы емес",
+        "again": "бұрын импортталған",
+        "imported": "«Test form» импортталды, нұсқасы: 1.",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_import_problems_and_summary_in_the_admins_language(client, auth, language) -> None:
+    """Issue 12: an import error was shown in English on a Russian page."""
+    words = IMPORT_WORDS[language]
+    auth.login("admin")
+    client.get(f"/?lang={language}")
+    twice = xlsform_bytes([["type", "name", "label"], ["text", "a", "A"], ["text", "a", "B"]])
+    response = upload(client, twice)
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    assert words["place"] in text and words["duplicate"] in text
+    assert "is already used" not in text
+    corrupt = html.unescape(upload(client, b"garbage", "form.xlsx").text)
+    assert words["corrupt"] in corrupt and "is not an Excel workbook" not in corrupt
+    form = xlsform_bytes([["type", "name", "label"], ["text", "a", "A"]])
+    assert upload(client, form).status_code == 302
+    assert words["imported"] in client.get("/admin/instruments/").text
+    again = html.unescape(upload(client, form).text)
+    assert words["again"] in again and "was already imported" not in again
