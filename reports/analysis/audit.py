@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reports.analysis.conditions import SPECIAL_CODES
-from reports.analysis.protection import CENTRE, NON_RESPONSE, PROPORTION_LIKE
+from reports.analysis.protection import CENTRE, NON_RESPONSE, PER_CATEGORY
 
 Key = Hashable
 
@@ -187,7 +187,7 @@ def cube_knowledge(
                 parts = tuple(("P", unit, variable, g) for g in groups)
                 knowledge.equal.append((parts, ("P", unit, "", "")))
     groups_of: dict[str, dict[str, list[str]]] = {}
-    cells_of: dict[str, set[str]] = {}
+    cells_of: dict[str, list[str]] = {}
     kind_of: dict[str, str] = {}
     unit_of: dict[str, str] = {}
     for record in table.to_dict("records"):
@@ -200,58 +200,74 @@ def cube_knowledge(
         if group not in groups:
             groups.append(group)
         row = (indicator, variable, group)
-        knowledge.figure(("n", *row), _number(record.get("n")))
+        # A category of a PER_CATEGORY kind has its own n and non-response (severity's in need
+        # and acute differ); categories that share them are linked below.
+        base_row = (*row, category) if kind in PER_CATEGORY else row
+        knowledge.figure(("n", *base_row), _number(record.get("n")))
         for name in NON_RESPONSE:
             if name in record:
-                knowledge.figure((name, *row), _number(record.get(name)))
+                knowledge.figure((name, *base_row), _number(record.get(name)))
+        cells = cells_of.setdefault(indicator, [])
+        if category not in cells:
+            cells.append(category)
         if kind in CENTRE or category in SPECIAL_CODES:
             continue
-        cells_of.setdefault(indicator, set()).add(category)
         count = _number(record.get("count"))
         n = _number(record.get("n"))
         knowledge.figure(("yes", *row, category), count)
-        if kind in PROPORTION_LIKE:
+        if kind in PER_CATEGORY:
             rest = None if count is None or n is None else n - count
             knowledge.figure(("no", *row, category), rest)
     for indicator, variables in groups_of.items():
         kind = kind_of[indicator]
-        categories = sorted(cells_of.get(indicator, ()))
+        per_category = kind in PER_CATEGORY
+        every = cells_of.get(indicator, [])
+        categories = sorted(c for c in every if c not in SPECIAL_CODES)
+        bases = [(c,) for c in every] if per_category else [()]
         for variable, groups in variables.items():
             for group in groups:
                 row = (indicator, variable, group)
-                if kind in PROPORTION_LIKE:
+                if per_category and kind not in CENTRE:
                     for category in categories:
                         knowledge.equal.append(
-                            ((("yes", *row, category), ("no", *row, category)), ("n", *row))
+                            (
+                                (("yes", *row, category), ("no", *row, category)),
+                                ("n", *row, category),
+                            )
                         )
                 elif kind not in CENTRE and categories:
                     knowledge.equal.append(
                         (tuple(("yes", *row, c) for c in categories), ("n", *row))
                     )
-                base = (("n", *row), *((name, *row) for name in NON_RESPONSE))
                 population_key = ("P", unit_of[indicator], variable, group)
-                if population_key in knowledge.values:
-                    relation = knowledge.equal if out_known.get(indicator) else knowledge.at_most
-                    relation.append((base, population_key))
+                for extra in bases:
+                    base = (("n", *row, *extra), *((name, *row, *extra) for name in NON_RESPONSE))
+                    if population_key in knowledge.values:
+                        relation = (
+                            knowledge.equal if out_known.get(indicator) else knowledge.at_most
+                        )
+                        relation.append((base, population_key))
             if not variable:
                 continue
-            fields = ["n", *NON_RESPONSE]
-            for name in fields:
-                knowledge.equal.append(
-                    (
-                        tuple((name, indicator, variable, g) for g in groups),
-                        (name, indicator, "", ""),
+            for extra in bases:
+                for name in ["n", *NON_RESPONSE]:
+                    knowledge.equal.append(
+                        (
+                            tuple((name, indicator, variable, g, *extra) for g in groups),
+                            (name, indicator, "", "", *extra),
+                        )
                     )
-                )
             if kind not in CENTRE:
                 for category in categories:
-                    for name in ("yes", "no") if kind in PROPORTION_LIKE else ("yes",):
+                    for name in ("yes", "no") if per_category else ("yes",):
                         knowledge.equal.append(
                             (
                                 tuple((name, indicator, variable, g, category) for g in groups),
                                 (name, indicator, "", "", category),
                             )
                         )
+        if per_category:
+            _link_shared_columns(knowledge, indicator, variables, every)
     for indicator, variable in (margins or {}).items():
         # A frequency of a star variable counts the same people as the respondent counts
         unit = unit_of.get(indicator, "respondent")
@@ -260,6 +276,43 @@ def cube_knowledge(
             if population_key in knowledge.values:
                 knowledge.equal.append(((("yes", indicator, "", "", category),), population_key))
     return knowledge
+
+
+def _link_shared_columns(
+    knowledge: Knowledge,
+    indicator: str,
+    variables: Mapping[str, list[str]],
+    categories: Sequence[str],
+) -> None:
+    """Categories whose n and non-response agree wherever shown share them (one question).
+
+    The attacker sees a multiple choice's n repeated in every option: where two categories
+    show the same figures in every row both publish, and hide the same rows, the hidden ones
+    are equal too.
+    """
+    rows = [(variable, group) for variable, groups in variables.items() for group in groups]
+    names = ["n", *NON_RESPONSE]
+
+    def column(category: str) -> tuple:
+        return tuple(
+            knowledge.values.get((name, indicator, v, g, category))
+            for name in names
+            for v, g in rows
+        )
+
+    seen: dict[tuple, str] = {}
+    for category in categories:
+        shown = column(category)
+        if all(value is None for value in shown):
+            continue
+        first = seen.setdefault(shown, category)
+        if first == category or all(value is not None for value in shown):
+            continue
+        for name in names:
+            for v, g in rows:
+                mine = (name, indicator, v, g, category)
+                if knowledge.values.get(mine) is None:
+                    knowledge.equal.append((((name, indicator, v, g, first),), mine))
 
 
 def _number(value: object) -> float | None:

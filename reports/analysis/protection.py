@@ -43,6 +43,10 @@ SHARE_DECIMALS = 3  # a share rounded to 0.1 percentage point
 NON_RESPONSE = ("dnk", "pnta", "missing")
 LEVELS = ("count", "nr", "full")
 PROPORTION_LIKE = frozenset({"proportion", "multiple", "ranking", "severity"})
+# Kinds whose every category is a yes/no table of its own (count ≤ n): each is protected as a
+# cell, so that one small category hides that category only. Points count the respondents
+# naming a code, as rankings do (their total points are hidden with that count).
+PER_CATEGORY = PROPORTION_LIKE | {"points"}
 CENTRE = frozenset({"mean", "median"})
 OVERALL = ("", "")
 HIDDEN_WITH_COUNTS = ("estimate", "ci_low", "ci_high", "points", "count")
@@ -79,7 +83,7 @@ class ProtectedCube:
 
 @dataclass
 class _Block:
-    """One indicator's rows as the suppression sees them."""
+    """One indicator's rows (or one category's, for PER_CATEGORY kinds) as suppression sees them."""
 
     indicator: str
     kind: str
@@ -93,6 +97,8 @@ class _Block:
     hidden: dict[str, set[Group]] = field(default_factory=dict)
     primary: dict[str, set[Group]] = field(default_factory=dict)
     n_min: dict[Group, float] = field(default_factory=dict)  # the smallest category n
+    category: str | None = None  # the one category of a PER_CATEGORY block
+    free: set[Group] = field(default_factory=set)  # groups whose respondent count is hidden
 
     def base(self, group: Group) -> float:
         """n plus the non-response counts of a group."""
@@ -134,60 +140,62 @@ def population_table(frame: pd.DataFrame, variables: Sequence[str], unit: str) -
 
 
 def _blocks(table: pd.DataFrame, units: Mapping[str, str]) -> list[_Block]:
-    """The tidy star table as one block per indicator."""
+    """The star table as blocks: one per category of PER_CATEGORY kinds, else per indicator.
+
+    A category of a proportion, multiple choice, ranking, points or severity indicator is a
+    table of its own (yes + no = its n, its own non-response): hiding it leaves the other
+    categories of the row published. Blocks that share a column (the same n, non-response or
+    counts in every group) are hidden together afterwards.
+    """
     blocks = []
     frame = table.reset_index(drop=True)
     for indicator, rows in frame.groupby("indicator", sort=False).indices.items():
         part = frame.iloc[rows]
         kind = str(part["kind"].iloc[0])
-        groups: list[Group] = [OVERALL]
-        n: dict[Group, float] = {}
-        nr: dict[Group, dict[str, float]] = {}
-        tables: dict[str, dict[Group, dict[str, float]]] = {}
-        smallest: dict[Group, float] = {}
-        for record in part.to_dict("records"):
-            group = (str(record["group_var"]), str(record["group"]))
-            if group not in n:
-                if group != OVERALL:
-                    groups.append(group)
-                n[group] = float(record["n"])
-                nr[group] = {name: _value(record.get(name)) for name in NON_RESPONSE}
-            else:
-                n[group] = max(n[group], float(record["n"]))
-                # Categories with their own non-response (severity's in need and acute): the
-                # smallest non-zero one decides, as every one of them is published.
-                for name in NON_RESPONSE:
-                    value = _value(record.get(name))
-                    if value and (not nr[group][name] or value < nr[group][name]):
-                        nr[group][name] = value
-            # Categories with their own n (rankings, multiple choice): the smallest counts too
-            smallest[group] = min(smallest.get(group, float(record["n"])), float(record["n"]))
-            category = str(record.get("category") or "")
-            if kind in CENTRE or category in SPECIAL_CODES:
-                continue
-            count = _value(record.get("count"))
-            if kind in PROPORTION_LIKE:
-                cell = {"yes": count, "no": float(record["n"]) - count}
-                tables.setdefault(f"c:{category}", {})[group] = cell
-            else:
-                tables.setdefault("freq", {}).setdefault(group, {})[category] = count
-        if OVERALL not in n:
-            raise AnalysisError(f"Indicator '{indicator}' has no overall row.")
-        n_min = smallest
-        blocks.append(
-            _Block(
-                str(indicator),
-                kind,
-                units.get(str(indicator), "respondent"),
-                groups,
-                n,
-                nr,
-                tables,
-                False,
-                n_min=n_min,
-            )
-        )
+        unit = units.get(str(indicator), "respondent")
+        if kind in PER_CATEGORY:
+            categories = part["category"].astype(str).to_numpy()
+            for category in dict.fromkeys(categories):
+                block = _block(str(indicator), kind, unit, part[categories == category])
+                block.category = category
+                blocks.append(block)
+        else:
+            blocks.append(_block(str(indicator), kind, unit, part))
     return blocks
+
+
+def _block(indicator: str, kind: str, unit: str, part: pd.DataFrame) -> _Block:
+    groups: list[Group] = [OVERALL]
+    n: dict[Group, float] = {}
+    nr: dict[Group, dict[str, float]] = {}
+    tables: dict[str, dict[Group, dict[str, float]]] = {}
+    smallest: dict[Group, float] = {}
+    for record in part.to_dict("records"):
+        group = (str(record["group_var"]), str(record["group"]))
+        if group not in n:
+            if group != OVERALL:
+                groups.append(group)
+            n[group] = float(record["n"])
+            nr[group] = {name: _value(record.get(name)) for name in NON_RESPONSE}
+        else:
+            n[group] = max(n[group], float(record["n"]))
+            for name in NON_RESPONSE:
+                value = _value(record.get(name))
+                if value and (not nr[group][name] or value < nr[group][name]):
+                    nr[group][name] = value
+        smallest[group] = min(smallest.get(group, float(record["n"])), float(record["n"]))
+        category = str(record.get("category") or "")
+        if kind in CENTRE or category in SPECIAL_CODES:
+            continue
+        count = _value(record.get("count"))
+        if kind in PER_CATEGORY:
+            cell = {"yes": count, "no": float(record["n"]) - count}
+            tables.setdefault(f"c:{category}", {})[group] = cell
+        else:
+            tables.setdefault("freq", {}).setdefault(group, {})[category] = count
+    if OVERALL not in n:
+        raise AnalysisError(f"Indicator '{indicator}' has no overall row.")
+    return _Block(indicator, kind, unit, groups, n, nr, tables, False, n_min=smallest)
 
 
 def _value(value: object) -> float:
@@ -211,22 +219,26 @@ def _narrow(
     hidden: Iterable[Group],
     k: int,
     unknown: set[Group] = frozenset(),  # type: ignore[assignment]
+    free: set[Group] = frozenset(),  # type: ignore[assignment]
 ) -> bool:
     """Whether a hidden non-zero cell of this two-way table has an interval narrower than k.
 
     sums are the rows' totals, known to the attacker except for rows in `unknown` (hidden
-    at a higher level), where they are only an upper bound.
+    at a higher level), where they are only an upper bound, and rows in `free`, whose total
+    is a hidden respondent count: only the column totals bound their cells.
     """
     rows = list(hidden)
     if not rows:
         return False
-    if len(rows) == 1 and not unknown & set(rows):
+    if len(rows) == 1 and not (unknown | free) & set(rows):
         return any(v > 0 for v in cells[rows[0]].values())
     total = sum(sums[g] for g in rows)
     columns: dict[str, float] = {}
     for g in rows:
         for name, value in cells[g].items():
             columns[name] = columns.get(name, 0.0) + value
+    if free & set(rows):
+        return _narrow_free(cells, sums, rows, columns, k, unknown | free, free)
     for g in rows:
         r = sums[g]
         for name, value in cells[g].items():
@@ -235,6 +247,39 @@ def _narrow(
                 continue  # a column of zeros: nothing to protect
             low = max(0.0, c - (total - r)) if g in unknown else max(0.0, r + c - total)
             if value > 0 and min(r, c) - low < k:
+                return True
+    return False
+
+
+def _narrow_free(
+    cells: Mapping[Group, Mapping[str, float]],
+    sums: Mapping[Group, float],
+    rows: Sequence[Group],
+    columns: Mapping[str, float],
+    k: int,
+    bounded: set[Group],
+    free: set[Group],
+) -> bool:
+    """_narrow's bounds when some rows have no known total (Fréchet's, cell by cell).
+
+    A cell lies between what the column leaves when every other hidden row takes its most
+    and its own most: min(row total, column total), or the column total for a free row.
+    """
+    for g in rows:
+        for name, value in cells[g].items():
+            c = columns[name]
+            if c <= 0 or value <= 0:
+                continue
+
+            def most(h: Group, column: float = c) -> float:
+                return column if h in free else min(sums[h], column)
+
+            high = most(g)
+            low = max(0.0, c - sum(most(h) for h in rows if h != g))
+            if g not in bounded:
+                rest = sum(columns[other] for other in columns if other != name)
+                low = max(low, sums[g] - rest)
+            if high - low < k:
                 return True
     return False
 
@@ -257,7 +302,12 @@ def _level_tables(block: _Block, level: str, variable: str) -> list[tuple[dict, 
         cells = {g: dict(block.nr[g]) for g in rows}
         sums = {g: block.base(g) if g in full else sum(block.nr[g].values()) for g in rows}
         return [(cells, sums)]
-    cells = {g: {"n": block.n[g], **block.nr[g]} for g in rows}
+    if OVERALL in block.hidden["nr"]:
+        # The overall non-response counts are hidden (only their total, base − n, is known):
+        # each count's protection is the nr level's; here n against the non-response total
+        cells = {g: {"n": block.n[g], "nr": sum(block.nr[g].values())} for g in rows}
+    else:
+        cells = {g: {"n": block.n[g], **block.nr[g]} for g in rows}
     sums = {g: block.base(g) for g in rows}
     return [(cells, sums)]
 
@@ -331,7 +381,10 @@ def _complete_variable(
         if overall_hidden:
             return sum(_row_sum(block, level, g) for g in chosen) < k
         unknown = block.hidden["full"] if level != "full" else set()
-        return any(_narrow(cells, sums, chosen, k, unknown) for cells, sums in tables)
+        # A row whose respondent count is hidden has no known total (n and its base are hidden
+        # with it): only the column totals bound its cells
+        free = block.free
+        return any(_narrow(cells, sums, chosen, k, unknown, free) for cells, sums in tables)
 
     if not unsafe(mine):
         return False
@@ -402,24 +455,23 @@ def protect_cube(
             block.base(g) == respondents.get((block.unit, *g), -1) for g in block.groups
         )
         forced = {g for g in block.groups if (block.unit, *g) in population_hidden}
+        block.free = set(forced)
         if block.unit in tiny or "respondent" in tiny:
             forced = set(block.groups)  # fewer than k interviews: nothing is published
         _primary(block, k, forced)
-    # Hidden anywhere, hidden everywhere: rows whose n is hidden in one indicator are hidden
-    # in every indicator with the same n column (the same denominator).
-    signature: dict[tuple, list[_Block]] = {}
-    for block in blocks:
-        key = (block.unit, tuple((g, block.n[g]) for g in sorted(block.groups)))
-        signature.setdefault(key, []).append(block)
+    # Hidden anywhere, hidden everywhere: a column shown in several blocks (the same n in
+    # every category of a multiple choice, the same non-response, a ranking's counts repeated
+    # by its points) is hidden in all of them where it is hidden in one.
+    families = _families(blocks)
     for _round in range(50):
         for block in blocks:
             _complete(block, k)
         changed = False
-        for family in signature.values():
-            union = set().union(*(b.hidden["full"] for b in family))
+        for level, family in families:
+            union = set().union(*(b.hidden[level] for b in family))
             for block in family:
-                if not union <= block.hidden["full"]:
-                    block.hidden["full"] |= union
+                if not union <= block.hidden[level]:
+                    block.hidden[level] |= union
                     changed = True
         if not changed:
             break
@@ -445,9 +497,34 @@ def protect_cube(
     ]
     population["respondents"] = population["respondents"].astype(float).mask(population["hidden"])
     stats = _stats(blocks, population_hidden, populations, k)
-    return ProtectedCube(
-        published, population, k, stats, {b.indicator: b.out_zero for b in blocks}, margins
-    )
+    out_known: dict[str, bool] = {}
+    for block in blocks:
+        out_known[block.indicator] = out_known.get(block.indicator, True) and block.out_zero
+    return ProtectedCube(published, population, k, stats, out_known, margins)
+
+
+def _families(blocks: Sequence[_Block]) -> list[tuple[str, list[_Block]]]:
+    """Blocks that publish the same column, per level: they must hide it in the same rows.
+
+    full: the same n in every group; nr: the same n and non-response; count: the same n and
+    counts (a ranking and its points).
+    """
+    keys: dict[tuple, list[_Block]] = {}
+    for block in blocks:
+        groups = sorted(block.groups)
+        n = tuple((g, block.n[g]) for g in groups)
+        keys.setdefault(("full", block.unit, n), []).append(block)
+        nr = tuple(tuple(block.nr[g].values()) for g in groups)
+        if any(any(values) for values in nr):
+            keys.setdefault(("nr", block.unit, n, nr), []).append(block)
+        counts = tuple(
+            tuple(sorted(table.get(g, {}).items()))
+            for table in block.tables.values()
+            for g in groups
+        )
+        if block.tables:
+            keys.setdefault(("count", block.unit, n, counts), []).append(block)
+    return [(key[0], family) for key, family in keys.items() if len(family) > 1]
 
 
 def _publish_margins(
@@ -543,14 +620,16 @@ def _publish(table: pd.DataFrame, blocks: Sequence[_Block], k: int) -> pd.DataFr
     """The tidy table with hidden figures blanked and shares rounded."""
     out = table.reset_index(drop=True).copy()
     size = len(out)
-    by_id = {b.indicator: b for b in blocks}
     counts_hidden = np.zeros(size, dtype=bool)
     n_hidden = np.zeros(size, dtype=bool)
     nr_hidden = np.zeros(size, dtype=bool)
-    for position, (indicator, var, group) in enumerate(
-        zip(out["indicator"], out["group_var"], out["group"], strict=True)
+    by_id = {(b.indicator, b.category): b for b in blocks}
+    categories = out["category"].astype(str).to_numpy() if "category" in out else np.full(size, "")
+    for position, (indicator, kind, var, group) in enumerate(
+        zip(out["indicator"], out["kind"], out["group_var"], out["group"], strict=True)
     ):
-        block = by_id[str(indicator)]
+        category = categories[position] if str(kind) in PER_CATEGORY else None
+        block = by_id[(str(indicator), category)]
         key = (str(var), str(group))
         n_hidden[position] = key in block.hidden["full"]
         nr_hidden[position] = key in block.hidden["nr"]
@@ -558,7 +637,6 @@ def _publish(table: pd.DataFrame, blocks: Sequence[_Block], k: int) -> pd.DataFr
     kinds = out["kind"].astype(str).to_numpy()
     centre = np.isin(kinds, list(CENTRE))
     estimate_hidden = np.where(centre, n_hidden, counts_hidden)
-    categories = out["category"].astype(str).to_numpy() if "category" in out else np.full(size, "")
     special = np.isin(categories, list(SPECIAL_CODES))
     estimate_hidden = estimate_hidden | (special & nr_hidden)
     for name in HIDDEN_WITH_COUNTS:

@@ -55,6 +55,7 @@ class Publication:
     problems: tuple[str, ...]
     waiting: int  # analysed interviews not yet in the publication (differencing rule)
     true_population: pd.DataFrame  # the respondent counts before suppression (server only)
+    submissions: tuple[int, ...] = ()  # the published interviews (server only)
 
     def view(
         self, variable: str | None, value: str | None, by: str | None
@@ -163,7 +164,10 @@ def _build(instrument: Instrument, dataset: Dataset, round_id: int | None, k: in
         ~(table["indicator"].isin(list(margins)) & (table["group_var"] != ""))
     ].reset_index(drop=True)
     population = pd.concat(populations, ignore_index=True)
-    return Publication(cube, table, variables, member_columns, tuple(problems), waiting, population)
+    published = tuple(int(i) for i in selection.respondents["_submission_id"])
+    return Publication(
+        cube, table, variables, member_columns, tuple(problems), waiting, population, published
+    )
 
 
 def _with_unanswered_group(selection: Selection, variables: tuple[str, ...]) -> Selection:

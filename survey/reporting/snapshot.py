@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from reports.analysis import (
@@ -42,6 +43,7 @@ from survey.instruments.spec import InstrumentSpec
 from survey.reporting.models import ApprovedQuote
 from survey.reporting.sentences import GROUPS
 from survey.reporting.settings import ReportSettings
+from survey.users.models import Role
 
 SNAPSHOT_VERSION = 1
 LANGUAGES = PAPER_LANGUAGES
@@ -103,11 +105,17 @@ def find_instrument(form_id: str = "") -> Instrument:
 
 
 def build_snapshot(settings: ReportSettings) -> dict[str, Any]:
-    """The JSON-able snapshot of the data the settings select (see the module notes)."""
+    """The JSON-able snapshot of the data the settings select (see the module notes).
+
+    An advocate's paper is cut from the advocates' protected cube (survey.dashboards.
+    publication), as their dashboards are: see _public_snapshot.
+    """
     k = suppression_k()
     instrument = find_instrument(settings.instrument)
     versions = list(instrument.versions)
     _check_districts(versions[-1], settings.districts)
+    if for_advocate():
+        return _public_snapshot(settings, instrument, k)
     try:
         dataset = load_dataset(
             versions,
@@ -147,6 +155,185 @@ def build_snapshot(settings: ReportSettings) -> dict[str, Any]:
     }
     # Through JSON and back: the paper is always built from exactly what history stores.
     return json.loads(json.dumps(snapshot, ensure_ascii=False, allow_nan=False))
+
+
+# --- advocates: the protected cube -------------------------------------------------------------
+
+# A paper's filter → the star variable of the cube it selects on
+PUBLIC_FILTERS = {"districts": "district", **ANSWER_FILTERS}
+
+
+def for_advocate() -> bool:
+    """Whether the paper is asked for by someone who sees only the advocates' publication."""
+    if not has_request_context() or not current_user or not current_user.is_authenticated:
+        return False
+    return not current_user.has_role(Role.COORDINATOR)
+
+
+def _public_snapshot(settings: ReportSettings, instrument: Instrument, k: int) -> dict[str, Any]:
+    """An advocate's paper, cut from the same protected cube as the advocates' dashboards.
+
+    Like a dashboard view, a paper is one round and at most one filter (one district, sex,
+    generation or age group), over the interviews the publication holds (its review statuses,
+    demo data included): every figure of it, the number of respondents covered included, is
+    a figure of the cube, hidden wherever the cube hides it. Two papers then differ only by
+    figures the cube publishes and the audit has checked together.
+    """
+    from survey.dashboards.filters import instrument_dataset, round_names
+    from survey.dashboards.publication import PUBLIC_STATUSES, publication
+
+    chosen = [
+        (column, code)
+        for setting, column in PUBLIC_FILTERS.items()
+        for code in getattr(settings, setting)
+    ]
+    if len(chosen) > 1:
+        raise ReportDataError(
+            _l(
+                "Choose one district, sex, generation or age group at most: papers show the "
+                "published figures, one characteristic at a time, so that no respondent can be "
+                "singled out by comparing two papers."
+            )
+        )
+    if len(settings.rounds) > 1:
+        raise ReportDataError(_l("Choose one survey round: papers cover the rounds one at a time."))
+    round_id = _public_round(settings, round_names())
+    dataset = instrument_dataset(instrument)
+    made = publication(instrument, dataset, round_id, k)
+    variable, value = chosen[0] if chosen else (None, None)
+    if variable is not None and variable not in made.variables:
+        raise ReportDataError(
+            _l("This questionnaire has no answers for “%(column)s”.", column=variable)
+        )
+    covered = made.respondents(variable, value)
+    if covered is None or covered < k:
+        # One message for none, a few and a count hidden as a complement: any difference would
+        # tell them apart
+        raise ReportDataError(
+            _l(
+                "Fewer than %(k)d respondents match these settings, perhaps none, or their "
+                "number is not published: a paper would reveal individuals. Widen the filters.",
+                k=k,
+            )
+        )
+    table = _public_table(made, variable, value)
+    plan, _problems = build_plan(dataset.spec)
+    method = AnalysisPlan(
+        tuple(
+            i for i in _method_plan(dataset.respondents).indicators if i.id == "_method_districts"
+        )
+    )
+    ids = np.asarray(made.submissions, dtype=np.int64)
+    respondents = dataset.respondents[
+        np.isin(dataset.respondents["_submission_id"].to_numpy(), ids)
+    ]
+    if variable is not None:
+        respondents = respondents[respondents[variable].astype(object) == value]
+    received = respondents["_received_at"].dropna()
+    members = made.cube.population
+    member_total = members[(members["unit"] == "member")]
+    member_column = made.member_columns.get(variable or "", "")
+    member_row = member_total[
+        (member_total["group_var"] == member_column)
+        & (member_total["group"] == (str(value) if variable else ""))
+    ]
+    member_count = member_row["respondents"].iloc[0] if len(member_row) else None
+    snapshot = {
+        "version": SNAPSHOT_VERSION,
+        "k": k,
+        "instrument": {
+            "form_id": instrument.form_id,
+            "title": instrument.title,
+            "versions": [v.version for v in instrument.versions],
+        },
+        "data": {
+            "respondents": int(covered),
+            "members": None if member_count is None else _plain(member_count),
+            "period": [
+                received.min().date().isoformat() if len(received) else None,
+                received.max().date().isoformat() if len(received) else None,
+            ],
+            "rounds": sorted({str(r) for r in respondents["_round"].dropna().unique()}),
+            "demo": bool(respondents["_demo"].fillna(False).astype(bool).any()),
+            "review_statuses": list(PUBLIC_STATUSES),
+            # Counts of other statuses and refusals are not in the publication
+            "excluded": None,
+            "refusals": None,
+            "filters": {name: list(getattr(settings, name)) for name in ANSWER_FILTERS},
+            "districts": list(settings.districts),
+        },
+        "weighted": plan.weight is not None or plan.design is not None,
+        "design": plan.design is not None,
+        "min_age": dataset.spec.intake.minimum_age,
+        "district_question": dataset.spec.intake.district_question,
+        "indicators": [
+            _indicator(indicator) for indicator in (*plan.indicators, *method.indicators)
+        ],
+        "sectors": sector_labels(dataset.spec),
+        "labels": _labels(dataset.specs, _labelled_columns(table, plan, method)),
+        "table": _table_json(table),
+        "quotes": _quotes(respondents, settings.max_quotes),
+        "problems": list(made.problems),
+    }
+    return json.loads(json.dumps(snapshot, ensure_ascii=False, allow_nan=False))
+
+
+def _public_round(settings: ReportSettings, names: Mapping[int, str]) -> int | None:
+    """The round id of the paper: the one chosen, else the current one (None: no rounds)."""
+    from survey.collection.rounds import current_round
+
+    if settings.rounds:
+        found = [i for i, name in names.items() if name == settings.rounds[0]]
+        if not found:
+            raise ReportDataError(
+                _l("There is no survey round “%(name)s”.", name=settings.rounds[0])
+            )
+        return found[0]
+    current = current_round()
+    return current.id if current is not None else None
+
+
+def _public_table(made: Any, variable: str | None, value: str | None) -> pd.DataFrame:
+    """The cube's rows of one view as the paper's table, with the districts' counts."""
+    if variable is not None:
+        _original, table = made.view(variable, value, None)
+    else:
+        table = made.cube.table
+    table = table.assign(chapter=table["chapter"].fillna("") if "chapter" in table else "")
+    if variable is None:
+        # The respondents per district, as the cube publishes them (hidden ones blank)
+        population = made.cube.population
+        districts = population[
+            (population["unit"] == "respondent") & (population["group_var"] == "district")
+        ]
+        total = float(made.respondents(None, None) or 0)
+        counts = districts["respondents"].astype(float)
+        rows = pd.DataFrame(
+            {
+                "indicator": "_method_districts",
+                "kind": "frequency",
+                "chapter": METHOD_CHAPTER,
+                "group_var": "",
+                "group": "",
+                "category": districts["group"].astype(str).to_numpy(),
+                "estimate": (counts / total).round(3).to_numpy() if total else np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "n": total,
+                "count": counts.to_numpy(),
+                "indicative": False,
+                "points": np.nan,
+                "suppressed": districts["hidden"].astype(bool).to_numpy(),
+            }
+        )
+        table = pd.concat([table, rows[rows["count"].fillna(1) > 0]], ignore_index=True)
+    for name in TABLE_COLUMNS:
+        if name not in table.columns:
+            table[name] = np.nan
+    return table.assign(
+        suppressed=table["suppressed"].fillna(True).astype(bool),
+        indicative=table["indicative"].fillna(False).astype(bool),
+    )
 
 
 # --- selecting the data ------------------------------------------------------------------------

@@ -26,6 +26,14 @@ import pandas as pd
 from reports.analysis.audit import Knowledge, cube_knowledge, narrow_cells, protection_intervals
 
 ANALYSED = re.compile(r"Submissions analysed: ([^<]+)</strong>")
+COVERS = re.compile(r"The analysis covers the answers of ([\d,\s\u00a0]+) respondents")
+# A dashboard filter → the paper setting that selects the same group
+PAPER_FILTERS = {
+    "district": "districts",
+    "sex": "sexes",
+    "generation": "generations",
+    "age_band": "age_bands",
+}
 
 
 @dataclass
@@ -102,6 +110,41 @@ def collect(
     return found
 
 
+def collect_previews(
+    client: Any, form: Mapping[str, Any], filters: Mapping[str, Iterable[str]]
+) -> Collected:
+    """Preview a paper for no filter and for each value of each filter; try two at once.
+
+    The respondents covered that each preview prints are keyed as the dashboards' counts; a
+    preview that prints a count for two filters at once is served forbidden.
+    """
+    found = Collected()
+    settings = {name: list(filters.get(name, ())) for name in PAPER_FILTERS}
+    for name, values in settings.items():
+        for value in values:
+            found.respondents[(name, str(value))] = _preview(
+                client, {**form, PAPER_FILTERS[name]: [value]}
+            )
+            found.requests += 1
+    found.respondents[("", "")] = _preview(client, dict(form))
+    for district in settings["district"][:3]:
+        for sex in settings["sex"]:
+            shown = _preview(client, {**form, "districts": [district], "sexes": [sex]})
+            found.requests += 1
+            if shown is not None:
+                found.served_forbidden.append(f"preview district={district} sex={sex}")
+    return found
+
+
+def _preview(client: Any, data: Mapping[str, Any]) -> float | None:
+    """The respondents covered a paper preview prints (None: refused)."""
+    response = client.post("/reports/", data={**data, "action": "preview"})
+    if response.status_code != 200:
+        return None
+    match = COVERS.search(client.get("/reports/preview").text)
+    return None if match is None else _count(match.group(1))
+
+
 def add_csv(found: Collected, text: str) -> None:
     """Rows of a CSV the attacker got some other way (`survey indicators --public`)."""
     found.rows += list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
@@ -151,8 +194,9 @@ def published_table(found: Collected, kinds: Mapping[str, str]) -> pd.DataFrame:
         share = _number(row.get("estimate"))
         values = {
             "n": n,
+            # A points estimate is a mean score, not a share: its count is not behind it
             "count": _count_from_share(share, n)
-            if record["kind"] not in ("mean", "median")
+            if record["kind"] not in ("mean", "median", "points")
             else None,
             **{name: _number(row.get(name)) for name in ("dnk", "pnta", "missing")},
         }

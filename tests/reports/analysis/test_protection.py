@@ -15,6 +15,7 @@ from reports.analysis.audit import (
 )
 from reports.analysis.protection import population_table, protect_cube
 from tests.reports.analysis.star import BY, MARGINS, star
+from tests.reports.analysis.star import survey as star_survey
 
 
 def _attack(table: pd.DataFrame, population: pd.DataFrame, out_known, margins=MARGINS):
@@ -97,3 +98,37 @@ def test_missing_values_in_a_star_variable_are_refused() -> None:
     frame = pd.DataFrame({"sex": ["female", None, "male"]})
     with pytest.raises(AnalysisError, match="missing values"):
         population_table(frame, BY[:1], "respondent")
+
+
+def _multiple_choice_star(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A select_multiple question with one rare option (3 choosers) beside a common one."""
+    from reports.analysis import AnalysisPlan, Indicator, run_plan
+
+    frame = star_survey(rows, seed)
+    rng = np.random.default_rng(seed)
+    frame["aid"] = "common"  # answered by everyone (the text holds the chosen codes)
+    frame["aid/common"] = (rng.random(rows) < 0.6).astype(int)
+    rare = np.zeros(rows, dtype=int)
+    rare[rng.choice(rows, 3, replace=False)] = 1
+    frame["aid/rare"] = rare
+    plan = AnalysisPlan(
+        (Indicator("aid_each", {}, "multiple", column="aid", codes=("common", "rare")),)
+    )
+    table = run_plan(frame, None, plan, by_override=BY).table
+    return table, population_table(frame, BY, "respondent")
+
+
+@pytest.mark.parametrize(("rows", "seed"), [(400, 5), (1000, 6)])
+def test_one_small_category_hides_that_category_only(rows, seed) -> None:
+    """Cells, not rows: the rare option's overall count is hidden, the common one's is not,
+    and the LP still finds every hidden figure's interval at least k wide."""
+    table, population = _multiple_choice_star(rows, seed)
+    cube = protect_cube(table, population, k=5)
+    overall = cube.table[cube.table["group_var"] == ""].set_index("category")
+    assert overall.loc["rare", "suppressed"]
+    assert not overall.loc["common", "suppressed"]
+    assert overall.loc["common", "estimate"] > 0
+    intervals = _attack(cube.table, cube.population, cube.out_known, margins={})
+    assert len(intervals) > 0
+    narrow = narrow_cells(intervals, cube_truth(table, population), 5)
+    assert narrow.empty, narrow.head().to_string()

@@ -1,8 +1,9 @@
 """The advocate as attacker (Done when of issue 10): everything the role can reach, one LP.
 
 The attacker (tests/reports/analysis/attacker.py) walks every view the dashboards offer an
-advocate, downloads every CSV, reads `survey indicators --public`, tries the views it must not
-get, and solves for the hidden figures. With the protected cube nothing hidden is narrower
+advocate, downloads every CSV, reads `survey indicators --public`, previews a paper for each
+filter (papers are cut from the same cube), tries the views and previews it must not get, and
+solves for the hidden figures. With the protected cube nothing hidden is narrower
 than k and no count 1..k-1 is shown; with complements switched off, the same attack finds
 the hidden counts: the test can fail.
 """
@@ -28,6 +29,16 @@ from survey.extensions import db
 from tests.reports.analysis import attacker
 
 K = 5
+PAPER_FORM = {
+    "title": "Needs of survivors",
+    "submitted_by": "An advocates' organisation",
+    "date": "2025-03-03",
+    "language": "en",
+    "paper_size": "A4",
+    "review_statuses": ["approved", "pending"],
+    "include_demo": "y",
+    "max_quotes": "0",
+}
 SAMPLE = 120  # sensitive hidden counts solved per run (see attacker.attack)
 
 
@@ -49,8 +60,12 @@ def fieldwork(app, default_instrument, survey_round):
     return default_instrument
 
 
-def _campaign(app, client, runner, tmp_path, instrument):
-    """Collect everything an advocate can reach, and the truth the server knows."""
+def _campaign(app, client, runner, tmp_path, instrument, previews=False):
+    """Collect everything an advocate can reach, and the truth the server knows.
+
+    With previews, the attacker also previews a paper for each filter the dashboards offer
+    (and tries two filters at once): every respondent count a preview prints is known.
+    """
     with app.test_request_context("/?lang=en"):
         dataset = instrument_dataset(instrument.instrument)
         options = filter_options(instrument.instrument, dataset, "en")
@@ -64,6 +79,17 @@ def _campaign(app, client, runner, tmp_path, instrument):
     found = attacker.collect(
         client, instrument.instrument.form_id, rounds, filters, disaggregations
     )
+    if previews:
+        papers = attacker.collect_previews(client, PAPER_FORM, filters)
+        found.requests += papers.requests
+        found.served_forbidden += papers.served_forbidden
+        for key, value in papers.respondents.items():
+            if value is None:
+                continue
+            shown = found.respondents.get(key)
+            # A preview must print the cube's figure or nothing
+            assert shown is None or shown == value, (key, shown, value)
+            found.respondents[key] = value
     print(f"collected {found.requests} responses in {time.perf_counter() - started:.0f}s")
     out = tmp_path / "public.csv"
     result = runner.invoke(indicators_command, ["--public", "--out", str(out)])
@@ -98,7 +124,7 @@ def _campaign(app, client, runner, tmp_path, instrument):
 
 def test_the_advocate_learns_no_count_below_k(app, client, auth, runner, tmp_path, fieldwork):
     auth.login("advocate")
-    results = _campaign(app, client, runner, tmp_path, fieldwork)
+    results = _campaign(app, client, runner, tmp_path, fieldwork, previews=True)
     assert results["served_forbidden"] == []
     assert results["small_published"] == []
     assert results["hidden"] > 0
