@@ -28,6 +28,9 @@ SUPPRESSION_K = 5
 # Whether advocates' dashboards and papers may include interviews still pending review
 # (approved ones always; rejected and held ones never).
 PUBLISH_PENDING = True
+# Whether advocates' dashboards and papers include synthetic demo interviews: only for a
+# training installation, never where real interviews are collected.
+PUBLISH_DEMO = False
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True

@@ -34,6 +34,9 @@ BASE_CONFIG = {
     "RATELIMIT_ENABLED": False,
     # Two-factor login is required for admins in production; tests of it switch it on.
     "TWO_FACTOR_REQUIRED_ROLES": [],
+    # Demo interviews give the advocates' tests their volume; the default (not published) is
+    # tested on its own.
+    "PUBLISH_DEMO": True,
     # Reviews and corrections show in the next load, not after the production delay.
     "DATASET_FULL_CHECK_SECONDS": 0,
 }

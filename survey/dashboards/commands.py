@@ -16,7 +16,7 @@ from reports.languages import LANGUAGES
 from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES, SurveyRound
 from survey.dashboards.exports import audit_indicator_export, indicator_export, write_indicator_csv
 from survey.dashboards.filters import Filters, dashboard_instruments
-from survey.dashboards.publication import PUBLIC_STATUSES, publication
+from survey.dashboards.publication import public_scope, publication
 from survey.datasets.dataset import load_dataset
 from survey.extensions import db
 from survey.instruments.models import Instrument
@@ -129,9 +129,13 @@ def indicators_command(
         if statuses:
             raise click.ClickException(
                 "--public writes the advocates' publication: it takes no --status (it holds "
-                "approved and pending interviews, demo data included, as their pages do)."
+                "the interviews their pages hold: approved, pending where PUBLISH_PENDING "
+                "allows, demo data only where PUBLISH_DEMO allows)."
             )
-        filters = Filters(round_id=filters.round_id, statuses=PUBLIC_STATUSES, include_demo=True)
+        public_statuses, public_demo = public_scope()
+        filters = Filters(
+            round_id=filters.round_id, statuses=public_statuses, include_demo=public_demo
+        )
         cut = publication(instrument, dataset, filters.round_id, k)
     with force_locale(lang):
         export = indicator_export(

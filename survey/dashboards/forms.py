@@ -19,6 +19,7 @@ from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
 from survey.dashboards.filters import Filters
 from survey.dashboards.labels import STATUS_LABELS
 from survey.dashboards.options import FilterOptions
+from survey.dashboards.publication import public_scope
 
 ALL = "all"
 LOCAL_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
@@ -100,10 +101,11 @@ class FilterForm(Form):
         self.public = public
         self.allowed_statuses = statuses
         self.status.choices = [c for c in self.status.choices if c.value in statuses]
+        # What the advocates' publication holds is the settings' choice, never theirs
+        self.public_demo = "include" if public and public_scope()[1] else "exclude"
         if "demo" not in formdata:
-            # Synthetic interviews are never survey results: coordinators ask for them. The
-            # advocates' publication decides for itself (survey.dashboards.publication).
-            self.demo.data = "include" if public else "exclude"
+            # Synthetic interviews are never survey results: coordinators ask for them
+            self.demo.data = self.public_demo if public else "exclude"
         self.instrument.choices = _choices(options.instruments)
         if not self.instrument.data and options.instruments:
             self.instrument.data = options.instruments[0][0]
@@ -185,11 +187,13 @@ class FilterForm(Form):
             self.version.errors.append(
                 _("Questionnaire versions are for coordinators: advocates see all versions.")
             )
-        if list(self.status.data or ()) != list(ANALYSED_STATUSES) or self.demo.data == "exclude":
+        if list(self.status.data or ()) != list(self.allowed_statuses) or (
+            self.demo.data != self.public_demo
+        ):
             self.status.errors.append(
                 _(
-                    "Advocates always see the same interviews (approved and pending, demo "
-                    "data included), so that two selections cannot be compared."
+                    "Advocates always see the same interviews, those the settings publish, so "
+                    "that two selections cannot be compared."
                 )
             )
         chosen = [

@@ -28,7 +28,7 @@ from flask import current_app
 
 from reports.analysis.plan import TIDY_COLUMNS
 from reports.analysis.protection import ProtectedCube, population_table, protect_cube
-from survey.collection.models import ANALYSED_STATUSES
+from survey.collection.models import published_statuses
 from survey.dashboards import estimates
 from survey.dashboards.cache import page_cache, version_key
 from survey.dashboards.estimates import run_estimates
@@ -39,7 +39,6 @@ from survey.datasets.columns import RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
 from survey.instruments.models import Instrument
 
-PUBLIC_STATUSES = ANALYSED_STATUSES
 UNANSWERED = "missing"  # the group of respondents without a value (as estimators name it)
 PUBLICATIONS_FOLDER = "publications"
 
@@ -79,6 +78,8 @@ class Publication:
 
     def respondents(self, variable: str | None, value: str | None) -> float | None:
         """The published respondent count of the view (None when hidden)."""
+        if not self.submissions:
+            return 0.0  # nothing published at all: a zero, which the cube would mark hidden
         population = self.cube.population
         unit = population["unit"] == "respondent"
         if variable and value is not None:
@@ -119,16 +120,37 @@ def filter_variable(filters: Filters) -> tuple[str | None, str | None]:
     return None, None
 
 
+def public_scope() -> tuple[tuple[str, ...], bool]:
+    """The review statuses advocates' publications hold, and whether demo interviews count.
+
+    From the settings: PUBLISH_PENDING (pending interviews beside approved ones) and
+    PUBLISH_DEMO (synthetic interviews, for training installations only).
+    """
+    config = current_app.config
+    statuses = published_statuses(bool(config.get("PUBLISH_PENDING", True)))
+    return statuses, bool(config.get("PUBLISH_DEMO", False))
+
+
 def publication(
     instrument: Instrument, dataset: Dataset, round_id: int | None, k: int
 ) -> Publication:
     """The cached publication of this instrument and round for the current data."""
-    key = ("publication", version_key(instrument), round_id, PUBLIC_STATUSES, k)
-    return page_cache().get(key, dataset, lambda: _build(instrument, dataset, round_id, k))
+    statuses, demo = public_scope()
+    key = ("publication", version_key(instrument), round_id, statuses, demo, k)
+    return page_cache().get(
+        key, dataset, lambda: _build(instrument, dataset, round_id, k, statuses, demo)
+    )
 
 
-def _build(instrument: Instrument, dataset: Dataset, round_id: int | None, k: int) -> Publication:
-    filters = Filters(round_id=round_id, statuses=PUBLIC_STATUSES, include_demo=True)
+def _build(
+    instrument: Instrument,
+    dataset: Dataset,
+    round_id: int | None,
+    k: int,
+    statuses: tuple[str, ...],
+    include_demo: bool,
+) -> Publication:
+    filters = Filters(round_id=round_id, statuses=statuses, include_demo=include_demo)
     selection = select_rows(dataset, filters)
     variables = star_variables(dataset)
     selection, waiting = _apply_refresh_rule(instrument, round_id, selection, variables, k)

@@ -175,12 +175,13 @@ def _public_snapshot(settings: ReportSettings, instrument: Instrument, k: int) -
 
     Like a dashboard view, a paper is one round and at most one filter (one district, sex,
     generation or age group), over the interviews the publication holds (its review statuses,
-    demo data included): every figure of it, the number of respondents covered included, is
-    a figure of the cube, hidden wherever the cube hides it. Two papers then differ only by
-    figures the cube publishes and the audit has checked together.
+    demo data only where the settings publish them): every figure of it, the number of
+    respondents covered included, is a figure of the cube, hidden wherever the cube hides it.
+    Two papers then differ only by figures the cube publishes and the audit has checked
+    together.
     """
     from survey.dashboards.filters import instrument_dataset, round_names
-    from survey.dashboards.publication import PUBLIC_STATUSES, publication
+    from survey.dashboards.publication import public_scope, publication
 
     chosen = [
         (column, code)
@@ -255,7 +256,7 @@ def _public_snapshot(settings: ReportSettings, instrument: Instrument, k: int) -
             ],
             "rounds": sorted({str(r) for r in respondents["_round"].dropna().unique()}),
             "demo": bool(respondents["_demo"].fillna(False).astype(bool).any()),
-            "review_statuses": list(PUBLIC_STATUSES),
+            "review_statuses": list(public_scope()[0]),
             # Counts of other statuses and refusals are not in the publication
             "excluded": None,
             "refusals": None,

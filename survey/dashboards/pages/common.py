@@ -21,7 +21,12 @@ from survey.dashboards.estimates import MARKER, PUBLIC, publish, run_estimates, 
 from survey.dashboards.filters import DashboardError, Filters, Selection, instrument_dataset
 from survey.dashboards.labels import STATUS_LABELS, Labels
 from survey.dashboards.page_models import Summary
-from survey.dashboards.publication import Publication, filter_variable, publication
+from survey.dashboards.publication import (
+    Publication,
+    filter_variable,
+    public_scope,
+    publication,
+)
 from survey.datasets.columns import RESPONDENT_PREFIX
 from survey.datasets.dataset import Dataset
 from survey.extensions import db
@@ -85,6 +90,12 @@ def _public_summary(dataset: Dataset, request: PageRequest) -> Summary:
     empty = None
     if len(dataset.respondents) == 0:
         empty = _("No submissions yet for this questionnaire.")
+    elif count == 0 and not public_scope()[1] and dataset.respondents["_demo"].any():
+        # Depends only on whether demo interviews exist, never on how many real ones do
+        empty = _(
+            "No published interviews match these filters. Demo data are never published on "
+            "these pages: figures appear once real interviews are collected."
+        )
     elif count == 0:
         # A published zero: hidden counts (1..k-1 and complements) never say "no submissions"
         empty = _("No submissions match these filters. Widen the filters to see results.")

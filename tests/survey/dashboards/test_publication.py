@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from survey.collection.models import Submission
@@ -71,3 +72,31 @@ def test_a_refresh_needs_k_new_interviews_in_every_changed_group() -> None:
     mixed = new.assign(district=["a"] * 4 + ["b"] * 6)
     assert not refresh_allowed(mixed, ("sex", "district"), 5)
     assert refresh_allowed(new.iloc[:0], ("sex",), 5)
+
+
+@pytest.mark.app_config({"PUBLISH_DEMO": False})
+def test_demo_interviews_are_published_only_where_the_settings_say_so(
+    client, auth, default_instrument, survey_round
+) -> None:
+    write_demo_data(default_instrument, survey_round, 60, seed=3)
+    auth.login("advocate")
+    html = client.get("/dashboard/indicators").text
+    assert _analysed(html) == "0"
+    assert "Demo data are never published on these pages" in html
+    csv = client.get("/dashboard/indicators.csv").text
+    assert not re.search(r"\d\.\d", csv)  # no estimate at all
+
+
+@pytest.mark.app_config({"PUBLISH_PENDING": False})
+def test_pending_interviews_stay_out_of_the_publication_where_the_settings_say_so(
+    client, auth, create_user, default_instrument, survey_round
+) -> None:
+    write_demo_data(default_instrument, survey_round, 60, seed=3)
+    coordinator = create_user("reviewer", "coordinator")
+    submissions = db.session.execute(select(Submission).order_by(Submission.id)).scalars().all()
+    assert {s.review_status for s in submissions} == {"pending"}
+    for submission in submissions[:30]:
+        review_submission(submission, "approved", "", coordinator)
+    db.session.commit()
+    auth.login("advocate")
+    assert _analysed(client.get("/dashboard/indicators").text) == "30"
