@@ -221,20 +221,34 @@ def stored_pdf(report: GeneratedReport) -> bytes:
     return pdf
 
 
-def find_report(report_id: int) -> GeneratedReport | None:
-    """A generated report by id."""
-    return db.session.get(GeneratedReport, report_id)
+def is_public(report: GeneratedReport) -> bool:
+    """Whether the paper was cut from the advocates' publication (coordinators' papers are not:
+    they may combine filters and statuses, and two of them could be differenced)."""
+    return bool((report.snapshot or {}).get("public"))
 
 
-def list_reports(limit: int = 100) -> list[GeneratedReport]:
-    """Generated reports, newest first."""
-    return list(
-        db.session.execute(
-            select(GeneratedReport)
-            .order_by(GeneratedReport.created_at.desc(), GeneratedReport.id.desc())
-            .limit(limit)
-        ).scalars()
+def find_report(report_id: int, *, public_only: bool = False) -> GeneratedReport | None:
+    """A generated report by id (None for a coordinator's paper when public_only)."""
+    report = db.session.get(GeneratedReport, report_id)
+    if report is None or (public_only and not is_public(report)):
+        return None
+    return report
+
+
+def list_reports(limit: int = 100, *, public_only: bool = False) -> list[GeneratedReport]:
+    """Generated reports, newest first (only advocates' papers when public_only)."""
+    query = select(GeneratedReport).order_by(
+        GeneratedReport.created_at.desc(), GeneratedReport.id.desc()
     )
+    if not public_only:
+        return list(db.session.execute(query.limit(limit)).scalars())
+    found = []
+    for report in db.session.execute(query).scalars():
+        if is_public(report):
+            found.append(report)
+            if len(found) == limit:
+                break
+    return found
 
 
 def download_name(report: GeneratedReport) -> str:

@@ -242,6 +242,8 @@ def _public_snapshot(settings: ReportSettings, instrument: Instrument, k: int) -
     snapshot = {
         "version": SNAPSHOT_VERSION,
         "k": k,
+        # Cut from the advocates' publication: the only papers advocates may read back
+        "public": True,
         "instrument": {
             "form_id": instrument.form_id,
             "title": instrument.title,

@@ -85,6 +85,11 @@ def instrument_titles(language: str) -> dict[str, str]:
     return titles
 
 
+def _public_only() -> bool:
+    """Advocates read back only papers cut from their publication, never coordinators'."""
+    return not current_user.has_role(Role.COORDINATOR)
+
+
 def allowed_statuses() -> tuple[str, ...]:
     """Review statuses the user's papers may draw on: all for coordinators, as the dashboards
     allow for advocates (approved, and pending where PUBLISH_PENDING allows)."""
@@ -243,7 +248,7 @@ def history() -> Any:
     language = current_language()
     return render_template(
         "reporting/history.html",
-        reports=services.list_reports(),
+        reports=services.list_reports(public_only=_public_only()),
         highlight=request.args.get("report", type=int),
         form=RegenerateForm(),
         word_warning=WORD_WARNING,
@@ -257,7 +262,9 @@ def history() -> Any:
 @roles_required(*REPORT_ROLES)
 def download() -> Any:
     """The filed PDF of a report (?report=ID), audited."""
-    report = services.find_report(request.args.get("report", type=int) or 0)
+    report = services.find_report(
+        request.args.get("report", type=int) or 0, public_only=_public_only()
+    )
     if report is None:
         abort(404)
     try:
@@ -284,7 +291,7 @@ def regenerate() -> Any:
     form = RegenerateForm()
     if not form.validate_on_submit():
         abort(400)
-    report = services.find_report(form.report.data or 0)
+    report = services.find_report(form.report.data or 0, public_only=_public_only())
     if report is None:
         abort(404)
     try:
