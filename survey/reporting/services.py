@@ -378,9 +378,15 @@ def approve_quote(
     question: str,
     user: User,
     translations: Mapping[str, str] | None = None,
+    *,
+    only_translations: bool = False,
 ) -> ApprovedQuote:
     """Approve an answer for publication (again: no change), with the coordinator's
-    translations (paper language → text; None keeps those saved); audited, flushed."""
+    translations (paper language → text; None keeps those saved); audited, flushed.
+
+    only_translations: change the translations of an approval that exists, never approve
+    (a page opened before another coordinator revoked the quote must not bring it back).
+    """
     submission = _quotable(submission_id, question)
     cleaned = {
         language: " ".join(text.split())
@@ -412,6 +418,13 @@ def approve_quote(
                 details={"question": question, "languages": sorted(cleaned)},
             )
         return existing
+    if only_translations:
+        raise ReportError(
+            _l(
+                "This answer is no longer approved for quotation, so its translations were not "
+                "saved. Approve it again first if it should be quoted."
+            )
+        )
     approval = ApprovedQuote(
         submission_id=submission.id,
         question=question,

@@ -351,6 +351,7 @@ def quotes() -> Any:
                     form.question.data or "",
                     _user(),
                     form.translations(),
+                    only_translations=True,
                 )
                 flash(_("The translations are saved for new reports."), "success")
             elif services.revoke_quote(

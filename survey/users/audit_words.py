@@ -11,6 +11,8 @@ from flask_babel import lazy_gettext as _l
 ACTIONS = {
     "backup_made": _l("Backup made"),
     "backup_restored": _l("Backup restored"),
+    "device_issued": _l("Device key issued"),
+    "device_revoked": _l("Device key revoked"),
     "district_targets_changed": _l("District targets changed"),
     "export_made": _l("Export made"),
     "instrument_imported": _l("Questionnaire imported"),
@@ -21,16 +23,20 @@ ACTIONS = {
     "password_reset": _l("Password reset"),
     "quote_approved": _l("Quote approved"),
     "quote_revoked": _l("Quote approval withdrawn"),
+    "quote_translated": _l("Quote translations saved"),
     "receipt_code_shared": _l("Receipt code from a device kept, shared with another interview"),
     "report_downloaded": _l("Report downloaded"),
     "report_generated": _l("Report generated"),
     "report_regenerated": _l("Report regenerated"),
+    "sessions_ended": _l("Sessions ended"),
     "submission_corrected": _l("Submission corrected"),
     "submission_created": _l("Submission saved"),
     "submission_reviewed": _l("Submission reviewed"),
     "submission_withdrawn": _l("Submission withdrawn"),
     "user_changed": _l("Account changed"),
     "user_created": _l("Account created"),
+    "two_factor_disabled": _l("Two-factor login turned off"),
+    "two_factor_enabled": _l("Two-factor login turned on"),
 }
 DETAILS = {
     "active": _l("active"),
@@ -53,6 +59,12 @@ DETAILS = {
     "suppressed": _l("suppressed"),
     "version": _l("version"),
     "via": _l("via"),
+    "account": _l("account"),
+    "count": _l("count"),
+    "everywhere": _l("everywhere"),
+    "languages": _l("languages"),
+    "name": _l("name"),
+    "second_factor": _l("second factor"),
 }
 
 

@@ -449,3 +449,22 @@ def test_advocates_read_back_only_papers_cut_from_their_publication(
     auth.login("coordinator")
     history = client.get("/reports/history").text
     assert f"report-{advocates.id}" in history and f"report-{coordinators.id}" in history
+
+
+def test_saving_translations_never_brings_back_a_revoked_quote(
+    client: Any, auth: Any, demo_data: list
+) -> None:
+    submission = quoted(demo_data)
+    auth.login("coordinator")
+    data = {"submission_id": submission.id, "question": QUESTION}
+    client.post("/reports/quotes", data={**data, "action": "approve"})
+    client.post("/reports/quotes", data={**data, "action": "revoke"})
+    # A second coordinator's page, opened before the revocation, saves its translations
+    response = client.post(
+        "/reports/quotes",
+        data={**data, "action": "translate", "translation_ru": "Перевод."},
+        follow_redirects=True,
+    )
+    assert "no longer approved for quotation" in response.text
+    assert db.session.execute(select(func.count(ApprovedQuote.id))).scalar() == 0
+    assert audit_actions()[-2:] == ["quote_approved", "quote_revoked"]
