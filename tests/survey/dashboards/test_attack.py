@@ -28,6 +28,9 @@ from survey.demo import write_demo_data
 from survey.extensions import db
 from tests.reports.analysis import attacker
 
+# What an advocate can infer does not depend on the database; the attack takes minutes
+pytestmark = pytest.mark.sqlite_only
+
 K = 5
 PAPER_FORM = {
     "title": "Needs of survivors",
