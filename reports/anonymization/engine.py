@@ -418,6 +418,7 @@ def anonymise(
         losses=result_losses,
         recodings=tuple(r.description for r in applied),
         merged_codes=_merged_codes(applied),
+        applied=tuple(applied),
         households_dropped=dropped,
         members_dropped=members_dropped,
         rosters_unlinked=int(((~state.linked) & state.alive_h & _has_rows(state)).sum()),

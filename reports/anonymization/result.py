@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from reports.anonymization.risk import RiskMeasures
+from reports.anonymization.rules import Recoding
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class AnonymisationResult:
     quasi_identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # {column: {wider code: the codes it holds}}, from the global recodings applied
     merged_codes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # The recodings applied, for callers that word them in another language than `recodings`
+    applied: tuple[Recoding, ...] = ()
 
     @property
     def global_risk(self) -> float:

@@ -33,7 +33,7 @@ from survey.dashboards.filters import Selection
 from survey.dashboards.page_models import Cell
 from survey.datasets.columns import RESPONDENT_PREFIX
 from survey.i18n import current_language
-from survey.instruments.analysis_plan import build_plan
+from survey.instruments.analysis_plan import Problem, parse_plan
 from survey.instruments.spec import InstrumentSpec
 
 FULL = "full"  # coordinators and admins: exact counts on screen
@@ -49,10 +49,16 @@ SHARE_KINDS = frozenset({"proportion", "frequency", "multiple", "ranking", "seve
 
 
 @functools.lru_cache(maxsize=32)
-def plan_of(spec: InstrumentSpec) -> tuple[AnalysisPlan, tuple[str, ...]]:
-    """The instrument's analysis plan and the problems found building it (cached per spec)."""
-    plan, problems = build_plan(spec)
+def _parsed_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, tuple[Problem, ...]]:
+    plan, problems = parse_plan(spec)
     return plan, tuple(problems)
+
+
+def plan_of(spec: InstrumentSpec) -> tuple[AnalysisPlan, tuple[str, ...]]:
+    """The instrument's analysis plan (parsed once per spec) and the problems found building it,
+    worded in the current locale: the cache is shared by visitors of every language."""
+    plan, problems = _parsed_plan(spec)
+    return plan, tuple(str(problem) for problem in problems)
 
 
 def _member_column(members: pd.DataFrame, name: str, spec: InstrumentSpec) -> str | None:

@@ -50,8 +50,20 @@ def _per_table() -> dict[str, Callable[[str], str]]:
             "Expected re-identifications: %(table)s", table=t
         ),
         "global_risk_": lambda t: _("Global risk: %(table)s", table=t),
-        "note_": lambda t: _("Note: %(code)s", code=t),
+        "note_": lambda t: _("Note: %(code)s", code=_note_title(t)),
     }
+
+
+def _note_title(code: str) -> str:
+    """What a refusal or warning of the verdict is about (its code when this version does not
+    know it)."""
+    return {
+        "global_risk": _("global risk above the limit"),
+        "below_k": _("records below k"),
+        "empty": _("nothing to export"),
+        "mostly_dropped": _("most interviews left out"),
+        "mostly_blanked": _("a key variable mostly blanked"),
+    }.get(code, code)
 
 
 def _table(name: str) -> str:

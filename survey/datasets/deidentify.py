@@ -169,6 +169,8 @@ class DisclosureSummary:
     # risk_basis's parts, so the about file can say it in the export's language
     weight: str | None = None
     sampling_fraction: float | None = None
+    # reports.anonymization.rules.Recoding: `recodings` is English, the about file words these
+    applied_recodings: tuple[Any, ...] = ()
 
     @property
     def global_risk(self) -> float:
@@ -522,6 +524,7 @@ def _summary(result: AnonymisationResult, rules: DisclosureRules) -> DisclosureS
         member_risk_after=result.member_risk_after,
         losses=result.losses,
         recodings=result.recodings,
+        applied_recodings=result.applied,
         households_dropped=result.households_dropped,
         members_dropped=result.members_dropped,
         rosters_unlinked=result.rosters_unlinked,
@@ -701,10 +704,16 @@ def prepare_export(
     )
     with force_locale(language):
         column_labels.update(_derived_column_labels(tables, column_labels, language))
-        about = about_items(dataset, report, k, column_labels if labels else None)
         for column, extra in _metadata_value_labels(tables, dataset).items():
             value_labels[column] = {**extra, **value_labels.get(column, {})}
         value_labels = _label_merged_codes(value_labels, merged_codes)
+        about = about_items(
+            dataset,
+            report,
+            k,
+            column_labels if labels else None,
+            value_labels if labels else None,
+        )
     return PreparedExport(
         tables=tables,
         column_labels=column_labels,
@@ -797,9 +806,11 @@ def about_items(
     report: ExportReport,
     k: int,
     column_labels: Mapping[str, str] | None = None,
+    value_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """The about file's (item, value) rows; values in the current locale's words, and columns
-    named by their labels when `column_labels` is given (an export with labels)."""
+    (codes) named by their labels when `column_labels` (`value_labels`) are given (an export
+    with labels)."""
     filters = dataset.filters
     named = _naming(column_labels)
     statuses = [str(REVIEW_STATUS_LABELS.get(s, s)) for s in filters.review_statuses]
@@ -837,7 +848,7 @@ def about_items(
             (f"records_dropped_{check.table}", str(check.records_dropped)),
         ]
     if report.disclosure is not None:
-        rows += disclosure_items(report.disclosure, column_labels)
+        rows += disclosure_items(report.disclosure, column_labels, value_labels)
     return tuple(rows)
 
 
@@ -870,10 +881,13 @@ def _percent(share: float) -> str:
 
 
 def disclosure_items(
-    summary: DisclosureSummary, column_labels: Mapping[str, str] | None = None
+    summary: DisclosureSummary,
+    column_labels: Mapping[str, str] | None = None,
+    value_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[tuple[str, str]]:
     """The risk and information-loss figures, as sdcMicro reports them, for the about file."""
     named = _naming(column_labels)
+    recodings = recoding_texts(summary, column_labels, value_labels)
     rows: list[tuple[str, str]] = [
         (
             "risk_method",
@@ -896,7 +910,7 @@ def disclosure_items(
             (f"global_risk_{name}", _percent(risk.global_risk)),
         ]
     rows += [
-        ("global_recoding", "; ".join(summary.recodings) or _("none")),
+        ("global_recoding", "; ".join(recodings) or _("none")),
         ("households_dropped", str(summary.households_dropped)),
         ("roster_rows_dropped", str(summary.members_dropped)),
         ("rosters_cut_from_household", str(summary.rosters_unlinked)),
@@ -923,8 +937,107 @@ def disclosure_items(
     verdict = summary.verdict
     rows.append(("verdict", _("publishable") if verdict.publishable else _("REFUSED")))
     for code, figures in (*verdict.refusals, *verdict.warnings):
-        shown = ", ".join(
-            f"{key}={_percent(value) if key in SHARES else value}" for key, value in figures.items()
-        )
-        rows.append((f"note_{code}", shown))
+        rows.append((f"note_{code}", note_text(code, figures, column_labels)))
     return rows
+
+
+def _table_name(table: Any) -> str:
+    names = {"respondents": _("respondents"), "member": _("household members")}
+    return names.get(str(table), str(table))
+
+
+def note_text(
+    code: str, figures: Mapping[str, Any], column_labels: Mapping[str, str] | None = None
+) -> str:
+    """The figures of a verdict's refusal or warning, worded in the current locale."""
+    if code == "global_risk":
+        return _(
+            "%(table)s: global risk %(risk)s, limit %(limit)s",
+            table=_table_name(figures["table"]),
+            risk=_percent(figures["risk"]),
+            limit=_percent(figures["limit"]),
+        )
+    if code == "below_k":
+        return _(
+            "%(table)s: %(records)s records share their characteristics with fewer than "
+            "%(k)s others",
+            table=_table_name(figures["table"]),
+            records=figures["records"],
+            k=figures["k"],
+        )
+    if code == "empty":
+        return _("%(records)s interviews, none kept", records=figures["records"])
+    if code == "mostly_dropped":
+        return _(
+            "%(dropped)s of %(records)s interviews left out",
+            dropped=figures["dropped"],
+            records=figures["records"],
+        )
+    if code == "mostly_blanked":
+        column = str(figures["column"])
+        return _(
+            "%(column)s: %(share)s of the values kept",
+            column=(column_labels or {}).get(column, column),
+            share=_percent(figures["kept_share"]),
+        )
+    # A code this version does not know yet: its figures as the engine gives them
+    return ", ".join(
+        f"{key}={_percent(value) if key in SHARES else value}" for key, value in figures.items()
+    )
+
+
+def recoding_texts(
+    summary: DisclosureSummary,
+    column_labels: Mapping[str, str] | None = None,
+    value_labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[str]:
+    """The global recodings applied, worded in the current locale; columns and codes by their
+    labels when these are given."""
+    return [
+        _recoding_text(recoding, column_labels or {}, value_labels or {})
+        for recoding in summary.applied_recodings
+    ]
+
+
+def _recoding_text(
+    recoding: Any, column_labels: Mapping[str, str], value_labels: Mapping[str, Mapping[str, str]]
+) -> str:
+    column = column_labels.get(recoding.column, recoding.column)
+    if recoding.merge_rare:
+        return _("%(column)s: rare values merged into the wider area they belong to", column=column)
+    if recoding.mapping is not None:
+        labels = value_labels.get(recoding.column) or value_labels.get(
+            RESPONDENT_PREFIX + recoding.column, {}
+        )
+
+        def label(code: str) -> str:
+            if code in labels:
+                return labels[code]
+            # Bands held by a wider band are gone from the table, and so from its labels
+            return _band_label(code) if _BAND.fullmatch(code) else code
+
+        groups: dict[str, list[str]] = {}
+        for code, wider in recoding.mapping.items():
+            groups.setdefault(wider, []).append(label(code))
+        merged = []
+        for wider, held in groups.items():
+            if label(wider) == " / ".join(held):  # labelled by the codes it holds: say it once
+                merged.append(_("%(codes)s merged", codes=" + ".join(held)))
+            else:
+                merged.append(
+                    _("%(codes)s merged into %(wider)s", codes=" + ".join(held), wider=label(wider))
+                )
+        return f"{column}: {'; '.join(merged)}"
+    if recoding.top_code is not None:
+        return _(
+            "%(column)s: top-coded at %(value)s (%(value)s or more)",
+            column=column,
+            value=f"{recoding.top_code:g}",
+        )
+    bands = ", ".join(f"{lo}–{hi}" if hi is not None else f"{lo}+" for lo, hi in recoding.bands)
+    return _(
+        "%(column)s: %(source)s in bands %(bands)s",
+        column=column,
+        source=column_labels.get(recoding.source, recoding.source),
+        bands=bands,
+    )

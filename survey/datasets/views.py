@@ -22,7 +22,13 @@ from survey.collection import rounds
 from survey.collection.forms import REVIEW_STATUS_LABELS
 from survey.collection.models import ANALYSED_STATUSES, REVIEW_STATUSES
 from survey.datasets.dataset import load_dataset
-from survey.datasets.deidentify import ExportError, ExportReport, PreparedExport, prepare_export
+from survey.datasets.deidentify import (
+    ExportError,
+    ExportReport,
+    PreparedExport,
+    prepare_export,
+    recoding_texts,
+)
 from survey.datasets.exports import (
     BUNDLE_SUFFIX,
     MIMETYPES,
@@ -225,7 +231,7 @@ def disclosure_figures(
         "publishable": summary.verdict.publishable,
         "risks": risks,
         "losses": losses,
-        "recodings": summary.recodings,
+        "recodings": recoding_texts(summary, labels),
         "together": share(summary.key_variables_kept_together),
         "key_variables": ", ".join(
             (labels or {}).get(name, name) for name in summary.key_variables

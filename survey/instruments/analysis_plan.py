@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import gettext as _
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from reports.analysis.conditions import condition_columns, parse_condition_text
 from reports.analysis.design import SurveyDesign
@@ -39,6 +40,23 @@ PLAN_FIELDS = {
 }
 CONDITION_FIELDS = ("numerator", "denominator", "member_numerator")
 
+# A problem is worded when shown, in the language of whoever reads it: plans are parsed once per
+# questionnaire and cached, and visitors read them in different languages.
+Problem = LazyString
+
+
+def _place(sheet: str, row: int | str | None = None, column: str | None = None) -> Problem:
+    return LazyString(workbook_place, sheet, row, column)
+
+
+def _joined(place: Problem, text: str) -> str:
+    return f"{place}: {text}"
+
+
+def _at(place: Problem, error: Exception) -> Problem:
+    """A problem from reports.analysis (its words are English) at a place of the workbook."""
+    return LazyString(_joined, place, str(error))
+
 
 def _known_columns(spec: InstrumentSpec, sectors: set[str]) -> set[str]:
     names: set[str] = set()
@@ -61,17 +79,19 @@ def _labels(row: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def severity_rules(spec: InstrumentSpec) -> tuple[dict[str, list[tuple[int, Any]]], list[str]]:
+def severity_rules(
+    spec: InstrumentSpec,
+) -> tuple[dict[str, list[tuple[int, Any]]], list[Problem]]:
     """{sector: [(score, condition)]} from the severity sheet, and the problems found."""
     rules: dict[str, list[tuple[int, Any]]] = {}
     problems: list[str] = []
     for row in spec.severity_rows:
         place = row.get("_row", "?")
-        where = workbook_place("severity", place)
+        where = _place("severity", place)
         sector, score_text, text = row.get("sector"), row.get("score", ""), row.get("condition")
         if not sector or not text:
             problems.append(
-                _("%(where)s: 'sector', 'score' and 'condition' are all needed.", where=where)
+                _l("%(where)s: 'sector', 'score' and 'condition' are all needed.", where=where)
             )
             continue
         try:
@@ -80,16 +100,16 @@ def severity_rules(spec: InstrumentSpec) -> tuple[dict[str, list[tuple[int, Any]
                 raise ValueError
         except ValueError:
             problems.append(
-                _(
+                _l(
                     "%(where)s: use a whole number from 1 to 5.",
-                    where=workbook_place("severity", place, "score"),
+                    where=_place("severity", place, "score"),
                 )
             )
             continue
         try:
             rules.setdefault(sector, []).append((score, parse_condition_text(text)))
         except AnalysisError as error:
-            problems.append(f"{workbook_place('severity', place, 'condition')}: {error}")
+            problems.append(_at(_place("severity", place, "condition"), error))
     return rules, problems
 
 
@@ -103,33 +123,38 @@ def sector_labels(spec: InstrumentSpec) -> dict[str, dict[str, str]]:
 
 
 def design_of(spec: InstrumentSpec) -> tuple[SurveyDesign | None, list[str]]:
-    """The sampling design of the settings sheet, and what is wrong with it."""
+    """The sampling design of the settings sheet, and what is wrong with it (in the locale)."""
+    design, problems = _design(spec)
+    return design, [str(problem) for problem in problems]
+
+
+def _design(spec: InstrumentSpec) -> tuple[SurveyDesign | None, list[Problem]]:
     design = spec.design
-    problems = []
+    problems: list[Problem] = []
     for name in ("weight", "strata", "cluster"):
         question = getattr(design, name)
         if question and question not in spec.questions_by_name:
             problems.append(
-                _(
+                _l(
                     "%(where)s: '%(name)s' is not a question of this form.",
-                    where=workbook_place("settings", column=f"analysis_{name}"),
+                    where=_place("settings", column=f"analysis_{name}"),
                     name=question,
                 )
             )
         elif question and spec.questions_by_name[question].repeat:
             problems.append(
-                _(
+                _l(
                     "%(where)s: '%(name)s' is inside a repeat; the design belongs to the "
                     "respondent's household.",
-                    where=workbook_place("settings", column=f"analysis_{name}"),
+                    where=_place("settings", column=f"analysis_{name}"),
                     name=question,
                 )
             )
     if (design.strata or design.cluster) and not design.weight:
         problems.append(
-            _(
+            _l(
                 "%(where)s: analysis_strata and analysis_cluster need analysis_weight.",
-                where=workbook_place("settings"),
+                where=_place("settings"),
             )
         )
     if problems or not design.weight:
@@ -138,9 +163,17 @@ def design_of(spec: InstrumentSpec) -> tuple[SurveyDesign | None, list[str]]:
 
 
 def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
-    """The plan of an instrument (automatic per-question tables when it has none), with problems."""
+    """The plan of an instrument (automatic per-question tables when it has none), with problems
+    worded in the current locale."""
+    plan, problems = parse_plan(spec)
+    return plan, [str(problem) for problem in problems]
+
+
+def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
+    """The plan of an instrument with its problems as lazy strings, worded each time they are
+    shown (for a plan cached across requests in several languages)."""
     rules, problems = severity_rules(spec)
-    design, design_problems = design_of(spec)
+    design, design_problems = _design(spec)
     problems += design_problems
     if not spec.analysis_rows:
         plan = automatic_plan(describe(spec))
@@ -149,7 +182,7 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
     indicators: list[Indicator] = []
     for row in spec.analysis_rows:
         place = row.get("_row", "?")
-        where = workbook_place("analysis", place)
+        where = _place("analysis", place)
         data: dict[str, Any] = {"labels": _labels(row)}
         for column, name in PLAN_FIELDS.items():
             if row.get(column):
@@ -159,16 +192,16 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
                 try:
                     data[name] = parse_condition_text(data[name])
                 except AnalysisError as error:
-                    problems.append(f"{workbook_place('analysis', place, name)}: {error}")
+                    problems.append(_at(_place("analysis", place, name), error))
                     data[name] = None
         try:
             indicator = indicator_from_mapping(data)
         except (AnalysisError, TypeError, ValueError) as error:
-            problems.append(f"{where}: {error}")
+            problems.append(_at(where, error))
             continue
         for name in sorted(_read_columns(indicator) - known):
             problems.append(
-                _(
+                _l(
                     "%(where)s: indicator '%(id)s' uses '%(name)s', which is not a question of "
                     "this form.",
                     where=where,
@@ -178,9 +211,9 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
             )
         if indicator.kind == "severity" and indicator.column not in {*rules, "overall"}:
             problems.append(
-                _(
+                _l(
                     "%(where)s: no severity rules for sector '%(sector)s'.",
-                    where=workbook_place("analysis", place, "column"),
+                    where=_place("analysis", place, "column"),
                     sector=indicator.column,
                 )
             )
@@ -188,7 +221,7 @@ def build_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[str]]:
     try:
         plan = AnalysisPlan(tuple(indicators), rules, design=design)
     except AnalysisError as error:
-        problems.append(f"{workbook_place('analysis')}: {error}")
+        problems.append(_at(_place("analysis"), error))
         plan = AnalysisPlan((), rules, design=design)
     return plan, problems
 

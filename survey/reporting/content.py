@@ -273,7 +273,10 @@ class _Writer:
     def paper(self) -> Paper:
         """Masthead, summary, chapters I–V and the optional annex."""
         settings = self.settings
-        meeting = words.meeting_defaults(self.language, settings.date)
+        # Papers filed before the meeting was kept in the snapshot choose it as they always did
+        meeting = self.snapshot.get("meeting") or words.meeting_defaults(
+            self.language, settings.date
+        )
         masthead = Masthead(
             date=settings.date,
             title=settings.title,

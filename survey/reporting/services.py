@@ -26,6 +26,7 @@ from survey.clock import utcnow
 from survey.collection.models import Submission
 from survey.collection.services import identifier_in_text
 from survey.extensions import db
+from survey.reporting import sentences
 from survey.reporting.content import ReportContent, build_paper
 from survey.reporting.models import ApprovedQuote, GeneratedReport
 from survey.reporting.settings import ReportSettings, SettingsError, settings_from_mapping
@@ -103,7 +104,12 @@ def _write(path: Path, data: bytes) -> None:
 
 def build(settings: ReportSettings) -> tuple[ReportContent, dict[str, Any]]:
     """Snapshot the live data for these settings and write the paper (no PDF yet)."""
-    snapshot = build_snapshot(settings)
+    # The default meeting is chosen now and filed with the paper: MEETINGS grows over the years,
+    # and a filed paper must regenerate byte for byte from what was stored.
+    snapshot = {
+        **build_snapshot(settings),
+        "meeting": sentences.meeting_defaults(settings.language, settings.date),
+    }
     return build_paper(settings, snapshot), snapshot
 
 

@@ -470,3 +470,31 @@ def test_advocates_filter_by_round_and_one_characteristic(client, auth, demo) ->
     assert "Choose one filter or one disaggregation" in combined.text
     assert client.get("/dashboard/indicators?sex=female&by=age_band").status_code == 400
     assert client.get("/dashboard/indicators?sex=female").status_code == 200
+
+
+def test_plan_problems_follow_each_pages_language(client, auth, demo) -> None:
+    """The plan is parsed once per questionnaire, but its problems are worded for each visitor:
+    a Kazakh page first must not leave the English and Russian pages in Kazakh."""
+    from survey.instruments.models import InstrumentVersion
+
+    version = db.session.get(InstrumentVersion, demo.id)
+    bad_row = {"_row": "99", "sector": "health", "score": "9", "condition": "x = 1"}
+    definition = dict(version.definition)
+    definition["severity_rows"] = [*definition.get("severity_rows", ()), bad_row]
+    # A new sha256: the parsed specs are cached per (id, sha256, version) for the process
+    db.session.execute(
+        update(InstrumentVersion)
+        .where(InstrumentVersion.id == demo.id)
+        .values(definition=definition, sha256="9" * 64)
+    )
+    db.session.commit()
+    auth.login("coordinator")
+    expected = {
+        "kk": "«severity» парағы, 99-жол, «score» бағаны: 1-ден 5-ке дейінгі бүтін санды жазыңыз.",
+        "en": "Sheet &#39;severity&#39;, row 99, column &#39;score&#39;: use a whole number "
+        "from 1 to 5.",
+        "ru": "Лист «severity», строка 99, столбец «score»: укажите целое число от 1 до 5.",
+    }
+    for lang, text in expected.items():
+        html = client.get(f"/dashboard/?lang={lang}&demo=include").text
+        assert text in html, lang

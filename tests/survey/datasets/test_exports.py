@@ -729,13 +729,9 @@ def test_cli_labels_export_speaks_the_chosen_language(
     assert latin_words(members, {"_record", "_round"}) == set()
     about = read_csv((tmp_path / "birge_about.csv").read_bytes())
     assert list(about[0])[1:] != ["description", "value"]  # "item" stays: scripts read it
-    # The recoding rules name the codes they merge (the codebook labels them); the notes give
-    # the anonymisation's figures by name.
-    shown = [
-        list(row.values())[1:]
-        for row in about
-        if row["item"] != "global_recoding" and not row["item"].startswith("note_")
-    ]
+    # The recodings and the verdict's notes too: columns and codes by their labels, in words
+    assert "global_recoding" in {row["item"] for row in about}
+    shown = [list(row.values())[1:] for row in about]
     text = " ".join(" ".join(row) for row in shown).replace(surveyed.instrument.form_id, "")
     english = set(LATIN_WORD.findall(text)) - {"UTC"}
     assert english == set(), english

@@ -542,3 +542,24 @@ def test_the_command_stores_history_and_audits_without_answers(world: World) -> 
     assert [d["via"] for d in details] == ["web", "web", "cli"]
     for entry in details:
         assert APPROVED_QUOTE not in str(entry) and "recommendations" not in str(entry)
+
+
+def test_a_meeting_listed_later_leaves_filed_papers_unchanged(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default masthead is chosen when the paper is generated: a meeting added to the list
+    afterwards (one that would now be the paper's default) does not change its regeneration."""
+    with world.app.app_context():
+        report = db.session.get(GeneratedReport, world.papers["en"].report.id)
+        assert report is not None
+        day = services.settings_of(report).date
+        before = sentences.meeting_defaults("en", day)
+        added = {
+            language: {**texts, "meeting": "Extraordinary Meeting", "place_and_dates": "Vienna"}
+            for language, texts in sentences.MEETINGS[0][1].items()
+        }
+        monkeypatch.setattr(sentences, "MEETINGS", ((day, added), *sentences.MEETINGS))
+        assert sentences.meeting_defaults("en", day) != before  # new papers would get it
+        pdf, identical = services.regenerate(report)
+        assert identical
+        assert pdf == world.papers["en"].pdf
