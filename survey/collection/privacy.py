@@ -229,8 +229,12 @@ def held_code(receipt_code: str) -> str:
 
 
 def normalize_receipt_code(text: str) -> str:
-    """A typed receipt code in canonical form (upper case, dashes every four), for look-ups."""
-    raw = re.sub(r"[\s\-]", "", text.upper())
+    """A typed receipt code in canonical form (upper case, dashes every four), for look-ups.
+
+    A scope typed after the code (`k7ra3mxp9qwe / 2`, copied from the review queue) is kept,
+    as `K7RA-3MXP-9QWE/2`: the dashes are put back in the code before it."""
+    code, separator, scope = text.partition(SCOPE_SEPARATOR)
+    raw = re.sub(r"[\s\-]", "", code.upper())
     if len(raw) in (RECEIPT_LENGTH, DEVICE_RECEIPT_LENGTH):
-        return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
-    return raw
+        raw = "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+    return raw + separator + re.sub(r"\s", "", scope)

@@ -182,11 +182,24 @@ def _queue_conditions(filters: QueueFilters) -> list[Any]:
         instance = text if text.startswith("uuid:") else f"uuid:{text}"
         conditions.append(
             or_(
-                Submission.receipt_code == normalize_receipt_code(text),
+                holding_code(normalize_receipt_code(text)),
                 Submission.instance_id.in_({text, instance}),
             )
         )
     return conditions
+
+
+def holding_code(code: str) -> Any:
+    """The WHERE clause for the submissions a normalized receipt code names: that one when it is
+    scoped (CODE/2), otherwise every interview whose respondent holds it (CODE, CODE/2…)."""
+    from survey.collection.privacy import SCOPE_SEPARATOR
+
+    if SCOPE_SEPARATOR in code:
+        return Submission.receipt_code == code
+    return or_(
+        Submission.receipt_code == code,
+        Submission.receipt_code.startswith(code + SCOPE_SEPARATOR, autoescape=True),
+    )
 
 
 def review_queue(
@@ -242,31 +255,18 @@ def approve_many(ids: list[int], reviewer: User) -> int:
     return changed
 
 
-def find_by_receipt_code(code: str) -> Submission | None:
-    """The submission a respondent's receipt code belongs to."""
-    from survey.collection.privacy import normalize_receipt_code
-
-    return db.session.execute(
-        select(Submission).where(Submission.receipt_code == normalize_receipt_code(code))
-    ).scalar_one_or_none()
-
-
 def submissions_holding(code: str) -> list[Submission]:
     """Every submission whose respondent holds this receipt code: one, or several when devices
-    issued the same code (kept scoped as CODE/2…, see services._unused_receipt_code)."""
-    from survey.collection.privacy import SCOPE_SEPARATOR, normalize_receipt_code
+    issued the same code (kept scoped as CODE/2…, see services._unused_receipt_code). A scoped
+    code, as the review queue shows it, names its one submission."""
+    from survey.collection.privacy import normalize_receipt_code
 
     held = normalize_receipt_code(code)
-    if not held or SCOPE_SEPARATOR in held:
+    if not held:
         return []
     return list(
         db.session.execute(
-            select(Submission)
-            .where(
-                (Submission.receipt_code == held)
-                | Submission.receipt_code.startswith(held + SCOPE_SEPARATOR, autoescape=True)
-            )
-            .order_by(Submission.id)
+            select(Submission).where(holding_code(held)).order_by(Submission.id)
         ).scalars()
     )
 

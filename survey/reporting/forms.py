@@ -36,6 +36,16 @@ from survey.reporting.settings import (
     settings_from_mapping,
 )
 
+
+def group_choices(group: str, language: str) -> list[SelectChoice]:
+    """The groups a paper may be cut to (sentences.GROUPS: "generation", "age_band"), labelled
+    in the language."""
+    return [
+        SelectChoice(code, labels.get(language, labels["en"]))
+        for code, labels in sentences.GROUPS[group].items()
+    ]
+
+
 LANGUAGE_CHOICES = [SelectChoice(code, LANGUAGE_NAMES[code]) for code in PAPER_LANGUAGES]
 STATUS_CHOICES = [
     *(SelectChoice(status, REVIEW_STATUS_LABELS[status]) for status in DEFAULT_REVIEW_STATUSES),
@@ -143,14 +153,8 @@ class ReportForm(FlaskForm):
         self.rounds.choices = [SelectChoice(name, name) for name in rounds]
         self.districts.choices = districts
         self.sexes.choices = sexes
-        self.generations.choices = [
-            SelectChoice(code, labels.get(language, labels["en"]))
-            for code, labels in sentences.GROUPS["generation"].items()
-        ]
-        self.age_bands.choices = [
-            SelectChoice(code, labels.get(language, labels["en"]))
-            for code, labels in sentences.GROUPS["age_band"].items()
-        ]
+        self.generations.choices = group_choices("generation", language)
+        self.age_bands.choices = group_choices("age_band", language)
 
     def allow_statuses(self, allowed: tuple[str, ...]) -> None:
         """Offer only the review statuses this user's papers may draw on."""

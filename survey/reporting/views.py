@@ -30,7 +30,7 @@ from survey.extensions import db
 from survey.i18n import current_language
 from survey.instruments import services as instruments
 from survey.reporting import services
-from survey.reporting.forms import QuoteForm, RegenerateForm, ReportForm
+from survey.reporting.forms import QuoteForm, RegenerateForm, ReportForm, group_choices
 from survey.reporting.snapshot import ReportDataError, find_instrument, quote_questions
 from survey.users.access import roles_required
 from survey.users.models import Role, User
@@ -254,8 +254,21 @@ def history() -> Any:
         word_warning=WORD_WARNING,
         titles=instrument_titles(language),
         status_labels=REVIEW_STATUS_LABELS,
-        district_labels={c.value: c.label for c in _choices(language)["districts"]},
+        filter_labels=filter_labels(language),
     )
+
+
+def filter_labels(language: str) -> dict[str, dict[str, str]]:
+    """The labels of the codes a paper's settings keep (districts, sexes, generations, age
+    groups), by setting, in the interface language: the history prints no raw codes."""
+    choices = {
+        **_choices(language),
+        "generations": group_choices("generation", language),
+        "age_bands": group_choices("age_band", language),
+    }
+    return {
+        setting: {c.value: str(c.label) for c in offered} for setting, offered in choices.items()
+    }
 
 
 @bp.route("/download")

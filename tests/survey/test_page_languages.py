@@ -15,6 +15,7 @@ from sqlalchemy import select
 from survey.collection.models import Submission
 from survey.demo import write_demo_data
 from survey.extensions import db
+from survey.reporting.sentences import GROUPS
 
 CATALOG = Path(__file__).resolve().parents[2] / "survey" / "translations" / "ru" / "LC_MESSAGES"
 PAGES = {
@@ -29,7 +30,8 @@ PAGES = {
         "/submissions",
     ],
 }
-CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+# snake_case, and the codes of a paper's filters: age groups ("18_39") and generations ("g1").
+CODE = re.compile(r"\b(?:[a-z]+|\d+)(?:_[a-z0-9]+)+\b|\bg\d\b")
 # A single English word or code: status words, True/False, one-word district codes.
 WORD = re.compile(r"\b[A-Za-z][a-z]{2,}\b")
 
@@ -141,29 +143,51 @@ def test_dashboards_and_report_pages_show_no_english_and_no_codes(
     default_instrument: Any,
     language: str,
 ) -> None:
-    """The coordinator's dashboards, the quotes to approve, and the advocate's report screens:
-    settings, the preview of a paper in the page's language, and the history of a generated one."""
+    """The coordinator's dashboards, the quotes to approve, and the report screens: settings,
+    the preview of a paper in the page's language, and the history of generated ones: an
+    advocate's, cut to one group, and a coordinator's, crossing groups; their filters labelled."""
     create_user("advocate", "advocate")
     names = {default_instrument.instrument.form_id, "coordinator", "advocate"}
     findings = []
+    auth.login("advocate", "advocate")
+    client.get(f"/?lang={language}")
+    for action, filters in (("preview", {}), ("generate", {"age_bands": ["60_74"]})):
+        response = client.post(
+            "/reports/", data={**REPORT_FORM, **filters, "language": language, "action": action}
+        )
+        assert response.status_code in (200, 302), form_errors(response.text)
+    findings += findings_on(client, REPORT_PAGES, language, "advocate", names)
+    auth.logout()
     auth.login("coordinator", "coordinator")
     client.get(f"/?lang={language}")
+    crossed = {"generations": ["g1", "g2"], "sexes": ["female"]}
+    response = client.post(
+        "/reports/", data={**REPORT_FORM, **crossed, "language": language, "action": "generate"}
+    )
+    assert response.status_code == 302, form_errors(response.text)
     findings += findings_on(
         # The demo interviews are the data here: coordinators leave them out by default.
         client,
-        [*(f"{path}?demo=include" for path in DASHBOARD_PAGES), "/reports/quotes"],
+        [
+            *(f"{path}?demo=include" for path in DASHBOARD_PAGES),
+            "/reports/quotes",
+            "/reports/history",
+        ],
         language,
         "coordinator",
         names,
     )
-    auth.logout()
-    auth.login("advocate", "advocate")
-    client.get(f"/?lang={language}")
-    for action in ("preview", "generate"):
-        response = client.post(
-            "/reports/", data={**REPORT_FORM, "language": language, "action": action}
-        )
-        assert response.status_code in (200, 302), response.text[:500]
-    findings += findings_on(client, REPORT_PAGES, language, "advocate", names)
+    history = visible_text(client.get("/reports/history").text)
+    # Each filter printed, labelled: the groups as the paper names them, sex as the
+    # questionnaire does (choices.csv).
+    female = {"kk": "Әйел", "ru": "Женский"}[language]
+    for label in (GROUPS["age_band"]["60_74"][language], GROUPS["generation"]["g2"][language]):
+        assert label in history
+    assert re.search(rf"\b{female}\b", history)
     auth.logout()
     assert findings == [], "\n".join(findings)
+
+
+def form_errors(page: str) -> list[str]:
+    """What a settings page says is wrong, for a failing assertion's message."""
+    return re.findall(r'class="error[^"]*"[^>]*>\s*(?:<p>)?([^<]+)', page)

@@ -107,6 +107,12 @@ def test_typed_receipt_codes_normalise(code: str) -> None:
     assert normalize_receipt_code(f" {code[:4]} {code[4:]} ") == canonical
 
 
+def test_a_scoped_receipt_code_normalises_before_its_scope() -> None:
+    # As the review queue shows a device code two interviews hold, pasted or typed loosely.
+    assert normalize_receipt_code("ACDE-FHJK-MNPQ/2") == "ACDE-FHJK-MNPQ/2"
+    assert normalize_receipt_code(" acdefhjkmnpq / 12 ") == "ACDE-FHJK-MNPQ/12"
+
+
 # -- obfuscated identifiers (issue 11): every variant the attack used, then generated ones ------
 
 VALID_IIN = "850101300124"  # a made-up number with a correct check digit

@@ -112,3 +112,43 @@ def test_a_third_holder_gets_the_next_scope(
     codes = [stored(a["instance_id"]).receipt_code for a in answers]
     assert codes == [HELD, f"{HELD}/2", f"{HELD}/3"]
     assert {a["receipt_code"] for a in answers} == {HELD}
+
+
+def test_a_shared_code_is_found_by_the_held_code_and_by_its_scope(
+    client: Any,
+    auth: Any,
+    version: Any,  # noqa: F811
+    colliding: str,
+) -> None:
+    auth.login("volunteer")
+    send_from_device(client, version)
+    second = send_from_device(client, version, district="urzhar")
+    send_from_device(client, version, district="urzhar")  # a third holder: /3 is not /2
+    auth.logout()
+    auth.login("coordinator")
+
+    # The respondent's code finds every interview holding it, the queue's scoped code just one.
+    held = client.get("/review", query_string={"status": "all", "q": HELD.lower()})
+    assert "3 submissions" in held.text and f"{HELD}/3" in held.text
+    scoped = client.get("/review", query_string={"status": "all", "q": f" {HELD}/2 "})
+    assert "1 submission" in scoped.text and f"{HELD}/2" in scoped.text
+    loose = client.get("/review", query_string={"status": "all", "q": "acdefhjkmnpq/2"})
+    assert "1 submission" in loose.text
+    # A code that only begins like the held one is not one of its scopes.
+    assert (
+        "0 submissions" in client.get("/review", query_string={"status": "all", "q": HELD[:9]}).text
+    )
+
+    # Withdrawal by the scoped code names the one interview; no choice to make.
+    found = client.post("/withdrawal", data={"receipt_code": f"{HELD.lower()}/2"})
+    assert found.status_code == 200 and "Submission found" in found.text
+    deleted = client.post("/withdrawal", data={"receipt_code": f"{HELD}/2", "confirm": "y"})
+    assert deleted.status_code == 302
+    db.session.expire_all()
+    assert (
+        db.session.execute(
+            select(Submission.receipt_code).where(Submission.instance_id == second["instance_id"])
+        ).first()
+        is None
+    )
+    assert count() == 2
