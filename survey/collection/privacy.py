@@ -50,9 +50,8 @@ _AT = re.compile(
     re.IGNORECASE,
 )
 _DOT = re.compile(r"\s*[\(\[\{<]\s*(?:dot|точка|\.)\s*[\)\]\}>]\s*", re.IGNORECASE)
-_SPACED_AT = re.compile(
-    r"(?<=[\w.+\-])\s*@\s*(?=\w)"
-)  # "a. @ b.kz": the local part may end in a dot
+# "a. @ b.kz": a local part may end in any character an address allows, a dot included
+_SPACED_AT = re.compile(r"(?<=[\w.+\-])\s*@\s*(?=\w)")
 
 # A run of digits, each separated from the next by at most 3 separator characters.
 _DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,3}}\d)*")
