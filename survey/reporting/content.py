@@ -40,6 +40,7 @@ from reports.render import (
     Table,
     markdown_words,
 )
+from survey.datasets.columns import RESPONDENT_PREFIX
 from survey.reporting import sentences as words
 from survey.reporting.settings import NARRATIVE_FIELDS, ReportSettings
 
@@ -160,7 +161,8 @@ class _Writer:
 
     def group_label(self, variable: str, code: str) -> str:
         """The label of an answer code: the paper's short labels, else the instrument's."""
-        if code in SPECIAL_CODES:
+        variable = variable.removeprefix(RESPONDENT_PREFIX)
+        if code in words.SPECIAL:
             return words.SPECIAL[code][self.language]
         ours = words.GROUPS.get(variable, {}).get(code)
         if ours:
@@ -172,7 +174,8 @@ class _Writer:
         return self._pick(labels, f"answer “{variable} = {code}”", code)
 
     def variable_label(self, variable: str) -> str:
-        """The name of a disaggregation, e.g. "generation"."""
+        """The name of a disaggregation, e.g. "generation" (a member's respondent's too)."""
+        variable = variable.removeprefix(RESPONDENT_PREFIX)
         return self._pick(words.VARIABLES.get(variable, {}), f"variable “{variable}”", variable)
 
     def theme_label(self, theme: str) -> str:

@@ -844,6 +844,8 @@ GROUPS: dict[str, dict[str, dict[str, str]]] = {
 # Codes every instrument shares (DOMAIN §4): "don't know" and "prefer not to answer".
 SPECIAL = {
     "dnk": {"en": "Don't know", "ru": "Не знаю", "kk": "Білмеймін"},
+    # Respondents who left the question unanswered: a group of the published tables
+    "missing": {"en": "Not answered", "ru": "Нет ответа", "kk": "Жауап жоқ"},
     "pnta": {
         "en": "Prefer not to answer",
         "ru": "Предпочитаю не отвечать",
