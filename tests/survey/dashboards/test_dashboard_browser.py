@@ -105,3 +105,24 @@ def test_no_sideways_scrolling_on_a_phone(
         )
         assert wide == [], (path, language, wide)
     assert page.js_errors == []
+
+
+def test_demo_data_are_left_out_until_the_coordinator_asks(
+    browser: Any, live_server: LiveServer, coordinator: str
+) -> None:
+    page = new_page(browser, live_server.url, coordinator)
+    page.goto(f"{live_server.url}/dashboard/?lang=en")
+    summary = page.inner_text(".data-summary")
+    assert int(ANALYSED.search(summary).group(1)) == 0  # every interview is a demo one
+    open_filters(page)
+    assert page.locator("#demo").input_value() == "exclude"
+    page.select_option("#demo", "include")
+    with page.expect_navigation():
+        page.click(".dashboard-controls button[type=submit]")
+    assert "demo=include" in page.url
+    assert int(ANALYSED.search(page.inner_text(".data-summary")).group(1)) == 250
+    assert "demo submissions" in page.inner_text("main")
+    # Counts are whole numbers wherever a chart prints them (it printed "8.0")
+    labels = page.locator("figure.chart svg text").all_text_contents()
+    assert labels and not [text for text in labels if re.fullmatch(r"\d+\.0", text.strip())]
+    assert page.js_errors == []
