@@ -27,8 +27,8 @@ test: install browser odk-engine
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n auto -m "not browser"
-	$(BIN)/pytest -q -m browser
+	$(BIN)/pytest -q -n auto --dist worksteal --durations=25 -m "not browser"
+	$(BIN)/pytest -q --durations=10 -m browser
 
 install: system $(STAMP) $(MO_FILES)
 

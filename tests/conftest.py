@@ -72,11 +72,14 @@ def compiled_catalogs() -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run `sqlite_only` tests once: their subject (what a reader can infer from published
-    figures, say) is the same on every database, and each takes minutes."""
+    figures, say) is the same on every database, and each takes minutes. Browser tests too:
+    their live server is SQLite only (tests/browser_support.py), so a PostgreSQL copy would
+    only set up a database to skip."""
     keep, dropped = [], []
     for item in items:
         backend = getattr(getattr(item, "callspec", None), "params", {}).get("app")
-        if backend == "postgresql" and item.get_closest_marker("sqlite_only"):
+        once = item.get_closest_marker("sqlite_only") or item.get_closest_marker("browser")
+        if backend == "postgresql" and once:
             dropped.append(item)
         else:
             keep.append(item)

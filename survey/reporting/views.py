@@ -350,23 +350,19 @@ def quotes() -> Any:
         if not form.validate_on_submit():
             abort(400)
         try:
-            if form.action.data == "approve":
+            if form.action.data in ("approve", "translate"):
+                translating = form.action.data == "translate"
                 services.approve_quote(
                     form.submission_id.data or 0,
                     form.question.data or "",
                     _user(),
                     form.translations(),
+                    only_translations=translating,
                 )
-                flash(_("The answer is approved for quotation in new reports."), "success")
-            elif form.action.data == "translate":
-                services.approve_quote(
-                    form.submission_id.data or 0,
-                    form.question.data or "",
-                    _user(),
-                    form.translations(),
-                    only_translations=True,
-                )
-                flash(_("The translations are saved for new reports."), "success")
+                if translating:
+                    flash(_("The translations are saved for new reports."), "success")
+                else:
+                    flash(_("The answer is approved for quotation in new reports."), "success")
             elif services.revoke_quote(
                 form.submission_id.data or 0, form.question.data or "", _user()
             ):
