@@ -63,6 +63,11 @@ def page_summary(
     empty = None
     if len(dataset.respondents) == 0:
         empty = _("No submissions yet for this questionnaire.")
+    elif n == 0 and selection.excluded.get("demo"):
+        empty = _(
+            "Only demo data match these filters, and they are left out: choose “Include demo "
+            "data” under Filters to see them."
+        )
     elif n == 0:
         empty = _("No submissions match these filters. Widen the filters to see results.")
     return Summary(

@@ -114,6 +114,7 @@ def test_demo_data_are_left_out_until_the_coordinator_asks(
     page.goto(f"{live_server.url}/dashboard/?lang=en")
     summary = page.inner_text(".data-summary")
     assert int(ANALYSED.search(summary).group(1)) == 0  # every interview is a demo one
+    assert "choose “Include demo data” under Filters" in page.inner_text("main")
     open_filters(page)
     assert page.locator("#demo").input_value() == "exclude"
     page.select_option("#demo", "include")
