@@ -138,7 +138,7 @@ def test_advocate_overview_hides_per_volunteer_counts(client, auth, demo) -> Non
 def test_demo_data_are_left_out_unless_asked_for(client, auth, demo) -> None:
     auth.login("coordinator")  # advocates always see the publication (demo data included)
     html = client.get("/dashboard/").text
-    assert "No submissions match these filters." in html
+    assert "Only demo data match these filters, and they are left out" in html
     assert "Demo data 300" in html  # stated as left out
     assert "Include demo data (synthetic, not survey results)" in html  # the toggle
     html = client.get("/dashboard/?demo=include").text
