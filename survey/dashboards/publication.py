@@ -332,5 +332,6 @@ def _write_ids(path: Path, ids: np.ndarray) -> None:
         "w", encoding="utf-8", dir=path.parent, prefix=".publication-", delete=False
     )
     with handle:
-        json.dump({"submissions": sorted(int(i) for i in ids)}, handle)
+        # json.dumps: the C encoder (json.dump to a file encodes in Python, ten times slower)
+        handle.write(json.dumps({"submissions": np.sort(ids).astype(np.int64).tolist()}))
     os.replace(handle.name, path)
