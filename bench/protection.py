@@ -141,6 +141,10 @@ def _since(start: tuple[float, float]) -> list[float]:
 def child(folder: Path, what: str, kept: bool) -> dict[str, Any]:
     """In this new process: an advocate's first page (what="page") or first preview."""
     started = _clock()
+    # What a gunicorn worker loads as it starts (survey/wsgi.py), before its first request
+    import matplotlib.figure  # noqa: F401
+    import scipy.stats  # noqa: F401
+
     app = _cold_app(folder, kept)
     client = app.test_client()
     response = client.post("/login", data={"username": ADVOCATE[0], "password": ADVOCATE[1]})
