@@ -34,6 +34,7 @@ import struct
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,14 @@ FOLDER = "cubes"
 STATS = {"reads": 0, "builds": 0}
 KEEP_PER_SCOPE = 4  # files kept per instrument and round (other data states, settings)
 # The code a publication depends on: any change to these sources names new files.
-_SOURCE_PACKAGES = ("reports/analysis", "survey/dashboards", "survey/datasets")
+_SOURCE_PACKAGES = (
+    "reports/analysis",
+    "survey/dashboards",
+    "survey/datasets",
+    "survey/instruments",
+)
+# ... and the libraries that compute it (an upgrade may change a last digit)
+_LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy")
 
 
 @cache
@@ -55,6 +63,8 @@ def code_version() -> str:
     """A digest of the source files that build a publication (once per process)."""
     root = Path(__file__).resolve().parent.parent.parent
     digest = hashlib.sha256()
+    for library in _LIBRARIES:
+        digest.update(f"{library}=={metadata.version(library)};".encode())
     for package in _SOURCE_PACKAGES:
         for path in sorted((root / package).glob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode())
