@@ -34,6 +34,9 @@ BASE_CONFIG = {
     "RATELIMIT_ENABLED": False,
     # Two-factor login is required for admins in production; tests of it switch it on.
     "TWO_FACTOR_REQUIRED_ROLES": [],
+    # Production's argon2 cost is close to a second per hash on a busy CI core, paid at every
+    # login of every test; the cost itself is tested in tests/survey/users/test_accounts.py.
+    "PASSWORD_HASH_COST": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
     # Demo interviews give the advocates' tests their volume; the default (not published) is
     # tested on its own.
     "PUBLISH_DEMO": True,
