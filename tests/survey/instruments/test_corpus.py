@@ -39,6 +39,10 @@ from tests.survey.instruments.corpus.survey_corpus import (
     sha256_of,
 )
 
+# The corpus checks the importer and the web form against real forms; storage on PostgreSQL is
+# the subject of the collection and dataset tests.
+pytestmark = pytest.mark.sqlite_only
+
 FORMS = corpus_forms()
 MANIFEST = read_manifest()
 SOURCES = read_sources()
