@@ -191,7 +191,10 @@ def _repeat_view(spec: InstrumentSpec, repeat: Repeat, form: SubmissionForm, lan
         "marker": blank.entry_marker,
         "items": _with_groups(
             spec,
-            [_question_view(spec, q, question_field(blank, q.name), language) for q in repeat.questions],
+            [
+                _question_view(spec, q, question_field(blank, q.name), language)
+                for q in repeat.questions
+            ],
             language,
         ),
     }

@@ -33,10 +33,10 @@ from survey.instruments.places import workbook_place
 from survey.instruments.spec import (
     AnalysisDesign,
     Choice,
+    Group,
     InstrumentSpec,
     IntakeRules,
     Question,
-    Group,
     Repeat,
     Section,
 )
@@ -887,9 +887,7 @@ def _items(
     return items
 
 
-def _repeat(
-    node: Mapping[str, Any], place: _Place, texts: Any, locations: _Locations
-) -> Repeat:
+def _repeat(node: Mapping[str, Any], place: _Place, texts: Any, locations: _Locations) -> Repeat:
     name = _claim(node["name"], place, "item", locations)
     path = place.child_path(node["name"])
     inner = _Place(section=place.section, repeat=name, path=path, parent=name)

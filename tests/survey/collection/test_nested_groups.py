@@ -161,9 +161,7 @@ def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
         base_url=HTTPS,
     )
     assert sent.status_code == 201, sent.text
-    stored = {
-        s.instance_id: s.answers for s in db.session.execute(select(Submission)).scalars()
-    }
+    stored = {s.instance_id: s.answers for s in db.session.execute(select(Submission)).scalars()}
     assert stored[web_id] == STORED
     assert stored[odk_id] == STORED
 
