@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import uuid
 import xml.etree.ElementTree as ET  # builds test documents only; parsing uses defusedxml
@@ -197,3 +198,46 @@ def test_a_nested_groups_relevant_holds_for_its_questions(
     # the member's health group depends on rooms, which is now unanswered.
     assert "rooms" not in answers and "kind" not in answers
     assert answers["member"] == [{"mname": "Aru"}, {"mname": "Dana"}]
+
+
+def test_odk_engine_fills_the_nested_form_and_the_server_stores_it(
+    client, create_user, create_instrument, survey_round
+) -> None:
+    from tests.odk_engine import engine_missing, fill_form
+
+    missing = engine_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"ODK's engine must run in CI: {missing}")
+        pytest.skip(missing)
+    create_user("volunteer", "volunteer")
+    create_instrument(survey=NESTED)
+    xform = client.get("/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS)
+    assert xform.status_code == 200
+    answers: dict[str, Any] = {
+        "/data/household/village": "Akkol",
+        "/data/household/dwelling/rooms": 3,
+        "/data/household/dwelling/water/kind": "well",
+    }
+    for index, entry in enumerate(BY_PATH["household/member"], 1):
+        for path, value in entry.items():
+            answers[f"/data/household/member[{index}]/{path}"] = value
+    result = fill_form(xform.get_data(as_text=True), answers=answers)
+    assert result["status"] == "ok", result["errors"]
+    sent = client.post(
+        "/submission",
+        data={
+            "xml_submission_file": (
+                io.BytesIO(result["submission_xml"].encode()),
+                "submission.xml",
+                "text/xml",
+            )
+        },
+        content_type="multipart/form-data",
+        auth=("volunteer", PASSWORD),
+        headers={"X-OpenRosa-Version": "1.0"},
+        base_url=HTTPS,
+    )
+    assert sent.status_code == 201, sent.text
+    (stored,) = [s.answers for s in db.session.execute(select(Submission)).scalars()]
+    assert stored == STORED
