@@ -241,3 +241,42 @@ def test_odk_engine_fills_the_nested_form_and_the_server_stores_it(
     assert sent.status_code == 201, sent.text
     (stored,) = [s.answers for s in db.session.execute(select(Submission)).scalars()]
     assert stored == STORED
+
+
+def test_a_version_stored_before_paths_reads_submissions_as_before(app) -> None:
+    """Versions imported before groups could nest have no paths: a question is read at the top
+    or in its section, repeat members in their repeat, as then."""
+    from survey.collection.openrosa import parse_submission
+    from survey.instruments.spec import InstrumentSpec
+    from survey.instruments.xlsform import load_xlsform
+    from tests.factories import xlsform_bytes
+
+    rows = [
+        ["type", "name", "label"],
+        ["text", "loose", "Loose"],
+        ["begin_group", "sec", "Section"],
+        ["integer", "rooms", "Rooms"],
+        ["begin_repeat", "member", "Member"],
+        ["text", "mname", "Name"],
+        ["end_repeat", "", ""],
+        ["end_group", "", ""],
+    ]
+    stored = load_xlsform(xlsform_bytes(rows)).spec.to_json()
+    for section in stored["sections"]:
+        for item in section["items"]:
+            item.pop("path"), item.pop("group")
+            for question in item.get("questions", []):
+                question.pop("path"), question.pop("group")
+    stored.pop("groups")
+    old = InstrumentSpec.from_json(stored)
+    assert all(q.path is None for q in old.iter_questions())
+    document = (
+        b"<data id='test_form' version='1'><loose>x</loose><sec><rooms>2</rooms>"
+        b"<member><mname>A</mname></member><member><mname>B</mname></member></sec>"
+        b"<meta><instanceID>uuid:5a0c3f0e-8d6c-4f43-9d3a-1c2b3a4d5e6f</instanceID></meta></data>"
+    )
+    parsed = parse_submission(document, old)
+    assert parsed.answers == {"loose": "x", "rooms": 2, "member": [{"mname": "A"}, {"mname": "B"}]}
+    assert parse_submission(document, InstrumentSpec.from_json(old.to_json())).answers == (
+        parsed.answers
+    )
