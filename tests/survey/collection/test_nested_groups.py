@@ -168,6 +168,12 @@ def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
 
     auth.logout()
     auth.login("admin")
+    for submission_id in (sid for (sid,) in db.session.execute(select(Submission.id))):
+        shown = client.get(f"/submissions/{submission_id}")
+        assert shown.status_code == 200 and "polyclinic" in shown.text
+        correcting = client.get(f"/submissions/{submission_id}/correct")
+        assert correcting.status_code == 200
+        assert 'data-group="water"' in correcting.text and 'value="well"' in correcting.text
     tables = export_tables(client)
     assert [(r["village"], r["rooms"], r["kind"]) for r in tables["respondents"]] == [
         ("Akkol", "3", "well")
