@@ -426,8 +426,9 @@ def _locate(workbook: DefinitionData, locations: _Locations) -> None:
         name = next((values[k] for k in NAME_HEADERS if values.get(k)), "")
         if kind:
             locations.types[number] = kind
-        words = kind.lower().replace("_", " ").split()
-        if words[:1] == ["end"] or kind.lower() in {"end_group", "end_repeat", "end_loop"}:
+        # "begin group", "begin_repeat", "begin loop over list", "end_group", ...
+        first_word = kind.lower().replace("_", " ").split()[:1]
+        if first_word == ["end"]:
             if len(scopes) > 1:
                 scopes.pop()
             continue
@@ -447,7 +448,7 @@ def _locate(workbook: DefinitionData, locations: _Locations) -> None:
             scope.setdefault(name, number)
             seen.setdefault(name, number)
             locations.name_rows.setdefault(name, []).append(number)
-        if words[:1] == ["begin"] or kind.lower() in {"begin_group", "begin_repeat", "begin_loop"}:
+        if first_word == ["begin"]:
             scopes.append({})
     locations.rows.update(seen)
     for name in PLAN_SHEETS:
@@ -804,6 +805,7 @@ def _expand_loop(node: Mapping[str, Any]) -> Mapping[str, Any]:
     for column in node.get("columns") or ():
         if column.get("name") == "none":
             continue  # pyxform skips the "none" option of a loop's list
+        # pyxform's own substitution (a private helper): the loop tests fail if it changes.
         children = [
             SurveyElementBuilder._name_and_label_substitutions(child, column)
             for child in node.get("children") or ()
