@@ -143,3 +143,31 @@ def test_loop_is_expanded_as_pyxform_expands_it(app_context, form) -> None:
     assert all(spec.groups_by_name[q.group].labels for q in looped)
     if form == "loop.xlsx":  # its label names the choice: %(label)s filled in per group
         assert len({spec.label(q.labels, "en") for q in looped}) == len(looped)
+
+
+def test_the_analysis_plan_reads_questions_in_nested_groups(app_context) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from survey.instruments.analysis_plan import build_plan
+
+    workbook = load_workbook(io.BytesIO(xlsform_bytes(NESTED)))
+    sheet = workbook.create_sheet("analysis")
+    for row in (
+        ["id", "type", "label::English (en)", "column", "unit", "disaggregations"],
+        ["rooms", "mean", "Rooms", "rooms", "respondent", "village"],
+        ["age", "mean", "Age of members", "age", "member", ""],
+        ["clinic", "frequency", "Kind of clinic", "health_kind", "member", ""],
+    ):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    spec = load_xlsform(buffer.getvalue()).spec
+    plan, problems = build_plan(spec)
+    assert problems == []
+    assert [(i.id, i.unit) for i in plan.indicators] == [
+        ("rooms", "respondent"),
+        ("age", "member"),
+        ("clinic", "member"),
+    ]
