@@ -107,6 +107,35 @@ def _question_view(spec: InstrumentSpec, q: Question, field: Any, language: str)
     }
 
 
+def _with_groups(spec: InstrumentSpec, items: list[dict], language: str) -> list[dict]:
+    """Items with a group_start before the first item of each nested group and a group_end
+    after its last: the template opens and closes a fieldset there (groups nest in order)."""
+    out: list[dict] = []
+    open_groups: list[str] = []
+    for item in items:
+        inner = item.get("repeat") or item.get("question")
+        chain = spec.group_chain(inner.group if inner is not None else None)
+        names = [g.name for g in chain]
+        keep = 0
+        while keep < min(len(open_groups), len(names)) and open_groups[keep] == names[keep]:
+            keep += 1
+        for _name in open_groups[keep:]:
+            out.append({"kind": "group_end"})
+        for group in chain[keep:]:
+            out.append(
+                {
+                    "kind": "group_start",
+                    "group": group,
+                    "label": spec.label(group.labels, language),
+                    "hint": spec.label(group.hints, language),
+                }
+            )
+        open_groups = names
+        out.append(item)
+    out.extend({"kind": "group_end"} for _name in open_groups)
+    return out
+
+
 def page_sections(
     spec: InstrumentSpec,
     form: SubmissionForm,
@@ -130,7 +159,8 @@ def page_sections(
             {
                 "section": section,
                 "label": spec.label(section.labels, language) or spec.title,
-                "items": items,
+                "items": _with_groups(spec, items, language),
+                "repeats": [i for i in items if i["kind"] == "repeat"],
                 "has_errors": any(_has_errors(i) for i in items),
             }
         )
@@ -144,10 +174,14 @@ def _repeat_view(spec: InstrumentSpec, repeat: Repeat, form: SubmissionForm, lan
         entries.append(
             {
                 "marker": entry.form.entry_marker,
-                "items": [
-                    _question_view(spec, q, question_field(entry.form, q.name), language)
-                    for q in repeat.questions
-                ],
+                "items": _with_groups(
+                    spec,
+                    [
+                        _question_view(spec, q, question_field(entry.form, q.name), language)
+                        for q in repeat.questions
+                    ],
+                    language,
+                ),
             }
         )
     # An empty entry with a placeholder index, cloned by the browser for "Add member".
@@ -155,10 +189,14 @@ def _repeat_view(spec: InstrumentSpec, repeat: Repeat, form: SubmissionForm, lan
     blank = entry_class(prefix=f"{repeat.name}-__INDEX__-", formdata=None)
     template = {
         "marker": blank.entry_marker,
-        "items": [
-            _question_view(spec, q, question_field(blank, q.name), language)
-            for q in repeat.questions
-        ],
+        "items": _with_groups(
+            spec,
+            [
+                _question_view(spec, q, question_field(blank, q.name), language)
+                for q in repeat.questions
+            ],
+            language,
+        ),
     }
     return {
         "kind": "repeat",
@@ -178,6 +216,7 @@ def _has_errors(item: dict) -> bool:
             i["field"] is not None and i["field"].errors
             for e in item["entries"]
             for i in e["items"]
+            if i["kind"] == "question"
         )
     return item["field"] is not None and bool(item["field"].errors)
 

@@ -232,6 +232,11 @@
       }
     });
     if (resized && !again) { refresh(true); return; }
+    // A nested group's relevant is folded into its items': it shows while any of them does.
+    form.querySelectorAll('fieldset.question-group[data-group]').forEach((group) => {
+      const items = group.querySelectorAll('[data-question], fieldset.repeat[data-repeat]');
+      toggle(group, !Array.from(items).some((el) => !el.hidden));
+    });
     state.fields = result.fields;
     state.byKey = {};
     result.fields.forEach((f) => { state.byKey[f.key] = f; });
