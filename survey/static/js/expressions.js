@@ -7,7 +7,11 @@
  *
  *   BirgeExpr.evaluate(ast, ctx) -> value     BirgeExpr.evaluateBool(ast, ctx) -> boolean
  *   ctx = {lookup: name => JSON value, current: JSON value, choice: {column: text},
- *          today: 'YYYY-MM-DD' (optional; defaults to the local date)}
+ *          today: 'YYYY-MM-DD' (optional; defaults to the local date),
+ *          entries: name => [JSON value per repeat entry] (indexed-repeat), position: number of
+ *          the repeat entry (position(..)), choiceRows: list => [{name, label, ...}]
+ *          (instance()), choiceLabel: (question, code) => label (jr:choice-name),
+ *          now: {datetime: [ms, offset]} (optional; defaults to the device's clock)}
  *
  * Values inside the evaluator are strings, numbers, booleans, BDate (days since 1970-01-01) and
  * NodeSet; decode()/encode() convert from/to the shared JSON value format.
@@ -23,6 +27,14 @@
 
   function BDate(days) { this.days = days; }
   function NodeSet(items) { this.items = items; }
+  // An instant: ms since 1970-01-01T00:00Z and the UTC offset (minutes) it is shown in.
+  function BDateTime(ms, offset) { this.ms = ms; this.offset = offset; }
+  var DAY_MS = 86400000;
+  var MIN_MS = MIN_DAYS * DAY_MS, MAX_MS = (MAX_DAYS + 1) * DAY_MS - 1;
+  var DATETIME_TEXT = new RegExp('^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})' +
+    '(?::([0-9]{2})(?:\\.([0-9]+))?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$');
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  var WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
   // -- dates: proleptic Gregorian day counts (H. Hinnant's algorithms), no time zones involved.
   function daysFromCivil(y, m, d) {
@@ -59,6 +71,42 @@
     return new BDate(daysFromCivil(y, mo, d));
   }
 
+  function pad(n, width) { return String(n).padStart(width, '0'); }
+
+  // Local [days, hours, minutes, seconds, ms] of an instant; null out of range.
+  function fields(t) {
+    var local = Math.floor(t.ms) + t.offset * 60000;
+    if (!(local >= MIN_MS && local <= MAX_MS)) return null;
+    var days = Math.floor(local / DAY_MS), rest = local - days * DAY_MS;
+    var seconds = Math.floor(rest / 1000);
+    return [days, Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60,
+      rest % 1000];
+  }
+
+  function isoDateTime(t) {
+    var f = fields(t);
+    if (!f) return '';
+    var sign = t.offset < 0 ? '-' : '+', off = Math.abs(t.offset);
+    return isoDate(f[0]) + 'T' + pad(f[1], 2) + ':' + pad(f[2], 2) + ':' + pad(f[3], 2) + '.' +
+      pad(f[4], 3) + sign + pad(Math.floor(off / 60), 2) + ':' + pad(off % 60, 2);
+  }
+
+  function parseDateTime(text) {
+    var m = DATETIME_TEXT.exec(text.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+    if (!m) return null;
+    var day = parseDate(m[1] + '-' + m[2] + '-' + m[3]);
+    if (!day || +m[4] > 23 || +m[5] > 59 || +(m[6] || 0) > 59) return null;
+    var offset = 0, zone = m[8];
+    if (zone && zone !== 'Z') {
+      var digits = zone.slice(1).replace(':', '');
+      if (+digits.slice(0, 2) > 23 || +digits.slice(2) > 59) return null;
+      offset = (+digits.slice(0, 2) * 60 + +digits.slice(2)) * (zone[0] === '-' ? -1 : 1);
+    }
+    var local = day.days * DAY_MS + (+m[4] * 60 + +m[5]) * 60000 + +(m[6] || 0) * 1000 +
+      +((m[7] || '0').slice(0, 3).padEnd(3, '0'));
+    return new BDateTime(local - offset * 60000, offset);
+  }
+
   // -- values
   function decode(v) {
     if (v === null || v === undefined) return '';
@@ -66,6 +114,7 @@
     if (Array.isArray(v)) return v.join(' ');
     if (v.nodeset) return new NodeSet(v.nodeset.map(decode));
     if (v.num !== undefined) return Number(v.num);
+    if (v.datetime) return new BDateTime(Number(v.datetime[0]), Number(v.datetime[1]));
     var d = parseDate(v.date);
     if (!d) throw new Error('Invalid date value: ' + JSON.stringify(v));
     return d;
@@ -74,6 +123,7 @@
   function encode(v) {
     if (typeof v === 'number' && !isFinite(v)) return { num: String(v) };
     if (v instanceof BDate) return { date: isoDate(v.days) };
+    if (v instanceof BDateTime) return { datetime: [v.ms, v.offset] };
     if (v instanceof NodeSet) return { nodeset: v.items.map(encode) };
     return v;
   }
@@ -83,6 +133,7 @@
     if (typeof v === 'boolean') return v ? 'true' : 'false';
     if (typeof v === 'number') return String(v);
     if (v instanceof BDate) return isoDate(v.days);
+    if (v instanceof BDateTime) return isoDateTime(v);
     if (v instanceof NodeSet) return v.items.length ? toStr(v.items[0]) : '';
     return toStr(decode(v));
   }
@@ -92,6 +143,7 @@
     if (typeof v === 'boolean') return v ? 1 : 0;
     if (typeof v === 'string') return NUMBER_TEXT.test(v) ? Number(v) : NaN;
     if (v instanceof BDate) return v.days;
+    if (v instanceof BDateTime) return v.ms / DAY_MS;
     if (v instanceof NodeSet) return v.items.length ? toNum(v.items[0]) : NaN;
     return toNum(decode(v));
   }
@@ -100,7 +152,7 @@
     if (typeof v === 'boolean') return v;
     if (typeof v === 'number') return !(v === 0 || isNaN(v));
     if (typeof v === 'string') return v.length > 0;
-    if (v instanceof BDate) return true;
+    if (v instanceof BDate || v instanceof BDateTime) return true;
     if (v instanceof NodeSet) return v.items.length > 0;
     return toBool(decode(v));
   }
@@ -117,12 +169,16 @@
     return xs.some(function (x) { return ys.some(function (y) { return compareOne(op, x, y); }); });
   }
 
-  function isNumeric(v) { return typeof v === 'number' || v instanceof BDate; }
+  function isNumeric(v) {
+    return typeof v === 'number' || v instanceof BDate || v instanceof BDateTime;
+  }
 
   function compareOne(op, a, b) {
     // Like ODK, a date compared with a 'YYYY-MM-DD' string compares as dates.
     if (a instanceof BDate && typeof b === 'string') b = parseDate(b) || b;
     else if (b instanceof BDate && typeof a === 'string') a = parseDate(a) || a;
+    else if (a instanceof BDateTime && typeof b === 'string') b = parseDateTime(b) || b;
+    else if (b instanceof BDateTime && typeof a === 'string') a = parseDateTime(a) || a;
     if (op === '=' || op === '!=') {
       var equal;
       if (typeof a === 'boolean' || typeof b === 'boolean') equal = toBool(a) === toBool(b);
@@ -152,7 +208,14 @@
     switch (n.t) {
       case 'num': case 'str': return n.v;
       case 'ref': return decode(ctx.lookup(n.n));
-      case 'cur': return decode(ctx.current);
+      case 'cur': return ctx.focus ? ctx.focus[0] : decode(ctx.current);
+      case 'filter': {
+        var base = ev(n.a, ctx);
+        return filterValues(base instanceof NodeSet ? base.items : [base], n.p, ctx);
+      }
+      case 'inst': return instance(n, ctx);
+      case 'pos': return ctx.position || 1;
+      case 'child': return new NodeSet([]);
       case 'col':
         return decode(ctx.choice && Object.prototype.hasOwnProperty.call(ctx.choice, n.n) ?
           ctx.choice[n.n] : null);
@@ -173,6 +236,61 @@
     return new BDate(daysFromCivil(now.getFullYear(), now.getMonth() + 1, now.getDate()));
   }
 
+  function withFocus(ctx, focus, choice) {
+    var inner = Object.assign({}, ctx, { focus: focus });
+    if (choice) inner.choice = choice;
+    return inner;
+  }
+
+  function keeps(result, position) {
+    // XPath: a number in a predicate selects by position, as in ${a}[2].
+    return typeof result === 'number' ? result === position : toBool(result);
+  }
+
+  function filterValues(values, predicate, ctx) {
+    return new NodeSet(values.filter(function (v, i) {
+      return keeps(ev(predicate, withFocus(ctx, [v, i + 1, values.length])), i + 1);
+    }));
+  }
+
+  function instance(n, ctx) {
+    var rows = (ctx.choiceRows && ctx.choiceRows(n.l)) || [];
+    n.p.forEach(function (predicate) {
+      var all = rows;
+      rows = all.filter(function (row, i) {
+        var inner = withFocus(ctx, [decode(row.name), i + 1, all.length], row);
+        return keeps(ev(predicate, inner), i + 1);
+      });
+    });
+    var field = n.f || 'name';
+    return new NodeSet(rows.map(function (row) {
+      return Object.prototype.hasOwnProperty.call(row, field) && row[field] ? row[field] : '';
+    }));
+  }
+
+  var ALPHANUMERIC = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+  function randomInt(n) { // uniform in [0, n), from the platform's cryptographic generator
+    var limit = Math.floor(4294967296 / n) * n, word = new Uint32Array(1);
+    do { crypto.getRandomValues(word); } while (word[0] >= limit);
+    return word[0] % n;
+  }
+
+  function uuid(length) {
+    if (length === undefined) return crypto.randomUUID();
+    var n = toNum(length);
+    if (!isFinite(n) || n < 1) return '';
+    var out = '';
+    for (var i = 0; i < Math.min(Math.trunc(n), 1000); i++) out += ALPHANUMERIC[randomInt(62)];
+    return out;
+  }
+
+  function now(ctx) {
+    if (ctx.now) return decode(ctx.now);
+    var d = new Date();
+    return new BDateTime(d.getTime(), -d.getTimezoneOffset());
+  }
+
   function call(n, ctx) {
     var x = n.x;
     if (n.f === 'if') return ev(toBool(ev(x[0], ctx)) ? x[1] : x[2], ctx);
@@ -180,7 +298,37 @@
       var first = ev(x[0], ctx);
       return toStr(first) !== '' ? first : ev(x[1], ctx);
     }
+    if (n.f === 'once') { // the answer it already has is kept: once(uuid()) stays the same
+      var had = decode(ctx.current);
+      return toStr(had) !== '' ? had : ev(x[0], ctx);
+    }
     if (n.f === 'today') return today(ctx);
+    if (n.f === 'now') return now(ctx);
+    if (n.f === 'current') return decode(ctx.current);
+    if (n.f === 'position') return ctx.focus ? ctx.focus[1] : 1;
+    if (n.f === 'last') return ctx.focus ? ctx.focus[2] : 1;
+    if (n.f === 'uuid') return uuid(x.length ? ev(x[0], ctx) : undefined);
+    if (n.f === 'random') {
+      var words = new Uint32Array(2);
+      crypto.getRandomValues(words);
+      return ((words[0] >>> 11) * 4294967296 + words[1]) / 9007199254740992; // 53 bits
+    }
+    if (n.f === 'jr:choice-name') {
+      var code = toStr(ev(x[0], ctx)).replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+      var label = code && ctx.choiceLabel ? ctx.choiceLabel(x[1].v, code) : null;
+      return label || '';
+    }
+    if (n.f === 'indexed-repeat') {
+      var index = Math.trunc(toNum(ev(x[2], ctx)));
+      var values;
+      if (ctx.entries) {
+        values = ctx.entries(x[0].n).map(decode);
+      } else {
+        var found = decode(ctx.lookup(x[0].n));
+        values = found instanceof NodeSet ? found.items : [found];
+      }
+      return index >= 1 && index <= values.length ? values[index - 1] : '';
+    }
     var fn = FUNCTIONS[n.f];
     if (!fn) throw new Error('Unknown function ' + n.f);
     return fn.apply(null, x.map(function (a) { return ev(a, ctx); }));
@@ -217,6 +365,11 @@
     if (v instanceof BDate) return v;
     var parsed = typeof v === 'string' ? parseDate(v) : null;
     if (parsed) return parsed;
+    if (typeof v === 'string' && parseDateTime(v)) v = parseDateTime(v);
+    if (v instanceof BDateTime) {
+      var f = fields(v);
+      return f ? new BDate(f[0]) : '';
+    }
     var x = toNum(v);
     if (!isFinite(x)) return '';
     var days = Math.floor(x) + 0; // + 0 turns -0 into 0, as Python's integer days
@@ -263,6 +416,80 @@
     }).join('');
   }
 
+  // Math functions already give JavaScript's NaN and Infinity; the server's copy matches them.
+  function mathFn(f) { return function (v) { return f(toNum(v)); }; }
+
+  function substringBefore(a, b) {
+    a = toStr(a);
+    b = toStr(b);
+    var i = b ? a.indexOf(b) : -1;
+    return i >= 0 ? a.slice(0, i) : '';
+  }
+
+  function substringAfter(a, b) {
+    a = toStr(a);
+    b = toStr(b);
+    var i = a.indexOf(b);
+    return i >= 0 ? a.slice(i + b.length) : '';
+  }
+
+  function translate(text, source, target) {
+    var map = new Map(), to = Array.from(toStr(target));
+    Array.from(toStr(source)).forEach(function (ch, i) {
+      if (!map.has(ch)) map.set(ch, i < to.length ? to[i] : '');
+    });
+    return Array.from(toStr(text)).map(function (ch) {
+      return map.has(ch) ? map.get(ch) : ch;
+    }).join('');
+  }
+
+  function values(args) {
+    var out = [];
+    Array.prototype.forEach.call(args, function (v) {
+      (v instanceof NodeSet ? v.items : [v]).forEach(function (e) { out.push(e); });
+    });
+    return out;
+  }
+
+  function toDateTime(v) {
+    if (v instanceof NodeSet) v = v.items.length ? v.items[0] : '';
+    if (v instanceof BDateTime) return v;
+    if (v instanceof BDate) return new BDateTime(v.days * DAY_MS, 0);
+    if (typeof v === 'string') {
+      var d = parseDate(v);
+      if (d) return new BDateTime(d.days * DAY_MS, 0);
+      var t = parseDateTime(v);
+      if (t) return t;
+    }
+    var x = toNum(v);
+    if (!isFinite(x)) return null;
+    var ms = Math.floor(x * DAY_MS + 0.5) + 0;
+    return ms >= MIN_MS && ms <= MAX_MS ? new BDateTime(ms, 0) : null;
+  }
+
+  function formatDate(value, pattern) {
+    var t = toDateTime(value), f = t && fields(t);
+    if (!f) return '';
+    var ymd = isoDate(f[0]).split('-').map(Number);
+    var codes = {
+      Y: pad(ymd[0], 4), y: pad(ymd[0] % 100, 2), m: pad(ymd[1], 2), n: String(ymd[1]),
+      b: MONTHS[ymd[1] - 1], d: pad(ymd[2], 2), e: String(ymd[2]),
+      a: WEEKDAYS[(((f[0] + 3) % 7) + 7) % 7], H: pad(f[1], 2), h: String(f[1]),
+      M: pad(f[2], 2), S: pad(f[3], 2), 3: pad(f[4], 3)
+    };
+    var text = toStr(pattern), out = '';
+    for (var i = 0; i < text.length; i++) {
+      if (text[i] === '%' && i + 1 < text.length &&
+          Object.prototype.hasOwnProperty.call(codes, text[i + 1])) {
+        out += codes[text[i + 1]];
+        i++;
+      } else {
+        out += text[i];
+      }
+    }
+    return out;
+  }
+
   var FUNCTIONS = {
     'selected': function (a, v) { return tokens(a).indexOf(splitWs(toStr(v)).join(' ')) >= 0; },
     'count-selected': function (a) { return tokens(a).length; },
@@ -297,7 +524,35 @@
     'sum': sum,
     'min': function () { return extreme(arguments, lessThan); },
     'max': function () { return extreme(arguments, greaterThan); },
-    'normalize-space': function (s) { return splitWs(toStr(s)).join(' '); }
+    'normalize-space': function (s) { return splitWs(toStr(s)).join(' '); },
+    'pow': function (x, y) { return Math.pow(toNum(x), toNum(y)); },
+    'sqrt': mathFn(Math.sqrt),
+    'exp': mathFn(Math.exp),
+    'exp10': function (x) { return Math.pow(10, toNum(x)); },
+    'log': mathFn(Math.log),
+    'log10': mathFn(Math.log10),
+    'sin': mathFn(Math.sin),
+    'cos': mathFn(Math.cos),
+    'tan': mathFn(Math.tan),
+    'asin': mathFn(Math.asin),
+    'acos': mathFn(Math.acos),
+    'atan': mathFn(Math.atan),
+    'atan2': function (y, x) { return Math.atan2(toNum(y), toNum(x)); },
+    'pi': function () { return Math.PI; },
+    'substring-before': substringBefore,
+    'substring-after': substringAfter,
+    'translate': translate,
+    'boolean-from-string': function (s) { s = toStr(s); return s === 'true' || s === '1'; },
+    'join': function (sep) {
+      return values(Array.prototype.slice.call(arguments, 1)).map(toStr).join(toStr(sep));
+    },
+    'count-non-empty': function (x) {
+      return values([x]).filter(function (v) { return toStr(v) !== ''; }).length;
+    },
+    'format-date': formatDate,
+    'format-date-time': formatDate,
+    'date-time': function (v) { var t = toDateTime(v); return t && fields(t) ? t : ''; },
+    'decimal-date-time': function (v) { var t = toDateTime(v); return t ? toNum(t) : NaN; }
   };
 
   // -- regex(): the same JavaScript-'u'-mode subset that expressions.py translates for Python.
@@ -445,6 +700,7 @@
     encode: encode,
     regexSupported: function (p) { try { return regexSupported(p); } catch (e) { return false; } },
     BDate: BDate,
+    BDateTime: BDateTime,
     NodeSet: NodeSet
   };
 
