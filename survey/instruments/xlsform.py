@@ -960,6 +960,26 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             locations.problems.append(f"{locations.at(owner, column)}: {error}")
             return set()
         refs = set(expressions.references(node))
+        for list_name in sorted(expressions.instance_lists(node) - set(spec.choices)):
+            locations.problems.append(
+                _(
+                    "%(where)s: instance('%(list)s') reads a choice list that is not on the "
+                    "choices sheet.",
+                    where=locations.at(owner, column),
+                    list=list_name,
+                )
+            )
+        for name in sorted(expressions.choice_name_questions(node)):
+            target = spec.questions_by_name.get(name)
+            if target is None or not target.choice_list:
+                locations.problems.append(
+                    _(
+                        "%(where)s: jr:choice-name() needs a select question, and '%(name)s' "
+                        "is not one.",
+                        where=locations.at(owner, column),
+                        name=name,
+                    )
+                )
         for missing in sorted(refs - known):
             locations.problems.append(
                 _(
