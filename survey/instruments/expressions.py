@@ -184,7 +184,7 @@ _CONTEXT_FUNCTIONS = frozenset(
      "jr:choice-name", "uuid", "random"}
 )  # fmt: skip
 # Prefixed names ODK defines that Birge evaluates.
-_PREFIXED = frozenset({"jr:choice-name"})
+_PREFIXED = frozenset({"jr:choice-name", "jr:itext"})
 _PRECEDENCE = {
     "or": 1, "and": 2, "=": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4,
     "+": 5, "-": 5, "*": 6, "div": 6, "mod": 6,
@@ -465,6 +465,8 @@ class _Parser:
                 return found
         if name == "instance":
             return self.instance(pos)
+        if name == "jr:itext":
+            return self.itext(pos)
         if name not in _ARITY:
             hint = f"; did you mean '{name.lower()}()'?" if name.lower() in _ARITY else ""
             raise ExpressionError(f"Unknown function '{name}()' at position {pos}{hint}", pos)
@@ -498,6 +500,19 @@ class _Parser:
         if name == "jr:choice-name":
             args = [args[0], Str(self.choice_question(args[1], pos))]
         return Call(name, tuple(args))
+
+    def itext(self, pos: int) -> Node:
+        """jr:itext(instance('list')/root/item[…]/itextId): the label, in the form's language."""
+        self.enter(self.take())
+        found = self.expression(1) if not self.peek(")") else None
+        self.close("expected ')'")
+        if not (isinstance(found, Instance) and found.field == "itextId"):
+            raise ExpressionError(
+                f"jr:itext() at position {pos} is supported as "
+                "jr:itext(instance('list')/root/item[…]/itextId), a choice's label",
+                pos,
+            )
+        return replace(found, field="label")
 
     @staticmethod
     def indexed_repeat(args: list[Node], pos: int) -> list[Node]:

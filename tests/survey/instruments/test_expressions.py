@@ -735,8 +735,13 @@ def test_unsupported_values_are_programming_errors() -> None:
         ("../a//b", "'//' paths are not supported (position 4)", 4),
         ("child::a", "Axes such as 'child::' are not supported (position 0)", 0),
         (
+            "jr:other(${a})",
+            "Names with a prefix such as 'jr:other' are not supported (position 0)",
+            0,
+        ),
+        (
             "jr:itext(${a})",
-            "Names with a prefix such as 'jr:itext' are not supported (position 0)",
+            "jr:itext() at position 0 is supported as jr:itext(instance('list')/root",
             0,
         ),
         ("jr:choice-name(${a}, ${a})", "needs the select question in quotes", 0),

@@ -113,6 +113,7 @@ ODK_CASES: list[tuple[str, object]] = [
         ("instance('none')/root/item/label", NodeSet([])),
         ("instance('fruit')/root/item[name = current()]/label", NodeSet(["Cherry"])),
         ("jr:choice-name(${pick}, '${pick}')", "Banana"),
+        ("jr:itext(instance('fruit')/root/item[name = ${pick}]/itextId)", NodeSet(["Banana"])),
         ("jr:choice-name('a', '/data/pick')", "Apple"),
         ("jr:choice-name('zz', '${pick}')", ""),
         ("jr:choice-name(${empty}, '${pick}')", ""),
