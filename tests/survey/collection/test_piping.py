@@ -99,3 +99,14 @@ def test_constraint_message_shows_the_answers(client, auth, version) -> None:
     page = post(client, version, {"who": "Ann", "age": "200"})
     assert page.status_code == 422
     assert "Ann cannot be 200" in page.text
+
+
+def test_submission_pages_show_labels_with_the_answers(app) -> None:
+    from survey.collection.services import readable_answers
+    from survey.instruments.xlsform import load_xlsform
+    from tests.factories import xlsform_bytes
+
+    spec = load_xlsform(xlsform_bytes(SURVEY, None, SETTINGS)).spec
+    answers = {"who": "Ann", "age": 40, "member": [{"member_name": "Bo"}]}
+    labels = [label for _section, label, _text in readable_answers(spec, answers, "default")]
+    assert labels == ["Who answers?", "How old is Ann?", "Member 1: Name of member 1 of Ann"]
