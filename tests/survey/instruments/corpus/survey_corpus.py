@@ -282,6 +282,13 @@ def describe(form: str) -> dict[str, str]:
     }
 
 
+def odk_cannot_parse(row: dict[str, str]) -> bool:
+    """Whether ODK's engine refuses the form for an expression it cannot parse."""
+    return row.get("engine_loads") == "no" and row.get("engine_message", "").startswith(
+        ODK_SYNTAX_ERROR
+    )
+
+
 def birge_check(
     form: str, row: dict[str, str], importer: Callable[[bytes, str], object]
 ) -> str | None:
@@ -297,9 +304,7 @@ def birge_check(
     from survey.instruments.xlsform import InstrumentImportError
 
     path = form_path(form)
-    odk_refuses = row.get("engine_loads") == "no" and row.get("engine_message", "").startswith(
-        ODK_SYNTAX_ERROR
-    )
+    odk_refuses = odk_cannot_parse(row)
     converts = row["pyxform_converts"] == "yes" and not odk_refuses
     try:
         with _quiet():
