@@ -44,6 +44,7 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import re
@@ -176,7 +177,7 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "uuid": (0, 1), "random": (0, 0), "once": (1, 1), "current": (0, 0), "position": (0, 0),
     "last": (0, 0), "indexed-repeat": (3, None), "jr:choice-name": (2, 2), "now": (0, 0),
     "format-date": (2, 2), "format-date-time": (2, 2), "date-time": (1, 1),
-    "decimal-date-time": (1, 1),
+    "decimal-date-time": (1, 1), "distance": (1, None), "area": (1, 1),
 }  # fmt: skip
 # Functions whose result depends on more than their arguments' values.
 _CONTEXT_FUNCTIONS = frozenset(
@@ -1302,6 +1303,60 @@ def _format_date(value: object, pattern: object) -> str:
     return "".join(out)
 
 
+# As Enketo's openrosa-xpath-evaluator: a sphere of the Earth's equatorial radius, results in
+# metres (square metres) rounded to centimetres.
+_EARTH_RADIUS = 6378100.0
+
+
+def _geopoints(args: tuple[object, ...]) -> list[tuple[float, float]] | None:
+    """The points of a geotrace/geoshape text, of a node-set of geopoints, or of several
+    geopoint arguments, as (latitude, longitude) in radians; None if one is not a geopoint."""
+    if len(args) == 1 and isinstance(args[0], NodeSet) and len(args[0]) != 1:
+        texts = [to_string(v) for v in args[0]]
+    elif len(args) == 1:
+        texts = to_string(args[0]).split(";")
+    else:
+        texts = [to_string(a) for a in args]
+    points = []
+    for text in texts:
+        numbers = [to_number(t) for t in _split_ws(text)]
+        if not 2 <= len(numbers) <= 4 or any(math.isnan(n) for n in numbers):
+            return None
+        lat, lon = numbers[0], numbers[1]
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        points.append((lat * math.pi / 180, lon * math.pi / 180))
+    return points
+
+
+def _centimetres(x: float) -> float:
+    return _js_int(math.floor, x * 100 + 0.5) / 100
+
+
+def _distance(*args: object) -> float:
+    points = _geopoints(args)
+    if points is None:
+        return _NAN
+    total = 0.0
+    for (lat1, lon1), (lat2, lon2) in itertools.pairwise(points):
+        cosine = math.sin(lat1) * math.sin(lat2) + math.cos(lat1) * math.cos(lat2) * math.cos(
+            lon1 - lon2
+        )
+        total += math.acos(max(-1.0, min(1.0, cosine))) * _EARTH_RADIUS
+    return _centimetres(total)
+
+
+def _area(shape: object) -> float:
+    points = _geopoints((shape,))
+    if points is None:
+        return _NAN
+    total = 0.0
+    for i, (lat1, lon1) in enumerate(points):
+        lat2, lon2 = points[(i + 1) % len(points)]
+        total += (lon2 - lon1) * (2 + math.sin(lat1) + math.sin(lat2))
+    return _centimetres(abs(total * _EARTH_RADIUS * _EARTH_RADIUS / 2))
+
+
 def _regex(value: object, pattern: object) -> bool:
     try:
         compiled = _compile_regex(to_string(pattern))
@@ -1360,6 +1415,8 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "count-non-empty": lambda x: float(sum(1 for v in _values((x,)) if to_string(v) != "")),
     "format-date": _format_date,
     "format-date-time": _format_date,
+    "distance": _distance,
+    "area": _area,
     "date-time": _date_time,
     "decimal-date-time": lambda x: (
         to_number(instant) if (instant := _to_datetime(x)) is not None else _NAN

@@ -490,6 +490,56 @@
     return out;
   }
 
+  // As Enketo's openrosa-xpath-evaluator: a sphere of the Earth's equatorial radius, results
+  // in metres (square metres) rounded to centimetres.
+  var EARTH_RADIUS = 6378100;
+
+  function geopoints(args) {
+    var texts;
+    if (args.length === 1 && args[0] instanceof NodeSet && args[0].items.length !== 1) {
+      texts = args[0].items.map(toStr);
+    } else if (args.length === 1) {
+      texts = toStr(args[0]).split(';');
+    } else {
+      texts = Array.prototype.map.call(args, toStr);
+    }
+    var points = [];
+    for (var i = 0; i < texts.length; i++) {
+      var numbers = splitWs(texts[i]).map(toNum);
+      if (numbers.length < 2 || numbers.length > 4 || numbers.some(isNaN)) return null;
+      var lat = numbers[0], lon = numbers[1];
+      if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) return null;
+      points.push([lat * Math.PI / 180, lon * Math.PI / 180]);
+    }
+    return points;
+  }
+
+  function centimetres(x) { return Math.floor(x * 100 + 0.5) / 100; }
+
+  function distance() {
+    var points = geopoints(arguments);
+    if (!points) return NaN;
+    var total = 0;
+    for (var i = 1; i < points.length; i++) {
+      var a = points[i - 1], b = points[i];
+      var cosine = Math.sin(a[0]) * Math.sin(b[0]) +
+        Math.cos(a[0]) * Math.cos(b[0]) * Math.cos(a[1] - b[1]);
+      total += Math.acos(Math.max(-1, Math.min(1, cosine))) * EARTH_RADIUS;
+    }
+    return centimetres(total);
+  }
+
+  function area(shape) {
+    var points = geopoints([shape]);
+    if (!points) return NaN;
+    var total = 0;
+    points.forEach(function (a, i) {
+      var b = points[(i + 1) % points.length];
+      total += (b[1] - a[1]) * (2 + Math.sin(a[0]) + Math.sin(b[0]));
+    });
+    return centimetres(Math.abs(total * EARTH_RADIUS * EARTH_RADIUS / 2));
+  }
+
   var FUNCTIONS = {
     'selected': function (a, v) { return tokens(a).indexOf(splitWs(toStr(v)).join(' ')) >= 0; },
     'count-selected': function (a) { return tokens(a).length; },
@@ -551,6 +601,8 @@
     },
     'format-date': formatDate,
     'format-date-time': formatDate,
+    'distance': distance,
+    'area': area,
     'date-time': function (v) { var t = toDateTime(v); return t && fields(t) ? t : ''; },
     'decimal-date-time': function (v) { var t = toDateTime(v); return t ? toNum(t) : NaN; }
   };

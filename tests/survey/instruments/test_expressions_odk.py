@@ -53,6 +53,7 @@ VALUES: dict[str, object] = {
     "dob": dt.date(2000, 1, 15),
     "n": 2.0,
     "empty": None,
+    "trace": NodeSet(["0 0 0 0", "0 1 0 0"]),
 }
 ENTRIES = {"ages": [30.0, None, 19.0], "names": ["Ann", "Bob", "Cy"]}
 
@@ -194,6 +195,17 @@ ODK_CASES: list[tuple[str, object]] = [
         ("now() = '2024-02-29T09:46:40.123Z'", True),
         ("today() - date('2024-01-01')", 59.0),
         ("date(today() + 1)", dt.date(2024, 3, 1)),
+        # geometry (Enketo's sphere, centimetres)
+        ("distance('0 0 0 0; 0 1 0 0')", 111318.85),
+        ("distance('0 0', '0 1', '1 1')", 222637.69),
+        ("distance(${trace})", 111318.85),
+        ("distance('0 0')", 0.0),
+        ("distance('0 0; 95 0')", math.nan),
+        ("distance('0 0; x 0')", math.nan),
+        ("distance('50.45 30.52; 50.45 30.52')", 0.0),
+        ("round(area('0 0; 0 1; 1 1; 1 0; 0 0') div 1000000, 1)", 12391.3),
+        ("area('0 0; 0 1')", 0.0),
+        ("area('')", math.nan),
 ]  # fmt: skip
 
 
