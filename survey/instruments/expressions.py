@@ -43,7 +43,9 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import itertools
 import math
 import operator
@@ -177,7 +179,7 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "uuid": (0, 1), "random": (0, 0), "once": (1, 1), "current": (0, 0), "position": (0, 0),
     "last": (0, 0), "indexed-repeat": (3, None), "jr:choice-name": (2, 2), "now": (0, 0),
     "format-date": (2, 2), "format-date-time": (2, 2), "date-time": (1, 1),
-    "decimal-date-time": (1, 1), "distance": (1, None), "area": (1, 1),
+    "decimal-date-time": (1, 1), "distance": (1, None), "area": (1, 1), "digest": (2, 3),
 }  # fmt: skip
 # Functions whose result depends on more than their arguments' values.
 _CONTEXT_FUNCTIONS = frozenset(
@@ -1357,6 +1359,21 @@ def _area(shape: object) -> float:
     return _centimetres(abs(total * _EARTH_RADIUS * _EARTH_RADIUS / 2))
 
 
+_DIGESTS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
+             "SHA-512": "sha512"}  # fmt: skip
+
+
+def _digest(value: object, algorithm: object, encoding: object = "base64") -> str:
+    """ODK's digest(text, 'MD5'|'SHA-1'|'SHA-256'|'SHA-384'|'SHA-512', 'base64'|'hex')."""
+    name, form = _DIGESTS.get(to_string(algorithm)), to_string(encoding)
+    if name is None or form not in {"base64", "hex"}:
+        return ""
+    # A lone surrogate becomes U+FFFD, as the browser's TextEncoder makes it.
+    text = to_string(value).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    raw = hashlib.new(name, text.encode("utf-8")).digest()
+    return raw.hex() if form == "hex" else base64.b64encode(raw).decode("ascii")
+
+
 def _regex(value: object, pattern: object) -> bool:
     try:
         compiled = _compile_regex(to_string(pattern))
@@ -1416,6 +1433,7 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "format-date": _format_date,
     "format-date-time": _format_date,
     "distance": _distance,
+    "digest": _digest,
     "area": _area,
     "date-time": _date_time,
     "decimal-date-time": lambda x: (

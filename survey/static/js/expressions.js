@@ -540,6 +540,218 @@
     return centimetres(Math.abs(total * EARTH_RADIUS * EARTH_RADIUS / 2));
   }
 
+
+  // -- digest(): MD5, SHA-1 and SHA-2 written out, because the browser's own (SubtleCrypto) is
+  // asynchronous and the form's rules are not. Checked against Python's hashlib in the tests.
+  function utf8(text) { return Array.from(new TextEncoder().encode(text)); }
+
+  function padded(bytes, blockBytes, lengthBytes, littleEndian) {
+    var bits = BigInt(bytes.length) * 8n;
+    var out = bytes.concat([0x80]);
+    while ((out.length + lengthBytes) % blockBytes) out.push(0);
+    var length = [];
+    for (var i = 0; i < lengthBytes; i++) {
+      length.push(Number((bits >> BigInt(8 * i)) & 0xffn));
+    }
+    return out.concat(littleEndian ? length : length.reverse());
+  }
+
+  function words32(bytes, littleEndian) {
+    var words = [];
+    for (var i = 0; i < bytes.length; i += 4) {
+      var b = bytes.slice(i, i + 4);
+      if (littleEndian) b.reverse();
+      words.push(((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0);
+    }
+    return words;
+  }
+
+  function bytes32(words, littleEndian) {
+    var out = [];
+    words.forEach(function (w) {
+      var b = [(w >>> 24) & 255, (w >>> 16) & 255, (w >>> 8) & 255, w & 255];
+      out.push.apply(out, littleEndian ? b.reverse() : b);
+    });
+    return out;
+  }
+
+  function rotl(x, n) { return ((x << n) | (x >>> (32 - n))) >>> 0; }
+  function rotr(x, n) { return ((x >>> n) | (x << (32 - n))) >>> 0; }
+
+  var MD5_S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+  var MD5_K = [];
+  for (var k = 0; k < 64; k++) {
+    MD5_K.push(Math.floor(Math.abs(Math.sin(k + 1)) * 4294967296) >>> 0);
+  }
+
+  function md5(bytes) {
+    var m = words32(padded(bytes, 64, 8, true), true);
+    var h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    for (var o = 0; o < m.length; o += 16) {
+      var a = h[0], b = h[1], c = h[2], d = h[3];
+      for (var i = 0; i < 64; i++) {
+        var f, g, round = i >> 4;
+        if (round === 0) { f = (b & c) | (~b & d); g = i; }
+        else if (round === 1) { f = (d & b) | (~d & c); g = (5 * i + 1) % 16; }
+        else if (round === 2) { f = b ^ c ^ d; g = (3 * i + 5) % 16; }
+        else { f = c ^ (b | ~d); g = (7 * i) % 16; }
+        var t = d;
+        d = c;
+        c = b;
+        b = (b + rotl((a + f + MD5_K[i] + m[o + g]) >>> 0, MD5_S[round * 4 + (i % 4)])) >>> 0;
+        a = t;
+      }
+      h = [(h[0] + a) >>> 0, (h[1] + b) >>> 0, (h[2] + c) >>> 0, (h[3] + d) >>> 0];
+    }
+    return bytes32(h, true);
+  }
+
+  function sha1(bytes) {
+    var m = words32(padded(bytes, 64, 8, false), false);
+    var h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
+    for (var o = 0; o < m.length; o += 16) {
+      var w = m.slice(o, o + 16);
+      for (var i = 16; i < 80; i++) w.push(rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1));
+      var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+      for (i = 0; i < 80; i++) {
+        var f, kk;
+        if (i < 20) { f = (b & c) | (~b & d); kk = 0x5a827999; }
+        else if (i < 40) { f = b ^ c ^ d; kk = 0x6ed9eba1; }
+        else if (i < 60) { f = (b & c) | (b & d) | (c & d); kk = 0x8f1bbcdc; }
+        else { f = b ^ c ^ d; kk = 0xca62c1d6; }
+        var t = (rotl(a, 5) + f + e + kk + w[i]) >>> 0;
+        e = d;
+        d = c;
+        c = rotl(b, 30);
+        b = a;
+        a = t;
+      }
+      h = [(h[0] + a) >>> 0, (h[1] + b) >>> 0, (h[2] + c) >>> 0, (h[3] + d) >>> 0,
+        (h[4] + e) >>> 0];
+    }
+    return bytes32(h, false);
+  }
+
+  // SHA-2 constants: fractional parts of square and cube roots of primes (FIPS 180-4).
+  var SHA256_K = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ];
+
+  function sha256(bytes) {
+    var m = words32(padded(bytes, 64, 8, false), false);
+    var h = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+      0x5be0cd19];
+    for (var o = 0; o < m.length; o += 16) {
+      var w = m.slice(o, o + 16);
+      for (var i = 16; i < 64; i++) {
+        var s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+        var s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+        w.push((w[i - 16] + s0 + w[i - 7] + s1) >>> 0);
+      }
+      var v = h.slice();
+      for (i = 0; i < 64; i++) {
+        var e = v[4], a = v[0];
+        var t1 = (v[7] + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & v[5]) ^ (~e & v[6])) +
+          SHA256_K[i] + w[i]) >>> 0;
+        var t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) +
+          ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]))) >>> 0;
+        v = [(t1 + t2) >>> 0, a, v[1], v[2], (v[3] + t1) >>> 0, e, v[5], v[6]];
+      }
+      h = h.map(function (x, j) { return (x + v[j]) >>> 0; });
+    }
+    return bytes32(h, false);
+  }
+
+  var MASK64 = (1n << 64n) - 1n;
+  var SHA512_K = [
+    '428a2f98d728ae22', '7137449123ef65cd', 'b5c0fbcfec4d3b2f', 'e9b5dba58189dbbc',
+    '3956c25bf348b538', '59f111f1b605d019', '923f82a4af194f9b', 'ab1c5ed5da6d8118',
+    'd807aa98a3030242', '12835b0145706fbe', '243185be4ee4b28c', '550c7dc3d5ffb4e2',
+    '72be5d74f27b896f', '80deb1fe3b1696b1', '9bdc06a725c71235', 'c19bf174cf692694',
+    'e49b69c19ef14ad2', 'efbe4786384f25e3', '0fc19dc68b8cd5b5', '240ca1cc77ac9c65',
+    '2de92c6f592b0275', '4a7484aa6ea6e483', '5cb0a9dcbd41fbd4', '76f988da831153b5',
+    '983e5152ee66dfab', 'a831c66d2db43210', 'b00327c898fb213f', 'bf597fc7beef0ee4',
+    'c6e00bf33da88fc2', 'd5a79147930aa725', '06ca6351e003826f', '142929670a0e6e70',
+    '27b70a8546d22ffc', '2e1b21385c26c926', '4d2c6dfc5ac42aed', '53380d139d95b3df',
+    '650a73548baf63de', '766a0abb3c77b2a8', '81c2c92e47edaee6', '92722c851482353b',
+    'a2bfe8a14cf10364', 'a81a664bbc423001', 'c24b8b70d0f89791', 'c76c51a30654be30',
+    'd192e819d6ef5218', 'd69906245565a910', 'f40e35855771202a', '106aa07032bbd1b8',
+    '19a4c116b8d2d0c8', '1e376c085141ab53', '2748774cdf8eeb99', '34b0bcb5e19b48a8',
+    '391c0cb3c5c95a63', '4ed8aa4ae3418acb', '5b9cca4f7763e373', '682e6ff3d6b2b8a3',
+    '748f82ee5defb2fc', '78a5636f43172f60', '84c87814a1f0ab72', '8cc702081a6439ec',
+    '90befffa23631e28', 'a4506cebde82bde9', 'bef9a3f7b2c67915', 'c67178f2e372532b',
+    'ca273eceea26619c', 'd186b8c721c0c207', 'eada7dd6cde0eb1e', 'f57d4f7fee6ed178',
+    '06f067aa72176fba', '0a637dc5a2c898a6', '113f9804bef90dae', '1b710b35131c471b',
+    '28db77f523047d84', '32caab7b40c72493', '3c9ebe0a15c9bebc', '431d67c49c100d4c',
+    '4cc5d4becb3e42b6', '597f299cfc657e2a', '5fcb6fab3ad6faec', '6c44198c4a475817'
+  ].map(function (x) { return BigInt('0x' + x); });
+  var SHA512_H = {
+    'SHA-512': ['6a09e667f3bcc908', 'bb67ae8584caa73b', '3c6ef372fe94f82b', 'a54ff53a5f1d36f1',
+      '510e527fade682d1', '9b05688c2b3e6c1f', '1f83d9abfb41bd6b', '5be0cd19137e2179'],
+    'SHA-384': ['cbbb9d5dc1059ed8', '629a292a367cd507', '9159015a3070dd17', '152fecd8f70e5939',
+      '67332667ffc00b31', '8eb44a8768581511', 'db0c2e0d64f98fa7', '47b5481dbefa4fa4']
+  };
+
+  function rotr64(x, n) { return ((x >> BigInt(n)) | (x << BigInt(64 - n))) & MASK64; }
+
+  function sha512(bytes, name) {
+    var p = padded(bytes, 128, 16, false), h = SHA512_H[name].map(function (x) {
+      return BigInt('0x' + x);
+    });
+    for (var o = 0; o < p.length; o += 128) {
+      var w = [];
+      for (var i = 0; i < 16; i++) {
+        var x = 0n;
+        for (var j = 0; j < 8; j++) x = (x << 8n) | BigInt(p[o + i * 8 + j]);
+        w.push(x);
+      }
+      for (i = 16; i < 80; i++) {
+        var s0 = rotr64(w[i - 15], 1) ^ rotr64(w[i - 15], 8) ^ (w[i - 15] >> 7n);
+        var s1 = rotr64(w[i - 2], 19) ^ rotr64(w[i - 2], 61) ^ (w[i - 2] >> 6n);
+        w.push((w[i - 16] + s0 + w[i - 7] + s1) & MASK64);
+      }
+      var v = h.slice();
+      for (i = 0; i < 80; i++) {
+        var e = v[4], a = v[0];
+        var t1 = (v[7] + (rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41)) +
+          ((e & v[5]) ^ (~e & MASK64 & v[6])) + SHA512_K[i] + w[i]) & MASK64;
+        var t2 = ((rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39)) +
+          ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]))) & MASK64;
+        v = [(t1 + t2) & MASK64, a, v[1], v[2], (v[3] + t1) & MASK64, e, v[5], v[6]];
+      }
+      h = h.map(function (y, k) { return (y + v[k]) & MASK64; });
+    }
+    var out = [];
+    h.slice(0, name === 'SHA-384' ? 6 : 8).forEach(function (y) {
+      for (var b = 56; b >= 0; b -= 8) out.push(Number((y >> BigInt(b)) & 0xffn));
+    });
+    return out;
+  }
+
+  var DIGESTS = {
+    'MD5': md5, 'SHA-1': sha1, 'SHA-256': sha256,
+    'SHA-384': function (b) { return sha512(b, 'SHA-384'); },
+    'SHA-512': function (b) { return sha512(b, 'SHA-512'); }
+  };
+
+  function digest(value, algorithm, encoding) {
+    var hash = DIGESTS[toStr(algorithm)];
+    var form = encoding === undefined ? 'base64' : toStr(encoding);
+    if (!hash || (form !== 'base64' && form !== 'hex')) return '';
+    var bytes = hash(utf8(toStr(value)));
+    if (form === 'hex') {
+      return bytes.map(function (b) { return (b < 16 ? '0' : '') + b.toString(16); }).join('');
+    }
+    return btoa(String.fromCharCode.apply(null, bytes));
+  }
+
   var FUNCTIONS = {
     'selected': function (a, v) { return tokens(a).indexOf(splitWs(toStr(v)).join(' ')) >= 0; },
     'count-selected': function (a) { return tokens(a).length; },
@@ -602,6 +814,7 @@
     'format-date': formatDate,
     'format-date-time': formatDate,
     'distance': distance,
+    'digest': digest,
     'area': area,
     'date-time': function (v) { var t = toDateTime(v); return t && fields(t) ? t : ''; },
     'decimal-date-time': function (v) { var t = toDateTime(v); return t ? toNum(t) : NaN; }

@@ -483,3 +483,16 @@ def test_odk_functions_agree(node_eval) -> None:
         }
         cases.append((text, case, result))
     assert_agree(cases, node_eval)
+
+
+def test_generated_digests_agree(node_eval) -> None:
+    """MD5, SHA-1 and SHA-2 written out in JavaScript give hashlib's digests."""
+    texts = [*collect(st.text(max_size=300), 60), "", "a" * 55, "a" * 56, "a" * 111, "a" * 112]
+    node = ex.parse("digest(${a}, ${b}, ${c})")
+    cases = []
+    for i, text in enumerate(texts):
+        for algorithm in ("MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"):
+            refs = {"a": text, "b": algorithm, "c": ("hex", "base64")[i % 2]}
+            case, expected = python_case(node, refs)
+            cases.append((f"digest({text!r}, {algorithm})", case, expected))
+    assert_agree(cases, node_eval)

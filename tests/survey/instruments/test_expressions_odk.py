@@ -195,6 +195,14 @@ ODK_CASES: list[tuple[str, object]] = [
         ("now() = '2024-02-29T09:46:40.123Z'", True),
         ("today() - date('2024-01-01')", 59.0),
         ("date(today() + 1)", dt.date(2024, 3, 1)),
+        # digests
+        ("digest('abc', 'SHA-256', 'hex')",
+         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("digest('abc', 'MD5')", "kAFQmDzST7DWlj99KOF/cg=="),
+        ("digest('abc', 'SHA-1', 'base64')", "qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
+        ("string-length(digest('', 'SHA-512', 'hex'))", 128.0),
+        ("digest('abc', 'sha-256')", ""),
+        ("digest('abc', 'SHA-256', 'base32')", ""),
         # geometry (Enketo's sphere, centimetres)
         ("distance('0 0 0 0; 0 1 0 0')", 111318.85),
         ("distance('0 0', '0 1', '1 1')", 222637.69),
