@@ -609,6 +609,20 @@ def uses_current(node: Node) -> bool:
     )
 
 
+_CONTEXT_CALLS = frozenset(
+    {"indexed-repeat", "jr:choice-name", "uuid", "random", "now", "position", "last"}
+)
+
+
+def needs_context(node: Node) -> bool:
+    """Whether the result depends on more than the answers it names: a repeat entry's number,
+    other entries, the choice lists, the clock or chance (so it cannot be memoised on them)."""
+    return any(
+        isinstance(n, Position | Instance) or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
+        for n, _ in _walk(node)
+    )
+
+
 def instance_lists(node: Node) -> frozenset[str]:
     """Names of the choice lists read with instance('list')."""
     return frozenset(n.list_name for n, _ in _walk(node) if isinstance(n, Instance))

@@ -142,6 +142,16 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
     return tuple(order)
 
 
+def repeat_values(spec: InstrumentSpec, answers: Mapping[str, Any], name: str) -> list[Any]:
+    """A repeat question's value in each entry, in order (None where unanswered), for
+    indexed-repeat(); a question outside repeats gives its one value."""
+    question = spec.questions_by_name.get(name)
+    if question is None or question.repeat is None:
+        return [expression_value(question, answers.get(name))]
+    rows = answers.get(question.repeat) or []
+    return [expression_value(question, e.get(name)) for e in rows]
+
+
 def choice_rows(spec: InstrumentSpec, list_name: str, language: str) -> list[dict[str, str]]:
     """The rows of a choice list as instance('list')/root/item sees them: name, label, columns."""
     return [
@@ -226,12 +236,7 @@ class _Evaluator:
         return lookup
 
     def entries(self, name: str) -> list[Any]:
-        """A repeat question's value in each entry, in order, for indexed-repeat()."""
-        question = self.spec.questions_by_name.get(name)
-        if question is None or question.repeat is None:
-            return [self.lookup_top(name)]
-        rows = self.outcome.answers.get(question.repeat) or []
-        return [expression_value(question, e.get(name)) for e in rows]
+        return repeat_values(self.spec, self.outcome.answers, name)
 
     def context(self, lookup: Callable[[str], Any], current: Any = None) -> Any:
         return expressions.EvalContext(

@@ -105,3 +105,27 @@ def test_refusals_name_the_cell(calculation: str, fragment: str) -> None:
         "Sheet 'survey', row 3, column 'calculation'" in p and fragment in p
         for p in caught.value.problems
     ), caught.value.problems
+
+
+def test_demo_answers_follow_positions_entries_and_choice_lists(spec) -> None:
+    """The demo walker gives these expressions the same context as the rules (not memoised)."""
+    import random
+
+    from survey.demo.walker import DemoProfile, generate_answers
+
+    class Everything(DemoProfile):
+        skip_optional = 0.0
+        dnk = 0.0
+        pnta = 0.0
+
+        def entries(self, repeat, state) -> int:
+            return 3
+
+    answers = generate_answers(spec, random.Random(4), profile=Everything())
+    assert [e["number"] for e in answers["member"]] == [1, 2, 3]
+    assert answers["second_age"] == answers["member"][1]["member_age"]
+    assert (
+        answers["favourite_label"]
+        == {"apple": "Apple", "banana": "Banana", "cherry": "Cherry"}[answers["favourite"]]
+    )
+    assert evaluate_answers(spec, answers).answers == answers
