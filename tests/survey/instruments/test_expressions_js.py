@@ -274,11 +274,20 @@ def calls(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
 
 
 trees = st.recursive(
-    leaves,
+    st.one_of(leaves, st.just(ex.Position())),
     lambda children: st.one_of(
         st.builds(BinOp, st.sampled_from(OPERATORS), children, children),
         children.map(Neg),
         calls(children),
+        # predicates: '.' is each value in turn, position() its number, last() their count
+        st.builds(
+            ex.Filter,
+            st.sampled_from(REF_NAMES).map(Ref),
+            st.one_of(
+                children,
+                st.sampled_from(["position", "last", "current"]).map(lambda f: Call(f, ())),
+            ),
+        ),
     ),
     max_leaves=12,
 )
@@ -315,6 +324,12 @@ def render(node: Node) -> str:
         return f"({render(node.left)} {node.op} {render(node.right)})"
     if isinstance(node, Neg):
         return f"-({render(node.operand)})"
+    if isinstance(node, ex.Filter):
+        return f"{render(node.base)}[{render(node.predicate)}]"
+    if isinstance(node, ex.Position):
+        return "position(..)"
+    if isinstance(node, ex.Child):
+        return node.name
     assert isinstance(node, Call)
     return f"{node.name}({', '.join(render(a) for a in node.args)})"
 
