@@ -277,7 +277,15 @@
   }
 
   function uuid(length) {
-    if (length === undefined) return crypto.randomUUID();
+    if (length === undefined) { // version 4; randomUUID() exists only on HTTPS pages
+      var b = new Uint8Array(16);
+      crypto.getRandomValues(b);
+      b[6] = (b[6] & 0x0f) | 0x40;
+      b[8] = (b[8] & 0x3f) | 0x80;
+      var hex = Array.from(b, function (x) { return (x < 16 ? '0' : '') + x.toString(16); });
+      return [hex.slice(0, 4), hex.slice(4, 6), hex.slice(6, 8), hex.slice(8, 10), hex.slice(10)]
+        .map(function (part) { return part.join(''); }).join('-');
+    }
     var n = toNum(length);
     if (!isFinite(n) || n < 1) return '';
     var out = '';
