@@ -301,3 +301,23 @@ def test_predicate_and_path_syntax_only_raises_expression_errors(text: str) -> N
     except ExpressionError as error:
         problem = error
     assert problem is None or (problem.message and problem.position is not None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(-50, 50), max_size=8),
+    st.integers(-50, 50),
+    st.integers(0, 9),
+)
+def test_predicates_select_as_python_does(ages: list[int], threshold: int, index: int) -> None:
+    values = {"a": NodeSet(float(a) for a in ages), "t": float(threshold), "i": float(index)}
+    ctx = context(lookup=values.get)
+    kept = [float(a) for a in ages if a >= threshold]
+    assert evaluate(parse("count(${a}[. >= ${t}])"), ctx) == float(len(kept))
+    assert evaluate(parse("sum(${a}[. >= ${t}])"), ctx) == float(sum(kept))
+    assert evaluate(parse("${a}[${i}]"), ctx) == NodeSet(
+        [float(ages[index - 1])] if 1 <= index <= len(ages) else []
+    )
+    assert evaluate(parse("${a}[position() = last()]"), ctx) == NodeSet(
+        [float(ages[-1])] if ages else []
+    )
