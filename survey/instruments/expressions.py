@@ -180,6 +180,7 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "last": (0, 0), "indexed-repeat": (3, None), "jr:choice-name": (2, 2), "now": (0, 0),
     "format-date": (2, 2), "format-date-time": (2, 2), "date-time": (1, 1),
     "decimal-date-time": (1, 1), "distance": (1, None), "area": (1, 1), "digest": (2, 3),
+    "checklist": (2, None), "weighted-checklist": (2, None), "base64-decode": (1, 1),
 }  # fmt: skip
 # Functions whose result depends on more than their arguments' values.
 _CONTEXT_FUNCTIONS = frozenset(
@@ -1388,6 +1389,35 @@ def _digest(value: object, algorithm: object, encoding: object = "base64") -> st
     return raw.hex() if form == "hex" else base64.b64encode(raw).decode("ascii")
 
 
+def _within(count: float, low: object, high: object) -> bool:
+    """checklist(): between min and max inclusive, where -1 means no limit."""
+    a, b = to_number(low), to_number(high)
+    return (a == -1 or count >= a) and (b == -1 or count <= b)
+
+
+def _checklist(low: object, high: object, *values: object) -> bool:
+    return _within(float(sum(1 for v in _values(values) if to_boolean(v))), low, high)
+
+
+def _weighted_checklist(low: object, high: object, *pairs: object) -> bool:
+    total = 0.0
+    for value, weight in zip(pairs[::2], pairs[1::2], strict=False):
+        if to_boolean(value):
+            total += to_number(weight)
+    return _within(total, low, high)
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _base64_decode(value: object) -> str:
+    """The UTF-8 text a base64 value encodes; '' for anything that is not base64."""
+    text = to_string(value)
+    if not _BASE64.fullmatch(text):
+        return ""
+    return base64.b64decode(text).decode("utf-8", "replace")
+
+
 def _regex(value: object, pattern: object) -> bool:
     try:
         compiled = _compile_regex(to_string(pattern))
@@ -1447,6 +1477,9 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "format-date": _format_date,
     "format-date-time": _format_date,
     "distance": _distance,
+    "checklist": _checklist,
+    "weighted-checklist": _weighted_checklist,
+    "base64-decode": _base64_decode,
     "digest": _digest,
     "area": _area,
     "date-time": _date_time,

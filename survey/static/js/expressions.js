@@ -760,6 +760,34 @@
     return btoa(String.fromCharCode.apply(null, bytes));
   }
 
+  function within(count, low, high) { // checklist(): -1 means no limit
+    var a = toNum(low), b = toNum(high);
+    return (a === -1 || count >= a) && (b === -1 || count <= b);
+  }
+
+  function checklist(low, high) {
+    var rest = values(Array.prototype.slice.call(arguments, 2));
+    return within(rest.filter(toBool).length, low, high);
+  }
+
+  function weightedChecklist(low, high) {
+    var total = 0;
+    for (var i = 2; i + 1 < arguments.length; i += 2) {
+      if (toBool(arguments[i])) total += toNum(arguments[i + 1]);
+    }
+    return within(total, low, high);
+  }
+
+  var BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+  function base64Decode(value) {
+    var text = toStr(value);
+    if (!BASE64.test(text)) return '';
+    var binary = atob(text), bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return new TextDecoder('utf-8').decode(bytes);
+  }
+
   var FUNCTIONS = {
     'selected': function (a, v) { return tokens(a).indexOf(splitWs(toStr(v)).join(' ')) >= 0; },
     'count-selected': function (a) { return tokens(a).length; },
@@ -823,6 +851,9 @@
     'format-date-time': formatDate,
     'distance': distance,
     'digest': digest,
+    'checklist': checklist,
+    'weighted-checklist': weightedChecklist,
+    'base64-decode': base64Decode,
     'area': area,
     'date-time': function (v) { var t = toDateTime(v); return t && fields(t) ? t : ''; },
     'decimal-date-time': function (v) { var t = toDateTime(v); return t ? toNum(t) : NaN; }

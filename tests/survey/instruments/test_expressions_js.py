@@ -511,3 +511,14 @@ def test_generated_digests_agree(node_eval) -> None:
             case, expected = python_case(node, refs)
             cases.append((f"digest({text!r}, {algorithm})", case, expected))
     assert_agree(cases, node_eval)
+
+
+def test_generated_base64_agrees(node_eval) -> None:
+    """base64-decode() of any bytes, valid UTF-8 or not, gives the same text in both."""
+    import base64
+
+    blobs = collect(st.binary(max_size=24), 150)
+    texts = [base64.b64encode(b).decode() for b in blobs] + ["", "====", "a===", "ab=c", "_-"]
+    node = ex.parse("base64-decode(${a})")
+    cases = [(f"base64-decode({t!r})", *python_case(node, {"a": t})) for t in texts]
+    assert_agree(cases, node_eval)

@@ -203,6 +203,16 @@ ODK_CASES: list[tuple[str, object]] = [
         ("string-length(digest('', 'SHA-512', 'hex'))", 128.0),
         ("digest('abc', 'sha-256')", ""),
         ("digest('abc', 'SHA-256', 'base32')", ""),
+        # checklists and base64
+        ("checklist(2, -1, ${names})", True),
+        ("checklist(-1, 2, ${names})", False),
+        ("checklist(1, 1, 'a', '', 0, 1 = 2)", True),
+        ("weighted-checklist(5, 10, 'a', 3, '', 100, 1, 4)", True),
+        ("weighted-checklist(-1, 6, 'a', 3, 'b', 4)", False),
+        ("base64-decode('0JDQu9C80LDRgtGL')", "Алматы"),
+        ("base64-decode('aGk=')", "hi"),
+        ("base64-decode('aGk')", ""),
+        ("base64-decode('/w==')", "\ufffd"),
         # geometry (Enketo's sphere, centimetres)
         ("distance('0 0 0 0; 0 1 0 0')", 111318.85),
         ("distance('0 0', '0 1', '1 1')", 222637.69),
