@@ -13,11 +13,16 @@ JSON AST (``to_json``)::
     {"t": "op", "o": "+", "a": {...}, "b": {...}}   o: or and = != < <= > >= + - * div mod
     {"t": "neg", "a": {...}}                   unary minus
     {"t": "fn", "f": "selected", "x": [...]}   function call
+    {"t": "filter", "a": {...}, "p": {...}}    predicate: ${age}[. >= 18]
+    {"t": "inst", "l": "list", "p": [...], "f": "label"}   instance('list')/root/item[…]/label
+    {"t": "pos"}                               position(..): the repeat entry's number
+    {"t": "child", "n": "FALSE"}               bare true/false: an empty node-set, as in ODK
 
 Value JSON (``value_to_json``/``value_from_json``, shared with the JS and its tests)::
 
     null | "text" | true | 1.5 | {"num": "NaN" | "Infinity" | "-Infinity"}
     {"date": "YYYY-MM-DD"} | ["code", ...] (select_multiple) | {"nodeset": [value, ...]}
+    {"datetime": [milliseconds since 1970 UTC, UTC offset in minutes]}
 
 Semantics chosen where XPath/ODK leave room (both implementations follow them):
 
@@ -35,6 +40,16 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
   split on XPath whitespace and treat a node-set as all its values' codes together.
 - A node-set compared with a boolean compares boolean(node-set); otherwise comparisons with a
   node-set are true if true for any of its values (XPath).
+- In a predicate '.' is each value in turn, position() and last() its number and their count;
+  a number selects by position. current() is always the question's own value.
+- instance('list') reads the rows of a choice list (name, label in the page's language, other
+  columns); jr:choice-name(code, '${q}') the label of q's choice; jr:itext(…/itextId) a label.
+- indexed-repeat() reads one repeat level; position(..) is 1 outside repeats.
+- A dateTime prints as ISO 8601 with milliseconds and its offset; in arithmetic it is days since
+  1970 (decimal-date-time()); date-time(n) is UTC. format-date() uses English month and day
+  names. Math functions give JavaScript's NaN and Infinity where Python would raise.
+- distance() and area() follow Enketo (a sphere of radius 6378100 m), rounded to centimetres.
+- uuid(), random() and now() differ between calls; once(x) keeps the answer the question has.
 - regex() accepts the subset of JavaScript 'u'-mode patterns that RE2 runs with the same meaning
   (no lookaheads or back-references, repetitions up to 1000); other patterns are refused at
   import when literal and never match otherwise. Patterns run on RE2 (google-re2), whose time is
