@@ -44,6 +44,11 @@ def parts(text: str) -> tuple[Part, ...]:
     return tuple(found)
 
 
+def outputs(text: str | None) -> list[str]:
+    """The expression texts of the '<output value="…"/>' elements, for the importer to check."""
+    return [m.group(2) or m.group(3) or "" for m in _PIECE.finditer(text or "") if not m.group(1)]
+
+
 def has_pieces(text: str | None) -> bool:
     """Whether the text shows answers."""
     return bool(text) and any(not isinstance(p, str) for p in parts(text or ""))

@@ -26,7 +26,7 @@ from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
-from survey.instruments import expressions
+from survey.instruments import expressions, piping
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.places import workbook_place
@@ -1002,6 +1002,16 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             else:
                 members = (item,)
             for q in members:
+                texts = (
+                    ("label", q.labels),
+                    ("hint", q.hints),
+                    ("constraint_message", q.constraint_messages),
+                    ("required_message", q.required_messages),
+                )
+                for column, by_language in texts:
+                    for text in dict.fromkeys(by_language.values()):
+                        for output in piping.outputs(text):
+                            check(q.name, column, output)
                 refs = check(q.name, "relevant", q.relevant)
                 refs |= check(q.name, "calculation", q.calculation)
                 refs |= check(q.name, "choice_filter", q.choice_filter, choice_filter=True)

@@ -129,3 +129,18 @@ def test_demo_answers_follow_positions_entries_and_choice_lists(spec) -> None:
         == {"apple": "Apple", "banana": "Banana", "cherry": "Cherry"}[answers["favourite"]]
     )
     assert evaluate_answers(spec, answers).answers == answers
+
+
+@pytest.mark.parametrize(
+    ("label", "fragment"),
+    [
+        ('Next year: <output value="${who} +"/>', "column 'label': Unexpected end of expression"),
+        ("<output value='/data/nobody'/>", "'nobody' is not the name of a question"),
+        ("<output value=\"instance('x')/root/item/label\"/>", "instance('x') reads a choice list"),
+    ],
+)
+def test_outputs_in_labels_are_checked(label: str, fragment: str) -> None:
+    rows = [["type", "name", "label"], ["text", "who", "Who?"], ["note", "n", label]]
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(xlsform_bytes(rows, CHOICES))
+    assert any("row 3" in p and fragment in p for p in caught.value.problems), caught.value.problems
