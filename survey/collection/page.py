@@ -154,6 +154,13 @@ def _question_view(
     language: str,
     context: expressions.EvalContext | None = None,
 ) -> dict:
+    # Choice labels that show answers: as HTML beside radios and checkboxes (refilled live),
+    # as text in a dropdown's options (which hold no markup).
+    piped = {
+        c.name: text
+        for c in spec.choices.get(q.choice_list or "", ())
+        if piping.has_pieces(text := spec.label(c.labels, language))
+    }
     return {
         "kind": "question",
         "question": q,
@@ -161,6 +168,8 @@ def _question_view(
         "widget": widget_for(q),
         "label": piping.render(spec.label(q.labels, language), context),
         "hint": piping.render(spec.label(q.hints, language), context),
+        "choice_html": {code: piping.render(t, context) for code, t in piped.items()},
+        "choice_text": {code: piping.fill(t, context) for code, t in piped.items()},
     }
 
 

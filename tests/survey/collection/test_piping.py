@@ -12,16 +12,23 @@ from markupsafe import Markup
 from survey.instruments import expressions, piping
 
 SURVEY = [
-    ["type", "name", "label", "hint", "constraint", "constraint_message"],
+    ["type", "name", "label", "hint", "constraint", "constraint_message", "appearance"],
     ["text", "who", "Who answers?"],
     ["integer", "age", "How old is ${who}?", "Ask ${who} directly", ". < 130",
      "${who} cannot be ${age}"],
     ["note", "greet", "Hello ${who}, next year <output value=\"${age} + 1\"/>"],
+    ["select_one place", "place", "Where?"],
+    ["select_one place", "place_list", "Where (list)?", "", "", "", "minimal"],
     ["begin_repeat", "member", "Member"],
     ["text", "member_name", "Name of member <output value='position(..)'/> of ${who}"],
     ["end_repeat"],
 ]  # fmt: skip
 SETTINGS = {"form_id": "piping", "version": "1"}
+CHOICES = [
+    ["list_name", "name", "label"],
+    ["place", "home", "At home"],
+    ["place", "theirs", "At ${who}'s home"],
+]
 
 
 def context(values: dict) -> expressions.EvalContext:
@@ -58,7 +65,7 @@ def test_answers_are_text_never_markup() -> None:
 
 @pytest.fixture
 def version(create_instrument, survey_round):
-    return create_instrument(survey=SURVEY, settings=SETTINGS)
+    return create_instrument(survey=SURVEY, choices=CHOICES, settings=SETTINGS)
 
 
 def post(client, version, data):
@@ -80,11 +87,11 @@ def test_page_without_script_shows_the_answers_known_so_far(client, auth, versio
     }
     page = post(client, version, data).text
     assert "<b>Ann</b>" not in page.replace('value="&lt;b&gt;Ann&lt;/b&gt;"', "")
-    assert (
-        'data-expr="{&#34;t&#34;:&#34;ref&#34;,&#34;n&#34;:&#34;who&#34;}">&lt;b&gt;Ann&lt;/b&gt;</span>?'
-        in page
-    )
+    who = 'data-expr="{&#34;t&#34;:&#34;ref&#34;,&#34;n&#34;:&#34;who&#34;}"'
+    assert f"{who}>&lt;b&gt;Ann&lt;/b&gt;</span>?" in page
     assert "Ask <span" in page
+    assert f'At <span class="piped" {who}>&lt;b&gt;Ann&lt;/b&gt;</span>&#39;s home' in page
+    assert "At &lt;b&gt;Ann&lt;/b&gt;&#39;s home</option>" in page  # options hold text only
     assert 'next year <span class="piped" data-expr="' in page and '">41</span>' in page
     assert '&#34;t&#34;:&#34;pos&#34;}">1</span> of' in page  # the first entry
     assert '&#34;t&#34;:&#34;pos&#34;}">2</span> of' in page  # the entry just added
@@ -106,7 +113,7 @@ def test_submission_pages_show_labels_with_the_answers(app) -> None:
     from survey.instruments.xlsform import load_xlsform
     from tests.factories import xlsform_bytes
 
-    spec = load_xlsform(xlsform_bytes(SURVEY, None, SETTINGS)).spec
+    spec = load_xlsform(xlsform_bytes(SURVEY, CHOICES, SETTINGS)).spec
     answers = {"who": "Ann", "age": 40, "member": [{"member_name": "Bo"}]}
     labels = [label for _section, label, _text in readable_answers(spec, answers, "default")]
     assert labels == ["Who answers?", "How old is Ann?", "Member 1: Name of member 1 of Ann"]

@@ -22,7 +22,12 @@ SURVEY = [
     ["text", "member_name", "Member <output value='position(..)'/> of ${who}"],
     ["end_repeat"],
 ]  # fmt: skip
-CHOICES = [["list_name", "name", "label"], ["fruit", "apple", "Apple"], ["fruit", "pear", "Pear"]]
+CHOICES = [
+    ["list_name", "name", "label"],
+    ["fruit", "apple", "Apple"],
+    ["fruit", "pear", "Pear"],
+    ["fruit", "own", "The one ${who} grows"],
+]
 
 
 def test_labels_show_answers_as_the_volunteer_types(
@@ -41,6 +46,7 @@ def test_labels_show_answers_as_the_volunteer_types(
     assert label.inner_text().startswith("How old is <img src=x onerror=window.hacked=1>?")
     assert page.locator("label[for=age] img").count() == 0
     page.fill("#who", "Bo")
+    assert page.locator("label[data-choice=own]").inner_text().strip() == "The one Bo grows"
     page.check("input[name=fruit][value=pear]")
     assert page.locator("[data-question=greet]").inner_text().strip() == "Hello Bo: Pear"
     page.fill("#age", "200")
