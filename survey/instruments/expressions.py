@@ -16,7 +16,7 @@ JSON AST (``to_json``)::
     {"t": "filter", "a": {...}, "p": {...}}    predicate: ${age}[. >= 18]
     {"t": "inst", "l": "list", "p": [...], "f": "label"}   instance('list')/root/item[…]/label
     {"t": "pos"}                               position(..): the repeat entry's number
-    {"t": "child", "n": "FALSE"}               bare true/false: an empty node-set, as in ODK
+    {"t": "child", "n": "FALSE"}               a bare name: an empty node-set, as in ODK
 
 Value JSON (``value_to_json``/``value_from_json``, shared with the JS and its tests)::
 
@@ -171,8 +171,8 @@ class Position(Node):
 
 @dataclass(frozen=True, slots=True)
 class Child(Node):
-    """A bare name such as FALSE: to ODK a child of the question's node, which has none, so an
-    empty node-set (false, "", NaN)."""
+    """A bare name such as FALSE or age: to ODK a child of the question's node, which has none,
+    so an empty node-set (false, "", NaN). The importer warns: ${age} was probably meant."""
 
     name: str
 
@@ -403,11 +403,7 @@ class _Parser:
         if kind == "name" and self.peek("("):
             return self.call(token)
         if kind == "name" and not self.choice_filter:
-            if text.lower() in {"true", "false"}:
-                return Child(text)  # ODK reads it as a path to a child node: see Child
-            raise ExpressionError(
-                f"Bare name '{text}' at position {pos}: use ${{{text}}} to refer to a question", pos
-            )
+            return Child(text)  # ODK reads it as a path to a child node: see Child
         constructors = {"num": lambda t: Num(float(t)), "str": Str, "ref": Ref, "name": Column}
         return constructors[kind](text) if kind != "." else Current()
 
@@ -637,6 +633,11 @@ def needs_context(node: Node) -> bool:
         isinstance(n, Position | Instance) or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
         for n, _ in _walk(node)
     )
+
+
+def bare_names(node: Node) -> frozenset[str]:
+    """Names written without ${…} outside choice filters (read as empty values, as ODK does)."""
+    return frozenset(n.name for n, _ in _walk(node) if isinstance(n, Child))
 
 
 def instance_lists(node: Node) -> frozenset[str]:

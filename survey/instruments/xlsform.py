@@ -960,6 +960,16 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             locations.problems.append(f"{locations.at(owner, column)}: {error}")
             return set()
         refs = set(expressions.references(node))
+        for bare in sorted(expressions.bare_names(node)):
+            locations.warnings.append(
+                _(
+                    "%(where)s: '%(name)s' without ${…} is read as ODK reads it, as an empty "
+                    "value (false), not as an answer. Write ${%(name)s} for the answer of a "
+                    "question, or true() and false().",
+                    where=locations.at(owner, column),
+                    name=bare,
+                )
+            )
         for list_name in sorted(expressions.instance_lists(node) - set(spec.choices)):
             locations.problems.append(
                 _(

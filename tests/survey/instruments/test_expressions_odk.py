@@ -168,6 +168,9 @@ ODK_CASES: list[tuple[str, object]] = [
         ("TRUE", NodeSet()),
         ("boolean(TRUE)", False),
         ("true() and not(false)", True),
+        ("age > 3", False),
+        ("concat(null, 'x')", "x"),
+        ("count(odktest.png)", 0.0),
         # once()
         ("once(1 + 1)", 2.0),
         ("once(1 + 1)", "kept"),

@@ -144,3 +144,20 @@ def test_outputs_in_labels_are_checked(label: str, fragment: str) -> None:
     with pytest.raises(InstrumentImportError) as caught:
         load_xlsform(xlsform_bytes(rows, CHOICES))
     assert any("row 3" in p and fragment in p for p in caught.value.problems), caught.value.problems
+
+
+def test_bare_names_import_with_a_warning_and_read_as_empty() -> None:
+    rows = [
+        ["type", "name", "label", "relevant", "calculation"],
+        ["integer", "age", "Age", "", ""],
+        ["text", "never", "Never asked", "FALSE", ""],
+        ["calculate", "c", "", "", "concat(null, 'x')"],
+        ["text", "adult", "Adult?", "age > 17", ""],
+    ]
+    imported = load_xlsform(xlsform_bytes(rows))
+    warnings = " ".join(imported.warnings)
+    assert "row 3, column 'relevant': 'FALSE' without ${…} is read as ODK reads it" in warnings
+    assert "row 4, column 'calculation': 'null' without ${…}" in warnings
+    assert "Write ${age} for the answer of a question" in warnings
+    outcome = evaluate_answers(imported.spec, {"age": 40, "never": "x", "adult": "y"})
+    assert outcome.answers == {"age": 40, "c": "x"}
