@@ -11,6 +11,8 @@ from markupsafe import Markup
 
 from survey.instruments import expressions, piping
 
+pytestmark = pytest.mark.sqlite_only
+
 SURVEY = [
     ["type", "name", "label", "hint", "constraint", "constraint_message", "appearance"],
     ["text", "who", "Who answers?"],
