@@ -26,7 +26,7 @@ from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
-from survey.instruments import expressions
+from survey.instruments import expressions, piping
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.places import workbook_place
@@ -1085,6 +1085,36 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             locations.problems.append(f"{locations.at(owner, column)}: {error}")
             return set()
         refs = set(expressions.references(node))
+        for bare in sorted(expressions.bare_names(node)):
+            locations.warnings.append(
+                _(
+                    "%(where)s: '%(name)s' without ${…} is read as ODK reads it, as an empty "
+                    "value (false), not as an answer. Write ${%(name)s} for the answer of a "
+                    "question, or true() and false().",
+                    where=locations.at(owner, column),
+                    name=bare,
+                )
+            )
+        for list_name in sorted(expressions.instance_lists(node) - set(spec.choices)):
+            locations.problems.append(
+                _(
+                    "%(where)s: instance('%(list)s') reads a choice list that is not on the "
+                    "choices sheet.",
+                    where=locations.at(owner, column),
+                    list=list_name,
+                )
+            )
+        for name in sorted(expressions.choice_name_questions(node)):
+            target = spec.questions_by_name.get(name)
+            if target is None or not target.choice_list:
+                locations.problems.append(
+                    _(
+                        "%(where)s: jr:choice-name() needs a select question, and '%(name)s' "
+                        "is not one.",
+                        where=locations.at(owner, column),
+                        name=name,
+                    )
+                )
         for missing in sorted(refs - known):
             locations.problems.append(
                 _(
@@ -1107,6 +1137,16 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             else:
                 members = (item,)
             for q in members:
+                texts = (
+                    ("label", q.labels),
+                    ("hint", q.hints),
+                    ("constraint_message", q.constraint_messages),
+                    ("required_message", q.required_messages),
+                )
+                for column, by_language in texts:
+                    for text in dict.fromkeys(by_language.values()):
+                        for output in piping.outputs(text):
+                            check(q.name, column, output)
                 refs = check(q.name, "relevant", q.relevant)
                 refs |= check(q.name, "calculation", q.calculation)
                 refs |= check(q.name, "choice_filter", q.choice_filter, choice_filter=True)
@@ -1121,6 +1161,12 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     )
                 # A question is shown only when its section (and repeat) is.
                 dependencies[q.name] = refs | {section.name} | ({q.repeat} if q.repeat else set())
+    # A nested group's label and hint show answers as its questions' texts do.
+    for group in spec.groups:
+        for column, by_language in (("label", group.labels), ("hint", group.hints)):
+            for text in dict.fromkeys(by_language.values()):
+                for output in piping.outputs(text):
+                    check(group.name, column, output)
     cycle = _find_cycle(dependencies)
     if cycle:
         path = " → ".join(f"'{n}' (row {locations.rows.get(n, '?')})" for n in cycle)
