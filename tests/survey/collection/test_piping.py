@@ -4,6 +4,7 @@ on the page without script from the answers known so far, always as text."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -119,3 +120,76 @@ def test_submission_pages_show_labels_with_the_answers(app) -> None:
     answers = {"who": "Ann", "age": 40, "member": [{"member_name": "Bo"}]}
     labels = [label for _section, label, _text in readable_answers(spec, answers, "default")]
     assert labels == ["Who answers?", "How old is Ann?", "Member 1: Name of member 1 of Ann"]
+
+
+# Nested groups (branch 'nest') with answers in their labels, at the top and in repeat entries.
+NESTED_PIPED = [
+    ["type", "name", "label", "hint"],
+    ["begin_group", "household", "Household"],
+    ["text", "who", "Who answers?"],
+    ["begin_group", "home", "Home of ${who}", "Rooms ${who} lives in"],
+    ["integer", "rooms", "Rooms"],
+    ["end_group"],
+    ["begin_repeat", "member", "Member"],
+    ["text", "mname", "Name"],
+    ["begin_group", "health", "Health of ${mname}, member <output value='position(..)'/>"],
+    ["begin_group", "clinic_group", "Clinic of ${mname} near ${who}"],
+    ["text", "clinic", "Clinic"],
+    ["end_group"],
+    ["end_group"],
+    ["end_repeat"],
+    ["end_group"],
+]  # fmt: skip
+
+
+def test_nested_group_labels_show_answers_in_each_repeat_entry(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(survey=NESTED_PIPED, settings={"form_id": "nested_piped"})
+    auth.login("volunteer")
+    data = {
+        "who": "<b>Ann</b>",
+        "member-0-_entry": "1",
+        "member-0-mname": "Bo",
+        "member-1-_entry": "1",
+        "member-1-mname": "Cy",
+        "_action": "add:member",
+    }
+    page = post(client, version, data).text
+
+    def legends(group: str) -> list[str]:
+        found = re.findall(
+            rf'<fieldset class="question-group" data-group="{group}">\s*<legend>(.*?)</legend>',
+            page,
+            re.S,
+        )
+        return [re.sub(r"<[^>]+>", "", legend) for legend in found]
+
+    assert legends("home") == ["Home of &lt;b&gt;Ann&lt;/b&gt;"]
+    assert "Rooms <span" in page  # the group's hint
+    # Two entries answered, the one just added, and the template the script clones.
+    assert legends("health") == [
+        "Health of Bo, member 1",
+        "Health of Cy, member 2",
+        "Health of , member 3",
+        "Health of , member 1",
+    ]
+    assert legends("clinic_group") == [
+        "Clinic of Bo near &lt;b&gt;Ann&lt;/b&gt;",
+        "Clinic of Cy near &lt;b&gt;Ann&lt;/b&gt;",
+        "Clinic of  near &lt;b&gt;Ann&lt;/b&gt;",
+        "Clinic of  near &lt;b&gt;Ann&lt;/b&gt;",
+    ]
+    assert "<b>Ann</b>" not in page.replace('value="&lt;b&gt;Ann&lt;/b&gt;"', "")
+    assert 'data-group="health">\n  <legend>Health of <span class="piped" data-expr=' in page
+
+
+def test_nested_group_label_outputs_are_checked_at_import() -> None:
+    from survey.instruments.xlsform import InstrumentImportError, load_xlsform
+    from tests.factories import xlsform_bytes
+
+    survey = [row[:3] for row in NESTED_PIPED]
+    survey[3] = ["begin_group", "home", "Home of <output value='${who} +'/>"]
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(xlsform_bytes(survey, None, {"form_id": "bad_output"}))
+    assert any("row 4, column 'label'" in p for p in refused.value.problems)

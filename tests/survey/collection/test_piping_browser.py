@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser_support import LiveServer, new_page
+from tests.survey.collection.test_piping import NESTED_PIPED
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -57,4 +58,34 @@ def test_labels_show_answers_as_the_volunteer_types(
     members = page.locator("[data-question=member_name] label")
     assert [t.strip() for t in members.all_inner_texts()] == ["Member 1 of Bo", "Member 2 of Bo"]
     assert page.evaluate("window.hacked") is None
+    assert page.js_errors == []
+
+
+def test_nested_group_labels_in_repeat_entries_follow_the_answers(
+    browser: Any, live_server: LiveServer, create_user: Any, survey_round: Any,
+    create_instrument: Any,
+) -> None:  # fmt: skip
+    version = create_instrument(survey=NESTED_PIPED, settings={"form_id": "nested_pipe"})
+    create_user("vol", "volunteer")
+    page = new_page(browser, live_server.url, "vol")
+    page.goto(f"{live_server.url}/collect/v/{version.id}")
+    page.fill("[name=who]", "Ann")
+    assert page.locator("fieldset[data-group=home] > legend").inner_text() == "Home of Ann"
+    page.click("button[value='add:member']")
+    page.click("button[value='add:member']")
+    page.fill("[name=member-1-mname]", "<i>Cy</i>")
+    page.fill("[name=member-0-mname]", "Bo")
+    health = page.locator(".repeat-entry fieldset[data-group=health] > legend")
+    clinic = page.locator(".repeat-entry fieldset[data-group=clinic_group] > legend")
+    assert [t.strip() for t in health.all_inner_texts()] == [
+        "Health of Bo, member 1",
+        "Health of <i>Cy</i>, member 2",
+    ]
+    assert [t.strip() for t in clinic.all_inner_texts()] == [
+        "Clinic of Bo near Ann",
+        "Clinic of <i>Cy</i> near Ann",
+    ]
+    assert page.locator(".repeat-entry legend i").count() == 0
+    page.fill("[name=who]", "Dana")
+    assert clinic.first.inner_text().strip() == "Clinic of Bo near Dana"
     assert page.js_errors == []
