@@ -20,6 +20,10 @@ PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_HOURS * 3600
 LOGIN_ATTEMPTS_PER_MINUTE = 20
 # Two-factor login (TOTP) is required for these roles; others may turn it on.
 TWO_FACTOR_REQUIRED_ROLES = ["admin"]
+# argon2id cost of password hashes (argon2-cffi's defaults, RFC 9106's low-memory profile: about
+# half a second per login on a busy 2-core host). Stored hashes carry their own cost and are
+# upgraded at the next login when this changes.
+PASSWORD_HASH_COST = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
 SESSION_COOKIE_SAMESITE = "Lax"
 WTF_CSRF_TIME_LIMIT = 12 * 3600  # a volunteer may keep a form open for a whole field day
 

@@ -3,6 +3,7 @@ logins, and factories for users, instruments, rounds and submissions."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import shutil
@@ -34,6 +35,9 @@ BASE_CONFIG = {
     "RATELIMIT_ENABLED": False,
     # Two-factor login is required for admins in production; tests of it switch it on.
     "TWO_FACTOR_REQUIRED_ROLES": [],
+    # Production's argon2 cost is close to a second per hash on a busy CI core, paid at every
+    # login of every test; the cost itself is tested in tests/survey/users/test_accounts.py.
+    "PASSWORD_HASH_COST": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
     # Demo interviews give the advocates' tests their volume; the default (not published) is
     # tested on its own.
     "PUBLISH_DEMO": True,
@@ -141,6 +145,18 @@ def _empty_postgres() -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+def _peer_of(application: Flask) -> Flask:
+    """The same app under another identity, so that each request pushes its own app context.
+
+    A shallow copy shares configuration, routes, extensions and database engine: building a
+    second app costs a tenth of a second (Werkzeug compiles every route), paid by every test.
+    """
+    peer = copy.copy(application)
+    # Flask-SQLAlchemy finds an app's engines by the app object itself.
+    db._app_engines[peer] = db._app_engines[application]
+    return peer
+
+
 @pytest.fixture(params=BACKENDS)
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """The application on a fresh database, with an app context pushed for the test."""
@@ -157,15 +173,13 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     application = _app_for(url, tmp_path / "instance", **extra)
     # Requests are served by a twin app on the same database: Flask reuses an app context that
     # is already pushed for the same app, which would share `g` (login, locale) across requests.
-    application.extensions["test_peer"] = _app_for(url, tmp_path / "instance", **extra)
+    application.extensions["test_peer"] = _peer_of(application)
     with application.app_context():
         if request.param == "postgresql":
             _empty_postgres()
         yield application
         db.session.remove()
         db.engine.dispose()
-        with application.extensions["test_peer"].app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture

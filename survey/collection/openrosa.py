@@ -189,51 +189,89 @@ def _timestamp(text: str | None) -> dt.datetime | None:
     return value.astimezone(dt.UTC)
 
 
+def instance_paths(spec: InstrumentSpec) -> dict[str, Question | Repeat | None]:
+    """Every element path of a submission the spec knows ('section/group/question'), mapped to
+    its question or repeat, and to None for the groups in between.
+
+    Versions stored before groups could nest have no paths: there a question may sit at the
+    top or in its section, as before.
+    """
+    paths: dict[str, Question | Repeat | None] = {}
+
+    def add(path: str, item: Question | Repeat) -> None:
+        paths[path] = item
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            paths.setdefault("/".join(parts[:depth]), None)
+
+    for section in spec.sections:
+        for item in section.items:
+            members = item.questions if isinstance(item, Repeat) else ()
+            if item.path:
+                add(item.path, item)
+            else:
+                add(item.name, item)
+                add(f"{section.name}/{item.name}", item)
+            for question in members:
+                if question.path:
+                    add(question.path, question)
+                else:
+                    for base in (item.name, f"{section.name}/{item.name}"):
+                        add(f"{base}/{question.name}", question)
+    return paths
+
+
 class _Reader:
-    """Walks the instance: sections are flattened (names are unique), repeats become lists."""
+    """Walks the instance along the paths the spec knows: groups are flattened (each question
+    has its own key), repeats become lists."""
 
     def __init__(self, spec: InstrumentSpec) -> None:
         self.spec = spec
+        self.paths = instance_paths(spec)
         self.answers: dict[str, Any] = {}
         self.type_errors: dict[str, str] = {}
         self.meta: dict[str, str] = {}
         self.seen: set[str] = set()
 
     def read(self, root: Element) -> None:
-        self.walk(root, top=True)
+        self.walk(root, "", None, self.answers)
 
-    def walk(self, parent: Element, *, top: bool) -> None:
-        spec = self.spec
+    def walk(
+        self,
+        parent: Element,
+        base: str,
+        entry: tuple[Repeat, int] | None,
+        target: dict[str, Any],
+    ) -> None:
+        # Only paths the spec knows are followed, so the depth of the walk is the form's.
         for child in parent:
             name = local_name(child)
-            question = spec.questions_by_name.get(name)
-            if name == "meta" and question is None:
-                for item in child:
-                    self.meta.setdefault(local_name(item), (item.text or "").strip())
-            elif name in spec.repeats_by_name:
+            path = f"{base}/{name}" if base else name
+            known = path in self.paths
+            item = self.paths.get(path)
+            if not base and name == "meta" and not known:
+                for element in child:
+                    self.meta.setdefault(local_name(element), (element.text or "").strip())
+            elif isinstance(item, Repeat) and entry is None:
                 if child.get(f"{{{JAVAROSA_NAMESPACE}}}template") is not None:
                     continue  # a form's blank template, never an entry
-                entries = self.answers.setdefault(name, [])
-                entries.append(self.entry(spec.repeats_by_name[name], child, len(entries)))
-            elif question is not None and question.repeat is None:
-                self.answer(question, child, name, self.answers)
-            elif top and name in spec.sections_by_name:
-                # Sections are only top-level groups; not recursing further bounds the walk.
-                self.walk(child, top=False)
-            elif top and name in {"start", "end"}:
+                entries = target.setdefault(item.name, [])
+                values: dict[str, Any] = {}
+                entries.append(values)
+                self.walk(child, path, (item, len(entries) - 1), values)
+            elif isinstance(item, Question):
+                repeat = entry[0].name if entry else None
+                if item.repeat != repeat:
+                    continue
+                key = field_key(item.name, repeat, entry[1]) if entry else item.name
+                self.answer(item, child, key, target)
+            elif known and item is None:
+                self.walk(child, path, entry, target)
+            elif not base and name in {"start", "end"}:
                 self.meta.setdefault(
                     "timeStart" if name == "start" else "timeEnd", child.text or ""
                 )
             # Anything else is ignored, as the web form ignores fields it does not know.
-
-    def entry(self, repeat: Repeat, element: Element, index: int) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        members = {q.name: q for q in repeat.questions}
-        for child in element:
-            question = members.get(local_name(child))
-            if question is not None:
-                self.answer(question, child, field_key(question.name, repeat.name, index), values)
-        return values
 
     def answer(
         self, question: Question, element: Element, key: str, target: dict[str, Any]

@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from survey.collection.forms import SubmissionForm, question_field
-from survey.instruments import expressions
+from survey.instruments import expressions, piping
 from survey.instruments.registry import (
     DATE_MESSAGE,
     DECIMAL_MESSAGE,
@@ -19,7 +19,13 @@ from survey.instruments.registry import (
     LOCAL_DATE_PATTERN,
     widget_for,
 )
-from survey.instruments.rules import MAX_REPEAT_ENTRIES, Messages, compiled
+from survey.instruments.rules import (
+    MAX_REPEAT_ENTRIES,
+    Messages,
+    choice_rows,
+    compiled,
+    text_context,
+)
 from survey.instruments.spec import InstrumentSpec, Question, Repeat
 
 
@@ -44,7 +50,16 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
             "requiredMessage": spec.label(q.required_messages, language) or messages.required,
             "constraintMessage": spec.label(q.constraint_messages, language) or messages.constraint,
         }
+        # Messages that show answers are filled in by the page from these parts.
+        for key, texts in (
+            ("requiredParts", q.required_messages),
+            ("constraintParts", q.constraint_messages),
+        ):
+            parts = piping.to_json(spec.label(texts, language))
+            if parts:
+                questions[q.name][key] = parts
     filtered_lists = {q.choice_list for q in spec.iter_questions() if q.choice_filter}
+    looked_up, named = _lookups(spec, language)
     return {
         "questions": questions,
         "sections": {s.name: {"relevant": _ast(s.relevant)} for s in spec.sections},
@@ -60,12 +75,51 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
             name: [{**c.filters, "name": c.name} for c in spec.choices.get(name, ())]
             for name in sorted(n for n in filtered_lists if n)
         },
+        # instance('list') look-ups and jr:choice-name(), in the page's language.
+        "lists": {name: choice_rows(spec, name, language) for name in sorted(looked_up)},
+        "choiceLabels": {
+            name: {row["name"]: row["label"] for row in choice_rows(spec, lst, language)}
+            for name, lst in sorted(named.items())
+        },
         "messages": asdict(messages),
         "intake": asdict(spec.intake),
         "today": dt.date.today().isoformat(),
         "words": browser_words(),
         "limits": browser_limits(),
     }
+
+
+def _lookups(spec: InstrumentSpec, language: str) -> tuple[set[str], dict[str, str]]:
+    """Choice lists read with instance(), and select questions read with jr:choice-name()
+    (question -> its list), anywhere in the form's expressions and texts."""
+    trees: list[expressions.Node] = []
+    for q in spec.iter_questions():
+        for text in (q.relevant, q.constraint, q.calculation):
+            if text:
+                trees.append(compiled(text))
+        if q.choice_filter:
+            trees.append(compiled(q.choice_filter, True))
+        for texts in (q.labels, q.hints, q.required_messages, q.constraint_messages):
+            trees.extend(piping.nodes(spec.label(texts, language)))
+    for node in (*spec.sections, *spec.iter_repeats()):
+        if node.relevant:
+            trees.append(compiled(node.relevant))
+        trees.extend(piping.nodes(spec.label(node.labels, language)))
+    for group in spec.groups:
+        for texts in (group.labels, group.hints):
+            trees.extend(piping.nodes(spec.label(texts, language)))
+    for r in spec.iter_repeats():
+        if r.repeat_count:
+            trees.append(compiled(r.repeat_count))
+    lists: set[str] = set()
+    named: dict[str, str] = {}
+    for tree in trees:
+        lists |= expressions.instance_lists(tree)
+        for name in expressions.choice_name_questions(tree):
+            question = spec.questions_by_name.get(name)
+            if question is not None and question.choice_list:
+                named[name] = question.choice_list
+    return lists, named
 
 
 def browser_words() -> dict[str, str]:
@@ -96,15 +150,65 @@ def browser_limits() -> dict[str, Any]:
     }
 
 
-def _question_view(spec: InstrumentSpec, q: Question, field: Any, language: str) -> dict:
+def _question_view(
+    spec: InstrumentSpec,
+    q: Question,
+    field: Any,
+    language: str,
+    context: expressions.EvalContext | None = None,
+) -> dict:
+    # Choice labels that show answers: as HTML beside radios and checkboxes (refilled live),
+    # as text in a dropdown's options (which hold no markup).
+    piped = {
+        c.name: text
+        for c in spec.choices.get(q.choice_list or "", ())
+        if piping.has_pieces(text := spec.label(c.labels, language))
+    }
     return {
         "kind": "question",
         "question": q,
         "field": field,
         "widget": widget_for(q),
-        "label": spec.label(q.labels, language),
-        "hint": spec.label(q.hints, language),
+        "label": piping.render(spec.label(q.labels, language), context),
+        "hint": piping.render(spec.label(q.hints, language), context),
+        "choice_html": {code: piping.render(t, context) for code, t in piped.items()},
+        "choice_text": {code: piping.fill(t, context) for code, t in piped.items()},
     }
+
+
+def _with_groups(
+    spec: InstrumentSpec,
+    items: list[dict],
+    language: str,
+    context: expressions.EvalContext | None = None,
+) -> list[dict]:
+    """Items with a group_start before the first item of each nested group and a group_end
+    after its last: the template opens and closes a fieldset there (groups nest in order).
+    Group labels and hints show answers from the context, as their items' texts do."""
+    out: list[dict] = []
+    open_groups: list[str] = []
+    for item in items:
+        inner = item.get("repeat") or item.get("question")
+        chain = spec.group_chain(inner.group if inner is not None else None)
+        names = [g.name for g in chain]
+        keep = 0
+        while keep < min(len(open_groups), len(names)) and open_groups[keep] == names[keep]:
+            keep += 1
+        for _name in open_groups[keep:]:
+            out.append({"kind": "group_end"})
+        for group in chain[keep:]:
+            out.append(
+                {
+                    "kind": "group_start",
+                    "group": group,
+                    "label": piping.render(spec.label(group.labels, language), context),
+                    "hint": piping.render(spec.label(group.hints, language), context),
+                }
+            )
+        open_groups = names
+        out.append(item)
+    out.extend({"kind": "group_end"} for _name in open_groups)
+    return out
 
 
 def page_sections(
@@ -112,60 +216,91 @@ def page_sections(
     form: SubmissionForm,
     language: str,
     date_bounds: tuple[str, str, str] | None = None,
+    answers: dict[str, Any] | None = None,
 ) -> list[dict]:
     """Sections with their questions and repeat entries, bound to the form's fields; the
-    interview date gets the round's first and last day as its bounds."""
+    interview date gets the round's first and last day as its bounds. Texts show the answers
+    known so far (answers, as rules.evaluate_answers cleaned them)."""
+    known = answers or {}
+    today = dt.date.today()
+    top = text_context(spec, known, language, today)
     sections = []
     for section in spec.sections:
         items = []
         for item in section.items:
             if isinstance(item, Repeat):
-                items.append(_repeat_view(spec, item, form, language))
+                items.append(_repeat_view(spec, item, form, language, known))
             else:
-                view = _question_view(spec, item, question_field(form, item.name), language)
+                field = question_field(form, item.name)
+                view = _question_view(spec, item, field, language, top)
                 if item.name == spec.intake.date_question and item.type == "date":
                     view["bounds"] = date_bounds
                 items.append(view)
         sections.append(
             {
                 "section": section,
-                "label": spec.label(section.labels, language) or spec.title,
-                "items": items,
+                "label": piping.render(spec.label(section.labels, language), top) or spec.title,
+                "items": _with_groups(spec, items, language, top),
+                "repeats": [i for i in items if i["kind"] == "repeat"],
                 "has_errors": any(_has_errors(i) for i in items),
             }
         )
     return sections
 
 
-def _repeat_view(spec: InstrumentSpec, repeat: Repeat, form: SubmissionForm, language: str) -> dict:
+def _repeat_view(
+    spec: InstrumentSpec,
+    repeat: Repeat,
+    form: SubmissionForm,
+    language: str,
+    answers: dict[str, Any],
+) -> dict:
     field = question_field(form, repeat.name)
+    today = dt.date.today()
     entries = []
-    for entry in field.entries:
+    for number, entry in enumerate(field.entries):
+        context = text_context(spec, answers, language, today, repeat.name, number)
         entries.append(
             {
                 "marker": entry.form.entry_marker,
-                "items": [
-                    _question_view(spec, q, question_field(entry.form, q.name), language)
-                    for q in repeat.questions
-                ],
+                "items": _with_groups(
+                    spec,
+                    [
+                        _question_view(
+                            spec, q, question_field(entry.form, q.name), language, context
+                        )
+                        for q in repeat.questions
+                    ],
+                    language,
+                    context,
+                ),
             }
         )
     # An empty entry with a placeholder index, cloned by the browser for "Add member".
     entry_class = field.unbound_field.args[0]
     blank = entry_class(prefix=f"{repeat.name}-__INDEX__-", formdata=None)
+    outside = text_context(spec, answers, language, today)
+    empty = text_context(spec, {**answers, repeat.name: []}, language, today, repeat.name, 0)
     template = {
         "marker": blank.entry_marker,
-        "items": [
-            _question_view(spec, q, question_field(blank, q.name), language)
-            for q in repeat.questions
-        ],
+        "items": _with_groups(
+            spec,
+            [
+                _question_view(spec, q, question_field(blank, q.name), language, empty)
+                for q in repeat.questions
+            ],
+            language,
+            empty,
+        ),
     }
+    label = spec.label(repeat.labels, language)
     return {
         "kind": "repeat",
         "repeat": repeat,
         "field": field,
-        "label": spec.label(repeat.labels, language),
-        "hint": spec.label(repeat.hints, language),
+        "label": piping.render(label, outside),
+        "label_text": piping.fill(label, outside),
+        "hint": piping.render(spec.label(repeat.hints, language), outside),
         "entries": entries,
         "template": template,
         "errors": repeat_errors(field),
@@ -178,6 +313,7 @@ def _has_errors(item: dict) -> bool:
             i["field"] is not None and i["field"].errors
             for e in item["entries"]
             for i in e["items"]
+            if i["kind"] == "question"
         )
     return item["field"] is not None and bool(item["field"].errors)
 

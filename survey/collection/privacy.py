@@ -174,7 +174,14 @@ def find_identifiers(
     read_as_digits = _find(normalize_for_screening(text), phone_regions)
     if not read_as_digits or {f.kind for f in read_as_digits} <= {f.kind for f in plain}:
         return plain
-    return read_as_digits if not plain else sorted({*plain, *read_as_digits}, key=_position)
+    # Where the two readings overlap, the text as written wins: a letter read as a digit next
+    # to a phone number ('+7 … O') must not make a second, different identifier of its digits.
+    extra = [f for f in read_as_digits if not any(_overlap(f, other) for other in plain)]
+    return sorted({*plain, *extra}, key=_position)
+
+
+def _overlap(one: IdentifierFound, other: IdentifierFound) -> bool:
+    return one.start < other.end and other.start < one.end
 
 
 def _position(found: IdentifierFound) -> tuple[int, int]:

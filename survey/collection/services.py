@@ -41,9 +41,10 @@ from survey.collection.privacy import (
 )
 from survey.collection.rounds import round_for
 from survey.extensions import db
+from survey.instruments import piping
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import format_point
-from survey.instruments.rules import Outcome, instance_name
+from survey.instruments.rules import Outcome, instance_name, text_context
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import Role, User
 from survey.users.services import record_audit
@@ -592,6 +593,14 @@ def readable_answers(
 ) -> list[tuple[str, str, str]]:
     """(section label, question label, answer text) rows in document order, labels translated."""
     rows: list[tuple[str, str, str]] = []
+    today = dt.date.today()
+
+    def filled(text: str, repeat: str | None = None, index: int | None = None) -> str:
+        # '${name}' in a label shows the answer, as on the form.
+        if not piping.has_pieces(text):
+            return text
+        context = text_context(spec, answers, language, today, repeat, index)
+        return piping.fill(text, context)
 
     def text(question: Any, value: Any) -> str:
         if question.choice_list:
@@ -608,11 +617,12 @@ def readable_answers(
                 for index, entry in enumerate(answers.get(item.name) or [], 1):
                     for question in item.questions:
                         if question.name in entry and question.type != "calculate":
-                            label = f"{spec.label(item.labels, language)} {index}: " + (
-                                spec.label(question.labels, language) or question.name
+                            label = f"{filled(spec.label(item.labels, language))} {index}: " + (
+                                filled(spec.label(question.labels, language), item.name, index - 1)
+                                or question.name
                             )
                             rows.append((title, label, text(question, entry[question.name])))
             elif item.name in answers and item.type not in {"calculate", "note"}:
-                label = spec.label(item.labels, language) or item.name
+                label = filled(spec.label(item.labels, language)) or item.name
                 rows.append((title, label, text(item, answers[item.name])))
     return rows

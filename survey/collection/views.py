@@ -143,6 +143,7 @@ def fill(version_id: int) -> Any:
     status = 200
     form_message = None
     discard: list[tuple[str, str, str]] = []
+    known: dict[str, Any] = {}  # the answers texts show ('${name}') on a page without script
     if request.method == "GET":
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
         form.started_at.data = utcnow().isoformat(timespec="seconds")
@@ -153,6 +154,7 @@ def fill(version_id: int) -> Any:
             )  # an interview is entered the day it is held
     else:
         outcome, action, csrf_ok, typed = _read_post(form, spec, language)
+        known = outcome.answers
         instance_id = services.valid_instance_id(form.instance_id.data)
         if not csrf_ok:
             if _wants_json():
@@ -185,7 +187,7 @@ def fill(version_id: int) -> Any:
             form=form,
             spec=spec,
             version=version,
-            sections=page_sections(spec, form, language, date_bounds=_date_bounds()),
+            sections=page_sections(spec, form, language, date_bounds=_date_bounds(), answers=known),
             model=form_model(spec, language, rule_messages()),
             form_message=form_message,
             survey_round=survey_rounds.current_round(),
@@ -438,11 +440,13 @@ def correct(submission_id: int) -> Any:
     form_type = form_class(spec, language)
     status, form_message, reason_error = 200, None, None
     reason = (request.form.get("_reason") or "").strip()
+    known: dict[str, Any] = submission.answers or {}
     if request.method == "GET":
         form = form_type(formdata=None, data=_prefill(spec, submission.answers))
     else:
         form = form_type()
         outcome, action, csrf_ok, _typed = _read_post(form, spec, language)
+        known = outcome.answers
         if not csrf_ok:
             form_message, status = _expired_message(), 400
         elif action:
@@ -469,7 +473,11 @@ def correct(submission_id: int) -> Any:
             spec=spec,
             version=submission.instrument_version,
             sections=page_sections(
-                spec, form, language, date_bounds=_date_bounds(submission.survey_round)
+                spec,
+                form,
+                language,
+                date_bounds=_date_bounds(submission.survey_round),
+                answers=known,
             ),
             model=form_model(spec, language, rule_messages()),
             form_message=form_message,

@@ -66,7 +66,10 @@ def _fetchers(
 class _Expression:
     """One compiled expression whose results are cached by the values it refers to."""
 
-    __slots__ = ("cache", "current", "fetch", "node", "refs", "today", "truths")
+    __slots__ = (
+        "cache", "current", "fetch", "node", "refs", "repeat", "spec", "today", "truths",
+        "volatile",
+    )  # fmt: skip
 
     def __init__(self, text: str, today: dt.date, spec: InstrumentSpec, repeat: str | None) -> None:
         self.node = rules.compiled(text)
@@ -76,6 +79,32 @@ class _Expression:
         self.fetch = _fetchers(spec, self.refs, repeat)
         self.cache: dict[tuple, Any] = {}
         self.truths: dict[tuple, bool] = {}
+        self.spec, self.repeat = spec, repeat
+        # position(..), indexed-repeat(), instance(), uuid() and the like: never memoised.
+        self.volatile = expressions.needs_context(self.node)
+
+    def context(
+        self,
+        lookup: Callable[[str], Any],
+        answers: Mapping[str, Any],
+        entry: Mapping[str, Any] | None,
+        current: Any,
+    ) -> expressions.EvalContext:
+        """What rules._Evaluator.context gives the expression at this point of the walk."""
+        position = 1
+        if entry is not None and self.repeat is not None:
+            rows = answers.get(self.repeat) or []
+            position = next((i + 1 for i, e in enumerate(rows) if e is entry), 1)
+        spec, language = self.spec, self.spec.default_language
+        return expressions.EvalContext(
+            lookup=lookup,
+            current=current,
+            today=self.today,
+            position=position,
+            entries=lambda name: rules.repeat_values(spec, answers, name),
+            choice_rows=lambda name: rules.choice_rows(spec, name, language),
+            choice_label=lambda q, code: rules.choice_label(spec, q, code, language),
+        )
 
     def key(
         self,
@@ -102,6 +131,8 @@ class _Expression:
         entry: Mapping[str, Any] | None,
         current: Any = None,
     ) -> Any:
+        if self.volatile:
+            return expressions.evaluate(self.node, self.context(lookup, answers, entry, current))
         key = self.key(lookup, answers, entry, current)
         try:
             return self.cache[key]
@@ -120,6 +151,8 @@ class _Expression:
         entry: Mapping[str, Any] | None,
         current: Any = None,
     ) -> bool:
+        if self.volatile:
+            return expressions.to_boolean(self.value(lookup, answers, entry, current))
         key = self.key(lookup, answers, entry, current)
         try:
             return self.truths[key]

@@ -13,11 +13,16 @@ JSON AST (``to_json``)::
     {"t": "op", "o": "+", "a": {...}, "b": {...}}   o: or and = != < <= > >= + - * div mod
     {"t": "neg", "a": {...}}                   unary minus
     {"t": "fn", "f": "selected", "x": [...]}   function call
+    {"t": "filter", "a": {...}, "p": {...}}    predicate: ${age}[. >= 18]
+    {"t": "inst", "l": "list", "p": [...], "f": "label"}   instance('list')/root/item[…]/label
+    {"t": "pos"}                               position(..): the repeat entry's number
+    {"t": "child", "n": "FALSE"}               a bare name: an empty node-set, as in ODK
 
 Value JSON (``value_to_json``/``value_from_json``, shared with the JS and its tests)::
 
     null | "text" | true | 1.5 | {"num": "NaN" | "Infinity" | "-Infinity"}
     {"date": "YYYY-MM-DD"} | ["code", ...] (select_multiple) | {"nodeset": [value, ...]}
+    {"datetime": [milliseconds since 1970 UTC, UTC offset in minutes]}
 
 Semantics chosen where XPath/ODK leave room (both implementations follow them):
 
@@ -35,6 +40,16 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
   split on XPath whitespace and treat a node-set as all its values' codes together.
 - A node-set compared with a boolean compares boolean(node-set); otherwise comparisons with a
   node-set are true if true for any of its values (XPath).
+- In a predicate '.' is each value in turn, position() and last() its number and their count;
+  a number selects by position. current() is always the question's own value.
+- instance('list') reads the rows of a choice list (name, label in the page's language, other
+  columns); jr:choice-name(code, '${q}') the label of q's choice; jr:itext(…/itextId) a label.
+- indexed-repeat() reads one repeat level; position(..) is 1 outside repeats.
+- A dateTime prints as ISO 8601 with milliseconds and its offset; in arithmetic it is days since
+  1970 (decimal-date-time()); date-time(n) is UTC. format-date() uses English month and day
+  names. Math functions give JavaScript's NaN and Infinity where Python would raise.
+- distance() and area() follow Enketo (a sphere of radius 6378100 m), rounded to centimetres.
+- uuid(), random() and now() differ between calls; once(x) keeps the answer the question has.
 - regex() accepts the subset of JavaScript 'u'-mode patterns that RE2 runs with the same meaning
   (no lookaheads or back-references, repetitions up to 1000); other patterns are refused at
   import when literal and never match otherwise. Patterns run on RE2 (google-re2), whose time is
@@ -43,14 +58,19 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import itertools
 import math
 import operator
 import re
+import secrets
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 import re2
 
@@ -127,6 +147,36 @@ class Call(Node):
     args: tuple[Node, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Filter(Node):
+    """A predicate, as in ${age}[. >= 18]: the values of base for which predicate holds."""
+
+    base: Node
+    predicate: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Instance(Node):
+    """instance('list')/root/item[predicate]/field: a column of the rows of a choice list."""
+
+    list_name: str
+    predicates: tuple[Node, ...]
+    field: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Position(Node):
+    """position(..): the 1-based number of the repeat entry the expression runs in."""
+
+
+@dataclass(frozen=True, slots=True)
+class Child(Node):
+    """A bare name such as FALSE or age: to ODK a child of the question's node, which has none,
+    so an empty node-set (false, "", NaN). The importer warns: ${age} was probably meant."""
+
+    name: str
+
+
 # (min, max) arguments; max None means variadic.
 _ARITY: dict[str, tuple[int, int | None]] = {
     "selected": (2, 2), "count-selected": (1, 1), "selected-at": (2, 2), "regex": (2, 2),
@@ -136,7 +186,24 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "contains": (2, 2), "starts-with": (2, 2), "ends-with": (2, 2), "substr": (2, 3),
     "floor": (1, 1), "ceiling": (1, 1), "abs": (1, 1), "count": (1, 1), "sum": (1, 1),
     "min": (1, None), "max": (1, None), "normalize-space": (1, 1),
+    "pow": (2, 2), "sqrt": (1, 1), "exp": (1, 1), "exp10": (1, 1), "log": (1, 1),
+    "log10": (1, 1), "sin": (1, 1), "cos": (1, 1), "tan": (1, 1), "asin": (1, 1),
+    "acos": (1, 1), "atan": (1, 1), "atan2": (2, 2), "pi": (0, 0),
+    "substring-before": (2, 2), "substring-after": (2, 2), "translate": (3, 3),
+    "boolean-from-string": (1, 1), "join": (2, None), "count-non-empty": (1, 1),
+    "uuid": (0, 1), "random": (0, 0), "once": (1, 1), "current": (0, 0), "position": (0, 0),
+    "last": (0, 0), "indexed-repeat": (3, None), "jr:choice-name": (2, 2), "now": (0, 0),
+    "format-date": (2, 2), "format-date-time": (2, 2), "date-time": (1, 1),
+    "decimal-date-time": (1, 1), "distance": (1, None), "area": (1, 1), "digest": (2, 3),
+    "checklist": (2, None), "weighted-checklist": (2, None), "base64-decode": (1, 1),
 }  # fmt: skip
+# Functions whose result depends on more than their arguments' values.
+_CONTEXT_FUNCTIONS = frozenset(
+    {"if", "coalesce", "today", "now", "once", "current", "position", "last", "indexed-repeat",
+     "jr:choice-name", "uuid", "random"}
+)  # fmt: skip
+# Prefixed names ODK defines that Birge evaluates.
+_PREFIXED = frozenset({"jr:choice-name", "jr:itext"})
 _PRECEDENCE = {
     "or": 1, "and": 2, "=": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4,
     "+": 5, "-": 5, "*": 6, "div": 6, "mod": 6,
@@ -151,15 +218,13 @@ _NAME_MORE = _NAME_START | {"Nd", "Mn", "Mc", "Pc"}
 # Everything but names; "bad" catches what XPath has and we refuse, before "punct" takes '/'.
 _TOKEN = re.compile(
     r"(?P<space>[ \t\r\n]+)|(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|(?P<str>'[^']*'|\"[^\"]*\")"
-    r"|(?P<ref>\$\{[^}]*\})|(?P<op>!=|<=|>=|[=<>+*-])|(?P<bad>//|\$\{|[|\[\]@!$'\"])"
-    r"|(?P<punct>\.\.|[(),./])"
+    r"|(?P<ref>\$\{[^}]*\})|(?P<op>!=|<=|>=|[=<>+*-])|(?P<bad>//|\$\{|[|@!$'\"])"
+    r"|(?P<punct>\.\.|[(),./\[\]])"
 )
 _BAD = {
     "//": "'//' paths are not supported",
     "${": "Missing '}' after '${'",
     "|": "The union operator '|' is not supported",
-    "[": "Predicates such as '[1]' are not supported",
-    "]": "Predicates such as '[1]' are not supported",
     "@": "Attributes ('@') are not supported",
     "!": "Unexpected '!': use '!=' for 'not equal' or not() to negate",
     "$": "XPath variables such as '$x' are not supported; use ${name} to refer to a question",
@@ -167,7 +232,7 @@ _BAD = {
     '"': 'Unterminated string: missing closing "',
 }
 # After these tokens an operand is expected, so '*' and and/or/div/mod are names (XPath 3.7).
-_OPERAND_NEXT = frozenset({"", "op", "(", ",", "/"})
+_OPERAND_NEXT = frozenset({"", "op", "(", ",", "/", "["})
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +267,10 @@ def _tokenize(text: str) -> list[_Token]:
                 )
             if text.startswith(":", end) and end + 1 < len(text) and _name_start(text[end + 1]):
                 qname = text[i : _name_end(text, end + 1)]
+                if qname in _PREFIXED:
+                    tokens.append(_Token("name", qname, i))
+                    i += len(qname)
+                    continue
                 raise ExpressionError(
                     f"Names with a prefix such as '{qname}' are not supported (position {i})", i
                 )
@@ -295,6 +364,25 @@ class _Parser:
         return node
 
     def primary(self) -> Node:
+        node = self.plain_primary()
+        while self.peek("["):
+            node = Filter(node, self.predicate())
+        return node
+
+    def predicate(self, columns: bool = False) -> Node:
+        """'[' expression ']'; in instance() look-ups bare names are the list's columns."""
+        bracket = self.take()
+        self.enter(bracket)
+        saved, self.choice_filter = self.choice_filter, columns or self.choice_filter
+        node = self.expression(1)
+        self.choice_filter = saved
+        if not self.peek("]"):
+            raise self.fail("missing ']'" if self.peek("end") else "expected an operator or ']'")
+        self.take()
+        self.nesting -= 1
+        return node
+
+    def plain_primary(self) -> Node:
         token = self.tokens[self.i]
         kind, text, pos = token.kind, token.text, token.pos
         if kind not in {"num", "str", "ref", "(", ".", "..", "/", "name"}:
@@ -315,13 +403,11 @@ class _Parser:
         if kind == "name" and self.peek("("):
             return self.call(token)
         if kind == "name" and not self.choice_filter:
-            raise ExpressionError(
-                f"Bare name '{text}' at position {pos}: use ${{{text}}} to refer to a question", pos
-            )
+            return Child(text)  # ODK reads it as a path to a child node: see Child
         constructors = {"num": lambda t: Num(float(t)), "str": Str, "ref": Ref, "name": Column}
         return constructors[kind](text) if kind != "." else Current()
 
-    def path(self, first: _Token) -> Node:
+    def path(self, first: _Token, *, parent_ok: bool = False) -> Node:
         # '../a', '../../g/a' and '/data/g/a' all refer to the question named by the last step.
         step = first.text
         while step == "/" or self.peek("/"):
@@ -330,6 +416,8 @@ class _Parser:
             if not (self.peek("name") or self.peek("..")):
                 raise self.fail("expected a question name after '/'")
             step = self.take().text
+        if step == ".." and parent_ok:
+            return Position()
         if step == "..":
             raise ExpressionError(
                 f"The path at position {first.pos} must end with a question name, as in '../a'",
@@ -337,8 +425,63 @@ class _Parser:
             )
         return Ref(step)
 
+    def position_of_parent(self, pos: int) -> Node | None:
+        """position(..) or position(current()/..), the number of the repeat entry."""
+        tokens = [t.kind if t.kind != "name" else t.text for t in self.tokens[self.i : self.i + 7]]
+        for shape in (["(", "..", ")"], ["(", "current", "(", ")", "/", "..", ")"]):
+            if tokens[: len(shape)] == shape:
+                self.i += len(shape)
+                return Position()
+        if tokens[:2] == ["(", ")"]:
+            return None
+        raise ExpressionError(
+            f"position() at position {pos} is supported as position(..), the number of the "
+            "repeat entry, or without arguments inside a predicate",
+            pos,
+        )
+
+    def instance(self, pos: int) -> Node:
+        """instance('list')/root/item[predicate]/column, a look-up in a choice list."""
+        shape = "instance('list')/root/item[…]/column"
+        if not (self.peek("(") and self.tokens[self.i + 1].kind == "str"):
+            raise ExpressionError(
+                f"instance() at position {pos} must name a list, as in {shape}", pos
+            )
+        list_name = self.tokens[self.i + 1].text
+        self.i += 2
+        self.close("expected ')'")
+        self.nesting += 1  # close() counted a '(' that enter() did not
+        steps = []
+        while self.peek("/") and len(steps) < 2:
+            self.take()
+            if not self.peek("name"):
+                raise self.fail("expected a name after '/'")
+            steps.append(self.take().text)
+        if steps != ["root", "item"]:
+            raise ExpressionError(
+                f"instance('{list_name}') at position {pos} is supported as {shape}", pos
+            )
+        predicates = []
+        while self.peek("["):
+            predicates.append(self.predicate(columns=True))
+        field = None
+        if self.peek("/"):
+            self.take()
+            if not self.peek("name"):
+                raise self.fail("expected a column name after '/'")
+            field = self.take().text
+        return Instance(list_name, tuple(predicates), field)
+
     def call(self, name_token: _Token) -> Node:
         name, pos = name_token.text, name_token.pos
+        if name == "position":
+            found = self.position_of_parent(pos)
+            if found is not None:
+                return found
+        if name == "instance":
+            return self.instance(pos)
+        if name == "jr:itext":
+            return self.itext(pos)
         if name not in _ARITY:
             hint = f"; did you mean '{name.lower()}()'?" if name.lower() in _ARITY else ""
             raise ExpressionError(f"Unknown function '{name}()' at position {pos}{hint}", pos)
@@ -356,6 +499,8 @@ class _Parser:
                 f"but was given {len(args)}",
                 pos,
             )
+        if name == "current" and self.peek("/"):
+            return self.path(self.take())  # current()/../a: the question a, as '../a'
         if name == "regex" and isinstance(args[1], Str):
             try:
                 _compile_regex(args[1].value)
@@ -365,7 +510,53 @@ class _Parser:
                     f"{pos}: {error}",
                     pos,
                 ) from None
+        if name == "indexed-repeat":
+            args = self.indexed_repeat(args, pos)
+        if name == "jr:choice-name":
+            args = [args[0], Str(self.choice_question(args[1], pos))]
         return Call(name, tuple(args))
+
+    def itext(self, pos: int) -> Node:
+        """jr:itext(instance('list')/root/item[…]/itextId): the label, in the form's language."""
+        self.enter(self.take())
+        found = self.expression(1) if not self.peek(")") else None
+        self.close("expected ')'")
+        if not (isinstance(found, Instance) and found.field == "itextId"):
+            raise ExpressionError(
+                f"jr:itext() at position {pos} is supported as "
+                "jr:itext(instance('list')/root/item[…]/itextId), a choice's label",
+                pos,
+            )
+        return replace(found, field="label")
+
+    @staticmethod
+    def indexed_repeat(args: list[Node], pos: int) -> list[Node]:
+        if len(args) != 3:
+            raise ExpressionError(
+                f"indexed-repeat() at position {pos} is supported over one repeat level: "
+                "indexed-repeat(${question}, ${repeat}, number)",
+                pos,
+            )
+        if not (isinstance(args[0], Ref) and isinstance(args[1], Ref)):
+            raise ExpressionError(
+                f"indexed-repeat() at position {pos} needs a question and its repeat, as in "
+                "indexed-repeat(${question}, ${repeat}, number)",
+                pos,
+            )
+        return args
+
+    @staticmethod
+    def choice_question(node: Node, pos: int) -> str:
+        # pyxform writes '${q}' inside the quotes as the path of q; both name the question.
+        text = node.value.strip() if isinstance(node, Str) else ""
+        match = re.fullmatch(r"\$\{([^}]+)\}|(?:/[^/\s]+)*/([^/\s]+)", text)
+        if match is None:
+            raise ExpressionError(
+                f"jr:choice-name() at position {pos} needs the select question in quotes as its "
+                "second argument, as in jr:choice-name(${q}, '${q}')",
+                pos,
+            )
+        return match.group(1) or match.group(2)
 
 
 def _arity_text(low: int, high: int | None) -> str:
@@ -386,6 +577,10 @@ def _children(node: Node) -> tuple[Node, ...]:
         return (node.operand,)
     if isinstance(node, Call):
         return node.args
+    if isinstance(node, Filter):
+        return (node.base, node.predicate)
+    if isinstance(node, Instance):
+        return node.predicates
     return ()
 
 
@@ -419,8 +614,44 @@ def references(node: Node) -> frozenset[str]:
 
 
 def uses_current(node: Node) -> bool:
-    """Whether the expression uses '.'."""
-    return any(isinstance(n, Current) for n, _ in _walk(node))
+    """Whether the expression uses '.' (or current(), or once(), which read the answer)."""
+    return any(
+        isinstance(n, Current) or (isinstance(n, Call) and n.name in {"current", "once"})
+        for n, _ in _walk(node)
+    )
+
+
+_CONTEXT_CALLS = frozenset(
+    {"indexed-repeat", "jr:choice-name", "uuid", "random", "now", "position", "last"}
+)
+
+
+def needs_context(node: Node) -> bool:
+    """Whether the result depends on more than the answers it names: a repeat entry's number,
+    other entries, the choice lists, the clock or chance (so it cannot be memoised on them)."""
+    return any(
+        isinstance(n, Position | Instance) or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
+        for n, _ in _walk(node)
+    )
+
+
+def bare_names(node: Node) -> frozenset[str]:
+    """Names written without ${…} outside choice filters (read as empty values, as ODK does)."""
+    return frozenset(n.name for n, _ in _walk(node) if isinstance(n, Child))
+
+
+def instance_lists(node: Node) -> frozenset[str]:
+    """Names of the choice lists read with instance('list')."""
+    return frozenset(n.list_name for n, _ in _walk(node) if isinstance(n, Instance))
+
+
+def choice_name_questions(node: Node) -> frozenset[str]:
+    """Names of the select questions whose labels jr:choice-name() reads."""
+    return frozenset(
+        n.args[1].value
+        for n, _ in _walk(node)
+        if isinstance(n, Call) and n.name == "jr:choice-name" and isinstance(n.args[1], Str)
+    )
 
 
 def to_json(node: Node) -> dict:
@@ -441,20 +672,51 @@ def to_json(node: Node) -> dict:
         return {"t": "neg", "a": to_json(node.operand)}
     if isinstance(node, Call):
         return {"t": "fn", "f": node.name, "x": [to_json(a) for a in node.args]}
+    if isinstance(node, Filter):
+        return {"t": "filter", "a": to_json(node.base), "p": to_json(node.predicate)}
+    if isinstance(node, Instance):
+        predicates = [to_json(p) for p in node.predicates]
+        return {"t": "inst", "l": node.list_name, "p": predicates, "f": node.field}
+    if isinstance(node, Position):
+        return {"t": "pos"}
+    if isinstance(node, Child):
+        return {"t": "child", "n": node.name}
     raise TypeError(f"Not an expression node: {node!r}")
 
 
 # -- values and conversions -----------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DateTime:
+    """An instant (dateTime): milliseconds since 1970-01-01T00:00Z, and the UTC offset in minutes
+    it is shown in. In arithmetic it is days since 1970, as decimal-date-time() gives."""
+
+    millis: float
+    offset: int = 0
+
+
 @dataclass
 class EvalContext:
-    """Where an expression finds its inputs."""
+    """Where an expression finds its inputs.
+
+    entries(name): a repeat question's value in each entry of its repeat, in order (None where
+    unanswered), for indexed-repeat(); position: the number of the repeat entry the expression
+    runs in; choice_rows(list): the rows of a choice list ({"name", "label", other columns}) for
+    instance(); choice_label(question, code): a choice's label for jr:choice-name(); now: the
+    instant of now(), with its UTC offset.
+    """
 
     lookup: Callable[[str], object]
     current: object = None
     choice: Mapping[str, str] | None = None
     today: date | None = None
+    entries: Callable[[str], Sequence[object]] | None = None
+    position: int = 1
+    choice_rows: Callable[[str], Sequence[Mapping[str, str]]] | None = None
+    choice_label: Callable[[str, str], str | None] | None = None
+    now: DateTime | None = None
+    focus: tuple[object, int, int] | None = None  # a predicate's (value, position, size)
 
 
 def _format_number(x: float) -> str:
@@ -499,6 +761,8 @@ def to_string(value: object) -> str:
         return _format_number(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, DateTime):
+        return _iso_datetime(value)
     if isinstance(value, NodeSet):
         return to_string(value[0]) if value else ""
     if isinstance(value, list | tuple):
@@ -521,6 +785,8 @@ def to_number(value: object) -> float:
         return float(value) if _NUMBER_TEXT.fullmatch(value) else _NAN
     if isinstance(value, date):
         return float(value.toordinal() - _EPOCH)
+    if isinstance(value, DateTime):
+        return value.millis / _DAY_MS
     if isinstance(value, NodeSet):
         return to_number(value[0]) if value else _NAN
     if isinstance(value, list | tuple):
@@ -536,7 +802,7 @@ def to_boolean(value: object) -> bool:
         return not (value == 0 or math.isnan(value))
     if value is None:
         return False
-    if isinstance(value, date):
+    if isinstance(value, date | DateTime):
         return True
     if isinstance(value, str | list | tuple):
         return len(value) > 0
@@ -549,7 +815,7 @@ def _norm(value: object) -> object:
         return ""
     if isinstance(value, NodeSet):
         return NodeSet(_norm(v) for v in value)
-    if isinstance(value, bool | str | date):
+    if isinstance(value, bool | str | date | DateTime):
         return value
     if isinstance(value, int | float):
         return float(value)
@@ -571,6 +837,65 @@ def _parse_date(text: str) -> date | None:
         return None
 
 
+_DAY_MS = 86_400_000
+_MIN_MS = (date.min.toordinal() - _EPOCH) * _DAY_MS
+_MAX_MS = (date.max.toordinal() + 1 - _EPOCH) * _DAY_MS - 1
+_DATETIME_TEXT = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _fields(value: DateTime) -> tuple[date, int, int, int, int] | None:
+    """Local (date, hours, minutes, seconds, milliseconds) of an instant; None out of range."""
+    local = math.floor(value.millis) + value.offset * 60_000
+    if not _MIN_MS <= local <= _MAX_MS:
+        return None
+    days, rest = divmod(local, _DAY_MS)
+    seconds, millis = divmod(rest, 1000)
+    return (
+        date.fromordinal(_EPOCH + days),
+        seconds // 3600,
+        seconds // 60 % 60,
+        seconds % 60,
+        millis,
+    )
+
+
+def _iso_datetime(value: DateTime) -> str:
+    fields = _fields(value)
+    if fields is None:
+        return ""
+    day, h, m, sec, ms = fields
+    sign, offset = ("-" if value.offset < 0 else "+"), abs(value.offset)
+    return (
+        f"{day.isoformat()}T{h:02d}:{m:02d}:{sec:02d}.{ms:03d}"
+        f"{sign}{offset // 60:02d}:{offset % 60:02d}"
+    )
+
+
+def _parse_datetime(text: str) -> DateTime | None:
+    """An ISO 8601 date-time; without an offset it is read as UTC (the same on every device)."""
+    match = _DATETIME_TEXT.fullmatch(text.strip(_XPATH_WS))
+    if match is None:
+        return None
+    y, mo, d, h, mi, sec, frac, zone = match.groups()
+    day = _parse_date(f"{y}-{mo}-{d}")
+    if day is None or int(h) > 23 or int(mi) > 59 or int(sec or 0) > 59:
+        return None
+    offset = 0
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+            return None
+        offset = (int(digits[:2]) * 60 + int(digits[2:])) * (-1 if zone[0] == "-" else 1)
+    local = (day.toordinal() - _EPOCH) * _DAY_MS + (int(h) * 60 + int(mi)) * 60_000
+    local += int(sec or 0) * 1000 + int((frac or "0")[:3].ljust(3, "0"))
+    return DateTime(float(local - offset * 60_000), offset)
+
+
 def value_to_json(value: object) -> object:
     """Encode a value for the browser and the JS tests (format in the module docstring)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -579,6 +904,8 @@ def value_to_json(value: object) -> object:
         return value
     if isinstance(value, date):
         return {"date": value.isoformat()}
+    if isinstance(value, DateTime):
+        return {"datetime": [value.millis, value.offset]}
     if isinstance(value, NodeSet):
         return {"nodeset": [value_to_json(v) for v in value]}
     if isinstance(value, list | tuple):
@@ -595,6 +922,9 @@ def value_from_json(data: object) -> object:
             return NodeSet(value_from_json(v) for v in data["nodeset"])
         if "num" in data:
             return float(data["num"])
+        if "datetime" in data:
+            millis, offset = data["datetime"]
+            return DateTime(float(millis), int(offset))
         parsed = _parse_date(data["date"])
         if parsed is None:
             raise ValueError(f"Invalid date {data['date']!r}")
@@ -635,9 +965,18 @@ def _eval(node: Node, ctx: EvalContext) -> object:
     if isinstance(node, Neg):
         return -to_number(_eval(node.operand, ctx))
     if isinstance(node, Current):
-        return _norm(ctx.current)
+        return _norm(ctx.focus[0] if ctx.focus else ctx.current)
     if isinstance(node, Column):
         return _norm((ctx.choice or {}).get(node.name))
+    if isinstance(node, Filter):
+        base = _eval(node.base, ctx)
+        return _filter(base if isinstance(base, NodeSet) else (base,), node.predicate, ctx)
+    if isinstance(node, Instance):
+        return _instance(node, ctx)
+    if isinstance(node, Position):
+        return float(ctx.position)
+    if isinstance(node, Child):
+        return NodeSet()
     raise TypeError(f"Not an expression node: {node!r}")
 
 
@@ -676,17 +1015,24 @@ def _compare(op: str, a: object, b: object) -> bool:
     return any(_compare_one(op, x, y) for x in xs for y in ys)
 
 
+_NUMERIC = (float, int, date, DateTime)
+
+
 def _compare_one(op: str, a: object, b: object) -> bool:
     # Like ODK, a date compared with a 'YYYY-MM-DD' string compares as dates.
     if isinstance(a, date) and isinstance(b, str):
         b = _parse_date(b) or b
     elif isinstance(b, date) and isinstance(a, str):
         a = _parse_date(a) or a
+    elif isinstance(a, DateTime) and isinstance(b, str):
+        b = _parse_datetime(b) or b
+    elif isinstance(b, DateTime) and isinstance(a, str):
+        a = _parse_datetime(a) or a
     if op not in {"=", "!="}:
         return _RELATIONS[op](to_number(a), to_number(b))
     if isinstance(a, bool) or isinstance(b, bool):
         equal = to_boolean(a) == to_boolean(b)
-    elif isinstance(a, float | int | date) or isinstance(b, float | int | date):
+    elif isinstance(a, _NUMERIC) or isinstance(b, _NUMERIC):
         equal = to_number(a) == to_number(b)
     else:
         equal = to_string(a) == to_string(b)
@@ -695,14 +1041,91 @@ def _compare_one(op: str, a: object, b: object) -> bool:
 
 def _call(node: Call, ctx: EvalContext) -> object:
     name, args = node.name, node.args
+    if name not in _CONTEXT_FUNCTIONS:
+        return _FUNCTIONS[name](*(_eval(a, ctx) for a in args))
     if name == "if":
         return _eval(args[1] if to_boolean(_eval(args[0], ctx)) else args[2], ctx)
     if name == "coalesce":
         first = _eval(args[0], ctx)
         return first if to_string(first) != "" else _eval(args[1], ctx)
+    if name == "once":  # the answer it already has is kept: once(uuid()) stays the same
+        current = _norm(ctx.current)
+        return current if to_string(current) != "" else _eval(args[0], ctx)
     if name == "today":
         return ctx.today or date.today()
-    return _FUNCTIONS[name](*(_eval(a, ctx) for a in args))
+    if name == "now":
+        return ctx.now or _now()
+    if name == "current":
+        return _norm(ctx.current)
+    if name == "position":
+        return float(ctx.focus[1] if ctx.focus else 1)
+    if name == "last":
+        return float(ctx.focus[2] if ctx.focus else 1)
+    if name == "uuid":
+        return _uuid(_eval(args[0], ctx) if args else None)
+    if name == "random":
+        return secrets.randbits(53) / (1 << 53)
+    if name == "jr:choice-name":
+        code = to_string(_eval(args[0], ctx)).strip(_XPATH_WS)
+        question = args[1].value if isinstance(args[1], Str) else ""
+        label = ctx.choice_label(question, code) if ctx.choice_label and code else None
+        return label or ""
+    # indexed-repeat(${q}, ${repeat}, n): q in the repeat's nth entry.
+    assert isinstance(args[0], Ref)
+    index = _js_int(math.trunc, to_number(_eval(args[2], ctx)))
+    if ctx.entries is not None:
+        values: Sequence[object] = ctx.entries(args[0].name)
+    else:
+        found = ctx.lookup(args[0].name)
+        values = found if isinstance(found, NodeSet) else (found,)
+    return _norm(values[int(index) - 1]) if 1 <= index <= len(values) else ""
+
+
+def _filter(values: Sequence[object], predicate: Node, ctx: EvalContext) -> NodeSet:
+    kept = []
+    for i, value in enumerate(values):
+        result = _eval(predicate, replace(ctx, focus=(value, i + 1, len(values))))
+        # XPath: a number in a predicate selects by position, as in ${a}[2].
+        keep = result == i + 1 if isinstance(result, float) else to_boolean(result)
+        if keep:
+            kept.append(value)
+    return NodeSet(kept)
+
+
+def _instance(node: Instance, ctx: EvalContext) -> NodeSet:
+    rows = list(ctx.choice_rows(node.list_name)) if ctx.choice_rows else []
+    for predicate in node.predicates:
+        kept = []
+        for i, row in enumerate(rows):
+            inner = replace(ctx, choice=row, focus=(row.get("name", ""), i + 1, len(rows)))
+            result = _eval(predicate, inner)
+            if result == i + 1 if isinstance(result, float) else to_boolean(result):
+                kept.append(row)
+        rows = kept
+    field = node.field or "name"
+    return NodeSet(row.get(field) or "" for row in rows)
+
+
+def _now() -> DateTime:
+    moment = datetime.now().astimezone()
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return DateTime(float(math.floor(moment.timestamp() * 1000)), minutes)
+
+
+_ALPHANUMERIC = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_MAX_UUID_LENGTH = 1000
+
+
+def _uuid(length: object) -> str:
+    """uuid(): a random version 4 UUID; uuid(n): n random letters and digits."""
+    if length is None:
+        return str(uuid.uuid4())
+    n = to_number(length)
+    if not math.isfinite(n) or n < 1:
+        return ""
+    count = min(int(n), _MAX_UUID_LENGTH)
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(count))
 
 
 def _split_ws(text: str) -> list[str]:
@@ -750,6 +1173,11 @@ def _to_date(value: object) -> date | str:
         return value
     if isinstance(value, str) and (parsed := _parse_date(value)):
         return parsed
+    if isinstance(value, str) and (instant := _parse_datetime(value)):
+        value = instant
+    if isinstance(value, DateTime):
+        fields = _fields(value)
+        return fields[0] if fields else ""
     x = to_number(value)
     if not math.isfinite(x) or not 1 <= _EPOCH + math.floor(x) <= date.max.toordinal():
         return ""
@@ -795,6 +1223,217 @@ def _concat(*values: object) -> str:
     )
 
 
+def _js_math(function: Callable[[float], float]) -> Callable[[object], float]:
+    """A math function with JavaScript's results where Python raises (NaN, or +-Infinity)."""
+
+    def run(value: object) -> float:
+        x = to_number(value)
+        try:
+            return function(x)
+        except OverflowError:
+            return math.inf
+        except ValueError:
+            if x == 0 and function in (math.log, math.log10):
+                return -math.inf
+            return _NAN
+
+    return run
+
+
+def _is_odd_integer(y: float) -> bool:
+    return math.isfinite(y) and y.is_integer() and y % 2 == 1
+
+
+def _pow(base: object, exponent: object) -> float:
+    """Math.pow: NaN for a NaN exponent and for (+-1) ** +-Infinity, where Python gives 1."""
+    x, y = to_number(base), to_number(exponent)
+    if math.isnan(y):
+        return _NAN
+    if y == 0:
+        return 1.0
+    if math.isnan(x) or (abs(x) == 1 and math.isinf(y)):
+        return _NAN
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -math.inf if x < 0 and _is_odd_integer(y) else math.inf
+    except ValueError:
+        if x == 0:  # 0 ** negative: Infinity, signed like the zero for odd exponents
+            return math.copysign(math.inf, x) if _is_odd_integer(y) else math.inf
+        return _NAN
+
+
+def _substring_before(text: object, part: object) -> str:
+    a, b = to_string(text), to_string(part)
+    found = a.find(b) if b else -1
+    return a[:found] if found >= 0 else ""
+
+
+def _substring_after(text: object, part: object) -> str:
+    a, b = to_string(text), to_string(part)
+    found = a.find(b)
+    return a[found + len(b) :] if found >= 0 else ""
+
+
+def _translate(text: object, source: object, target: object) -> str:
+    mapping: dict[str, str] = {}
+    replacement = to_string(target)
+    for i, ch in enumerate(to_string(source)):
+        mapping.setdefault(ch, replacement[i] if i < len(replacement) else "")
+    return "".join(mapping.get(ch, ch) for ch in to_string(text))
+
+
+def _values(args: tuple[object, ...]) -> list[object]:
+    return [v for x in args for v in (x if isinstance(x, NodeSet) else (x,))]
+
+
+def _to_datetime(value: object) -> DateTime | None:
+    if isinstance(value, NodeSet):
+        value = value[0] if value else ""
+    if isinstance(value, DateTime):
+        return value
+    if isinstance(value, date):
+        return DateTime(float((value.toordinal() - _EPOCH) * _DAY_MS))
+    if isinstance(value, str):
+        parsed = _parse_date(value)
+        if parsed is not None:
+            return _to_datetime(parsed)
+        if (instant := _parse_datetime(value)) is not None:
+            return instant
+    x = to_number(value)
+    if not math.isfinite(x):
+        return None
+    millis = float(math.floor(x * _DAY_MS + 0.5))  # whole milliseconds, as JavaScript's Date
+    return DateTime(millis) if _MIN_MS <= millis <= _MAX_MS else None
+
+
+def _date_time(value: object) -> object:
+    instant = _to_datetime(value)
+    return instant if instant is not None and _fields(instant) else ""
+
+
+def _format_date(value: object, pattern: object) -> str:
+    """ODK's format-date(): %Y %y %m %n %b %d %e %a %H %h %M %S %3, English names."""
+    instant = _to_datetime(value)
+    fields = _fields(instant) if instant is not None else None
+    if fields is None:
+        return ""
+    day, h, m, sec, ms = fields
+    codes = {
+        "Y": f"{day.year:04d}", "y": f"{day.year % 100:02d}", "m": f"{day.month:02d}",
+        "n": str(day.month), "b": _MONTHS[day.month - 1], "d": f"{day.day:02d}",
+        "e": str(day.day), "a": _WEEKDAYS[day.weekday()], "H": f"{h:02d}", "h": str(h),
+        "M": f"{m:02d}", "S": f"{sec:02d}", "3": f"{ms:03d}",
+    }  # fmt: skip
+    text, out, i = to_string(pattern), [], 0
+    while i < len(text):
+        if text[i] == "%" and i + 1 < len(text) and text[i + 1] in codes:
+            out.append(codes[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+# As Enketo's openrosa-xpath-evaluator: a sphere of the Earth's equatorial radius, results in
+# metres (square metres) rounded to centimetres.
+_EARTH_RADIUS = 6378100.0
+
+
+def _geopoints(args: tuple[object, ...]) -> list[tuple[float, float]] | None:
+    """The points of a geotrace/geoshape text, of a node-set of geopoints, or of several
+    geopoint arguments, as (latitude, longitude) in radians; None if one is not a geopoint."""
+    if len(args) == 1 and isinstance(args[0], NodeSet) and len(args[0]) != 1:
+        texts = [to_string(v) for v in args[0]]
+    elif len(args) == 1:
+        texts = to_string(args[0]).split(";")
+    else:
+        texts = [to_string(a) for a in args]
+    points = []
+    for text in texts:
+        numbers = [to_number(t) for t in _split_ws(text)]
+        if not 2 <= len(numbers) <= 4 or any(math.isnan(n) for n in numbers):
+            return None
+        lat, lon = numbers[0], numbers[1]
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        points.append((lat * math.pi / 180, lon * math.pi / 180))
+    return points
+
+
+def _centimetres(x: float) -> float:
+    return _js_int(math.floor, x * 100 + 0.5) / 100
+
+
+def _distance(*args: object) -> float:
+    points = _geopoints(args)
+    if points is None:
+        return _NAN
+    total = 0.0
+    for (lat1, lon1), (lat2, lon2) in itertools.pairwise(points):
+        cosine = math.sin(lat1) * math.sin(lat2) + math.cos(lat1) * math.cos(lat2) * math.cos(
+            lon1 - lon2
+        )
+        total += math.acos(max(-1.0, min(1.0, cosine))) * _EARTH_RADIUS
+    return _centimetres(total)
+
+
+def _area(shape: object) -> float:
+    points = _geopoints((shape,))
+    if points is None:
+        return _NAN
+    total = 0.0
+    for i, (lat1, lon1) in enumerate(points):
+        lat2, lon2 = points[(i + 1) % len(points)]
+        total += (lon2 - lon1) * (2 + math.sin(lat1) + math.sin(lat2))
+    return _centimetres(abs(total * _EARTH_RADIUS * _EARTH_RADIUS / 2))
+
+
+_DIGESTS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
+             "SHA-512": "sha512"}  # fmt: skip
+
+
+def _digest(value: object, algorithm: object, encoding: object = "base64") -> str:
+    """ODK's digest(text, 'MD5'|'SHA-1'|'SHA-256'|'SHA-384'|'SHA-512', 'base64'|'hex')."""
+    name, form = _DIGESTS.get(to_string(algorithm)), to_string(encoding)
+    if name is None or form not in {"base64", "hex"}:
+        return ""
+    # A lone surrogate becomes U+FFFD, as the browser's TextEncoder makes it.
+    text = to_string(value).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    raw = hashlib.new(name, text.encode("utf-8")).digest()
+    return raw.hex() if form == "hex" else base64.b64encode(raw).decode("ascii")
+
+
+def _within(count: float, low: object, high: object) -> bool:
+    """checklist(): between min and max inclusive, where -1 means no limit."""
+    a, b = to_number(low), to_number(high)
+    return (a == -1 or count >= a) and (b == -1 or count <= b)
+
+
+def _checklist(low: object, high: object, *values: object) -> bool:
+    return _within(float(sum(1 for v in _values(values) if to_boolean(v))), low, high)
+
+
+def _weighted_checklist(low: object, high: object, *pairs: object) -> bool:
+    total = 0.0
+    for value, weight in zip(pairs[::2], pairs[1::2], strict=False):
+        if to_boolean(value):
+            total += to_number(weight)
+    return _within(total, low, high)
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _base64_decode(value: object) -> str:
+    """The UTF-8 text a base64 value encodes; '' for anything that is not base64."""
+    text = to_string(value)
+    if not _BASE64.fullmatch(text):
+        return ""
+    return base64.b64decode(text).decode("utf-8", "replace")
+
+
 def _regex(value: object, pattern: object) -> bool:
     try:
         compiled = _compile_regex(to_string(pattern))
@@ -831,6 +1470,38 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "min": lambda *xs: _extreme(xs, operator.lt),
     "max": lambda *xs: _extreme(xs, operator.gt),
     "normalize-space": lambda s: " ".join(_split_ws(to_string(s))),
+    "pow": _pow,
+    "sqrt": _js_math(math.sqrt),
+    "exp": _js_math(math.exp),
+    "exp10": lambda x: _pow(10.0, x),
+    "log": _js_math(math.log),
+    "log10": _js_math(math.log10),
+    "sin": _js_math(math.sin),
+    "cos": _js_math(math.cos),
+    "tan": _js_math(math.tan),
+    "asin": _js_math(math.asin),
+    "acos": _js_math(math.acos),
+    "atan": _js_math(math.atan),
+    "atan2": lambda y, x: math.atan2(to_number(y), to_number(x)),
+    "pi": lambda: math.pi,
+    "substring-before": _substring_before,
+    "substring-after": _substring_after,
+    "translate": _translate,
+    "boolean-from-string": lambda s: to_string(s) in {"true", "1"},
+    "join": lambda sep, *xs: to_string(sep).join(map(to_string, _values(xs))),
+    "count-non-empty": lambda x: float(sum(1 for v in _values((x,)) if to_string(v) != "")),
+    "format-date": _format_date,
+    "format-date-time": _format_date,
+    "distance": _distance,
+    "checklist": _checklist,
+    "weighted-checklist": _weighted_checklist,
+    "base64-decode": _base64_decode,
+    "digest": _digest,
+    "area": _area,
+    "date-time": _date_time,
+    "decimal-date-time": lambda x: (
+        to_number(instant) if (instant := _to_datetime(x)) is not None else _NAN
+    ),
 }
 
 # -- regular expressions --------------------------------------------------------------------

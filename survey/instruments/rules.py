@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from survey.instruments import expressions
+from survey.instruments import expressions, piping
 from survey.instruments.spec import Choice, InstrumentSpec, Question, Repeat
 
 MAX_REPEAT_ENTRIES = 60
@@ -142,6 +142,33 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
     return tuple(order)
 
 
+def repeat_values(spec: InstrumentSpec, answers: Mapping[str, Any], name: str) -> list[Any]:
+    """A repeat question's value in each entry, in order (None where unanswered), for
+    indexed-repeat(); a question outside repeats gives its one value."""
+    question = spec.questions_by_name.get(name)
+    if question is None or question.repeat is None:
+        return [expression_value(question, answers.get(name))]
+    rows = answers.get(question.repeat) or []
+    return [expression_value(question, e.get(name)) for e in rows]
+
+
+def choice_rows(spec: InstrumentSpec, list_name: str, language: str) -> list[dict[str, str]]:
+    """The rows of a choice list as instance('list')/root/item sees them: name, label, columns."""
+    return [
+        {**c.filters, "name": c.name, "label": spec.label(c.labels, language) or c.name}
+        for c in spec.choices.get(list_name, ())
+    ]
+
+
+def choice_label(spec: InstrumentSpec, question: str, code: str, language: str) -> str | None:
+    """The label of a select question's choice, for jr:choice-name()."""
+    found = spec.questions_by_name.get(question)
+    for c in spec.choices.get(found.choice_list or "", ()) if found else ():
+        if c.name == code:
+            return spec.label(c.labels, language) or c.name
+    return None
+
+
 def allowed_choices(
     spec: InstrumentSpec, question: Question, lookup: Callable[[str], Any], today: dt.date
 ) -> tuple[Choice, ...]:
@@ -180,6 +207,7 @@ class _Evaluator:
         self.messages = messages
         self.outcome = Outcome()
         self.section_relevant: dict[str, bool] = {}
+        self.position = 1  # the number of the repeat entry being evaluated, for position(..)
 
     # -- expression plumbing ------------------------------------------------------------------
     def lookup_top(self, name: str) -> Any:
@@ -207,15 +235,29 @@ class _Evaluator:
 
         return lookup
 
+    def entries(self, name: str) -> list[Any]:
+        return repeat_values(self.spec, self.outcome.answers, name)
+
+    def context(self, lookup: Callable[[str], Any], current: Any = None) -> Any:
+        return expressions.EvalContext(
+            lookup=lookup,
+            current=current,
+            today=self.today,
+            entries=self.entries,
+            position=self.position,
+            choice_rows=lambda name: choice_rows(self.spec, name, self.language),
+            choice_label=lambda question, code: choice_label(
+                self.spec, question, code, self.language
+            ),
+        )
+
     def truth(self, text: str | None, lookup: Callable[[str], Any], current: Any = None) -> bool:
         if not text:
             return True
-        context = expressions.EvalContext(lookup=lookup, current=current, today=self.today)
-        return expressions.evaluate_bool(compiled(text), context)
+        return expressions.evaluate_bool(compiled(text), self.context(lookup, current))
 
-    def value_of(self, text: str, lookup: Callable[[str], Any]) -> Any:
-        context = expressions.EvalContext(lookup=lookup, today=self.today)
-        return expressions.evaluate(compiled(text), context)
+    def value_of(self, text: str, lookup: Callable[[str], Any], current: Any = None) -> Any:
+        return expressions.evaluate(compiled(text), self.context(lookup, current))
 
     def error(self, key: str, message: str) -> None:
         self.outcome.errors.setdefault(key, []).append(message)
@@ -257,9 +299,11 @@ class _Evaluator:
             entry: dict[str, Any] = {}
             cleaned.append(entry)
             lookup = self.lookup_in(entry)
+            self.position = index + 1
             for question in _repeat_order(repeat):
                 key = field_key(question.name, repeat.name, index)
                 self.question(question, raw_entry.get(question.name), key, lookup, entry)
+        self.position = 1
         if not cleaned:
             answers.pop(repeat.name, None)
 
@@ -279,7 +323,10 @@ class _Evaluator:
             target.pop(question.name, None)
             return
         if question.type == "calculate":
-            value = stored_calculation(self.value_of(question.calculation or "''", lookup))
+            # once() keeps the value the page computed, which it sends back as the answer.
+            value = stored_calculation(
+                self.value_of(question.calculation or "''", lookup, raw_value)
+            )
             if value is not None:
                 target[question.name] = value
             return
@@ -292,6 +339,7 @@ class _Evaluator:
         if value is None:
             if question.required:
                 message = self.spec.label(question.required_messages, self.language)
+                message = piping.fill(message, self.context(lookup))
                 self.error(key, message or self.messages.required)
             return
         if question.type in {"select_one", "select_multiple"}:
@@ -304,6 +352,7 @@ class _Evaluator:
             question.constraint, lookup, expression_value(question, value)
         ):
             message = self.spec.label(question.constraint_messages, self.language)
+            message = piping.fill(message, self.context(lookup, expression_value(question, value)))
             self.error(key, message or self.messages.constraint)
 
 
@@ -346,6 +395,25 @@ def instance_name(spec: InstrumentSpec, answers: Mapping[str, Any], today: dt.da
         return None
     text = stored_calculation(value)
     return str(text)[:200] if text not in (None, "") else None
+
+
+def text_context(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    language: str,
+    today: dt.date,
+    repeat: str | None = None,
+    index: int | None = None,
+) -> expressions.EvalContext:
+    """Where a label's '${name}' finds its answer: the stored answers, or a repeat entry's."""
+    evaluator = _Evaluator(spec, {}, language, today, {}, Messages())
+    evaluator.outcome.answers.update(answers)
+    lookup = evaluator.lookup_top
+    if repeat is not None and index is not None:
+        rows = answers.get(repeat) or []
+        lookup = evaluator.lookup_in(rows[index] if 0 <= index < len(rows) else {})
+        evaluator.position = index + 1
+    return evaluator.context(lookup)
 
 
 def evaluate_answers(

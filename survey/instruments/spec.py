@@ -62,6 +62,11 @@ class Question:
     # The XLSForm parameters column as pyxform parsed it (range start/end/step, randomize, ...).
     parameters: Mapping[str, str] = field(default_factory=dict)
     read_only: bool = False
+    # The innermost group below the section (or repeat) holding the question, and the XForm
+    # path of its element from the instance root ('household/members/age'); None in versions
+    # stored before groups could nest, where the path is the section and the name.
+    group: str | None = None
+    path: str | None = None
 
     @property
     def has_input(self) -> bool:
@@ -85,6 +90,29 @@ class Repeat:
     repeat_count: str | None = None
     questions: tuple[Question, ...] = ()
     section: str | None = None
+    row: int | None = None
+    group: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Group:
+    """A group inside a section or a repeat, at any depth: a heading around its questions.
+
+    Its relevant is also folded into the relevant of every question and repeat inside it, so
+    the rules need not know about groups; `relevant` here is the group's own, for display.
+    """
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    relevant: str | None = None
+    appearance: str | None = None
+    # The enclosing group, or None when the group sits directly in its section or repeat.
+    parent: str | None = None
+    section: str | None = None
+    repeat: str | None = None
+    path: str | None = None
     row: int | None = None
 
 
@@ -162,6 +190,8 @@ class InstrumentSpec:
     # Kinds of identifying data the admin confirmed at import ('precise_location', 'device_ids',
     # 'media'); whatever is not confirmed is coarsened or dropped on arrival.
     identifying_kept: tuple[str, ...] = ()
+    # Groups inside sections and repeats (a section is a top-level group), in document order.
+    groups: tuple[Group, ...] = ()
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -189,6 +219,19 @@ class InstrumentSpec:
     def repeats_by_name(self) -> dict[str, Repeat]:
         """Repeats keyed by name."""
         return {r.name: r for r in self.iter_repeats()}
+
+    @functools.cached_property
+    def groups_by_name(self) -> dict[str, Group]:
+        """Nested groups keyed by name."""
+        return {g.name: g for g in self.groups}
+
+    def group_chain(self, group: str | None) -> list[Group]:
+        """The groups enclosing an item, outermost first, from its innermost group."""
+        chain: list[Group] = []
+        while group is not None and group in self.groups_by_name and len(chain) < 100:
+            chain.insert(0, self.groups_by_name[group])
+            group = chain[0].parent
+        return chain
 
     @functools.cached_property
     def sections_by_name(self) -> dict[str, Section]:
@@ -268,4 +311,5 @@ class InstrumentSpec:
             style=data.get("style"),
             identifying_kept=tuple(data.get("identifying_kept", ())),
             titles=dict(data.get("titles", {})),
+            groups=tuple(Group(**g) for g in data.get("groups", ())),
         )

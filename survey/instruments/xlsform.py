@@ -20,19 +20,20 @@ from pathlib import PurePath
 from typing import Any
 
 from flask_babel import gettext as _
-from pyxform.builder import create_survey_element_from_dict
+from pyxform.builder import SurveyElementBuilder, create_survey_element_from_dict
 from pyxform.errors import PyXFormError
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
-from survey.instruments import expressions
+from survey.instruments import expressions, piping
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
 from survey.instruments.places import workbook_place
 from survey.instruments.spec import (
     AnalysisDesign,
     Choice,
+    Group,
     InstrumentSpec,
     IntakeRules,
     Question,
@@ -176,6 +177,13 @@ class _Locations:
     warnings: list[str] = field(default_factory=list)
     extra_sheets: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    # Every row of each name, in order: pyxform wants names unique per path, not per form, so
+    # a name may sit on several rows; each occurrence gets its own key (see _claim).
+    name_rows: dict[str, list[int]] = field(default_factory=dict)
+    seen_names: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, set[str]] = field(default_factory=lambda: {"item": set(), "group": set()})
+    groups: list[Group] = field(default_factory=list)
+    duplicate_found: bool = False
 
     def at(self, name: str, column: str | None = None) -> str:
         """Where a name sits, in the current locale's words ("Sheet 'survey', row 5, …")."""
@@ -289,7 +297,9 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
                 validate=False, warnings=collected
             )
     except PyXFormError as error:
-        locations.problems.append(_pyxform_message(str(error), workbook, locations))
+        # Names repeated within one group are reported already, in the admin's language.
+        if not (locations.duplicate_found and "must be unique within" in str(error)):
+            locations.problems.append(_pyxform_message(str(error), workbook, locations))
         raise InstrumentImportError(locations.problems) from error
     except Exception as error:  # pyxform surfaces low-level errors for some broken workbooks
         locations.problems.append(
@@ -407,25 +417,39 @@ def _cell_text(value: Any) -> str:
 def _locate(workbook: DefinitionData, locations: _Locations) -> None:
     """Find the row of each name (pyxform keeps empty rows, so index + 2 is the Excel row)."""
     seen: dict[str, int] = {}
+    # Names must be unique within their nearest group or repeat (as pyxform wants), not in the
+    # whole form: each begin opens a scope, each end closes it.
+    scopes: list[dict[str, int]] = [{}]
     for number, row in enumerate(workbook.survey or [], 2):
         values = {str(k).strip().lower(): _cell_text(v) for k, v in row.items()}
         kind = next((values[k] for k in TYPE_HEADERS if values.get(k)), "")
         name = next((values[k] for k in NAME_HEADERS if values.get(k)), "")
         if kind:
             locations.types[number] = kind
-        if not name or kind.lower().startswith("end"):
+        # "begin group", "begin_repeat", "begin loop over list", "end_group", ...
+        first_word = kind.lower().replace("_", " ").split()[:1]
+        if first_word == ["end"]:
+            if len(scopes) > 1:
+                scopes.pop()
             continue
-        if name in seen:
-            locations.problems.append(
-                _(
-                    "%(where)s: the name '%(name)s' is already used on row %(first)s. Every "
-                    "question, group and repeat needs its own name.",
-                    where=workbook_place("survey", number, "name"),
-                    name=name,
-                    first=seen[name],
+        if name:
+            scope = scopes[-1]
+            if name in scope:
+                locations.problems.append(
+                    _(
+                        "%(where)s: the name '%(name)s' is already used on row %(first)s. Every "
+                        "question, group and repeat needs its own name.",
+                        where=workbook_place("survey", number, "name"),
+                        name=name,
+                        first=scope[name],
+                    )
                 )
-            )
-        seen[name] = number
+                locations.duplicate_found = True
+            scope.setdefault(name, number)
+            seen.setdefault(name, number)
+            locations.name_rows.setdefault(name, []).append(number)
+        if first_word == ["begin"]:
+            scopes.append({})
     locations.rows.update(seen)
     for name in PLAN_SHEETS:
         rows = _extra_sheet(workbook, name)
@@ -617,6 +641,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
             loose.clear()
 
     for child in survey.get("children", []):
+        child = _expand_loop(child)
         kind = child.get("type")
         name = child.get("name", "")
         if name == "meta" and kind == "group":
@@ -624,12 +649,8 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         if kind == "group":
             flush_loose()
             sections.append(_section(child, texts, locations))
-        elif kind == "repeat":
-            loose.append(_repeat(child, None, texts, locations))
         else:
-            question = _question(child, None, None, texts, locations)
-            if question is not None:
-                loose.append(question)
+            loose.extend(_items([child], _Place(), texts, locations))
     flush_loose()
     media = [q for q in _iter_all(sections) if q.type == "media"]
     if media:
@@ -680,6 +701,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         intake=intake,
         design=design,
         titles=dict(locations.titles),
+        groups=tuple(locations.groups),
     )
 
 
@@ -728,65 +750,165 @@ def _appearance(node: Mapping[str, Any]) -> str | None:
     return str(value).strip() if value else None
 
 
-def _section(node: Mapping[str, Any], texts: Any, locations: _Locations) -> Section:
-    name = node["name"]
+@dataclass(frozen=True)
+class _Place:
+    """Where an element sits: its section, repeat and innermost group, its parent's XForm path
+    and name, and the relevant of the groups between it and its section or repeat."""
+
+    section: str | None = None
+    repeat: str | None = None
+    group: str | None = None
+    path: str = ""
+    parent: str = ""
+    relevant: str | None = None
+
+    def child_path(self, name: str) -> str:
+        return f"{self.path}/{name}" if self.path else name
+
+
+def _both(outer: str | None, inner: str | None) -> str | None:
+    """Two relevant conditions that must both hold (a group's and one of its items')."""
+    if outer and inner:
+        return f"({outer}) and ({inner})"
+    return outer or inner
+
+
+def _claim(name: str, place: _Place, namespace: str, locations: _Locations) -> str:
+    """The key of one occurrence of a name, and its row.
+
+    Answers, columns and expressions use keys; pyxform makes names unique only per group, so
+    the first occurrence keeps its name and each later one is prefixed with its parent's name.
+    """
+    rows = locations.name_rows.get(name, [])
+    count = locations.seen_names.get(name, 0)
+    locations.seen_names[name] = count + 1
+    row = rows[min(count, len(rows) - 1)] if rows else locations.rows.get(name)
+    taken = locations.keys[namespace]
+    key = name
+    if key in taken:
+        base = f"{place.parent}_{name}" if place.parent else name
+        key, number = base, 2
+        while key in taken or key in locations.name_rows:
+            key, number = f"{base}_{number}", number + 1
+    taken.add(key)
+    if row is not None and (key != name or key not in locations.rows):
+        locations.rows[key] = row
+    return key
+
+
+def _expand_loop(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A `begin loop over <list>` as pyxform builds it: a group holding one group per choice,
+    each with a copy of the loop's questions (%(name)s and %(label)s filled in)."""
+    if node.get("type") != "loop":
+        return node
+    groups = []
+    for column in node.get("columns") or ():
+        if column.get("name") == "none":
+            continue  # pyxform skips the "none" option of a loop's list
+        # pyxform's own substitution (a private helper): the loop tests fail if it changes.
+        children = [
+            SurveyElementBuilder._name_and_label_substitutions(child, column)
+            for child in node.get("children") or ()
+        ]
+        groups.append({**column, "type": "group", "children": children})
+    expanded = {k: v for k, v in node.items() if k not in {"columns", "children", "type"}}
+    return {**expanded, "type": "group", "children": groups}
+
+
+def _group_check(node: Mapping[str, Any], key: str, locations: _Locations) -> str | None:
     appearance = _appearance(node)
     for word in (appearance or "").lower().split():
         if word not in GROUP_APPEARANCES and word not in QUESTION_APPEARANCES:
-            locations.warnings.append(_unknown_appearance(locations.at(name, "appearance"), word))
-    items: list[Question | Repeat] = []
-    for child in node.get("children", []):
-        kind = child.get("type")
-        if kind == "group":
-            locations.problems.append(
-                _(
-                    "%(where)s: a group inside a group is not supported; use top-level groups "
-                    "(each one is a section of the form).",
-                    where=locations.at(child["name"], "type"),
-                )
-            )
-        elif kind == "repeat":
-            items.append(_repeat(child, name, texts, locations))
-        else:
-            question = _question(child, name, None, texts, locations)
-            if question is not None:
-                items.append(question)
+            locations.warnings.append(_unknown_appearance(locations.at(key, "appearance"), word))
+    return appearance
+
+
+def _section(node: Mapping[str, Any], texts: Any, locations: _Locations) -> Section:
+    name = _claim(node["name"], _Place(), "group", locations)
+    appearance = _group_check(node, name, locations)
+    place = _Place(section=name, path=node["name"], parent=name)
     return Section(
         name=name,
         labels=texts(node.get("label")),
         relevant=(node.get("bind") or {}).get("relevant"),
         appearance=appearance,
-        items=tuple(items),
+        items=tuple(_items(node.get("children", []), place, texts, locations)),
         row=locations.rows.get(name),
     )
 
 
-def _repeat(
-    node: Mapping[str, Any], section: str | None, texts: Any, locations: _Locations
-) -> Repeat:
-    name = node["name"]
-    questions: list[Question] = []
-    for child in node.get("children", []):
-        if child.get("type") in {"group", "repeat"}:
-            locations.problems.append(
-                _(
-                    "%(where)s: groups and repeats inside a repeat are not supported.",
-                    where=locations.at(child["name"], "type"),
+def _items(
+    children: Iterable[Mapping[str, Any]], place: _Place, texts: Any, locations: _Locations
+) -> list[Question | Repeat]:
+    """Questions and repeats of a section, group or repeat, nested groups flattened into them
+    (each remembers its innermost group, whose relevant is folded into its own)."""
+    items: list[Question | Repeat] = []
+    for child in children:
+        child = _expand_loop(child)
+        kind = child.get("type")
+        if kind == "group":
+            key = _claim(child["name"], place, "group", locations)
+            own = (child.get("bind") or {}).get("relevant")
+            locations.groups.append(
+                Group(
+                    name=key,
+                    labels=texts(child.get("label")),
+                    hints=texts(child.get("hint")),
+                    relevant=own,
+                    appearance=_group_check(child, key, locations),
+                    parent=place.group,
+                    section=place.section,
+                    repeat=place.repeat,
+                    path=place.child_path(child["name"]),
+                    row=locations.rows.get(key),
                 )
             )
-            continue
-        question = _question(child, section, name, texts, locations)
-        if question is not None:
-            questions.append(question)
+            inner = dataclasses.replace(
+                place,
+                group=key,
+                path=place.child_path(child["name"]),
+                parent=key,
+                relevant=_both(place.relevant, own),
+            )
+            items.extend(_items(child.get("children", []), inner, texts, locations))
+        elif kind == "repeat":
+            if place.repeat is not None:
+                key = _claim(child["name"], place, "item", locations)
+                locations.problems.append(
+                    _(
+                        "%(where)s: a repeat inside a repeat is not supported yet.",
+                        where=locations.at(key, "type"),
+                    )
+                )
+                continue
+            items.append(_repeat(child, place, texts, locations))
+        else:
+            question = _question(child, place, texts, locations)
+            if question is not None:
+                items.append(question)
+    return items
+
+
+def _repeat(node: Mapping[str, Any], place: _Place, texts: Any, locations: _Locations) -> Repeat:
+    name = _claim(node["name"], place, "item", locations)
+    path = place.child_path(node["name"])
+    inner = _Place(section=place.section, repeat=name, path=path, parent=name)
+    questions = [
+        item
+        for item in _items(node.get("children", []), inner, texts, locations)
+        if isinstance(item, Question)
+    ]
     return Repeat(
         name=name,
         labels=texts(node.get("label")),
         hints=texts(node.get("hint")),
-        relevant=(node.get("bind") or {}).get("relevant"),
+        relevant=_both(place.relevant, (node.get("bind") or {}).get("relevant")),
         repeat_count=(node.get("control") or {}).get("jr:count"),
         questions=tuple(questions),
-        section=section,
+        section=place.section,
         row=locations.rows.get(name),
+        group=place.group,
+        path=path,
     )
 
 
@@ -878,13 +1000,14 @@ def _parameters(node: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _question(
-    node: Mapping[str, Any],
-    section: str | None,
-    repeat: str | None,
-    texts: Any,
-    locations: _Locations,
+    node: Mapping[str, Any], place: _Place, texts: Any, locations: _Locations
 ) -> Question | None:
-    name = node.get("name", "")
+    section, repeat = place.section, place.repeat
+    tag = str(node.get("name", ""))
+    generated_other = tag.endswith("_other") and node.get("label") == "Specify other."
+    name = tag if generated_other else _claim(tag, place, "item", locations)
+    locations.keys["item"].add(name)
+    node = {**node, "name": name}
     kind = _kind(node, locations)
     if kind is None:
         return None
@@ -902,7 +1025,7 @@ def _question(
             )
         )
     labels = texts(node.get("label"))
-    if name.endswith("_other") and node.get("label") == "Specify other.":
+    if generated_other:
         labels = dict(OTHER_LABELS)
         locations.rows.setdefault(name, locations.rows.get(name.removesuffix("_other"), 0))
     if name not in locations.rows and repeat:
@@ -928,7 +1051,7 @@ def _question(
         hints=texts(node.get("hint")),
         required=str(bind.get("required", "")).strip().lower() in {"yes", "true", "true()"},
         required_messages=texts(bind.get("jr:requiredMsg")),
-        relevant=bind.get("relevant"),
+        relevant=_both(place.relevant, bind.get("relevant")),
         constraint=bind.get("constraint"),
         constraint_messages=texts(bind.get("jr:constraintMsg")),
         calculation=bind.get("calculate"),
@@ -941,6 +1064,8 @@ def _question(
         row=locations.rows.get(name),
         parameters=parameters,
         read_only=str(bind.get("readonly", "")).strip().lower() in {"yes", "true", "true()"},
+        group=place.group,
+        path=place.child_path(tag),
     )
 
 
@@ -960,6 +1085,36 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             locations.problems.append(f"{locations.at(owner, column)}: {error}")
             return set()
         refs = set(expressions.references(node))
+        for bare in sorted(expressions.bare_names(node)):
+            locations.warnings.append(
+                _(
+                    "%(where)s: '%(name)s' without ${…} is read as ODK reads it, as an empty "
+                    "value (false), not as an answer. Write ${%(name)s} for the answer of a "
+                    "question, or true() and false().",
+                    where=locations.at(owner, column),
+                    name=bare,
+                )
+            )
+        for list_name in sorted(expressions.instance_lists(node) - set(spec.choices)):
+            locations.problems.append(
+                _(
+                    "%(where)s: instance('%(list)s') reads a choice list that is not on the "
+                    "choices sheet.",
+                    where=locations.at(owner, column),
+                    list=list_name,
+                )
+            )
+        for name in sorted(expressions.choice_name_questions(node)):
+            target = spec.questions_by_name.get(name)
+            if target is None or not target.choice_list:
+                locations.problems.append(
+                    _(
+                        "%(where)s: jr:choice-name() needs a select question, and '%(name)s' "
+                        "is not one.",
+                        where=locations.at(owner, column),
+                        name=name,
+                    )
+                )
         for missing in sorted(refs - known):
             locations.problems.append(
                 _(
@@ -982,6 +1137,16 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             else:
                 members = (item,)
             for q in members:
+                texts = (
+                    ("label", q.labels),
+                    ("hint", q.hints),
+                    ("constraint_message", q.constraint_messages),
+                    ("required_message", q.required_messages),
+                )
+                for column, by_language in texts:
+                    for text in dict.fromkeys(by_language.values()):
+                        for output in piping.outputs(text):
+                            check(q.name, column, output)
                 refs = check(q.name, "relevant", q.relevant)
                 refs |= check(q.name, "calculation", q.calculation)
                 refs |= check(q.name, "choice_filter", q.choice_filter, choice_filter=True)
@@ -996,6 +1161,12 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     )
                 # A question is shown only when its section (and repeat) is.
                 dependencies[q.name] = refs | {section.name} | ({q.repeat} if q.repeat else set())
+    # A nested group's label and hint show answers as its questions' texts do.
+    for group in spec.groups:
+        for column, by_language in (("label", group.labels), ("hint", group.hints)):
+            for text in dict.fromkeys(by_language.values()):
+                for output in piping.outputs(text):
+                    check(group.name, column, output)
     cycle = _find_cycle(dependencies)
     if cycle:
         path = " → ".join(f"'{n}' (row {locations.rows.get(n, '?')})" for n in cycle)

@@ -12,6 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 from sqlalchemy import select
@@ -22,7 +23,6 @@ from survey.users.models import AuditEntry, Role, User, utcnow
 from survey.users.sessions import end_all_sessions
 from survey.users.tokens import keyed_hash
 
-_hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -45,9 +45,20 @@ class LoginAttempt:
     known: bool = False  # whether the name belongs to an account (for the audit log only)
 
 
+@functools.cache
+def _hasher_costing(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id at the configured cost (PASSWORD_HASH_COST; argon2-cffi's defaults by default)."""
+    cost = current_app.config["PASSWORD_HASH_COST"]
+    return _hasher_costing(cost["time_cost"], cost["memory_cost"], cost["parallelism"])
+
+
 def hash_password(password: str) -> str:
     """argon2id hash of a password."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 @functools.cache
@@ -139,13 +150,13 @@ def authenticate(username: str, password: str, now: dt.datetime | None = None) -
     if standing is not None and standing.locked_until is not None:
         return LoginAttempt(None, standing.locked_until, known=known)
     if user is None or not user.active:
-        _hasher.hash(password)  # same cost whether or not the account exists
+        _hasher().hash(password)  # same cost whether or not the account exists
         return _failed(key, now, known)
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return _failed(key, now, known=True)
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if standing is not None:
         throttle.clear(key)
@@ -194,7 +205,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 def password_matches(user: User, password: str) -> bool:
     """Whether password is user's current one (no counting: the user is logged in)."""
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -220,7 +231,7 @@ def second_factor_passed(user: User) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Change one's own password, proving the current one."""
     try:
-        _hasher.verify(user.password_hash, current)
+        _hasher().verify(user.password_hash, current)
     except (VerificationError, InvalidHashError):
         raise AccountError(_l("The current password is wrong.")) from None
     set_password(user, new)

@@ -82,6 +82,7 @@ def world(app, create_user, create_instrument, survey_round):
     }
 
 
+@pytest.mark.sqlite_only
 def test_route_role_outcomes(app, world) -> None:
     table = readme_table()
     for role in ROLES:

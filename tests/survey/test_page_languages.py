@@ -17,6 +17,9 @@ from survey.demo import write_demo_data
 from survey.extensions import db
 from survey.reporting.sentences import GROUPS
 
+# What a page says in each language does not depend on the database.
+pytestmark = pytest.mark.sqlite_only
+
 CATALOG = Path(__file__).resolve().parents[2] / "survey" / "translations" / "ru" / "LC_MESSAGES"
 PAGES = {
     "volunteer": ["/", "/submissions", "/account/password"],

@@ -102,14 +102,36 @@
     }
     return E.toString(result) || null;
   }
+  // What expressions read besides answers (rules.py's _Evaluator.context): a repeat entry's
+  // number (kept on its lookup), each entry's answers, the choice lists and their labels.
+  function context(lookup, current, choice) {
+    return {
+      lookup: lookup, current: current, choice: choice, today: model.today,
+      position: lookup.position || 1,
+      entries: (name) => {
+        const q = Q[name];
+        if (!q || !q.repeat) return [lookup(name)];
+        return (state.ans[q.repeat] || []).map((e) => exprValue(q, e[name]));
+      },
+      choiceRows: (list) => (model.lists || {})[list] || [],
+      choiceLabel: (question, code) => {
+        const labels = (model.choiceLabels || {})[question] || {};
+        return Object.prototype.hasOwnProperty.call(labels, code) ? labels[code] : null;
+      },
+    };
+  }
   // A rule the page cannot run never hides, filters or blocks anything: the server decides.
   function truth(ast, lookup, current, choice) {
     if (!ast) return true;
-    const context = { lookup: lookup, current: current, choice: choice, today: model.today };
-    try { return E.evaluateBool(ast, context); } catch (e) { return true; }
+    try { return E.evaluateBool(ast, context(lookup, current, choice)); } catch (e) { return true; }
   }
-  function evaluate(ast, lookup) {
-    try { return E.evaluate(ast, { lookup: lookup, today: model.today }); } catch (e) { return ''; }
+  function evaluate(ast, lookup, current) {
+    try { return E.evaluate(ast, context(lookup, current)); } catch (e) { return ''; }
+  }
+  // A text with answers in it ('${name}'): parts are strings and {e: tree} (piping.to_json).
+  function filled(parts, lookup, current) {
+    return parts.map((p) => (typeof p === 'string' ? p
+      : E.toString(evaluate(p.e, lookup, current)))).join('');
   }
 
   // -- the rules, run to a fixed point: the import refuses cycles, so the result is the one
@@ -141,7 +163,8 @@
       if (block) result.blocks.push([block, rel]);
       let value = null;
       if (rel && q.type === 'calculate' && q.calculation) {
-        value = storedCalculation(evaluate(q.calculation, lookup));
+        // once() keeps the value it gave before, as in ODK: once(uuid()) does not change.
+        value = storedCalculation(evaluate(q.calculation, lookup, exprValue(q, target[name])));
       } else if (rel && block && q.type !== 'note' && q.type !== 'calculate') {
         const read = cache[key] || (cache[key] = readValue(block, q));
         value = read.value;
@@ -177,6 +200,8 @@
       for (let i = 0; i < count; i++) {
         const entry = entries[i] = entries[i] || {};
         const lookup = lookupIn(entry);
+        lookup.position = i + 1;
+        if (entryEls[i]) result.entryLookups.set(entryEls[i], lookup);
         children[r].forEach((name) => {
           const block = entryEls[i] &&
             entryEls[i].querySelector('[data-question="' + CSS.escape(name) + '"]');
@@ -186,7 +211,8 @@
       if (!count) delete ans[r];
     }
     for (let pass = 0; pass < 50; pass++) {
-      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [] };
+      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [],
+        entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
         secRel[name] = truth((model.sections[name] || {}).relevant, lookupTop);
@@ -232,6 +258,12 @@
       }
     });
     if (resized && !again) { refresh(true); return; }
+    // A nested group's relevant is folded into its items': it shows while any of them does.
+    form.querySelectorAll('fieldset.question-group[data-group]').forEach((group) => {
+      const items = group.querySelectorAll('[data-question], fieldset.repeat[data-repeat]');
+      toggle(group, !Array.from(items).some((el) => !el.hidden));
+    });
+    fillTexts(result);
     state.fields = result.fields;
     state.byKey = {};
     result.fields.forEach((f) => { state.byKey[f.key] = f; });
@@ -241,18 +273,36 @@
     updateSteps();
   }
 
+  // Answers inside labels, hints and notes (spans from piping.render), as text, never markup.
+  function fillTexts(result) {
+    form.querySelectorAll('span.piped[data-expr]').forEach((span) => {
+      const entry = span.closest('.repeat-entry');
+      if (entry && !result.entryLookups.has(entry)) return; // a template, not an entry
+      const lookup = entry ? result.entryLookups.get(entry) : result.lookupTop;
+      let text = '';
+      try { text = E.toString(evaluate(JSON.parse(span.dataset.expr), lookup)); } catch (e) { }
+      if (span.textContent !== text) span.textContent = text;
+    });
+  }
+
   // -- checks in the page --------------------------------------------------------------------
   const shown = {}; // key -> 'client' | 'server': whose message the page shows
   const initial = {}; // key -> the answer the server saw when it sent its message
   function problem(f) {
     if (f.typeError) return f.typeError;
-    if (f.value === null) return f.q.required ? f.q.requiredMessage : '';
+    if (f.value === null) {
+      if (!f.q.required) return '';
+      return (f.q.requiredParts && filled(f.q.requiredParts, f.lookup)) || f.q.requiredMessage;
+    }
     const input = f.q.type === 'date' && f.block.querySelector('input[data-range-message]');
     if (input && (f.value < input.min || f.value > input.max)) { // the survey round's dates
       return input.dataset.rangeMessage;
     }
     const current = exprValue(f.q, f.value);
-    if (f.q.constraint && !truth(f.q.constraint, f.lookup, current)) return f.q.constraintMessage;
+    if (f.q.constraint && !truth(f.q.constraint, f.lookup, current)) {
+      return (f.q.constraintParts && filled(f.q.constraintParts, f.lookup, current)) ||
+        f.q.constraintMessage;
+    }
     return '';
   }
   function showError(block, message) {

@@ -32,6 +32,7 @@ def read(path: Path, *, hxl: bool = False) -> tuple[list[str], list[str], list[d
     return header, tags, [dict(zip(header, row, strict=True)) for row in body]
 
 
+@pytest.mark.sqlite_only
 def test_csv_has_every_indicator_suppressed(runner, demo, tmp_path) -> None:
     out = tmp_path / "indicators.csv"
     result = runner.invoke(indicators_command, ["--out", str(out), "--include-demo"])
@@ -65,6 +66,7 @@ def test_csv_has_every_indicator_suppressed(runner, demo, tmp_path) -> None:
     assert "suppressed" in result.output and f"wrote {out}" in result.output
 
 
+@pytest.mark.sqlite_only
 def test_public_hxl(runner, demo, tmp_path) -> None:
     out = tmp_path / "indicators.hxl.csv"
     result = runner.invoke(

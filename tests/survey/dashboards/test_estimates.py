@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from reports.analysis import AnalysisPlan, Indicator
 from reports.analysis.suppression import SUPPRESSED
@@ -10,6 +11,7 @@ from survey.dashboards.estimates import FULL, PUBLIC, plan_of, publish, run_esti
 from survey.dashboards.filters import Filters, Selection, instrument_dataset, select_rows
 
 
+@pytest.mark.sqlite_only
 def test_publish_hides_small_cells_for_advocates_only(app, demo) -> None:
     dataset = instrument_dataset(demo.instrument)
     selection = select_rows(dataset, Filters())

@@ -89,6 +89,7 @@ def test_pages_render_for_few_submissions(client, auth, default_instrument, surv
         auth.logout()
 
 
+@pytest.mark.sqlite_only
 def test_pages_render_for_a_few_hundred(client, auth, demo) -> None:
     for role in ("coordinator", "advocate", "admin"):
         auth.login(role)
@@ -104,6 +105,7 @@ def test_pages_render_for_a_few_hundred(client, auth, demo) -> None:
         auth.logout()
 
 
+@pytest.mark.sqlite_only
 def test_advocates_see_no_small_counts_coordinators_do(client, auth, demo) -> None:
     urls = ["/dashboard/needs?by=district", "/dashboard/indicators?by=district"]
     auth.login("advocate")

@@ -302,10 +302,11 @@ def test_xlsx_deidentified_has_no_free_text(surveyed, tmp_path: Path) -> None:
     export_xlsx(load_dataset([surveyed]), path)
     book = load_workbook(path, read_only=True)
     header = next(book["respondents"].iter_rows(max_row=1, values_only=True))
+    rows = [row for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)]
+    book.close()  # a read-only workbook keeps its file open until closed
     assert "message_to_states" not in header and "age_band" in header
-    for sheet in book.worksheets:
-        for row in sheet.iter_rows(values_only=True):
-            assert not any(isinstance(v, str) and "HYPERLINK" in v for v in row)
+    for row in rows:
+        assert not any(isinstance(v, str) and "HYPERLINK" in v for v in row)
 
 
 # -- SPSS -----------------------------------------------------------------------------------------
@@ -514,6 +515,7 @@ def test_admin_may_export_identified_data(surveyed, client, auth) -> None:
 
     book = load_workbook(io.BytesIO(response.data), read_only=True)
     header = next(book["respondents"].iter_rows(max_row=1, values_only=True))
+    book.close()
     assert "message_to_states" in header
     assert audit_entries()[-1].details["deidentified"] is False
 

@@ -84,6 +84,7 @@ def test_streamed_rows_equal_xlsxwriters_own(tmp_path: Path) -> None:
     assert sheets(fast) == sheets(slow)
     book = openpyxl.load_workbook(fast, read_only=True)
     rows = list(book["respondents"].iter_rows(values_only=True))
+    book.close()
     assert rows[0][:3] == ("number", "decimal", "flag")
     assert rows[1][:5] == (1, 0.1, 1, "Apple & <pear>", "'=1+1")
     assert rows[2][3] == " spaced "
@@ -137,9 +138,9 @@ def test_overlong_text_is_cut_and_the_row_goes_on(tmp_path: Path) -> None:
     table = pd.DataFrame({"t": [LONG, "short"], "after": [1, 2]})
     path = tmp_path / "long.xlsx"
     export_xlsx(prepared_of({"respondents": table}), path)
-    rows = list(
-        openpyxl.load_workbook(path, read_only=True)["respondents"].iter_rows(values_only=True)
-    )
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows = list(book["respondents"].iter_rows(values_only=True))
+    book.close()  # a read-only workbook keeps its file open until closed
     assert rows[1] == ("ж" * 32_767, 1)
     assert rows[2] == ("short", 2)
 
@@ -150,4 +151,6 @@ def test_text_shaped_like_rich_text_stays_escaped(tmp_path: Path) -> None:
     path = tmp_path / "rich.xlsx"
     export_xlsx(prepared_of({"respondents": table}), path)
     book = openpyxl.load_workbook(path, read_only=True)
-    assert list(book["respondents"].iter_rows(values_only=True))[1] == ("<r><t>x</t></r>",)
+    rows = list(book["respondents"].iter_rows(values_only=True))
+    book.close()
+    assert rows[1] == ("<r><t>x</t></r>",)

@@ -179,6 +179,7 @@ def test_coordinators_may_still_choose_every_status(client: Any, auth: Any) -> N
     assert 'value="rejected"' in page and 'value="on_hold"' in page
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.app_config({"PUBLISH_PENDING": False})
 def test_pending_interviews_only_where_the_settings_allow(
     client: Any, auth: Any, demo_data: list
@@ -197,6 +198,7 @@ def test_pending_interviews_only_where_the_settings_allow(
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.sqlite_only
 def test_preview_counts_words_and_lists_labels_missing_in_the_language(
     client: Any, auth: Any, demo_data: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -335,6 +337,7 @@ def test_coordinators_approve_and_revoke_quotes(client: Any, auth: Any, demo_dat
     assert audit_actions()[-2:] == ["quote_approved", "quote_revoked"]
 
 
+@pytest.mark.sqlite_only
 def test_translations_are_typed_next_to_the_original_and_reach_the_paper(
     client: Any, auth: Any, demo_data: list
 ) -> None:
@@ -395,6 +398,7 @@ def test_only_quotable_existing_answers_can_be_approved(
     assert client.post("/reports/quotes", data={}).status_code == 400
 
 
+@pytest.mark.sqlite_only
 def test_a_withdrawn_interview_loses_its_approval_and_its_quote(
     app: Any, demo_data: list, create_user: Any
 ) -> None:
@@ -425,6 +429,7 @@ def test_the_meeting_offered_is_never_one_already_held(client: Any, auth: Any) -
     assert 'placeholder="New York, 3–7 March 2025"' in page
 
 
+@pytest.mark.sqlite_only
 def test_advocates_read_back_only_papers_cut_from_their_publication(
     client: Any, auth: Any, demo_data: list
 ) -> None:

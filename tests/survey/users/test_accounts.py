@@ -156,6 +156,40 @@ def test_users_table_has_no_plain_passwords(app, create_user) -> None:
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
+def test_production_hashes_at_argon2s_default_cost() -> None:
+    from argon2 import PasswordHasher
+
+    from survey import config
+
+    default = PasswordHasher()
+    assert {
+        "time_cost": default.time_cost,
+        "memory_cost": default.memory_cost,
+        "parallelism": default.parallelism,
+    } == config.PASSWORD_HASH_COST
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.app_config(
+    {"PASSWORD_HASH_COST": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}}
+)
+def test_a_cheaper_stored_hash_is_upgraded_at_the_next_login(app, client) -> None:
+    user = User(username="aida", role="volunteer", password_hash=_cheap_hash(PASSWORD))
+    db.session.add(user)
+    db.session.commit()
+    assert client.post("/login", data={"username": "aida", "password": PASSWORD}).status_code == 302
+    db.session.expire_all()
+    stored = db.session.execute(select(User.password_hash)).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert services.password_matches(db.session.get(User, user.id), PASSWORD)
+
+
+def _cheap_hash(password: str) -> str:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(password)
+
+
 def test_audit_page_speaks_words_not_codes(client, auth) -> None:
     client.post("/login", data={"username": "nobody", "password": "wrong-password"})
     auth.login("admin")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from survey.dashboards.estimates import PUBLIC
 from survey.dashboards.pages.needs import needs_page
 from survey.demo import write_demo_data
 from tests.survey.dashboards.helpers import request_for
 
 
+@pytest.mark.sqlite_only
 def test_public_ranking_puts_hidden_needs_last(app, default_instrument, survey_round) -> None:
     write_demo_data(default_instrument, survey_round, 40, seed=8)
     with app.test_request_context("/?lang=en"):

@@ -100,6 +100,7 @@ NOT_FUNCTIONS = {"and", "or", "div", "mod"}
 PULLDATA = re.compile(r"pulldata\s*\(\s*['\"]([^'\"]+)['\"]")
 REFERENCE = re.compile(r"\$\{[^}]+\}")
 PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
+ODK_SYNTAX_ERROR = "Expression has syntax error"
 NAMES_A_SHEET = re.compile(r"\bsheet\b", re.IGNORECASE)
 # What an out-of-scope refusal must talk about, by reason (issue 9: "refuse them with a
 # sentence that says why"). The generic "this sheet/column is not supported" says what, not why.
@@ -281,6 +282,13 @@ def describe(form: str) -> dict[str, str]:
     }
 
 
+def odk_cannot_parse(row: dict[str, str]) -> bool:
+    """Whether ODK's engine refuses the form for an expression it cannot parse."""
+    return row.get("engine_loads") == "no" and row.get("engine_message", "").startswith(
+        ODK_SYNTAX_ERROR
+    )
+
+
 def birge_check(
     form: str, row: dict[str, str], importer: Callable[[bytes, str], object]
 ) -> str | None:
@@ -289,12 +297,15 @@ def birge_check(
     A form pyxform converts and that is in scope must import; an out-of-scope form (entities,
     public_key) must be refused with a sentence saying why; a form pyxform refuses must be
     refused with messages that each name a sheet, and name pyxform's row where pyxform has one.
+    pyxform does not parse expressions: a form whose expression ODK's engine cannot parse either
+    (engine_message "Expression has syntax error") is refused like a form pyxform refuses.
     `importer(data, filename)` is Birge's import (survey.instruments.services.import_instrument).
     """
     from survey.instruments.xlsform import InstrumentImportError
 
     path = form_path(form)
-    converts = row["pyxform_converts"] == "yes"
+    odk_refuses = odk_cannot_parse(row)
+    converts = row["pyxform_converts"] == "yes" and not odk_refuses
     try:
         with _quiet():
             importer(path.read_bytes(), path.name)
@@ -323,6 +334,8 @@ def birge_check(
         return None
     except Exception as error:  # a crash is a finding too: record it, do not stop the run
         return f"crashed: {type(error).__name__}: {_one_line(str(error), 200)}"
+    if odk_refuses:
+        return "imported a form ODK cannot read (" + _one_line(row["engine_message"], 120) + ")"
     if not converts:
         return "imported a form pyxform refuses (" + _one_line(row["pyxform_message"], 120) + ")"
     if row["out_of_scope"]:
