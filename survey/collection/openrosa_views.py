@@ -204,6 +204,7 @@ def form_list(user: User) -> Response:
         )
         if version is not None
     ]
+    with_files = instruments.versions_with_attachments([v.id for v in versions])
     document = openrosa.form_list_xml(
         versions,
         lambda form_id, version: url_for(
@@ -213,8 +214,64 @@ def form_list(user: User) -> Response:
             _external=True,
             **_route_arguments(),
         ),
+        lambda version: (
+            url_for(
+                f"{request.blueprint}.form_manifest",
+                form_id=version.instrument.form_id,
+                version=version.version,
+                _external=True,
+                **_route_arguments(),
+            )
+            if version.id in with_files
+            else None
+        ),
     )
     return Response(document, content_type="text/xml; charset=utf-8")
+
+
+@bp.route("/forms/<form_id>/<version>/manifest")
+@failed_auth_limit
+@basic_auth
+def form_manifest(user: User, form_id: str, version: str) -> Response:
+    """The OpenRosa manifest: each attachment of the version with its md5 and download URL."""
+    found = _find_version(form_id, version)
+    if isinstance(found, Response):
+        return found
+    files = [
+        (
+            item.filename,
+            item.md5,
+            url_for(
+                f"{request.blueprint}.form_media",
+                form_id=form_id,
+                version=version,
+                filename=item.filename,
+                _external=True,
+                **_route_arguments(),
+            ),
+        )
+        for item in instruments.attachments_of(found)
+    ]
+    return Response(openrosa.manifest_xml(files), content_type="text/xml; charset=utf-8")
+
+
+@bp.route("/forms/<form_id>/<version>/media/<path:filename>")
+@failed_auth_limit
+@basic_auth
+def form_media(user: User, form_id: str, version: str, filename: str) -> Response:
+    """One attachment of a version, as the manifest lists it."""
+    found = _find_version(form_id, version)
+    if isinstance(found, Response):
+        return found
+    item = instruments.attachment(found, filename)
+    if item is None:
+        return openrosa_response(f"The form has no attachment '{filename[:120]}'.", 404)
+    response = Response(item.data, content_type=item.content_type)
+    # Never rendered by a browser as a page of this site (an SVG or HTML could carry script).
+    response.headers["Content-Disposition"] = "attachment"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.route("/forms/<form_id>/<version>/form.xml")

@@ -48,7 +48,7 @@ import math
 import operator
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -137,6 +137,8 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "floor": (1, 1), "ceiling": (1, 1), "abs": (1, 1), "count": (1, 1), "sum": (1, 1),
     "min": (1, None), "max": (1, None), "normalize-space": (1, 1),
 }  # fmt: skip
+# pulldata('file', 'column', 'key column', key): a look-up in a CSV attachment of the form.
+_ARITY["pulldata"] = (4, 4)
 _PRECEDENCE = {
     "or": 1, "and": 2, "=": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4,
     "+": 5, "-": 5, "*": 6, "div": 6, "mod": 6,
@@ -455,6 +457,8 @@ class EvalContext:
     current: object = None
     choice: Mapping[str, str] | None = None
     today: date | None = None
+    # The form's CSV attachments for pulldata(), by file name without '.csv'.
+    tables: Mapping[str, Sequence[Mapping[str, str]]] | None = None
 
 
 def _format_number(x: float) -> str:
@@ -702,7 +706,28 @@ def _call(node: Call, ctx: EvalContext) -> object:
         return first if to_string(first) != "" else _eval(args[1], ctx)
     if name == "today":
         return ctx.today or date.today()
+    if name == "pulldata":
+        return _pulldata(ctx, *(_eval(a, ctx) for a in args))
     return _FUNCTIONS[name](*(_eval(a, ctx) for a in args))
+
+
+def pulldata_files(node: Node) -> set[str]:
+    """The files (without '.csv') that the pulldata() calls of an expression name literally."""
+    return {
+        n.args[0].value
+        for n, _ in _walk(node)
+        if isinstance(n, Call) and n.name == "pulldata" and isinstance(n.args[0], Str)
+    }
+
+
+def _pulldata(ctx: EvalContext, table: object, column: object, key: object, value: object) -> str:
+    """The column of the first row whose key column equals the value, as ODK Collect reads it."""
+    rows = (ctx.tables or {}).get(to_string(table).removesuffix(".csv"), ())
+    wanted, key_column, column_name = to_string(value), to_string(key), to_string(column)
+    for row in rows:
+        if row.get(key_column) == wanted:
+            return row.get(column_name, "")
+    return ""
 
 
 def _split_ws(text: str) -> list[str]:

@@ -210,11 +210,15 @@ class _Evaluator:
     def truth(self, text: str | None, lookup: Callable[[str], Any], current: Any = None) -> bool:
         if not text:
             return True
-        context = expressions.EvalContext(lookup=lookup, current=current, today=self.today)
+        context = expressions.EvalContext(
+            lookup=lookup, current=current, today=self.today, tables=self.spec.lookup_tables
+        )
         return expressions.evaluate_bool(compiled(text), context)
 
     def value_of(self, text: str, lookup: Callable[[str], Any]) -> Any:
-        context = expressions.EvalContext(lookup=lookup, today=self.today)
+        context = expressions.EvalContext(
+            lookup=lookup, today=self.today, tables=self.spec.lookup_tables
+        )
         return expressions.evaluate(compiled(text), context)
 
     def error(self, key: str, message: str) -> None:

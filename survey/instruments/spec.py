@@ -162,6 +162,8 @@ class InstrumentSpec:
     # Kinds of identifying data the admin confirmed at import ('precise_location', 'device_ids',
     # 'media'); whatever is not confirmed is coarsened or dropped on arrival.
     identifying_kept: tuple[str, ...] = ()
+    # CSV attachments pulldata() reads, by file name without '.csv': rows of column → text.
+    lookup_tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -268,4 +270,7 @@ class InstrumentSpec:
             style=data.get("style"),
             identifying_kept=tuple(data.get("identifying_kept", ())),
             titles=dict(data.get("titles", {})),
+            lookup_tables={
+                name: tuple(rows) for name, rows in data.get("lookup_tables", {}).items()
+            },
         )

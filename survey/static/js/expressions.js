@@ -7,7 +7,8 @@
  *
  *   BirgeExpr.evaluate(ast, ctx) -> value     BirgeExpr.evaluateBool(ast, ctx) -> boolean
  *   ctx = {lookup: name => JSON value, current: JSON value, choice: {column: text},
- *          today: 'YYYY-MM-DD' (optional; defaults to the local date)}
+ *          today: 'YYYY-MM-DD' (optional; defaults to the local date),
+ *          tables: {file without '.csv': [{column: text}]} (pulldata(); optional)}
  *
  * Values inside the evaluator are strings, numbers, booleans, BDate (days since 1970-01-01) and
  * NodeSet; decode()/encode() convert from/to the shared JSON value format.
@@ -181,12 +182,25 @@
       return toStr(first) !== '' ? first : ev(x[1], ctx);
     }
     if (n.f === 'today') return today(ctx);
+    if (n.f === 'pulldata') {
+      return pulldata(ctx, ev(x[0], ctx), ev(x[1], ctx), ev(x[2], ctx), ev(x[3], ctx));
+    }
     var fn = FUNCTIONS[n.f];
     if (!fn) throw new Error('Unknown function ' + n.f);
     return fn.apply(null, x.map(function (a) { return ev(a, ctx); }));
   }
 
   // -- functions
+  // pulldata('file', 'column', 'key column', key): the first matching row of a CSV attachment.
+  function pulldata(ctx, table, column, key, value) {
+    var rows = (ctx.tables || {})[toStr(table).replace(/\.csv$/, '')] || [];
+    var wanted = toStr(value), keyColumn = toStr(key), name = toStr(column);
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i][keyColumn] === wanted) return rows[i][name] === undefined ? '' : rows[i][name];
+    }
+    return '';
+  }
+
   function splitWs(s) { return s.split(WS).filter(function (t) { return t !== ''; }); }
 
   function tokens(v) {

@@ -105,11 +105,14 @@
   // A rule the page cannot run never hides, filters or blocks anything: the server decides.
   function truth(ast, lookup, current, choice) {
     if (!ast) return true;
-    const context = { lookup: lookup, current: current, choice: choice, today: model.today };
+    const context = {
+      lookup: lookup, current: current, choice: choice, today: model.today, tables: model.tables
+    };
     try { return E.evaluateBool(ast, context); } catch (e) { return true; }
   }
   function evaluate(ast, lookup) {
-    try { return E.evaluate(ast, { lookup: lookup, today: model.today }); } catch (e) { return ''; }
+    const context = { lookup: lookup, today: model.today, tables: model.tables };
+    try { return E.evaluate(ast, context); } catch (e) { return ''; }
   }
 
   // -- the rules, run to a fixed point: the import refuses cycles, so the result is the one

@@ -27,6 +27,7 @@ from tests.survey.instruments.corpus.survey_corpus import (
     CORPUS,
     MANIFEST_COLUMNS,
     Conversion,
+    attachments_of,
     birge_check,
     corpus_forms,
     describe,
@@ -224,7 +225,10 @@ def test_features_are_read_from_the_workbook() -> None:
 def test_birge_handles_the_form_as_issue_9_requires(form: str, app: Flask) -> None:
     from survey.instruments.services import import_instrument
 
-    problem = birge_check(form, MANIFEST[form], import_instrument)
+    files = attachments_of(form)
+    problem = birge_check(
+        form, MANIFEST[form], lambda data, name: import_instrument(data, name, attachments=files)
+    )
     assert problem is None, problem
 
 
@@ -331,7 +335,9 @@ def test_birge_fills_the_form_and_exports_the_answers(
     from survey.instruments.services import import_instrument, spec_for
 
     path = CORPUS / form
-    version, _summary = import_instrument(path.read_bytes(), path.name)
+    version, _summary = import_instrument(
+        path.read_bytes(), path.name, attachments=attachments_of(form)
+    )
     db.session.commit()
     spec = spec_for(version)
     answers = generate_answers(spec, random.Random(form), profile=CompleteInterview())

@@ -145,6 +145,14 @@ def media_folder(form: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def attachments_of(form: str) -> dict[str, bytes]:
+    """The files of a form's media folder, by name, as an admin uploads them with the form."""
+    folder = media_folder(form)
+    if folder is None:
+        return {}
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
 def sha256_of(form: str) -> str:
     """The SHA-256 of a workbook's bytes."""
     return hashlib.sha256(form_path(form).read_bytes()).hexdigest()
