@@ -15,19 +15,22 @@ a resend or a race.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
 from flask_babel import force_locale
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from survey.collection import openrosa, services
 from survey.collection.openrosa import SubmissionError, openrosa_response
 from survey.extensions import csrf, db, limiter
+from survey.instruments import media as media_files
 from survey.instruments import services as instruments
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.rules import Outcome, evaluate_answers
@@ -294,18 +297,21 @@ def submission_check(user: User) -> Response:
 
 
 def _submission_document() -> bytes | Response:
-    """The bytes of the xml_submission_file part, or the response refusing the request."""
+    """The bytes of the xml_submission_file part, or the response refusing the request.
+
+    Other parts are the files of media answers (named by the file name the answer gives);
+    _attach_media() reads them."""
     if request.mimetype != "multipart/form-data":
         return openrosa_response(
             f"Send the interview as multipart/form-data with the XML in a part named {XML_PART}.",
             400,
         )
     files = request.files  # reading the body here raises 413 beyond MAX_CONTENT_LENGTH
-    others = sorted({*files.keys(), *request.form.keys()} - {XML_PART})
+    others = sorted(set(request.form.keys()) - {XML_PART})
     if others:
         return openrosa_response(
-            "This server accepts no attachments (photos, audio, files): its forms have none. "
-            "Nothing was stored. Unexpected parts: " + ", ".join(others[:10]),
+            "Nothing was stored: this server takes the form's XML and the files its answers "
+            "name, nothing else. Unexpected parts: " + ", ".join(others[:10]),
             400,
         )
     parts = files.getlist(XML_PART) or request.form.getlist(XML_PART)
@@ -361,6 +367,11 @@ def submit(user: User) -> Response:
             parsed = openrosa.parse_submission(root, spec)
         except SubmissionError as error:
             return openrosa_response(str(error), 400)
+        attached = _attach_media(spec, parsed.answers, request.files)
+        if isinstance(attached, Response):
+            return attached
+        answers, media = attached
+        parsed = dataclasses.replace(parsed, answers=answers)
         outcome = evaluate_answers(
             spec, parsed.answers, language="en", type_errors=parsed.type_errors
         )
@@ -373,7 +384,54 @@ def submit(user: User) -> Response:
             "accepted from the phone: ask a coordinator to correct the stored interview.",
             409,
         )
-    return _store(user, version, spec, parsed, outcome)
+    return _store(user, version, spec, parsed, outcome, media)
+
+
+def _attach_media(
+    spec: InstrumentSpec, answers: dict[str, Any], files: Mapping[str, FileStorage]
+) -> tuple[dict[str, Any], dict[str, media_files.MediaFile]] | Response:
+    """Clean the file of each media answer; the answer becomes the stored file's name."""
+    media: dict[str, media_files.MediaFile] = {}
+    used: set[str] = set()
+    problems: list[str] = []
+
+    def swap(values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for name, value in values.items():
+            if name in spec.repeats_by_name and isinstance(value, list):
+                out[name] = [swap(entry) for entry in value]
+                continue
+            question = spec.questions_by_name.get(name)
+            if question is None or question.type not in media_files.MEDIA_TYPES or not value:
+                continue
+            part = files.get(str(value))
+            if part is None:
+                problems.append(f"- {_field_label(spec, name)}: the file {value} was not sent.")
+                out[name] = None
+                continue
+            used.add(str(value))
+            try:
+                cleaned = media_files.clean_upload(
+                    name, question.type, str(value), part.stream.read(media_files.max_bytes() + 1)
+                )
+            except media_files.MediaRefused as error:
+                problems.append(f"- {_field_label(spec, name)}: {error}")
+                continue
+            media[cleaned.filename] = cleaned
+            out[name] = cleaned.filename
+        return out
+
+    rewritten = swap(answers)
+    unexpected = sorted(set(files.keys()) - used - {XML_PART})
+    if unexpected:
+        problems.append(
+            "The answers name no attachments called " + ", ".join(unexpected[:10]) + "."
+        )
+    if problems:
+        return openrosa_response(
+            "Not stored. Send the form again with these files:\n" + "\n".join(problems), 400
+        )
+    return rewritten, media
 
 
 def _store(
@@ -382,6 +440,7 @@ def _store(
     spec: InstrumentSpec,
     parsed: openrosa.ParsedSubmission,
     outcome: Outcome,
+    media: Mapping[str, media_files.MediaFile] | None = None,
 ) -> Response:
     """Hand the interview to intake; answer 201 only after the commit (a resend: the same)."""
     language = request.accept_languages.best_match(spec.languages) or spec.default_language
@@ -396,6 +455,7 @@ def _store(
             source="openrosa",
             started_at=parsed.started_at,
             ended_at=parsed.ended_at,
+            media=media or {},
         )
     )
     if not acknowledgement.stored:

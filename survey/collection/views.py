@@ -29,6 +29,7 @@ from survey.collection.forms import (
     resize_repeat,
     show_errors,
     typed_answers,
+    uploaded_media,
 )
 from survey.collection.models import Submission
 from survey.collection.page import form_model, page_sections
@@ -292,6 +293,7 @@ def _try_save(
             source="web",
             started_at=_parse_started(form.started_at.data),
             device_receipt_code=(request.form.get("_receipt_code") or "")[:20] or None,
+            media=uploaded_media(form, spec),
         )
     )
     if acknowledgement.stored:

@@ -20,7 +20,7 @@ def instruments_group() -> None:
 @click.option(
     "--keep",
     multiple=True,
-    type=click.Choice(["precise_location", "device_ids"]),
+    type=click.Choice(["precise_location", "device_ids", "media"]),
     help="Identifying data the form must keep (otherwise coarsened or not stored).",
 )
 @click.option(

@@ -28,6 +28,12 @@ class ImportForm(FlaskForm):
     keep_device_ids = BooleanField(
         _l("Keep device and account identifiers (otherwise they are not stored)")
     )
+    keep_media = BooleanField(
+        _l(
+            "This form collects photos, audio, video or files: keep them on the server "
+            "(otherwise the import is refused)"
+        )
+    )
     confirm_changes = BooleanField(
         _l("Publish even though this version removes or retypes questions")
     )
@@ -47,6 +53,7 @@ class ImportForm(FlaskForm):
             for kind, box in (
                 ("precise_location", self.keep_precise_location),
                 ("device_ids", self.keep_device_ids),
+                ("media", self.keep_media),
             )
             if box.data
         ]

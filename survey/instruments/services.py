@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments import attachments as form_files
 from survey.instruments.models import Instrument, InstrumentAttachment, InstrumentVersion
+from survey.instruments.places import workbook_place
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import (
     IDENTIFYING_KINDS,
@@ -39,6 +40,10 @@ IDENTIFYING_TYPES = {
     "phonenumber": "device_ids",
     "username": "device_ids",
     "email": "device_ids",
+    "image": "media",
+    "audio": "media",
+    "video": "media",
+    "file": "media",
 }
 
 _spec_cache: dict[tuple[int, str, str], InstrumentSpec] = {}
@@ -93,6 +98,12 @@ def import_summary(spec: InstrumentSpec) -> list[str]:
                     if kind in kept
                     else "coarsened on arrival to a grid of about 1 km."
                 )
+            )
+        elif kind == "media":
+            lines.append(
+                f"Photos, audio, video and files ({listed}): kept on the server only, as "
+                "confirmed at import; never exported, shown on dashboards or in reports, and "
+                "deleted with a withdrawal."
             )
         elif kind == "device_ids":
             lines.append(
@@ -156,6 +167,24 @@ def import_instrument(
     if unknown:
         raise InstrumentImportError(
             [_("Unknown kind of identifying data: %(kinds)s.", kinds=", ".join(unknown))]
+        )
+    media = identifying_questions(imported.spec).get("media")
+    if media and "media" not in set(keep):
+        raise InstrumentImportError(
+            [
+                _(
+                    "%(where)s: the questions %(names)s collect pictures, sound, video or files, "
+                    "which can identify people. Confirm that this form must collect them "
+                    '("Keep photos, audio, video and files" on the import page, --keep media '
+                    "on the command line), or remove these questions.",
+                    where=workbook_place("survey", column="type"),
+                    names=", ".join(
+                        f"'{q.name}' (row {q.row})"
+                        for q in imported.spec.iter_questions()
+                        if q.name in media
+                    ),
+                )
+            ]
         )
     spec = dataclasses.replace(
         imported.spec,

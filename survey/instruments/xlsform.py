@@ -754,9 +754,9 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         listed = ", ".join(f"'{q.name}' (row {q.row})" for q in media)
         locations.problems.append(
             _(
-                "%(where)s: photo, audio, video and file questions (%(listed)s) collect data that "
-                "can identify people, and Birge does not accept uploads yet. Remove these "
-                "questions to import the form.",
+                "%(where)s: background audio recording and OpenStreetMap questions (%(listed)s) "
+                "are not supported: a web form cannot record in the background, and OSM tags "
+                "need ODK Collect's map editor. Remove these questions to import the form.",
                 where=workbook_place("survey", column="type"),
                 listed=listed,
             )
@@ -933,7 +933,11 @@ def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
         return PRELOAD_TYPES.get(str(preload))
     if raw == "audit":
         return "audit"
-    if tag == "upload" or raw == "background-audio":
+    if tag == "upload":
+        # image, audio, video, file (and their aliases: photo, q picture, ...) by media type.
+        kind = str(control.get("mediatype", "")).split("/", 1)[0]
+        return {"application": "file"}.get(kind, kind) if kind != "osm" else "media"
+    if raw == "background-audio":
         return "media"
     if tag == "action" or raw == "background-geopoint":
         return "start_geopoint"
