@@ -482,6 +482,19 @@ def receive_interview(interview: Interview) -> Acknowledgement:
     )
     if reason is not None:
         answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
+    missing = [
+        question
+        for name, question in media_answers(spec, answers).items()
+        if name not in interview.media
+    ]
+    if missing:
+        return Acknowledgement(
+            "invalid",
+            errors={
+                question: [_("The file did not arrive with the interview: choose it again.")]
+                for question in missing
+            },
+        )
     arguments = {
         "version": interview.version,
         "spec": spec,

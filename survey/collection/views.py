@@ -35,6 +35,7 @@ from survey.collection.models import Submission
 from survey.collection.page import form_model, page_sections
 from survey.extensions import csrf, db
 from survey.i18n import current_language
+from survey.instruments import media as media_files
 from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
 from survey.users.access import any_role, roles_required
@@ -194,6 +195,26 @@ def fill(version_id: int) -> Any:
         ),
         status,
     )
+
+
+def _with_stored_media(
+    spec: Any, stored: dict[str, Any], corrected: dict[str, Any]
+) -> dict[str, Any]:
+    """The corrected answers with the media answers as stored: the files stay as they came."""
+    out = dict(corrected)
+    for name, value in stored.items():
+        question = spec.questions_by_name.get(name)
+        if question is not None and question.type in media_files.MEDIA_TYPES:
+            out[name] = value
+        elif name in spec.repeats_by_name and isinstance(value, list):
+            entries = [dict(e) for e in out.get(name) or []]
+            for entry, old in zip(entries, value, strict=False):
+                for key, old_value in old.items():
+                    kept = spec.questions_by_name.get(key)
+                    if kept is not None and kept.type in media_files.MEDIA_TYPES:
+                        entry[key] = old_value
+            out[name] = entries
+    return out
 
 
 def _date_bounds(survey_round: Any = None) -> tuple[str, str, str] | None:
@@ -451,6 +472,11 @@ def correct(submission_id: int) -> Any:
             _apply_action(form, action)
         else:
             errors = reviewing.correction_problems(spec, outcome)
+            for media_file in uploaded_media(form, spec).values():
+                # A correction changes answers, not the photos and files kept with them.
+                errors.setdefault(media_file.question, []).append(
+                    _("A file cannot be replaced in a correction.")
+                )
             if not reason:
                 reason_error = _("Say why the answers are corrected.")
             elif kind := services.identifier_in_text(reason):
@@ -460,7 +486,8 @@ def correct(submission_id: int) -> Any:
                 form_message = _problems_message(errors) if errors else reason_error
                 status = 422
             else:
-                version = reviewing.correct_submission(submission, outcome.answers, reason, user)
+                answers = _with_stored_media(spec, submission.answers, outcome.answers)
+                version = reviewing.correct_submission(submission, answers, reason, user)
                 db.session.commit()
                 flash(_("Correction saved.") if version else _("Nothing was changed."), "success")
                 return redirect(url_for("collection.show_submission", submission_id=submission.id))

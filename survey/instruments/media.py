@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -88,6 +89,11 @@ def too_large_message(limit: int) -> str:
         "photo taken at a lower resolution); your other answers are kept.",
         size=size,
     )
+
+
+def is_stored_name(question: str, name: str) -> bool:
+    """Whether a name is one clean_upload() gives a file of this question."""
+    return re.fullmatch(rf"{re.escape(question)}-[0-9a-f]{{20}}\.[a-z0-9]{{1,5}}", name) is not None
 
 
 def accept_attribute(kind: str) -> str:

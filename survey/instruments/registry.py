@@ -236,7 +236,11 @@ class MediaAnswerField(AnswerField):
         self.data = None
         upload = next((v for v in valuelist if isinstance(v, FileStorage) and v.filename), None)
         if upload is None:
-            return  # a browser cannot post a file again: the volunteer chooses it again
+            # The name of a file already stored (a correction keeps it); intake refuses a name
+            # whose file did not come with the interview.
+            kept = next((v for v in valuelist if isinstance(v, str) and v), "")
+            self.data = kept if media.is_stored_name(self.question.name, kept) else None
+            return
         data = upload.stream.read(media.max_bytes() + 1)
         self.media_file = media.clean_upload(
             self.question.name, self.question.type, upload.filename or "", data
@@ -244,7 +248,7 @@ class MediaAnswerField(AnswerField):
         self.data = self.media_file.filename
 
     def _value(self) -> str:
-        return ""
+        return self.data or ""
 
 
 class ChoiceAnswerField(AnswerField):

@@ -217,3 +217,41 @@ def test_openrosa_submission_with_attachments_and_withdrawal(client, create_user
     db.session.commit()
     db.session.expire_all()
     assert db.session.execute(select(func.count()).select_from(SubmissionMedia)).scalar() == 0
+
+
+def test_a_lost_upload_is_asked_again_and_a_correction_keeps_the_files(
+    client, auth, version
+) -> None:
+    auth.login("volunteer")
+    instance = f"uuid:{uuid.uuid4()}"
+    base = {"_instance_id": instance, "village": "Aul", "households": "2"}
+    # A name typed instead of a file (or a file lost with an earlier error) is asked for again.
+    forged = client.post(
+        f"/collect/v/{version.id}",
+        data={**base, "photo": "photo-0123456789abcdef0123.jpg"},
+        content_type="multipart/form-data",
+    )
+    assert forged.status_code == 422
+    assert "The file did not arrive with the interview: choose it again." in forged.text
+    assert 'type="file" name="photo"' in forged.text
+    saved = client.post(
+        f"/collect/v/{version.id}",
+        data={**base, "photo": (io.BytesIO(photo_with_gps()), "p.jpg", "image/jpeg")},
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302
+    submission = db.session.execute(select(Submission)).scalar_one()
+    stored = submission.answers["photo"]
+    page = client.get(f"/submissions/{submission.id}/correct")
+    assert f'type="hidden" name="photo" value="{stored}"' in page.text
+    corrected = client.post(
+        f"/submissions/{submission.id}/correct",
+        data={**base, "households": "3", "_reason": "typo"},
+        content_type="multipart/form-data",
+    )
+    assert corrected.status_code == 302, corrected.text[:300]
+    db.session.expire_all()
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers["households"] == 3
+    assert submission.answers["photo"] == stored  # the photo stays, though not posted again
+    assert [m.filename for m in stored_media()] == [stored]
