@@ -174,8 +174,8 @@ def import_instrument(
             [
                 _(
                     "%(where)s: the questions %(names)s collect pictures, sound, video or files, "
-                    "which can identify people. Confirm that this form must collect them "
-                    '("Keep photos, audio, video and files" on the import page, --keep media '
+                    "which can identify people. Confirm that this form must collect them (the "
+                    "box about photos, audio, video and files on the import page, --keep media "
                     "on the command line), or remove these questions.",
                     where=workbook_place("survey", column="type"),
                     names=", ".join(
