@@ -41,7 +41,12 @@ PLACES = json.dumps(
                 "properties": {"id": "w1", "title": "Well one"},
                 "geometry": {"type": "Point", "coordinates": [76.9, 43.2]},
             },
-            {"type": "Feature", "id": "w2", "properties": {"title": "Well two"}},
+            {
+                "type": "Feature",
+                "id": "w2",
+                "properties": {"title": "Well two"},
+                "geometry": {"type": "Point", "coordinates": [77.0, 43.3]},
+            },
         ],
     }
 ).encode()
@@ -357,3 +362,74 @@ def test_pulldata_agrees_in_python_and_in_the_browser(tmp_path) -> None:
         check=True,
     )
     assert json.loads(completed.stdout) == [c["expected"] for c in cases]
+
+
+def test_odk_engine_downloads_the_files_fills_the_form_and_the_server_stores_it(
+    client, create_user, survey_round, tmp_path
+) -> None:
+    """ODK's own engine as ODK Collect: form list, manifest, files, form, fill, submit (201)."""
+    import base64
+
+    from survey.collection.models import Submission, SubmissionMedia
+    from survey.instruments.services import import_instrument
+    from tests.odk_engine import engine_missing, fill_form
+
+    if engine_missing():
+        pytest.skip(engine_missing())
+    rows = [*SURVEY, ["image", "photo", "Photo", "", ""]]
+    form = xlsform_bytes(rows, settings={"form_id": "villages", "version": "1"})
+    # ODK Web Forms' engine reads no translated label columns (label::Russian (ru)) in a CSV.
+    files = {**FILES, "districts.csv": b"name,label\nnorth,North\nsouth,South\n"}
+    import_instrument(form, "villages.xlsx", attachments=files, keep=("media",))
+    create_user("volunteer", "volunteer")
+    db.session.commit()
+    credentials = ("volunteer", PASSWORD)
+    listing = ElementTree.fromstring(client.get("/formList", auth=credentials, base_url=HTTPS).data)
+    ns = {"x": "http://openrosa.org/xforms/xformsList"}
+    (entry,) = listing.findall("x:xform", ns)
+    manifest = client.get(entry.findtext("x:manifestUrl", namespaces=ns), auth=credentials)
+    mns = {"m": "http://openrosa.org/xforms/xformsManifest"}
+    for media in ElementTree.fromstring(manifest.data).findall("m:mediaFile", mns):
+        name = media.findtext("m:filename", namespaces=mns)
+        got = client.get(media.findtext("m:downloadUrl", namespaces=mns), auth=credentials)
+        (tmp_path / name).write_bytes(got.data)
+    xform = client.get(entry.findtext("x:downloadUrl", namespaces=ns), auth=credentials).text
+    result = fill_form(
+        xform,
+        answers={
+            "/data/district": "north",
+            "/data/village": "kent",
+            "/data/well": "w1",
+            "/data/photo": "photo.png",
+        },
+        attachments=tmp_path,
+    )
+    assert result["status"] == "ok", result["errors"]
+    assert sorted(result["form_attachments_used"]) == [
+        "districts.csv",
+        "villages.csv",
+        "wells.geojson",
+    ]
+    (photo,) = result["attachments"]
+    response = client.post(
+        "/submission",
+        data={
+            "xml_submission_file": (
+                io.BytesIO(result["submission_xml"].encode()),
+                "submission.xml",
+                "text/xml",
+            ),
+            photo["name"]: (io.BytesIO(base64.b64decode(photo["base64"])), photo["name"]),
+        },
+        content_type="multipart/form-data",
+        auth=credentials,
+        headers={"X-OpenRosa-Version": "1.0"},
+        base_url=HTTPS,
+    )
+    assert response.status_code == 201, response.text
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers["village"] == "kent"
+    assert submission.answers["well"] == "w1"
+    assert submission.answers["population"] == "450"  # pulldata(), as the web form computes it
+    stored = db.session.execute(select(SubmissionMedia)).scalar_one()
+    assert submission.answers["photo"] == stored.filename
