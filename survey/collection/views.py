@@ -13,6 +13,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from survey.clock import utcnow
@@ -31,7 +32,7 @@ from survey.collection.forms import (
     typed_answers,
     uploaded_media,
 )
-from survey.collection.models import Submission
+from survey.collection.models import Submission, SubmissionMedia
 from survey.collection.page import form_model, page_sections
 from survey.extensions import csrf, db
 from survey.i18n import current_language
@@ -40,6 +41,7 @@ from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
 from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
+from survey.users.services import record_audit
 
 ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
 
@@ -425,7 +427,41 @@ def show_submission(submission_id: int) -> str:
         spec=spec,
         rows=services.readable_answers(spec, submission.answers, current_language()),
         can_correct=reviewing.may_correct(submission, current_user._get_current_object()),
+        media=db.session.execute(
+            select(SubmissionMedia.question, SubmissionMedia.filename, SubmissionMedia.size)
+            .where(SubmissionMedia.submission_id == submission.id)
+            .order_by(SubmissionMedia.id)
+        ).all(),
     )
+
+
+@bp.route("/submissions/<int:submission_id>/media/<filename>")
+@roles_required(*ENTERING_ROLES)
+def submission_media(submission_id: int, filename: str) -> Response:
+    """A photo or file of a submission, for those who may see the submission; audited."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not _may_view(submission, current_user):
+        abort(404)
+    item = db.session.execute(
+        select(SubmissionMedia).where(
+            SubmissionMedia.submission_id == submission.id, SubmissionMedia.filename == filename
+        )
+    ).scalar_one_or_none()
+    if item is None:
+        abort(404)
+    record_audit(
+        "submission_media_viewed",
+        user=current_user._get_current_object(),
+        target=f"submission {submission.id}",
+        details={"file": item.filename},
+    )
+    db.session.commit()
+    response = Response(item.data, content_type=item.content_type)
+    # Identifying data: never cached, never rendered as a page of this site.
+    response.headers["Content-Disposition"] = "attachment"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:

@@ -242,6 +242,18 @@ def test_a_lost_upload_is_asked_again_and_a_correction_keeps_the_files(
     assert saved.status_code == 302
     submission = db.session.execute(select(Submission)).scalar_one()
     stored = submission.answers["photo"]
+    shown = client.get(f"/submissions/{submission.id}")
+    link = f"/submissions/{submission.id}/media/{stored}"
+    assert link in shown.text
+    download = client.get(link)
+    assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
+    assert download.data == stored_media()[0].data
+    from survey.users.models import AuditEntry
+
+    (viewed,) = db.session.execute(
+        select(AuditEntry).where(AuditEntry.action == "submission_media_viewed")
+    ).scalars()
+    assert viewed.details == {"file": stored}
     page = client.get(f"/submissions/{submission.id}/correct")
     assert f'type="hidden" name="photo" value="{stored}"' in page.text
     corrected = client.post(
