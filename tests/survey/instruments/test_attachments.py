@@ -433,3 +433,28 @@ def test_odk_engine_downloads_the_files_fills_the_form_and_the_server_stores_it(
     assert submission.answers["population"] == "450"  # pulldata(), as the web form computes it
     stored = db.session.execute(select(SubmissionMedia)).scalar_one()
     assert submission.answers["photo"] == stored.filename
+
+
+def test_xml_items_and_the_value_and_label_parameters() -> None:
+    xml = (
+        b"<root><item><name>a</name><label>Alpha</label><zone>n</zone></item>"
+        b"<item><name>b</name><label>Beta</label><zone>s</zone></item></root>"
+    )
+    choices = form_files.choices_from_file("list.xml", xml, {}, "en")
+    assert [(c.name, c.labels["en"], c.filters["zone"]) for c in choices] == [
+        ("a", "Alpha", "n"),
+        ("b", "Beta", "s"),
+    ]
+    csv_data = b"code;title;name\nx1;First;ignored\nx2;Second;ignored\nx1;Again;dup\n"
+    chosen = form_files.choices_from_file(
+        "codes.csv", csv_data, {"value": "code", "label": "title"}, "ru"
+    )
+    # Semicolons are read too; the first of a repeated value wins, as in ODK.
+    assert [(c.name, c.labels) for c in chosen] == [
+        ("x1", {"ru": "First"}),
+        ("x2", {"ru": "Second"}),
+    ]
+    with pytest.raises(form_files.AttachmentError, match="XML file is not readable"):
+        form_files.choices_from_file(
+            "bomb.xml", b'<!DOCTYPE r [<!ENTITY a "aaaa">]><root>&a;</root>', {}, "en"
+        )
