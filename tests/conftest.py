@@ -257,7 +257,7 @@ def default_instrument(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(
         services,
         "load_xlsform",
-        lambda data, filename="", attachments=None: xlsform.ImportedForm(
+        lambda data, filename="", attachments=None, **_options: xlsform.ImportedForm(
             cached.spec, cached.xform, []
         ),
     )

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments import attachments as form_files
 from survey.instruments.models import Instrument, InstrumentAttachment, InstrumentVersion
-from survey.instruments.places import workbook_place
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import (
     IDENTIFYING_KINDS,
@@ -162,29 +161,13 @@ def import_instrument(
     (VersionChangesNeedConfirmation, listing the changes) unless `confirm_changes`.
     """
     data, filename, files = _unpack(data, filename, attachments or {})
-    imported: ImportedForm = load_xlsform(data, filename, files)
+    imported: ImportedForm = load_xlsform(
+        data, filename, files, media_confirmed="media" in set(keep)
+    )
     unknown = sorted(set(keep) - set(IDENTIFYING_KINDS))
     if unknown:
         raise InstrumentImportError(
             [_("Unknown kind of identifying data: %(kinds)s.", kinds=", ".join(unknown))]
-        )
-    media = identifying_questions(imported.spec).get("media")
-    if media and "media" not in set(keep):
-        raise InstrumentImportError(
-            [
-                _(
-                    "%(where)s: the questions %(names)s collect pictures, sound, video or files, "
-                    "which can identify people. Confirm that this form must collect them (the "
-                    "box about photos, audio, video and files on the import page, --keep media "
-                    "on the command line), or remove these questions.",
-                    where=workbook_place("survey", column="type"),
-                    names=", ".join(
-                        f"'{q.name}' (row {q.row})"
-                        for q in imported.spec.iter_questions()
-                        if q.name in media
-                    ),
-                )
-            ]
         )
     spec = dataclasses.replace(
         imported.spec,

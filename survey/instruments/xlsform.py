@@ -181,6 +181,7 @@ class _Locations:
     titles: dict[str, str] = field(default_factory=dict)
     attachments: Mapping[str, bytes] = field(default_factory=dict)
     default_language: str = "en"
+    media_confirmed: bool = True
 
     def at(self, name: str, column: str | None = None) -> str:
         """Where a name sits, in the current locale's words ("Sheet 'survey', row 5, …")."""
@@ -228,14 +229,19 @@ def form_id_from_filename(filename: str) -> str:
 
 
 def load_xlsform(
-    data: bytes, filename: str = "form.xlsx", attachments: Mapping[str, bytes] | None = None
+    data: bytes,
+    filename: str = "form.xlsx",
+    attachments: Mapping[str, bytes] | None = None,
+    *,
+    media_confirmed: bool = True,
 ) -> ImportedForm:
     """Parse XLSForm bytes into a spec; raise InstrumentImportError naming sheet, row, column.
 
     The workbook is read by pyxform (never re-saved, so formula cells keep their cached values),
     and the instrument is built from pyxform's normalised result. Every problem found, pyxform's
     and ours, is reported in one pass. `attachments` are the form's files by name (CSV, GeoJSON,
-    XML, media): choices from files and pulldata() read them.
+    XML, media): choices from files and pulldata() read them. Without `media_confirmed` (the
+    admin's confirmation at import), photo, audio, video and file questions are refused.
     """
     if not data:
         raise InstrumentImportError([_("The file is empty.")])
@@ -255,7 +261,7 @@ def load_xlsform(
             check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
         except ArchiveRefused as error:
             raise InstrumentImportError([str(error)]) from None
-    locations = _Locations(attachments=dict(attachments or {}))
+    locations = _Locations(attachments=dict(attachments or {}), media_confirmed=media_confirmed)
     try:
         with _quiet():
             workbook = get_xlsform(io.BytesIO(data), file_type=file_type)
@@ -759,6 +765,18 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
                 "need ODK Collect's map editor. Remove these questions to import the form.",
                 where=workbook_place("survey", column="type"),
                 listed=listed,
+            )
+        )
+    uploads = [q for q in _iter_all(sections) if q.type in {"image", "audio", "video", "file"}]
+    if uploads and not locations.media_confirmed:
+        locations.problems.append(
+            _(
+                "%(where)s: the questions %(names)s collect pictures, sound, video or files, "
+                "which can identify people. Confirm that this form must collect them (the "
+                "box about photos, audio, video and files on the import page, --keep media "
+                "on the command line), or remove these questions.",
+                where=workbook_place("survey", column="type"),
+                names=", ".join(f"'{q.name}' (row {q.row})" for q in uploads),
             )
         )
     if sum(1 for _ in _iter_all(sections)) > MAX_QUESTIONS:

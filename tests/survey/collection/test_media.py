@@ -267,3 +267,20 @@ def test_a_lost_upload_is_asked_again_and_a_correction_keeps_the_files(
     assert submission.answers["households"] == 3
     assert submission.answers["photo"] == stored  # the photo stays, though not posted again
     assert [m.filename for m in stored_media()] == [stored]
+
+
+def test_the_media_refusal_comes_in_the_same_pass_as_other_problems(app) -> None:
+    from survey.instruments.services import import_instrument
+
+    broken = xlsform_bytes(
+        [
+            ["type", "name", "label", "relevant"],
+            ["image", "photo", "Photo", ""],
+            ["text", "t", "T", "frobnicate() = 1"],
+        ]
+    )
+    with pytest.raises(InstrumentImportError) as refused:
+        import_instrument(broken, "wells.xlsx")
+    problems = " ".join(refused.value.problems)
+    assert "row 3, column 'relevant': Unknown function 'frobnicate()'" in problems
+    assert "Confirm that this form must collect them" in problems

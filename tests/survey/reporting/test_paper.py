@@ -187,7 +187,7 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             patch.setattr(
                 instrument_services,
                 "load_xlsform",
-                lambda data, filename="", attachments=None: form,
+                lambda data, filename="", attachments=None, **_options: form,
             )
             version = instrument_services.import_default_instrument()
         survey_round = create_round("2025", dt.date(2024, 9, 1), dt.date(2025, 3, 1))
