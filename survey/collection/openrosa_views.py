@@ -44,6 +44,7 @@ csrf.exempt(bp)  # authenticated per request; there is no session cookie for a f
 
 REALM = "Birge"
 XML_PART = "xml_submission_file"
+INCOMPLETE_PART = "*isIncomplete*"
 SUBMITTING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)  # admins are always admitted too
 # Counts only refused credentials, per client address: password guessing across many accounts
 # (the per-account lockout covers one account). Generous, since a field team may share one NAT.
@@ -308,6 +309,15 @@ def _submission_document() -> bytes | Response:
         )
     files = request.files  # reading the body here raises 413 beyond MAX_CONTENT_LENGTH
     others = sorted(set(request.form.keys()) - {XML_PART})
+    if INCOMPLETE_PART in others:
+        # Collect splits an interview whose files exceed the announced size over several
+        # requests; this server stores an interview only whole, from one request.
+        return openrosa_response(
+            "Nothing was stored: the interview and its files are larger than this server accepts "
+            f"in one request ({openrosa.accept_content_length()} bytes). Take smaller photos "
+            "(Collect's settings: image size) or ask the administrator to raise the limit.",
+            413,
+        )
     if others:
         return openrosa_response(
             "Nothing was stored: this server takes the form's XML and the files its answers "

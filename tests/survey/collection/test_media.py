@@ -284,3 +284,23 @@ def test_the_media_refusal_comes_in_the_same_pass_as_other_problems(app) -> None
     problems = " ".join(refused.value.problems)
     assert "row 3, column 'relevant': Unknown function 'frobnicate()'" in problems
     assert "Confirm that this form must collect them" in problems
+
+
+def test_a_split_submission_is_refused_with_the_reason(client, create_user, version) -> None:
+    create_user("volunteer", "volunteer")
+    document = collect_submission(
+        version.xform.encode(), {"village": "Aul"}, instanceID=f"uuid:{uuid.uuid4()}"
+    )
+    response = client.post(
+        "/submission",
+        data={
+            "xml_submission_file": (io.BytesIO(document), "submission.xml", "text/xml"),
+            "*isIncomplete*": "yes",
+        },
+        content_type="multipart/form-data",
+        auth=("volunteer", PASSWORD),
+        base_url=HTTPS,
+    )
+    assert response.status_code == 413
+    assert "larger than this server accepts in one request" in response.text
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
