@@ -84,6 +84,8 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
         "messages": asdict(messages),
         "intake": asdict(spec.intake),
         "today": dt.date.today().isoformat(),
+        # pulldata()'s CSV attachments, for the browser's evaluator.
+        "tables": {name: list(rows) for name, rows in spec.lookup_tables.items()},
         "words": browser_words(),
         "limits": browser_limits(),
     }

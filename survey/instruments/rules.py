@@ -243,6 +243,7 @@ class _Evaluator:
             lookup=lookup,
             current=current,
             today=self.today,
+            tables=self.spec.lookup_tables,
             entries=self.entries,
             position=self.position,
             choice_rows=lambda name: choice_rows(self.spec, name, self.language),

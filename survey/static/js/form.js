@@ -106,7 +106,7 @@
   // number (kept on its lookup), each entry's answers, the choice lists and their labels.
   function context(lookup, current, choice) {
     return {
-      lookup: lookup, current: current, choice: choice, today: model.today,
+      lookup: lookup, current: current, choice: choice, today: model.today, tables: model.tables,
       position: lookup.position || 1,
       entries: (name) => {
         const q = Q[name];
