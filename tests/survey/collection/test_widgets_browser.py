@@ -149,3 +149,22 @@ def test_required_widgets_are_checked_in_the_page(
         2,
     )
     page.context.close()
+
+
+def test_a_refused_location_says_so_in_the_page_language_and_typing_still_works(
+    browser: Any, live_server: LiveServer, widgets_form: Any
+) -> None:
+    page = new_page(browser, live_server.url, "vol")  # location not allowed for this site
+    page.goto(f"{live_server.url}/collect/v/{widgets_form.id}?lang=ru")
+    page.click("button[data-geolocate=here]")
+    status = page.locator("[data-geolocate-status=here]")
+    page.wait_for_function("s => !['', '…'].includes(s.textContent)", arg=status.element_handle())
+    assert status.inner_text() == page.locator("button[data-geolocate=here]").get_attribute(
+        "data-denied"
+    )
+    assert status.inner_text().startswith("Этот браузер")  # not the browser's English message
+    assert page.locator("#here").input_value() == ""
+    page.fill("#here", "50.41 80.23")
+    assert page.locator("p.error[data-error-for=here]").inner_text() == ""
+    assert page.js_errors == []
+    page.context.close()
