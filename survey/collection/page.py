@@ -17,6 +17,7 @@ from survey.instruments.registry import (
     INTEGER_MESSAGE,
     INTEGER_PATTERN,
     LOCAL_DATE_PATTERN,
+    RANK_MESSAGE,
     widget_for,
 )
 from survey.instruments.rules import (
@@ -138,6 +139,7 @@ def browser_words() -> dict[str, str]:
         "integer": str(INTEGER_MESSAGE),
         "decimal": str(DECIMAL_MESSAGE),
         "date": str(DATE_MESSAGE),
+        "rank": str(RANK_MESSAGE),
     }
 
 

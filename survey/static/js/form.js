@@ -70,6 +70,16 @@
       if (!picked.length) return { value: null };
       return { value: t === 'select_multiple' ? picked : picked[0] };
     }
+    if (t === 'rank') { // one drop-down per position: the codes in the volunteer's order
+      const selects = block.querySelectorAll('select');
+      const codes = Array.from(selects).map((s) => s.value.normalize('NFC').trim())
+        .filter(Boolean);
+      if (!codes.length) return { value: null };
+      if (codes.length !== selects.length || new Set(codes).size !== codes.length) {
+        return { value: null, typeError: words.rank };
+      }
+      return { value: codes };
+    }
     const input = block.querySelector('input, textarea');
     const text = input ? input.value.normalize('NFC').trim() : '';
     if (!text) return { value: null };
