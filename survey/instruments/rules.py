@@ -183,7 +183,10 @@ def allowed_choices(
         if expressions.evaluate_bool(
             node,
             expressions.EvalContext(
-                lookup=lookup, choice={**c.filters, "name": c.name}, today=today
+                lookup=lookup,
+                choice={**c.filters, "name": c.name},
+                today=today,
+                tables=spec.lookup_tables,
             ),
         )
     )

@@ -420,25 +420,62 @@ def _add_file_choices(spec: InstrumentSpec, locations: _Locations) -> Instrument
     return dataclasses.replace(spec, choices={**spec.choices, **added})
 
 
-def _pulldata_files(text: str | None) -> set[str]:
+def _pulldata_files(text: str | None, *, choice_filter: bool = False) -> set[str]:
     """The files pulldata() calls of an expression read (their first argument, a string)."""
     if not text or "pulldata" not in text:
         return set()
     try:
-        node = expressions.parse(text)
+        node = expressions.parse(text, choice_filter=choice_filter)
     except expressions.ExpressionError:
-        return set()
+        return set()  # reported where the expression is checked
     return expressions.pulldata_files(node)
+
+
+def _shown_pulldata_files(texts: Iterable[Mapping[str, str]]) -> set[str]:
+    """The files the answers shown in labels, hints and messages read with pulldata()."""
+    found: set[str] = set()
+    for text in (t for by_language in texts for t in by_language.values()):
+        if "pulldata" not in text:
+            continue
+        try:
+            nodes = piping.nodes(text)
+        except expressions.ExpressionError:
+            continue  # reported where the texts are checked
+        for node in nodes:
+            found |= expressions.pulldata_files(node)
+    return found
+
+
+def _pulldata_uses(spec: InstrumentSpec) -> Iterator[tuple[str, str, set[str]]]:
+    """(name, column, files) of every place of the form whose expressions call pulldata()."""
+    for section in spec.sections:
+        yield section.name, "relevant", _pulldata_files(section.relevant)
+        yield section.name, "label", _shown_pulldata_files([section.labels])
+    for group in spec.groups:
+        yield group.name, "label", _shown_pulldata_files([group.labels, group.hints])
+    for repeat in spec.iter_repeats():
+        yield repeat.name, "relevant", _pulldata_files(repeat.relevant)
+        yield repeat.name, "repeat_count", _pulldata_files(repeat.repeat_count)
+        yield repeat.name, "label", _shown_pulldata_files([repeat.labels, repeat.hints])
+    for question in spec.iter_questions():
+        for column in ("calculation", "relevant", "constraint", "default"):
+            yield question.name, column, _pulldata_files(getattr(question, column))
+        filter_files = _pulldata_files(question.choice_filter, choice_filter=True)
+        yield question.name, "choice_filter", filter_files
+        texts = [
+            question.labels,
+            question.hints,
+            question.required_messages,
+            question.constraint_messages,
+        ]
+        yield question.name, "label", _shown_pulldata_files(texts)
 
 
 def _add_lookup_tables(spec: InstrumentSpec, locations: _Locations) -> InstrumentSpec:
     """Put the CSV tables pulldata() reads into the spec (by file name without .csv)."""
     tables: dict[str, tuple[dict[str, str], ...]] = {}
-    for question in spec.iter_questions():
-        texts = (question.calculation, question.relevant, question.constraint, question.default)
-        for stem in sorted(set().union(*(_pulldata_files(t) for t in texts))):
-            if stem in tables:
-                continue
+    for name, column, files in _pulldata_uses(spec):
+        for stem in sorted(files - tables.keys()):
             data = locations.attachments.get(f"{stem}.csv")
             if data is None:
                 locations.problems.append(
@@ -446,17 +483,17 @@ def _add_lookup_tables(spec: InstrumentSpec, locations: _Locations) -> Instrumen
                         "%(where)s: pulldata() reads the file '%(file)s', which was not uploaded "
                         "with the form. Import a .zip holding the workbook and its files, or add "
                         "the file beside the workbook.",
-                        where=locations.at(question.name, "calculation"),
+                        where=locations.at(name, column),
                         file=f"{stem}.csv",
                     )
                 )
+                tables[stem] = ()  # reported once
                 continue
             try:
                 tables[stem] = tuple(form_files.csv_rows(data))
             except form_files.AttachmentError as error:
-                locations.problems.append(
-                    f"{locations.at(question.name, 'calculation')}: '{stem}.csv': {error}"
-                )
+                locations.problems.append(f"{locations.at(name, column)}: '{stem}.csv': {error}")
+                tables[stem] = ()
     if not tables:
         return spec
     return dataclasses.replace(spec, lookup_tables=tables)

@@ -458,3 +458,47 @@ def test_xml_items_and_the_value_and_label_parameters() -> None:
         form_files.choices_from_file(
             "bomb.xml", b'<!DOCTYPE r [<!ENTITY a "aaaa">]><root>&a;</root>', {}, "en"
         )
+
+
+def test_pulldata_in_labels_and_choice_filters_reads_its_files() -> None:
+    """Tables read only by a label's <output> or by a choice filter are imported too."""
+    import datetime
+
+    from survey.instruments import piping, rules
+
+    shown = "Population: <output value=\"pulldata('sizes', 'population', 'name', ${village})\"/>"
+    rows = [
+        ["type", "name", "label", "choice_filter"],
+        ["begin_group", "outer", "Outer", ""],
+        ["begin_group", "inner", "Inner", ""],
+        ["select_one village", "village", "Village", ""],
+        ["note", "size_note", shown, ""],
+        ["select_one band", "band", "Band", "name = pulldata('bands', 'band', 'name', ${village})"],
+        ["end_group", "", "", ""],
+        ["end_group", "", "", ""],
+    ]
+    choices = [
+        ["list_name", "name", "label"],
+        *(["village", v, v.title()] for v in ("aul", "kent")),
+        *(["band", b, b.title()] for b in ("small", "large")),
+    ]
+    data = xlsform_bytes(rows, choices, {"form_id": "shown_pulldata", "version": "1"})
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(data, "shown.xlsx", {})
+    problems = refused.value.problems
+    assert any("row 5, column 'label'" in p and "'sizes.csv'" in p for p in problems), problems
+    assert any("row 6, column 'choice_filter'" in p and "'bands.csv'" in p for p in problems)
+
+    files = {
+        "sizes.csv": b"name,population\naul,120\nkent,450\n",
+        "bands.csv": b"name,band\naul,small\nkent,large\n",
+    }
+    spec = load_xlsform(data, "shown.xlsx", files).spec
+    assert set(spec.lookup_tables) == {"sizes", "bands"}
+    today = datetime.date.today()
+    note = spec.questions_by_name["size_note"]
+    context = rules.text_context(spec, {"village": "kent"}, "en", today)
+    assert piping.fill(spec.label(note.labels, "en"), context) == "Population: 450"
+    band = spec.questions_by_name["band"]
+    offered = rules.allowed_choices(spec, band, {"village": "aul"}.get, today)
+    assert [c.name for c in offered] == ["small"]
