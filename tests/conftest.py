@@ -271,7 +271,9 @@ def default_instrument(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(
         services,
         "load_xlsform",
-        lambda data, filename="": xlsform.ImportedForm(cached.spec, cached.xform, []),
+        lambda data, filename="", attachments=None, **_options: xlsform.ImportedForm(
+            cached.spec, cached.xform, []
+        ),
     )
     version = services.import_default_instrument()
     db.session.commit()

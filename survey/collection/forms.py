@@ -112,6 +112,31 @@ def typed_answers(form: SubmissionForm, spec: InstrumentSpec) -> tuple[dict, dic
     return answers, errors
 
 
+def uploaded_media(form: SubmissionForm, spec: InstrumentSpec) -> dict[str, Any]:
+    """The cleaned files of the form's media questions, by answer (file name)."""
+    found: dict[str, Any] = {}
+
+    def take(field: Any) -> None:
+        media_file = getattr(field, "media_file", None)
+        if media_file is not None:
+            found[media_file.filename] = media_file
+
+    for section in spec.sections:
+        for item in section.items:
+            field = question_field(form, item.name)
+            if field is None:
+                continue
+            if isinstance(item, Repeat):
+                for entry in field.entries:
+                    for question in item.questions:
+                        sub = question_field(entry.form, question.name)
+                        if sub is not None:
+                            take(sub)
+            else:
+                take(field)
+    return found
+
+
 def show_errors(form: SubmissionForm, spec: InstrumentSpec, errors: dict[str, list[str]]) -> None:
     """Put the rules' errors on the fields (and only those: non-relevant typos don't count)."""
     for section in spec.sections:

@@ -12,6 +12,8 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -144,6 +146,29 @@ class SubmissionVersion(db.Model):
 
     submission: Mapped[Submission] = relationship(back_populates="versions")
     changed_by: Mapped[User | None] = relationship()
+
+
+class SubmissionMedia(db.Model):
+    """A photo, recording or file answering a media question. Identifying data: it stays on the
+    server (no export, dashboard or report carries it) and goes with its submission on withdrawal
+    (ON DELETE CASCADE). The answer of the question is `filename`."""
+
+    __tablename__ = "submission_media"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "filename", name="uq_submission_media_filename"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Refusal(db.Model):

@@ -31,6 +31,7 @@ from survey.instruments.spec import InstrumentSpec, Question, Repeat
 
 OPENROSA_VERSION = "1.0"
 FORM_LIST_NAMESPACE = "http://openrosa.org/xforms/xformsList"
+MANIFEST_NAMESPACE = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NAMESPACE = "http://openrosa.org/http/response"
 XFORMS_NAMESPACE = "http://www.w3.org/2002/xforms"
 JAVAROSA_NAMESPACE = "http://openrosa.org/javarosa"
@@ -98,8 +99,13 @@ def xform_hash(xml: str | bytes) -> str:
     return "md5:" + hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def form_list_xml(versions: Iterable[InstrumentVersion], url_for: Callable[[str, str], str]) -> str:
-    """The <xforms> document listing these versions; url_for(form_id, version) → download URL."""
+def form_list_xml(
+    versions: Iterable[InstrumentVersion],
+    url_for: Callable[[str, str], str],
+    manifest_url: Callable[[InstrumentVersion], str | None] | None = None,
+) -> str:
+    """The <xforms> document listing these versions; url_for(form_id, version) → download URL;
+    manifest_url(version) → the manifest of a version with attachments (None without)."""
     root = Element("xforms", xmlns=FORM_LIST_NAMESPACE)
     for version in versions:
         form_id = version.instrument.form_id
@@ -112,6 +118,20 @@ def form_list_xml(versions: Iterable[InstrumentVersion], url_for: Callable[[str,
             ("downloadUrl", url_for(form_id, version.version)),
         ):
             SubElement(entry, tag).text = text
+        manifest = manifest_url(version) if manifest_url is not None else None
+        if manifest:
+            SubElement(entry, "manifestUrl").text = manifest
+    return XML_DECLARATION + tostring(root, encoding="unicode")
+
+
+def manifest_xml(files: Iterable[tuple[str, str, str]]) -> str:
+    """The OpenRosa manifest of a form's attachments: (file name, md5 hex, download URL)."""
+    root = Element("manifest", xmlns=MANIFEST_NAMESPACE)
+    for filename, md5, url in files:
+        entry = SubElement(root, "mediaFile")
+        SubElement(entry, "filename").text = filename
+        SubElement(entry, "hash").text = f"md5:{md5}"
+        SubElement(entry, "downloadUrl").text = url
     return XML_DECLARATION + tostring(root, encoding="unicode")
 
 

@@ -15,19 +15,22 @@ a resend or a race.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
 from flask_babel import force_locale
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from survey.collection import openrosa, services
 from survey.collection.openrosa import SubmissionError, openrosa_response
 from survey.extensions import csrf, db, limiter
+from survey.instruments import media as media_files
 from survey.instruments import services as instruments
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.rules import Outcome, evaluate_answers
@@ -41,6 +44,7 @@ csrf.exempt(bp)  # authenticated per request; there is no session cookie for a f
 
 REALM = "Birge"
 XML_PART = "xml_submission_file"
+INCOMPLETE_PART = "*isIncomplete*"
 SUBMITTING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)  # admins are always admitted too
 # Counts only refused credentials, per client address: password guessing across many accounts
 # (the per-account lockout covers one account). Generous, since a field team may share one NAT.
@@ -204,6 +208,7 @@ def form_list(user: User) -> Response:
         )
         if version is not None
     ]
+    with_files = instruments.versions_with_attachments([v.id for v in versions])
     document = openrosa.form_list_xml(
         versions,
         lambda form_id, version: url_for(
@@ -213,8 +218,64 @@ def form_list(user: User) -> Response:
             _external=True,
             **_route_arguments(),
         ),
+        lambda version: (
+            url_for(
+                f"{request.blueprint}.form_manifest",
+                form_id=version.instrument.form_id,
+                version=version.version,
+                _external=True,
+                **_route_arguments(),
+            )
+            if version.id in with_files
+            else None
+        ),
     )
     return Response(document, content_type="text/xml; charset=utf-8")
+
+
+@bp.route("/forms/<form_id>/<version>/manifest")
+@failed_auth_limit
+@basic_auth
+def form_manifest(user: User, form_id: str, version: str) -> Response:
+    """The OpenRosa manifest: each attachment of the version with its md5 and download URL."""
+    found = _find_version(form_id, version)
+    if isinstance(found, Response):
+        return found
+    files = [
+        (
+            item.filename,
+            item.md5,
+            url_for(
+                f"{request.blueprint}.form_media",
+                form_id=form_id,
+                version=version,
+                filename=item.filename,
+                _external=True,
+                **_route_arguments(),
+            ),
+        )
+        for item in instruments.attachments_of(found)
+    ]
+    return Response(openrosa.manifest_xml(files), content_type="text/xml; charset=utf-8")
+
+
+@bp.route("/forms/<form_id>/<version>/media/<path:filename>")
+@failed_auth_limit
+@basic_auth
+def form_media(user: User, form_id: str, version: str, filename: str) -> Response:
+    """One attachment of a version, as the manifest lists it."""
+    found = _find_version(form_id, version)
+    if isinstance(found, Response):
+        return found
+    item = instruments.attachment(found, filename)
+    if item is None:
+        return openrosa_response(f"The form has no attachment '{filename[:120]}'.", 404)
+    response = Response(item.data, content_type=item.content_type)
+    # Never rendered by a browser as a page of this site (an SVG or HTML could carry script).
+    response.headers["Content-Disposition"] = "attachment"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.route("/forms/<form_id>/<version>/form.xml")
@@ -237,18 +298,30 @@ def submission_check(user: User) -> Response:
 
 
 def _submission_document() -> bytes | Response:
-    """The bytes of the xml_submission_file part, or the response refusing the request."""
+    """The bytes of the xml_submission_file part, or the response refusing the request.
+
+    Other parts are the files of media answers (named by the file name the answer gives);
+    _attach_media() reads them."""
     if request.mimetype != "multipart/form-data":
         return openrosa_response(
             f"Send the interview as multipart/form-data with the XML in a part named {XML_PART}.",
             400,
         )
     files = request.files  # reading the body here raises 413 beyond MAX_CONTENT_LENGTH
-    others = sorted({*files.keys(), *request.form.keys()} - {XML_PART})
+    others = sorted(set(request.form.keys()) - {XML_PART})
+    if INCOMPLETE_PART in others:
+        # Collect splits an interview whose files exceed the announced size over several
+        # requests; this server stores an interview only whole, from one request.
+        return openrosa_response(
+            "Nothing was stored: the interview and its files are larger than this server accepts "
+            f"in one request ({openrosa.accept_content_length()} bytes). Take smaller photos "
+            "(Collect's settings: image size) or ask the administrator to raise the limit.",
+            413,
+        )
     if others:
         return openrosa_response(
-            "This server accepts no attachments (photos, audio, files): its forms have none. "
-            "Nothing was stored. Unexpected parts: " + ", ".join(others[:10]),
+            "Nothing was stored: this server takes the form's XML and the files its answers "
+            "name, nothing else. Unexpected parts: " + ", ".join(others[:10]),
             400,
         )
     parts = files.getlist(XML_PART) or request.form.getlist(XML_PART)
@@ -304,6 +377,11 @@ def submit(user: User) -> Response:
             parsed = openrosa.parse_submission(root, spec)
         except SubmissionError as error:
             return openrosa_response(str(error), 400)
+        attached = _attach_media(spec, parsed.answers, request.files)
+        if isinstance(attached, Response):
+            return attached
+        answers, media = attached
+        parsed = dataclasses.replace(parsed, answers=answers)
         outcome = evaluate_answers(
             spec, parsed.answers, language="en", type_errors=parsed.type_errors
         )
@@ -316,7 +394,54 @@ def submit(user: User) -> Response:
             "accepted from the phone: ask a coordinator to correct the stored interview.",
             409,
         )
-    return _store(user, version, spec, parsed, outcome)
+    return _store(user, version, spec, parsed, outcome, media)
+
+
+def _attach_media(
+    spec: InstrumentSpec, answers: dict[str, Any], files: Mapping[str, FileStorage]
+) -> tuple[dict[str, Any], dict[str, media_files.MediaFile]] | Response:
+    """Clean the file of each media answer; the answer becomes the stored file's name."""
+    media: dict[str, media_files.MediaFile] = {}
+    used: set[str] = set()
+    problems: list[str] = []
+
+    def swap(values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for name, value in values.items():
+            if name in spec.repeats_by_name and isinstance(value, list):
+                out[name] = [swap(entry) for entry in value]
+                continue
+            question = spec.questions_by_name.get(name)
+            if question is None or question.type not in media_files.MEDIA_TYPES or not value:
+                continue
+            part = files.get(str(value))
+            if part is None:
+                problems.append(f"- {_field_label(spec, name)}: the file {value} was not sent.")
+                out[name] = None
+                continue
+            used.add(str(value))
+            try:
+                cleaned = media_files.clean_upload(
+                    name, question.type, str(value), part.stream.read(media_files.max_bytes() + 1)
+                )
+            except media_files.MediaRefused as error:
+                problems.append(f"- {_field_label(spec, name)}: {error}")
+                continue
+            media[cleaned.filename] = cleaned
+            out[name] = cleaned.filename
+        return out
+
+    rewritten = swap(answers)
+    unexpected = sorted(set(files.keys()) - used - {XML_PART})
+    if unexpected:
+        problems.append(
+            "The answers name no attachments called " + ", ".join(unexpected[:10]) + "."
+        )
+    if problems:
+        return openrosa_response(
+            "Not stored. Send the form again with these files:\n" + "\n".join(problems), 400
+        )
+    return rewritten, media
 
 
 def _store(
@@ -325,6 +450,7 @@ def _store(
     spec: InstrumentSpec,
     parsed: openrosa.ParsedSubmission,
     outcome: Outcome,
+    media: Mapping[str, media_files.MediaFile] | None = None,
 ) -> Response:
     """Hand the interview to intake; answer 201 only after the commit (a resend: the same)."""
     language = request.accept_languages.best_match(spec.languages) or spec.default_language
@@ -339,6 +465,7 @@ def _store(
             source="openrosa",
             started_at=parsed.started_at,
             ended_at=parsed.ended_at,
+            media=media or {},
         )
     )
     if not acknowledgement.stored:

@@ -17,6 +17,7 @@ from survey.instruments.registry import (
     INTEGER_MESSAGE,
     INTEGER_PATTERN,
     LOCAL_DATE_PATTERN,
+    RANK_MESSAGE,
     widget_for,
 )
 from survey.instruments.rules import (
@@ -84,6 +85,8 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
         "messages": asdict(messages),
         "intake": asdict(spec.intake),
         "today": dt.date.today().isoformat(),
+        # pulldata()'s CSV attachments, for the browser's evaluator.
+        "tables": {name: list(rows) for name, rows in spec.lookup_tables.items()},
         "words": browser_words(),
         "limits": browser_limits(),
     }
@@ -136,6 +139,7 @@ def browser_words() -> dict[str, str]:
         "integer": str(INTEGER_MESSAGE),
         "decimal": str(DECIMAL_MESSAGE),
         "date": str(DATE_MESSAGE),
+        "rank": str(RANK_MESSAGE),
     }
 
 

@@ -30,7 +30,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from survey.clock import utcnow
-from survey.collection.models import Refusal, ReviewStatus, Submission, SurveyRound
+from survey.collection.models import (
+    Refusal,
+    ReviewStatus,
+    Submission,
+    SubmissionMedia,
+    SurveyRound,
+)
 from survey.collection.privacy import (
     DEFAULT_PHONE_REGIONS,
     SCOPE_SEPARATOR,
@@ -42,6 +48,7 @@ from survey.collection.privacy import (
 from survey.collection.rounds import round_for
 from survey.extensions import db
 from survey.instruments import piping
+from survey.instruments.media import MEDIA_TYPES, MediaFile
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import format_point
 from survey.instruments.rules import Outcome, instance_name, text_context
@@ -351,6 +358,8 @@ class Interview:
     ended_at: dt.datetime | None = None
     # The code a device gave the respondent while offline (privacy.device_receipt_code).
     device_receipt_code: str | None = None
+    # Files answering media questions, cleaned (media.clean_upload), by their answer's name.
+    media: Mapping[str, MediaFile] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -474,6 +483,19 @@ def receive_interview(interview: Interview) -> Acknowledgement:
     )
     if reason is not None:
         answers = {k: answers[k] for k in intake_questions(spec) if answers.get(k) is not None}
+    missing = [
+        question
+        for name, question in media_answers(spec, answers).items()
+        if name not in interview.media
+    ]
+    if missing:
+        return Acknowledgement(
+            "invalid",
+            errors={
+                question: [_("The file did not arrive with the interview: choose it again.")]
+                for question in missing
+            },
+        )
     arguments = {
         "version": interview.version,
         "spec": spec,
@@ -503,6 +525,7 @@ def receive_interview(interview: Interview) -> Acknowledgement:
     submission = result.submission
     assert submission is not None
     if result.outcome == "saved":
+        _store_media(spec, submission, interview.media)
         record_audit(
             "submission_created",
             user=user,
@@ -529,6 +552,49 @@ def receive_interview(interview: Interview) -> Acknowledgement:
         receipt_code=submission.held_code if visible else None,
         notice=notice if visible else None,
     )
+
+
+def media_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> dict[str, str]:
+    """File name → question of every media answer stored (repeat entries included)."""
+    found: dict[str, str] = {}
+    for name, value in answers.items():
+        if name in spec.repeats_by_name and isinstance(value, list):
+            for entry in value:
+                found.update(media_answers(spec, entry))
+            continue
+        question = spec.questions_by_name.get(name)
+        if question is not None and question.type in MEDIA_TYPES and isinstance(value, str):
+            found[value] = name
+    return found
+
+
+def missing_media(
+    spec: InstrumentSpec, answers: Mapping[str, Any], media: Mapping[str, MediaFile]
+) -> list[str]:
+    """Media answers whose file did not come with the interview."""
+    return sorted(name for name in media_answers(spec, answers) if name not in media)
+
+
+def _store_media(
+    spec: InstrumentSpec, submission: Submission, media: Mapping[str, MediaFile]
+) -> None:
+    """Keep the files the stored answers name (only those: the rules may have dropped some)."""
+    for filename, question in media_answers(spec, submission.answers).items():
+        item = media.get(filename)
+        if item is None:
+            continue
+        db.session.add(
+            SubmissionMedia(
+                submission_id=submission.id,
+                question=question,
+                filename=filename,
+                content_type=item.content_type,
+                size=len(item.data),
+                sha256=item.sha256,
+                data=item.data,
+            )
+        )
+    db.session.flush()
 
 
 def shared_code_message(code: str) -> str:

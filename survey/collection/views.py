@@ -13,6 +13,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from survey.clock import utcnow
@@ -29,15 +30,18 @@ from survey.collection.forms import (
     resize_repeat,
     show_errors,
     typed_answers,
+    uploaded_media,
 )
-from survey.collection.models import Submission
+from survey.collection.models import Submission, SubmissionMedia
 from survey.collection.page import form_model, page_sections
 from survey.extensions import csrf, db
 from survey.i18n import current_language
+from survey.instruments import media as media_files
 from survey.instruments import services as instruments
 from survey.instruments.rules import Messages, evaluate_answers
 from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
+from survey.users.services import record_audit
 
 ENTERING_ROLES = (Role.VOLUNTEER, Role.COORDINATOR)
 
@@ -197,6 +201,26 @@ def fill(version_id: int) -> Any:
     )
 
 
+def _with_stored_media(
+    spec: Any, stored: dict[str, Any], corrected: dict[str, Any]
+) -> dict[str, Any]:
+    """The corrected answers with the media answers as stored: the files stay as they came."""
+    out = dict(corrected)
+    for name, value in stored.items():
+        question = spec.questions_by_name.get(name)
+        if question is not None and question.type in media_files.MEDIA_TYPES:
+            out[name] = value
+        elif name in spec.repeats_by_name and isinstance(value, list):
+            entries = [dict(e) for e in out.get(name) or []]
+            for entry, old in zip(entries, value, strict=False):
+                for key, old_value in old.items():
+                    kept = spec.questions_by_name.get(key)
+                    if kept is not None and kept.type in media_files.MEDIA_TYPES:
+                        entry[key] = old_value
+            out[name] = entries
+    return out
+
+
 def _date_bounds(survey_round: Any = None) -> tuple[str, str, str] | None:
     """The interview date's first and last allowed day (ISO) and the message when outside."""
     survey_round = survey_round or survey_rounds.current_round()
@@ -294,6 +318,7 @@ def _try_save(
             source="web",
             started_at=_parse_started(form.started_at.data),
             device_receipt_code=(request.form.get("_receipt_code") or "")[:20] or None,
+            media=uploaded_media(form, spec),
         )
     )
     if acknowledgement.stored:
@@ -404,7 +429,41 @@ def show_submission(submission_id: int) -> str:
         spec=spec,
         rows=services.readable_answers(spec, submission.answers, current_language()),
         can_correct=reviewing.may_correct(submission, current_user._get_current_object()),
+        media=db.session.execute(
+            select(SubmissionMedia.question, SubmissionMedia.filename, SubmissionMedia.size)
+            .where(SubmissionMedia.submission_id == submission.id)
+            .order_by(SubmissionMedia.id)
+        ).all(),
     )
+
+
+@bp.route("/submissions/<int:submission_id>/media/<filename>")
+@roles_required(*ENTERING_ROLES)
+def submission_media(submission_id: int, filename: str) -> Response:
+    """A photo or file of a submission, for those who may see the submission; audited."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not _may_view(submission, current_user):
+        abort(404)
+    item = db.session.execute(
+        select(SubmissionMedia).where(
+            SubmissionMedia.submission_id == submission.id, SubmissionMedia.filename == filename
+        )
+    ).scalar_one_or_none()
+    if item is None:
+        abort(404)
+    record_audit(
+        "submission_media_viewed",
+        user=current_user._get_current_object(),
+        target=f"submission {submission.id}",
+        details={"file": item.filename},
+    )
+    db.session.commit()
+    response = Response(item.data, content_type=item.content_type)
+    # Identifying data: never cached, never rendered as a page of this site.
+    response.headers["Content-Disposition"] = "attachment"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
@@ -453,6 +512,11 @@ def correct(submission_id: int) -> Any:
             _apply_action(form, action)
         else:
             errors = reviewing.correction_problems(spec, outcome)
+            for media_file in uploaded_media(form, spec).values():
+                # A correction changes answers, not the photos and files kept with them.
+                errors.setdefault(media_file.question, []).append(
+                    _("A file cannot be replaced in a correction.")
+                )
             if not reason:
                 reason_error = _("Say why the answers are corrected.")
             elif kind := services.identifier_in_text(reason):
@@ -462,7 +526,8 @@ def correct(submission_id: int) -> Any:
                 form_message = _problems_message(errors) if errors else reason_error
                 status = 422
             else:
-                version = reviewing.correct_submission(submission, outcome.answers, reason, user)
+                answers = _with_stored_media(spec, submission.answers, outcome.answers)
+                version = reviewing.correct_submission(submission, answers, reason, user)
                 db.session.commit()
                 flash(_("Correction saved.") if version else _("Nothing was changed."), "success")
                 return redirect(url_for("collection.show_submission", submission_id=submission.id))

@@ -100,6 +100,7 @@ class _Expression:
             lookup=lookup,
             current=current,
             today=self.today,
+            tables=spec.lookup_tables,
             position=position,
             entries=lambda name: rules.repeat_values(spec, answers, name),
             choice_rows=lambda name: rules.choice_rows(spec, name, language),
@@ -138,7 +139,9 @@ class _Expression:
             return self.cache[key]
         except KeyError:
             pass
-        context = expressions.EvalContext(lookup=lookup, current=current, today=self.today)
+        context = expressions.EvalContext(
+            lookup=lookup, current=current, today=self.today, tables=self.spec.lookup_tables
+        )
         result = expressions.evaluate(self.node, context)
         if len(self.cache) < _MEMO_LIMIT:
             self.cache[key] = result

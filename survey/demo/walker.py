@@ -140,6 +140,10 @@ class DemoProfile:
         """A short, harmless free-text answer."""
         return state.rng.choice(_GENERIC_TEXTS)
 
+    def media(self, question: Question, state: DemoState) -> Any:
+        """The answer of a photo, audio, video or file question: demo data hold no files."""
+        return None
+
 
 _GENERIC_TEXTS = (
     "Нет комментариев.",
@@ -363,6 +367,10 @@ def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -
         return int(value) if all(float(v).is_integer() for v in (start, step)) else value
     if q.is_metadata or kind == "hidden":
         return None  # filled by the device or the server, never by a volunteer
+    if kind in {"image", "audio", "video", "file"}:
+        value = profile.media(q, state)
+        if value is not None or not q.required:
+            return value
     if q.required:
         raise DemoDataError(f"Cannot generate answers of type {kind!r} ({q.name}).")
     return None

@@ -20,8 +20,15 @@ def instruments_group() -> None:
 @click.option(
     "--keep",
     multiple=True,
-    type=click.Choice(["precise_location", "device_ids"]),
+    type=click.Choice(["precise_location", "device_ids", "media"]),
     help="Identifying data the form must keep (otherwise coarsened or not stored).",
+)
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file the form refers to (CSV, GeoJSON, XML, media); repeat for each file.",
 )
 @click.option(
     "--confirm-changes",
@@ -29,14 +36,20 @@ def instruments_group() -> None:
     help="Publish a version that removes or retypes questions of the previous one.",
 )
 @with_appcontext
-def instruments_import(path: Path, keep: tuple[str, ...], confirm_changes: bool) -> None:
-    """Import an XLSForm (.xlsx or .xls) as a new version of its form_id."""
+def instruments_import(
+    path: Path, keep: tuple[str, ...], attach: tuple[Path, ...], confirm_changes: bool
+) -> None:
+    """Import an XLSForm (.xlsx or .xls, or a .zip of it and its files) as a new version."""
     from survey.instruments.services import import_instrument
     from survey.instruments.xlsform import InstrumentImportError
 
     try:
         version, warnings = import_instrument(
-            path.read_bytes(), path.name, keep=keep, confirm_changes=confirm_changes
+            path.read_bytes(),
+            path.name,
+            keep=keep,
+            confirm_changes=confirm_changes,
+            attachments={file.name: file.read_bytes() for file in attach},
         )
     except InstrumentImportError as error:
         db.session.rollback()

@@ -197,10 +197,12 @@ _ARITY: dict[str, tuple[int, int | None]] = {
     "decimal-date-time": (1, 1), "distance": (1, None), "area": (1, 1), "digest": (2, 3),
     "checklist": (2, None), "weighted-checklist": (2, None), "base64-decode": (1, 1),
 }  # fmt: skip
+# pulldata('file', 'column', 'key column', key): a look-up in a CSV attachment of the form.
+_ARITY["pulldata"] = (4, 4)
 # Functions whose result depends on more than their arguments' values.
 _CONTEXT_FUNCTIONS = frozenset(
     {"if", "coalesce", "today", "now", "once", "current", "position", "last", "indexed-repeat",
-     "jr:choice-name", "uuid", "random"}
+     "jr:choice-name", "uuid", "random", "pulldata"}
 )  # fmt: skip
 # Prefixed names ODK defines that Birge evaluates.
 _PREFIXED = frozenset({"jr:choice-name", "jr:itext"})
@@ -717,6 +719,8 @@ class EvalContext:
     choice_label: Callable[[str, str], str | None] | None = None
     now: DateTime | None = None
     focus: tuple[object, int, int] | None = None  # a predicate's (value, position, size)
+    # The form's CSV attachments for pulldata(), by file name without '.csv'.
+    tables: Mapping[str, Sequence[Mapping[str, str]]] | None = None
 
 
 def _format_number(x: float) -> str:
@@ -1053,6 +1057,8 @@ def _call(node: Call, ctx: EvalContext) -> object:
         return current if to_string(current) != "" else _eval(args[0], ctx)
     if name == "today":
         return ctx.today or date.today()
+    if name == "pulldata":
+        return _pulldata(ctx, *(_eval(a, ctx) for a in args))
     if name == "now":
         return ctx.now or _now()
     if name == "current":
@@ -1126,6 +1132,25 @@ def _uuid(length: object) -> str:
         return ""
     count = min(int(n), _MAX_UUID_LENGTH)
     return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(count))
+
+
+def pulldata_files(node: Node) -> set[str]:
+    """The files (without '.csv') that the pulldata() calls of an expression name literally."""
+    return {
+        n.args[0].value
+        for n, _ in _walk(node)
+        if isinstance(n, Call) and n.name == "pulldata" and isinstance(n.args[0], Str)
+    }
+
+
+def _pulldata(ctx: EvalContext, table: object, column: object, key: object, value: object) -> str:
+    """The column of the first row whose key column equals the value, as ODK Collect reads it."""
+    rows = (ctx.tables or {}).get(to_string(table).removesuffix(".csv"), ())
+    wanted, key_column, column_name = to_string(value), to_string(key), to_string(column)
+    for row in rows:
+        if row.get(key_column) == wanted:
+            return row.get(column_name, "")
+    return ""
 
 
 def _split_ws(text: str) -> list[str]:

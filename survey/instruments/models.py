@@ -57,3 +57,23 @@ class InstrumentVersion(db.Model):
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     instrument: Mapped[Instrument] = relationship(back_populates="versions")
+
+
+class InstrumentAttachment(db.Model):
+    """A file that comes with a version (CSV, GeoJSON, XML, media): the web form reads it, and
+    ODK Collect downloads it through the version's manifest. Immutable, like the version."""
+
+    __tablename__ = "instrument_attachments"
+    __table_args__ = (
+        UniqueConstraint("version_id", "filename", name="uq_instrument_attachments_filename"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("instrument_versions.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    md5: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

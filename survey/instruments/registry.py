@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import FileStorage
 from wtforms import Field
 
 from reports.instrument import ChoiceDescription, QuestionDescription
+from survey.instruments import media
 from survey.instruments.spec import InstrumentSpec, Question
 
 MAX_TEXT_LENGTH = 2000
@@ -223,6 +225,32 @@ class AnswerField(Field):
         return "" if self.data is None else str(self.data)
 
 
+class MediaAnswerField(AnswerField):
+    """image, audio, video, file: an upload, checked and cleaned (media.clean_upload); the
+    answer is the stored file's name, and the file waits in `media_file` to be stored."""
+
+    media_file: media.MediaFile | None = None
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.media_file = None
+        self.data = None
+        upload = next((v for v in valuelist if isinstance(v, FileStorage) and v.filename), None)
+        if upload is None:
+            # The name of a file already stored (a correction keeps it); intake refuses a name
+            # whose file did not come with the interview.
+            kept = next((v for v in valuelist if isinstance(v, str) and v), "")
+            self.data = kept if media.is_stored_name(self.question.name, kept) else None
+            return
+        data = upload.stream.read(media.max_bytes() + 1)
+        self.media_file = media.clean_upload(
+            self.question.name, self.question.type, upload.filename or "", data
+        )
+        self.data = self.media_file.filename
+
+    def _value(self) -> str:
+        return self.data or ""
+
+
 class ChoiceAnswerField(AnswerField):
     """select_one: one code."""
 
@@ -322,6 +350,11 @@ QUESTION_TYPES: dict[str, QuestionType] = {
         QuestionType("barcode", AnswerField, parse_text, "text", "text"),
         QuestionType("range", AnswerField, parse_decimal, "numeric", "range"),
         QuestionType("rank", RankAnswerField, None, "none", "rank"),
+        # Stored on the server only (SubmissionMedia); never analysed or exported.
+        *(
+            QuestionType(name, MediaAnswerField, parse_text, "none", "media")
+            for name in media.MEDIA_TYPES
+        ),
         # Metadata: filled by ODK Collect, or by the server for the web form; never drawn.
         QuestionType("start", None, parse_datetime, "none", "calculate"),
         QuestionType("end", None, parse_datetime, "none", "calculate"),
@@ -354,6 +387,8 @@ def widget_for(question: Question) -> str:
         return "numbers"
     if widget == "select_one" and appearance & {"minimal", "autocomplete", "search"}:
         return "dropdown"
+    if widget == "media" and question.type == "image" and appearance & {"signature", "draw"}:
+        return "media"  # drawn on paper or a tablet, photographed or saved, and uploaded
     if widget == "date" and appearance & {"month-year", "year"}:
         return "date"
     return widget

@@ -183,7 +183,10 @@ def allowed_choices(
         if expressions.evaluate_bool(
             node,
             expressions.EvalContext(
-                lookup=lookup, choice={**c.filters, "name": c.name}, today=today
+                lookup=lookup,
+                choice={**c.filters, "name": c.name},
+                today=today,
+                tables=spec.lookup_tables,
             ),
         )
     )
@@ -243,6 +246,7 @@ class _Evaluator:
             lookup=lookup,
             current=current,
             today=self.today,
+            tables=self.spec.lookup_tables,
             entries=self.entries,
             position=self.position,
             choice_rows=lambda name: choice_rows(self.spec, name, self.language),

@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.instruments.models import Instrument, InstrumentVersion
+from survey.instruments import attachments as form_files
+from survey.instruments.models import Instrument, InstrumentAttachment, InstrumentVersion
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import (
     IDENTIFYING_KINDS,
@@ -38,6 +39,10 @@ IDENTIFYING_TYPES = {
     "phonenumber": "device_ids",
     "username": "device_ids",
     "email": "device_ids",
+    "image": "media",
+    "audio": "media",
+    "video": "media",
+    "file": "media",
 }
 
 _spec_cache: dict[tuple[int, str, str], InstrumentSpec] = {}
@@ -93,6 +98,12 @@ def import_summary(spec: InstrumentSpec) -> list[str]:
                     else "coarsened on arrival to a grid of about 1 km."
                 )
             )
+        elif kind == "media":
+            lines.append(
+                f"Photos, audio, video and files ({listed}): kept on the server only, as "
+                "confirmed at import; never exported, shown on dashboards or in reports, and "
+                "deleted with a withdrawal."
+            )
         elif kind == "device_ids":
             lines.append(
                 f"Device and account identifiers ({listed}): "
@@ -139,14 +150,20 @@ def import_instrument(
     *,
     keep: Iterable[str] = (),
     confirm_changes: bool = False,
+    attachments: Mapping[str, bytes] | None = None,
 ) -> tuple[InstrumentVersion, list[str]]:
     """Import an XLSForm as a new version of its form_id; return it and what to tell the admin.
 
-    `keep` lists the kinds of identifying data the admin confirmed ('precise_location',
+    `data` is the workbook, or a .zip holding the workbook and its files; `attachments` are
+    files uploaded beside the workbook (CSV, GeoJSON, XML, media), by name. `keep` lists the
+    kinds of identifying data the admin confirmed ('precise_location',
     'device_ids'); a version that removes or retypes questions of the previous one is refused
     (VersionChangesNeedConfirmation, listing the changes) unless `confirm_changes`.
     """
-    imported: ImportedForm = load_xlsform(data, filename)
+    data, filename, files = _unpack(data, filename, attachments or {})
+    imported: ImportedForm = load_xlsform(
+        data, filename, files, media_confirmed="media" in set(keep)
+    )
     unknown = sorted(set(keep) - set(IDENTIFYING_KINDS))
     if unknown:
         raise InstrumentImportError(
@@ -230,13 +247,89 @@ def import_instrument(
     instrument.title = spec.title
     db.session.add(row)
     db.session.flush()
+    for name, content in sorted(imported.files.items()):
+        db.session.add(
+            InstrumentAttachment(
+                version_id=row.id,
+                filename=name,
+                content_type=form_files.content_type(name),
+                md5=form_files.md5_of(content),
+                size=len(content),
+                data=content,
+            )
+        )
+    db.session.flush()
     record_audit(
         "instrument_imported",
         user=imported_by,
         target=f"{spec.form_id} {version}",
-        details={"filename": row.filename, "sha256": digest},
+        details={
+            "filename": row.filename,
+            "sha256": digest,
+            **({"attachments": sorted(imported.files)} if imported.files else {}),
+        },
     )
-    return row, [*import_summary(spec), *imported.warnings]
+    summary = import_summary(spec)
+    if imported.files:
+        summary.append(_("Attachments: %(names)s.", names=", ".join(sorted(imported.files))))
+    return row, [*summary, *imported.warnings]
+
+
+def _unpack(
+    data: bytes, filename: str, attachments: Mapping[str, bytes]
+) -> tuple[bytes, str, dict[str, bytes]]:
+    """The workbook, its name and its files, from a .zip or from a workbook and its files."""
+    files: dict[str, bytes] = {}
+    try:
+        if form_files.is_form_package(data, filename):
+            package = form_files.read_package(data)
+            data, filename, files = package.workbook, package.filename, dict(package.files)
+        for name, content in attachments.items():
+            clean = Path(name.replace("\\", "/")).name
+            form_files.check_attachment(clean, content)
+            files[clean] = content
+    except form_files.AttachmentError as error:
+        raise InstrumentImportError([str(error)]) from None
+    if len(files) > form_files.MAX_FILES:
+        raise InstrumentImportError(
+            [_("At most %(limit)s attachments are accepted.", limit=form_files.MAX_FILES)]
+        )
+    return data, filename, files
+
+
+def attachments_of(version: InstrumentVersion) -> list[InstrumentAttachment]:
+    """The files of a version (without their bytes), by name."""
+    return list(
+        db.session.execute(
+            select(InstrumentAttachment)
+            .where(InstrumentAttachment.version_id == version.id)
+            .order_by(InstrumentAttachment.filename)
+        ).scalars()
+    )
+
+
+def versions_with_attachments(version_ids: Iterable[int]) -> set[int]:
+    """Which of these versions have attachments (one query for a whole form list)."""
+    ids = list(version_ids)
+    if not ids:
+        return set()
+    return set(
+        db.session.execute(
+            select(InstrumentAttachment.version_id)
+            .where(InstrumentAttachment.version_id.in_(ids))
+            .distinct()
+        ).scalars()
+    )
+
+
+def attachment(version: InstrumentVersion, filename: str) -> InstrumentAttachment | None:
+    """One file of a version, by name."""
+    return db.session.execute(
+        select(InstrumentAttachment).where(
+            InstrumentAttachment.version_id == version.id,
+            InstrumentAttachment.filename == filename,
+        )
+    ).scalar_one_or_none()
 
 
 def import_default_instrument(imported_by: User | None = None) -> InstrumentVersion | None:

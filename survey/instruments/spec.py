@@ -192,6 +192,8 @@ class InstrumentSpec:
     identifying_kept: tuple[str, ...] = ()
     # Groups inside sections and repeats (a section is a top-level group), in document order.
     groups: tuple[Group, ...] = ()
+    # CSV attachments pulldata() reads, by file name without '.csv': rows of column → text.
+    lookup_tables: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
 
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
@@ -312,4 +314,7 @@ class InstrumentSpec:
             identifying_kept=tuple(data.get("identifying_kept", ())),
             titles=dict(data.get("titles", {})),
             groups=tuple(Group(**g) for g in data.get("groups", ())),
+            lookup_tables={
+                name: tuple(rows) for name, rows in data.get("lookup_tables", {}).items()
+            },
         )

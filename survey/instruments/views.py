@@ -34,6 +34,7 @@ def index() -> Any:
                 current_user._get_current_object(),
                 keep=form.kept(),
                 confirm_changes=form.confirm_changes.data,
+                attachments=form.attachment_files(),
             )
             db.session.commit()
         except InstrumentImportError as error:

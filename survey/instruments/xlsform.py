@@ -26,6 +26,7 @@ from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
+from survey.instruments import attachments as form_files
 from survey.instruments import expressions, piping
 from survey.instruments.archive import ArchiveRefused, check_workbook_archive
 from survey.instruments.languages import language_code
@@ -165,6 +166,8 @@ class ImportedForm:
     spec: InstrumentSpec
     xform: str
     warnings: list[str] = field(default_factory=list)
+    # The form's attachments (and the itemsets.csv of select_one_external), by file name.
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,6 +187,9 @@ class _Locations:
     keys: dict[str, set[str]] = field(default_factory=lambda: {"item": set(), "group": set()})
     groups: list[Group] = field(default_factory=list)
     duplicate_found: bool = False
+    attachments: Mapping[str, bytes] = field(default_factory=dict)
+    default_language: str = "en"
+    media_confirmed: bool = True
 
     def at(self, name: str, column: str | None = None) -> str:
         """Where a name sits, in the current locale's words ("Sheet 'survey', row 5, …")."""
@@ -230,12 +236,20 @@ def form_id_from_filename(filename: str) -> str:
     return stem[:100] or "form"
 
 
-def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
+def load_xlsform(
+    data: bytes,
+    filename: str = "form.xlsx",
+    attachments: Mapping[str, bytes] | None = None,
+    *,
+    media_confirmed: bool = True,
+) -> ImportedForm:
     """Parse XLSForm bytes into a spec; raise InstrumentImportError naming sheet, row, column.
 
     The workbook is read by pyxform (never re-saved, so formula cells keep their cached values),
     and the instrument is built from pyxform's normalised result. Every problem found, pyxform's
-    and ours, is reported in one pass.
+    and ours, is reported in one pass. `attachments` are the form's files by name (CSV, GeoJSON,
+    XML, media): choices from files and pulldata() read them. Without `media_confirmed` (the
+    admin's confirmation at import), photo, audio, video and file questions are refused.
     """
     if not data:
         raise InstrumentImportError([_("The file is empty.")])
@@ -255,7 +269,7 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
             check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
         except ArchiveRefused as error:
             raise InstrumentImportError([str(error)]) from None
-    locations = _Locations()
+    locations = _Locations(attachments=dict(attachments or {}), media_confirmed=media_confirmed)
     try:
         with _quiet():
             workbook = get_xlsform(io.BytesIO(data), file_type=file_type)
@@ -310,8 +324,11 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
             )
         )
         raise InstrumentImportError(locations.problems) from error
+    generated = _add_external_choices(survey, workbook)
     spec = _build_spec(survey, locations)
+    spec = _add_file_choices(spec, locations)
     _check_expressions(spec, locations)
+    spec = _add_lookup_tables(spec, locations)
     if locations.extra_sheets:
         spec = dataclasses.replace(
             spec,
@@ -336,7 +353,150 @@ def load_xlsform(data: bytes, filename: str = "form.xlsx") -> ImportedForm:
                 version=generated_version,
             )
         )
-    return ImportedForm(spec=spec, xform=xform, warnings=warnings_out)
+    return ImportedForm(
+        spec=spec, xform=xform, warnings=warnings_out, files={**locations.attachments, **generated}
+    )
+
+
+def _add_external_choices(survey: dict[str, Any], workbook: DefinitionData) -> dict[str, bytes]:
+    """Lists of the external_choices sheet join the choices (select_one_external reads them);
+    ODK clients read them from itemsets.csv, written here as pyxform's command writes it."""
+    rows = [
+        {
+            ("list_name" if str(k).strip().lower() in {"list name", "list_name"} else k): v
+            for k, v in row.items()
+        }
+        for row in workbook.external_choices or []
+    ]
+    rows = [row for row in rows if _cell_text(row.get("list_name")) and _cell_text(row.get("name"))]
+    if not rows:
+        return {}
+    choices = survey.setdefault("choices", {})
+    external: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        item = {k: v for k, v in row.items() if k != "list_name" and v is not None}
+        external.setdefault(_cell_text(row["list_name"]), []).append(item)
+    for list_name, items in external.items():
+        choices.setdefault(list_name, items)
+    return {"itemsets.csv": form_files.itemsets_csv(rows)}
+
+
+def _file_of(question: Question) -> str | None:
+    """The attachment a select_*_from_file question reads its choices from."""
+    if question.type in {"select_one", "select_multiple"} and "." in (question.choice_list or ""):
+        return question.choice_list
+    return None
+
+
+def _add_file_choices(spec: InstrumentSpec, locations: _Locations) -> InstrumentSpec:
+    """Read the choices of select_*_from_file questions from their attachments."""
+    added: dict[str, tuple[Choice, ...]] = {}
+    for question in spec.iter_questions():
+        name = _file_of(question)
+        if name is None or name in added:
+            continue
+        data = locations.attachments.get(name)
+        added[name] = ()  # reported once, here, not again as a list missing from 'choices'
+        if data is None:
+            locations.problems.append(
+                _(
+                    "%(where)s: the choices of '%(question)s' come from the file '%(file)s', "
+                    "which was not uploaded with the form. Import a .zip holding the workbook "
+                    "and its files, or add the file beside the workbook.",
+                    where=locations.at(question.name, "type"),
+                    question=question.name,
+                    file=name,
+                )
+            )
+            continue
+        try:
+            added[name] = form_files.choices_from_file(
+                name, data, question.parameters, locations.default_language
+            )
+        except form_files.AttachmentError as error:
+            locations.problems.append(f"{locations.at(question.name, 'type')}: '{name}': {error}")
+    if not added:
+        return spec
+    return dataclasses.replace(spec, choices={**spec.choices, **added})
+
+
+def _pulldata_files(text: str | None, *, choice_filter: bool = False) -> set[str]:
+    """The files pulldata() calls of an expression read (their first argument, a string)."""
+    if not text or "pulldata" not in text:
+        return set()
+    try:
+        node = expressions.parse(text, choice_filter=choice_filter)
+    except expressions.ExpressionError:
+        return set()  # reported where the expression is checked
+    return expressions.pulldata_files(node)
+
+
+def _shown_pulldata_files(texts: Iterable[Mapping[str, str]]) -> set[str]:
+    """The files the answers shown in labels, hints and messages read with pulldata()."""
+    found: set[str] = set()
+    for text in (t for by_language in texts for t in by_language.values()):
+        if "pulldata" not in text:
+            continue
+        try:
+            nodes = piping.nodes(text)
+        except expressions.ExpressionError:
+            continue  # reported where the texts are checked
+        for node in nodes:
+            found |= expressions.pulldata_files(node)
+    return found
+
+
+def _pulldata_uses(spec: InstrumentSpec) -> Iterator[tuple[str, str, set[str]]]:
+    """(name, column, files) of every place of the form whose expressions call pulldata()."""
+    for section in spec.sections:
+        yield section.name, "relevant", _pulldata_files(section.relevant)
+        yield section.name, "label", _shown_pulldata_files([section.labels])
+    for group in spec.groups:
+        yield group.name, "label", _shown_pulldata_files([group.labels, group.hints])
+    for repeat in spec.iter_repeats():
+        yield repeat.name, "relevant", _pulldata_files(repeat.relevant)
+        yield repeat.name, "repeat_count", _pulldata_files(repeat.repeat_count)
+        yield repeat.name, "label", _shown_pulldata_files([repeat.labels, repeat.hints])
+    for question in spec.iter_questions():
+        for column in ("calculation", "relevant", "constraint", "default"):
+            yield question.name, column, _pulldata_files(getattr(question, column))
+        filter_files = _pulldata_files(question.choice_filter, choice_filter=True)
+        yield question.name, "choice_filter", filter_files
+        texts = [
+            question.labels,
+            question.hints,
+            question.required_messages,
+            question.constraint_messages,
+        ]
+        yield question.name, "label", _shown_pulldata_files(texts)
+
+
+def _add_lookup_tables(spec: InstrumentSpec, locations: _Locations) -> InstrumentSpec:
+    """Put the CSV tables pulldata() reads into the spec (by file name without .csv)."""
+    tables: dict[str, tuple[dict[str, str], ...]] = {}
+    for name, column, files in _pulldata_uses(spec):
+        for stem in sorted(files - tables.keys()):
+            data = locations.attachments.get(f"{stem}.csv")
+            if data is None:
+                locations.problems.append(
+                    _(
+                        "%(where)s: pulldata() reads the file '%(file)s', which was not uploaded "
+                        "with the form. Import a .zip holding the workbook and its files, or add "
+                        "the file beside the workbook.",
+                        where=locations.at(name, column),
+                        file=f"{stem}.csv",
+                    )
+                )
+                tables[stem] = ()  # reported once
+                continue
+            try:
+                tables[stem] = tuple(form_files.csv_rows(data))
+            except form_files.AttachmentError as error:
+                locations.problems.append(f"{locations.at(name, column)}: '{stem}.csv': {error}")
+                tables[stem] = ()
+    if not tables:
+        return spec
+    return dataclasses.replace(spec, lookup_tables=tables)
 
 
 def _one_line(text: str) -> str:
@@ -602,6 +762,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
     default_language = language_code(str(survey.get("default_language") or "en"))
     if default_language == "default":
         default_language = "en"
+    locations.default_language = default_language
     languages: list[str] = []
 
     def texts(value: Any) -> dict[str, str]:
@@ -657,11 +818,23 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         listed = ", ".join(f"'{q.name}' (row {q.row})" for q in media)
         locations.problems.append(
             _(
-                "%(where)s: photo, audio, video and file questions (%(listed)s) collect data that "
-                "can identify people, and Birge does not accept uploads yet. Remove these "
-                "questions to import the form.",
+                "%(where)s: background audio recording and OpenStreetMap questions (%(listed)s) "
+                "are not supported: a web form cannot record in the background, and OSM tags "
+                "need ODK Collect's map editor. Remove these questions to import the form.",
                 where=workbook_place("survey", column="type"),
                 listed=listed,
+            )
+        )
+    uploads = [q for q in _iter_all(sections) if q.type in {"image", "audio", "video", "file"}]
+    if uploads and not locations.media_confirmed:
+        locations.problems.append(
+            _(
+                "%(where)s: the questions %(names)s collect pictures, sound, video or files, "
+                "which can identify people. Confirm that this form must collect them (the "
+                "box about photos, audio, video and files on the import page, --keep media "
+                "on the command line), or remove these questions.",
+                where=workbook_place("survey", column="type"),
+                names=", ".join(f"'{q.name}' (row {q.row})" for q in uploads),
             )
         )
     if sum(1 for _ in _iter_all(sections)) > MAX_QUESTIONS:
@@ -917,17 +1090,9 @@ def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     raw = str(node.get("type", ""))
     name = str(node.get("name", ""))
     described = QUESTION_TYPE_DICT.get(raw)
-    itemset = str(node.get("itemset") or "")
     if raw == "select one external":
-        locations.problems.append(
-            _(
-                "%(where)s: select_one_external reads its choices from the external_choices sheet "
-                "through a CSV attachment (itemsets.csv); form attachments are not imported by "
-                "Birge yet. Use select_one with a choice_filter instead.",
-                where=locations.at(name, "type"),
-            )
-        )
-        return None
+        # The web form shows it as a select_one of the external_choices list (itemset).
+        return "select_one"
     if described is None:
         locations.problems.append(
             _(
@@ -940,23 +1105,16 @@ def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     control = described.get("control") or {}
     bind = described.get("bind") or {}
     tag = control.get("tag")
-    if "." in itemset and tag in {"select1", "select"}:
-        locations.problems.append(
-            _(
-                "%(where)s: the choices of '%(name)s' come from the file '%(file)s', a form "
-                "attachment; attachments are not imported by Birge yet.",
-                where=locations.at(name, "type"),
-                name=name,
-                file=itemset,
-            )
-        )
-        return None
     preload = bind.get("jr:preloadParams")
     if preload:
         return PRELOAD_TYPES.get(str(preload))
     if raw == "audit":
         return "audit"
-    if tag == "upload" or raw == "background-audio":
+    if tag == "upload":
+        # image, audio, video, file (and their aliases: photo, q picture, ...) by media type.
+        kind = str(control.get("mediatype", "")).split("/", 1)[0]
+        return {"application": "file"}.get(kind, kind) if kind != "osm" else "media"
+    if raw == "background-audio":
         return "media"
     if tag == "action" or raw == "background-geopoint":
         return "start_geopoint"

@@ -79,6 +79,7 @@ def world(app, create_user, create_instrument, survey_round):
         "user_id": users["volunteer"].id,
         "device_id": 1,
         "token": "not-a-device-token",
+        "filename": "itemsets.csv",  # also a file name no submission has
     }
 
 

@@ -11,7 +11,8 @@
  *          entries: name => [JSON value per repeat entry] (indexed-repeat), position: number of
  *          the repeat entry (position(..)), choiceRows: list => [{name, label, ...}]
  *          (instance()), choiceLabel: (question, code) => label (jr:choice-name),
- *          now: {datetime: [ms, offset]} (optional; defaults to the device's clock)}
+ *          now: {datetime: [ms, offset]} (optional; defaults to the device's clock),
+ *          tables: {file without '.csv': [{column: text}]} (pulldata(); optional)}
  *
  * Values inside the evaluator are strings, numbers, booleans, BDate (days since 1970-01-01) and
  * NodeSet; decode()/encode() convert from/to the shared JSON value format.
@@ -311,6 +312,9 @@
       return toStr(had) !== '' ? had : ev(x[0], ctx);
     }
     if (n.f === 'today') return today(ctx);
+    if (n.f === 'pulldata') {
+      return pulldata(ctx, ev(x[0], ctx), ev(x[1], ctx), ev(x[2], ctx), ev(x[3], ctx));
+    }
     if (n.f === 'now') return now(ctx);
     if (n.f === 'current') return decode(ctx.current);
     if (n.f === 'position') return ctx.focus ? ctx.focus[1] : 1;
@@ -343,6 +347,16 @@
   }
 
   // -- functions
+  // pulldata('file', 'column', 'key column', key): the first matching row of a CSV attachment.
+  function pulldata(ctx, table, column, key, value) {
+    var rows = (ctx.tables || {})[toStr(table).replace(/\.csv$/, '')] || [];
+    var wanted = toStr(value), keyColumn = toStr(key), name = toStr(column);
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i][keyColumn] === wanted) return rows[i][name] === undefined ? '' : rows[i][name];
+    }
+    return '';
+  }
+
   function splitWs(s) { return s.split(WS).filter(function (t) { return t !== ''; }); }
 
   function tokens(v) {

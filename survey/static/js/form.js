@@ -70,6 +70,16 @@
       if (!picked.length) return { value: null };
       return { value: t === 'select_multiple' ? picked : picked[0] };
     }
+    if (t === 'rank') { // one drop-down per position: the codes in the volunteer's order
+      const selects = block.querySelectorAll('select');
+      const codes = Array.from(selects).map((s) => s.value.normalize('NFC').trim())
+        .filter(Boolean);
+      if (!codes.length) return { value: null };
+      if (codes.length !== selects.length || new Set(codes).size !== codes.length) {
+        return { value: null, typeError: words.rank };
+      }
+      return { value: codes };
+    }
     const input = block.querySelector('input, textarea');
     const text = input ? input.value.normalize('NFC').trim() : '';
     if (!text) return { value: null };
@@ -106,7 +116,7 @@
   // number (kept on its lookup), each entry's answers, the choice lists and their labels.
   function context(lookup, current, choice) {
     return {
-      lookup: lookup, current: current, choice: choice, today: model.today,
+      lookup: lookup, current: current, choice: choice, today: model.today, tables: model.tables,
       position: lookup.position || 1,
       entries: (name) => {
         const q = Q[name];

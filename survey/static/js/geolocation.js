@@ -25,7 +25,9 @@
           if (status) status.textContent = "± " + Math.round(c.accuracy || 0) + " m";
         },
         function (error) {
-          if (status) status.textContent = error.message;
+          // The browser's own message is in its language, not the volunteer's.
+          var denied = error.code === error.PERMISSION_DENIED;
+          if (status) status.textContent = denied ? button.dataset.denied : button.dataset.failed;
         },
         { enableHighAccuracy: true, timeout: 30000, maximumAge: 0 }
       );

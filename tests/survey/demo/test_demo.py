@@ -17,6 +17,8 @@ from survey.collection.services import answers_digest, valid_instance_id
 from survey.extensions import db
 from survey.instruments.rules import evaluate_answers
 from survey.instruments.services import spec_for
+from survey.instruments.xlsform import load_xlsform
+from tests.factories import xlsform_bytes
 
 TODAY = dt.date.today()
 
@@ -252,3 +254,29 @@ def test_cli_needs_a_round(runner: Any, default_instrument: Any) -> None:
     result = runner.invoke(main, ["demo-data", "--n", "5", "--seed", "1"])
     assert result.exit_code != 0
     assert "No survey round has started" in result.output
+
+
+PULLDATA_SURVEY = [
+    ["type", "name", "label", "required", "constraint", "calculation"],
+    ["select_one village", "village", "Village", "yes", "", ""],
+    ["calculate", "population", "", "", "",
+     "pulldata('villages', 'population', 'name', ${village})"],
+    ["integer", "households", "Households", "yes",
+     ". >= 1 and . <= pulldata('villages', 'population', 'name', ${village})", ""],
+]  # fmt: skip
+
+
+def test_demo_answers_read_the_forms_csv_attachments() -> None:
+    """pulldata() in the demo walk reads the form's tables, as the rules that check it do."""
+    data = xlsform_bytes(
+        PULLDATA_SURVEY,
+        [["list_name", "name", "label"], ["village", "aul", "Aul"], ["village", "kent", "Kent"]],
+        {"form_id": "pulldata_demo", "version": "1"},
+    )
+    villages = b"name,population\naul,3\nkent,450\n"
+    spec = load_xlsform(data, "pulldata_demo.xlsx", {"villages.csv": villages}).spec
+    answers = sample(spec, 20)
+    for one in answers:
+        assert_stored_unchanged(spec, one)
+        assert one["population"] == {"aul": "3", "kent": "450"}[one["village"]]
+    assert any(one["village"] == "aul" for one in answers)

@@ -7,6 +7,7 @@ corpus/known_gaps.csv and run as strict xfails, so that each importer fix shrink
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import subprocess
@@ -27,6 +28,7 @@ from tests.survey.instruments.corpus.survey_corpus import (
     CORPUS,
     MANIFEST_COLUMNS,
     Conversion,
+    attachments_of,
     birge_check,
     corpus_forms,
     describe,
@@ -229,7 +231,13 @@ def test_features_are_read_from_the_workbook() -> None:
 def test_birge_handles_the_form_as_issue_9_requires(form: str, app: Flask) -> None:
     from survey.instruments.services import import_instrument
 
-    problem = birge_check(form, MANIFEST[form], import_instrument)
+    files = attachments_of(form)
+    problem = birge_check(
+        form,
+        MANIFEST[form],
+        # The admin confirms the photos, audio and files the form collects (issue 9, part 6).
+        lambda data, name: import_instrument(data, name, attachments=files, keep=("media",)),
+    )
     assert problem is None, problem
 
 
@@ -292,10 +300,33 @@ class CompleteInterview:
             def entries(self, repeat: Any, state: Any) -> int:
                 return 2
 
+            def media(self, question: Any, state: Any) -> Any:
+                return MEDIA_SAMPLES[question.type][0]
+
         return Profile()
 
 
-def _posted(value: Any) -> Any:
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "olive").save(out, "PNG")
+    return out.getvalue()
+
+
+# What a volunteer uploads for each media type (the form's own file names are the server's).
+MEDIA_SAMPLES = {
+    "image": ("sample.png", _png()),
+    "audio": ("sample.mp3", b"ID3 sample"),
+    "video": ("sample.mp4", b"\x00\x00\x00\x18ftypmp42"),
+    "file": ("sample.pdf", b"%PDF-1.4 sample"),
+}
+
+
+def _posted(value: Any, question: Any = None) -> Any:
+    if question is not None and question.type in MEDIA_SAMPLES:
+        name, content = MEDIA_SAMPLES[question.type]
+        return (io.BytesIO(content), name)
     if isinstance(value, list):
         return [str(v) for v in value]
     return str(value)
@@ -304,14 +335,15 @@ def _posted(value: Any) -> Any:
 def web_form_data(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
     """The answers as the web form posts them (repeat entries as name-index-question)."""
     data: dict[str, Any] = {}
+    questions = spec.questions_by_name
     for name, value in answers.items():
         if name in spec.repeats_by_name:
             for index, entry in enumerate(value):
                 data[f"{name}-{index}-_entry"] = "1"
                 for child, child_value in entry.items():
-                    data[f"{name}-{index}-{child}"] = _posted(child_value)
+                    data[f"{name}-{index}-{child}"] = _posted(child_value, questions.get(child))
         else:
-            data[name] = _posted(value)
+            data[name] = _posted(value, questions.get(name))
     return data
 
 
@@ -340,7 +372,9 @@ def test_birge_fills_the_form_and_exports_the_answers(
     from survey.instruments.services import import_instrument, spec_for
 
     path = CORPUS / form
-    version, _summary = import_instrument(path.read_bytes(), path.name)
+    version, _summary = import_instrument(
+        path.read_bytes(), path.name, attachments=attachments_of(form), keep=("media",)
+    )
     db.session.commit()
     spec = spec_for(version)
     answers = generate_answers(spec, random.Random(form), profile=CompleteInterview())
@@ -384,6 +418,11 @@ def test_birge_fills_the_form_and_exports_the_answers(
         if question.type == "select_multiple":
             for code in value:
                 assert row.get(f"{name}/{code}") in ("true", "1", "True"), (name, code)
+        elif question.type in MEDIA_SAMPLES:
+            # Photos and files stay on the server: the export has no column for them.
+            assert name not in row, (name, row.get(name))
+        elif question.type == "rank":
+            assert row.get(name) == " ".join(value), (name, value, row.get(name))
         elif question.type in LOCATION_TYPES:
             # Stored on the ~1 km grid: the admin did not confirm precise locations.
             expected = coarsened_location(parser_for(question)(value))

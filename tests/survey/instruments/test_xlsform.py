@@ -380,9 +380,9 @@ def test_language_codes(name: str, expected: str) -> None:
     ("rows", "choices", "fragment"),
     [
         (
-            [["type", "name", "label"], ["text", "a", "A"], ["image", "photo", "Photo"]],
+            [["type", "name", "label"], ["text", "a", "A"], ["background-audio", "rec", ""]],
             None,
-            "photo, audio, video and file questions ('photo' (row 3))",
+            "background audio recording and OpenStreetMap questions ('rec' (row 3))",
         ),
         (
             [

@@ -184,7 +184,11 @@ def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     with app.app_context():
         form = xlsform.load_xlsform(instrument_services.DEFAULT_INSTRUMENT.read_bytes())
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(instrument_services, "load_xlsform", lambda data, filename="": form)
+            patch.setattr(
+                instrument_services,
+                "load_xlsform",
+                lambda data, filename="", attachments=None, **_options: form,
+            )
             version = instrument_services.import_default_instrument()
         survey_round = create_round("2025", dt.date(2024, 9, 1), dt.date(2025, 3, 1))
         db.session.commit()

@@ -1,0 +1,306 @@
+"""Photo, audio, video and file questions (issue 9, parts 2 and 6): confirmed at import, uploaded
+over the web form (without JavaScript too) and over OpenRosa, pictures stripped of EXIF and GPS,
+kept on the server only, deleted by withdrawal."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+import zipfile
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from survey.collection.models import Submission, SubmissionMedia
+from survey.extensions import db
+from survey.instruments.xlsform import InstrumentImportError
+from tests.factories import PASSWORD, xlsform_bytes
+from tests.survey.collection.test_openrosa import collect_submission
+
+pytestmark = pytest.mark.sqlite_only
+
+HTTPS = "https://localhost"
+SURVEY = [
+    ["type", "name", "label", "appearance"],
+    ["text", "village", "Village", ""],
+    ["integer", "households", "Households", ""],
+    ["image", "photo", "Photo of the water point", ""],
+    ["image", "sign", "Signature", "signature"],
+    ["audio", "voice", "Recording", ""],
+]
+FORM = xlsform_bytes(SURVEY, settings={"form_id": "wells", "version": "1"})
+
+
+def photo_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG whose EXIF names a camera and a GPS position."""
+    picture = Image.new("RGB", size, "teal")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (43.0, 15.0, 0.0), 3: "E", 4: (76.0, 54.0, 0.0)}
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.fixture
+def version(app, survey_round) -> Any:
+    from survey.instruments.services import import_instrument
+
+    imported, summary = import_instrument(FORM, "wells.xlsx", keep=("media",))
+    db.session.commit()
+    assert any("Photos, audio, video and files (photo, sign, voice)" in line for line in summary)
+    return imported
+
+
+def stored_media() -> list[SubmissionMedia]:
+    return list(db.session.execute(select(SubmissionMedia)).scalars())
+
+
+def test_import_refuses_media_questions_unless_confirmed(app) -> None:
+    from survey.instruments.services import import_instrument
+
+    with pytest.raises(InstrumentImportError) as refused:
+        import_instrument(FORM, "wells.xlsx")
+    (problem,) = refused.value.problems
+    assert "Sheet 'survey', column 'type'" in problem
+    assert "'photo' (row 4), 'sign' (row 5), 'voice' (row 6)" in problem
+    assert "Confirm that this form must collect them" in problem
+
+
+def test_the_import_page_asks_for_the_confirmation(client, auth) -> None:
+    auth.login("admin")
+
+    def upload(**extra: str):
+        return client.post(
+            "/admin/instruments/",
+            data={"xlsform": (io.BytesIO(FORM), "wells.xlsx"), **extra},
+            content_type="multipart/form-data",
+        )
+
+    refused = upload()
+    assert refused.status_code == 422 and "can identify people" in refused.text
+    assert upload(keep_media="y").status_code == 302
+
+
+def test_web_upload_strips_exif_and_gps_and_stays_out_of_exports(client, auth, version) -> None:
+    auth.login("volunteer")
+    page = client.get(f"/collect/v/{version.id}")
+    assert 'enctype="multipart/form-data"' in page.text
+    assert "data-offline-form" not in page.text  # files are posted by the browser itself
+    assert 'type="file" name="photo"' in page.text and 'accept="image/*"' in page.text
+    original = photo_with_gps()
+    response = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "_started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "village": "Aul",
+            "households": "12",
+            "photo": (io.BytesIO(original), "IMG_2024_Aigerim.jpg", "image/jpeg"),
+            "voice": (io.BytesIO(b"ID3fake-mp3"), "voice.mp3", "audio/mpeg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text[:500]
+    submission = db.session.execute(select(Submission)).scalar_one()
+    (photo, voice) = sorted(stored_media(), key=lambda m: m.question)
+    assert submission.answers["photo"] == photo.filename
+    assert photo.filename.startswith("photo-") and photo.filename.endswith(".jpg")
+    assert "Aigerim" not in photo.filename  # the volunteer's file name is not kept
+    assert photo.data != original
+    cleaned = Image.open(io.BytesIO(photo.data))
+    assert cleaned.size == (64, 48)
+    assert not cleaned.getexif()  # no camera, no GPS
+    assert b"PhoneMaker" not in photo.data and b"Exif" not in photo.data
+    assert voice.data == b"ID3fake-mp3" and voice.content_type == "audio/mpeg"
+    auth.logout()
+
+    auth.login("admin")
+    export = client.post(
+        "/exports",
+        data={
+            "instrument": "wells",
+            "file_format": "csv",
+            "values": "codes",
+            "language": "en",
+            "survey_round": "",
+            "statuses": ["pending", "approved"],
+        },
+    )
+    body = export.get_data()
+    export.close()
+    assert export.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    assert not any(name.endswith((".jpg", ".mp3", ".png")) for name in archive.namelist())
+    assert photo.data not in body
+    rows = list(csv.DictReader(io.StringIO(archive.read("respondents.csv").decode("utf-8-sig"))))
+    assert rows[0]["village"] == "Aul"
+    assert not {"photo", "sign", "voice"} & set(rows[0])  # not even the stored file's name
+
+
+@pytest.mark.app_config({"MEDIA_MAX_BYTES": 2000})
+def test_an_oversize_upload_is_refused_and_the_other_answers_stay(client, auth, version) -> None:
+    auth.login("volunteer")
+    response = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "village": "Kent",
+            "households": "7",
+            "photo": (io.BytesIO(b"\xff\xd8" + b"0" * 5000), "big.jpg", "image/jpeg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "The file is larger than 1.95 kB" in response.text and "your other answers are kept" in (
+        response.text
+    )
+    assert 'value="Kent"' in response.text and 'value="7"' in response.text
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
+    not_a_picture = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "village": "Kent",
+            "photo": (io.BytesIO(b"GIF89a-not-really"), "x.gif", "image/gif"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert not_a_picture.status_code == 422
+    assert "not a picture" in not_a_picture.text
+
+
+def send(client, document: bytes, files: dict[str, bytes]):
+    data: dict[str, Any] = {
+        "xml_submission_file": (io.BytesIO(document), "submission.xml", "text/xml")
+    }
+    for name, content in files.items():
+        data[name] = (io.BytesIO(content), name, "application/octet-stream")
+    return client.post(
+        "/submission",
+        data=data,
+        content_type="multipart/form-data",
+        auth=("volunteer", PASSWORD),
+        headers={"X-OpenRosa-Version": "1.0"},
+        base_url=HTTPS,
+    )
+
+
+def test_openrosa_submission_with_attachments_and_withdrawal(client, create_user, version) -> None:
+    from survey.collection.review import withdraw_submission
+
+    create_user("volunteer", "volunteer")
+    xform = version.xform.encode()
+    values = {"village": "Aul", "households": "3", "photo": "1700000000.jpg"}
+    document = collect_submission(xform, values, instanceID=f"uuid:{uuid.uuid4()}")
+    missing = send(client, document, {})
+    assert missing.status_code == 400 and "the file 1700000000.jpg was not sent" in missing.text
+    extra = send(client, document, {"1700000000.jpg": photo_with_gps(), "other.jpg": b"x"})
+    assert extra.status_code == 400 and "no attachments called other.jpg" in extra.text
+    saved = send(client, document, {"1700000000.jpg": photo_with_gps((4000, 3000))})
+    assert saved.status_code == 201, saved.text
+    (photo,) = stored_media()
+    picture = Image.open(io.BytesIO(photo.data))
+    assert max(picture.size) == 2048 and not picture.getexif()
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers["photo"] == photo.filename
+    assert send(client, document, {"1700000000.jpg": photo_with_gps((4000, 3000))}).status_code == (
+        201
+    )  # a resend is acknowledged, nothing stored twice
+    assert len(stored_media()) == 1
+
+    withdraw_submission(submission)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.execute(select(func.count()).select_from(SubmissionMedia)).scalar() == 0
+
+
+def test_a_lost_upload_is_asked_again_and_a_correction_keeps_the_files(
+    client, auth, version
+) -> None:
+    auth.login("volunteer")
+    instance = f"uuid:{uuid.uuid4()}"
+    base = {"_instance_id": instance, "village": "Aul", "households": "2"}
+    # A name typed instead of a file (or a file lost with an earlier error) is asked for again.
+    forged = client.post(
+        f"/collect/v/{version.id}",
+        data={**base, "photo": "photo-0123456789abcdef0123.jpg"},
+        content_type="multipart/form-data",
+    )
+    assert forged.status_code == 422
+    assert "The file did not arrive with the interview: choose it again." in forged.text
+    assert 'type="file" name="photo"' in forged.text
+    saved = client.post(
+        f"/collect/v/{version.id}",
+        data={**base, "photo": (io.BytesIO(photo_with_gps()), "p.jpg", "image/jpeg")},
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302
+    submission = db.session.execute(select(Submission)).scalar_one()
+    stored = submission.answers["photo"]
+    shown = client.get(f"/submissions/{submission.id}")
+    link = f"/submissions/{submission.id}/media/{stored}"
+    assert link in shown.text
+    download = client.get(link)
+    assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
+    assert download.data == stored_media()[0].data
+    from survey.users.models import AuditEntry
+
+    (viewed,) = db.session.execute(
+        select(AuditEntry).where(AuditEntry.action == "submission_media_viewed")
+    ).scalars()
+    assert viewed.details == {"file": stored}
+    page = client.get(f"/submissions/{submission.id}/correct")
+    assert f'type="hidden" name="photo" value="{stored}"' in page.text
+    corrected = client.post(
+        f"/submissions/{submission.id}/correct",
+        data={**base, "households": "3", "_reason": "typo"},
+        content_type="multipart/form-data",
+    )
+    assert corrected.status_code == 302, corrected.text[:300]
+    db.session.expire_all()
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers["households"] == 3
+    assert submission.answers["photo"] == stored  # the photo stays, though not posted again
+    assert [m.filename for m in stored_media()] == [stored]
+
+
+def test_the_media_refusal_comes_in_the_same_pass_as_other_problems(app) -> None:
+    from survey.instruments.services import import_instrument
+
+    broken = xlsform_bytes(
+        [
+            ["type", "name", "label", "relevant"],
+            ["image", "photo", "Photo", ""],
+            ["text", "t", "T", "frobnicate() = 1"],
+        ]
+    )
+    with pytest.raises(InstrumentImportError) as refused:
+        import_instrument(broken, "wells.xlsx")
+    problems = " ".join(refused.value.problems)
+    assert "row 3, column 'relevant': Unknown function 'frobnicate()'" in problems
+    assert "Confirm that this form must collect them" in problems
+
+
+def test_a_split_submission_is_refused_with_the_reason(client, create_user, version) -> None:
+    create_user("volunteer", "volunteer")
+    document = collect_submission(
+        version.xform.encode(), {"village": "Aul"}, instanceID=f"uuid:{uuid.uuid4()}"
+    )
+    response = client.post(
+        "/submission",
+        data={
+            "xml_submission_file": (io.BytesIO(document), "submission.xml", "text/xml"),
+            "*isIncomplete*": "yes",
+        },
+        content_type="multipart/form-data",
+        auth=("volunteer", PASSWORD),
+        base_url=HTTPS,
+    )
+    assert response.status_code == 413
+    assert "larger than this server accepts in one request" in response.text
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
