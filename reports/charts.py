@@ -14,9 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-import matplotlib
-from matplotlib.figure import Figure
-
 from reports import formatting
 
 BAR_COLOUR = "#2f4b7c"
@@ -71,6 +68,10 @@ def bar_chart_svg(
     Values are written as reports.formatting writes them in `language` (the text beside the
     chart uses the same functions): shares 0–1 as per cents, else counts (`whole`) or decimals.
     """
+    # Imported here: matplotlib takes about a second to load, and most processes that know
+    # about bars (the dashboards' page models, the CLI) never draw one.
+    import matplotlib
+
     with matplotlib.rc_context(RC):
         return _draw(
             bars, title, description, percent, suppressed_text, width_inches, language, whole
@@ -95,6 +96,8 @@ def _draw(
     language: str,
     whole: bool,
 ) -> str:
+    from matplotlib.figure import Figure
+
     height = 0.9 + 0.42 * max(1, len(bars))
     figure = Figure(figsize=(width_inches, height), dpi=100)
     axes = figure.add_subplot(1, 1, 1)

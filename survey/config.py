@@ -35,6 +35,9 @@ PUBLISH_PENDING = True
 # Whether advocates' dashboards and papers include synthetic demo interviews: only for a
 # training installation, never where real interviews are collected.
 PUBLISH_DEMO = False
+# Advocates' publications (protected cubes) kept on disk beside the snapshot, one file per data
+# state and settings, shared by every process (survey/dashboards/cube_store.py).
+PUBLICATION_FILES = True
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True

@@ -258,7 +258,7 @@ def _share_columns(
     )
     low[np.isnan(estimate.reshape(-1))] = np.nan
     high[np.isnan(estimate.reshape(-1))] = np.nan
-    dnk, pnta, missing = (np.repeat(block.sum(mask), size) for mask in status)
+    dnk, pnta, missing = (np.repeat(counts, size) for counts in block.count_masks(status))
     n = np.repeat(sums.n, size)
     return {
         "group_var": np.repeat(np.array([block.variable] * block.size, dtype=object), size),
@@ -406,7 +406,7 @@ def _centre_columns(
     status: tuple[Mask, Mask, Mask],
 ) -> dict[str, np.ndarray]:
     """Output columns of a mean or median block (count is NaN: there is no numerator)."""
-    dnk, pnta, missing = (block.sum(mask) for mask in status)
+    dnk, pnta, missing = block.count_masks(status)
     return {
         "group_var": np.array([block.variable] * block.size, dtype=object),
         "group": np.array(block.labels, dtype=object),
@@ -856,7 +856,9 @@ def rank_points(
             low, high, effective = _design_mean_bounds(
                 arrays, block, scores, valid, centre, spread, confidence
             )
-        dnk, pnta, missing = (np.repeat(block.sum(mask), size) for mask in ranked.status)
+        dnk, pnta, missing = (
+            np.repeat(counts, size) for counts in block.count_masks(ranked.status)
+        )
         out = {
             "group_var": np.repeat(np.array([block.variable] * block.size, dtype=object), size),
             "group": np.repeat(np.array(block.labels, dtype=object), size),

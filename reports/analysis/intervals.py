@@ -7,26 +7,34 @@ many groups at once, a vectorised twin working on numpy arrays.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from reports.analysis.errors import AnalysisError
 
 FloatArray = NDArray[np.float64]
 
 
+def _stats() -> Any:
+    """scipy.stats, loaded on first use: about a second that processes reading a kept
+    publication never need to pay."""
+    from scipy import stats
+
+    return stats
+
+
 def critical_z(confidence: float) -> float:
     """The two-sided standard normal quantile for a confidence level such as 0.95."""
     _check_confidence(confidence)
-    return float(stats.norm.isf((1.0 - confidence) / 2.0))
+    return float(_stats().norm.isf((1.0 - confidence) / 2.0))
 
 
 def critical_t(confidence: float, degrees_of_freedom: float) -> float:
     """The two-sided t quantile for a confidence level and degrees of freedom."""
     _check_confidence(confidence)
-    return float(stats.t.isf((1.0 - confidence) / 2.0, degrees_of_freedom))
+    return float(_stats().t.isf((1.0 - confidence) / 2.0, degrees_of_freedom))
 
 
 def _check_confidence(confidence: float) -> None:
@@ -114,7 +122,7 @@ def t_bounds(
     )
     ok = (size > 1) & np.isfinite(centre) & np.isfinite(var)
     dof = np.where(ok, size - 1.0, 1.0)
-    half = stats.t.isf((1.0 - confidence) / 2.0, dof) * np.sqrt(np.where(ok, var, 0.0) / dof)
+    half = _stats().t.isf((1.0 - confidence) / 2.0, dof) * np.sqrt(np.where(ok, var, 0.0) / dof)
     return np.where(ok, centre - half, np.nan), np.where(ok, centre + half, np.nan)
 
 
@@ -155,8 +163,8 @@ def median_ranks(
     sizes = np.asarray(n, dtype=np.int64)
     tail = (1.0 - confidence) / 2.0
     safe = np.maximum(sizes, 1)
-    first = stats.binom.ppf(tail, safe, 0.5)  # smallest k with P(B ≤ k) ≥ tail
-    rank = np.where(stats.binom.cdf(first, safe, 0.5) <= tail, first, first - 1)
+    first = _stats().binom.ppf(tail, safe, 0.5)  # smallest k with P(B ≤ k) ≥ tail
+    rank = np.where(_stats().binom.cdf(first, safe, 0.5) <= tail, first, first - 1)
     exists = (sizes > 0) & (rank >= 0)
     return np.where(exists, rank, 0).astype(np.intp), exists
 

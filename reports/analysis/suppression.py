@@ -29,7 +29,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import null_space
 
 from reports.analysis.conditions import SPECIAL_CODES
 from reports.analysis.errors import AnalysisError
@@ -225,6 +224,8 @@ def _recoverable(mask: np.ndarray, lines: Sequence[np.ndarray]) -> list[int]:
         rows.append(row)
     if not rows:
         return []
+    from scipy.linalg import null_space  # loaded on first use, as scipy.stats is
+
     basis = null_space(np.vstack(rows))
     if basis.shape[1] == 0:
         return [int(entry) for entry in hidden]

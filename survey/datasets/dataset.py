@@ -91,6 +91,9 @@ class Dataset:
     descriptions: tuple[QuestionDescription, ...]
     specs: tuple[InstrumentSpec, ...]  # oldest first
     filters: DatasetFilters = field(default_factory=DatasetFilters)
+    # The snapshot parts the frames were read from (new names for every change of the
+    # instrument's submissions); empty when read from the answers' JSON.
+    source: tuple[str, ...] = ()
 
     @property
     def members(self) -> pd.DataFrame:
@@ -322,6 +325,7 @@ def _from_snapshot(
             descriptions=_descriptions(specs),
             specs=specs,
             filters=filters,
+            source=(str(snapshot.store.folder), *loaded.signature),
         )
         snapshot.stats["derived"] += 1
         if use_cache:

@@ -334,8 +334,8 @@ class Store:
             for t in entry.tables
         }
         for path in self.folder.iterdir():
-            if path.name in {MANIFEST, ".lock"} or path.name in named:
-                continue
+            if path.name in {MANIFEST, ".lock"} or path.name in named or path.is_dir():
+                continue  # folders hold what is kept beside the snapshot (publications)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
