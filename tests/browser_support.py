@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 PHONE = {"width": 360, "height": 740}
+playwright_api.expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
 def new_page(browser: Any, base: str, username: str, **options: Any) -> Any:
     """A phone-sized page, logged in through the real login form."""
     context = browser.new_context(viewport=PHONE, **options)
-    context.set_default_timeout(5000)
+    # The browser tests share two cores with the rest of the suite (Makefile): generous waits.
+    context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
