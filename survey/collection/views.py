@@ -30,6 +30,7 @@ from survey.collection.forms import (
     resize_repeat,
     show_errors,
     typed_answers,
+    upload_field_names,
     uploaded_media,
 )
 from survey.collection.models import Submission, SubmissionMedia
@@ -541,9 +542,9 @@ def correct(submission_id: int) -> Any:
             _apply_action(form, action)
         else:
             errors = reviewing.correction_problems(spec, outcome)
-            for media_file in uploaded_media(form, spec).values():
+            for field_name in upload_field_names(form, spec):
                 # A correction changes answers, not the photos and files kept with them.
-                errors.setdefault(media_file.question, []).append(
+                errors.setdefault(field_name, []).append(
                     _("A file cannot be replaced in a correction.")
                 )
             if not reason:

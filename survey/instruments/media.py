@@ -29,6 +29,9 @@ MEDIA_TYPES = ("image", "audio", "video", "file")
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 # Pictures are re-encoded at most 2048 px, so a phone's original (often 5 to 12 MB) is taken.
 DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024
+# A media question in a repeat (a photo per household member) is allowed this many files at
+# full size in one post; smaller files leave room for more entries.
+REPEAT_FILES = 5
 # What a form post carries besides its files (answers, token, hidden fields).
 FORM_FIELDS_ALLOWANCE = 1024 * 1024
 # Larger pictures are scaled down: enough for any survey photo, and a bound on memory.
@@ -99,12 +102,15 @@ def max_bytes(kind: str | None = None) -> int:
 
 
 def request_allowance(spec: Any) -> int:
-    """The request size a post of this form may need: each media question's file at its limit,
-    plus the other answers; 0 for a form without media questions."""
-    kinds = [q.type for q in spec.questions_by_name.values() if q.type in MEDIA_TYPES]
-    if not kinds:
-        return 0
-    return sum(max_bytes(kind) for kind in kinds) + FORM_FIELDS_ALLOWANCE
+    """The request size a post of this form may need: each media question's file at its limit
+    (REPEAT_FILES of them in a repeat), plus the other answers; 0 without media questions."""
+    in_repeats = {q.name for r in spec.repeats_by_name.values() for q in r.questions}
+    total = sum(
+        max_bytes(q.type) * (REPEAT_FILES if q.name in in_repeats else 1)
+        for q in spec.questions_by_name.values()
+        if q.type in MEDIA_TYPES
+    )
+    return total + FORM_FIELDS_ALLOWANCE if total else 0
 
 
 class CappedUpload:

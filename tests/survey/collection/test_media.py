@@ -411,3 +411,84 @@ def test_collect_sends_a_phone_sized_photo_under_the_announced_limit(
     saved.request.environ["wsgi.input"].close()
     assert saved.status_code == 201, saved.text
     assert len(stored_media()) == 1
+
+
+def test_a_correction_removing_a_repeat_entry_over_http_keeps_each_photo_with_its_entry(
+    client, auth, survey_round
+) -> None:
+    from survey.instruments.services import import_instrument
+
+    form = xlsform_bytes(
+        [
+            ["type", "name", "label"],
+            ["begin_repeat", "members", "Members"],
+            ["text", "who", "Who"],
+            ["image", "face", "Photo"],
+            ["end_repeat", "", ""],
+        ],
+        settings={"form_id": "members", "version": "1"},
+    )
+    imported, _summary = import_instrument(form, "members.xlsx", keep=("media",))
+    db.session.commit()
+    auth.login("volunteer")
+    instance = f"uuid:{uuid.uuid4()}"
+    saved = client.post(
+        f"/collect/v/{imported.id}",
+        data={
+            "_instance_id": instance,
+            "members-0-who": "A",
+            "members-0-face": (io.BytesIO(photo_with_gps((60, 40))), "a.jpg", "image/jpeg"),
+            "members-1-who": "B",
+            "members-1-face": (io.BytesIO(photo_with_gps((40, 60))), "b.jpg", "image/jpeg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302, saved.text[:500]
+    submission = db.session.execute(select(Submission)).scalar_one()
+    face_a, face_b = (entry["face"] for entry in submission.answers["members"])
+    assert face_a != face_b
+    base = {"_instance_id": instance, "_reason": "A is not a member"}
+    # Choosing a file in a correction is refused on its question, even a phone-sized one.
+    replaced = post_large(
+        client,
+        f"/submissions/{submission.id}/correct",
+        data={
+            **base,
+            "members-0-who": "B",
+            "members-0-face": (io.BytesIO(padded_photo(6 * 1024 * 1024)), "c.jpg", "image/jpeg"),
+        },
+    )
+    assert replaced.status_code == 422
+    assert "A file cannot be replaced in a correction." in replaced.text
+    corrected = client.post(
+        f"/submissions/{submission.id}/correct",
+        data={**base, "members-0-who": "B", "members-0-face": face_b},
+        content_type="multipart/form-data",
+    )
+    assert corrected.status_code == 302, corrected.text[:500]
+    db.session.expire_all()
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers["members"] == [{"who": "B", "face": face_b}]
+
+
+def test_the_request_allowance_counts_each_media_question_and_repeats_five_times(app) -> None:
+    from survey.instruments.media import request_allowance
+    from survey.instruments.xlsform import load_xlsform
+
+    megabyte = 1024 * 1024
+    spec = load_xlsform(
+        xlsform_bytes(
+            [
+                ["type", "name", "label"],
+                ["image", "p", "P"],
+                ["begin_repeat", "m", "M"],
+                ["begin_group", "g", "G"],
+                ["audio", "v", "V"],
+                ["end_group", "", ""],
+                ["end_repeat", "", ""],
+            ]
+        )
+    ).spec
+    assert request_allowance(spec) == (15 + 5 * 4 + 1) * megabyte
+    plain = load_xlsform(xlsform_bytes([["type", "name", "label"], ["text", "t", "T"]])).spec
+    assert request_allowance(plain) == 0
