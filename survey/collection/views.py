@@ -35,6 +35,7 @@ from survey.collection.forms import (
 )
 from survey.collection.models import Submission, SubmissionMedia
 from survey.collection.page import form_model, page_sections
+from survey.errors import render_error
 from survey.extensions import csrf, db
 from survey.i18n import current_language
 from survey.instruments import media as media_files
@@ -93,18 +94,28 @@ def start(form_id: str) -> Response:
     return redirect(url_for("collection.fill", version_id=version.id))
 
 
-def _accept_media_posts(spec: Any) -> None:
+def _accept_media_posts(spec: Any) -> Any:
     """Let a post of a form with media questions be as large as its files may be.
 
     Files are kept only up to their limit (media.capped_stream_factory), so a file too large
-    gets a message on its question and the answers come back; only a post of more than twice
-    the allowance is refused outright (the generic 413 page)."""
+    gets a message on its question and the answers come back. A post of more than twice the
+    allowance is not read at all; its answer (a page, or JSON for offline.js) says so."""
     allowance = media_files.request_allowance(spec)
     if request.method != "POST" or not allowance:
-        return
+        return None
     request.max_content_length = 2 * allowance
+    if (request.content_length or 0) > request.max_content_length:
+        message = _(
+            "Nothing was saved: the files chosen are together larger than %(size)s MB. Go back "
+            "(your browser usually keeps the answers typed) and choose smaller files.",
+            size=request.max_content_length // (1024 * 1024),
+        )
+        if _wants_json():
+            return _json_answer(SaveAnswer("invalid", 413, message))
+        return render_error(413, message)
     # Werkzeug asks the request for a file stream; this one keeps no more than the allowance.
     request._get_file_stream = media_files.capped_stream_factory(allowance)  # type: ignore[method-assign]
+    return None
 
 
 def _parse_started(text: str | None) -> dt.datetime | None:
@@ -157,7 +168,8 @@ def fill(version_id: int) -> Any:
     if version is None:
         abort(404)
     spec = instruments.spec_for(version)
-    _accept_media_posts(spec)
+    if (refused := _accept_media_posts(spec)) is not None:
+        return refused
     language = current_language()
     form = form_class(spec, language)()
     status = 200
@@ -524,7 +536,8 @@ def correct(submission_id: int) -> Any:
         flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
         return redirect(url_for("collection.my_submissions"))
     spec = instruments.spec_for(submission.instrument_version)
-    _accept_media_posts(spec)
+    if (refused := _accept_media_posts(spec)) is not None:
+        return refused
     language = current_language()
     form_type = form_class(spec, language)
     status, form_message, reason_error = 200, None, None

@@ -492,3 +492,26 @@ def test_the_request_allowance_counts_each_media_question_and_repeats_five_times
     assert request_allowance(spec) == (15 + 5 * 4 + 1) * megabyte
     plain = load_xlsform(xlsform_bytes([["type", "name", "label"], ["text", "t", "T"]])).spec
     assert request_allowance(plain) == 0
+
+
+@pytest.mark.app_config({"MEDIA_MAX_BYTES": 2000, "MEDIA_MAX_IMAGE_BYTES": 2000})
+def test_a_post_far_over_the_allowance_is_not_read_and_says_why(client, auth, version) -> None:
+    auth.login("volunteer")
+    data = {
+        "_instance_id": f"uuid:{uuid.uuid4()}",
+        "village": "Kent",
+        "photo": (io.BytesIO(padded_photo(3 * 1024 * 1024)), "IMG.jpg", "image/jpeg"),
+    }
+    page = post_large(client, f"/collect/v/{version.id}", data)
+    assert page.status_code == 413
+    assert "the files chosen are together larger than 2 MB" in page.text
+    data["photo"] = (io.BytesIO(padded_photo(3 * 1024 * 1024)), "IMG.jpg", "image/jpeg")
+    queued = client.post(
+        f"/collect/v/{version.id}",
+        data=data,
+        content_type="multipart/form-data",
+        headers={"Accept": "application/json"},
+    )
+    queued.request.environ["wsgi.input"].close()
+    assert queued.status_code == 413 and queued.json["status"] == "invalid"
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
