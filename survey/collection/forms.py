@@ -114,12 +114,21 @@ def typed_answers(form: SubmissionForm, spec: InstrumentSpec) -> tuple[dict, dic
 
 def uploaded_media(form: SubmissionForm, spec: InstrumentSpec) -> dict[str, Any]:
     """The cleaned files of the form's media questions, by answer (file name)."""
-    found: dict[str, Any] = {}
+    return {field.media_file.filename: field.media_file for field in _media_uploads(form, spec)}
+
+
+def upload_field_names(form: SubmissionForm, spec: InstrumentSpec) -> list[str]:
+    """The names of the fields ('photo', 'members-0-face') a file was chosen in."""
+    return [field.name for field in _media_uploads(form, spec)]
+
+
+def _media_uploads(form: SubmissionForm, spec: InstrumentSpec) -> list[Any]:
+    """The fields of media questions holding a cleaned upload, in form order."""
+    found: list[Any] = []
 
     def take(field: Any) -> None:
-        media_file = getattr(field, "media_file", None)
-        if media_file is not None:
-            found[media_file.filename] = media_file
+        if getattr(field, "media_file", None) is not None:
+            found.append(field)
 
     for section in spec.sections:
         for item in section.items:

@@ -162,7 +162,7 @@ class SubmissionMedia(db.Model):
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"), index=True
     )
-    question: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(Text)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)

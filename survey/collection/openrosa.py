@@ -21,7 +21,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
-from flask import Response, current_app
+from flask import Response, current_app, has_request_context, request
 
 from survey.collection.services import valid_instance_id
 from survey.instruments.models import InstrumentVersion
@@ -63,7 +63,11 @@ class ParsedSubmission:
 
 def accept_content_length() -> int:
     """The largest POST body this server accepts, announced in X-OpenRosa-Accept-Content-Length."""
-    return int(current_app.config.get("MAX_CONTENT_LENGTH") or FALLBACK_ACCEPT_CONTENT_LENGTH)
+    # The request's own limit: the submission routes raise it for forms with media questions.
+    limit = request.max_content_length if has_request_context() else None
+    return int(
+        limit or current_app.config.get("MAX_CONTENT_LENGTH") or FALLBACK_ACCEPT_CONTENT_LENGTH
+    )
 
 
 def add_openrosa_headers(response: Response) -> Response:

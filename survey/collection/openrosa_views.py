@@ -289,11 +289,24 @@ def form_xml(user: User, form_id: str, version: str) -> Response:
     return Response(found.xform, content_type="text/xml; charset=utf-8")
 
 
+def _media_request_limit() -> None:
+    """Let /submission take the files of the largest media form offered (the form is named
+    inside the body, so it cannot be known first); the limit is announced to the device in
+    X-OpenRosa-Accept-Content-Length, which reads it from the request."""
+    allowances = [
+        media_files.request_allowance(instruments.spec_for(version))
+        for instrument in instruments.list_instruments()
+        if (version := instruments.latest_version(instrument)) is not None
+    ]
+    request.max_content_length = max([request.max_content_length or 0, *allowances])
+
+
 @bp.route("/submission", methods=["GET", "HEAD"])
 @failed_auth_limit
 @basic_auth
 def submission_check(user: User) -> Response:
     """The pre-flight HEAD (authentication, size limit): 204 No Content, as Collect expects."""
+    _media_request_limit()
     return Response(status=204)
 
 
@@ -360,6 +373,7 @@ def _problems_message(spec: InstrumentSpec, errors: dict[str, list[str]]) -> str
 @basic_auth
 def submit(user: User) -> Response:
     """Receive one interview from ODK Collect: check it like the web form, store it once."""
+    _media_request_limit()
     document = _submission_document()
     if isinstance(document, Response):
         return document
@@ -422,7 +436,10 @@ def _attach_media(
             used.add(str(value))
             try:
                 cleaned = media_files.clean_upload(
-                    name, question.type, str(value), part.stream.read(media_files.max_bytes() + 1)
+                    name,
+                    question.type,
+                    str(value),
+                    part.stream.read(media_files.max_bytes(question.type) + 1),
                 )
             except media_files.MediaRefused as error:
                 problems.append(f"- {_field_label(spec, name)}: {error}")

@@ -30,10 +30,12 @@ from survey.collection.forms import (
     resize_repeat,
     show_errors,
     typed_answers,
+    upload_field_names,
     uploaded_media,
 )
 from survey.collection.models import Submission, SubmissionMedia
 from survey.collection.page import form_model, page_sections
+from survey.errors import render_error
 from survey.extensions import csrf, db
 from survey.i18n import current_language
 from survey.instruments import media as media_files
@@ -92,6 +94,30 @@ def start(form_id: str) -> Response:
     return redirect(url_for("collection.fill", version_id=version.id))
 
 
+def _accept_media_posts(spec: Any) -> Any:
+    """Let a post of a form with media questions be as large as its files may be.
+
+    Files are kept only up to their limit (media.capped_stream_factory), so a file too large
+    gets a message on its question and the answers come back. A post of more than twice the
+    allowance is not read at all; its answer (a page, or JSON for offline.js) says so."""
+    allowance = media_files.request_allowance(spec)
+    if request.method != "POST" or not allowance:
+        return None
+    request.max_content_length = 2 * allowance
+    if (request.content_length or 0) > request.max_content_length:
+        message = _(
+            "Nothing was saved: the files chosen are together larger than %(size)s MB. Go back "
+            "(your browser usually keeps the answers typed) and choose smaller files.",
+            size=request.max_content_length // (1024 * 1024),
+        )
+        if _wants_json():
+            return _json_answer(SaveAnswer("invalid", 413, message))
+        return render_error(413, message)
+    # Werkzeug asks the request for a file stream; this one keeps no more than the allowance.
+    request._get_file_stream = media_files.capped_stream_factory(allowance)  # type: ignore[method-assign]
+    return None
+
+
 def _parse_started(text: str | None) -> dt.datetime | None:
     if not text:
         return None
@@ -142,6 +168,8 @@ def fill(version_id: int) -> Any:
     if version is None:
         abort(404)
     spec = instruments.spec_for(version)
+    if (refused := _accept_media_posts(spec)) is not None:
+        return refused
     language = current_language()
     form = form_class(spec, language)()
     status = 200
@@ -204,20 +232,33 @@ def fill(version_id: int) -> Any:
 def _with_stored_media(
     spec: Any, stored: dict[str, Any], corrected: dict[str, Any]
 ) -> dict[str, Any]:
-    """The corrected answers with the media answers as stored: the files stay as they came."""
+    """The corrected answers with the media answers as stored: the files stay as they came.
+
+    A repeat entry keeps the file name its own hidden input posted, and only when that is a
+    file this submission stored for the question: entries move when one is removed, so a
+    file is never carried over by position."""
     out = dict(corrected)
+    stored_names: dict[str, set[str]] = {}
     for name, value in stored.items():
         question = spec.questions_by_name.get(name)
         if question is not None and question.type in media_files.MEDIA_TYPES:
             out[name] = value
         elif name in spec.repeats_by_name and isinstance(value, list):
-            entries = [dict(e) for e in out.get(name) or []]
-            for entry, old in zip(entries, value, strict=False):
-                for key, old_value in old.items():
+            for old in value:
+                for key, old_value in (old or {}).items():
                     kept = spec.questions_by_name.get(key)
-                    if kept is not None and kept.type in media_files.MEDIA_TYPES:
-                        entry[key] = old_value
-            out[name] = entries
+                    if kept is not None and kept.type in media_files.MEDIA_TYPES and old_value:
+                        stored_names.setdefault(key, set()).add(str(old_value))
+    for name in spec.repeats_by_name:
+        if not isinstance(out.get(name), list):
+            continue
+        entries = [dict(e) for e in out[name]]
+        for entry in entries:
+            for key, value in entry.items():
+                question = spec.questions_by_name.get(key)
+                if question is not None and question.type in media_files.MEDIA_TYPES:
+                    entry[key] = value if value in stored_names.get(key, set()) else None
+        out[name] = entries
     return out
 
 
@@ -495,6 +536,8 @@ def correct(submission_id: int) -> Any:
         flash(_("This submission can no longer be corrected. Ask a coordinator."), "warning")
         return redirect(url_for("collection.my_submissions"))
     spec = instruments.spec_for(submission.instrument_version)
+    if (refused := _accept_media_posts(spec)) is not None:
+        return refused
     language = current_language()
     form_type = form_class(spec, language)
     status, form_message, reason_error = 200, None, None
@@ -512,9 +555,9 @@ def correct(submission_id: int) -> Any:
             _apply_action(form, action)
         else:
             errors = reviewing.correction_problems(spec, outcome)
-            for media_file in uploaded_media(form, spec).values():
+            for field_name in upload_field_names(form, spec):
                 # A correction changes answers, not the photos and files kept with them.
-                errors.setdefault(media_file.question, []).append(
+                errors.setdefault(field_name, []).append(
                     _("A file cannot be replaced in a correction.")
                 )
             if not reason:

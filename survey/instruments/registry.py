@@ -241,7 +241,12 @@ class MediaAnswerField(AnswerField):
             kept = next((v for v in valuelist if isinstance(v, str) and v), "")
             self.data = kept if media.is_stored_name(self.question.name, kept) else None
             return
-        data = upload.stream.read(media.max_bytes() + 1)
+        data = upload.stream.read(media.max_bytes(self.question.type) + 1)
+        if getattr(upload.stream, "overflowed", False) and len(data) <= media.max_bytes(
+            self.question.type
+        ):
+            # Cut short because the files of the post together were over the allowance.
+            raise media.MediaRefused(media.together_too_large_message())
         self.media_file = media.clean_upload(
             self.question.name, self.question.type, upload.filename or "", data
         )

@@ -142,7 +142,7 @@ def test_web_upload_strips_exif_and_gps_and_stays_out_of_exports(client, auth, v
     assert not {"photo", "sign", "voice"} & set(rows[0])  # not even the stored file's name
 
 
-@pytest.mark.app_config({"MEDIA_MAX_BYTES": 2000})
+@pytest.mark.app_config({"MEDIA_MAX_BYTES": 2000, "MEDIA_MAX_IMAGE_BYTES": 2000})
 def test_an_oversize_upload_is_refused_and_the_other_answers_stay(client, auth, version) -> None:
     auth.login("volunteer")
     response = client.post(
@@ -303,4 +303,215 @@ def test_a_split_submission_is_refused_with_the_reason(client, create_user, vers
     )
     assert response.status_code == 413
     assert "larger than this server accepts in one request" in response.text
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
+
+
+def padded_photo(total: int) -> bytes:
+    """A phone-sized upload: a real JPEG followed by bytes up to `total` (Pillow ignores them)."""
+    picture = photo_with_gps((800, 600))
+    return picture + b"\0" * (total - len(picture))
+
+
+def post_large(client, url: str, data: dict[str, Any]):
+    """A multipart post of several megabytes; the test client spools such a body to a temporary
+    file it leaves open, so it is closed here."""
+    response = client.post(url, data=data, content_type="multipart/form-data")
+    response.request.environ["wsgi.input"].close()
+    return response
+
+
+def test_phone_sized_photos_pass_the_default_request_limit(client, auth, version) -> None:
+    auth.login("volunteer")
+    response = post_large(
+        client,
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "village": "Kent",
+            "households": "7",
+            "photo": (io.BytesIO(padded_photo(6 * 1024 * 1024)), "IMG.jpg", "image/jpeg"),
+            "sign": (io.BytesIO(padded_photo(3 * 1024 * 1024)), "sign.jpg", "image/jpeg"),
+        },
+    )
+    assert response.status_code == 302, response.text[:500]
+    assert len(stored_media()) == 2
+    assert all(Image.open(io.BytesIO(m.data)).size == (800, 600) for m in stored_media())
+
+
+def test_a_photo_over_the_default_limit_keeps_the_answers(client, auth, version) -> None:
+    auth.login("volunteer")
+    response = post_large(
+        client,
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "village": "Kent",
+            "households": "7",
+            "photo": (io.BytesIO(padded_photo(16 * 1024 * 1024)), "IMG.jpg", "image/jpeg"),
+        },
+    )
+    assert response.status_code == 422
+    assert "The file is larger than 15 MB" in response.text
+    assert 'value="Kent"' in response.text and 'value="7"' in response.text
+    assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
+
+
+def test_a_correction_that_removes_a_repeat_entry_keeps_photos_with_their_entry(app) -> None:
+    from survey.collection.views import _with_stored_media
+    from survey.instruments.xlsform import load_xlsform
+
+    spec = load_xlsform(
+        xlsform_bytes(
+            [
+                ["type", "name", "label"],
+                ["begin_repeat", "members", "Members"],
+                ["text", "who", "Who"],
+                ["image", "face", "Photo"],
+                ["end_repeat", "", ""],
+            ]
+        )
+    ).spec
+    stored = {"members": [{"who": "A", "face": "face-a.jpg"}, {"who": "B", "face": "face-b.jpg"}]}
+    removed_a = {"members": [{"who": "B", "face": "face-b.jpg"}]}
+    assert _with_stored_media(spec, stored, removed_a)["members"] == [
+        {"who": "B", "face": "face-b.jpg"}
+    ]
+    # A name that is not one of this submission's files of the question is not kept.
+    forged = {"members": [{"who": "B", "face": "face-c.jpg"}, {"who": "C", "face": None}]}
+    assert _with_stored_media(spec, stored, forged)["members"] == [
+        {"who": "B", "face": None},
+        {"who": "C", "face": None},
+    ]
+
+
+def test_a_png_with_too_many_pixels_is_refused_cheaply(app) -> None:
+    from survey.instruments.media import MediaRefused, clean_upload
+
+    out = io.BytesIO()
+    Image.new("L", (7000, 7000)).save(out, "PNG")
+    with pytest.raises(MediaRefused, match="too many pixels"):
+        clean_upload("photo", "image", "big.png", out.getvalue())
+
+
+def test_collect_sends_a_phone_sized_photo_under_the_announced_limit(
+    client, create_user, version
+) -> None:
+    create_user("volunteer", "volunteer")
+    head = client.head(
+        "/submission",
+        auth=("volunteer", PASSWORD),
+        headers={"X-OpenRosa-Version": "1.0"},
+        base_url=HTTPS,
+    )
+    # Two pictures at 15 MB, a recording at 4 MB and 1 MB for the rest.
+    assert int(head.headers["X-OpenRosa-Accept-Content-Length"]) == 35 * 1024 * 1024
+    values = {"village": "Aul", "photo": "1700000000.jpg"}
+    document = collect_submission(version.xform.encode(), values, instanceID=f"uuid:{uuid.uuid4()}")
+    saved = send(client, document, {"1700000000.jpg": padded_photo(6 * 1024 * 1024)})
+    saved.request.environ["wsgi.input"].close()
+    assert saved.status_code == 201, saved.text
+    assert len(stored_media()) == 1
+
+
+def test_a_correction_removing_a_repeat_entry_over_http_keeps_each_photo_with_its_entry(
+    client, auth, survey_round
+) -> None:
+    from survey.instruments.services import import_instrument
+
+    form = xlsform_bytes(
+        [
+            ["type", "name", "label"],
+            ["begin_repeat", "members", "Members"],
+            ["text", "who", "Who"],
+            ["image", "face", "Photo"],
+            ["end_repeat", "", ""],
+        ],
+        settings={"form_id": "members", "version": "1"},
+    )
+    imported, _summary = import_instrument(form, "members.xlsx", keep=("media",))
+    db.session.commit()
+    auth.login("volunteer")
+    instance = f"uuid:{uuid.uuid4()}"
+    saved = client.post(
+        f"/collect/v/{imported.id}",
+        data={
+            "_instance_id": instance,
+            "members-0-who": "A",
+            "members-0-face": (io.BytesIO(photo_with_gps((60, 40))), "a.jpg", "image/jpeg"),
+            "members-1-who": "B",
+            "members-1-face": (io.BytesIO(photo_with_gps((40, 60))), "b.jpg", "image/jpeg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302, saved.text[:500]
+    submission = db.session.execute(select(Submission)).scalar_one()
+    face_a, face_b = (entry["face"] for entry in submission.answers["members"])
+    assert face_a != face_b
+    base = {"_instance_id": instance, "_reason": "A is not a member"}
+    # Choosing a file in a correction is refused on its question, even a phone-sized one.
+    replaced = post_large(
+        client,
+        f"/submissions/{submission.id}/correct",
+        data={
+            **base,
+            "members-0-who": "B",
+            "members-0-face": (io.BytesIO(padded_photo(6 * 1024 * 1024)), "c.jpg", "image/jpeg"),
+        },
+    )
+    assert replaced.status_code == 422
+    assert "A file cannot be replaced in a correction." in replaced.text
+    corrected = client.post(
+        f"/submissions/{submission.id}/correct",
+        data={**base, "members-0-who": "B", "members-0-face": face_b},
+        content_type="multipart/form-data",
+    )
+    assert corrected.status_code == 302, corrected.text[:500]
+    db.session.expire_all()
+    submission = db.session.execute(select(Submission)).scalar_one()
+    assert submission.answers["members"] == [{"who": "B", "face": face_b}]
+
+
+def test_the_request_allowance_counts_each_media_question_and_repeats_five_times(app) -> None:
+    from survey.instruments.media import request_allowance
+    from survey.instruments.xlsform import load_xlsform
+
+    megabyte = 1024 * 1024
+    spec = load_xlsform(
+        xlsform_bytes(
+            [
+                ["type", "name", "label"],
+                ["image", "p", "P"],
+                ["begin_repeat", "m", "M"],
+                ["begin_group", "g", "G"],
+                ["audio", "v", "V"],
+                ["end_group", "", ""],
+                ["end_repeat", "", ""],
+            ]
+        )
+    ).spec
+    assert request_allowance(spec) == (15 + 5 * 4 + 1) * megabyte
+    plain = load_xlsform(xlsform_bytes([["type", "name", "label"], ["text", "t", "T"]])).spec
+    assert request_allowance(plain) == 0
+
+
+@pytest.mark.app_config({"MEDIA_MAX_BYTES": 2000, "MEDIA_MAX_IMAGE_BYTES": 2000})
+def test_a_post_far_over_the_allowance_is_not_read_and_says_why(client, auth, version) -> None:
+    auth.login("volunteer")
+    data = {
+        "_instance_id": f"uuid:{uuid.uuid4()}",
+        "village": "Kent",
+        "photo": (io.BytesIO(padded_photo(3 * 1024 * 1024)), "IMG.jpg", "image/jpeg"),
+    }
+    page = post_large(client, f"/collect/v/{version.id}", data)
+    assert page.status_code == 413
+    assert "the files chosen are together larger than 2 MB" in page.text
+    data["photo"] = (io.BytesIO(padded_photo(3 * 1024 * 1024)), "IMG.jpg", "image/jpeg")
+    queued = client.post(
+        f"/collect/v/{version.id}",
+        data=data,
+        content_type="multipart/form-data",
+        headers={"Accept": "application/json"},
+    )
+    queued.request.environ["wsgi.input"].close()
+    assert queued.status_code == 413 and queued.json["status"] == "invalid"
     assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
