@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from defusedxml import ElementTree
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -502,3 +504,78 @@ def test_pulldata_in_labels_and_choice_filters_reads_its_files() -> None:
     band = spec.questions_by_name["band"]
     offered = rules.allowed_choices(spec, band, {"village": "aul"}.get, today)
     assert [c.name for c in offered] == ["small"]
+
+
+MALFORMED = [
+    ("places.geojson", b'{"type":"FeatureCollection","features":[{"id":1,"properties":[1]}]}'),
+    ("places.geojson", b'{"type":"FeatureCollection","features":[{"id":1,"geometry":[1]}]}'),
+    (
+        "places.geojson",
+        b'{"type":"FeatureCollection","features":[{"id":1,"geometry":'
+        b'{"type":"Point","coordinates":5}}]}',
+    ),
+    ("places.geojson", b"[" * 100_000 + b"]" * 100_000),
+    ("places.csv", b"name,label\na," + b"x" * 200_000 + b"\n"),
+    ("places.xml", b"<a>" * 100_000 + b"</a>" * 100_000),
+]
+
+
+@pytest.mark.parametrize(("filename", "content"), MALFORMED)
+def test_a_malformed_attachment_is_refused_with_a_message(filename: str, content: bytes) -> None:
+    with pytest.raises(form_files.AttachmentError) as refused:
+        form_files.choices_from_file(filename, content, {}, "en")
+    assert "Traceback" not in str(refused.value) and str(refused.value)
+
+
+@pytest.mark.parametrize(("filename", "content"), MALFORMED[:1] + MALFORMED[4:5])
+def test_a_malformed_attachment_gets_a_message_at_its_row_not_a_500(
+    client, auth, filename: str, content: bytes
+) -> None:
+    survey = [["type", "name", "label"], [f"select_one_from_file {filename}", "place", "Place"]]
+    form = xlsform_bytes(survey, settings={"form_id": "places", "version": "1"})
+    auth.login("admin")
+    response = upload(client, form, "places.xlsx", {filename: content})
+    assert response.status_code == 422, response.status_code
+    assert "row 2, column &#39;type&#39;" in response.text
+    assert f"&#39;{filename}&#39;" in response.text
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+FEATURE_KEYS = st.sampled_from(["type", "properties", "geometry", "id", "coordinates"])
+FEATURE_LIKE = st.recursive(
+    JSON_VALUES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FEATURE_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+GEOJSON_LIKE = st.fixed_dictionaries(
+    {"type": st.just("FeatureCollection"), "features": st.lists(FEATURE_LIKE, max_size=4)}
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    suffix=st.sampled_from([".csv", ".geojson", ".xml"]),
+    content=st.binary(max_size=300)
+    | st.text(max_size=300).map(str.encode)
+    | GEOJSON_LIKE.map(lambda v: json.dumps(v).encode()),
+)
+def test_any_bytes_as_an_attachment_give_choices_or_an_attachment_error(
+    suffix: str, content: bytes
+) -> None:
+    """Whatever a file holds, reading it gives choices or AttachmentError, never a crash."""
+    readers = [lambda: form_files.choices_from_file(f"list{suffix}", content, {}, "en")]
+    if suffix == ".csv":
+        readers.append(lambda: form_files.csv_rows(content))
+    for read in readers:
+        message = "read"
+        try:
+            read()
+        except form_files.AttachmentError as error:
+            message = str(error)
+        assert message
