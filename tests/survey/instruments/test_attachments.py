@@ -579,3 +579,69 @@ def test_any_bytes_as_an_attachment_give_choices_or_an_attachment_error(
         except form_files.AttachmentError as error:
             message = str(error)
         assert message
+
+
+def test_pulldata_anywhere_an_expression_is_checked_demands_its_file(app) -> None:
+    """Each expression column the importer checks loads the tables its pulldata() calls read;
+    a required (or read_only) expression is not supported and is said so, not dropped silently."""
+    columns = [
+        "type", "name", "label", "hint", "relevant", "calculation", "constraint",
+        "constraint_message", "required", "required_message", "choice_filter", "repeat_count",
+    ]  # fmt: skip
+
+    def call(stem: str) -> str:
+        return f"pulldata('{stem}', 'b', 'a', ${{v}})"
+
+    def shown(stem: str) -> str:
+        return f'<output value="{call(stem)}"/>'
+
+    def row(**cells: str) -> list[str]:
+        return [cells.get(c, "") for c in columns]
+
+    rows = [
+        columns,
+        row(type="text", name="v", label="V"),
+        row(type="begin_repeat", name="r", label=shown("r_label"), relevant=call("r_relevant") +
+            " = 'x'", repeat_count=call("r_count")),
+        row(type="text", name="a", label=shown("label"), hint=shown("hint"),
+            relevant=call("relevant") + " = 'x'", constraint=call("constraint") + " = .",
+            constraint_message=shown("constraint_message"), required="yes",
+            required_message=shown("required_message")),
+        row(type="calculate", name="c", calculation=call("calculation")),
+        row(type="select_one l", name="s", label="S", choice_filter="name = " + call("filter")),
+        row(type="text", name="q", label="Q", required=call("required") + " = 'x'"),
+        row(type="end_repeat"),
+    ]  # fmt: skip
+    choices = [["list_name", "name", "label"], ["l", "x", "X"]]
+    data = xlsform_bytes(rows, choices, {"form_id": "everywhere", "version": "1"})
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(data, "everywhere.xlsx", {})
+    problems = refused.value.problems
+    expected = {
+        "r_label": (3, "label"),
+        "r_relevant": (3, "relevant"),
+        # pyxform moves a repeat_count expression into a calculate of its own, before the row.
+        "r_count": (None, "calculation"),
+        "label": (4, "label"),
+        "hint": (4, "label"),  # a question's texts are read together, reported at its label
+        "relevant": (4, "relevant"),
+        "constraint": (4, "constraint"),
+        "constraint_message": (4, "label"),
+        "required_message": (4, "label"),
+        "calculation": (5, "calculation"),
+        "filter": (6, "choice_filter"),
+    }
+    for stem, (line, column) in expected.items():
+        assert any(
+            f"{f'row {line}, ' if line else ''}column '{column}'" in p and f"'{stem}.csv'" in p
+            for p in problems
+        ), (stem, "\n".join(p[16:100] for p in problems))
+    assert not any("'required.csv'" in p for p in problems)
+
+    files = {f"{stem}.csv": b"a,b\nk,x\n" for stem in expected}
+    imported = load_xlsform(data, "everywhere.xlsx", files)
+    assert set(imported.spec.lookup_tables) == set(expected)
+    assert any(
+        "row 7, column 'required'" in w and "not an expression" in w for w in imported.warnings
+    ), imported.warnings
+    assert not imported.spec.questions_by_name["q"].required
