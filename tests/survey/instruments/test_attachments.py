@@ -198,7 +198,8 @@ def test_zip_import_fill_choose_from_csv_and_export(
     form_page = client.get(f"/collect/v/{version_id}")
     assert form_page.status_code == 200
     assert "Kent (north)" in form_page.text and "Well two" in form_page.text
-    assert '"tables": {"villages"' in form_page.text  # pulldata()'s table, for the browser
+    # pulldata()'s table for the browser, with only the columns the form's calls read.
+    assert '"tables": {"villages": [{"name": "aul", "population": "120"}, ' in form_page.text
     answers = {"district": "north", "village": "sai", "well": "w2", "households": "3"}
     fields = {
         "_instance_id": f"uuid:{uuid.uuid4()}",
@@ -645,3 +646,31 @@ def test_pulldata_anywhere_an_expression_is_checked_demands_its_file(app) -> Non
         "row 7, column 'required'" in w and "not an expression" in w for w in imported.warnings
     ), imported.warnings
     assert not imported.spec.questions_by_name["q"].required
+
+
+def test_the_page_gets_only_the_columns_pulldata_reads(app) -> None:
+    """A table's other columns (a phone number) never reach the browser, unless a call names
+    its column or file with an expression, when any of them may be read."""
+    from survey.collection.page import form_model
+    from survey.instruments.rules import Messages
+
+    people = b"name,age,phone,district\nasel,34,+77010000000,north\nbek,51,+77020000000,south\n"
+
+    def tables(*calculations: str) -> dict:
+        rows = [["type", "name", "label", "calculation"], ["text", "who", "Who", ""]]
+        rows += [["calculate", f"c{i}", "", c] for i, c in enumerate(calculations)]
+        data = xlsform_bytes(rows, settings={"form_id": "people", "version": "1"})
+        files = {"people.csv": people, "other.csv": b"k,v,secret\na,b,c\n"}
+        spec = load_xlsform(data, "people.xlsx", files).spec
+        return form_model(spec, "en", Messages())["tables"]
+
+    literal = tables(
+        "pulldata('people', 'age', 'name', ${who})", "pulldata('people.csv', 'age', 'name', 'x')"
+    )
+    assert literal == {"people": [{"name": "asel", "age": "34"}, {"name": "bek", "age": "51"}]}
+    assert "+7701" not in json.dumps(literal)
+    whole = tables("pulldata('people', ${who}, 'name', 'asel')", "pulldata('other', 'v', 'k', 'a')")
+    assert whole["people"][0]["phone"] == "+77010000000"
+    assert whole["other"] == [{"k": "a", "v": "b"}]
+    both = tables("pulldata(${who}, 'age', 'name', 'asel')", "pulldata('other', 'v', 'k', 'a')")
+    assert both["other"] == [{"k": "a", "v": "b", "secret": "c"}]
