@@ -54,11 +54,14 @@ def test_problems_are_listed(client, auth) -> None:
 
 
 @pytest.mark.app_config({"MAX_CONTENT_LENGTH": 10_000})
-def test_oversized_upload_is_refused(client, auth) -> None:
+def test_only_the_import_page_takes_uploads_above_the_apps_limit(app, client, auth) -> None:
     auth.login("admin")
     response = upload(client, b"x" * 20_000)
-    assert response.status_code == 413
-    assert "too large" in response.text
+    assert response.status_code == 422 and "is not an Excel workbook" in response.text
+    app.extensions["test_peer"].config["WTF_CSRF_ENABLED"] = True  # it reads every body
+    elsewhere = client.post("/admin/rounds", data={"name": "y" * 20_000})
+    assert elsewhere.status_code == 413
+    assert "too large" in elsewhere.text
 
 
 @pytest.mark.parametrize("role", ["volunteer", "coordinator", "advocate"])
