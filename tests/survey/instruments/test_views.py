@@ -8,6 +8,8 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
@@ -139,6 +141,19 @@ def media_package(size: int) -> bytes:
     return out.getvalue()
 
 
+def big_upload(client, data: bytes, **fields: str):
+    """POST a large package; encoded in memory (the test client would spool it to a temporary
+    file it never closes)."""
+    boundary, body = encode_multipart(
+        {**fields, "xlsform": FileStorage(io.BytesIO(data), filename="big.zip")}
+    )
+    return client.post(
+        "/admin/instruments/",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
 @pytest.mark.sqlite_only
 def test_a_form_package_above_the_apps_request_limit_imports(app, client, auth) -> None:
     """The import page takes what docs/security.md promises (20 MB a file), with CSRF on: the
@@ -150,11 +165,7 @@ def test_a_form_package_above_the_apps_request_limit_imports(app, client, auth) 
     token = token or re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     data = media_package(6 * 1024 * 1024)
     assert len(data) > app.config["MAX_CONTENT_LENGTH"]
-    response = client.post(
-        "/admin/instruments/",
-        data={"csrf_token": token.group(1), "xlsform": (io.BytesIO(data), "big.zip")},
-        content_type="multipart/form-data",
-    )
+    response = big_upload(client, data, csrf_token=token.group(1))
     assert response.status_code == 302, response.text[:2000]
     assert versions() == 1
 
@@ -167,7 +178,7 @@ def test_an_upload_above_the_import_limit_gets_the_form_and_a_message(
 
     monkeypatch.setattr(views, "IMPORT_MAX_BYTES", 6 * 1024 * 1024)
     auth.login("admin")
-    response = upload(client, media_package(7 * 1024 * 1024), "big.zip")
+    response = big_upload(client, media_package(7 * 1024 * 1024))
     assert response.status_code == 413
     text = html.unescape(response.text)
     assert "The upload is larger than 6 MB" in text and "60 MB unpacked" in text
@@ -176,6 +187,6 @@ def test_an_upload_above_the_import_limit_gets_the_form_and_a_message(
     auth.logout()
     auth.login("volunteer")
     app.extensions["test_peer"].config["WTF_CSRF_ENABLED"] = True  # it reads the body first
-    refused = upload(client, media_package(5 * 1024 * 1024 + 1), "big.zip")
+    refused = big_upload(client, media_package(5 * 1024 * 1024 + 1))
     assert refused.status_code == 413
     assert 'name="xlsform"' not in refused.text  # others get the plain page, not the admin's
