@@ -60,7 +60,8 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
             if parts:
                 questions[q.name][key] = parts
     filtered_lists = {q.choice_list for q in spec.iter_questions() if q.choice_filter}
-    looked_up, named = _lookups(spec, language)
+    trees = _trees(spec, language)
+    looked_up, named = _lookups(spec, trees)
     return {
         "questions": questions,
         "sections": {s.name: {"relevant": _ast(s.relevant)} for s in spec.sections},
@@ -85,16 +86,15 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
         "messages": asdict(messages),
         "intake": asdict(spec.intake),
         "today": dt.date.today().isoformat(),
-        # pulldata()'s CSV attachments, for the browser's evaluator.
-        "tables": {name: list(rows) for name, rows in spec.lookup_tables.items()},
+        # pulldata()'s CSV attachments, for the browser's evaluator: only what it reads.
+        "tables": _pulldata_tables(spec, trees),
         "words": browser_words(),
         "limits": browser_limits(),
     }
 
 
-def _lookups(spec: InstrumentSpec, language: str) -> tuple[set[str], dict[str, str]]:
-    """Choice lists read with instance(), and select questions read with jr:choice-name()
-    (question -> its list), anywhere in the form's expressions and texts."""
+def _trees(spec: InstrumentSpec, language: str) -> list[expressions.Node]:
+    """Every expression the page evaluates: rules, and answers shown in texts (its language)."""
     trees: list[expressions.Node] = []
     for q in spec.iter_questions():
         for text in (q.relevant, q.constraint, q.calculation):
@@ -114,6 +114,14 @@ def _lookups(spec: InstrumentSpec, language: str) -> tuple[set[str], dict[str, s
     for r in spec.iter_repeats():
         if r.repeat_count:
             trees.append(compiled(r.repeat_count))
+    return trees
+
+
+def _lookups(
+    spec: InstrumentSpec, trees: list[expressions.Node]
+) -> tuple[set[str], dict[str, str]]:
+    """Choice lists read with instance(), and select questions read with jr:choice-name()
+    (question -> its list), anywhere in the form's expressions and texts."""
     lists: set[str] = set()
     named: dict[str, str] = {}
     for tree in trees:
@@ -123,6 +131,31 @@ def _lookups(spec: InstrumentSpec, language: str) -> tuple[set[str], dict[str, s
             if question is not None and question.choice_list:
                 named[name] = question.choice_list
     return lists, named
+
+
+def _pulldata_tables(
+    spec: InstrumentSpec, trees: list[expressions.Node]
+) -> dict[str, list[dict[str, str]]]:
+    """The CSV tables the page's pulldata() calls read, cut to the columns they read.
+
+    A table may hold more than the form shows (phone numbers, names); every column sent is
+    readable by anyone who opens the page. A column or file named by an expression rather than
+    a literal could be any, so then the whole table (or every table) is sent.
+    """
+    wanted: dict[str | None, set[str] | None] = {}
+    for tree in trees:
+        for file, columns in expressions.pulldata_columns(tree).items():
+            previous = wanted.get(file, set())
+            wanted[file] = None if columns is None or previous is None else previous | columns
+    tables = {}
+    for name, rows in spec.lookup_tables.items():
+        if name not in wanted and None not in wanted:
+            continue
+        columns = None if None in wanted else wanted[name]
+        tables[name] = [
+            {k: v for k, v in row.items() if columns is None or k in columns} for row in rows
+        ]
+    return tables
 
 
 def browser_words() -> dict[str, str]:

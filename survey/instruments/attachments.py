@@ -251,12 +251,23 @@ def csv_rows(data: bytes) -> list[dict[str, str]]:
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    if not reader.fieldnames:
-        raise AttachmentError(_("The CSV file has no header row."))
-    return [
-        {str(k).strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        for row in reader
-    ]
+    try:
+        if not reader.fieldnames:
+            raise AttachmentError(_("The CSV file has no header row."))
+        return [
+            {str(k).strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            for row in reader
+        ]
+    except csv.Error as error:
+        # csv refuses cells over csv.field_size_limit() (131,072 characters) and NUL bytes in
+        # quoted text; the limit is process-wide, so it is kept and the file refused instead.
+        raise AttachmentError(
+            _(
+                "The CSV file is not readable at line %(line)s (%(error)s).",
+                line=reader.line_num,
+                error=error,
+            )
+        ) from None
 
 
 def _labels(row: Mapping[str, str], label_column: str, language: str) -> dict[str, str]:
@@ -284,29 +295,65 @@ def _xml_rows(data: bytes) -> list[dict[str, str]]:
 
 
 def _geojson_rows(data: bytes) -> list[dict[str, str]]:
+    text = _text(data)
     try:
-        document = json.loads(_text(data))
-    except ValueError as error:
+        return _features(json.loads(text))
+    except ValueError as error:  # AttachmentError is one, with its message already
+        if isinstance(error, AttachmentError):
+            raise
         raise AttachmentError(
             _("The GeoJSON file is not readable (%(error)s).", error=error)
         ) from None
+    except RecursionError:
+        # json reads (and writes) nested arrays recursively; no real map is this deep.
+        raise AttachmentError(_("The GeoJSON file is nested too deeply to be read.")) from None
+
+
+def _features(document: object) -> list[dict[str, str]]:
+    """The rows of a parsed GeoJSON FeatureCollection: properties, id and Point geometry."""
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
         raise AttachmentError(_("The GeoJSON file is not a FeatureCollection."))
     rows = []
-    for feature in features:
+    for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict):
             continue
         properties = feature.get("properties") or {}
-        row = {str(k): "" if v is None else str(v) for k, v in properties.items()}
-        if feature.get("id") is not None:
-            row.setdefault("id", str(feature["id"]))
         geometry = feature.get("geometry") or {}
+        if not isinstance(properties, dict) or not isinstance(geometry, dict):
+            raise AttachmentError(
+                _(
+                    "Feature %(number)s of the GeoJSON file has 'properties' or 'geometry' that "
+                    "is not an object.",
+                    number=number,
+                )
+            )
+        row = {str(k): _json_text(v) for k, v in properties.items()}
+        if feature.get("id") is not None:
+            row.setdefault("id", _json_text(feature["id"]))
         if geometry.get("type") == "Point":
-            lon, lat, *_rest = [*geometry.get("coordinates", []), None, None]
-            row["geometry"] = f"{lat} {lon}"
+            coordinates = geometry.get("coordinates", [])
+            if not isinstance(coordinates, list):
+                raise AttachmentError(
+                    _(
+                        "Feature %(number)s of the GeoJSON file is a Point whose 'coordinates' "
+                        "are not a list of numbers.",
+                        number=number,
+                    )
+                )
+            lon, lat, *_rest = [*coordinates, None, None]
+            row["geometry"] = f"{_json_text(lat)} {_json_text(lon)}"
         rows.append(row)
     return rows
+
+
+def _json_text(value: object) -> str:
+    """A JSON value as the text of a cell (objects and lists as compact JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def choices_from_file(

@@ -1137,10 +1137,29 @@ def _uuid(length: object) -> str:
 def pulldata_files(node: Node) -> set[str]:
     """The files (without '.csv') that the pulldata() calls of an expression name literally."""
     return {
-        n.args[0].value
+        n.args[0].value.removesuffix(".csv")
         for n, _ in _walk(node)
         if isinstance(n, Call) and n.name == "pulldata" and isinstance(n.args[0], Str)
     }
+
+
+def pulldata_columns(node: Node) -> dict[str | None, set[str] | None]:
+    """The columns pulldata() calls read, by file (without '.csv'): the value and key columns.
+
+    None as a file's columns: a call names a column with an expression, so any column may be
+    read. None as a file: a call names its file with an expression, so any table may be read.
+    """
+    found: dict[str | None, set[str] | None] = {}
+    for n, _ in _walk(node):
+        if not (isinstance(n, Call) and n.name == "pulldata"):
+            continue
+        file = n.args[0].value.removesuffix(".csv") if isinstance(n.args[0], Str) else None
+        column, key = n.args[1], n.args[2]
+        if file is None or not (isinstance(column, Str) and isinstance(key, Str)):
+            found[file] = None
+        elif (known := found.setdefault(file, set())) is not None:
+            known |= {column.value, key.value}
+    return found
 
 
 def _pulldata(ctx: EvalContext, table: object, column: object, key: object, value: object) -> str:

@@ -66,48 +66,73 @@ def import_summary(spec: InstrumentSpec) -> list[str]:
     rules = []
     if intake.consent_question:
         rules.append(
-            f"an interview whose '{intake.consent_question}' is not '{intake.consent_value}' "
-            "stores nothing but a refusal count"
+            _(
+                "an interview whose '%(question)s' is not '%(value)s' stores nothing but a "
+                "refusal count",
+                question=intake.consent_question,
+                value=intake.consent_value,
+            )
         )
     if intake.age_question:
         rules.append(
-            f"a respondent whose '{intake.age_question}' is under {intake.minimum_age} is refused"
+            _(
+                "a respondent whose '%(question)s' is under %(age)s is refused",
+                question=intake.age_question,
+                age=intake.minimum_age,
+            )
         )
     if intake.district_question:
-        rules.append(f"refusals are counted by '{intake.district_question}'")
+        rules.append(_("refusals are counted by '%(question)s'", question=intake.district_question))
     lines.append(
-        "Intake rules: " + "; ".join(rules) + "."
+        _("Intake rules: %(rules)s.", rules="; ".join(rules))
         if rules
-        else "Intake rules: none (the settings sheet declares no consent, age or district "
-        "question)."
+        else _(
+            "Intake rules: none (the settings sheet declares no consent, age or district question)."
+        )
     )
     kept = set(spec.identifying_kept)
     for kind, names in identifying_questions(spec).items():
         listed = ", ".join(names)
         if kind == "free_text":
             lines.append(
-                f"Free text ({listed}) is screened for ID numbers, phone numbers and e-mail "
-                "addresses."
+                _(
+                    "Free text (%(questions)s) is screened for ID numbers, phone numbers and "
+                    "e-mail addresses.",
+                    questions=listed,
+                )
             )
         elif kind == "precise_location":
             lines.append(
-                f"Locations ({listed}): "
-                + (
-                    "kept precise, as confirmed at import."
-                    if kind in kept
-                    else "coarsened on arrival to a grid of about 1 km."
+                _(
+                    "Locations (%(questions)s): kept precise, as confirmed at import.",
+                    questions=listed,
+                )
+                if kind in kept
+                else _(
+                    "Locations (%(questions)s): coarsened on arrival to a grid of about 1 km.",
+                    questions=listed,
                 )
             )
         elif kind == "media":
             lines.append(
-                f"Photos, audio, video and files ({listed}): kept on the server only, as "
-                "confirmed at import; never exported, shown on dashboards or in reports, and "
-                "deleted with a withdrawal."
+                _(
+                    "Photos, audio, video and files (%(questions)s): kept on the server only, as "
+                    "confirmed at import; never exported, shown on dashboards or in reports, and "
+                    "deleted with a withdrawal.",
+                    questions=listed,
+                )
             )
         elif kind == "device_ids":
             lines.append(
-                f"Device and account identifiers ({listed}): "
-                + ("kept, as confirmed at import." if kind in kept else "not stored.")
+                _(
+                    "Device and account identifiers (%(questions)s): kept, as confirmed at import.",
+                    questions=listed,
+                )
+                if kind in kept
+                else _(
+                    "Device and account identifiers (%(questions)s): not stored.",
+                    questions=listed,
+                )
             )
     return lines
 

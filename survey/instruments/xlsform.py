@@ -1157,6 +1157,10 @@ def _parameters(node: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+# What pyxform writes for the yes/no of required and read_only (and what authors type).
+_FLAG_WORDS = frozenset({"yes", "true", "true()", "no", "false", "false()"})
+
+
 def _question(
     node: Mapping[str, Any], place: _Place, texts: Any, locations: _Locations
 ) -> Question | None:
@@ -1182,6 +1186,19 @@ def _question(
                 where=locations.at(name, "default"),
             )
         )
+    for column, key in (("required", "required"), ("read_only", "readonly")):
+        flag = _cell_text(bind.get(key)).lower()
+        if flag and flag not in _FLAG_WORDS:
+            # Only fixed yes/no is supported; an expression (which may call pulldata()) would
+            # otherwise be dropped without a word.
+            locations.warnings.append(
+                _(
+                    "%(where)s: only yes or no is supported here, not an expression; "
+                    "'%(name)s' is treated as no.",
+                    where=locations.at(name, column),
+                    name=name,
+                )
+            )
     labels = texts(node.get("label"))
     if generated_other:
         labels = dict(OTHER_LABELS)

@@ -348,14 +348,20 @@
 
   // -- functions
   // pulldata('file', 'column', 'key column', key): the first matching row of a CSV attachment.
+  // Own properties only: a file or column named 'constructor' or 'toString' is not Object's.
   function pulldata(ctx, table, column, key, value) {
-    var rows = (ctx.tables || {})[toStr(table).replace(/\.csv$/, '')] || [];
+    var tables = ctx.tables || {}, file = toStr(table).replace(/\.csv$/, '');
+    var rows = own(tables, file) ? tables[file] : [];
     var wanted = toStr(value), keyColumn = toStr(key), name = toStr(column);
     for (var i = 0; i < rows.length; i++) {
-      if (rows[i][keyColumn] === wanted) return rows[i][name] === undefined ? '' : rows[i][name];
+      if (own(rows[i], keyColumn) && rows[i][keyColumn] === wanted) {
+        return own(rows[i], name) ? rows[i][name] : '';
+      }
     }
     return '';
   }
+
+  function own(object, name) { return Object.prototype.hasOwnProperty.call(object, name); }
 
   function splitWs(s) { return s.split(WS).filter(function (t) { return t !== ''; }); }
 

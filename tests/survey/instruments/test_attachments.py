@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from defusedxml import ElementTree
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -196,7 +198,8 @@ def test_zip_import_fill_choose_from_csv_and_export(
     form_page = client.get(f"/collect/v/{version_id}")
     assert form_page.status_code == 200
     assert "Kent (north)" in form_page.text and "Well two" in form_page.text
-    assert '"tables": {"villages"' in form_page.text  # pulldata()'s table, for the browser
+    # pulldata()'s table for the browser, with only the columns the form's calls read.
+    assert '"tables": {"villages": [{"name": "aul", "population": "120"}, ' in form_page.text
     answers = {"district": "north", "village": "sai", "well": "w2", "households": "3"}
     fields = {
         "_instance_id": f"uuid:{uuid.uuid4()}",
@@ -502,3 +505,172 @@ def test_pulldata_in_labels_and_choice_filters_reads_its_files() -> None:
     band = spec.questions_by_name["band"]
     offered = rules.allowed_choices(spec, band, {"village": "aul"}.get, today)
     assert [c.name for c in offered] == ["small"]
+
+
+MALFORMED = [
+    ("places.geojson", b'{"type":"FeatureCollection","features":[{"id":1,"properties":[1]}]}'),
+    ("places.geojson", b'{"type":"FeatureCollection","features":[{"id":1,"geometry":[1]}]}'),
+    (
+        "places.geojson",
+        b'{"type":"FeatureCollection","features":[{"id":1,"geometry":'
+        b'{"type":"Point","coordinates":5}}]}',
+    ),
+    ("places.geojson", b"[" * 100_000 + b"]" * 100_000),
+    ("places.csv", b"name,label\na," + b"x" * 200_000 + b"\n"),
+    ("places.xml", b"<a>" * 100_000 + b"</a>" * 100_000),
+]
+
+
+@pytest.mark.parametrize(("filename", "content"), MALFORMED)
+def test_a_malformed_attachment_is_refused_with_a_message(filename: str, content: bytes) -> None:
+    with pytest.raises(form_files.AttachmentError) as refused:
+        form_files.choices_from_file(filename, content, {}, "en")
+    assert "Traceback" not in str(refused.value) and str(refused.value)
+
+
+@pytest.mark.parametrize(("filename", "content"), MALFORMED[:1] + MALFORMED[4:5])
+def test_a_malformed_attachment_gets_a_message_at_its_row_not_a_500(
+    client, auth, filename: str, content: bytes
+) -> None:
+    survey = [["type", "name", "label"], [f"select_one_from_file {filename}", "place", "Place"]]
+    form = xlsform_bytes(survey, settings={"form_id": "places", "version": "1"})
+    auth.login("admin")
+    response = upload(client, form, "places.xlsx", {filename: content})
+    assert response.status_code == 422, response.status_code
+    assert "row 2, column &#39;type&#39;" in response.text
+    assert f"&#39;{filename}&#39;" in response.text
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+FEATURE_KEYS = st.sampled_from(["type", "properties", "geometry", "id", "coordinates"])
+FEATURE_LIKE = st.recursive(
+    JSON_VALUES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FEATURE_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+GEOJSON_LIKE = st.fixed_dictionaries(
+    {"type": st.just("FeatureCollection"), "features": st.lists(FEATURE_LIKE, max_size=4)}
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    suffix=st.sampled_from([".csv", ".geojson", ".xml"]),
+    content=st.binary(max_size=300)
+    | st.text(max_size=300).map(str.encode)
+    | GEOJSON_LIKE.map(lambda v: json.dumps(v).encode()),
+)
+def test_any_bytes_as_an_attachment_give_choices_or_an_attachment_error(
+    suffix: str, content: bytes
+) -> None:
+    """Whatever a file holds, reading it gives choices or AttachmentError, never a crash."""
+    readers = [lambda: form_files.choices_from_file(f"list{suffix}", content, {}, "en")]
+    if suffix == ".csv":
+        readers.append(lambda: form_files.csv_rows(content))
+    for read in readers:
+        message = "read"
+        try:
+            read()
+        except form_files.AttachmentError as error:
+            message = str(error)
+        assert message
+
+
+def test_pulldata_anywhere_an_expression_is_checked_demands_its_file(app) -> None:
+    """Each expression column the importer checks loads the tables its pulldata() calls read;
+    a required (or read_only) expression is not supported and is said so, not dropped silently."""
+    columns = [
+        "type", "name", "label", "hint", "relevant", "calculation", "constraint",
+        "constraint_message", "required", "required_message", "choice_filter", "repeat_count",
+    ]  # fmt: skip
+
+    def call(stem: str) -> str:
+        return f"pulldata('{stem}', 'b', 'a', ${{v}})"
+
+    def shown(stem: str) -> str:
+        return f'<output value="{call(stem)}"/>'
+
+    def row(**cells: str) -> list[str]:
+        return [cells.get(c, "") for c in columns]
+
+    rows = [
+        columns,
+        row(type="text", name="v", label="V"),
+        row(type="begin_repeat", name="r", label=shown("r_label"), relevant=call("r_relevant") +
+            " = 'x'", repeat_count=call("r_count")),
+        row(type="text", name="a", label=shown("label"), hint=shown("hint"),
+            relevant=call("relevant") + " = 'x'", constraint=call("constraint") + " = .",
+            constraint_message=shown("constraint_message"), required="yes",
+            required_message=shown("required_message")),
+        row(type="calculate", name="c", calculation=call("calculation")),
+        row(type="select_one l", name="s", label="S", choice_filter="name = " + call("filter")),
+        row(type="text", name="q", label="Q", required=call("required") + " = 'x'"),
+        row(type="end_repeat"),
+    ]  # fmt: skip
+    choices = [["list_name", "name", "label"], ["l", "x", "X"]]
+    data = xlsform_bytes(rows, choices, {"form_id": "everywhere", "version": "1"})
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(data, "everywhere.xlsx", {})
+    problems = refused.value.problems
+    expected = {
+        "r_label": (3, "label"),
+        "r_relevant": (3, "relevant"),
+        # pyxform moves a repeat_count expression into a calculate of its own, before the row.
+        "r_count": (None, "calculation"),
+        "label": (4, "label"),
+        "hint": (4, "label"),  # a question's texts are read together, reported at its label
+        "relevant": (4, "relevant"),
+        "constraint": (4, "constraint"),
+        "constraint_message": (4, "label"),
+        "required_message": (4, "label"),
+        "calculation": (5, "calculation"),
+        "filter": (6, "choice_filter"),
+    }
+    for stem, (line, column) in expected.items():
+        assert any(
+            f"{f'row {line}, ' if line else ''}column '{column}'" in p and f"'{stem}.csv'" in p
+            for p in problems
+        ), (stem, "\n".join(p[16:100] for p in problems))
+    assert not any("'required.csv'" in p for p in problems)
+
+    files = {f"{stem}.csv": b"a,b\nk,x\n" for stem in expected}
+    imported = load_xlsform(data, "everywhere.xlsx", files)
+    assert set(imported.spec.lookup_tables) == set(expected)
+    assert any(
+        "row 7, column 'required'" in w and "not an expression" in w for w in imported.warnings
+    ), imported.warnings
+    assert not imported.spec.questions_by_name["q"].required
+
+
+def test_the_page_gets_only_the_columns_pulldata_reads(app) -> None:
+    """A table's other columns (a phone number) never reach the browser, unless a call names
+    its column or file with an expression, when any of them may be read."""
+    from survey.collection.page import form_model
+    from survey.instruments.rules import Messages
+
+    people = b"name,age,phone,district\nasel,34,+77010000000,north\nbek,51,+77020000000,south\n"
+
+    def tables(*calculations: str) -> dict:
+        rows = [["type", "name", "label", "calculation"], ["text", "who", "Who", ""]]
+        rows += [["calculate", f"c{i}", "", c] for i, c in enumerate(calculations)]
+        data = xlsform_bytes(rows, settings={"form_id": "people", "version": "1"})
+        files = {"people.csv": people, "other.csv": b"k,v,secret\na,b,c\n"}
+        spec = load_xlsform(data, "people.xlsx", files).spec
+        return form_model(spec, "en", Messages())["tables"]
+
+    literal = tables(
+        "pulldata('people', 'age', 'name', ${who})", "pulldata('people.csv', 'age', 'name', 'x')"
+    )
+    assert literal == {"people": [{"name": "asel", "age": "34"}, {"name": "bek", "age": "51"}]}
+    assert "+7701" not in json.dumps(literal)
+    whole = tables("pulldata('people', ${who}, 'name', 'asel')", "pulldata('other', 'v', 'k', 'a')")
+    assert whole["people"][0]["phone"] == "+77010000000"
+    assert whole["other"] == [{"k": "a", "v": "b"}]
+    both = tables("pulldata(${who}, 'age', 'name', 'asel')", "pulldata('other', 'v', 'k', 'a')")
+    assert both["other"] == [{"k": "a", "v": "b", "secret": "c"}]

@@ -44,7 +44,7 @@ const results = cases.map((c) => {
     if (c.pattern !== undefined) return { ok: E.regexSupported(c.pattern) };
     const ctx = {
       lookup: (n) => c.values[n], current: c.current, choice: c.choice, today: c.today,
-      position: c.position, now: c.now,
+      position: c.position, now: c.now, tables: c.tables,
       entries: c.entries && ((n) => c.entries[n] || []),
       choiceRows: c.rows && ((l) => c.rows[l] || []),
       choiceLabel: c.labels && ((q, code) => (c.labels[q] || {})[code]),
@@ -118,7 +118,7 @@ def assert_agree(cases: list[tuple[str, dict, object]], node_eval) -> None:
     results = node_eval([case for _, case, _ in cases])
     problems = []
     for (label, case, expected), result in zip(cases, results, strict=True):
-        if "error" in result or canonical(result["ok"]) != canonical(expected):
+        if "ok" not in result or canonical(result["ok"]) != canonical(expected):
             context = json.dumps(case.get("values"), ensure_ascii=False)[:300]
             problems.append(f"{label}: python {expected!r}, node {result}, values {context}")
     assert not problems, f"{len(problems)} of {len(cases)} differ:\n" + "\n".join(problems[:20])
@@ -521,4 +521,40 @@ def test_generated_base64_agrees(node_eval) -> None:
     texts = [base64.b64encode(b).decode() for b in blobs] + ["", "====", "a===", "ab=c", "_-"]
     node = ex.parse("base64-decode(${a})")
     cases = [(f"base64-decode({t!r})", *python_case(node, {"a": t})) for t in texts]
+    assert_agree(cases, node_eval)
+
+
+PULLDATA_TABLES = {
+    "people": [
+        {"name": "a", "constructor": "built", "toString": "text", "phone": ""},
+        {"name": "constructor", "age": "7"},
+    ],
+}
+PULLDATA_EXPRESSIONS = [
+    "pulldata('people', 'constructor', 'name', 'a')",
+    "pulldata('people', 'toString', 'name', 'a')",
+    "pulldata('people', 'hasOwnProperty', 'name', 'a')",
+    "pulldata('people', '__proto__', 'name', 'a')",
+    "pulldata('people', 'age', 'name', 'constructor')",
+    "pulldata('people', 'name', 'valueOf', '')",
+    "pulldata('people', 'name', 'toString', 'text')",
+    "pulldata('constructor', 'name', 'name', 'a')",
+    "pulldata('toString.csv', 'length', 'name', 'a')",
+    "pulldata('people', 'phone', 'name', 'a')",
+    "pulldata('people', 'phone', 'name', 'b')",
+]
+
+
+def test_pulldata_reads_only_the_tables_own_columns(node_eval) -> None:
+    """A column or file named like a built-in (constructor, toString) is only the CSV's."""
+    cases = []
+    for text in PULLDATA_EXPRESSIONS:
+        node = ex.parse(text)
+        context = EvalContext(
+            lookup={}.get, today=dt.date.fromisoformat(TODAY), tables=PULLDATA_TABLES
+        )
+        expected = ex.value_to_json(ex.evaluate(node, context))
+        case = {"ast": ex.to_json(node), "values": {}, "today": TODAY, "tables": PULLDATA_TABLES}
+        cases.append((text, case, expected))
+    assert [expected for _, _, expected in cases[:2]] == ["built", "text"]
     assert_agree(cases, node_eval)
