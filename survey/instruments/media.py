@@ -116,20 +116,26 @@ def request_allowance(spec: Any) -> int:
 class CappedUpload:
     """Where the form parser writes one uploaded file: the first `keep` bytes are kept (spooled
     to disk when large) and the rest only counted, so a file over its limit is refused with a
-    message on its question while the rest of the post (the answers) is still read."""
+    message on its question while the rest of the post (the answers) is still read.
 
-    def __init__(self, keep: int) -> None:
+    `budget` is shared by the files of one post: what each keeps is taken from it, so the
+    files together keep no more than the allowance."""
+
+    def __init__(self, keep: int, budget: list[int]) -> None:
         self.keep = keep
+        self.budget = budget
         self.overflowed = False
         self._file = tempfile.SpooledTemporaryFile(max_size=512 * 1024)  # noqa: SIM115
 
     def write(self, data: bytes) -> int:
         """Keep what fits; count the rest as overflow."""
-        room = self.keep - self._file.tell()
+        room = max(0, min(self.keep - self._file.tell(), self.budget[0]))
         if len(data) > room:
             self.overflowed = True
         if room > 0:
-            self._file.write(data[:room])
+            kept = data[:room]
+            self._file.write(kept)
+            self.budget[0] -= len(kept)
         return len(data)
 
     def close(self) -> None:
@@ -146,9 +152,7 @@ def capped_stream_factory(budget: int) -> Callable[..., CappedUpload]:
     left = [budget]
 
     def factory(*_args: Any, **_kwargs: Any) -> CappedUpload:
-        keep = max(0, min(max_bytes() + 1, left[0]))
-        left[0] -= keep
-        return CappedUpload(keep)
+        return CappedUpload(max_bytes() + 1, left)
 
     return factory
 

@@ -515,3 +515,20 @@ def test_a_post_far_over_the_allowance_is_not_read_and_says_why(client, auth, ve
     queued.request.environ["wsgi.input"].close()
     assert queued.status_code == 413 and queued.json["status"] == "invalid"
     assert db.session.execute(select(func.count()).select_from(Submission)).scalar() == 0
+
+
+def test_small_files_share_the_posts_allowance_by_what_they_hold(app) -> None:
+    # The allowance was handed out as each file's whole limit: with a photo, a video and a file
+    # question the third small file found nothing left and was refused as "together too large".
+    from survey.instruments import media
+
+    factory = media.capped_stream_factory(3 * 1000)
+    streams = [factory() for _ in range(3)]
+    for stream in streams:
+        stream.write(b"x" * 900)
+    assert [s.overflowed for s in streams] == [False, False, False]
+    last = factory()
+    last.write(b"x" * 400)  # 2,700 bytes kept so far: 300 left
+    assert last.overflowed
+    for stream in [*streams, last]:
+        stream.close()
