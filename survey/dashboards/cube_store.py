@@ -188,18 +188,20 @@ def stored(
     except OSError:
         current_app.logger.exception("Cannot create %s: building without keeping", folder)
         return build()
-    digest = key_digest(key())
-    path = _path(folder, scope, digest)
-    found = read(path, digest)
-    if found is not None:
-        STATS["reads"] += 1
-        return found
-    with _locked(folder / f".{scope}.lock"):
+
+    def kept() -> Any:
         digest = key_digest(key())
-        path = _path(folder, scope, digest)
-        found = read(path, digest)
+        found = read(_path(folder, scope, digest), digest)
         if found is not None:
             STATS["reads"] += 1
+        return found
+
+    found = kept()
+    if found is not None:
+        return found
+    with _locked(folder / f".{scope}.lock"):
+        found = kept()  # another process may have written it while this one waited
+        if found is not None:
             return found
         value = build()
         STATS["builds"] += 1
