@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -81,6 +82,23 @@ def question_field(form: Form, name: str) -> Any:
     return getattr(form, ATTRIBUTE_PREFIX + name, None)
 
 
+def _item_fields(form: SubmissionForm, spec: InstrumentSpec) -> Iterator[tuple[Any, Any]]:
+    """Each question or repeat of the form that has a bound field, with that field."""
+    for section in spec.sections:
+        for item in section.items:
+            field = question_field(form, item.name)
+            if field is not None:
+                yield item, field
+
+
+def _entry_fields(entry: Any, repeat: Repeat) -> Iterator[tuple[str, Any]]:
+    """The bound fields of one repeat entry, by question name."""
+    for question in repeat.questions:
+        sub = question_field(entry.form, question.name)
+        if sub is not None:
+            yield question.name, sub
+
+
 def typed_answers(form: SubmissionForm, spec: InstrumentSpec) -> tuple[dict, dict[str, str]]:
     """The parsed answers as stored, and the typing errors by field name."""
     answers: dict[str, Any] = {}
@@ -92,23 +110,17 @@ def typed_answers(form: SubmissionForm, spec: InstrumentSpec) -> tuple[dict, dic
         if field.data is not None:
             target[name] = field.data
 
-    for section in spec.sections:
-        for item in section.items:
-            field = question_field(form, item.name)
-            if field is None:
-                continue
-            if isinstance(item, Repeat):
-                entries = []
-                for entry in field.entries:
-                    values: dict[str, Any] = {}
-                    for question in item.questions:
-                        sub = question_field(entry.form, question.name)
-                        if sub is not None:
-                            read(sub, question.name, values)
-                    entries.append(values)
-                answers[item.name] = entries
-            else:
-                read(field, item.name, answers)
+    for item, field in _item_fields(form, spec):
+        if isinstance(item, Repeat):
+            entries = []
+            for entry in field.entries:
+                values: dict[str, Any] = {}
+                for name, sub in _entry_fields(entry, item):
+                    read(sub, name, values)
+                entries.append(values)
+            answers[item.name] = entries
+        else:
+            read(field, item.name, answers)
     return answers, errors
 
 
@@ -125,43 +137,23 @@ def upload_field_names(form: SubmissionForm, spec: InstrumentSpec) -> list[str]:
 def _media_uploads(form: SubmissionForm, spec: InstrumentSpec) -> list[Any]:
     """The fields of media questions holding a cleaned upload, in form order."""
     found: list[Any] = []
-
-    def take(field: Any) -> None:
-        if getattr(field, "media_file", None) is not None:
-            found.append(field)
-
-    for section in spec.sections:
-        for item in section.items:
-            field = question_field(form, item.name)
-            if field is None:
-                continue
-            if isinstance(item, Repeat):
-                for entry in field.entries:
-                    for question in item.questions:
-                        sub = question_field(entry.form, question.name)
-                        if sub is not None:
-                            take(sub)
-            else:
-                take(field)
+    for item, field in _item_fields(form, spec):
+        if isinstance(item, Repeat):
+            fields = [sub for entry in field.entries for _name, sub in _entry_fields(entry, item)]
+        else:
+            fields = [field]
+        found += [f for f in fields if getattr(f, "media_file", None) is not None]
     return found
 
 
 def show_errors(form: SubmissionForm, spec: InstrumentSpec, errors: dict[str, list[str]]) -> None:
     """Put the rules' errors on the fields (and only those: non-relevant typos don't count)."""
-    for section in spec.sections:
-        for item in section.items:
-            field = question_field(form, item.name)
-            if field is None:
-                continue
-            if isinstance(item, Repeat):
-                field.errors = errors.get(item.name, [])
-                for entry in field.entries:
-                    for question in item.questions:
-                        sub = question_field(entry.form, question.name)
-                        if sub is not None:
-                            sub.errors = errors.get(sub.name, [])
-            else:
-                field.errors = errors.get(field.name, [])
+    for item, field in _item_fields(form, spec):
+        field.errors = errors.get(item.name if isinstance(item, Repeat) else field.name, [])
+        if isinstance(item, Repeat):
+            for entry in field.entries:
+                for _name, sub in _entry_fields(entry, item):
+                    sub.errors = errors.get(sub.name, [])
 
 
 def resize_repeat(form: SubmissionForm, name: str, count: int) -> None:
