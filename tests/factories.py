@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,3 +40,34 @@ def xlsform_bytes(
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def csv_export(client: Any, form_id: str) -> bytes:
+    """The CSV export (a zip) of every submission of a form, as a logged-in admin downloads it."""
+    response = client.post(
+        "/exports",
+        data={
+            "instrument": form_id,
+            "file_format": "csv",
+            "values": "codes",
+            "language": "en",
+            "survey_round": "",
+            "statuses": ["pending", "approved"],
+        },
+    )
+    body = response.get_data()
+    response.close()
+    assert response.status_code == 200, body[:500]
+    return body
+
+
+def csv_tables(body: bytes) -> dict[str, list[dict[str, str]]]:
+    """Every table of a CSV export, by file name without '.csv'."""
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    return {
+        name.removesuffix(".csv"): list(
+            csv.DictReader(io.StringIO(archive.read(name).decode("utf-8-sig")))
+        )
+        for name in archive.namelist()
+        if name.endswith(".csv")
+    }

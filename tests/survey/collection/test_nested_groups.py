@@ -4,13 +4,11 @@ tables the same way from the web form and from ODK Collect."""
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
 import uuid
 import xml.etree.ElementTree as ET  # builds test documents only; parsing uses defusedxml
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +18,7 @@ from sqlalchemy import select
 
 from survey.collection.models import Submission
 from survey.extensions import db
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, csv_export, csv_tables
 from tests.survey.instruments.test_structure import NESTED
 
 pytestmark = pytest.mark.sqlite_only
@@ -96,31 +94,6 @@ def collect_submission(xform: bytes, values: Mapping[str, Any], instance_id: str
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def export_tables(client) -> dict[str, list[dict[str, str]]]:
-    response = client.post(
-        "/exports",
-        data={
-            "instrument": "test_form",
-            "file_format": "csv",
-            "values": "codes",
-            "language": "en",
-            "survey_round": "",
-            "statuses": ["pending", "approved"],
-        },
-    )
-    body = response.get_data()
-    response.close()
-    assert response.status_code == 200, body[:300]
-    archive = zipfile.ZipFile(io.BytesIO(body))
-    return {
-        name.removesuffix(".csv"): list(
-            csv.DictReader(io.StringIO(archive.read(name).decode("utf-8-sig")))
-        )
-        for name in archive.namelist()
-        if name in {"respondents.csv", "member.csv"}
-    }
-
-
 def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
     client, auth, create_instrument, survey_round
 ) -> None:
@@ -174,7 +147,7 @@ def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
         correcting = client.get(f"/submissions/{submission_id}/correct")
         assert correcting.status_code == 200
         assert 'data-group="water"' in correcting.text and 'value="well"' in correcting.text
-    tables = export_tables(client)
+    tables = csv_tables(csv_export(client, "test_form"))
     assert [(r["village"], r["rooms"], r["kind"]) for r in tables["respondents"]] == [
         ("Akkol", "3", "well")
     ] * 2

@@ -22,7 +22,7 @@ from survey.extensions import db
 from survey.instruments import attachments as form_files
 from survey.instruments.models import InstrumentAttachment
 from survey.instruments.xlsform import InstrumentImportError, load_xlsform
-from tests.factories import PASSWORD, xlsform_bytes
+from tests.factories import PASSWORD, csv_export, csv_tables, xlsform_bytes
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -213,22 +213,8 @@ def test_zip_import_fill_choose_from_csv_and_export(
     auth.logout()
 
     auth.login("admin")
-    export = client.post(
-        "/exports",
-        data={
-            "instrument": "villages",
-            "file_format": "csv",
-            "values": "codes",
-            "language": "en",
-            "survey_round": "",
-            "statuses": ["pending", "approved"],
-        },
-    )
-    body = export.get_data()
-    export.close()
-    assert export.status_code == 200, body[:300]
-    archive = zipfile.ZipFile(io.BytesIO(body))
-    rows = list(csv.DictReader(io.StringIO(archive.read("respondents.csv").decode("utf-8-sig"))))
+    body = csv_export(client, "villages")
+    rows = csv_tables(body)["respondents"]
     assert rows[0]["village"] == "kent"
     assert rows[0]["district"] == "north"
     assert rows[0]["well"] == "w2"

@@ -8,17 +8,15 @@ its turn comes, and every section must let the volunteer move on.
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import re
-import zipfile
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from tests.browser_support import LiveServer, new_page
+from tests.factories import csv_export, csv_tables
 from tests.survey.instruments.corpus.survey_corpus import CORPUS
 from tests.survey.instruments.test_corpus import IMPORTED, CompleteInterview, _exported
 
@@ -130,30 +128,6 @@ def fill_repeat(page: Any, repeat: Any, entries: list[dict[str, Any]]) -> None:
                 fill_question(block, question, entry[question.name])
 
 
-def exported_tables(client: Any, form_id: str) -> dict[str, list[dict[str, str]]]:
-    """The CSV export of every submission of a form, as an admin downloads it."""
-    export = client.post(
-        "/exports",
-        data={
-            "instrument": form_id,
-            "file_format": "csv",
-            "values": "codes",
-            "language": "en",
-            "survey_round": "",
-            "statuses": ["pending", "approved"],
-        },
-    )
-    body = export.get_data()
-    export.close()
-    assert export.status_code == 200, body[:500]
-    archive = zipfile.ZipFile(io.BytesIO(body))
-    return {
-        name: list(csv.DictReader(io.StringIO(archive.read(name).decode("utf-8-sig"))))
-        for name in archive.namelist()
-        if name.endswith(".csv")
-    }
-
-
 def assert_found(row: dict[str, str], question: Any, value: Any, where: str) -> None:
     """One answer in an exported row, written as the export writes it."""
     from survey.collection.services import LOCATION_TYPES, coarsened_location
@@ -202,8 +176,8 @@ def test_a_complete_interview_typed_in_the_browser_reaches_the_export(
     assert page.js_errors == []
     page.context.close()
     auth.login("admin")
-    tables = exported_tables(client, spec.form_id)
-    (row,) = tables["respondents.csv"]
+    tables = csv_tables(csv_export(client, spec.form_id))
+    (row,) = tables["respondents"]
     for question in spec.iter_questions():
         if question.has_input and question.repeat is None and question.name in answers:
             assert_found(row, question, answers[question.name], "respondents.csv")
