@@ -196,9 +196,9 @@ def _find(normalized: str, phone_regions: Iterable[str]) -> list[IdentifierFound
     candidates += [("phone", *span) for span in _phones(normalized, tuple(phone_regions))]
     found: list[IdentifierFound] = []
     for kind, start, end in candidates:  # e-mail first, then IIN, then phone: first claim wins
-        if any(start < other.end and other.start < end for other in found):
-            continue
-        found.append(IdentifierFound(kind, start, end))
+        candidate = IdentifierFound(kind, start, end)
+        if not any(_overlap(candidate, other) for other in found):
+            found.append(candidate)
     return sorted(found, key=lambda f: f.start)
 
 
