@@ -20,6 +20,10 @@ Evaluation is vectorised and never uses eval. A missing answer makes every leaf 
 `is_missing`, so `x != "a"` and `x not in (a)` are False for a missing x while `not x in (a)`
 is True. A select_multiple question can be named by itself when the data hold only its
 `<question>/<code>` boolean columns: `in` then means "chose any of these codes".
+
+One module past 600 lines because it is one small language: its validation, its vectorised
+evaluation and its text form (tokenizer, parser, renderer) follow the same grammar, and a change
+to the grammar touches all three together.
 """
 
 from __future__ import annotations

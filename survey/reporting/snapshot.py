@@ -6,6 +6,11 @@ methodology counts (also suppressed), approved quotes and the labels of the plan
 holds no hidden number, no answer but the approved quotes' text, and no ORM object, so
 `survey.reporting.content` can rebuild the same paper from a history row at any later time
 without touching the submissions.
+
+One module past 600 lines because it is the one place where a paper's data are read: the
+coordinator's path (dataset, filters, analysis, methodology) and the advocate's path (the
+protected cube) must give the same JSON shape, and every hidden number is removed here, before
+the snapshot is stored.
 """
 
 from __future__ import annotations
