@@ -7,15 +7,19 @@
  * - sw.js caches static assets and the form pages opened online; a page served from that cache
  *   is marked <html data-offline-copy> and gets a new instanceID (crypto.randomUUID) here.
  * - Submit: form.js checks first and guards against double submits; if it lets the submit pass,
- *   this file posts the URL-encoded FormData itself (exactly what the browser would post:
- *   csrf_token, _instance_id, _started_at, repeats) with Accept: application/json.
+ *   this file posts the FormData itself (exactly what the browser would post: csrf_token,
+ *   _instance_id, _started_at, repeats; URL-encoded, or multipart with the chosen files of a
+ *   form with media questions) with Accept: application/json.
  *   saved/duplicate/refusal: go to the receipt. invalid/conflict/expired (after one retry with a
  *   fresh token): post the form the ordinary way, so the server's page marks the fields.
  *   Network down, timeout, 5xx or a lost login: queue it, empty the fields, new instanceID, and
  *   tell form.js ('birge:submit-done' {blank}) to start again at step 1.
  * - Queue: IndexedDB 'birge-queue', store 'entries' {id, user, url, queuedAt, state, message,
- *   errors, iv, data}; data = AES-GCM-256 of {body} (random 96-bit IV, user id as additional
- *   data). state: 'waiting', or 'invalid'/'conflict' once the server refused it.
+ *   errors, iv, data, files}; data = AES-GCM-256 of {body, files: [{name, filename, type}]}
+ *   (random 96-bit IV, user id as additional data); files = [{iv, data}], each chosen file's
+ *   bytes sealed the same way, in the order of the list in data (photos are kept as bytes,
+ *   not text, so a queue of pictures costs what the pictures cost). state: 'waiting', or
+ *   'invalid'/'conflict' once the server refused it.
  * - Sending (on load, 'online', "Send now", every 30 s; one tab at a time by Web Locks): each
  *   waiting entry is posted to its form URL with a fresh CSRF token (GET /collect/token).
  *   saved/duplicate/refusal: removed (one row per instanceID: a resend is harmless).
@@ -45,6 +49,7 @@
   const DONE = { saved: true, duplicate: true, refusal: true };
   const SUBMIT_WAIT = 15000; // ms before a live submit counts as offline (it is then queued)
   const SEND_WAIT = 30000;
+  const UPLOAD_RATE = 50; // bytes per ms (50 kB/s) a slow connection still manages with files
   const logout = document.querySelector('form[data-offline-logout]');
   if (!logout || !window.indexedDB || !window.crypto || !crypto.subtle) return;
   const userId = logout.dataset.userId;
@@ -100,6 +105,25 @@
     const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: entry.iv,
       additionalData: bytes(entry.user) }, key, entry.data);
     return JSON.parse(new TextDecoder().decode(plain));
+  }
+  async function sealFile(key, file) {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const data = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv,
+      additionalData: bytes(userId) }, key, await file.arrayBuffer());
+    return { iv: iv, data: data };
+  }
+  // The queued interview: its fields (URL-encoded) and its files as File objects again.
+  async function unsealAll(key, entry) {
+    const payload = await unseal(key, entry);
+    const files = [];
+    for (const [index, about] of (payload.files || []).entries()) {
+      const sealed = entry.files[index];
+      const data = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.iv,
+        additionalData: bytes(entry.user) }, key, sealed.data);
+      files.push({ name: about.name, file: new File([data], about.filename,
+        { type: about.type }) });
+    }
+    return { body: payload.body, files: files };
   }
 
   // -- what the volunteer sees: texts come translated in data- attributes --------------------
@@ -175,12 +199,25 @@
     }
   }
   const freshToken = () => request(logout.dataset.tokenUrl, { cache: 'no-store' }, SEND_WAIT);
+  // What a post carries: URL-encoded fields, or multipart with the chosen files.
+  function postBody(fields, files) {
+    if (!files.length) return fields;
+    const data = new FormData();
+    fields.forEach((value, name) => data.append(name, value));
+    files.forEach((item) => data.append(item.name, item.file, item.file.name));
+    return data;
+  }
+  // Files take time to send on a slow line: wait longer before calling it offline.
+  const patience = (wait, files) => wait + files.reduce((sum, f) => sum + f.file.size, 0) /
+    UPLOAD_RATE;
   // One post, and once more with a fresh CSRF token if the one sent has expired.
-  async function post(url, body, token, wait) {
+  async function post(url, body, token, wait, files) {
     const fields = new URLSearchParams(body);
+    files = files || [];
     for (let attempt = 0; ; attempt++) {
       if (token) fields.set('csrf_token', token);
-      const answer = await request(url, { method: 'POST', body: fields }, wait);
+      const answer = await request(url, { method: 'POST', body: postBody(fields, files) },
+        patience(wait, files));
       if (answer.status !== 'expired' || attempt) return answer;
       const fresh = await freshToken();
       if (!fresh.csrf_token) return fresh;
@@ -207,8 +244,9 @@
     let sent = 0;
     for (const entry of token.csrf_token ? waiting : []) {
       let payload;
-      try { payload = await unseal(key, entry); } catch (e) { continue; } // another key
-      const answer = await post(entry.url, payload.body, token.csrf_token, SEND_WAIT);
+      try { payload = await unsealAll(key, entry); } catch (e) { continue; } // another key
+      const answer = await post(entry.url, payload.body, token.csrf_token, SEND_WAIT,
+        payload.files);
       if (answer.status === 'login') say('login');
       if (!/^(saved|duplicate|refusal|invalid|conflict|confirm_discard)$/.test(answer.status)) return;
       if (DONE[answer.status]) {
@@ -278,15 +316,20 @@
       if (first) { first.scrollIntoView({ block: 'start' }); first.focus(); }
     });
   }
-  async function queue(body, instanceId) {
+  async function queue(body, files, instanceId) {
     const key = await userKey();
     if (!key) { say('noKey'); submitDone(false); return; }
     const code = await deviceReceipt(instanceId);
     const fields = new URLSearchParams(body);
     fields.set('_receipt_code', code);
     body = fields.toString();
+    const about = files.map((item) => ({ name: item.name, filename: item.file.name,
+      type: item.file.type }));
+    const sealedFiles = [];
+    for (const item of files) sealedFiles.push(await sealFile(key, item.file));
     const entry = Object.assign({ user: userId, url: formPath, queuedAt: new Date().toISOString(),
-      state: 'waiting', message: '', errors: {} }, await seal(key, { body: body }));
+      state: 'waiting', message: '', errors: {}, files: sealedFiles },
+    await seal(key, { body: body, files: about }));
     const id = restoring(instanceId);
     if (id !== null) entry.id = id; // a fixed interview replaces its queued copy
     await putEntry(entry);
@@ -298,18 +341,29 @@
     await render();
     showSaved(code);
   }
+  // The form's answers as the browser would post them: text fields, and the files chosen
+  // (a file input left empty sends nothing).
+  function formParts() {
+    const fields = new URLSearchParams();
+    const files = [];
+    for (const [name, value] of new FormData(form)) {
+      if (!(value instanceof File)) fields.append(name, value);
+      else if (value.name || value.size) files.push({ name: name, file: value });
+    }
+    return { body: fields.toString(), files: files };
+  }
   async function submitInterview() {
-    const body = new URLSearchParams(new FormData(form)).toString();
+    const parts = formParts();
     const instanceId = field('_instance_id').value;
-    const answer = navigator.onLine ? await post(form.action, body, null, SUBMIT_WAIT)
-      : { status: 'network' };
+    const answer = navigator.onLine ? await post(form.action, parts.body, null, SUBMIT_WAIT,
+      parts.files) : { status: 'network' };
     if (DONE[answer.status] && answer.location) {
       const id = restoring(instanceId);
       if (id !== null) await deleteEntry(id);
       sessionStorage.removeItem(RESTORING);
       window.location.assign(answer.location);
     } else if (answer.status === 'network' || answer.status === 'login') {
-      await queue(body, instanceId);
+      await queue(parts.body, parts.files, instanceId);
     } else { // the server's own page says what to fix, with the answers kept
       HTMLFormElement.prototype.submit.call(form);
     }
@@ -328,7 +382,11 @@
   // -- opening a queued interview in the form to fix it --------------------------------------
   function setField(name, values) {
     form.querySelectorAll('[name="' + CSS.escape(name) + '"]').forEach((input) => {
-      if (input.type === 'radio' || input.type === 'checkbox') {
+      if (input.type === 'file') {
+        const chosen = new DataTransfer();
+        values.filter((v) => v instanceof File).forEach((file) => chosen.items.add(file));
+        input.files = chosen.files;
+      } else if (input.type === 'radio' || input.type === 'checkbox') {
         input.checked = values.indexOf(input.value) >= 0;
       } else if (!/^(submit|button)$/.test(input.type)) {
         input.value = values[0] || '';
@@ -336,8 +394,13 @@
     });
   }
   // Repeat entries are made again in order, so "member-3-age" may become "member-0-age".
-  function fillForm(fields) {
+  function fillForm(fields, files) {
     clearFields();
+    fields = new URLSearchParams(fields);
+    (files || []).forEach((item) => fields.append(item.name, ''));
+    const chosen = (name) => (files || []).filter((item) => item.name === name)
+      .map((item) => item.file);
+    const valuesOf = (name) => (chosen(name).length ? chosen(name) : fields.getAll(name));
     const renamed = {};
     const order = {};
     const inRepeats = [];
@@ -346,7 +409,7 @@
       const repeat = match && form.querySelector('fieldset.repeat[data-repeat="' +
         CSS.escape(match[1]) + '"]');
       if (repeat) inRepeats.push([name, match, repeat]);
-      else if (name !== 'csrf_token') setField(name, fields.getAll(name));
+      else if (name !== 'csrf_token') setField(name, valuesOf(name));
     });
     form.dispatchEvent(new Event('input')); // form.js makes the entries of counted repeats
     inRepeats.forEach(([name, match, repeat]) => {
@@ -358,7 +421,7 @@
       const entry = entries()[seen.indexOf(match[2])];
       if (!entry) return;
       renamed[name] = [match[1], entry.dataset.index, match[3]].join('-');
-      setField(renamed[name], fields.getAll(name));
+      setField(renamed[name], valuesOf(name));
     });
     form.dispatchEvent(new Event('input'));
     return renamed;
@@ -376,7 +439,8 @@
     const filled = answerFields().some((i) => (/^(radio|checkbox)$/.test(i.type) ? i.checked
       : i.value));
     if (filled && !window.confirm(panel.dataset.replace)) return;
-    const renamed = fillForm(new URLSearchParams((await unseal(key, entry)).body));
+    const queued = await unsealAll(key, entry);
+    const renamed = fillForm(queued.body, queued.files);
     if (entry.state === 'conflict') renewIdentity(); // the old instanceID is taken
     sessionStorage.setItem(RESTORING, JSON.stringify({ id: entry.id,
       instanceId: field('_instance_id').value }));
@@ -390,6 +454,12 @@
   }
 
   // -- export: the last resort ---------------------------------------------------------------
+  const base64 = (file) => new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(',')[1] || '');
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
   async function exportQueue() {
     const key = await userKey();
     if (!key) { say('locked'); return; }
@@ -398,8 +468,14 @@
       const item = { form_url: entry.url, queued_at: entry.queuedAt, state: entry.state,
         message: entry.message || null, errors: entry.errors || {} };
       try {
-        item.body = (await unseal(key, entry)).body;
+        const queued = await unsealAll(key, entry);
+        item.body = queued.body;
         item.fields = Array.from(new URLSearchParams(item.body));
+        item.files = [];
+        for (const chosen of queued.files) {
+          item.files.push({ field: chosen.name, filename: chosen.file.name,
+            type: chosen.file.type, base64: await base64(chosen.file) });
+        }
       } catch (e) {
         item.state = 'locked'; // queued under another password: cannot be read
       }

@@ -89,7 +89,7 @@ def test_web_upload_strips_exif_and_gps_and_stays_out_of_exports(client, auth, v
     auth.login("volunteer")
     page = client.get(f"/collect/v/{version.id}")
     assert 'enctype="multipart/form-data"' in page.text
-    assert "data-offline-form" not in page.text  # files are posted by the browser itself
+    assert "data-offline-form" in page.text  # offline.js queues the files too
     assert 'type="file" name="photo"' in page.text and 'accept="image/*"' in page.text
     original = photo_with_gps()
     response = client.post(

@@ -64,3 +64,130 @@ def test_a_photo_a_location_and_a_choice_from_a_file(
     assert submission.answers["where"] == "43.26 76.93 0 0"  # coarsened: not confirmed at import
     assert submission.answers["photo"] == stored.filename
     assert not Image.open(io.BytesIO(stored.data)).getexif()
+
+
+NOTED = [*SURVEY, ["text", "note", "Anything to add?", ""]]
+
+# The queued entries' files: how many per entry, each sealed file's size, and whether the
+# user's key opens it to the bytes chosen (given as base64).
+SEALED_FILES = """async ([key, expected]) => {
+  const raw = Uint8Array.from(atob(key), (c) => c.charCodeAt(0));
+  const aes = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['decrypt']);
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open('birge-queue');
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const entries = await new Promise((resolve) => {
+    const request = db.transaction('entries').objectStore('entries').getAll();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  const want = Uint8Array.from(atob(expected), (c) => c.charCodeAt(0));
+  const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const out = [];
+  for (const entry of entries) {
+    for (const sealed of entry.files) {
+      const plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.iv,
+        additionalData: new TextEncoder().encode(entry.user) }, aes, sealed.data));
+      out.push({ stored: sealed.data.byteLength, plainText: same(new Uint8Array(sealed.data)
+        .slice(0, want.length), want), opened: same(plain, want) });
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.fixture
+def noted_media_form(app: Any, create_user: Any, survey_round: Any) -> Any:
+    from survey.instruments.services import import_instrument
+
+    create_user("vol", "volunteer")
+    version, _summary = import_instrument(
+        xlsform_bytes(NOTED, settings={"form_id": "noted_points", "version": "1"}),
+        "noted_points.xlsx",
+        attachments={"districts.csv": DISTRICTS},
+        keep=("media",),
+    )
+    db.session.commit()
+    return version
+
+
+def test_photos_wait_offline_sealed_and_are_sent_with_their_interview(
+    browser: Any, live_server: LiveServer, noted_media_form: Any, tmp_path: Any
+) -> None:
+    import base64
+    import json
+
+    from tests.survey.collection.test_offline_browser import open_form_for_offline
+
+    expect = playwright_api.expect
+    original = photo_with_gps()
+    picture = tmp_path / "water point.jpg"
+    picture.write_bytes(original)
+    page = new_page(browser, live_server.url, "vol", accept_downloads=True)
+    form_url = f"{live_server.url}/collect/v/{noted_media_form.id}"
+    open_form_for_offline(page, form_url)
+    key = json.loads(page.evaluate("sessionStorage.getItem('birge-offline-key')"))["key"]
+
+    def interview(district: str, note: str) -> str:
+        instance_id = page.input_value("[name=_instance_id]")
+        page.get_by_label(district).check()
+        page.set_input_files("#photo", str(picture))
+        page.fill("#note", note)
+        page.click("[data-nav=submit]")
+        return instance_id
+
+    page.context.set_offline(True)
+    first = interview("South district", "Near the school")
+    expect(page.locator("#offline-count")).to_have_text("1 interview waiting to be sent")
+    assert page.evaluate("document.querySelector('#photo').files.length") == 0  # a blank form
+    second = interview("North district", "Call me on +7 (701) 123-45-67")
+    expect(page.locator("#offline-count")).to_have_text("2 interviews waiting to be sent")
+
+    # The photo waits as sealed bytes, which only this user's key opens.
+    sealed = page.evaluate(SEALED_FILES, [key, base64.b64encode(original).decode()])
+    assert sealed == [{"stored": len(original) + 16, "plainText": False, "opened": True}] * 2
+    with page.expect_download() as download:
+        page.click("#offline-export")  # the last resort carries the photos too
+    exported = json.loads(download.value.path().read_text(encoding="utf-8"))
+    assert [item["files"] for item in exported["interviews"]] == [
+        [
+            {
+                "field": "photo",
+                "filename": "water point.jpg",
+                "type": "image/jpeg",
+                "base64": base64.b64encode(original).decode(),
+            }
+        ]
+    ] * 2
+    assert db.session.execute(select(Submission)).first() is None
+
+    page.context.set_offline(False)  # the first is saved; the second is refused, and kept
+    problem = page.locator("#offline-problems li")
+    expect(problem).to_contain_text("seems to contain a phone number")
+    db.session.rollback()
+    saved = db.session.execute(select(Submission)).scalar_one()
+    assert (saved.instance_id, saved.answers["district"]) == (first, "south")
+    media = db.session.execute(select(SubmissionMedia)).scalar_one()
+    assert saved.answers["photo"] == media.filename
+    assert not Image.open(io.BytesIO(media.data)).getexif()
+
+    problem.locator("button").click()  # opened to fix: the photo is chosen again
+    expect(page.locator("#offline-message")).to_contain_text("Anything to add?: This answer")
+    assert page.evaluate("document.querySelector('#photo').files[0].name") == "water point.jpg"
+    assert page.input_value("[name=_instance_id]") == second
+    page.fill("#note", "Nothing to add")
+    page.click("[data-nav=submit]")
+    page.wait_for_url("**/collect/saved/**")
+    db.session.rollback()
+    rows = db.session.execute(select(Submission).order_by(Submission.id)).scalars().all()
+    assert [(s.instance_id, s.answers["note"]) for s in rows] == [
+        (first, "Near the school"),
+        (second, "Nothing to add"),
+    ]
+    assert (
+        db.session.execute(select(SubmissionMedia)).scalars().all()[1].submission_id == rows[1].id
+    )
+    assert page.js_errors == []
+    page.context.close()
