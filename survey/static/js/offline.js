@@ -188,6 +188,7 @@
       if (response.type === 'opaqueredirect' || response.status === 401 ||
           response.status === 403) return { status: 'login' };
       const answer = await response.json().catch(() => ({}));
+      answer.httpStatus = response.status;
       if (response.status >= 500) answer.status = 'network';
       answer.status = answer.status || (response.ok ? 'ok' : 'invalid');
       return answer;
@@ -364,6 +365,10 @@
       window.location.assign(answer.location);
     } else if (answer.status === 'network' || answer.status === 'login') {
       await queue(parts.body, parts.files, instanceId);
+    } else if (answer.httpStatus === 413) { // files too large to be read: keep all on screen
+      if (panel) show('offline-message', answer.message || '');
+      if (panel) byId('offline-message').scrollIntoView({ block: 'center' });
+      submitDone(false);
     } else { // the server's own page says what to fix, with the answers kept
       HTMLFormElement.prototype.submit.call(form);
     }

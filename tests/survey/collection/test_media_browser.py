@@ -191,3 +191,28 @@ def test_photos_wait_offline_sealed_and_are_sent_with_their_interview(
     )
     assert page.js_errors == []
     page.context.close()
+
+
+def test_files_too_large_to_send_are_refused_with_the_answers_kept_on_screen(
+    app: Any, browser: Any, live_server: LiveServer, noted_media_form: Any, tmp_path: Any
+) -> None:
+    app.config["MEDIA_MAX_IMAGE_BYTES"] = 50_000  # a post may then carry about 1.1 MB
+    picture = tmp_path / "huge.jpg"
+    picture.write_bytes(photo_with_gps() + bytes(2_500_000))
+    page = new_page(browser, live_server.url, "vol")
+    page.goto(f"{live_server.url}/collect/v/{noted_media_form.id}")
+    page.get_by_label("South district").check()
+    page.fill("#note", "Typed before the photo")
+    page.set_input_files("#photo", str(picture))
+    page.click("[data-nav=submit]")
+    playwright_api.expect(page.locator("#offline-message")).to_contain_text(
+        "Nothing was saved: the files chosen are together larger than 2 MB"
+    )
+    assert page.url.endswith(f"/collect/v/{noted_media_form.id}")  # the same page, not an error
+    assert page.get_by_label("South district").is_checked()
+    assert page.input_value("#note") == "Typed before the photo"
+    assert page.locator("#offline-count").inner_text() == ""  # not queued as if offline
+    db.session.rollback()
+    assert db.session.execute(select(Submission)).first() is None
+    assert page.js_errors == []
+    page.context.close()
