@@ -22,6 +22,8 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 from flask import Response, current_app, has_request_context, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from survey.collection.services import valid_instance_id
 from survey.instruments.models import InstrumentVersion
@@ -83,14 +85,14 @@ def openrosa_response(message: str, status: int, nature: str | None = None) -> R
     item = SubElement(
         root, "message", nature=nature or ("submit_success" if status < 300 else "error")
     )
-    item.text = message
+    item.text = str(message)
     response = Response(
         XML_DECLARATION + tostring(root, encoding="unicode"),
         status=status,
         content_type="text/xml; charset=utf-8",
     )
-    # Messages are written in English, whatever the device asked for.
-    response.headers["Content-Language"] = "en"
+    # Messages are in the account's language, else the one the device asks for (i18n).
+    response.headers["Content-Language"] = str(get_locale() or "en")[:2]
     return add_openrosa_headers(response)
 
 
@@ -163,11 +165,15 @@ def read_xml(data: bytes) -> Element:
         return safe_xml.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as error:
         raise SubmissionError(
-            "The submission declares a DTD or entities, which this server refuses. Send the "
-            "form's XML as ODK Collect writes it."
+            _(
+                "The submission declares a DTD or entities, which this server refuses. Send "
+                "the form's XML as ODK Collect writes it."
+            )
         ) from error
     except (safe_xml.ParseError, ValueError) as error:
-        raise SubmissionError(f"The submission is not well-formed XML ({error}).") from error
+        raise SubmissionError(
+            _("The submission is not well-formed XML (%(error)s).", error=str(error))
+        ) from error
 
 
 def form_identity(root: Element) -> tuple[str, str | None]:
@@ -175,7 +181,7 @@ def form_identity(root: Element) -> tuple[str, str | None]:
     form_id = (root.get("id") or "").strip()
     if not form_id:
         raise SubmissionError(
-            "The submission's root element has no 'id' attribute, so the form is unknown."
+            _("The submission's root element has no 'id' attribute, so the form is unknown.")
         )
     version = (root.get("version") or "").strip()
     return form_id, version or None
@@ -301,12 +307,14 @@ class _Reader:
         self, question: Question, element: Element, key: str, target: dict[str, Any]
     ) -> None:
         if key in self.seen:
-            raise SubmissionError(f"The answer to '{key}' appears more than once.")
+            raise SubmissionError(_("The answer to '%(key)s' appears more than once.", key=key))
         self.seen.add(key)
         if not question.has_input:
             return  # notes hold nothing and calculations are recomputed by the server
         if len(element):
-            raise SubmissionError(f"The answer to '{key}' holds elements instead of a value.")
+            raise SubmissionError(
+                _("The answer to '%(key)s' holds elements instead of a value.", key=key)
+            )
         try:
             value = typed_value(question, element.text or "")
         except ValueError as error:
@@ -325,7 +333,7 @@ def parse_submission(xml: bytes | Element, spec: InstrumentSpec) -> ParsedSubmis
     instance_id = valid_instance_id(reader.meta.get("instanceID"))
     if instance_id is None:
         raise SubmissionError(
-            "The submission has no valid meta/instanceID (expected 'uuid:' and a UUID)."
+            _("The submission has no valid meta/instanceID (expected 'uuid:' and a UUID).")
         )
     return ParsedSubmission(
         form_id=form_id,

@@ -11,6 +11,9 @@ browser is treated as anonymous here, and CSRF protection (which guards sessions
 A submission goes to the same intake service as the web form (services.receive_interview): the
 instrument's rules, the identifier screening, refusals, one row per instanceID, the same answer to
 a resend or a race.
+
+Messages reach the person holding the device, so they are in the account's own language, else the
+one the device asks for (Accept-Language), like the web pages.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
 from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -30,6 +35,7 @@ from werkzeug.wrappers import Response
 from survey.collection import openrosa, services
 from survey.collection.openrosa import SubmissionError, openrosa_response
 from survey.extensions import csrf, db, limiter
+from survey.i18n import current_language
 from survey.instruments import media as media_files
 from survey.instruments import services as instruments
 from survey.instruments.models import InstrumentVersion
@@ -53,10 +59,10 @@ failed_auth_limit = limiter.shared_limit(
 )
 
 ERROR_MESSAGES = {
-    400: "The request could not be understood.",
-    404: "Not found on this server.",
-    405: "This method is not allowed here.",
-    429: "Too many failed logins from this network. Wait a minute and try again.",
+    400: _l("The request could not be understood."),
+    404: _l("Not found on this server."),
+    405: _l("This method is not allowed here."),
+    429: _l("Too many failed logins from this network. Wait a minute and try again."),
 }
 
 
@@ -70,12 +76,19 @@ def basic_auth(view: Callable[..., Response]) -> Callable[..., Response]:
         user = _authenticate() if token is None else _authenticate_device(token)
         if isinstance(user, Response):
             return user
+        if user.language in current_app.config["LANGUAGES"]:
+            with force_locale(user.language):
+                return view(user, *args, **kwargs)
         return view(user, *args, **kwargs)
 
     # Declared for the route × role test and the README table (survey.users.access).
     wrapped.allowed_roles = frozenset(str(r) for r in SUBMITTING_ROLES) | {Role.ADMIN.value}  # type: ignore[attr-defined]
     wrapped.auth = "basic"  # type: ignore[attr-defined]
     return wrapped
+
+
+def _https_required() -> str:
+    return _("HTTPS is required. Set the server URL in ODK Collect to the https:// address.")
 
 
 def _challenge(message: str) -> Response:
@@ -88,12 +101,10 @@ def _authenticate() -> User | Response:
     """The account named by the Basic credentials, or the response refusing the request."""
     if not (request.is_secure or current_app.config.get("OPENROSA_ALLOW_HTTP")):
         # Checked before credentials are even read: over plain HTTP they are already exposed.
-        return openrosa_response(
-            "HTTPS is required. Set the server URL in ODK Collect to the https:// address.", 403
-        )
+        return openrosa_response(_https_required(), 403)
     credentials = request.authorization
     if credentials is None or credentials.type != "basic" or not credentials.username:
-        return _challenge("Log in with your Birge username and password.")
+        return _challenge(_("Log in with your Birge username and password."))
     username = credentials.username.strip()
     attempt = users.authenticate(username, credentials.password or "")
     if attempt.user is None:
@@ -103,13 +114,17 @@ def _authenticate() -> User | Response:
         db.session.commit()
         if attempt.locked_until is not None:
             until = attempt.locked_until.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-            return _challenge(f"Too many failed attempts. Try again after {until}.")
-        return _challenge("Wrong username or password.")
+            return _challenge(
+                _("Too many failed attempts. Try again after %(until)s.", until=until)
+            )
+        return _challenge(_("Wrong username or password."))
     db.session.commit()  # the reset failure count must stick even if nothing else is stored
     if not attempt.user.has_role(*SUBMITTING_ROLES):
         return openrosa_response(
-            "This account may not download forms or send interviews. Ask a coordinator for a "
-            "volunteer account.",
+            _(
+                "This account may not download forms or send interviews. Ask a coordinator for "
+                "a volunteer account."
+            ),
             403,
         )
     return attempt.user
@@ -118,21 +133,21 @@ def _authenticate() -> User | Response:
 def _authenticate_device(token: str) -> User | Response:
     """The account of the device whose token is in the URL, or the response refusing it."""
     if not (request.is_secure or current_app.config.get("OPENROSA_ALLOW_HTTP")):
-        return openrosa_response(
-            "HTTPS is required. Set the server URL in ODK Collect to the https:// address.", 403
-        )
+        return openrosa_response(_https_required(), 403)
     found = devices.device_for_token(token)
     if found is None:
         db.session.rollback()
         return openrosa_response(
-            "This device's key is not valid (it may have been revoked). Ask a coordinator for "
-            "a new QR code.",
+            _(
+                "This device's key is not valid (it may have been revoked). Ask a coordinator "
+                "for a new QR code."
+            ),
             401,
         )
     db.session.commit()  # last_used_at
     _device, user = found
     if not user.has_role(*SUBMITTING_ROLES):
-        return openrosa_response("This account may not download forms or send interviews.", 403)
+        return openrosa_response(_("This account may not download forms or send interviews."), 403)
     return user
 
 
@@ -155,11 +170,13 @@ def protocol_error(error: HTTPException) -> Response:
     code = error.code or 500
     if code == 413:
         limit = openrosa.accept_content_length()
-        message = (
-            f"The submission is larger than this server accepts ({limit} bytes). It was not stored."
+        message = _(
+            "The submission is larger than this server accepts (%(limit)s bytes). It was not "
+            "stored.",
+            limit=limit,
         )
     else:
-        message = ERROR_MESSAGES.get(code, error.name)
+        message = str(ERROR_MESSAGES.get(code, error.name))
     response = openrosa_response(message, code)
     for name, value in error.get_headers():
         if name.lower() not in {"content-type", "content-length"}:
@@ -172,8 +189,11 @@ def _find_version(form_id: str, version: str | None) -> InstrumentVersion | Resp
     instrument = instruments.find_instrument(form_id)
     if instrument is None or not instrument.versions:
         return openrosa_response(
-            f"This server has no form with the ID '{form_id}'. Get the current blank forms "
-            "again, then fill in a new copy.",
+            _(
+                "This server has no form with the ID '%(form_id)s'. Get the current blank forms "
+                "again, then fill in a new copy.",
+                form_id=form_id,
+            ),
             404,
         )
     for candidate in reversed(instrument.versions):
@@ -183,8 +203,12 @@ def _find_version(form_id: str, version: str | None) -> InstrumentVersion | Resp
         ):
             return candidate
     return openrosa_response(
-        f"The form '{form_id}' has no version '{version or '(none)'}' on this server. Get the "
-        "current blank form again, then fill in a new copy.",
+        _(
+            "The form '%(form_id)s' has no version '%(version)s' on this server. Get the "
+            "current blank form again, then fill in a new copy.",
+            form_id=form_id,
+            version=version or _("(none)"),
+        ),
         404,
     )
 
@@ -269,7 +293,9 @@ def form_media(user: User, form_id: str, version: str, filename: str) -> Respons
         return found
     item = instruments.attachment(found, filename)
     if item is None:
-        return openrosa_response(f"The form has no attachment '{filename[:120]}'.", 404)
+        return openrosa_response(
+            _("The form has no attachment '%(name)s'.", name=filename[:120]), 404
+        )
     response = Response(item.data, content_type=item.content_type)
     # Never rendered by a browser as a page of this site (an SVG or HTML could carry script).
     response.headers["Content-Disposition"] = "attachment"
@@ -317,7 +343,10 @@ def _submission_document() -> bytes | Response:
     _attach_media() reads them."""
     if request.mimetype != "multipart/form-data":
         return openrosa_response(
-            f"Send the interview as multipart/form-data with the XML in a part named {XML_PART}.",
+            _(
+                "Send the interview as multipart/form-data with the XML in a part named %(part)s.",
+                part=XML_PART,
+            ),
             400,
         )
     files = request.files  # reading the body here raises 413 beyond MAX_CONTENT_LENGTH
@@ -326,46 +355,55 @@ def _submission_document() -> bytes | Response:
         # Collect splits an interview whose files exceed the announced size over several
         # requests; this server stores an interview only whole, from one request.
         return openrosa_response(
-            "Nothing was stored: the interview and its files are larger than this server accepts "
-            f"in one request ({openrosa.accept_content_length()} bytes). Take smaller photos "
-            "(Collect's settings: image size) or ask the administrator to raise the limit.",
+            _(
+                "Nothing was stored: the interview and its files are larger than this server "
+                "accepts in one request (%(limit)s bytes). Take smaller photos (Collect's "
+                "settings: image size) or ask the administrator to raise the limit.",
+                limit=openrosa.accept_content_length(),
+            ),
             413,
         )
     if others:
         return openrosa_response(
-            "Nothing was stored: this server takes the form's XML and the files its answers "
-            "name, nothing else. Unexpected parts: " + ", ".join(others[:10]),
+            _(
+                "Nothing was stored: this server takes the form's XML and the files its answers "
+                "name, nothing else. Unexpected parts: %(parts)s",
+                parts=", ".join(others[:10]),
+            ),
             400,
         )
     parts = files.getlist(XML_PART) or request.form.getlist(XML_PART)
     if len(parts) != 1:
         return openrosa_response(
-            f"Send exactly one part named {XML_PART} holding the form's XML.", 400
+            _("Send exactly one part named %(part)s holding the form's XML.", part=XML_PART), 400
         )
     part = parts[0]
     return part.encode("utf-8") if isinstance(part, str) else part.read()
 
 
 def _field_label(spec: InstrumentSpec, key: str) -> str:
-    """'Household member 2: How old is this person? [member_age]' for a field key, in English."""
+    """'Household member 2: How old is this person? [member_age]' for a field key."""
+    language = current_language()
     for repeat in spec.repeats_by_name.values():
         if not key.startswith(repeat.name + "-"):
             continue
-        index, _, name = key.removeprefix(repeat.name + "-").partition("-")
+        index, _sep, name = key.removeprefix(repeat.name + "-").partition("-")
         if index.isdigit() and name:
             question = spec.questions_by_name.get(name)
-            label = spec.label(question.labels, "en") if question else ""
-            return f"{spec.label(repeat.labels, 'en') or repeat.name} {int(index) + 1}: " + (
+            label = spec.label(question.labels, language) if question else ""
+            return f"{spec.label(repeat.labels, language) or repeat.name} {int(index) + 1}: " + (
                 f"{label} [{name}]" if label else name
             )
     item = spec.questions_by_name.get(key) or spec.repeats_by_name.get(key)
-    label = spec.label(item.labels, "en") if item is not None else ""
+    label = spec.label(item.labels, language) if item is not None else ""
     return f"{label} [{key}]" if label else key
 
 
 def _problems_message(spec: InstrumentSpec, errors: dict[str, list[str]]) -> str:
     lines = [f"- {_field_label(spec, key)}: {' '.join(texts)}" for key, texts in errors.items()]
-    return "Not stored. Correct these answers, then send the form again:\n" + "\n".join(lines)
+    return (
+        _("Not stored. Correct these answers, then send the form again:") + "\n" + "\n".join(lines)
+    )
 
 
 @bp.route("/submission", methods=["POST"])
@@ -386,26 +424,27 @@ def submit(user: User) -> Response:
     if isinstance(version, Response):
         return version
     spec = instruments.spec_for(version)
-    with force_locale("en"):  # messages go to the device in English
-        try:
-            parsed = openrosa.parse_submission(root, spec)
-        except SubmissionError as error:
-            return openrosa_response(str(error), 400)
-        attached = _attach_media(spec, parsed.answers, request.files)
-        if isinstance(attached, Response):
-            return attached
-        answers, media = attached
-        parsed = dataclasses.replace(parsed, answers=answers)
-        outcome = evaluate_answers(
-            spec, parsed.answers, language="en", type_errors=parsed.type_errors
-        )
-        _reason, errors = services.screened(spec, outcome)
-        if errors:
-            return openrosa_response(_problems_message(spec, errors), 400)
+    try:
+        parsed = openrosa.parse_submission(root, spec)
+    except SubmissionError as error:
+        return openrosa_response(str(error), 400)
+    attached = _attach_media(spec, parsed.answers, request.files)
+    if isinstance(attached, Response):
+        return attached
+    answers, media = attached
+    parsed = dataclasses.replace(parsed, answers=answers)
+    outcome = evaluate_answers(
+        spec, parsed.answers, language=current_language(), type_errors=parsed.type_errors
+    )
+    _reason, errors = services.screened(spec, outcome)
+    if errors:
+        return openrosa_response(_problems_message(spec, errors), 400)
     if parsed.deprecated_id and services.find_by_instance_id(parsed.deprecated_id):
         return openrosa_response(
-            "This is an edited copy of an interview the server already has. Edits are not "
-            "accepted from the phone: ask a coordinator to correct the stored interview.",
+            _(
+                "This is an edited copy of an interview the server already has. Edits are not "
+                "accepted from the phone: ask a coordinator to correct the stored interview."
+            ),
             409,
         )
     return _store(user, version, spec, parsed, outcome, media)
@@ -430,7 +469,10 @@ def _attach_media(
                 continue
             part = files.get(str(value))
             if part is None:
-                problems.append(f"- {_field_label(spec, name)}: the file {value} was not sent.")
+                problems.append(
+                    f"- {_field_label(spec, name)}: "
+                    + _("the file %(name)s was not sent.", name=str(value))
+                )
                 out[name] = None
                 continue
             used.add(str(value))
@@ -452,11 +494,15 @@ def _attach_media(
     unexpected = sorted(set(files.keys()) - used - {XML_PART})
     if unexpected:
         problems.append(
-            "The answers name no attachments called " + ", ".join(unexpected[:10]) + "."
+            _(
+                "The answers name no attachments called %(names)s.",
+                names=", ".join(unexpected[:10]),
+            )
         )
     if problems:
         return openrosa_response(
-            "Not stored. Send the form again with these files:\n" + "\n".join(problems), 400
+            _("Not stored. Send the form again with these files:") + "\n" + "\n".join(problems),
+            400,
         )
     return rewritten, media
 
@@ -489,19 +535,25 @@ def _store(
         db.session.rollback()
         if acknowledgement.status == "no_round":
             return openrosa_response(
-                "No survey round is open. Ask an administrator to add one, then send again.", 409
+                _("No survey round is open. Ask an administrator to add one, then send again."),
+                409,
             )
         if acknowledgement.status == "invalid":  # checked above; kept for completeness
             return openrosa_response(_problems_message(spec, dict(acknowledgement.errors)), 400)
         return openrosa_response(
-            "An interview with this instanceID was already received with different answers. "
-            "Nothing was overwritten. Fill in a new copy of the form for these answers.",
+            _(
+                "An interview with this instanceID was already received with different "
+                "answers. Nothing was overwritten. Fill in a new copy of the form for these "
+                "answers."
+            ),
             409,
         )
     db.session.commit()
     if acknowledgement.status == "refusal":
-        return openrosa_response("Refusal recorded, no answers stored.", 201)
+        return openrosa_response(_("Refusal recorded, no answers stored."), 201)
     if acknowledgement.receipt_code is None:
         # The receipt code is the respondent's key to withdrawal: only its volunteer sees it.
-        return openrosa_response("Already received.", 201)
-    return openrosa_response(f"Saved. Receipt code: {acknowledgement.receipt_code}", 201)
+        return openrosa_response(_("Already received."), 201)
+    return openrosa_response(
+        _("Saved. Receipt code: %(code)s", code=acknowledgement.receipt_code), 201
+    )

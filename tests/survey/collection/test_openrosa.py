@@ -579,14 +579,15 @@ def test_request_shape_is_checked(client, form) -> None:
     assert count(Submission) == 0
 
 
-def test_rule_errors_are_listed_in_english(client, form) -> None:
+def test_rule_errors_are_listed_with_labels_and_keys(client, form) -> None:
     document = collect_submission(
         form,
         {**MINIMAL, "age": "200", "household_size": "many", "sex": "unknown"},
         instanceID=new_instance_id(),
     )
-    response = send(client, document, headers={**OPENROSA_HEADERS, "Accept-Language": "ru"})
+    response = send(client, document)
     assert response.status_code == 400
+    assert response.headers["Content-Language"] == "en"
     text = message(response)
     assert text.startswith("Not stored.")
     assert "[age]" in text
@@ -594,6 +595,34 @@ def test_rule_errors_are_listed_in_english(client, form) -> None:
     assert "[household_size]: Enter a whole number" in text
     assert "[sex]: Choose one of the options shown." in text
     assert count(Submission) == 0
+
+
+def test_messages_reach_the_device_in_its_language_or_the_accounts(client, form) -> None:
+    """The person holding the phone reads Russian or Kazakh, as on the web pages: the account's
+    own language first, else the one the device asks for."""
+    values = {**MINIMAL, "age": "200", "household_size": "many"}
+    russian = {**OPENROSA_HEADERS, "Accept-Language": "ru"}
+    response = send(
+        client, collect_submission(form, values, instanceID=new_instance_id()), headers=russian
+    )
+    assert response.status_code == 400
+    assert response.headers["Content-Language"] == "ru"
+    text = message(response)
+    assert text.startswith("Не сохранено. Исправьте эти ответы")
+    assert "Not stored" not in text and "Enter a whole number" not in text
+    assert "[household_size]" in text
+    refused = send(client, b"<data/>", auth=("volunteer", "wrong"), headers=russian)
+    assert message(refused) == "Неверное имя пользователя или пароль."
+
+    volunteer = db.session.execute(select(User).filter_by(username="volunteer")).scalar_one()
+    volunteer.language = "kk"  # the account's language wins over the device's
+    db.session.commit()
+    saved = send(
+        client, collect_submission(form, MINIMAL, instanceID=new_instance_id()), headers=russian
+    )
+    assert saved.status_code == 201
+    assert saved.headers["Content-Language"] == "kk"
+    assert message(saved).startswith("Сақталды. Түбіртек коды: ")
 
 
 def test_errors_inside_the_roster_name_the_member(client, form) -> None:
