@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.clock import utcnow
@@ -34,6 +34,8 @@ class GeneratedReport(db.Model):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
     word_count: Mapped[int] = mapped_column(Integer)
+    # Cut from the advocates' publication: only these are listed and opened for advocates.
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
     created_by: Mapped[User | None] = relationship()
 

@@ -160,6 +160,7 @@ def generate_report(
         pdf_sha256=sha256(pdf),
         language=settings.language,
         word_count=content.words,
+        public=bool(snapshot.get("public")),
     )
     db.session.add(report)
     db.session.flush()
@@ -230,7 +231,7 @@ def stored_pdf(report: GeneratedReport) -> bytes:
 def is_public(report: GeneratedReport) -> bool:
     """Whether the paper was cut from the advocates' publication (coordinators' papers are not:
     they may combine filters and statuses, and two of them could be differenced)."""
-    return bool((report.snapshot or {}).get("public"))
+    return bool(report.public)
 
 
 def find_report(report_id: int, *, public_only: bool = False) -> GeneratedReport | None:
@@ -246,15 +247,9 @@ def list_reports(limit: int = 100, *, public_only: bool = False) -> list[Generat
     query = select(GeneratedReport).order_by(
         GeneratedReport.created_at.desc(), GeneratedReport.id.desc()
     )
-    if not public_only:
-        return list(db.session.execute(query.limit(limit)).scalars())
-    found = []
-    for report in db.session.execute(query).scalars():
-        if is_public(report):
-            found.append(report)
-            if len(found) == limit:
-                break
-    return found
+    if public_only:
+        query = query.where(GeneratedReport.public.is_(True))
+    return list(db.session.execute(query.limit(limit)).scalars())
 
 
 def download_name(report: GeneratedReport) -> str:

@@ -445,6 +445,7 @@ def test_advocates_read_back_only_papers_cut_from_their_publication(
     advocates = db.session.execute(
         select(GeneratedReport).where(GeneratedReport.id != coordinators.id)
     ).scalar_one()
+    assert (advocates.public, coordinators.public) == (True, False)
     history = client.get("/reports/history").text
     assert f"report-{advocates.id}" in history and f"report-{coordinators.id}" not in history
     assert client.get(f"/reports/download?report={coordinators.id}").status_code == 404
