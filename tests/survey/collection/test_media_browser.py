@@ -15,6 +15,7 @@ from survey.extensions import db
 from tests.browser_support import LiveServer, new_page
 from tests.factories import xlsform_bytes
 from tests.survey.collection.test_media import photo_with_gps
+from tests.survey.collection.test_offline_browser import QUEUE_AND_KEY
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -29,19 +30,24 @@ SURVEY = [
 DISTRICTS = b"name,label\nnorth,North district\nsouth,South district\n"
 
 
-@pytest.fixture
-def media_form(app: Any, create_user: Any, survey_round: Any) -> Any:
+def import_points(survey: list[list[str]], form_id: str) -> Any:
+    """The form imported with its districts file, photos kept, for the volunteer 'vol'."""
     from survey.instruments.services import import_instrument
 
-    create_user("vol", "volunteer")
     version, _summary = import_instrument(
-        xlsform_bytes(SURVEY, settings={"form_id": "points", "version": "1"}),
-        "points.xlsx",
+        xlsform_bytes(survey, settings={"form_id": form_id, "version": "1"}),
+        f"{form_id}.xlsx",
         attachments={"districts.csv": DISTRICTS},
         keep=("media",),
     )
     db.session.commit()
     return version
+
+
+@pytest.fixture
+def media_form(app: Any, create_user: Any, survey_round: Any) -> Any:
+    create_user("vol", "volunteer")
+    return import_points(SURVEY, "points")
 
 
 def test_a_photo_a_location_and_a_choice_from_a_file(
@@ -70,19 +76,10 @@ NOTED = [*SURVEY, ["text", "note", "Anything to add?", ""]]
 
 # The queued entries' files: how many per entry, each sealed file's size, and whether the
 # user's key opens it to the bytes chosen (given as base64).
-SEALED_FILES = """async ([key, expected]) => {
-  const raw = Uint8Array.from(atob(key), (c) => c.charCodeAt(0));
-  const aes = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['decrypt']);
-  const db = await new Promise((resolve, reject) => {
-    const request = indexedDB.open('birge-queue');
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  const entries = await new Promise((resolve) => {
-    const request = db.transaction('entries').objectStore('entries').getAll();
-    request.onsuccess = () => resolve(request.result);
-  });
-  db.close();
+SEALED_FILES = (
+    """async ([key, expected]) => {"""
+    + QUEUE_AND_KEY
+    + """
   const want = Uint8Array.from(atob(expected), (c) => c.charCodeAt(0));
   const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
   const out = [];
@@ -96,21 +93,13 @@ SEALED_FILES = """async ([key, expected]) => {
   }
   return out;
 }"""
+)
 
 
 @pytest.fixture
 def noted_media_form(app: Any, create_user: Any, survey_round: Any) -> Any:
-    from survey.instruments.services import import_instrument
-
     create_user("vol", "volunteer")
-    version, _summary = import_instrument(
-        xlsform_bytes(NOTED, settings={"form_id": "noted_points", "version": "1"}),
-        "noted_points.xlsx",
-        attachments={"districts.csv": DISTRICTS},
-        keep=("media",),
-    )
-    db.session.commit()
-    return version
+    return import_points(NOTED, "noted_points")
 
 
 def test_photos_wait_offline_sealed_and_are_sent_with_their_interview(

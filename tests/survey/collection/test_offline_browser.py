@@ -38,7 +38,8 @@ CHOICES = [["list_name", "name", "label"], ["yes_no", "yes", "Yes"], ["yes_no", 
 
 # Reads the queue as offline.js stores it; `key` (base64) is tried on every entry, with the
 # entry's own user id and with `other` as the additional data.
-TRY_DECRYPT = """async ([key, other]) => {
+# A script's body that sets `aes` (the AES key of base64 `key`) and `entries` (the queue).
+QUEUE_AND_KEY = """
   const raw = Uint8Array.from(atob(key), (c) => c.charCodeAt(0));
   const aes = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['decrypt']);
   const db = await new Promise((resolve, reject) => {
@@ -50,7 +51,11 @@ TRY_DECRYPT = """async ([key, other]) => {
     const request = db.transaction('entries').objectStore('entries').getAll();
     request.onsuccess = () => resolve(request.result);
   });
-  db.close();
+  db.close();"""
+TRY_DECRYPT = (
+    """async ([key, other]) => {"""
+    + QUEUE_AND_KEY
+    + """
   const results = [];
   for (const entry of entries) {
     for (const user of [entry.user, other]) {
@@ -65,6 +70,7 @@ TRY_DECRYPT = """async ([key, other]) => {
   }
   return { users: entries.map((e) => e.user), results: results };
 }"""
+)
 DERIVE = """async ([username, password]) => {
   const text = new TextEncoder();
   const material = await crypto.subtle.importKey('raw', text.encode(password), 'PBKDF2', false,
