@@ -211,6 +211,8 @@ class _Evaluator:
         self.outcome = Outcome()
         self.section_relevant: dict[str, bool] = {}
         self.position = 1  # the number of the repeat entry being evaluated, for position(..)
+        # ${last-saved#name}: the answers of the last interview saved (defaults only).
+        self.last_saved: Mapping[str, Any] = {}
 
     # -- expression plumbing ------------------------------------------------------------------
     def lookup_top(self, name: str) -> Any:
@@ -253,7 +255,17 @@ class _Evaluator:
             choice_label=lambda question, code: choice_label(
                 self.spec, question, code, self.language
             ),
+            last_saved=self.last_saved_value,
         )
+
+    def last_saved_value(self, name: str) -> Any:
+        question = self.spec.questions_by_name.get(name)
+        if question is not None and question.repeat is not None:
+            # ODK reads the first entry's answer through the last-saved instance's path.
+            entries = self.last_saved.get(question.repeat) or [{}]
+            first = entries[0] if isinstance(entries[0], Mapping) else {}
+            return expression_value(question, first.get(name))
+        return expression_value(question, self.last_saved.get(name))
 
     def truth(self, text: str | None, lookup: Callable[[str], Any], current: Any = None) -> bool:
         if not text:
@@ -399,6 +411,48 @@ def instance_name(spec: InstrumentSpec, answers: Mapping[str, Any], today: dt.da
         return None
     text = stored_calculation(value)
     return str(text)[:200] if text not in (None, "") else None
+
+
+def default_values(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    *,
+    today: dt.date,
+    last_saved: Mapping[str, Any] | None = None,
+    repeat: str | None = None,
+    index: int | None = None,
+) -> dict[str, str]:
+    """The defaults given as expressions, evaluated once as ODK does when the interview (or,
+    with `repeat`, its entry number `index`) is created: question name → text to show.
+
+    `last_saved` holds the answers of the last interview saved, for ${last-saved#name}.
+    """
+    evaluator = _Evaluator(spec, {}, spec.default_language, today, {}, Messages())
+    evaluator.outcome.answers.update(answers)
+    evaluator.last_saved = last_saved or {}
+    lookup = evaluator.lookup_top
+    if repeat is not None and index is not None:
+        rows = answers.get(repeat) or []
+        lookup = evaluator.lookup_in(rows[index] if 0 <= index < len(rows) else {})
+        evaluator.position = index + 1
+    out: dict[str, str] = {}
+    for question in spec.iter_questions():
+        if not question.default_expression or question.repeat != repeat:
+            continue
+        try:
+            value = stored_calculation(evaluator.value_of(question.default_expression, lookup))
+        except expressions.ExpressionError:
+            continue
+        if value not in (None, ""):
+            out[question.name] = str(value)
+    return out
+
+
+def last_saved_reader(spec: InstrumentSpec, last_saved: Mapping[str, Any]) -> Callable[[str], Any]:
+    """How ${last-saved#name} reads the last saved answers (a repeat question: its first entry)."""
+    evaluator = _Evaluator(spec, {}, spec.default_language, dt.date.today(), {}, Messages())
+    evaluator.last_saved = last_saved
+    return evaluator.last_saved_value
 
 
 def text_context(

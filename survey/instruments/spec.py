@@ -53,6 +53,9 @@ class Question:
     constraint_messages: Mapping[str, str] = field(default_factory=dict)
     calculation: str | None = None
     default: str | None = None
+    # A default given as an expression (pyxform's dynamic default: '${last-saved#q}', today(),
+    # ...), evaluated once when the interview or the repeat entry is created, as ODK does.
+    default_expression: str | None = None
     appearance: str | None = None
     choice_list: str | None = None
     choice_filter: str | None = None

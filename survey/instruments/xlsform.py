@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from pyxform.builder import SurveyElementBuilder, create_survey_element_from_dict
 from pyxform.errors import PyXFormError
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.utils import default_is_dynamic
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
@@ -458,8 +459,9 @@ def _pulldata_uses(spec: InstrumentSpec) -> Iterator[tuple[str, str, set[str]]]:
         yield repeat.name, "repeat_count", _pulldata_files(repeat.repeat_count)
         yield repeat.name, "label", _shown_pulldata_files([repeat.labels, repeat.hints])
     for question in spec.iter_questions():
-        for column in ("calculation", "relevant", "constraint", "default"):
+        for column in ("calculation", "relevant", "constraint"):
             yield question.name, column, _pulldata_files(getattr(question, column))
+        yield question.name, "default", _pulldata_files(question.default_expression)
         filter_files = _pulldata_files(question.choice_filter, choice_filter=True)
         yield question.name, "choice_filter", filter_files
         texts = [
@@ -1179,13 +1181,9 @@ def _question(
         if word not in QUESTION_APPEARANCES and not word.startswith("ex:"):
             locations.warnings.append(_unknown_appearance(locations.at(name, "appearance"), word))
     default = node.get("default")
-    if default is not None and re.search(r"\$\{|\(", str(default)):
-        locations.problems.append(
-            _(
-                "%(where)s: only fixed default values are supported, not expressions.",
-                where=locations.at(name, "default"),
-            )
-        )
+    # pyxform's own test: a default with a function call, ${…}, an operator or a predicate is
+    # an expression, which ODK evaluates when the interview (or repeat entry) is created.
+    dynamic = default is not None and default_is_dynamic(str(default), str(node.get("type")))
     for column, key in (("required", "required"), ("read_only", "readonly")):
         flag = _cell_text(bind.get(key)).lower()
         if flag and flag not in _FLAG_WORDS:
@@ -1230,7 +1228,8 @@ def _question(
         constraint=bind.get("constraint"),
         constraint_messages=texts(bind.get("jr:constraintMsg")),
         calculation=bind.get("calculate"),
-        default=str(default) if default is not None else None,
+        default=str(default) if default is not None and not dynamic else None,
+        default_expression=str(default) if dynamic else None,
         appearance=appearance,
         choice_list=node.get("list_name") or node.get("itemset"),
         choice_filter=node.get("choice_filter"),
@@ -1290,7 +1289,7 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                         name=name,
                     )
                 )
-        for missing in sorted(refs - known):
+        for missing in sorted((refs | expressions.last_saved_names(node)) - known):
             locations.problems.append(
                 _(
                     "%(where)s: '%(name)s' is not the name of a question.",
@@ -1322,6 +1321,8 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     for text in dict.fromkeys(by_language.values()):
                         for output in piping.outputs(text):
                             check(q.name, column, output)
+                # A default runs once, at creation: it reads answers but is no dependency.
+                check(q.name, "default", q.default_expression)
                 refs = check(q.name, "relevant", q.relevant)
                 refs |= check(q.name, "calculation", q.calculation)
                 refs |= check(q.name, "choice_filter", q.choice_filter, choice_filter=True)

@@ -118,6 +118,7 @@
     return {
       lookup: lookup, current: current, choice: choice, today: model.today, tables: model.tables,
       position: lookup.position || 1,
+      lastSaved: (name) => (model.lastSaved || {})[name],
       entries: (name) => {
         const q = Q[name];
         if (!q || !q.repeat) return [lookup(name)];
@@ -428,7 +429,31 @@
       .replace(/__NUMBER__/g, String(entries.length + 1));
     const entry = holder.content.querySelector('.repeat-entry');
     repeatEl.querySelector('.repeat-entries').appendChild(entry);
+    fillDefaults(repeatEl.dataset.repeat, entry, entries.length + 1);
     return entry;
+  }
+  // Defaults given as expressions, evaluated once when the entry is created (ODK's
+  // odk-new-repeat; rules.default_values does the same for a page without script).
+  function fillDefaults(r, entry, position) {
+    const lookup = (n) => (Q[n] && Q[n].repeat ? null : exprValue(Q[n], state.ans[n]));
+    lookup.position = position;
+    (children[r] || []).forEach((name) => {
+      if (!Q[name].default) return;
+      const value = storedCalculation(evaluate(Q[name].default, lookup));
+      const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
+      if (value === null || !block) return;
+      const codes = String(value).split(' ');
+      const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
+      if (options.length) {
+        options.forEach((el) => {
+          if (codes.indexOf(el.value) < 0) return;
+          if (el.tagName === 'OPTION') el.selected = true; else el.checked = true;
+        });
+        return;
+      }
+      const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
+      if (input && !input.value) input.value = String(value);
+    });
   }
   function removeEntry(repeatEl, entry) {
     entry.querySelectorAll('p.error[data-error-for]').forEach((p) => {

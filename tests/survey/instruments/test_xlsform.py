@@ -416,9 +416,9 @@ def test_language_codes(name: str, expected: str) -> None:
             "Sheet 'survey', row 3, column 'type': a repeat inside a repeat is not supported",
         ),
         (
-            [["type", "name", "label", "default"], ["date", "d", "D", "today()"]],
+            [["type", "name", "label", "default"], ["text", "d", "D", "${last-saved#nope}"]],
             None,
-            "Sheet 'survey', row 2, column 'default': only fixed default values are supported",
+            "Sheet 'survey', row 2: On the 'survey' sheet, the 'default' value is invalid",
         ),
         (
             [
