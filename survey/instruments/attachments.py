@@ -397,10 +397,12 @@ def choices_from_file(
             continue  # ODK skips items without a value; the first of a duplicate wins
         seen.add(value)
         labels = _labels(row, label_column, language) or {language: value}
+        # Every other column, as instance('file')/root/item reads it: a GeoJSON feature's
+        # 'id' and 'title' too, which its choice keeps as value and label.
         filters = {
             k: v
             for k, v in row.items()
-            if k != value_column and k != label_column and not k.startswith(label_column + "::")
+            if k not in ("name", "label") and not k.startswith(label_column + "::")
         }
         choices.append(Choice(name=value, labels=labels, filters=filters))
     if not choices:

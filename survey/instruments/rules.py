@@ -156,7 +156,7 @@ def choice_rows(spec: InstrumentSpec, list_name: str, language: str) -> list[dic
     """The rows of a choice list as instance('list')/root/item sees them: name, label, columns."""
     return [
         {**c.filters, "name": c.name, "label": spec.label(c.labels, language) or c.name}
-        for c in spec.choices.get(list_name, ())
+        for c in spec.choices.get(spec.instance_list(list_name) or list_name, ())
     ]
 
 

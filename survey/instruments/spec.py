@@ -243,6 +243,16 @@ class InstrumentSpec:
         """Sections keyed by name."""
         return {s.name: s for s in self.sections}
 
+    def instance_list(self, name: str) -> str | None:
+        """The choice list instance('name') reads: a list of the choices sheet, or the file
+        'name.csv' / 'name.geojson' / 'name.xml' of a select_*_from_file (ODK names the
+        secondary instance of a file after its stem)."""
+        if name in self.choices:
+            return name
+        return next(
+            (key for key in self.choices if "." in key and key.rsplit(".", 1)[0] == name), None
+        )
+
     def title_in(self, language: str) -> str:
         """The form's title in a language, or its one title when not translated."""
         return self.titles.get(language) or self.title

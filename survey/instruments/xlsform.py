@@ -1269,7 +1269,8 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     name=bare,
                 )
             )
-        for list_name in sorted(expressions.instance_lists(node) - set(spec.choices)):
+        unknown_lists = {n for n in expressions.instance_lists(node) if not spec.instance_list(n)}
+        for list_name in sorted(unknown_lists):
             locations.problems.append(
                 _(
                     "%(where)s: instance('%(list)s') reads a choice list that is not on the "

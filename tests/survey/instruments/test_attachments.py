@@ -86,6 +86,23 @@ def workbook(external: bool = False) -> bytes:
 FILES = {"districts.csv": DISTRICTS, "villages.csv": VILLAGES, "wells.geojson": PLACES}
 
 
+def test_instance_of_a_file_reads_its_rows_by_the_files_stem(app) -> None:
+    """instance('wells')/root/item[...] reads wells.geojson, as ODK names the file's secondary
+    instance (HOT's forms read a feature's id, title and geometry this way)."""
+    from survey.instruments.rules import evaluate_answers
+
+    rows = [list(r) for r in SURVEY] + [
+        ["calculate", "where", "", "", "instance('wells')/root/item[id=${well}]/geometry"],
+        ["calculate", "well_id", "", "", "instance('wells')/root/item[title=${well_title}]/id"],
+        ["text", "well_title", "Title", "", "instance('wells')/root/item[id=${well}]/title"],
+    ]
+    data = xlsform_bytes(rows, settings={"form_id": "villages", "version": "1"})
+    spec = load_xlsform(data, "villages.xlsx", FILES).spec
+    outcome = evaluate_answers(spec, {"well": "w2", "well_title": "Well one"})
+    assert outcome.answers["where"] == "43.3 77.0"
+    assert outcome.answers["well_id"] == "w1"
+
+
 def package(files: dict[str, bytes], name: str = "villages.xlsx", **extra: bytes) -> bytes:
     """A .zip as ODK tools pack a form: the workbook and a <form>-media folder."""
     out = io.BytesIO()
