@@ -214,6 +214,33 @@ def _file_type(data: bytes, filename: str) -> str | None:
     return None
 
 
+def _name_mismatch(file_type: str, filename: str) -> str | None:
+    """Why a workbook whose name says another format than its content is refused, if it is.
+
+    pyxform (and so ODK Central and KoboToolbox) opens a workbook by its name's extension and
+    refuses an .xls saved under an .xlsx name; Birge refuses it too, with the way out."""
+    suffix = PurePath(filename.replace("\\", "/")).suffix.lower()
+    name = PurePath(filename.replace("\\", "/")).name
+    if file_type == ".xls" and suffix in {".xlsx", ".xlsm"}:
+        return _(
+            "'%(filename)s' is an Excel 97-2003 workbook (.xls) under an %(suffix)s name, which "
+            "pyxform, ODK Central and KoboToolbox refuse. Rename the file to '%(renamed)s', or "
+            "open it and save it as an Excel Workbook (.xlsx), then import it again.",
+            filename=name,
+            suffix=suffix,
+            renamed=PurePath(name).stem + ".xls",
+        )
+    if file_type != ".xls" and suffix == ".xls":
+        return _(
+            "'%(filename)s' is an Excel Workbook (.xlsx) under an .xls name, which pyxform, ODK "
+            "Central and KoboToolbox refuse. Rename the file to '%(renamed)s' and import it "
+            "again.",
+            filename=name,
+            renamed=PurePath(name).stem + ".xlsx",
+        )
+    return None
+
+
 def _unreadable(error: Exception) -> str:
     return _(
         "The workbook could not be read: no sheet of it could be opened (%(error)s).",
@@ -265,6 +292,9 @@ def load_xlsform(
                 )
             ]
         )
+    mismatch = _name_mismatch(file_type, filename)
+    if mismatch:
+        raise InstrumentImportError([mismatch])
     if file_type != ".xls":
         try:
             check_workbook_archive(data)  # before openpyxl or pyxform inflate anything

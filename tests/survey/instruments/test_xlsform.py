@@ -508,6 +508,26 @@ def test_corrupt_files_are_refused(data: bytes, fragment: str) -> None:
     assert any(fragment in p for p in problems), problems
 
 
+def test_a_workbook_under_the_other_formats_name_is_refused_as_pyxform_refuses_it() -> None:
+    """pyxform (so ODK Central and Kobo) opens a workbook by its extension: an .xls saved as
+    .xlsx is refused there, and here with the way out (issue 9: refused as pyxform refuses)."""
+    from pathlib import Path
+
+    corpus = Path(__file__).parent / "corpus" / "kobocat"
+    xls = (corpus / "transportation.xls").read_bytes()
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(xls, "needs.xlsx")
+    assert caught.value.problems == [
+        "'needs.xlsx' is an Excel 97-2003 workbook (.xls) under an .xlsx name, which pyxform, "
+        "ODK Central and KoboToolbox refuse. Rename the file to 'needs.xls', or open it and save "
+        "it as an Excel Workbook (.xlsx), then import it again."
+    ]
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(xlsform([["type", "name", "label"], ["text", "a", "A"]]), "needs.xls")
+    assert "Rename the file to 'needs.xlsx'" in caught.value.problems[0]
+    assert load_xlsform(xls, "needs.xls").spec.sections
+
+
 def test_workbook_without_survey_sheet() -> None:
     import io
 

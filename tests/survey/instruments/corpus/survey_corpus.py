@@ -304,7 +304,9 @@ def birge_check(
 
     A form pyxform converts and that is in scope must import; an out-of-scope form (entities,
     public_key) must be refused with a sentence saying why; a form pyxform refuses must be
-    refused with messages that each name a sheet, and name pyxform's row where pyxform has one.
+    refused with messages that each name a sheet, and name pyxform's row where pyxform has one
+    (a file pyxform cannot open at all, whose manifest 'sheets' says "unreadable", with
+    messages that name the file).
     pyxform does not parse expressions: a form whose expression ODK's engine cannot parse either
     (engine_message "Expression has syntax error") is refused like a form pyxform refuses.
     `importer(data, filename)` is Birge's import (survey.instruments.services.import_instrument).
@@ -332,6 +334,13 @@ def birge_check(
             for reason in row["out_of_scope"].split("; "):
                 if not any(word in reasons for word in OUT_OF_SCOPE_WORDS[reason]):
                     return f"refused without saying why ({reason}): " + _one_line(text, 200)
+            return None
+        if row["sheets"].startswith("unreadable:"):
+            # pyxform opens no sheet of the file (an .xls under an .xlsx name): the refusal is
+            # located by naming the file, and must say what to do with it.
+            unnamed = [problem for problem in problems if path.name not in problem]
+            if unnamed:
+                return "refusal names neither sheet nor file: " + _one_line(unnamed[0], 200)
             return None
         unlocated = [problem for problem in problems if not NAMES_A_SHEET.search(problem)]
         if unlocated:
