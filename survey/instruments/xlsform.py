@@ -301,6 +301,7 @@ def load_xlsform(
         except ArchiveRefused as error:
             raise InstrumentImportError([str(error)]) from None
     locations = _Locations(attachments=dict(attachments or {}), media_confirmed=media_confirmed)
+    _recode_csv_files(locations)
     try:
         with _quiet():
             workbook = get_xlsform(io.BytesIO(data), file_type=file_type)
@@ -387,6 +388,32 @@ def load_xlsform(
     return ImportedForm(
         spec=spec, xform=xform, warnings=warnings_out, files={**locations.attachments, **generated}
     )
+
+
+def _recode_csv_files(locations: _Locations) -> None:
+    """Store CSV attachments as UTF-8, which ODK reads: a file saved in a legacy encoding
+    (Excel's 'CSV' or 'CSV (MS-DOS)') is converted, and the admin told which and from what.
+    A file whose encoding cannot be told is left as it is, and refused where the form reads it."""
+    for name, data in sorted(locations.attachments.items()):
+        if not name.lower().endswith(".csv"):
+            continue
+        try:
+            recoded, codec, example = form_files.recoded_csv(data)
+        except form_files.AttachmentError:
+            continue
+        if codec is None:
+            continue
+        locations.attachments[name] = recoded
+        locations.warnings.append(
+            _(
+                "'%(file)s' was not UTF-8 text: it was read as %(encoding)s and stored as UTF-8, "
+                "as ODK reads it. Check that its accented names read right on the form, for "
+                "example '%(example)s'.",
+                file=name,
+                encoding=form_files.encoding_name(codec),
+                example=example,
+            )
+        )
 
 
 def _add_external_choices(survey: dict[str, Any], workbook: DefinitionData) -> dict[str, bytes]:

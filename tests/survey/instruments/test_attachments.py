@@ -677,3 +677,62 @@ def test_the_page_gets_only_the_columns_pulldata_reads(app) -> None:
     assert whole["other"] == [{"k": "a", "v": "b"}]
     both = tables("pulldata(${who}, 'age', 'name', 'asel')", "pulldata('other', 'v', 'k', 'a')")
     assert both["other"] == [{"k": "a", "v": "b", "secret": "c"}]
+
+
+# The bytes of HOT's towns.csv line (hotosm/waste-media): DOS code page 850, 'à' and 'é'.
+TOWNS_LINE = b"autre,Autre (\x85 pr\x82ciser),fakara\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "codec", "example"),
+    [
+        (b"name,label,municipality\n" + TOWNS_LINE, "cp850", "Autre (à préciser)"),
+        ("name,label\nmsk,Москва\nala,Алматы\n".encode("cp1251"), "cp1251", "Москва"),
+        ("name,label\nmsk,Москва\nala,Алматы\n".encode("cp866"), "cp866", "Москва"),
+        ("name,label\ncafe,Café crème\n".encode("cp1252"), "cp1252", "Café crème"),
+        ("name,label\nlodz,Łódź\n".encode("cp1250"), "cp1250", "Łódź"),
+        ("name,label\nbgd,بغداد\nbsr,البصرة\nmsl,الموصل\n".encode("cp1256"), "cp1256", "بغداد"),
+        ("name,label\nala,Алматы\n".encode("utf-16"), "utf_16", "Алматы"),
+        ("name,label\nala,Алматы\n".encode(), None, ""),
+    ],
+)
+def test_a_csv_in_a_legacy_encoding_is_read_as_the_text_it_is(
+    app, data: bytes, codec: str | None, example: str
+) -> None:
+    recoded, found, shown = form_files.recoded_csv(data)
+    assert (found, shown) == (codec, example)
+    assert recoded.decode("utf-8").endswith("\n")
+    if codec is None:
+        assert recoded is data
+
+
+def test_a_csv_not_in_utf8_is_stored_as_utf8_and_the_admin_told(app) -> None:
+    survey = [["type", "name", "label"], ["select_one_from_file towns.csv", "town", "Town"]]
+    data = xlsform_bytes(survey, settings={"form_id": "towns", "version": "1"})
+    towns = b"name,label\nniamey,Niamey\n" + TOWNS_LINE
+    imported = load_xlsform(data, "towns.xlsx", {"towns.csv": towns})
+    assert imported.files["towns.csv"] == towns.decode("cp850").encode("utf-8")
+    labels = [imported.spec.label(c.labels, "en") for c in imported.spec.choices["towns.csv"]]
+    assert labels == ["Niamey", "Autre (à préciser)"]
+    assert (
+        "'towns.csv' was not UTF-8 text: it was read as DOS code page 850 (Western European, "
+        "Excel's 'CSV (MS-DOS)') and stored as UTF-8, as ODK reads it. Check that its accented "
+        "names read right on the form, for example 'Autre (à préciser)'."
+    ) in imported.warnings
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "binary data, not text"),
+        (b"\xff\xfename\n", "its encoding could not be told"),
+    ],
+)
+def test_a_binary_or_undecodable_csv_is_refused_clearly(app, content: bytes, fragment: str) -> None:
+    survey = [["type", "name", "label"], ["select_one_from_file towns.csv", "town", "Town"]]
+    data = xlsform_bytes(survey, settings={"form_id": "towns", "version": "1"})
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(data, "towns.xlsx", {"towns.csv": content})
+    assert any("'towns.csv'" in p and "row 2" in p for p in refused.value.problems)
+    with pytest.raises(form_files.AttachmentError, match=fragment):
+        form_files.decode_legacy(content)
