@@ -61,6 +61,14 @@ def form_model(
             "requiredMessage": spec.label(q.required_messages, language) or messages.required,
             "constraintMessage": spec.label(q.constraint_messages, language) or messages.constraint,
         }
+        # required and read_only as expressions; a read-only question is not typed in.
+        for key, value in (
+            ("requiredIf", _ast(q.required_if)),
+            ("readOnlyIf", _ast(q.read_only_if)),
+            ("readOnly", q.read_only or None),
+        ):
+            if value:
+                questions[q.name][key] = value
         if q.default_expression and q.repeat is not None:
             # Evaluated by the page for each entry it adds (the server fills the others).
             questions[q.name]["default"] = _ast(q.default_expression)

@@ -272,6 +272,18 @@ class _Evaluator:
             return True
         return expressions.evaluate_bool(compiled(text), self.context(lookup, current))
 
+    def holds(self, text: str, lookup: Callable[[str], Any]) -> bool:
+        """Whether a required or read_only expression holds (false when it cannot run)."""
+        try:
+            return expressions.evaluate_bool(compiled(text), self.context(lookup))
+        except expressions.ExpressionError:
+            return False
+
+    def read_only(self, question: Question, lookup: Callable[[str], Any]) -> bool:
+        return question.read_only or bool(
+            question.read_only_if and self.holds(question.read_only_if, lookup)
+        )
+
     def value_of(self, text: str, lookup: Callable[[str], Any], current: Any = None) -> Any:
         return expressions.evaluate(compiled(text), self.context(lookup, current))
 
@@ -347,13 +359,30 @@ class _Evaluator:
                 target[question.name] = value
             return
         value = None if raw_value in (None, "", []) else raw_value
+        if self.read_only(question, lookup):
+            # Not the volunteer's to change (ODK shows it, greyed): what the form itself gives,
+            # its calculation or fixed default; a default evaluated at creation, as the page
+            # filled it in.
+            if question.calculation:
+                value = stored_calculation(self.value_of(question.calculation, lookup))
+            elif question.default is not None:
+                value = question.default or None
+            elif not question.default_expression:
+                value = None
+            if value is None:
+                target.pop(question.name, None)
+                return
+            target[question.name] = value
+            return
         if value is not None:
             target[question.name] = value
         if key in self.type_errors:
             self.error(key, self.type_errors[key])
             return
         if value is None:
-            if question.required:
+            if question.required or (
+                question.required_if and self.holds(question.required_if, lookup)
+            ):
                 message = self.spec.label(question.required_messages, self.language)
                 message = piping.fill(message, self.context(lookup))
                 self.error(key, message or self.messages.required)

@@ -65,6 +65,10 @@ class Question:
     # The XLSForm parameters column as pyxform parsed it (range start/end/step, randomize, ...).
     parameters: Mapping[str, str] = field(default_factory=dict)
     read_only: bool = False
+    # required and read_only given as expressions: the question is required (read-only) while
+    # the expression holds, as ODK evaluates them.
+    required_if: str | None = None
+    read_only_if: str | None = None
     # The innermost group below the section (or repeat) holding the question, and the XForm
     # path of its element from the instance root ('household/members/age'); None in versions
     # stored before groups could nest, where the path is the section and the name.

@@ -519,6 +519,8 @@ def _pulldata_uses(spec: InstrumentSpec) -> Iterator[tuple[str, str, set[str]]]:
         for column in ("calculation", "relevant", "constraint"):
             yield question.name, column, _pulldata_files(getattr(question, column))
         yield question.name, "default", _pulldata_files(question.default_expression)
+        yield question.name, "required", _pulldata_files(question.required_if)
+        yield question.name, "read_only", _pulldata_files(question.read_only_if)
         filter_files = _pulldata_files(question.choice_filter, choice_filter=True)
         yield question.name, "choice_filter", filter_files
         texts = [
@@ -1241,19 +1243,27 @@ def _question(
     # pyxform's own test: a default with a function call, ${…}, an operator or a predicate is
     # an expression, which ODK evaluates when the interview (or repeat entry) is created.
     dynamic = default is not None and default_is_dynamic(str(default), str(node.get("type")))
+    # required and read_only may be expressions (ODK evaluates them as the answers change);
+    # one our engine cannot read is kept out with a warning, as ODK's engine loads such forms.
+    conditions: dict[str, str | None] = {"required": None, "readonly": None}
     for column, key in (("required", "required"), ("read_only", "readonly")):
-        flag = _cell_text(bind.get(key)).lower()
-        if flag and flag not in _FLAG_WORDS:
-            # Only fixed yes/no is supported; an expression (which may call pulldata()) would
-            # otherwise be dropped without a word.
+        text = _cell_text(bind.get(key))
+        if not text or text.lower() in _FLAG_WORDS:
+            continue
+        try:
+            expressions.parse(text)
+        except expressions.ExpressionError as error:
             locations.warnings.append(
                 _(
-                    "%(where)s: only yes or no is supported here, not an expression; "
-                    "'%(name)s' is treated as no.",
+                    "%(where)s: the expression cannot be read (%(error)s); '%(name)s' is "
+                    "treated as no.",
                     where=locations.at(name, column),
+                    error=error,
                     name=name,
                 )
             )
+            continue
+        conditions[key] = text
     labels = texts(node.get("label"))
     if generated_other:
         labels = dict(OTHER_LABELS)
@@ -1295,6 +1305,8 @@ def _question(
         row=locations.rows.get(name),
         parameters=parameters,
         read_only=str(bind.get("readonly", "")).strip().lower() in {"yes", "true", "true()"},
+        required_if=conditions["required"],
+        read_only_if=conditions["readonly"],
         group=place.group,
         path=place.child_path(tag),
     )
@@ -1381,6 +1393,8 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                             check(q.name, column, output)
                 # A default runs once, at creation: it reads answers but is no dependency.
                 check(q.name, "default", q.default_expression)
+                check(q.name, "required", q.required_if)
+                check(q.name, "read_only", q.read_only_if)
                 refs = check(q.name, "relevant", q.relevant)
                 refs |= check(q.name, "calculation", q.calculation)
                 refs |= check(q.name, "choice_filter", q.choice_filter, choice_filter=True)

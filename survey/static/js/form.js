@@ -136,6 +136,11 @@
     if (!ast) return true;
     try { return E.evaluateBool(ast, context(lookup, current, choice)); } catch (e) { return true; }
   }
+  // required and read_only expressions: a rule the page cannot run asks for nothing.
+  function holds(ast, lookup) {
+    if (!ast) return false;
+    try { return E.evaluateBool(ast, context(lookup)); } catch (e) { return false; }
+  }
   function evaluate(ast, lookup, current) {
     try { return E.evaluate(ast, context(lookup, current)); } catch (e) { return ''; }
   }
@@ -179,6 +184,12 @@
       } else if (rel && block && q.type !== 'note' && q.type !== 'calculate') {
         const read = cache[key] || (cache[key] = readValue(block, q));
         value = read.value;
+        const readOnly = !!q.readOnly || holds(q.readOnlyIf, lookup);
+        if (q.readOnly || q.readOnlyIf) result.readOnly.push([block, readOnly]);
+        if (readOnly) { // shown, not typed in: the server keeps the form's own value
+          if (value === null) delete target[name]; else target[name] = value;
+          return;
+        }
         if (q.choiceFilter) {
           const allowed = {};
           (model.choices[q.list] || []).forEach((c) => {
@@ -222,7 +233,7 @@
       if (!count) delete ans[r];
     }
     for (let pass = 0; pass < 50; pass++) {
-      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [],
+      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
         entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
@@ -248,6 +259,12 @@
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
+    result.readOnly.forEach(([block, on]) => {
+      block.querySelectorAll(FIELDS).forEach((el) => {
+        if (el.matches('input[type=radio], input[type=checkbox], select')) el.disabled = on;
+        else el.readOnly = on;
+      });
+    });
     result.filters.forEach(([block, allowed]) => {
       block.querySelectorAll('[data-choice]').forEach((el) => {
         const ok = !!allowed[el.getAttribute('data-choice')];
@@ -302,7 +319,7 @@
   function problem(f) {
     if (f.typeError) return f.typeError;
     if (f.value === null) {
-      if (!f.q.required) return '';
+      if (!f.q.required && !holds(f.q.requiredIf, f.lookup)) return '';
       return (f.q.requiredParts && filled(f.q.requiredParts, f.lookup)) || f.q.requiredMessage;
     }
     const input = f.q.type === 'date' && f.block.querySelector('input[data-range-message]');
