@@ -335,14 +335,14 @@ def birge_check(
                 if not any(word in reasons for word in OUT_OF_SCOPE_WORDS[reason]):
                     return f"refused without saying why ({reason}): " + _one_line(text, 200)
             return None
-        if row["sheets"].startswith("unreadable:"):
-            # pyxform opens no sheet of the file (an .xls under an .xlsx name): the refusal is
-            # located by naming the file, and must say what to do with it.
-            unnamed = [problem for problem in problems if path.name not in problem]
-            if unnamed:
-                return "refusal names neither sheet nor file: " + _one_line(unnamed[0], 200)
-            return None
-        unlocated = [problem for problem in problems if not NAMES_A_SHEET.search(problem)]
+        # Where pyxform opens no sheet of the file at all (an .xls under an .xlsx name), a
+        # refusal that names the file is located too.
+        whole_file = row["sheets"].startswith("unreadable:")
+        unlocated = [
+            problem
+            for problem in problems
+            if not NAMES_A_SHEET.search(problem) and not (whole_file and path.name in problem)
+        ]
         if unlocated:
             return "refusal names no sheet: " + _one_line(unlocated[0], 200)
         match = PYXFORM_ROW.search(row["pyxform_message"])
