@@ -85,6 +85,8 @@ def test_the_page_gets_the_conditions_and_the_server_enforces_them(
     page = client.get(f"/collect/v/{version.id}").text
     model = re.search(r'id="form-model"[^>]*>(.*?)</script>', page, re.S).group(1)
     assert '"requiredIf"' in model and '"readOnlyIf"' in model and '"readOnly": true' in model
+    # Without script too, a question that is always read-only cannot be typed in.
+    assert re.search(r'<input name="source"[^>]*value="survey"[^>]*readonly>', page)
     data = {"_instance_id": f"uuid:{uuid.uuid4()}", "_started_at": "2025-01-10T09:00:00Z"}
     refused = client.post(f"/collect/v/{version.id}", data={**data, "has_phone": "yes"})
     assert refused.status_code == 422
