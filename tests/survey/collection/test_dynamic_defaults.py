@@ -97,6 +97,13 @@ def test_the_page_fills_defaults_and_reads_the_last_saved_interview(
     assert re.search(r'<input[^>]*value="no"[^>]*checked', page) or re.search(
         r'<input[^>]*checked[^>]*value="no"', page
     )
+    # Another volunteer's last interview is theirs: ODK's last-saved is the device's own.
+    auth.logout()
+    auth.login("coordinator")
+    assert _field_value(client.get(f"/collect/v/{version.id}").text, "village") == ""
+    auth.logout()
+    auth.login("volunteer")
+    page = client.get(f"/collect/v/{version.id}").text
     # The page evaluates a new entry's defaults itself: their trees come with the model.
     model = json.loads(re.search(r'id="form-model"[^>]*>(.*?)</script>', page, re.S).group(1))
     assert model["questions"]["mname"]["default"]["t"] == "fn"
