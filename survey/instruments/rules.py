@@ -115,8 +115,10 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
             names |= refs(node.repeat_count)
             for q in node.questions:
                 names |= refs(q.relevant) | refs(q.calculation) | refs(q.choice_filter, True)
+                names |= refs(q.required_if) | refs(q.read_only_if)
         elif isinstance(node, Question):
             names |= refs(node.calculation) | refs(node.choice_filter, True)
+            names |= refs(node.required_if) | refs(node.read_only_if)
         parents = set()
         if not hasattr(node, "items") and node.section is not None:
             parents.add(owner[node.section])
@@ -409,7 +411,13 @@ def _repeat_order(repeat: Repeat) -> tuple[Question, ...]:
     deps: dict[int, set[int]] = {}
     for i, q in enumerate(repeat.questions):
         refs: set[str] = set()
-        for text, cf in ((q.relevant, False), (q.calculation, False), (q.choice_filter, True)):
+        for text, cf in (
+            (q.relevant, False),
+            (q.calculation, False),
+            (q.choice_filter, True),
+            (q.required_if, False),
+            (q.read_only_if, False),
+        ):
             if text:
                 refs |= set(expressions.references(compiled(text, cf)))
         deps[i] = {index[n] for n in refs & names} - {i}

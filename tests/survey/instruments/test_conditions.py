@@ -66,6 +66,20 @@ def test_required_holds_only_while_its_expression_does(spec) -> None:
     assert evaluate_answers(spec, {"has_phone": "yes", "operator": "Beeline"}).ok
 
 
+def test_a_condition_on_a_later_question_is_evaluated_after_it(app) -> None:
+    survey = [
+        ["type", "name", "label", "required", "read_only", "calculation"],
+        ["text", "reason", "Why not?", "${answer} = 'no'", "", ""],
+        ["text", "shown", "Shown", "", "${locked} = 'yes'", "'fixed'"],
+        ["select_one yn", "answer", "Answer", "", "", ""],
+        ["calculate", "locked", "", "", "", "if(${answer} = 'no', 'yes', 'no')"],
+    ]
+    spec = load_xlsform(xlsform_bytes(survey, CHOICES, SETTINGS)).spec
+    outcome = evaluate_answers(spec, {"answer": "no", "shown": "typed"})
+    assert list(outcome.errors) == ["reason"]
+    assert outcome.answers["shown"] == "fixed"
+
+
 def test_a_read_only_question_keeps_the_forms_value_not_a_typed_one(spec) -> None:
     typed = {"has_phone": "no", "age": 12, "group": "typed", "source": "typed"}
     outcome = evaluate_answers(spec, typed)
