@@ -121,3 +121,26 @@ def test_an_entry_added_without_script_gets_its_defaults(
     ).text
     assert _field_value(page, "member-0-mname") == "member 1"
     assert _field_value(page, "member-0-share") == "40"
+
+
+def test_new_entries_read_the_last_saved_interview_in_the_page(app) -> None:
+    """A repeat question's ${last-saved#q} reads the first entry of the last interview; the page
+    gets only the values such defaults read, for the entries it adds."""
+    from survey.collection.page import form_model
+    from survey.instruments.rules import Messages
+
+    survey = [
+        ["type", "name", "label", "default"],
+        ["text", "village", "Village", ""],
+        ["begin_repeat", "member", "Member", ""],
+        ["text", "role", "Role", "${last-saved#role}"],
+        ["end_repeat", "", "", ""],
+    ]
+    spec = load_xlsform(xlsform_bytes(survey, None, SETTINGS)).spec
+    last = {"village": "Akkol", "member": [{"role": "head"}, {"role": "child"}]}
+    model = form_model(spec, "en", Messages(), last_saved=last)
+    assert model["lastSaved"] == {"role": "head"}
+    assert model["questions"]["role"]["default"] == {"t": "last", "n": "role"}
+    assert default_values(
+        spec, {}, today=dt.date(2025, 1, 1), last_saved=last, repeat="member", index=0
+    ) == {"role": "head"}
