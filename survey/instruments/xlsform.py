@@ -1328,6 +1328,17 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             locations.problems.append(f"{locations.at(owner, column)}: {error}")
             return set()
         refs = set(expressions.references(node))
+        if column != "default":
+            for name in sorted(expressions.last_saved_names(node)):
+                locations.warnings.append(
+                    _(
+                        "%(where)s: ${last-saved#%(name)s} reads the last saved interview only "
+                        "in the default column; here the web form reads it as empty (ODK "
+                        "Collect reads the device's last saved form).",
+                        where=locations.at(owner, column),
+                        name=name,
+                    )
+                )
         for bare in sorted(expressions.bare_names(node)):
             locations.warnings.append(
                 _(

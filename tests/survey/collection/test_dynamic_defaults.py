@@ -144,3 +144,16 @@ def test_new_entries_read_the_last_saved_interview_in_the_page(app) -> None:
     assert default_values(
         spec, {}, today=dt.date(2025, 1, 1), last_saved=last, repeat="member", index=0
     ) == {"role": "head"}
+
+
+def test_last_saved_outside_a_default_is_said_to_read_as_empty(app) -> None:
+    survey = [
+        ["type", "name", "label", "calculation"],
+        ["text", "village", "Village", ""],
+        ["calculate", "before", "", "${last-saved#village}"],
+    ]
+    imported = load_xlsform(xlsform_bytes(survey, None, SETTINGS))
+    assert any(
+        "row 3, column 'calculation'" in w and "${last-saved#village}" in w
+        for w in imported.warnings
+    ), imported.warnings
