@@ -156,6 +156,15 @@ def show_errors(form: SubmissionForm, spec: InstrumentSpec, errors: dict[str, li
                     sub.errors = errors.get(sub.name, [])
 
 
+def fill_defaults(form: Form, values: dict[str, str]) -> None:
+    """Put defaults evaluated at creation (rules.default_values) into the unanswered fields of
+    a form or of one repeat entry's form."""
+    for name, text in values.items():
+        field = question_field(form, name)
+        if field is not None and field.data in (None, "", []):
+            field.process_data(text)
+
+
 def resize_repeat(form: SubmissionForm, name: str, count: int) -> None:
     """Add or drop trailing entries so a repeat has exactly count entries."""
     field = question_field(form, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -25,6 +26,7 @@ from survey.instruments.rules import (
     Messages,
     choice_rows,
     compiled,
+    last_saved_reader,
     text_context,
 )
 from survey.instruments.spec import InstrumentSpec, Question, Repeat
@@ -34,8 +36,16 @@ def _ast(text: str | None, choice_filter: bool = False) -> Any:
     return expressions.to_json(compiled(text, choice_filter)) if text else None
 
 
-def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[str, Any]:
-    """The rules as JSON for static/js/form.js: ASTs, messages, choice filter columns."""
+def form_model(
+    spec: InstrumentSpec,
+    language: str,
+    messages: Messages,
+    last_saved: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The rules as JSON for static/js/form.js: ASTs, messages, choice filter columns.
+
+    `last_saved` (the answers of the volunteer's last saved interview) gives the values that
+    defaults of new repeat entries read with ${last-saved#name}; only those are sent."""
     questions = {}
     for q in spec.iter_questions():
         questions[q.name] = {
@@ -51,6 +61,17 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
             "requiredMessage": spec.label(q.required_messages, language) or messages.required,
             "constraintMessage": spec.label(q.constraint_messages, language) or messages.constraint,
         }
+        # required and read_only as expressions; a read-only question is not typed in.
+        for key, value in (
+            ("requiredIf", _ast(q.required_if)),
+            ("readOnlyIf", _ast(q.read_only_if)),
+            ("readOnly", q.read_only or None),
+        ):
+            if value:
+                questions[q.name][key] = value
+        if q.default_expression and q.repeat is not None:
+            # Evaluated by the page for each entry it adds (the server fills the others).
+            questions[q.name]["default"] = _ast(q.default_expression)
         # Messages that show answers are filled in by the page from these parts.
         for key, texts in (
             ("requiredParts", q.required_messages),
@@ -88,9 +109,22 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
         "today": dt.date.today().isoformat(),
         # pulldata()'s CSV attachments, for the browser's evaluator: only what it reads.
         "tables": _pulldata_tables(spec, trees),
+        "lastSaved": _last_saved_values(spec, last_saved or {}),
         "words": browser_words(),
         "limits": browser_limits(),
     }
+
+
+def _last_saved_values(spec: InstrumentSpec, last_saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The last saved answers that defaults of repeat questions read, as expression values."""
+    if not last_saved:
+        return {}
+    names: set[str] = set()
+    for q in spec.iter_questions():
+        if q.default_expression and q.repeat is not None:
+            names |= expressions.last_saved_names(compiled(q.default_expression))
+    read = last_saved_reader(spec, last_saved)
+    return {name: expressions.value_to_json(read(name)) for name in sorted(names)}
 
 
 def _trees(spec: InstrumentSpec, language: str) -> list[expressions.Node]:

@@ -607,6 +607,29 @@ def shared_code_message(code: str) -> str:
     )
 
 
+def uses_last_saved(spec: InstrumentSpec) -> bool:
+    """Whether a default of the form reads the last saved interview (${last-saved#name})."""
+    return any("last-saved#" in (q.default_expression or "") for q in spec.iter_questions())
+
+
+def last_saved_answers(spec: InstrumentSpec, user: User) -> dict[str, Any]:
+    """The answers of the interview this volunteer saved last with this form (any version):
+    what ODK Collect reads as the device's last-saved instance. Empty when there is none."""
+    if not uses_last_saved(spec):
+        return {}
+    from survey.instruments.models import Instrument
+
+    answers = db.session.execute(
+        select(Submission.answers)
+        .join(InstrumentVersion, Submission.instrument_version_id == InstrumentVersion.id)
+        .join(Instrument, InstrumentVersion.instrument_id == Instrument.id)
+        .where(Instrument.form_id == spec.form_id, Submission.entered_by_id == user.id)
+        .order_by(Submission.received_at.desc(), Submission.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return dict(answers or {})
+
+
 def submissions_of(user: User, limit: int = 200) -> list[Submission]:
     """The user's own submissions, newest first."""
     return list(

@@ -25,6 +25,7 @@ from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
     REVIEW_STATUS_LABELS,
     SubmissionForm,
+    fill_defaults,
     form_class,
     question_field,
     resize_repeat,
@@ -40,7 +41,7 @@ from survey.extensions import csrf, db
 from survey.i18n import current_language
 from survey.instruments import media as media_files
 from survey.instruments import services as instruments
-from survey.instruments.rules import Messages, evaluate_answers
+from survey.instruments.rules import Messages, default_values, evaluate_answers
 from survey.users.access import any_role, roles_required
 from survey.users.models import Role, User
 from survey.users.services import record_audit
@@ -128,17 +129,19 @@ def _parse_started(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _apply_action(form: SubmissionForm, action: str) -> None:
-    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2')."""
+def _apply_action(form: SubmissionForm, action: str) -> tuple[str, Any, int] | None:
+    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2');
+    return the repeat, the entry and its index when one was added."""
     match = re.fullmatch(r"(add|remove):([\w.\-]+)(?::(\d+))?", action)
     if not match:
-        return
+        return None
     field = question_field(form, match.group(2))
     if field is None or not hasattr(field, "entries"):
-        return
+        return None
     if match.group(1) == "add":
         if len(field.entries) < (field.max_entries or 60):
-            field.append_entry()
+            entry = field.append_entry()
+            return match.group(2), entry, len(field.entries) - 1
     elif match.group(3) is not None:
         index = int(match.group(3))
         if 0 <= index < len(field.entries):
@@ -147,6 +150,7 @@ def _apply_action(form: SubmissionForm, action: str) -> None:
             for position, entry in enumerate(field.entries):
                 _rename_entry(entry, f"{field.name}-{position}")
             field.last_index = len(field.entries) - 1
+    return None
 
 
 def _rename_entry(entry: Any, prefix: str) -> None:
@@ -176,7 +180,10 @@ def fill(version_id: int) -> Any:
     form_message = None
     discard: list[tuple[str, str, str]] = []
     known: dict[str, Any] = {}  # the answers texts show ('${name}') on a page without script
+    last_saved = services.last_saved_answers(spec, current_user._get_current_object())
     if request.method == "GET":
+        # Defaults given as expressions are evaluated once, when the interview is created.
+        fill_defaults(form, default_values(spec, {}, today=utcnow().date(), last_saved=last_saved))
         form.instance_id.data = f"uuid:{uuid.uuid4()}"
         form.started_at.data = utcnow().isoformat(timespec="seconds")
         date_field = question_field(form, spec.intake.date_question)
@@ -193,7 +200,18 @@ def fill(version_id: int) -> Any:
                 return _json_answer(SaveAnswer("expired", 400, _expired_message()))
             form_message, status = _expired_message(), 400
         elif action:
-            _apply_action(form, action)
+            added = _apply_action(form, action)
+            if added is not None:  # a new entry gets its defaults, as ODK's odk-new-repeat
+                name, entry, index = added
+                values = default_values(
+                    spec,
+                    known,
+                    today=utcnow().date(),
+                    last_saved=last_saved,
+                    repeat=name,
+                    index=index,
+                )
+                fill_defaults(entry.form, values)
         elif instance_id is None:
             abort(400)
         elif (
@@ -220,7 +238,7 @@ def fill(version_id: int) -> Any:
             spec=spec,
             version=version,
             sections=page_sections(spec, form, language, date_bounds=_date_bounds(), answers=known),
-            model=form_model(spec, language, rule_messages()),
+            model=form_model(spec, language, rule_messages(), last_saved=last_saved),
             form_message=form_message,
             survey_round=survey_rounds.current_round(),
             discard=discard,

@@ -222,6 +222,20 @@ class QuestionPlan:
     low: float | None
     high: float | None
     filtered: dict[tuple, tuple[tuple[str, ...], frozenset[str]]] = field(default_factory=dict)
+    # read_only given as an expression, and what the question holds while it is read-only
+    # (rules.py: its calculation or fixed default, nothing typed).
+    read_only: _Expression | None = None
+    own_value: _Expression | None = None
+
+
+def _own_value(q: Question) -> str:
+    """The expression of what a read-only question holds: its calculation or fixed default."""
+    if q.calculation:
+        return q.calculation
+    if q.default:
+        quote = '"' if "'" in q.default else "'"
+        return quote + q.default.replace(quote, "") + quote
+    return "''"
 
 
 @dataclass(eq=False)
@@ -261,6 +275,8 @@ class Plan:
         calculation = None
         if q.type == "calculate":
             calculation = self._expr(q.calculation or "''", q.repeat)
+        elif q.read_only and q.has_input and not q.default_expression:
+            calculation = self._expr(_own_value(q), q.repeat)
         return QuestionPlan(
             question=q,
             kind=q.type,
@@ -272,6 +288,8 @@ class Plan:
             filter_refs=refs,
             low=low,
             high=high,
+            read_only=self._expr(q.read_only_if, q.repeat) if not q.default_expression else None,
+            own_value=self._expr(_own_value(q), q.repeat) if q.read_only_if else None,
         )
 
     def _repeat(self, repeat: Repeat) -> RepeatPlan:

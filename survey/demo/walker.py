@@ -245,8 +245,11 @@ class _Walk:
         if plan.relevant is not None and not plan.relevant.truth(lookup, answers, entry):
             return
         target = answers if entry is None else entry
-        if plan.calculation is not None:
-            value = rules.stored_calculation(plan.calculation.value(lookup, answers, entry))
+        own = plan.calculation
+        if plan.read_only is not None and plan.read_only.truth(lookup, answers, entry):
+            own = plan.own_value  # read-only now: nothing is typed (rules.py)
+        if own is not None:
+            value = rules.stored_calculation(own.value(lookup, answers, entry))
             if value is not None:
                 target[q.name] = value
             return
@@ -364,7 +367,11 @@ def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -
         end = float(q.parameters.get("end", "10"))
         step = float(q.parameters.get("step", "1"))
         value = start + step * rng.randint(0, max(0, int((end - start) // step)))
-        return int(value) if all(float(v).is_integer() for v in (start, step)) else value
+        if all(float(v).is_integer() for v in (start, step)):
+            return int(value)
+        # 0.1 * 17 is 1.7000000000000002: keep the step's decimals, as a volunteer types it.
+        decimals = max(len(str(v).partition(".")[2]) for v in (start, step))
+        return round(value, decimals)
     if q.is_metadata or kind == "hidden":
         return None  # filled by the device or the server, never by a volunteer
     if kind in {"image", "audio", "video", "file"}:

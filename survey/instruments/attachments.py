@@ -13,16 +13,21 @@ the CSV tables `pulldata()` reads are put into the spec too (InstrumentSpec.look
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+import itertools
 import json
 import mimetypes
+import re
+import unicodedata
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import charset_normalizer
 from defusedxml import ElementTree
 from flask_babel import gettext as _
 
@@ -235,12 +240,114 @@ def _text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        if b"\x00" in data:
+            raise AttachmentError(
+                _("The file holds binary data, not text, so it is not a CSV file.")
+            ) from None
         raise AttachmentError(
             _(
                 "The file is not UTF-8 text, as ODK reads it; save it as 'CSV UTF-8' (or UTF-8 "
                 "text) and import again."
             )
         ) from None
+
+
+# What spreadsheet programs write a CSV in when it is not UTF-8, most used first: the Windows
+# code pages (Western, Cyrillic, Central European, Greek, Turkish, Arabic), the DOS ones of
+# Excel's "CSV (MS-DOS)" (Western, Cyrillic), and Mac Roman. charset-normalizer adds its own
+# guesses after these; on a short file its first guess is often wrong (it reads the 'à' and
+# 'é' of HOT's towns.csv, DOS code page 850, as the '…' and '‚' of Windows-1250).
+LEGACY_ENCODINGS = {
+    "cp1252": "Windows-1252 (Western European)",
+    "cp1251": "Windows-1251 (Cyrillic)",
+    "cp850": "DOS code page 850 (Western European, Excel's 'CSV (MS-DOS)')",
+    "cp866": "DOS code page 866 (Cyrillic, Excel's 'CSV (MS-DOS)')",
+    "cp1250": "Windows-1250 (Central European)",
+    "cp1253": "Windows-1253 (Greek)",
+    "cp1254": "Windows-1254 (Turkish)",
+    "cp1256": "Windows-1256 (Arabic)",
+    "mac_roman": "Mac Roman",
+}
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _implausible(text: str) -> int:
+    """How many places of a decoded text no real text has: control characters, punctuation
+    inside a word ('pr‚ciser'), a word mixing scripts or changing to capitals inside it, a Latin
+    word without one unaccented letter ('Ìîñêâà', Russian read as Western European)."""
+    bad = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
+    for index, ch in enumerate(text):
+        if ord(ch) > 127 and not ch.isalpha() and not ch.isspace():
+            before = text[index - 1] if index else " "
+            after = text[index + 1] if index + 1 < len(text) else " "
+            bad += before.isalpha() and after.isalpha()
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        scripts = {unicodedata.name(ch, "?").split()[0] for ch in word}
+        bad += len(scripts) > 1
+        bad += any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
+        bad += "LATIN" in scripts and len(word) >= 3 and not any(ch.isascii() for ch in word)
+    return bad
+
+
+def decode_legacy(data: bytes) -> tuple[str, str]:
+    """Text that is not UTF-8, decoded with the encoding under which it reads as real text:
+    (text, codec name). Raises AttachmentError for binary data or an encoding not found."""
+    undecided = AttachmentError(
+        _(
+            "The file is not UTF-8 text, as ODK reads it, and its encoding could not be told "
+            "for sure; save it as 'CSV UTF-8' (or UTF-8 text) and import again."
+        )
+    )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf_16"
+        except UnicodeDecodeError:
+            raise undecided from None  # marked as UTF-16 (Excel's 'Unicode text'), but broken
+    if b"\x00" in data:
+        raise AttachmentError(_("The file holds binary data, not text, so it is not a CSV file."))
+    guesses = [m.encoding for m in charset_normalizer.from_bytes(data[: 1024 * 1024])]
+    best: tuple[int, str, str] | None = None
+    for encoding in dict.fromkeys([*LEGACY_ENCODINGS, *guesses]):
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        score = _implausible(text)
+        if best is None or score < best[0]:
+            best = (score, encoding, text)
+        if score == 0:
+            break
+    if best is None or best[0] > 0:
+        raise undecided
+    return best[2], best[1]
+
+
+def encoding_name(codec: str) -> str:
+    """A codec's name as an admin knows it ('Windows-1252 (Western European)')."""
+    return LEGACY_ENCODINGS.get(codec, "UTF-16" if codec == "utf_16" else codec)
+
+
+def recoded_csv(data: bytes) -> tuple[bytes, str | None, str]:
+    """A CSV attachment as UTF-8, as ODK reads it: (bytes, the codec it was converted from or
+    None when it was UTF-8 already, an example of its non-ASCII text for the admin to check)."""
+    try:
+        data.decode("utf-8-sig")
+        return data, None, ""
+    except UnicodeDecodeError:
+        pass
+    text, codec = decode_legacy(data)
+    example = next(
+        (
+            cell.strip()
+            for line in text.splitlines()
+            for cell in line.split(",")
+            if not cell.isascii()
+        ),
+        "",
+    )
+    return text.encode("utf-8"), codec, example[:80]
 
 
 def csv_rows(data: bytes) -> list[dict[str, str]]:
@@ -397,10 +504,12 @@ def choices_from_file(
             continue  # ODK skips items without a value; the first of a duplicate wins
         seen.add(value)
         labels = _labels(row, label_column, language) or {language: value}
+        # Every other column, as instance('file')/root/item reads it: a GeoJSON feature's
+        # 'id' and 'title' too, which its choice keeps as value and label.
         filters = {
             k: v
             for k, v in row.items()
-            if k != value_column and k != label_column and not k.startswith(label_column + "::")
+            if k not in ("name", "label") and not k.startswith(label_column + "::")
         }
         choices.append(Choice(name=value, labels=labels, filters=filters))
     if not choices:

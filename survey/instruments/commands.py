@@ -40,7 +40,7 @@ def instruments_import(
     path: Path, keep: tuple[str, ...], attach: tuple[Path, ...], confirm_changes: bool
 ) -> None:
     """Import an XLSForm (.xlsx or .xls, or a .zip of it and its files) as a new version."""
-    from survey.instruments.services import import_instrument
+    from survey.instruments.services import SummaryLine, import_instrument
     from survey.instruments.xlsform import InstrumentImportError
 
     try:
@@ -57,9 +57,13 @@ def instruments_import(
             "The file was not imported:\n  " + "\n  ".join(error.problems)
         ) from None
     db.session.commit()
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
     click.echo(f"Imported {version.instrument.form_id} version {version.version}.")
+    # The summary states facts (intake rules, screening, locations); only warnings say so.
+    for line in warnings:
+        if isinstance(line, SummaryLine):
+            click.echo(f"  {line}")
+        else:
+            click.echo(f"warning: {line}", err=True)
 
 
 @instruments_group.command("list")

@@ -8,6 +8,7 @@ JSON AST (``to_json``)::
     {"t": "num", "v": 1.5}                     number literal (never negative; see "neg")
     {"t": "str", "v": "a"}                     string literal
     {"t": "ref", "n": "age"}                   ${age}, ../age or /data/group/age
+    {"t": "last", "n": "age"}                  ${last-saved#age}: age in the last saved entry
     {"t": "cur"}                               '.', the current question's value
     {"t": "col", "n": "region"}                choice-sheet column (choice_filter only)
     {"t": "op", "o": "+", "a": {...}, "b": {...}}   o: or and = != < <= > >= + - * div mod
@@ -116,6 +117,14 @@ class Str(Node):
 
 @dataclass(frozen=True, slots=True)
 class Ref(Node):
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LastSaved(Node):
+    """${last-saved#name}: the answer to name in the last interview saved (ODK's last-saved
+    instance; for the web form, the volunteer's last stored interview of the same form)."""
+
     name: str
 
 
@@ -233,6 +242,7 @@ _BAD = {
     "'": "Unterminated string: missing closing '",
     '"': 'Unterminated string: missing closing "',
 }
+_LAST_SAVED = "${last-saved#"
 # After these tokens an operand is expected, so '*' and and/or/div/mod are names (XPath 3.7).
 _OPERAND_NEXT = frozenset({"", "op", "(", ",", "/", "["})
 
@@ -288,12 +298,18 @@ def _tokenize(text: str) -> list[_Token]:
             raise ExpressionError(f"{_BAD[value]} (position {i})", i)
         if kind == "num" and math.isinf(float(value)):
             raise ExpressionError(f"The number at position {i} is too large", i)
-        if kind == "ref" and not (_name_start(value[2]) and _name_end(value, 2) == len(value) - 1):
+        if kind == "ref" and value.startswith(_LAST_SAVED):
+            kind = "last"
+        name_at = len(_LAST_SAVED) if kind == "last" else 2
+        if kind in {"ref", "last"} and not (
+            _name_start(value[name_at : name_at + 1] or "}")
+            and _name_end(value, name_at) == len(value) - 1
+        ):
             raise ExpressionError(f"'{value}' at position {i} is not a valid name", i)
         if value == "*" and prev in _OPERAND_NEXT:
             raise ExpressionError(f"The wildcard '*' at position {i} is not supported", i)
-        if kind in {"str", "ref"}:
-            value = value[1:-1] if kind == "str" else value[2:-1]
+        if kind in {"str", "ref", "last"}:
+            value = value[1:-1] if kind == "str" else value[name_at:-1]
         if kind != "space":
             tokens.append(_Token(value if kind == "punct" else kind, value, i))
         i = match.end()
@@ -387,7 +403,7 @@ class _Parser:
     def plain_primary(self) -> Node:
         token = self.tokens[self.i]
         kind, text, pos = token.kind, token.text, token.pos
-        if kind not in {"num", "str", "ref", "(", ".", "..", "/", "name"}:
+        if kind not in {"num", "str", "ref", "last", "(", ".", "..", "/", "name"}:
             raise self.fail("expected a value")
         self.take()
         if kind == "(":
@@ -406,7 +422,13 @@ class _Parser:
             return self.call(token)
         if kind == "name" and not self.choice_filter:
             return Child(text)  # ODK reads it as a path to a child node: see Child
-        constructors = {"num": lambda t: Num(float(t)), "str": Str, "ref": Ref, "name": Column}
+        constructors = {
+            "num": lambda t: Num(float(t)),
+            "str": Str,
+            "ref": Ref,
+            "last": LastSaved,
+            "name": Column,
+        }
         return constructors[kind](text) if kind != "." else Current()
 
     def path(self, first: _Token, *, parent_ok: bool = False) -> Node:
@@ -615,6 +637,11 @@ def references(node: Node) -> frozenset[str]:
     return frozenset(n.name for n, _ in _walk(node) if isinstance(n, Ref))
 
 
+def last_saved_names(node: Node) -> frozenset[str]:
+    """Names read from the last saved interview with ${last-saved#name}."""
+    return frozenset(n.name for n, _ in _walk(node) if isinstance(n, LastSaved))
+
+
 def uses_current(node: Node) -> bool:
     """Whether the expression uses '.' (or current(), or once(), which read the answer)."""
     return any(
@@ -632,7 +659,8 @@ def needs_context(node: Node) -> bool:
     """Whether the result depends on more than the answers it names: a repeat entry's number,
     other entries, the choice lists, the clock or chance (so it cannot be memoised on them)."""
     return any(
-        isinstance(n, Position | Instance) or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
+        isinstance(n, Position | Instance | LastSaved)
+        or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
         for n, _ in _walk(node)
     )
 
@@ -664,6 +692,8 @@ def to_json(node: Node) -> dict:
         return {"t": "str", "v": node.value}
     if isinstance(node, Ref):
         return {"t": "ref", "n": node.name}
+    if isinstance(node, LastSaved):
+        return {"t": "last", "n": node.name}
     if isinstance(node, Current):
         return {"t": "cur"}
     if isinstance(node, Column):
@@ -721,6 +751,8 @@ class EvalContext:
     focus: tuple[object, int, int] | None = None  # a predicate's (value, position, size)
     # The form's CSV attachments for pulldata(), by file name without '.csv'.
     tables: Mapping[str, Sequence[Mapping[str, str]]] | None = None
+    # ${last-saved#name}: the answers of the last saved interview of the form (none: empty).
+    last_saved: Callable[[str], object] | None = None
 
 
 def _format_number(x: float) -> str:
@@ -964,6 +996,8 @@ def _eval(node: Node, ctx: EvalContext) -> object:
         return node.value
     if isinstance(node, Ref):
         return _norm(ctx.lookup(node.name))
+    if isinstance(node, LastSaved):
+        return _norm(ctx.last_saved(node.name) if ctx.last_saved else None)
     if isinstance(node, Call):
         return _call(node, ctx)
     if isinstance(node, Neg):

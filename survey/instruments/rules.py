@@ -115,8 +115,10 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
             names |= refs(node.repeat_count)
             for q in node.questions:
                 names |= refs(q.relevant) | refs(q.calculation) | refs(q.choice_filter, True)
+                names |= refs(q.required_if) | refs(q.read_only_if)
         elif isinstance(node, Question):
             names |= refs(node.calculation) | refs(node.choice_filter, True)
+            names |= refs(node.required_if) | refs(node.read_only_if)
         parents = set()
         if not hasattr(node, "items") and node.section is not None:
             parents.add(owner[node.section])
@@ -156,7 +158,7 @@ def choice_rows(spec: InstrumentSpec, list_name: str, language: str) -> list[dic
     """The rows of a choice list as instance('list')/root/item sees them: name, label, columns."""
     return [
         {**c.filters, "name": c.name, "label": spec.label(c.labels, language) or c.name}
-        for c in spec.choices.get(list_name, ())
+        for c in spec.choices.get(spec.instance_list(list_name) or list_name, ())
     ]
 
 
@@ -211,6 +213,8 @@ class _Evaluator:
         self.outcome = Outcome()
         self.section_relevant: dict[str, bool] = {}
         self.position = 1  # the number of the repeat entry being evaluated, for position(..)
+        # ${last-saved#name}: the answers of the last interview saved (defaults only).
+        self.last_saved: Mapping[str, Any] = {}
 
     # -- expression plumbing ------------------------------------------------------------------
     def lookup_top(self, name: str) -> Any:
@@ -253,12 +257,34 @@ class _Evaluator:
             choice_label=lambda question, code: choice_label(
                 self.spec, question, code, self.language
             ),
+            last_saved=self.last_saved_value,
         )
+
+    def last_saved_value(self, name: str) -> Any:
+        question = self.spec.questions_by_name.get(name)
+        if question is not None and question.repeat is not None:
+            # ODK reads the first entry's answer through the last-saved instance's path.
+            entries = self.last_saved.get(question.repeat) or [{}]
+            first = entries[0] if isinstance(entries[0], Mapping) else {}
+            return expression_value(question, first.get(name))
+        return expression_value(question, self.last_saved.get(name))
 
     def truth(self, text: str | None, lookup: Callable[[str], Any], current: Any = None) -> bool:
         if not text:
             return True
         return expressions.evaluate_bool(compiled(text), self.context(lookup, current))
+
+    def holds(self, text: str, lookup: Callable[[str], Any]) -> bool:
+        """Whether a required or read_only expression holds (false when it cannot run)."""
+        try:
+            return expressions.evaluate_bool(compiled(text), self.context(lookup))
+        except expressions.ExpressionError:
+            return False
+
+    def read_only(self, question: Question, lookup: Callable[[str], Any]) -> bool:
+        return question.read_only or bool(
+            question.read_only_if and self.holds(question.read_only_if, lookup)
+        )
 
     def value_of(self, text: str, lookup: Callable[[str], Any], current: Any = None) -> Any:
         return expressions.evaluate(compiled(text), self.context(lookup, current))
@@ -335,13 +361,30 @@ class _Evaluator:
                 target[question.name] = value
             return
         value = None if raw_value in (None, "", []) else raw_value
+        if self.read_only(question, lookup):
+            # Not the volunteer's to change (ODK shows it, greyed): what the form itself gives,
+            # its calculation or fixed default; a default evaluated at creation, as the page
+            # filled it in.
+            if question.calculation:
+                value = stored_calculation(self.value_of(question.calculation, lookup))
+            elif question.default is not None:
+                value = question.default or None
+            elif not question.default_expression:
+                value = None
+            if value is None:
+                target.pop(question.name, None)
+                return
+            target[question.name] = value
+            return
         if value is not None:
             target[question.name] = value
         if key in self.type_errors:
             self.error(key, self.type_errors[key])
             return
         if value is None:
-            if question.required:
+            if question.required or (
+                question.required_if and self.holds(question.required_if, lookup)
+            ):
                 message = self.spec.label(question.required_messages, self.language)
                 message = piping.fill(message, self.context(lookup))
                 self.error(key, message or self.messages.required)
@@ -368,7 +411,13 @@ def _repeat_order(repeat: Repeat) -> tuple[Question, ...]:
     deps: dict[int, set[int]] = {}
     for i, q in enumerate(repeat.questions):
         refs: set[str] = set()
-        for text, cf in ((q.relevant, False), (q.calculation, False), (q.choice_filter, True)):
+        for text, cf in (
+            (q.relevant, False),
+            (q.calculation, False),
+            (q.choice_filter, True),
+            (q.required_if, False),
+            (q.read_only_if, False),
+        ):
             if text:
                 refs |= set(expressions.references(compiled(text, cf)))
         deps[i] = {index[n] for n in refs & names} - {i}
@@ -399,6 +448,48 @@ def instance_name(spec: InstrumentSpec, answers: Mapping[str, Any], today: dt.da
         return None
     text = stored_calculation(value)
     return str(text)[:200] if text not in (None, "") else None
+
+
+def default_values(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    *,
+    today: dt.date,
+    last_saved: Mapping[str, Any] | None = None,
+    repeat: str | None = None,
+    index: int | None = None,
+) -> dict[str, str]:
+    """The defaults given as expressions, evaluated once as ODK does when the interview (or,
+    with `repeat`, its entry number `index`) is created: question name → text to show.
+
+    `last_saved` holds the answers of the last interview saved, for ${last-saved#name}.
+    """
+    evaluator = _Evaluator(spec, {}, spec.default_language, today, {}, Messages())
+    evaluator.outcome.answers.update(answers)
+    evaluator.last_saved = last_saved or {}
+    lookup = evaluator.lookup_top
+    if repeat is not None and index is not None:
+        rows = answers.get(repeat) or []
+        lookup = evaluator.lookup_in(rows[index] if 0 <= index < len(rows) else {})
+        evaluator.position = index + 1
+    out: dict[str, str] = {}
+    for question in spec.iter_questions():
+        if not question.default_expression or question.repeat != repeat:
+            continue
+        try:
+            value = stored_calculation(evaluator.value_of(question.default_expression, lookup))
+        except expressions.ExpressionError:
+            continue
+        if value not in (None, ""):
+            out[question.name] = str(value)
+    return out
+
+
+def last_saved_reader(spec: InstrumentSpec, last_saved: Mapping[str, Any]) -> Callable[[str], Any]:
+    """How ${last-saved#name} reads the last saved answers (a repeat question: its first entry)."""
+    evaluator = _Evaluator(spec, {}, spec.default_language, dt.date.today(), {}, Messages())
+    evaluator.last_saved = last_saved
+    return evaluator.last_saved_value
 
 
 def text_context(

@@ -59,8 +59,16 @@ def identifying_questions(spec: InstrumentSpec) -> dict[str, list[str]]:
     return kinds
 
 
+class SummaryLine(str):
+    """A fact of the import summary (intake rules, screening, locations, attachments), told
+    to the admin as such; every other line import_instrument returns is a warning."""
+
+    __slots__ = ()
+
+
 def import_summary(spec: InstrumentSpec) -> list[str]:
-    """What an admin must know about a form at import: its intake rules and identifying data."""
+    """What an admin must know about a form at import: its intake rules and identifying data
+    (SummaryLine facts)."""
     intake = spec.intake
     lines = []
     rules = []
@@ -134,7 +142,7 @@ def import_summary(spec: InstrumentSpec) -> list[str]:
                     questions=listed,
                 )
             )
-    return lines
+    return [SummaryLine(line) for line in lines]
 
 
 def version_changes(previous: InstrumentSpec, new: InstrumentSpec) -> list[str]:
@@ -177,7 +185,8 @@ def import_instrument(
     confirm_changes: bool = False,
     attachments: Mapping[str, bytes] | None = None,
 ) -> tuple[InstrumentVersion, list[str]]:
-    """Import an XLSForm as a new version of its form_id; return it and what to tell the admin.
+    """Import an XLSForm as a new version of its form_id; return it and what to tell the admin
+    (the summary's facts as SummaryLine, then the warnings).
 
     `data` is the workbook, or a .zip holding the workbook and its files; `attachments` are
     files uploaded beside the workbook (CSV, GeoJSON, XML, media), by name. `keep` lists the
@@ -296,7 +305,9 @@ def import_instrument(
     )
     summary = import_summary(spec)
     if imported.files:
-        summary.append(_("Attachments: %(names)s.", names=", ".join(sorted(imported.files))))
+        summary.append(
+            SummaryLine(_("Attachments: %(names)s.", names=", ".join(sorted(imported.files))))
+        )
     return row, [*summary, *imported.warnings]
 
 

@@ -53,6 +53,9 @@ class Question:
     constraint_messages: Mapping[str, str] = field(default_factory=dict)
     calculation: str | None = None
     default: str | None = None
+    # A default given as an expression (pyxform's dynamic default: '${last-saved#q}', today(),
+    # ...), evaluated once when the interview or the repeat entry is created, as ODK does.
+    default_expression: str | None = None
     appearance: str | None = None
     choice_list: str | None = None
     choice_filter: str | None = None
@@ -62,6 +65,10 @@ class Question:
     # The XLSForm parameters column as pyxform parsed it (range start/end/step, randomize, ...).
     parameters: Mapping[str, str] = field(default_factory=dict)
     read_only: bool = False
+    # required and read_only given as expressions: the question is required (read-only) while
+    # the expression holds, as ODK evaluates them.
+    required_if: str | None = None
+    read_only_if: str | None = None
     # The innermost group below the section (or repeat) holding the question, and the XForm
     # path of its element from the instance root ('household/members/age'); None in versions
     # stored before groups could nest, where the path is the section and the name.
@@ -239,6 +246,16 @@ class InstrumentSpec:
     def sections_by_name(self) -> dict[str, Section]:
         """Sections keyed by name."""
         return {s.name: s for s in self.sections}
+
+    def instance_list(self, name: str) -> str | None:
+        """The choice list instance('name') reads: a list of the choices sheet, or the file
+        'name.csv' / 'name.geojson' / 'name.xml' of a select_*_from_file (ODK names the
+        secondary instance of a file after its stem)."""
+        if name in self.choices:
+            return name
+        return next(
+            (key for key in self.choices if "." in key and key.rsplit(".", 1)[0] == name), None
+        )
 
     def title_in(self, language: str) -> str:
         """The form's title in a language, or its one title when not translated."""

@@ -94,8 +94,8 @@ def index() -> Any:
                 ),
                 "success",
             )
-            for warning in warnings:
-                flash(warning, "warning")
+            for line in warnings:
+                flash(line, "info" if isinstance(line, services.SummaryLine) else "warning")
             return redirect(url_for("instruments.index"))
     return render_template(
         "instruments/index.html",

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from pyxform.builder import SurveyElementBuilder, create_survey_element_from_dict
 from pyxform.errors import PyXFormError
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.utils import default_is_dynamic
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
@@ -213,6 +214,33 @@ def _file_type(data: bytes, filename: str) -> str | None:
     return None
 
 
+def _name_mismatch(file_type: str, filename: str) -> str | None:
+    """Why a workbook whose name says another format than its content is refused, if it is.
+
+    pyxform (and so ODK Central and KoboToolbox) opens a workbook by its name's extension and
+    refuses an .xls saved under an .xlsx name; Birge refuses it too, with the way out."""
+    suffix = PurePath(filename.replace("\\", "/")).suffix.lower()
+    name = PurePath(filename.replace("\\", "/")).name
+    if file_type == ".xls" and suffix in {".xlsx", ".xlsm"}:
+        return _(
+            "'%(filename)s' is an Excel 97-2003 workbook (.xls) under an %(suffix)s name, which "
+            "pyxform, ODK Central and KoboToolbox refuse. Rename the file to '%(renamed)s', or "
+            "open it and save it as an Excel Workbook (.xlsx), then import it again.",
+            filename=name,
+            suffix=suffix,
+            renamed=PurePath(name).stem + ".xls",
+        )
+    if file_type != ".xls" and suffix == ".xls":
+        return _(
+            "'%(filename)s' is an Excel Workbook (.xlsx) under an .xls name, which pyxform, ODK "
+            "Central and KoboToolbox refuse. Rename the file to '%(renamed)s' and import it "
+            "again.",
+            filename=name,
+            renamed=PurePath(name).stem + ".xlsx",
+        )
+    return None
+
+
 def _unreadable(error: Exception) -> str:
     return _(
         "The workbook could not be read: no sheet of it could be opened (%(error)s).",
@@ -264,12 +292,16 @@ def load_xlsform(
                 )
             ]
         )
+    mismatch = _name_mismatch(file_type, filename)
+    if mismatch:
+        raise InstrumentImportError([mismatch])
     if file_type != ".xls":
         try:
             check_workbook_archive(data)  # before openpyxl or pyxform inflate anything
         except ArchiveRefused as error:
             raise InstrumentImportError([str(error)]) from None
     locations = _Locations(attachments=dict(attachments or {}), media_confirmed=media_confirmed)
+    _recode_csv_files(locations)
     try:
         with _quiet():
             workbook = get_xlsform(io.BytesIO(data), file_type=file_type)
@@ -356,6 +388,32 @@ def load_xlsform(
     return ImportedForm(
         spec=spec, xform=xform, warnings=warnings_out, files={**locations.attachments, **generated}
     )
+
+
+def _recode_csv_files(locations: _Locations) -> None:
+    """Store CSV attachments as UTF-8, which ODK reads: a file saved in a legacy encoding
+    (Excel's 'CSV' or 'CSV (MS-DOS)') is converted, and the admin told which and from what.
+    A file whose encoding cannot be told is left as it is, and refused where the form reads it."""
+    for name, data in sorted(locations.attachments.items()):
+        if not name.lower().endswith(".csv"):
+            continue
+        try:
+            recoded, codec, example = form_files.recoded_csv(data)
+        except form_files.AttachmentError:
+            continue
+        if codec is None:
+            continue
+        locations.attachments[name] = recoded
+        locations.warnings.append(
+            _(
+                "'%(file)s' was not UTF-8 text: it was read as %(encoding)s and stored as UTF-8, "
+                "as ODK reads it. Check that its accented names read right on the form, for "
+                "example '%(example)s'.",
+                file=name,
+                encoding=form_files.encoding_name(codec),
+                example=example,
+            )
+        )
 
 
 def _add_external_choices(survey: dict[str, Any], workbook: DefinitionData) -> dict[str, bytes]:
@@ -458,8 +516,11 @@ def _pulldata_uses(spec: InstrumentSpec) -> Iterator[tuple[str, str, set[str]]]:
         yield repeat.name, "repeat_count", _pulldata_files(repeat.repeat_count)
         yield repeat.name, "label", _shown_pulldata_files([repeat.labels, repeat.hints])
     for question in spec.iter_questions():
-        for column in ("calculation", "relevant", "constraint", "default"):
+        for column in ("calculation", "relevant", "constraint"):
             yield question.name, column, _pulldata_files(getattr(question, column))
+        yield question.name, "default", _pulldata_files(question.default_expression)
+        yield question.name, "required", _pulldata_files(question.required_if)
+        yield question.name, "read_only", _pulldata_files(question.read_only_if)
         filter_files = _pulldata_files(question.choice_filter, choice_filter=True)
         yield question.name, "choice_filter", filter_files
         texts = [
@@ -1179,26 +1240,30 @@ def _question(
         if word not in QUESTION_APPEARANCES and not word.startswith("ex:"):
             locations.warnings.append(_unknown_appearance(locations.at(name, "appearance"), word))
     default = node.get("default")
-    if default is not None and re.search(r"\$\{|\(", str(default)):
-        locations.problems.append(
-            _(
-                "%(where)s: only fixed default values are supported, not expressions.",
-                where=locations.at(name, "default"),
-            )
-        )
+    # pyxform's own test: a default with a function call, ${…}, an operator or a predicate is
+    # an expression, which ODK evaluates when the interview (or repeat entry) is created.
+    dynamic = default is not None and default_is_dynamic(str(default), str(node.get("type")))
+    # required and read_only may be expressions (ODK evaluates them as the answers change);
+    # one our engine cannot read is kept out with a warning, as ODK's engine loads such forms.
+    conditions: dict[str, str | None] = {"required": None, "readonly": None}
     for column, key in (("required", "required"), ("read_only", "readonly")):
-        flag = _cell_text(bind.get(key)).lower()
-        if flag and flag not in _FLAG_WORDS:
-            # Only fixed yes/no is supported; an expression (which may call pulldata()) would
-            # otherwise be dropped without a word.
+        text = _cell_text(bind.get(key))
+        if not text or text.lower() in _FLAG_WORDS:
+            continue
+        try:
+            expressions.parse(text)
+        except expressions.ExpressionError as error:
             locations.warnings.append(
                 _(
-                    "%(where)s: only yes or no is supported here, not an expression; "
-                    "'%(name)s' is treated as no.",
+                    "%(where)s: the expression cannot be read (%(error)s); '%(name)s' is "
+                    "treated as no.",
                     where=locations.at(name, column),
+                    error=error,
                     name=name,
                 )
             )
+            continue
+        conditions[key] = text
     labels = texts(node.get("label"))
     if generated_other:
         labels = dict(OTHER_LABELS)
@@ -1230,7 +1295,8 @@ def _question(
         constraint=bind.get("constraint"),
         constraint_messages=texts(bind.get("jr:constraintMsg")),
         calculation=bind.get("calculate"),
-        default=str(default) if default is not None else None,
+        default=str(default) if default is not None and not dynamic else None,
+        default_expression=str(default) if dynamic else None,
         appearance=appearance,
         choice_list=node.get("list_name") or node.get("itemset"),
         choice_filter=node.get("choice_filter"),
@@ -1239,6 +1305,8 @@ def _question(
         row=locations.rows.get(name),
         parameters=parameters,
         read_only=str(bind.get("readonly", "")).strip().lower() in {"yes", "true", "true()"},
+        required_if=conditions["required"],
+        read_only_if=conditions["readonly"],
         group=place.group,
         path=place.child_path(tag),
     )
@@ -1260,6 +1328,17 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
             locations.problems.append(f"{locations.at(owner, column)}: {error}")
             return set()
         refs = set(expressions.references(node))
+        if column != "default":
+            for name in sorted(expressions.last_saved_names(node)):
+                locations.warnings.append(
+                    _(
+                        "%(where)s: ${last-saved#%(name)s} reads the last saved interview only "
+                        "in the default column; here the web form reads it as empty (ODK "
+                        "Collect reads the device's last saved form).",
+                        where=locations.at(owner, column),
+                        name=name,
+                    )
+                )
         for bare in sorted(expressions.bare_names(node)):
             locations.warnings.append(
                 _(
@@ -1270,7 +1349,8 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     name=bare,
                 )
             )
-        for list_name in sorted(expressions.instance_lists(node) - set(spec.choices)):
+        unknown_lists = {n for n in expressions.instance_lists(node) if not spec.instance_list(n)}
+        for list_name in sorted(unknown_lists):
             locations.problems.append(
                 _(
                     "%(where)s: instance('%(list)s') reads a choice list that is not on the "
@@ -1290,7 +1370,7 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                         name=name,
                     )
                 )
-        for missing in sorted(refs - known):
+        for missing in sorted((refs | expressions.last_saved_names(node)) - known):
             locations.problems.append(
                 _(
                     "%(where)s: '%(name)s' is not the name of a question.",
@@ -1322,6 +1402,10 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     for text in dict.fromkeys(by_language.values()):
                         for output in piping.outputs(text):
                             check(q.name, column, output)
+                # A default runs once, at creation: it reads answers but is no dependency.
+                check(q.name, "default", q.default_expression)
+                check(q.name, "required", q.required_if)
+                check(q.name, "read_only", q.read_only_if)
                 refs = check(q.name, "relevant", q.relevant)
                 refs |= check(q.name, "calculation", q.calculation)
                 refs |= check(q.name, "choice_filter", q.choice_filter, choice_filter=True)

@@ -209,6 +209,7 @@
     switch (n.t) {
       case 'num': case 'str': return n.v;
       case 'ref': return decode(ctx.lookup(n.n));
+      case 'last': return decode(ctx.lastSaved ? ctx.lastSaved(n.n) : null);
       case 'cur': return ctx.focus ? ctx.focus[0] : decode(ctx.current);
       case 'filter': {
         var base = ev(n.a, ctx);

@@ -118,6 +118,7 @@
     return {
       lookup: lookup, current: current, choice: choice, today: model.today, tables: model.tables,
       position: lookup.position || 1,
+      lastSaved: (name) => (model.lastSaved || {})[name],
       entries: (name) => {
         const q = Q[name];
         if (!q || !q.repeat) return [lookup(name)];
@@ -134,6 +135,11 @@
   function truth(ast, lookup, current, choice) {
     if (!ast) return true;
     try { return E.evaluateBool(ast, context(lookup, current, choice)); } catch (e) { return true; }
+  }
+  // required and read_only expressions: a rule the page cannot run asks for nothing.
+  function holds(ast, lookup) {
+    if (!ast) return false;
+    try { return E.evaluateBool(ast, context(lookup)); } catch (e) { return false; }
   }
   function evaluate(ast, lookup, current) {
     try { return E.evaluate(ast, context(lookup, current)); } catch (e) { return ''; }
@@ -178,6 +184,12 @@
       } else if (rel && block && q.type !== 'note' && q.type !== 'calculate') {
         const read = cache[key] || (cache[key] = readValue(block, q));
         value = read.value;
+        const readOnly = !!q.readOnly || holds(q.readOnlyIf, lookup);
+        if (q.readOnly || q.readOnlyIf) result.readOnly.push([block, readOnly]);
+        if (readOnly) { // shown, not typed in: the server keeps the form's own value
+          if (value === null) delete target[name]; else target[name] = value;
+          return;
+        }
         if (q.choiceFilter) {
           const allowed = {};
           (model.choices[q.list] || []).forEach((c) => {
@@ -221,7 +233,7 @@
       if (!count) delete ans[r];
     }
     for (let pass = 0; pass < 50; pass++) {
-      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [],
+      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
         entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
@@ -247,6 +259,12 @@
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
+    result.readOnly.forEach(([block, on]) => {
+      block.querySelectorAll(FIELDS).forEach((el) => {
+        if (el.matches('input[type=radio], input[type=checkbox], select')) el.disabled = on;
+        else el.readOnly = on;
+      });
+    });
     result.filters.forEach(([block, allowed]) => {
       block.querySelectorAll('[data-choice]').forEach((el) => {
         const ok = !!allowed[el.getAttribute('data-choice')];
@@ -301,7 +319,7 @@
   function problem(f) {
     if (f.typeError) return f.typeError;
     if (f.value === null) {
-      if (!f.q.required) return '';
+      if (!f.q.required && !holds(f.q.requiredIf, f.lookup)) return '';
       return (f.q.requiredParts && filled(f.q.requiredParts, f.lookup)) || f.q.requiredMessage;
     }
     const input = f.q.type === 'date' && f.block.querySelector('input[data-range-message]');
@@ -428,7 +446,31 @@
       .replace(/__NUMBER__/g, String(entries.length + 1));
     const entry = holder.content.querySelector('.repeat-entry');
     repeatEl.querySelector('.repeat-entries').appendChild(entry);
+    fillDefaults(repeatEl.dataset.repeat, entry, entries.length + 1);
     return entry;
+  }
+  // Defaults given as expressions, evaluated once when the entry is created (ODK's
+  // odk-new-repeat; rules.default_values does the same for a page without script).
+  function fillDefaults(r, entry, position) {
+    const lookup = (n) => (Q[n] && Q[n].repeat ? null : exprValue(Q[n], state.ans[n]));
+    lookup.position = position;
+    (children[r] || []).forEach((name) => {
+      if (!Q[name].default) return;
+      const value = storedCalculation(evaluate(Q[name].default, lookup));
+      const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
+      if (value === null || !block) return;
+      const codes = String(value).split(' ');
+      const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
+      if (options.length) {
+        options.forEach((el) => {
+          if (codes.indexOf(el.value) < 0) return;
+          if (el.tagName === 'OPTION') el.selected = true; else el.checked = true;
+        });
+        return;
+      }
+      const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
+      if (input && !input.value) input.value = String(value);
+    });
   }
   function removeEntry(repeatEl, entry) {
     entry.querySelectorAll('p.error[data-error-for]').forEach((p) => {

@@ -86,6 +86,23 @@ def workbook(external: bool = False) -> bytes:
 FILES = {"districts.csv": DISTRICTS, "villages.csv": VILLAGES, "wells.geojson": PLACES}
 
 
+def test_instance_of_a_file_reads_its_rows_by_the_files_stem(app) -> None:
+    """instance('wells')/root/item[...] reads wells.geojson, as ODK names the file's secondary
+    instance (HOT's forms read a feature's id, title and geometry this way)."""
+    from survey.instruments.rules import evaluate_answers
+
+    rows = [list(r) for r in SURVEY] + [
+        ["calculate", "where", "", "", "instance('wells')/root/item[id=${well}]/geometry"],
+        ["calculate", "well_id", "", "", "instance('wells')/root/item[title=${well_title}]/id"],
+        ["text", "well_title", "Title", "", "instance('wells')/root/item[id=${well}]/title"],
+    ]
+    data = xlsform_bytes(rows, settings={"form_id": "villages", "version": "1"})
+    spec = load_xlsform(data, "villages.xlsx", FILES).spec
+    outcome = evaluate_answers(spec, {"well": "w2", "well_title": "Well one"})
+    assert outcome.answers["where"] == "43.3 77.0"
+    assert outcome.answers["well_id"] == "w1"
+
+
 def package(files: dict[str, bytes], name: str = "villages.xlsx", **extra: bytes) -> bytes:
     """A .zip as ODK tools pack a form: the workbook and a <form>-media folder."""
     out = io.BytesIO()
@@ -569,8 +586,8 @@ def test_any_bytes_as_an_attachment_give_choices_or_an_attachment_error(
 
 
 def test_pulldata_anywhere_an_expression_is_checked_demands_its_file(app) -> None:
-    """Each expression column the importer checks loads the tables its pulldata() calls read;
-    a required (or read_only) expression is not supported and is said so, not dropped silently."""
+    """Each expression column the importer checks loads the tables its pulldata() calls read,
+    a required (or read_only) expression too."""
     columns = [
         "type", "name", "label", "hint", "relevant", "calculation", "constraint",
         "constraint_message", "required", "required_message", "choice_filter", "repeat_count",
@@ -617,21 +634,19 @@ def test_pulldata_anywhere_an_expression_is_checked_demands_its_file(app) -> Non
         "required_message": (4, "label"),
         "calculation": (5, "calculation"),
         "filter": (6, "choice_filter"),
+        "required": (7, "required"),
     }
     for stem, (line, column) in expected.items():
         assert any(
             f"{f'row {line}, ' if line else ''}column '{column}'" in p and f"'{stem}.csv'" in p
             for p in problems
         ), (stem, "\n".join(p[16:100] for p in problems))
-    assert not any("'required.csv'" in p for p in problems)
 
     files = {f"{stem}.csv": b"a,b\nk,x\n" for stem in expected}
     imported = load_xlsform(data, "everywhere.xlsx", files)
     assert set(imported.spec.lookup_tables) == set(expected)
-    assert any(
-        "row 7, column 'required'" in w and "not an expression" in w for w in imported.warnings
-    ), imported.warnings
-    assert not imported.spec.questions_by_name["q"].required
+    question = imported.spec.questions_by_name["q"]
+    assert question.required_if == call("required") + " = 'x'" and not question.required
 
 
 def test_the_page_gets_only_the_columns_pulldata_reads(app) -> None:
@@ -660,3 +675,62 @@ def test_the_page_gets_only_the_columns_pulldata_reads(app) -> None:
     assert whole["other"] == [{"k": "a", "v": "b"}]
     both = tables("pulldata(${who}, 'age', 'name', 'asel')", "pulldata('other', 'v', 'k', 'a')")
     assert both["other"] == [{"k": "a", "v": "b", "secret": "c"}]
+
+
+# The bytes of HOT's towns.csv line (hotosm/waste-media): DOS code page 850, 'à' and 'é'.
+TOWNS_LINE = b"autre,Autre (\x85 pr\x82ciser),fakara\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "codec", "example"),
+    [
+        (b"name,label,municipality\n" + TOWNS_LINE, "cp850", "Autre (à préciser)"),
+        ("name,label\nmsk,Москва\nala,Алматы\n".encode("cp1251"), "cp1251", "Москва"),
+        ("name,label\nmsk,Москва\nala,Алматы\n".encode("cp866"), "cp866", "Москва"),
+        ("name,label\ncafe,Café crème\n".encode("cp1252"), "cp1252", "Café crème"),
+        ("name,label\nlodz,Łódź\n".encode("cp1250"), "cp1250", "Łódź"),
+        ("name,label\nbgd,بغداد\nbsr,البصرة\nmsl,الموصل\n".encode("cp1256"), "cp1256", "بغداد"),
+        ("name,label\nala,Алматы\n".encode("utf-16"), "utf_16", "Алматы"),
+        ("name,label\nala,Алматы\n".encode(), None, ""),
+    ],
+)
+def test_a_csv_in_a_legacy_encoding_is_read_as_the_text_it_is(
+    app, data: bytes, codec: str | None, example: str
+) -> None:
+    recoded, found, shown = form_files.recoded_csv(data)
+    assert (found, shown) == (codec, example)
+    assert recoded.decode("utf-8").endswith("\n")
+    if codec is None:
+        assert recoded is data
+
+
+def test_a_csv_not_in_utf8_is_stored_as_utf8_and_the_admin_told(app) -> None:
+    survey = [["type", "name", "label"], ["select_one_from_file towns.csv", "town", "Town"]]
+    data = xlsform_bytes(survey, settings={"form_id": "towns", "version": "1"})
+    towns = b"name,label\nniamey,Niamey\n" + TOWNS_LINE
+    imported = load_xlsform(data, "towns.xlsx", {"towns.csv": towns})
+    assert imported.files["towns.csv"] == towns.decode("cp850").encode("utf-8")
+    labels = [imported.spec.label(c.labels, "en") for c in imported.spec.choices["towns.csv"]]
+    assert labels == ["Niamey", "Autre (à préciser)"]
+    assert (
+        "'towns.csv' was not UTF-8 text: it was read as DOS code page 850 (Western European, "
+        "Excel's 'CSV (MS-DOS)') and stored as UTF-8, as ODK reads it. Check that its accented "
+        "names read right on the form, for example 'Autre (à préciser)'."
+    ) in imported.warnings
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "binary data, not text"),
+        (b"\xff\xfename\n", "its encoding could not be told"),
+    ],
+)
+def test_a_binary_or_undecodable_csv_is_refused_clearly(app, content: bytes, fragment: str) -> None:
+    survey = [["type", "name", "label"], ["select_one_from_file towns.csv", "town", "Town"]]
+    data = xlsform_bytes(survey, settings={"form_id": "towns", "version": "1"})
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(data, "towns.xlsx", {"towns.csv": content})
+    assert any("'towns.csv'" in p and "row 2" in p for p in refused.value.problems)
+    with pytest.raises(form_files.AttachmentError, match=fragment):
+        form_files.decode_legacy(content)

@@ -28,3 +28,17 @@ def test_instruments_import_reports_problems(runner, tmp_path) -> None:
     assert "Traceback" not in result.output
     missing = runner.invoke(main, ["instruments", "import", str(tmp_path / "nope.xlsx")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_instruments_import_prints_facts_plainly_and_only_warnings_as_warnings(
+    runner, tmp_path
+) -> None:
+    path = tmp_path / "form.xlsx"
+    rows = [["type", "name", "label", "appearance"], ["text", "a", "A", "sparkle"]]
+    path.write_bytes(xlsform_bytes(rows))
+    result = runner.invoke(main, ["instruments", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    facts = [line for line in lines if "Intake rules" in line or "Free text (a)" in line]
+    assert len(facts) == 2 and not any(line.startswith("warning:") for line in facts), lines
+    assert any(line.startswith("warning:") and "'sparkle'" in line for line in lines), lines

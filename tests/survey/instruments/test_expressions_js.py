@@ -48,6 +48,7 @@ const results = cases.map((c) => {
       entries: c.entries && ((n) => c.entries[n] || []),
       choiceRows: c.rows && ((l) => c.rows[l] || []),
       choiceLabel: c.labels && ((q, code) => (c.labels[q] || {})[code]),
+      lastSaved: c.lastSaved && ((n) => c.lastSaved[n]),
     };
     return { ok: E.encode(E.evaluate(c.ast, ctx)) };
   } catch (e) {
@@ -557,4 +558,37 @@ def test_pulldata_reads_only_the_tables_own_columns(node_eval) -> None:
         case = {"ast": ex.to_json(node), "values": {}, "today": TODAY, "tables": PULLDATA_TABLES}
         cases.append((text, case, expected))
     assert [expected for _, _, expected in cases[:2]] == ["built", "text"]
+    assert_agree(cases, node_eval)
+
+
+LAST_SAVED = {"fee": "no", "people": 4, "visit": dt.date(2025, 1, 31)}
+LAST_SAVED_EXPRESSIONS = [
+    "${last-saved#fee}",
+    "${last-saved#people} + 1",
+    "${last-saved#visit} + 1",
+    "concat(${last-saved#missing}, '-')",
+    "coalesce(${last-saved#missing}, ${name})",
+]
+
+
+def test_last_saved_defaults_agree(node_eval) -> None:
+    """${last-saved#q} reads the last saved interview in both evaluators (empty without one)."""
+    cases = []
+    for text in LAST_SAVED_EXPRESSIONS:
+        node = ex.parse(text)
+        for saved in (LAST_SAVED, None):
+            context = EvalContext(
+                lookup={"name": "Aru"}.get,
+                today=dt.date.fromisoformat(TODAY),
+                last_saved=saved.get if saved else None,
+            )
+            expected = ex.value_to_json(ex.evaluate(node, context))
+            case = {
+                "ast": ex.to_json(node),
+                "values": {"name": "Aru"},
+                "today": TODAY,
+                "lastSaved": {k: ex.value_to_json(v) for k, v in saved.items()} if saved else None,
+            }
+            cases.append((f"{text} ({'saved' if saved else 'none'})", case, expected))
+    assert cases[0][2] == "no" and cases[1][2] == ""
     assert_agree(cases, node_eval)

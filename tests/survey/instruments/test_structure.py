@@ -131,7 +131,7 @@ def test_a_repeat_inside_a_repeat_is_refused_with_its_row(app_context) -> None:
 
 @pytest.mark.parametrize("form", ["simple_loop.xls", "loop.xlsx"])
 def test_loop_is_expanded_as_pyxform_expands_it(app_context, form) -> None:
-    imported = load_xlsform((CORPUS / "pyxform/example_xls" / form).read_bytes())
+    imported = load_xlsform((CORPUS / "pyxform/example_xls" / form).read_bytes(), form)
     spec = imported.spec
     bound = re.findall(r'<bind nodeset="/data/([^"]+)"', imported.xform)
     # Every question sits where pyxform's XForm puts it, each with its own key.

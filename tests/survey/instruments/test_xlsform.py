@@ -416,9 +416,9 @@ def test_language_codes(name: str, expected: str) -> None:
             "Sheet 'survey', row 3, column 'type': a repeat inside a repeat is not supported",
         ),
         (
-            [["type", "name", "label", "default"], ["date", "d", "D", "today()"]],
+            [["type", "name", "label", "default"], ["text", "d", "D", "${last-saved#nope}"]],
             None,
-            "Sheet 'survey', row 2, column 'default': only fixed default values are supported",
+            "Sheet 'survey', row 2: On the 'survey' sheet, the 'default' value is invalid",
         ),
         (
             [
@@ -506,6 +506,26 @@ def test_empty_unsupported_column_is_harmless() -> None:
 def test_corrupt_files_are_refused(data: bytes, fragment: str) -> None:
     problems = problems_of(data)
     assert any(fragment in p for p in problems), problems
+
+
+def test_a_workbook_under_the_other_formats_name_is_refused_as_pyxform_refuses_it() -> None:
+    """pyxform (so ODK Central and Kobo) opens a workbook by its extension: an .xls saved as
+    .xlsx is refused there, and here with the way out (issue 9: refused as pyxform refuses)."""
+    from pathlib import Path
+
+    corpus = Path(__file__).parent / "corpus" / "kobocat"
+    xls = (corpus / "transportation.xls").read_bytes()
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(xls, "needs.xlsx")
+    assert caught.value.problems == [
+        "'needs.xlsx' is an Excel 97-2003 workbook (.xls) under an .xlsx name, which pyxform, "
+        "ODK Central and KoboToolbox refuse. Rename the file to 'needs.xls', or open it and save "
+        "it as an Excel Workbook (.xlsx), then import it again."
+    ]
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(xlsform([["type", "name", "label"], ["text", "a", "A"]]), "needs.xls")
+    assert "Rename the file to 'needs.xlsx'" in caught.value.problems[0]
+    assert load_xlsform(xls, "needs.xls").spec.sections
 
 
 def test_workbook_without_survey_sheet() -> None:

@@ -304,7 +304,9 @@ def birge_check(
 
     A form pyxform converts and that is in scope must import; an out-of-scope form (entities,
     public_key) must be refused with a sentence saying why; a form pyxform refuses must be
-    refused with messages that each name a sheet, and name pyxform's row where pyxform has one.
+    refused with messages that each name a sheet, and name pyxform's row where pyxform has one
+    (a file pyxform cannot open at all, whose manifest 'sheets' says "unreadable", with
+    messages that name the file).
     pyxform does not parse expressions: a form whose expression ODK's engine cannot parse either
     (engine_message "Expression has syntax error") is refused like a form pyxform refuses.
     `importer(data, filename)` is Birge's import (survey.instruments.services.import_instrument).
@@ -333,7 +335,14 @@ def birge_check(
                 if not any(word in reasons for word in OUT_OF_SCOPE_WORDS[reason]):
                     return f"refused without saying why ({reason}): " + _one_line(text, 200)
             return None
-        unlocated = [problem for problem in problems if not NAMES_A_SHEET.search(problem)]
+        # Where pyxform opens no sheet of the file at all (an .xls under an .xlsx name), a
+        # refusal that names the file is located too.
+        whole_file = row["sheets"].startswith("unreadable:")
+        unlocated = [
+            problem
+            for problem in problems
+            if not NAMES_A_SHEET.search(problem) and not (whole_file and path.name in problem)
+        ]
         if unlocated:
             return "refusal names no sheet: " + _one_line(unlocated[0], 200)
         match = PYXFORM_ROW.search(row["pyxform_message"])
