@@ -15,6 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import FieldList
 
 from survey.clock import utcnow
 from survey.collection import review as reviewing
@@ -27,6 +28,7 @@ from survey.collection.forms import (
     SubmissionForm,
     form_class,
     question_field,
+    repeat_fields,
     resize_repeat,
     show_errors,
     typed_answers,
@@ -128,12 +130,15 @@ def _parse_started(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _apply_action(form: SubmissionForm, action: str) -> None:
-    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2')."""
+def _apply_action(form: SubmissionForm, action: str, spec: Any = None) -> None:
+    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2';
+    inside an entry of an outer repeat 'add:household-0-member')."""
     match = re.fullmatch(r"(add|remove):([\w.\-]+)(?::(\d+))?", action)
     if not match:
         return
     field = question_field(form, match.group(2))
+    if field is None and spec is not None:
+        field = next((f for _r, f in repeat_fields(form, spec) if f.name == match.group(2)), None)
     if field is None or not hasattr(field, "entries"):
         return
     if match.group(1) == "add":
@@ -154,6 +159,10 @@ def _rename_entry(entry: Any, prefix: str) -> None:
     for sub in entry.form:
         short = sub.name.rsplit("-", 1)[-1]
         sub.name = sub.id = f"{prefix}-{short}"
+        if isinstance(sub, FieldList):  # a repeat inside the entry: its entries follow
+            sub.name = sub.id = f"{prefix}-{sub.short_name}"
+            for position, inner in enumerate(sub.entries):
+                _rename_entry(inner, f"{sub.name}-{position}")
 
 
 @bp.route("/collect/v/<int:version_id>", methods=["GET", "POST"])
@@ -193,7 +202,7 @@ def fill(version_id: int) -> Any:
                 return _json_answer(SaveAnswer("expired", 400, _expired_message()))
             form_message, status = _expired_message(), 400
         elif action:
-            _apply_action(form, action)
+            _apply_action(form, action, spec)
         elif instance_id is None:
             abort(400)
         elif (
@@ -313,9 +322,10 @@ def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str
     outcome = evaluate_answers(
         spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
     )
+    counted = {f.name for r, f in repeat_fields(form, spec) if r.repeat_count}
     for name, count in outcome.repeat_counts.items():
-        if spec.repeats_by_name[name].repeat_count:
-            resize_repeat(form, name, count)
+        if name in counted:
+            resize_repeat(form, name, count, spec)
     return outcome, request.form.get("_action", ""), csrf_ok, answers
 
 
@@ -511,10 +521,10 @@ def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
     """Stored answers as WTForms data, keyed by field attribute names."""
     data: dict[str, Any] = {}
     for name, value in answers.items():
-        if name in spec.repeats_by_name:
+        if name in spec.repeats_by_name and isinstance(value, list):
+            # Entries (and the entries of repeats inside them) as objects WTForms reads.
             data[ATTRIBUTE_PREFIX + name] = [
-                SimpleNamespace(**{ATTRIBUTE_PREFIX + k: v for k, v in entry.items()})
-                for entry in value
+                SimpleNamespace(**_prefill(spec, entry)) for entry in value
             ]
         else:
             data[ATTRIBUTE_PREFIX + name] = value
@@ -552,7 +562,7 @@ def correct(submission_id: int) -> Any:
         if not csrf_ok:
             form_message, status = _expired_message(), 400
         elif action:
-            _apply_action(form, action)
+            _apply_action(form, action, spec)
         else:
             errors = reviewing.correction_problems(spec, outcome)
             for field_name in upload_field_names(form, spec):

@@ -337,14 +337,17 @@ def web_form_data(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
     """The answers as the web form posts them (repeat entries as name-index-question)."""
     data: dict[str, Any] = {}
     questions = spec.questions_by_name
-    for name, value in answers.items():
-        if name in spec.repeats_by_name:
-            for index, entry in enumerate(value):
-                data[f"{name}-{index}-_entry"] = "1"
-                for child, child_value in entry.items():
-                    data[f"{name}-{index}-{child}"] = _posted(child_value, questions.get(child))
-        else:
-            data[name] = _posted(value, questions.get(name))
+
+    def post(answers: dict[str, Any], prefix: str) -> None:
+        for name, value in answers.items():
+            if name in spec.repeats_by_name:  # a repeat inside a repeat too: 'h-0-m-1-age'
+                for index, entry in enumerate(value):
+                    data[f"{prefix}{name}-{index}-_entry"] = "1"
+                    post(entry, f"{prefix}{name}-{index}-")
+            else:
+                data[prefix + name] = _posted(value, questions.get(name))
+
+    post(answers, "")
     return data
 
 
