@@ -296,7 +296,7 @@ def _entry_items(
     """The views of one entry's questions and of the repeats inside it, in document order."""
     context = text_context(spec, answers, language, dt.date.today(), path=path)
     items = []
-    for item in repeat.items():
+    for item in repeat.entry_items():
         if isinstance(item, Repeat):
             items.append(_repeat_view(spec, item, entry_form, language, answers, path))
         else:

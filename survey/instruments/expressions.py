@@ -541,7 +541,7 @@ class _Parser:
                 "level, the repeat and a number: indexed-repeat(${question}, ${repeat}, number)",
                 pos,
             )
-        if not all(isinstance(a, Ref) for a in args[0:-1:2]):
+        if not all(isinstance(a, Ref) for a in (args[0], *args[1::2])):
             raise ExpressionError(
                 f"indexed-repeat() at position {pos} needs a question and its repeat, as in "
                 "indexed-repeat(${question}, ${repeat}, number)",
@@ -706,10 +706,10 @@ class EvalContext:
 
     entries(name[, outer]): a repeat question's value in each entry of its repeat, in order (None
     where unanswered), for indexed-repeat(); outer, given over nested repeats, holds (repeat,
-    number) pairs choosing the entries of the outer repeats; position: the number of the repeat entry the expression
-    runs in; choice_rows(list): the rows of a choice list ({"name", "label", other columns}) for
-    instance(); choice_label(question, code): a choice's label for jr:choice-name(); now: the
-    instant of now(), with its UTC offset.
+    number) pairs choosing the entries of the outer repeats; position: the number of the repeat
+    entry the expression runs in; choice_rows(list): the rows of a choice list ({"name",
+    "label", other columns}) for instance(); choice_label(question, code): a choice's label for
+    jr:choice-name(); now: the instant of now(), with its UTC offset.
     """
 
     lookup: Callable[[str], object]

@@ -99,7 +99,7 @@ class Repeat:
     after: int = 0
     repeats: tuple[Repeat, ...] = ()
 
-    def items(self) -> list[Question | Repeat]:
+    def entry_items(self) -> list[Question | Repeat]:
         """The entry's questions and inner repeats in document order."""
         out: list[Question | Repeat] = []
         inner = sorted(self.repeats, key=lambda r: r.after)

@@ -744,7 +744,7 @@ def test_unsupported_values_are_programming_errors() -> None:
         ("jr:choice-name(${a}, ${a})", "needs the select question in quotes", 0),
         ("position(${a})", "position() at position 0 is supported as position(..)", 0),
         ("1 + position(.)", "position() at position 4 is supported as position(..)", 4),
-        ("indexed-repeat(${a}, ${r}, 1, ${s}, 2)", "is supported over one repeat level", 0),
+        ("indexed-repeat(${a}, ${r}, 1, ${s})", "for each repeat level", 0),
         ("indexed-repeat(1, ${r}, 1)", "needs a question and its repeat", 0),
         ("instance(${a})", "instance() at position 0 must name a list", 0),
         ("instance('x')/root", "instance('x') at position 0 is supported as", 0),
