@@ -21,7 +21,7 @@ from survey.instruments import expressions as ex
 from survey.instruments.rules import evaluate_answers
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import load_xlsform
-from tests.factories import PASSWORD, xlsform_bytes
+from tests.factories import PASSWORD, csv_export, csv_tables, xlsform_bytes
 from tests.survey.collection.test_nested_groups import HTTPS, collect_submission
 
 pytestmark = pytest.mark.sqlite_only
@@ -222,3 +222,40 @@ def test_inner_entries_are_added_without_javascript_and_stored_from_web_and_coll
     stored = {s.instance_id: s.answers for s in db.session.execute(select(Submission)).scalars()}
     assert stored[web_id] == STORED
     assert stored[odk_id] == STORED
+
+
+def test_the_dataset_and_the_csv_export_have_one_table_per_repeat_level(
+    app, client, auth, create_instrument, survey_round
+) -> None:
+    from survey.datasets.dataset import load_dataset
+
+    version = create_instrument(survey=NESTED)
+    auth.login("volunteer")
+    for _ in range(2):
+        response = client.post(
+            f"/collect/v/{version.id}", data=web_form_data(f"uuid:{uuid.uuid4()}")
+        )
+        assert response.status_code == 302
+    auth.logout()
+    auth.login("admin")
+    # From the columnar snapshot and from the answers' JSON alike.
+    for from_database in (False, True):
+        dataset = load_dataset([version], review_statuses=("pending",), from_database=from_database)
+        households, members = dataset.repeats["household"], dataset.repeats["member"]
+        assert list(households["_index"]) == [1, 2, 1, 2]
+        assert "_parent_index" not in households.columns
+        # Entries are numbered through the submission; _parent_index is the household's _index.
+        assert list(members["_index"]) == [1, 2, 3, 1, 2, 3]
+        assert list(members["_parent_index"]) == [1, 1, 2, 1, 1, 2]
+        assert list(members["age"]) == [40, 9, 70, 40, 9, 70]
+        assert members["_submission_id"].nunique() == 2
+
+    tables = csv_tables(csv_export(client, "test_form"))
+    assert {"respondents", "household", "member"} <= set(tables)
+    rows = tables["member"]
+    assert [(r["_index"], r["_parent_index"], r["age"]) for r in rows[:3]] == [
+        ("1", "1", "40"),
+        ("2", "1", "9"),
+        ("3", "2", "70"),
+    ]
+    assert [r["head"] for r in tables["household"][:2]] == ["Aru", "Dana"]

@@ -370,6 +370,7 @@ def test_birge_fills_the_form_and_exports_the_answers(
     from survey.demo.walker import generate_answers
     from survey.extensions import db
     from survey.instruments.registry import parser_for
+    from survey.instruments.rules import entries_under
     from survey.instruments.services import import_instrument, spec_for
 
     path = CORPUS / form
@@ -396,7 +397,14 @@ def test_birge_fills_the_form_and_exports_the_answers(
     auth.logout()
     auth.login("admin")
     body = csv_export(client, spec.form_id)
-    rows = csv_tables(body)["respondents"]
+    tables = csv_tables(body)
+    rows = tables["respondents"]
+    # One table per repeat level, repeats inside repeats too, with a row per entry.
+    for repeat in spec.iter_repeats():
+        levels = [r.name for r in spec.repeat_chain(repeat.name)]
+        entries = entries_under(answers, levels)
+        if entries and repeat.name in tables:
+            assert len(tables[repeat.name]) == len(entries), repeat.name
     assert len(rows) == 1
     row = rows[0]
     for name in sorted(inputs):
