@@ -70,6 +70,7 @@ def form_model(spec: InstrumentSpec, language: str, messages: Messages) -> dict[
                 "relevant": _ast(r.relevant),
                 "count": _ast(r.repeat_count),
                 "section": r.section,
+                "parent": r.repeat,
             }
             for r in spec.iter_repeats()
         },

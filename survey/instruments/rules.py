@@ -182,7 +182,7 @@ def repeat_values(
     chain = spec.repeat_chain(question.repeat)
     for level in chain[:-1]:
         if level.name in chosen:
-            number = int(chosen[level.name])
+            number = int(chosen[level.name]) if math.isfinite(chosen[level.name]) else 0
             holders = [
                 entries[number - 1] if 1 <= number <= len(entries) else {}
                 for entries in (entries_under(h, [level.name]) for h in holders)
