@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -100,10 +101,6 @@ def test_rules_clean_each_inner_entry_and_count_over_them(spec: InstrumentSpec) 
     outcome = evaluate_answers(spec, raw)
     assert outcome.errors == {}
     assert outcome.answers == STORED
-
-
-def _js_entries(case: dict) -> str:
-    return json.dumps(case)
 
 
 def test_indexed_repeat_over_two_levels_agrees_in_python_and_javascript() -> None:
@@ -223,6 +220,26 @@ def test_inner_entries_are_added_without_javascript_and_stored_from_web_and_coll
     assert stored[web_id] == STORED
     assert stored[odk_id] == STORED
 
+    auth.logout()
+    auth.login("admin")
+    (web,) = db.session.execute(select(Submission).filter_by(instance_id=web_id)).scalars()
+    shown = client.get(f"/submissions/{web.id}").text
+    assert "Household 1, Member 2: School" in shown and "No. 4" in shown
+    correcting = client.get(f"/submissions/{web.id}/correct").text
+    assert re.search(r'name="household-0-member-1-school"[^>]*value="No. 4"', correcting)
+
+
+def test_identifiers_in_inner_entries_are_screened(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(survey=NESTED)
+    auth.login("volunteer")
+    data = web_form_data(f"uuid:{uuid.uuid4()}")
+    data["household-0-member-1-school"] = "call +7 701 234 5678"
+    response = client.post(f"/collect/v/{version.id}", data=data)
+    assert response.status_code == 422
+    assert 'data-error-for="household-0-member-1-school"' in response.text
+
 
 def test_the_dataset_and_the_csv_export_have_one_table_per_repeat_level(
     app, client, auth, create_instrument, survey_round
@@ -259,3 +276,45 @@ def test_the_dataset_and_the_csv_export_have_one_table_per_repeat_level(
         ("3", "2", "70"),
     ]
     assert [r["head"] for r in tables["household"][:2]] == ["Aru", "Dana"]
+
+
+def test_odk_engine_fills_inner_entries_and_the_server_stores_them(
+    client, create_user, create_instrument, survey_round
+) -> None:
+    from tests.odk_engine import engine_missing, fill_form
+
+    missing = engine_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"ODK's engine must run in CI: {missing}")
+        pytest.skip(missing)
+    create_user("volunteer", "volunteer")
+    create_instrument(survey=NESTED)
+    xform = client.get("/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS)
+    assert xform.status_code == 200
+    answers: dict[str, object] = {"/data/village": "Akkol"}
+    for i, household in enumerate(STORED["household"], 1):
+        answers[f"/data/household[{i}]/head"] = household["head"]
+        for j, member in enumerate(household["member"], 1):
+            for name in ("age", "school"):
+                if name in member:
+                    answers[f"/data/household[{i}]/member[{j}]/{name}"] = member[name]
+    result = fill_form(xform.get_data(as_text=True), answers=answers)
+    assert result["status"] == "ok", result["errors"]
+    sent = client.post(
+        "/submission",
+        data={
+            "xml_submission_file": (
+                io.BytesIO(result["submission_xml"].encode()),
+                "submission.xml",
+                "text/xml",
+            )
+        },
+        content_type="multipart/form-data",
+        auth=("volunteer", PASSWORD),
+        headers={"X-OpenRosa-Version": "1.0"},
+        base_url=HTTPS,
+    )
+    assert sent.status_code == 201, sent.text
+    (stored,) = [s.answers for s in db.session.execute(select(Submission)).scalars()]
+    assert stored == STORED
