@@ -248,26 +248,32 @@ def _with_stored_media(
     file is never carried over by position."""
     out = dict(corrected)
     stored_names: dict[str, set[str]] = {}
+    # Files of repeat entries at any depth (repeats inside repeats too), by question.
+    for file_name, key in services.media_answers(spec, stored).items():
+        question = spec.questions_by_name.get(key)
+        if question is not None and question.repeat is not None:
+            stored_names.setdefault(key, set()).add(file_name)
     for name, value in stored.items():
         question = spec.questions_by_name.get(name)
         if question is not None and question.type in media_files.MEDIA_TYPES:
             out[name] = value
-        elif name in spec.repeats_by_name and isinstance(value, list):
-            for old in value:
-                for key, old_value in (old or {}).items():
-                    kept = spec.questions_by_name.get(key)
-                    if kept is not None and kept.type in media_files.MEDIA_TYPES and old_value:
-                        stored_names.setdefault(key, set()).add(str(old_value))
-    for name in spec.repeats_by_name:
-        if not isinstance(out.get(name), list):
-            continue
-        entries = [dict(e) for e in out[name]]
+
+    def kept(entries: list[Any]) -> list[Any]:
+        cleaned = []
         for entry in entries:
+            entry = dict(entry)
             for key, value in entry.items():
                 question = spec.questions_by_name.get(key)
-                if question is not None and question.type in media_files.MEDIA_TYPES:
+                if key in spec.repeats_by_name and isinstance(value, list):
+                    entry[key] = kept(value)
+                elif question is not None and question.type in media_files.MEDIA_TYPES:
                     entry[key] = value if value in stored_names.get(key, set()) else None
-        out[name] = entries
+            cleaned.append(entry)
+        return cleaned
+
+    for name in spec.repeats_by_name:
+        if isinstance(out.get(name), list):
+            out[name] = kept(out[name])
     return out
 
 
