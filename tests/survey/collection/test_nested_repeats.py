@@ -25,8 +25,6 @@ from survey.instruments.xlsform import load_xlsform
 from tests.factories import PASSWORD, csv_export, csv_tables, xlsform_bytes
 from tests.survey.collection.test_nested_groups import HTTPS, collect_submission
 
-pytestmark = pytest.mark.sqlite_only
-
 HEADER = ["type", "name", "label", "calculation", "relevant"]
 NESTED = [
     HEADER,
@@ -69,6 +67,7 @@ def spec() -> InstrumentSpec:
     return load_xlsform(xlsform_bytes(NESTED)).spec
 
 
+@pytest.mark.sqlite_only
 def test_the_inner_repeat_is_imported_inside_its_repeat(spec: InstrumentSpec) -> None:
     outer = spec.repeats_by_name["household"]
     inner = spec.repeats_by_name["member"]
@@ -85,6 +84,7 @@ def test_the_inner_repeat_is_imported_inside_its_repeat(spec: InstrumentSpec) ->
     ]
 
 
+@pytest.mark.sqlite_only
 def test_rules_clean_each_inner_entry_and_count_over_them(spec: InstrumentSpec) -> None:
     raw = {
         "village": "Akkol",
@@ -103,6 +103,7 @@ def test_rules_clean_each_inner_entry_and_count_over_them(spec: InstrumentSpec) 
     assert outcome.answers == STORED
 
 
+@pytest.mark.sqlite_only
 def test_indexed_repeat_over_two_levels_agrees_in_python_and_javascript() -> None:
     node = shutil.which("node")
     if node is None:
@@ -143,6 +144,7 @@ def test_indexed_repeat_over_two_levels_agrees_in_python_and_javascript() -> Non
     assert json.loads(done.stdout) == expected
 
 
+@pytest.mark.sqlite_only
 def test_indexed_repeat_needs_a_number_for_each_repeat() -> None:
     with pytest.raises(ex.ExpressionError, match="for each repeat"):
         ex.parse("indexed-repeat(${age}, ${household}, 1, ${member})")
@@ -162,6 +164,7 @@ def web_form_data(instance_id: str) -> dict[str, str]:
     return data
 
 
+@pytest.mark.sqlite_only
 def test_inner_entries_are_added_without_javascript_and_stored_from_web_and_collect(
     client, auth, create_instrument, survey_round
 ) -> None:
@@ -229,6 +232,7 @@ def test_inner_entries_are_added_without_javascript_and_stored_from_web_and_coll
     assert re.search(r'name="household-0-member-1-school"[^>]*value="No. 4"', correcting)
 
 
+@pytest.mark.sqlite_only
 def test_identifiers_in_inner_entries_are_screened(
     client, auth, create_instrument, survey_round
 ) -> None:
@@ -241,6 +245,7 @@ def test_identifiers_in_inner_entries_are_screened(
     assert 'data-error-for="household-0-member-1-school"' in response.text
 
 
+# Runs on PostgreSQL too: the entries of entries are read back from its JSON column.
 def test_the_dataset_and_the_csv_export_have_one_table_per_repeat_level(
     app, client, auth, create_instrument, survey_round
 ) -> None:
@@ -278,6 +283,7 @@ def test_the_dataset_and_the_csv_export_have_one_table_per_repeat_level(
     assert [r["head"] for r in tables["household"][:2]] == ["Aru", "Dana"]
 
 
+@pytest.mark.sqlite_only
 def test_odk_engine_fills_inner_entries_and_the_server_stores_them(
     client, create_user, create_instrument, survey_round
 ) -> None:
