@@ -7,7 +7,7 @@ JSON AST (``to_json``)::
 
     {"t": "num", "v": 1.5}                     number literal (never negative; see "neg")
     {"t": "str", "v": "a"}                     string literal
-    {"t": "ref", "n": "age"}                   ${age}, ../age or /data/group/age
+    {"t": "ref", "n": "age"}                   ${age}, ../age, ./age or /data/group/age
     {"t": "cur"}                               '.', the current question's value
     {"t": "col", "n": "region"}                choice-sheet column (choice_filter only)
     {"t": "op", "o": "+", "a": {...}, "b": {...}}   o: or and = != < <= > >= + - * div mod
@@ -396,10 +396,10 @@ class _Parser:
             node = self.expression(1)
             self.close()
             return node
-        if kind in {"..", "/"}:
-            return self.path(token)
-        if kind in {".", "name"} and self.peek("/"):
-            hint = "" if kind == "." else "; use ${name} to refer to a question"
+        if kind in {"..", "/"} or (kind == "." and self.peek("/")):
+            return self.path(token)  # './a' names a child of the entry as '../a' a sibling
+        if kind == "name" and self.peek("/"):
+            hint = "; use ${name} to refer to a question"
             raise ExpressionError(
                 f"Relative paths such as '{text}/…' are not supported (position {pos}){hint}", pos
             )

@@ -35,6 +35,7 @@ NESTED = [
     ["integer", "age", "Age", "", ""],
     ["calculate", "number", "", "position(..)", ""],
     ["text", "school", "School", "", "../age < 18"],
+    ["calculate", "head_of", "", "../../head", ""],
     ["end_repeat", "", "", "", ""],
     ["calculate", "members", "", "count(${member})", ""],
     ["calculate", "oldest", "", "max(${age})", ""],
@@ -49,13 +50,18 @@ STORED = {
         {
             "head": "Aru",
             "member": [
-                {"age": 40, "number": 1},
-                {"age": 9, "number": 2, "school": "No. 4"},
+                {"age": 40, "number": 1, "head_of": "Aru"},
+                {"age": 9, "number": 2, "school": "No. 4", "head_of": "Aru"},
             ],
             "members": 2,
             "oldest": 40,
         },
-        {"head": "Dana", "member": [{"age": 70, "number": 1}], "members": 1, "oldest": 70},
+        {
+            "head": "Dana",
+            "member": [{"age": 70, "number": 1, "head_of": "Dana"}],
+            "members": 1,
+            "oldest": 70,
+        },
     ],
     "people": 3,
     "second_age": 70,
@@ -81,6 +87,7 @@ def test_the_inner_repeat_is_imported_inside_its_repeat(spec: InstrumentSpec) ->
         "age",
         "number",
         "school",
+        "head_of",
     ]
 
 
@@ -142,6 +149,12 @@ def test_indexed_repeat_over_two_levels_agrees_in_python_and_javascript() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == expected
+
+
+@pytest.mark.sqlite_only
+def test_relative_paths_name_the_question_they_end_with() -> None:
+    assert ex.parse("./age < 18") == ex.parse("${age} < 18")
+    assert ex.parse("../../head") == ex.parse("${head}")
 
 
 @pytest.mark.sqlite_only

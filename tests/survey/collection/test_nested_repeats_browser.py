@@ -56,8 +56,8 @@ def test_inner_entries_are_added_and_follow_their_rules_in_the_browser(
         {
             "head": "Aru",
             "member": [
-                {"age": 40, "number": 1},
-                {"age": 9, "number": 2, "school": "No. 4"},
+                {"age": 40, "number": 1, "head_of": "Aru"},
+                {"age": 9, "number": 2, "school": "No. 4", "head_of": "Aru"},
             ],
             "members": 2,
             "oldest": 40,
