@@ -337,3 +337,38 @@ def test_odk_engine_fills_inner_entries_and_the_server_stores_them(
     assert sent.status_code == 201, sent.text
     (stored,) = [s.answers for s in db.session.execute(select(Submission)).scalars()]
     assert stored == STORED
+
+
+VISITS = [
+    HEADER,
+    ["begin_repeat", "visit", "Visit", "", ""],
+    ["integer", "rooms", "Rooms", "", ""],
+    ["begin_repeat", "person", "Person", "", ""],
+    ["integer", "years", "Years", "", ""],
+    ["end_repeat", "", "", "", ""],
+    ["end_repeat", "", "", "", ""],
+]
+
+
+@pytest.mark.sqlite_only
+def test_the_questions_page_tabulates_a_question_of_an_inner_repeat(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(survey=VISITS)
+    for number in range(6):
+        db.session.add(
+            Submission(
+                instance_id=f"uuid:visit-{number}",
+                receipt_code=f"VISIT{number:04d}",
+                instrument_version_id=version.id,
+                round_id=survey_round.id,
+                answers={"visit": [{"rooms": 2, "person": [{"years": 30}, {"years": 40}]}]},
+                answers_sha256="0" * 64,
+                language="en",
+            )
+        )
+    db.session.commit()
+    auth.login("coordinator")
+    html = client.get("/dashboard/questions?question=years").text
+    assert "is not in the data" not in html
+    assert "Mean" in html and "35" in html
