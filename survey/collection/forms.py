@@ -73,6 +73,9 @@ def _repeat_field(spec: InstrumentSpec, repeat: Repeat, language: str) -> FieldL
         unbound = make_field(spec, question, language)
         if unbound is not None:
             entry_attributes[ATTRIBUTE_PREFIX + question.name] = unbound
+    # A repeat inside a repeat is a list in each entry: 'household-0-member-1-age'.
+    for inner in repeat.repeats:
+        entry_attributes[ATTRIBUTE_PREFIX + inner.name] = _repeat_field(spec, inner, language)
     entry_class = type(f"Entry_{repeat.name}", (RepeatEntryForm,), entry_attributes)
     return FieldList(FormField(entry_class), name=repeat.name, max_entries=MAX_REPEAT_ENTRIES)
 
@@ -110,18 +113,37 @@ def typed_answers(form: SubmissionForm, spec: InstrumentSpec) -> tuple[dict, dic
         if field.data is not None:
             target[name] = field.data
 
+    def read_repeat(field: Any, repeat: Repeat) -> list[dict[str, Any]]:
+        entries = []
+        for entry in field.entries:
+            values: dict[str, Any] = {}
+            for name, sub in _entry_fields(entry, repeat):
+                read(sub, name, values)
+            for inner in repeat.repeats:
+                values[inner.name] = read_repeat(question_field(entry.form, inner.name), inner)
+            entries.append(values)
+        return entries
+
     for item, field in _item_fields(form, spec):
         if isinstance(item, Repeat):
-            entries = []
-            for entry in field.entries:
-                values: dict[str, Any] = {}
-                for name, sub in _entry_fields(entry, item):
-                    read(sub, name, values)
-                entries.append(values)
-            answers[item.name] = entries
+            answers[item.name] = read_repeat(field, item)
         else:
             read(field, item.name, answers)
     return answers, errors
+
+
+def repeat_fields(form: SubmissionForm, spec: InstrumentSpec) -> Iterator[tuple[Repeat, Any]]:
+    """Every bound repeat list with its repeat, those inside repeat entries included."""
+
+    def walk(repeat: Repeat, field: Any) -> Iterator[tuple[Repeat, Any]]:
+        yield repeat, field
+        for entry in field.entries:
+            for inner in repeat.repeats:
+                yield from walk(inner, question_field(entry.form, inner.name))
+
+    for item, field in _item_fields(form, spec):
+        if isinstance(item, Repeat):
+            yield from walk(item, field)
 
 
 def uploaded_media(form: SubmissionForm, spec: InstrumentSpec) -> dict[str, Any]:
@@ -138,10 +160,10 @@ def _media_uploads(form: SubmissionForm, spec: InstrumentSpec) -> list[Any]:
     """The fields of media questions holding a cleaned upload, in form order."""
     found: list[Any] = []
     for item, field in _item_fields(form, spec):
-        if isinstance(item, Repeat):
-            fields = [sub for entry in field.entries for _name, sub in _entry_fields(entry, item)]
-        else:
-            fields = [field]
+        if not isinstance(item, Repeat):
+            found += [field] if getattr(field, "media_file", None) is not None else []
+    for repeat, field in repeat_fields(form, spec):
+        fields = [sub for entry in field.entries for _name, sub in _entry_fields(entry, repeat)]
         found += [f for f in fields if getattr(f, "media_file", None) is not None]
     return found
 
@@ -149,11 +171,13 @@ def _media_uploads(form: SubmissionForm, spec: InstrumentSpec) -> list[Any]:
 def show_errors(form: SubmissionForm, spec: InstrumentSpec, errors: dict[str, list[str]]) -> None:
     """Put the rules' errors on the fields (and only those: non-relevant typos don't count)."""
     for item, field in _item_fields(form, spec):
-        field.errors = errors.get(item.name if isinstance(item, Repeat) else field.name, [])
-        if isinstance(item, Repeat):
-            for entry in field.entries:
-                for _name, sub in _entry_fields(entry, item):
-                    sub.errors = errors.get(sub.name, [])
+        if not isinstance(item, Repeat):
+            field.errors = errors.get(field.name, [])
+    for repeat, field in repeat_fields(form, spec):
+        field.errors = errors.get(field.name, [])
+        for entry in field.entries:
+            for _name, sub in _entry_fields(entry, repeat):
+                sub.errors = errors.get(sub.name, [])
 
 
 def fill_defaults(form: Form, values: dict[str, str]) -> None:
@@ -165,9 +189,12 @@ def fill_defaults(form: Form, values: dict[str, str]) -> None:
             field.process_data(text)
 
 
-def resize_repeat(form: SubmissionForm, name: str, count: int) -> None:
-    """Add or drop trailing entries so a repeat has exactly count entries."""
+def resize_repeat(form: SubmissionForm, name: str, count: int, spec: Any = None) -> None:
+    """Add or drop trailing entries so a repeat has exactly count entries (`name` is the list's
+    field name: 'member', or 'household-0-member' for a repeat inside a repeat)."""
     field = question_field(form, name)
+    if field is None and spec is not None:
+        field = next((f for _r, f in repeat_fields(form, spec) if f.name == name), None)
     if field is None:
         return
     while len(field.entries) < count:

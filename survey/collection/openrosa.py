@@ -242,6 +242,12 @@ def instance_paths(spec: InstrumentSpec) -> dict[str, Question | Repeat | None]:
             else:
                 add(item.name, item)
                 add(f"{section.name}/{item.name}", item)
+            if isinstance(item, Repeat):
+                # Repeats inside repeats, and their questions (imported with paths always).
+                for inner in list(item.iter_repeats())[1:]:
+                    add(inner.path or inner.name, inner)
+                    for question in inner.questions:
+                        add(question.path or question.name, question)
             for question in members:
                 if question.path:
                     add(question.path, question)
@@ -270,9 +276,12 @@ class _Reader:
         self,
         parent: Element,
         base: str,
-        entry: tuple[Repeat, int] | None,
+        entry: tuple[Repeat, int, str] | None,
         target: dict[str, Any],
     ) -> None:
+        """Read the children of `parent`; inside a repeat, `entry` is its repeat, the entry's
+        number and the field name of its list ('household-0-member' for a repeat inside a
+        repeat), and `target` the entry's answers."""
         # Only paths the spec knows are followed, so the depth of the walk is the form's.
         for child in parent:
             name = local_name(child)
@@ -282,18 +291,19 @@ class _Reader:
             if not base and name == "meta" and not known:
                 for element in child:
                     self.meta.setdefault(local_name(element), (element.text or "").strip())
-            elif isinstance(item, Repeat) and entry is None:
+            elif isinstance(item, Repeat) and item.repeat == (entry[0].name if entry else None):
                 if child.get(f"{{{JAVAROSA_NAMESPACE}}}template") is not None:
                     continue  # a form's blank template, never an entry
                 entries = target.setdefault(item.name, [])
                 values: dict[str, Any] = {}
                 entries.append(values)
-                self.walk(child, path, (item, len(entries) - 1), values)
+                list_name = f"{entry[2]}-{entry[1]}-{item.name}" if entry else item.name
+                self.walk(child, path, (item, len(entries) - 1, list_name), values)
             elif isinstance(item, Question):
                 repeat = entry[0].name if entry else None
                 if item.repeat != repeat:
                     continue
-                key = field_key(item.name, repeat, entry[1]) if entry else item.name
+                key = field_key(item.name, entry[2], entry[1]) if entry else item.name
                 self.answer(item, child, key, target)
             elif known and item is None:
                 self.walk(child, path, entry, target)

@@ -91,6 +91,7 @@ def form_model(
                 "relevant": _ast(r.relevant),
                 "count": _ast(r.repeat_count),
                 "section": r.section,
+                "parent": r.repeat,
             }
             for r in spec.iter_repeats()
         },
@@ -319,38 +320,51 @@ def page_sections(
     return sections
 
 
+def _entry_items(
+    spec: InstrumentSpec,
+    repeat: Repeat,
+    entry_form: Any,
+    language: str,
+    answers: dict[str, Any],
+    path: list[tuple[str, int]],
+) -> list[dict]:
+    """The views of one entry's questions and of the repeats inside it, in document order."""
+    context = text_context(spec, answers, language, dt.date.today(), path=path)
+    items = []
+    for item in repeat.entry_items():
+        if isinstance(item, Repeat):
+            items.append(_repeat_view(spec, item, entry_form, language, answers, path))
+        else:
+            field = question_field(entry_form, item.name)
+            items.append(_question_view(spec, item, field, language, context))
+    return _with_groups(spec, items, language, context)
+
+
 def _repeat_view(
     spec: InstrumentSpec,
     repeat: Repeat,
     form: SubmissionForm,
     language: str,
     answers: dict[str, Any],
+    path: list[tuple[str, int]] | None = None,
 ) -> dict:
+    """A repeat's entries; inside an outer entry (`path` to it) its list is that entry's."""
     field = question_field(form, repeat.name)
     today = dt.date.today()
-    entries = []
-    for number, entry in enumerate(field.entries):
-        context = text_context(spec, answers, language, today, repeat.name, number)
-        entries.append(
-            {
-                "marker": entry.form.entry_marker,
-                "items": _with_groups(
-                    spec,
-                    [
-                        _question_view(
-                            spec, q, question_field(entry.form, q.name), language, context
-                        )
-                        for q in repeat.questions
-                    ],
-                    language,
-                    context,
-                ),
-            }
-        )
+    outer = list(path or [])
+    entries = [
+        {
+            "marker": entry.form.entry_marker,
+            "items": _entry_items(
+                spec, repeat, entry.form, language, answers, [*outer, (repeat.name, number)]
+            ),
+        }
+        for number, entry in enumerate(field.entries)
+    ]
     # An empty entry with a placeholder index, cloned by the browser for "Add member".
     entry_class = field.unbound_field.args[0]
     blank = entry_class(prefix=f"{repeat.name}-__INDEX__-", formdata=None)
-    outside = text_context(spec, answers, language, today)
+    outside = text_context(spec, answers, language, today, path=outer)
     empty = text_context(spec, {**answers, repeat.name: []}, language, today, repeat.name, 0)
     template = {
         "marker": blank.entry_marker,
@@ -362,12 +376,20 @@ def _repeat_view(
             ],
             language,
             empty,
+        )
+        if not repeat.repeats
+        else _entry_items(
+            spec, repeat, blank, language, {**answers, repeat.name: []}, [(repeat.name, 0)]
         ),
     }
     label = spec.label(repeat.labels, language)
     return {
         "kind": "repeat",
         "repeat": repeat,
+        # The list's field name: 'member', or 'household-0-member' inside an outer entry,
+        # which the add and remove buttons name.
+        "list_name": field.name,
+        "nested": path is not None,
         "field": field,
         "label": piping.render(label, outside),
         "label_text": piping.fill(label, outside),
@@ -381,10 +403,10 @@ def _repeat_view(
 def _has_errors(item: dict) -> bool:
     if item["kind"] == "repeat":
         return bool(repeat_errors(item["field"])) or any(
-            i["field"] is not None and i["field"].errors
+            _has_errors(i)
             for e in item["entries"]
             for i in e["items"]
-            if i["kind"] == "question"
+            if i["kind"] in {"question", "repeat"}
         )
     return item["field"] is not None and bool(item["field"].errors)
 

@@ -35,16 +35,16 @@ class ReviewError(ValueError):
     """A review, correction or withdrawal that cannot be done as asked."""
 
 
-def _flat(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Answers with repeat entries flattened to field keys ('member-0-member_age')."""
+def _flat(answers: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Answers with repeat entries flattened to field keys ('member-0-member_age'; inside a
+    repeat in a repeat 'household-0-member-1-age')."""
     flat: dict[str, Any] = {}
     for name, value in answers.items():
         if isinstance(value, list) and value and isinstance(value[0], Mapping):
             for index, entry in enumerate(value):
-                for child, child_value in entry.items():
-                    flat[f"{name}-{index}-{child}"] = child_value
+                flat.update(_flat(entry, f"{prefix}{name}-{index}-"))
         else:
-            flat[name] = value
+            flat[prefix + name] = value
     return flat
 
 

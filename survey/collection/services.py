@@ -134,13 +134,17 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
         if hits:
             found[key] = hits[0].kind
 
-    for name, value in answers.items():
-        if isinstance(value, list) and name in spec.repeats_by_name:
-            for index, entry in enumerate(value):
-                for child, child_value in entry.items():
-                    check(f"{name}-{index}-{child}", child, child_value)
-        else:
-            check(name, name, value)
+    def walk(values: Mapping[str, Any], prefix: str) -> None:
+        for name, value in values.items():
+            if isinstance(value, list) and name in spec.repeats_by_name:
+                # Entries of repeats inside repeats too: 'household-0-member-1-note'.
+                for index, entry in enumerate(value):
+                    if isinstance(entry, Mapping):
+                        walk(entry, f"{prefix}{name}-{index}-")
+            else:
+                check(prefix + name, name, value)
+
+    walk(answers, "")
     return found
 
 
@@ -699,10 +703,27 @@ def readable_answers(
             )
         return str(value)
 
+    def entries(title: str, repeat: Any, holder: Mapping[str, Any], path: list, head: str) -> None:
+        """The rows of a repeat's entries in `holder`; a repeat inside a repeat names its
+        entry after the outer one's ('Household 1, Member 2: Age')."""
+        for index, entry in enumerate(holder.get(repeat.name) or [], 1):
+            where = [*path, (repeat.name, index - 1)]
+            context = text_context(spec, answers, language, today, path=where)
+            number = f"{head}{piping.fill(spec.label(repeat.labels, language), context)} {index}"
+            for item in repeat.entry_items():
+                if hasattr(item, "questions"):
+                    entries(title, item, entry, where, f"{number}, ")
+                elif item.name in entry and item.type != "calculate":
+                    shown = spec.label(item.labels, language)
+                    label = f"{number}: " + (piping.fill(shown, context) or item.name)
+                    rows.append((title, label, text(item, entry[item.name])))
+
     for section in spec.sections:
         title = spec.label(section.labels, language)
         for item in section.items:
-            if hasattr(item, "questions"):
+            if hasattr(item, "questions") and item.repeats:
+                entries(title, item, answers, [], "")
+            elif hasattr(item, "questions"):
                 for index, entry in enumerate(answers.get(item.name) or [], 1):
                     for question in item.questions:
                         if question.name in entry and question.type != "calculate":

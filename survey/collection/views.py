@@ -15,6 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import FieldList
 
 from survey.clock import utcnow
 from survey.collection import review as reviewing
@@ -28,6 +29,7 @@ from survey.collection.forms import (
     fill_defaults,
     form_class,
     question_field,
+    repeat_fields,
     resize_repeat,
     show_errors,
     typed_answers,
@@ -129,13 +131,18 @@ def _parse_started(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _apply_action(form: SubmissionForm, action: str) -> tuple[str, Any, int] | None:
-    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2');
-    return the repeat, the entry and its index when one was added."""
+def _apply_action(
+    form: SubmissionForm, action: str, spec: Any = None
+) -> tuple[str, Any, int] | None:
+    """Add or remove a repeat entry without JavaScript ('add:member', 'remove:member:2';
+    inside an entry of an outer repeat 'add:household-0-member'); return the repeat's field
+    name, the entry and its index when one was added."""
     match = re.fullmatch(r"(add|remove):([\w.\-]+)(?::(\d+))?", action)
     if not match:
         return None
     field = question_field(form, match.group(2))
+    if field is None and spec is not None:
+        field = next((f for _r, f in repeat_fields(form, spec) if f.name == match.group(2)), None)
     if field is None or not hasattr(field, "entries"):
         return None
     if match.group(1) == "add":
@@ -158,6 +165,10 @@ def _rename_entry(entry: Any, prefix: str) -> None:
     for sub in entry.form:
         short = sub.name.rsplit("-", 1)[-1]
         sub.name = sub.id = f"{prefix}-{short}"
+        if isinstance(sub, FieldList):  # a repeat inside the entry: its entries follow
+            sub.name = sub.id = f"{prefix}-{sub.short_name}"
+            for position, inner in enumerate(sub.entries):
+                _rename_entry(inner, f"{sub.name}-{position}")
 
 
 @bp.route("/collect/v/<int:version_id>", methods=["GET", "POST"])
@@ -200,8 +211,10 @@ def fill(version_id: int) -> Any:
                 return _json_answer(SaveAnswer("expired", 400, _expired_message()))
             form_message, status = _expired_message(), 400
         elif action:
-            added = _apply_action(form, action)
-            if added is not None:  # a new entry gets its defaults, as ODK's odk-new-repeat
+            added = _apply_action(form, action, spec)
+            # A new entry gets its defaults, as ODK's odk-new-repeat (entries of a repeat inside
+            # a repeat, named 'household-0-member', are not given them yet).
+            if added is not None and added[0] in spec.repeats_by_name:
                 name, entry, index = added
                 values = default_values(
                     spec,
@@ -257,26 +270,32 @@ def _with_stored_media(
     file is never carried over by position."""
     out = dict(corrected)
     stored_names: dict[str, set[str]] = {}
+    # Files of repeat entries at any depth (repeats inside repeats too), by question.
+    for file_name, key in services.media_answers(spec, stored).items():
+        question = spec.questions_by_name.get(key)
+        if question is not None and question.repeat is not None:
+            stored_names.setdefault(key, set()).add(file_name)
     for name, value in stored.items():
         question = spec.questions_by_name.get(name)
         if question is not None and question.type in media_files.MEDIA_TYPES:
             out[name] = value
-        elif name in spec.repeats_by_name and isinstance(value, list):
-            for old in value:
-                for key, old_value in (old or {}).items():
-                    kept = spec.questions_by_name.get(key)
-                    if kept is not None and kept.type in media_files.MEDIA_TYPES and old_value:
-                        stored_names.setdefault(key, set()).add(str(old_value))
-    for name in spec.repeats_by_name:
-        if not isinstance(out.get(name), list):
-            continue
-        entries = [dict(e) for e in out[name]]
+
+    def kept(entries: list[Any]) -> list[Any]:
+        cleaned = []
         for entry in entries:
+            entry = dict(entry)
             for key, value in entry.items():
                 question = spec.questions_by_name.get(key)
-                if question is not None and question.type in media_files.MEDIA_TYPES:
+                if key in spec.repeats_by_name and isinstance(value, list):
+                    entry[key] = kept(value)
+                elif question is not None and question.type in media_files.MEDIA_TYPES:
                     entry[key] = value if value in stored_names.get(key, set()) else None
-        out[name] = entries
+            cleaned.append(entry)
+        return cleaned
+
+    for name in spec.repeats_by_name:
+        if isinstance(out.get(name), list):
+            out[name] = kept(out[name])
     return out
 
 
@@ -331,9 +350,10 @@ def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str
     outcome = evaluate_answers(
         spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
     )
+    counted = {f.name for r, f in repeat_fields(form, spec) if r.repeat_count}
     for name, count in outcome.repeat_counts.items():
-        if spec.repeats_by_name[name].repeat_count:
-            resize_repeat(form, name, count)
+        if name in counted:
+            resize_repeat(form, name, count, spec)
     return outcome, request.form.get("_action", ""), csrf_ok, answers
 
 
@@ -529,10 +549,10 @@ def _prefill(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
     """Stored answers as WTForms data, keyed by field attribute names."""
     data: dict[str, Any] = {}
     for name, value in answers.items():
-        if name in spec.repeats_by_name:
+        if name in spec.repeats_by_name and isinstance(value, list):
+            # Entries (and the entries of repeats inside them) as objects WTForms reads.
             data[ATTRIBUTE_PREFIX + name] = [
-                SimpleNamespace(**{ATTRIBUTE_PREFIX + k: v for k, v in entry.items()})
-                for entry in value
+                SimpleNamespace(**_prefill(spec, entry)) for entry in value
             ]
         else:
             data[ATTRIBUTE_PREFIX + name] = value
@@ -570,7 +590,7 @@ def correct(submission_id: int) -> Any:
         if not csrf_ok:
             form_message, status = _expired_message(), 400
         elif action:
-            _apply_action(form, action)
+            _apply_action(form, action, spec)
         else:
             errors = reviewing.correction_problems(spec, outcome)
             for field_name in upload_field_names(form, spec):

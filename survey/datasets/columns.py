@@ -32,6 +32,9 @@ METADATA_COLUMNS = (
 
 
 # Respondent metadata repeated on every repeat entry, so rosters can be disaggregated alone.
+# In the table of a repeat inside a repeat: the `_index` of the entry holding each entry, in
+# the table of the repeat around it (`_index` numbers the entries through the submission).
+PARENT_INDEX = "_parent_index"
 REPEAT_METADATA = ("_version", "_round", "_district", "_review_status", "_demo")
 
 
@@ -126,6 +129,15 @@ def _field_of(spec: InstrumentSpec, question: Question) -> _Field | None:
             dict.fromkeys(c.name for c in spec.choices.get(question.choice_list or "", ()))
         )
     return _Field(question.name, kind, question.repeat, codes)
+
+
+def repeat_chains(specs: Sequence[InstrumentSpec]) -> dict[str, list[str]]:
+    """Each repeat's name with the repeats around it, outermost first ('household', 'member')."""
+    chains: dict[str, list[str]] = {}
+    for spec in reversed(specs):  # the newest version's nesting wins
+        for repeat in spec.iter_repeats():
+            chains.setdefault(repeat.name, [r.name for r in spec.repeat_chain(repeat.name)])
+    return chains
 
 
 def schema(specs: Sequence[InstrumentSpec]) -> tuple[list[_Field], list[str]]:

@@ -469,6 +469,7 @@ def _deidentify_repeat(
         if (column.startswith(RESPONDENT_PREFIX) or column.startswith("_")) and column not in {
             "_submission_id",
             "_index",
+            "_parent_index",  # links an entry of a repeat inside a repeat to the one holding it
         }:
             if source in kept.columns:
                 frame[column] = kept[source].reindex(frame["_submission_id"]).array
@@ -496,7 +497,7 @@ def _cut_loose(frame: pd.DataFrame, key: str) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for column in out.columns:
-        if column == "_index" or column.startswith(RESPONDENT_PREFIX):
+        if column in {"_index", "_parent_index"} or column.startswith(RESPONDENT_PREFIX):
             out[column] = _blank_rows(out[column], loose)
     return out
 

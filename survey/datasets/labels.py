@@ -44,6 +44,11 @@ METADATA_LABELS: dict[str, dict[str, str]] = {
         "ru": "Номер в списке",
         "kk": "Тізімдегі реті",
     },
+    "_parent_index": {
+        "en": "Position of the entry holding it",
+        "ru": "Номер записи, в которую входит",
+        "kk": "Ішіне кіретін жазбаның реті",
+    },
 }
 
 
@@ -90,6 +95,7 @@ def column_labels(spec: InstrumentSpec, language: str) -> dict[str, str]:
     """Every column an instrument version can produce → its label in kk, ru or en."""
     labels = {column: _meta_label(column, language) for column in METADATA_COLUMNS}
     labels["_index"] = _meta_label("_index", language)
+    labels["_parent_index"] = _meta_label("_parent_index", language)
     respondent = RESPONDENT_LABEL.get(language, RESPONDENT_LABEL["en"])
     for question in spec.iter_questions():
         if question.type == "note":

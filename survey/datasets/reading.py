@@ -16,6 +16,7 @@ from sqlalchemy import Text, cast, func, select
 from survey.collection.models import REVIEW_STATUSES, Submission, SurveyRound
 from survey.datasets.columns import (
     MULTIPLE_SEPARATOR,
+    PARENT_INDEX,
     REPEAT_METADATA,
     RESPONDENT_CONTEXT,
     RESPONDENT_PREFIX,
@@ -23,6 +24,7 @@ from survey.datasets.columns import (
     MultipleBuilder,
     column_builder,
     finish_fields,
+    repeat_chains,
     schema,
 )
 from survey.extensions import db
@@ -152,6 +154,10 @@ class Loader:
         self.demo: list[np.ndarray] = []
         self.parents: dict[str, list[np.ndarray]] = {r: [] for r in self.repeats}
         self.positions: dict[str, list[np.ndarray]] = {r: [] for r in self.repeats}
+        # A repeat inside a repeat: the repeats from the outermost down to it, and the
+        # `_index` of each entry's parent entry in the table of the repeat around it.
+        self.chains = repeat_chains(specs)
+        self.parent_entries: dict[str, list[np.ndarray]] = {r: [] for r in self.repeats}
         self.count = 0
 
     def _adopt_categories(self, known: Dataset) -> None:
@@ -220,18 +226,34 @@ class Loader:
     def _add_repeat(self, repeat: str, answers: Sequence[Mapping[str, Any]]) -> None:
         parents: list[int] = []
         positions: list[int] = []
+        parent_entries: list[int] = []
         entries: list[Mapping[str, Any]] = []
+        outer_levels = self.chains.get(repeat, [repeat])[:-1]
         for row, values in enumerate(answers):
-            found = values.get(repeat)
-            if not isinstance(found, list):
-                continue
-            for position, entry in enumerate(found, start=1):
-                if isinstance(entry, dict):
-                    parents.append(self.count + row)
-                    positions.append(position)
-                    entries.append(entry)
+            # Entries are numbered through the submission at each level (`_index`), so that
+            # (_submission_id, _index) is each table's key and `_parent_index` points upwards.
+            holders: list[tuple[Mapping[str, Any], int]] = [(values, 0)]
+            for level in outer_levels:
+                inner: list[tuple[Mapping[str, Any], int]] = []
+                for holder, _parent in holders:
+                    found = holder.get(level)
+                    for entry in found if isinstance(found, list) else ():
+                        if isinstance(entry, dict):
+                            inner.append((entry, len(inner) + 1))
+                holders = inner
+            position = 0
+            for holder, parent_entry in holders:
+                found = holder.get(repeat)
+                for entry in found if isinstance(found, list) else ():
+                    if isinstance(entry, dict):
+                        position += 1
+                        parents.append(self.count + row)
+                        positions.append(position)
+                        parent_entries.append(parent_entry)
+                        entries.append(entry)
         self.parents[repeat].append(np.array(parents, dtype=np.int64))
         self.positions[repeat].append(np.array(positions, dtype=np.int64))
+        self.parent_entries[repeat].append(np.array(parent_entries, dtype=np.int64))
         builders = self.repeat_builders[repeat]
         values = _transpose(entries, builders)
         for name, builder in builders.items():
@@ -269,6 +291,8 @@ class Loader:
                 "_submission_id": columns["_submission_id"][parents],
                 "_index": joined(self.positions[repeat], "int64"),
             }
+            if len(self.chains.get(repeat, ())) > 1:
+                repeat_columns[PARENT_INDEX] = joined(self.parent_entries[repeat], "int64")
             for name in REPEAT_METADATA:
                 repeat_columns[name] = respondents[name].take(parents).array
             for name in RESPONDENT_CONTEXT:

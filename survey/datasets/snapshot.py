@@ -65,6 +65,7 @@ from survey.collection.models import (
 from survey.datasets.columns import (
     METADATA_COLUMNS,
     MULTIPLE_SEPARATOR,
+    PARENT_INDEX,
     REPEAT_METADATA,
     RESPONDENT_CONTEXT,
     RESPONDENT_PREFIX,
@@ -174,12 +175,11 @@ def _read_tables(
     respondents, repeats = loader.finish()
     tables = {RESPONDENTS: _to_arrow(respondents)}
     for name, frame in repeats.items():
-        stored = [c for c in frame.columns if c in ("_submission_id", "_index")] + [
+        keys = ("_submission_id", "_index", PARENT_INDEX)
+        stored = [c for c in frame.columns if c in keys] + [
             c
             for c in frame.columns
-            if c not in REPEAT_METADATA
-            and not c.startswith(RESPONDENT_PREFIX)
-            and c not in ("_submission_id", "_index")
+            if c not in REPEAT_METADATA and not c.startswith(RESPONDENT_PREFIX) and c not in keys
         ]
         tables[name] = _to_arrow(frame[stored])
     return tables
@@ -778,7 +778,9 @@ def _plans(
 
     plans = {RESPONDENTS: plan(loader.top, list(METADATA_COLUMNS), metadata)}
     for repeat, fields in loader.by_repeat.items():
-        plans[repeat] = plan(fields, ["_submission_id", "_index"], {})
+        nested = len(loader.chains.get(repeat, ())) > 1
+        head = ["_submission_id", "_index", *([PARENT_INDEX] if nested else [])]
+        plans[repeat] = plan(fields, head, {})
     return plans
 
 

@@ -57,7 +57,9 @@ def _fetchers(
             fetch.append((_TOP, name, multiple))
         elif question.repeat == repeat:
             fetch.append((_ENTRY, name, multiple))
-        elif repeat is None:
+        elif repeat is None or spec.repeats_by_name[question.repeat].repeat is not None:
+            return None  # values of a repeat around or inside this one: read through lookup
+        elif any(r.name == question.repeat for r in spec.repeat_chain(repeat)):
             return None
         # else: another repeat's question seen from inside an entry is always unanswered
     return tuple(fetch)
@@ -93,8 +95,10 @@ class _Expression:
         """What rules._Evaluator.context gives the expression at this point of the walk."""
         position = 1
         if entry is not None and self.repeat is not None:
-            rows = answers.get(self.repeat) or []
-            position = next((i + 1 for i, e in enumerate(rows) if e is entry), 1)
+            chain = [r.name for r in self.spec.repeat_chain(self.repeat)]
+            for holder in rules.entries_under(answers, chain[:-1]):
+                rows = holder.get(self.repeat) or []
+                position = next((i + 1 for i, e in enumerate(rows) if e is entry), position)
         spec, language = self.spec, self.spec.default_language
         return expressions.EvalContext(
             lookup=lookup,
@@ -102,7 +106,7 @@ class _Expression:
             today=self.today,
             tables=spec.lookup_tables,
             position=position,
-            entries=lambda name: rules.repeat_values(spec, answers, name),
+            entries=lambda name, outer=(): rules.repeat_values(spec, answers, name, outer),
             choice_rows=lambda name: rules.choice_rows(spec, name, language),
             choice_label=lambda q, code: rules.choice_label(spec, q, code, language),
         )
@@ -244,6 +248,9 @@ class RepeatPlan:
     relevant: _Expression | None
     count: _Expression | None
     questions: tuple[QuestionPlan, ...]
+    # Repeats inside this one, and the questions that read them (filled after them).
+    inner: tuple[RepeatPlan, ...] = ()
+    after: tuple[QuestionPlan, ...] = ()
 
 
 class Plan:
@@ -293,11 +300,14 @@ class Plan:
         )
 
     def _repeat(self, repeat: Repeat) -> RepeatPlan:
+        before, after = rules.entry_order(repeat)
         return RepeatPlan(
             repeat=repeat,
-            relevant=self._expr(repeat.relevant, None),
-            count=self._expr(repeat.repeat_count, None),
-            questions=tuple(self._question(q) for q in _sibling_order(repeat)),
+            relevant=self._expr(repeat.relevant, repeat.repeat),
+            count=self._expr(repeat.repeat_count, repeat.repeat),
+            questions=tuple(self._question(q) for q in before),
+            inner=tuple(self._repeat(r) for r in repeat.repeats),
+            after=tuple(self._question(q) for q in after),
         )
 
     def offered(
@@ -315,31 +325,6 @@ class Plan:
             if len(plan.filtered) < _MEMO_LIMIT:
                 plan.filtered[key] = found
         return found
-
-
-def _sibling_order(repeat: Repeat) -> tuple[Question, ...]:
-    """Questions of a repeat with the siblings their expressions use first (as the rules do)."""
-    names = {q.name for q in repeat.questions}
-    needs: dict[str, set[str]] = {}
-    for q in repeat.questions:
-        refs: set[str] = set()
-        for text, choice_filter in ((q.relevant, False), (q.calculation, False)):
-            if text:
-                refs |= expressions.references(rules.compiled(text, choice_filter))
-        if q.choice_filter:
-            refs |= expressions.references(rules.compiled(q.choice_filter, True))
-        needs[q.name] = (refs & names) - {q.name}
-    order: list[Question] = []
-    done: set[str] = set()
-    while len(order) < len(repeat.questions):
-        ready = next(
-            (q for q in repeat.questions if q.name not in done and needs[q.name] <= done), None
-        )
-        if ready is None:
-            return repeat.questions
-        order.append(ready)
-        done.add(ready.name)
-    return tuple(order)
 
 
 @functools.lru_cache(maxsize=16)

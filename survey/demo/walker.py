@@ -171,9 +171,13 @@ class _Walk:
     # lookups: identical to rules._Evaluator.lookup_top / lookup_in
     def lookup_top(self, name: str) -> Any:
         answers = self.answers
+        question = self.plan.questions.get(name)
+        inner = self.plan.repeats.get(question.repeat if question else name)
+        if inner is not None and (inner.repeat is not None or inner.repeats):
+            found = rules.answer_lookups(self.plan.spec, answers, self.plan.today)
+            return found.lookup_top(name)
         if name in self.plan.repeats:
             return expressions.NodeSet(["1"] * len(answers.get(name) or []))
-        question = self.plan.questions.get(name)
         if question is not None and question.repeat is not None:
             entries = answers.get(question.repeat) or []
             return expressions.NodeSet(
@@ -183,8 +187,14 @@ class _Walk:
             )
         return rules.expression_value(question, answers.get(name))
 
-    def lookup_in(self, entry: Mapping[str, Any]) -> Callable[[str], Any]:
+    def lookup_in(
+        self, entry: Mapping[str, Any], plan: RepeatPlan, outside: Callable[[str], Any]
+    ) -> Callable[[str], Any]:
         questions = self.plan.questions
+        if plan.repeat.repeat is not None or plan.repeat.repeats:
+            # Repeats in repeats: the rules' own lookups over the answers being generated.
+            found = rules.answer_lookups(self.plan.spec, self.answers, self.plan.today)
+            return found.lookup_in(entry, plan.repeat.name, outside)
 
         def lookup(name: str) -> Any:
             question = questions.get(name)
@@ -207,31 +217,43 @@ class _Walk:
                 self.repeat(step)
         return answers
 
-    def repeat(self, plan: RepeatPlan) -> None:
+    def repeat(
+        self,
+        plan: RepeatPlan,
+        holder: dict[str, Any] | None = None,
+        outside: Callable[[str], Any] | None = None,
+    ) -> None:
         repeat, answers = plan.repeat, self.answers
-        if not (repeat.section is None or self.sections.get(repeat.section, True)) or (
-            plan.relevant is not None and not plan.relevant.truth(self.lookup_top, answers, None)
-        ):
+        target = answers if holder is None else holder
+        outside = outside or self.lookup_top
+        if not (
+            holder is not None or repeat.section is None or self.sections.get(repeat.section, True)
+        ) or (plan.relevant is not None and not plan.relevant.truth(outside, answers, holder)):
             return
         if plan.count is not None:
-            wanted = expressions.to_number(plan.count.value(self.lookup_top, answers, None))
+            wanted = expressions.to_number(plan.count.value(outside, answers, holder))
             count = 0 if math.isnan(wanted) else int(wanted)
         else:
             self.state.question = None
             count = self.profile.entries(repeat, self.state)
         count = max(0, min(count, rules.MAX_REPEAT_ENTRIES))
         entries: list[dict[str, Any]] = []
-        answers[repeat.name] = entries  # the rules count entries while filling them too
+        target[repeat.name] = entries  # the rules count entries while filling them too
         for index in range(count):
             entry: dict[str, Any] = {}
             entries.append(entry)
             self.state.index = index
-            lookup = self.lookup_in(entry)
+            lookup = self.lookup_in(entry, plan, outside)
             for question in plan.questions:
+                self.question(question, lookup, entry)
+            for inner in plan.inner:
+                self.repeat(inner, entry, lookup)
+                self.state.index = index
+            for question in plan.after:
                 self.question(question, lookup, entry)
         self.state.index, self.state.entry = -1, None
         if not entries:
-            del answers[repeat.name]
+            del target[repeat.name]
 
     def question(
         self, plan: QuestionPlan, lookup: Callable[[str], Any], entry: dict[str, Any] | None

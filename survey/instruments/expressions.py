@@ -7,7 +7,7 @@ JSON AST (``to_json``)::
 
     {"t": "num", "v": 1.5}                     number literal (never negative; see "neg")
     {"t": "str", "v": "a"}                     string literal
-    {"t": "ref", "n": "age"}                   ${age}, ../age or /data/group/age
+    {"t": "ref", "n": "age"}                   ${age}, ../age, ./age or /data/group/age
     {"t": "last", "n": "age"}                  ${last-saved#age}: age in the last saved entry
     {"t": "cur"}                               '.', the current question's value
     {"t": "col", "n": "region"}                choice-sheet column (choice_filter only)
@@ -45,7 +45,8 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
   a number selects by position. current() is always the question's own value.
 - instance('list') reads the rows of a choice list (name, label in the page's language, other
   columns); jr:choice-name(code, '${q}') the label of q's choice; jr:itext(…/itextId) a label.
-- indexed-repeat() reads one repeat level; position(..) is 1 outside repeats.
+- indexed-repeat() reads any repeat level: the pairs before the last choose outer entries;
+  position(..) is the innermost entry's number, 1 outside repeats.
 - A dateTime prints as ISO 8601 with milliseconds and its offset; in arithmetic it is days since
   1970 (decimal-date-time()); date-time(n) is UTC. format-date() uses English month and day
   names. Math functions give JavaScript's NaN and Infinity where Python would raise.
@@ -411,10 +412,10 @@ class _Parser:
             node = self.expression(1)
             self.close()
             return node
-        if kind in {"..", "/"}:
-            return self.path(token)
-        if kind in {".", "name"} and self.peek("/"):
-            hint = "" if kind == "." else "; use ${name} to refer to a question"
+        if kind in {"..", "/"} or (kind == "." and self.peek("/")):
+            return self.path(token)  # './a' names a child of the entry as '../a' a sibling
+        if kind == "name" and self.peek("/"):
+            hint = "; use ${name} to refer to a question"
             raise ExpressionError(
                 f"Relative paths such as '{text}/…' are not supported (position {pos}){hint}", pos
             )
@@ -555,13 +556,14 @@ class _Parser:
 
     @staticmethod
     def indexed_repeat(args: list[Node], pos: int) -> list[Node]:
-        if len(args) != 3:
+        # Over nested repeats: indexed-repeat(${q}, ${outer}, i, ${inner}, j), outermost first.
+        if len(args) % 2 == 0:
             raise ExpressionError(
-                f"indexed-repeat() at position {pos} is supported over one repeat level: "
-                "indexed-repeat(${question}, ${repeat}, number)",
+                f"indexed-repeat() at position {pos} takes a question and, for each repeat "
+                "level, the repeat and a number: indexed-repeat(${question}, ${repeat}, number)",
                 pos,
             )
-        if not (isinstance(args[0], Ref) and isinstance(args[1], Ref)):
+        if not all(isinstance(a, Ref) for a in (args[0], *args[1::2])):
             raise ExpressionError(
                 f"indexed-repeat() at position {pos} needs a question and its repeat, as in "
                 "indexed-repeat(${question}, ${repeat}, number)",
@@ -732,18 +734,19 @@ class DateTime:
 class EvalContext:
     """Where an expression finds its inputs.
 
-    entries(name): a repeat question's value in each entry of its repeat, in order (None where
-    unanswered), for indexed-repeat(); position: the number of the repeat entry the expression
-    runs in; choice_rows(list): the rows of a choice list ({"name", "label", other columns}) for
-    instance(); choice_label(question, code): a choice's label for jr:choice-name(); now: the
-    instant of now(), with its UTC offset.
+    entries(name[, outer]): a repeat question's value in each entry of its repeat, in order (None
+    where unanswered), for indexed-repeat(); outer, given over nested repeats, holds (repeat,
+    number) pairs choosing the entries of the outer repeats; position: the number of the repeat
+    entry the expression runs in; choice_rows(list): the rows of a choice list ({"name",
+    "label", other columns}) for instance(); choice_label(question, code): a choice's label for
+    jr:choice-name(); now: the instant of now(), with its UTC offset.
     """
 
     lookup: Callable[[str], object]
     current: object = None
     choice: Mapping[str, str] | None = None
     today: date | None = None
-    entries: Callable[[str], Sequence[object]] | None = None
+    entries: Callable[..., Sequence[object]] | None = None
     position: int = 1
     choice_rows: Callable[[str], Sequence[Mapping[str, str]]] | None = None
     choice_label: Callable[[str, str], str | None] | None = None
@@ -1110,11 +1113,19 @@ def _call(node: Call, ctx: EvalContext) -> object:
         question = args[1].value if isinstance(args[1], Str) else ""
         label = ctx.choice_label(question, code) if ctx.choice_label and code else None
         return label or ""
-    # indexed-repeat(${q}, ${repeat}, n): q in the repeat's nth entry.
+    # indexed-repeat(${q}, ${repeat}, n): q in the repeat's nth entry; over nested repeats
+    # the pairs before the last choose the outer entries: (repeat name, number) each.
     assert isinstance(args[0], Ref)
-    index = _js_int(math.trunc, to_number(_eval(args[2], ctx)))
+    index = _js_int(math.trunc, to_number(_eval(args[-1], ctx)))
+    outer = [
+        (repeat.name, _js_int(math.trunc, to_number(_eval(number, ctx))))
+        for repeat, number in zip(args[1:-2:2], args[2:-2:2], strict=True)
+        if isinstance(repeat, Ref)
+    ]
     if ctx.entries is not None:
-        values: Sequence[object] = ctx.entries(args[0].name)
+        values: Sequence[object] = (
+            ctx.entries(args[0].name, outer) if outer else ctx.entries(args[0].name)
+        )
     else:
         found = ctx.lookup(args[0].name)
         values = found if isinstance(found, NodeSet) else (found,)

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import heapq
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,24 @@ class Outcome:
 
 
 def field_key(name: str, repeat: str | None = None, index: int | None = None) -> str:
-    """The form field name of a question: 'age', or 'member-0-member_age' inside a repeat."""
+    """The form field name of a question: 'age', or 'member-0-member_age' inside a repeat.
+
+    Inside a repeat in a repeat, `repeat` is the inner list's own field name, as in
+    'household-0-member', giving 'household-0-member-1-age'."""
     return name if repeat is None else f"{repeat}-{index}-{name}"
+
+
+def entries_under(container: Mapping[str, Any], path: Sequence[str]) -> list[Mapping[str, Any]]:
+    """The entries of the last repeat of `path` (repeat names, outermost first) found below
+    `container`, across every entry of the repeats before it, in document order."""
+    level: list[Mapping[str, Any]] = [container]
+    for name in path:
+        level = [
+            entry if isinstance(entry, Mapping) else {}
+            for holder in level
+            for entry in (holder.get(name) if isinstance(holder.get(name), list) else [])
+        ]
+    return level
 
 
 @functools.lru_cache(maxsize=4096)
@@ -102,8 +118,10 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
     for i, node in enumerate(nodes):
         owner[node.name] = i
         if isinstance(node, Repeat):
-            for q in node.questions:
-                owner[q.name] = i
+            for inner in node.iter_repeats():
+                owner[inner.name] = i
+                for q in inner.questions:
+                    owner[q.name] = i
 
     def refs(text: str | None, choice_filter: bool = False) -> set[str]:
         return set(expressions.references(compiled(text, choice_filter))) if text else set()
@@ -112,10 +130,11 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
     for i, node in enumerate(nodes):
         names = refs(getattr(node, "relevant", None))
         if isinstance(node, Repeat):
-            names |= refs(node.repeat_count)
-            for q in node.questions:
-                names |= refs(q.relevant) | refs(q.calculation) | refs(q.choice_filter, True)
-                names |= refs(q.required_if) | refs(q.read_only_if)
+            for inner in node.iter_repeats():
+                names |= refs(inner.repeat_count) | refs(inner.relevant)
+                for q in inner.questions:
+                    names |= refs(q.relevant) | refs(q.calculation) | refs(q.choice_filter, True)
+                    names |= refs(q.required_if) | refs(q.read_only_if)
         elif isinstance(node, Question):
             names |= refs(node.calculation) | refs(node.choice_filter, True)
             names |= refs(node.required_if) | refs(node.read_only_if)
@@ -144,13 +163,37 @@ def evaluation_order(spec: InstrumentSpec) -> tuple[Any, ...]:
     return tuple(order)
 
 
-def repeat_values(spec: InstrumentSpec, answers: Mapping[str, Any], name: str) -> list[Any]:
+def repeat_values(
+    spec: InstrumentSpec,
+    answers: Mapping[str, Any],
+    name: str,
+    outer: Sequence[Sequence[Any]] = (),
+    scope: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Any]:
     """A repeat question's value in each entry, in order (None where unanswered), for
-    indexed-repeat(); a question outside repeats gives its one value."""
+    indexed-repeat(); a question outside repeats gives its one value.
+
+    In a repeat inside a repeat, the outer levels are the entries `outer` names (pairs of
+    repeat name and 1-based number, from indexed-repeat()'s further arguments), else the
+    entries the expression runs in (`scope`, by repeat name), else all of them."""
     question = spec.questions_by_name.get(name)
     if question is None or question.repeat is None:
         return [expression_value(question, answers.get(name))]
-    rows = answers.get(question.repeat) or []
+    chosen = {str(repeat): index for repeat, index in outer}
+    holders: list[Mapping[str, Any]] = [answers]
+    chain = spec.repeat_chain(question.repeat)
+    for level in chain[:-1]:
+        if level.name in chosen:
+            number = int(chosen[level.name]) if math.isfinite(chosen[level.name]) else 0
+            holders = [
+                entries[number - 1] if 1 <= number <= len(entries) else {}
+                for entries in (entries_under(h, [level.name]) for h in holders)
+            ]
+        elif scope is not None and level.name in scope:
+            holders = [scope[level.name]]
+        else:
+            holders = entries_under({"_": holders}, ["_", level.name])
+    rows = [e for h in holders for e in entries_under(h, [question.repeat])]
     return [expression_value(question, e.get(name)) for e in rows]
 
 
@@ -215,35 +258,63 @@ class _Evaluator:
         self.position = 1  # the number of the repeat entry being evaluated, for position(..)
         # ${last-saved#name}: the answers of the last interview saved (defaults only).
         self.last_saved: Mapping[str, Any] = {}
+        # The entries the expressions run in, by repeat name (outer ones of nested repeats too).
+        self.scope: dict[str, Mapping[str, Any]] = {}
 
     # -- expression plumbing ------------------------------------------------------------------
+    def below(self, holder: Mapping[str, Any], name: str, outer: str | None) -> Any:
+        """A repeat's entry count, or a question's values, across the entries below `holder`
+        (the answers when `outer` is None, else an entry of the repeat `outer`); None when
+        the name is not below it."""
+        repeat = self.spec.repeats_by_name.get(name)
+        question = self.spec.questions_by_name.get(name)
+        inner = repeat.name if repeat is not None else question.repeat if question else None
+        names = [r.name for r in self.spec.repeat_chain(inner)]
+        if outer is not None:
+            if outer not in names or (repeat is not None and names[-1] == outer):
+                return None
+            names = names[names.index(outer) + 1 :]
+        entries = entries_under(holder, names)
+        if repeat is not None:
+            return expressions.NodeSet(["1"] * len(entries))
+        values = (expression_value(question, e.get(name)) for e in entries)
+        return expressions.NodeSet(v for v in values if v is not None)
+
     def lookup_top(self, name: str) -> Any:
         answers = self.outcome.answers
-        if name in self.spec.repeats_by_name:
-            return expressions.NodeSet(["1"] * len(answers.get(name) or []))
         question = self.spec.questions_by_name.get(name)
-        if question is not None and question.repeat is not None:
-            entries = answers.get(question.repeat) or []
-            return expressions.NodeSet(
-                v
-                for v in (expression_value(question, e.get(name)) for e in entries)
-                if v is not None
-            )
+        if name in self.spec.repeats_by_name or (question is not None and question.repeat):
+            return self.below(answers, name, None)
         return expression_value(question, answers.get(name))
 
-    def lookup_in(self, entry: Mapping[str, Any]) -> Callable[[str], Any]:
+    def lookup_in(
+        self,
+        entry: Mapping[str, Any],
+        repeat: str | None = None,
+        parent: Callable[[str], Any] | None = None,
+    ) -> Callable[[str], Any]:
+        """Names as an entry of `repeat` sees them: its own answers, inner repeats' values
+        across its inner entries, and the rest as the entry holding it (`parent`) sees them."""
+        parent = parent or self.lookup_top
+        ancestors = {r.name for r in self.spec.repeat_chain(repeat)}
+
         def lookup(name: str) -> Any:
             question = self.spec.questions_by_name.get(name)
-            if question is not None and question.repeat is not None and name in entry:
+            own = question.repeat if question is not None else None
+            if own is not None and (own == repeat or (repeat is None and name in entry)):
                 return expression_value(question, entry.get(name))
-            if question is not None and question.repeat is not None:
+            if repeat is not None:
+                found = self.below(entry, name, repeat)
+                if found is not None:
+                    return found
+            if own is not None and own not in ancestors:
                 return None
-            return self.lookup_top(name)
+            return parent(name)
 
         return lookup
 
-    def entries(self, name: str) -> list[Any]:
-        return repeat_values(self.spec, self.outcome.answers, name)
+    def entries(self, name: str, outer: Sequence[Sequence[Any]] = ()) -> list[Any]:
+        return repeat_values(self.spec, self.outcome.answers, name, outer, self.scope)
 
     def context(self, lookup: Callable[[str], Any], current: Any = None) -> Any:
         return expressions.EvalContext(
@@ -306,34 +377,57 @@ class _Evaluator:
     def parent_relevant(self, node: Question | Repeat) -> bool:
         return node.section is None or self.section_relevant.get(node.section, True)
 
-    def repeat(self, repeat: Repeat) -> None:
-        answers = self.outcome.answers
-        if not (self.parent_relevant(repeat) and self.truth(repeat.relevant, self.lookup_top)):
+    def repeat(
+        self,
+        repeat: Repeat,
+        holder: dict[str, Any] | None = None,
+        raw: Mapping[str, Any] | None = None,
+        outside: Callable[[str], Any] | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Clean one repeat's entries: a top-level one, or (with `holder`, the outer entry
+        being cleaned, its `raw` answers, its lookup and field name) one inside a repeat."""
+        answers = self.outcome.answers if holder is None else holder
+        raw = self.raw if raw is None else raw
+        outside = outside or self.lookup_top
+        key = key or repeat.name
+        relevant = holder is not None or self.parent_relevant(repeat)
+        if not (relevant and self.truth(repeat.relevant, outside)):
             answers.pop(repeat.name, None)
             return
-        raw_entries = self.raw.get(repeat.name) or []
+        raw_entries = raw.get(repeat.name) or []
         if not isinstance(raw_entries, list):
             raw_entries = []
         entries = [e if isinstance(e, Mapping) else {} for e in raw_entries]
         if repeat.repeat_count:
-            wanted = expressions.to_number(self.value_of(repeat.repeat_count, self.lookup_top))
+            wanted = expressions.to_number(self.value_of(repeat.repeat_count, outside))
             count = 0 if math.isnan(wanted) else max(0, min(int(wanted), MAX_REPEAT_ENTRIES))
             entries = (entries + [{}] * count)[:count]
         elif len(entries) > MAX_REPEAT_ENTRIES:
-            self.error(repeat.name, self.messages.too_many_entries)
+            self.error(key, self.messages.too_many_entries)
             entries = entries[:MAX_REPEAT_ENTRIES]
-        self.outcome.repeat_counts[repeat.name] = len(entries)
+        self.outcome.repeat_counts[key] = len(entries)
         cleaned: list[dict[str, Any]] = []
         answers[repeat.name] = cleaned
+        position = self.position
         for index, raw_entry in enumerate(entries):
             entry: dict[str, Any] = {}
             cleaned.append(entry)
-            lookup = self.lookup_in(entry)
-            self.position = index + 1
-            for question in _repeat_order(repeat):
-                key = field_key(question.name, repeat.name, index)
-                self.question(question, raw_entry.get(question.name), key, lookup, entry)
-        self.position = 1
+            self.scope[repeat.name] = entry
+            lookup = self.lookup_in(entry, repeat.name, outside)
+            before, after = entry_order(repeat)
+            for question in before:
+                self.position = index + 1
+                name = field_key(question.name, key, index)
+                self.question(question, raw_entry.get(question.name), name, lookup, entry)
+            for inner in repeat.repeats:
+                self.repeat(inner, entry, raw_entry, lookup, f"{key}-{index}-{inner.name}")
+            for question in after:
+                self.position = index + 1
+                name = field_key(question.name, key, index)
+                self.question(question, raw_entry.get(question.name), name, lookup, entry)
+        self.scope.pop(repeat.name, None)
+        self.position = position
         if not cleaned:
             answers.pop(repeat.name, None)
 
@@ -404,7 +498,25 @@ class _Evaluator:
 
 
 @functools.lru_cache(maxsize=256)
-def _repeat_order(repeat: Repeat) -> tuple[Question, ...]:
+def entry_order(repeat: Repeat) -> tuple[tuple[Question, ...], tuple[Question, ...]]:
+    """Questions of an entry evaluated before its inner repeats, and those after them (which
+    read the inner entries, as a count or sum over them does)."""
+    inner = {n for r in repeat.repeats for i in r.iter_repeats() for n in _names_of(i)}
+    before, after = [], []
+    for question in _sibling_order(repeat):
+        refs: set[str] = set()
+        for text, cf in ((question.relevant, False), (question.calculation, False)):
+            if text:
+                refs |= set(expressions.references(compiled(text, cf)))
+        (after if refs & inner else before).append(question)
+    return tuple(before), tuple(after)
+
+
+def _names_of(repeat: Repeat) -> set[str]:
+    return {repeat.name} | {q.name for q in repeat.questions}
+
+
+def _sibling_order(repeat: Repeat) -> tuple[Question, ...]:
     """Questions of a repeat sorted so siblings used in expressions come first."""
     names = {q.name for q in repeat.questions}
     index = {q.name: i for i, q in enumerate(repeat.questions)}
@@ -434,6 +546,14 @@ def _repeat_order(repeat: Repeat) -> tuple[Question, ...]:
         if not progressed:
             return repeat.questions
     return tuple(order)
+
+
+def answer_lookups(spec: InstrumentSpec, answers: dict[str, Any], today: dt.date) -> Any:
+    """The rules' lookups (lookup_top, lookup_in) over answers being filled in elsewhere
+    (the demo's generator): they see the dict itself, not a copy."""
+    evaluator = _Evaluator(spec, {}, spec.default_language, today, {}, Messages())
+    evaluator.outcome.answers = answers
+    return evaluator
 
 
 def instance_name(spec: InstrumentSpec, answers: Mapping[str, Any], today: dt.date) -> str | None:
@@ -499,15 +619,25 @@ def text_context(
     today: dt.date,
     repeat: str | None = None,
     index: int | None = None,
+    path: Sequence[tuple[str, int]] = (),
 ) -> expressions.EvalContext:
-    """Where a label's '${name}' finds its answer: the stored answers, or a repeat entry's."""
+    """Where a label's '${name}' finds its answer: the stored answers, or a repeat entry's
+    (`repeat` and `index`, or the `path` of (repeat, index) pairs to an entry of a repeat
+    inside a repeat, outermost first)."""
     evaluator = _Evaluator(spec, {}, language, today, {}, Messages())
     evaluator.outcome.answers.update(answers)
     lookup = evaluator.lookup_top
     if repeat is not None and index is not None:
-        rows = answers.get(repeat) or []
-        lookup = evaluator.lookup_in(rows[index] if 0 <= index < len(rows) else {})
-        evaluator.position = index + 1
+        path = [(repeat, index)]
+    holder: Mapping[str, Any] = answers
+    for name, number in path:
+        rows = holder.get(name) if isinstance(holder.get(name), list) else []
+        holder = (
+            rows[number] if 0 <= number < len(rows) and isinstance(rows[number], Mapping) else {}
+        )
+        evaluator.scope[name] = holder
+        lookup = evaluator.lookup_in(holder, name, lookup)
+        evaluator.position = number + 1
     return evaluator.context(lookup)
 
 

@@ -100,6 +100,27 @@ class Repeat:
     row: int | None = None
     group: str | None = None
     path: str | None = None
+    # A repeat inside a repeat: the enclosing repeat, and how many of its questions come
+    # before it (so the entry shows both in document order). Inner repeats are in `repeats`.
+    repeat: str | None = None
+    after: int = 0
+    repeats: tuple[Repeat, ...] = ()
+
+    def entry_items(self) -> list[Question | Repeat]:
+        """The entry's questions and inner repeats in document order."""
+        out: list[Question | Repeat] = []
+        inner = sorted(self.repeats, key=lambda r: r.after)
+        for index, question in enumerate(self.questions):
+            while inner and inner[0].after <= index:
+                out.append(inner.pop(0))
+            out.append(question)
+        return out + inner
+
+    def iter_repeats(self) -> Iterator[Repeat]:
+        """This repeat and every repeat inside it, outer first."""
+        yield self
+        for inner in self.repeats:
+            yield from inner.iter_repeats()
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,16 +229,25 @@ class InstrumentSpec:
         for section in self.sections:
             for item in section.items:
                 if isinstance(item, Repeat):
-                    yield from item.questions
+                    for repeat in item.iter_repeats():
+                        yield from repeat.questions
                 else:
                     yield item
 
     def iter_repeats(self) -> Iterator[Repeat]:
-        """Every repeat in document order."""
+        """Every repeat, repeats inside repeats included (each after the one holding it)."""
         for section in self.sections:
             for item in section.items:
                 if isinstance(item, Repeat):
-                    yield item
+                    yield from item.iter_repeats()
+
+    def repeat_chain(self, repeat: str | None) -> list[Repeat]:
+        """The repeats enclosing an item, outermost first, from its innermost repeat."""
+        chain: list[Repeat] = []
+        while repeat is not None and repeat in self.repeats_by_name and len(chain) < 100:
+            chain.insert(0, self.repeats_by_name[repeat])
+            repeat = chain[0].repeat
+        return chain
 
     @functools.cached_property
     def questions_by_name(self) -> dict[str, Question]:
@@ -282,6 +312,10 @@ class InstrumentSpec:
         for section, raw in zip(self.sections, data["sections"], strict=True):
             for item, raw_item in zip(section.items, raw["items"], strict=True):
                 raw_item["kind"] = "repeat" if isinstance(item, Repeat) else "question"
+                if isinstance(item, Repeat) and not item.repeats:
+                    # Versions without repeats in repeats keep the JSON they always had.
+                    for key in ("repeat", "after", "repeats"):
+                        raw_item.pop(key)
         data["choices"] = {k: [asdict(c) for c in v] for k, v in self.choices.items()}
         return data
 
@@ -293,10 +327,17 @@ class InstrumentSpec:
             raw = {k: v for k, v in raw.items() if k != "kind"}
             return Question(**raw)
 
+        def repeat(raw: Mapping[str, Any]) -> Repeat:
+            values = {k: v for k, v in raw.items() if k not in {"kind", "questions", "repeats"}}
+            return Repeat(
+                **values,
+                questions=tuple(question(q) for q in raw["questions"]),
+                repeats=tuple(repeat(r) for r in raw.get("repeats", ())),
+            )
+
         def item(raw: Mapping[str, Any]) -> Question | Repeat:
             if raw.get("kind") == "repeat":
-                values = {k: v for k, v in raw.items() if k not in {"kind", "questions"}}
-                return Repeat(**values, questions=tuple(question(q) for q in raw["questions"]))
+                return repeat(raw)
             return question(raw)
 
         sections = tuple(

@@ -942,7 +942,11 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
 def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
     for section in sections:
         for item in section.items:
-            yield from item.questions if isinstance(item, Repeat) else [item]
+            if isinstance(item, Repeat):
+                for repeat in item.iter_repeats():
+                    yield from repeat.questions
+            else:
+                yield item
 
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:
@@ -1106,15 +1110,6 @@ def _items(
             )
             items.extend(_items(child.get("children", []), inner, texts, locations))
         elif kind == "repeat":
-            if place.repeat is not None:
-                key = _claim(child["name"], place, "item", locations)
-                locations.problems.append(
-                    _(
-                        "%(where)s: a repeat inside a repeat is not supported yet.",
-                        where=locations.at(key, "type"),
-                    )
-                )
-                continue
             items.append(_repeat(child, place, texts, locations))
         else:
             question = _question(child, place, texts, locations)
@@ -1127,11 +1122,14 @@ def _repeat(node: Mapping[str, Any], place: _Place, texts: Any, locations: _Loca
     name = _claim(node["name"], place, "item", locations)
     path = place.child_path(node["name"])
     inner = _Place(section=place.section, repeat=name, path=path, parent=name)
-    questions = [
-        item
-        for item in _items(node.get("children", []), inner, texts, locations)
-        if isinstance(item, Question)
-    ]
+    questions: list[Question] = []
+    repeats: list[Repeat] = []
+    for item in _items(node.get("children", []), inner, texts, locations):
+        if isinstance(item, Repeat):
+            # A repeat inside a repeat: each entry holds a list of entries of its own.
+            repeats.append(dataclasses.replace(item, repeat=name, after=len(questions)))
+        else:
+            questions.append(item)
     return Repeat(
         name=name,
         labels=texts(node.get("label")),
@@ -1143,6 +1141,7 @@ def _repeat(node: Mapping[str, Any], place: _Place, texts: Any, locations: _Loca
         row=locations.rows.get(name),
         group=place.group,
         path=path,
+        repeats=tuple(repeats),
     )
 
 
@@ -1385,10 +1384,13 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
         dependencies[section.name] = section_refs
         for item in section.items:
             if isinstance(item, Repeat):
-                dependencies[item.name] = check(item.name, "relevant", item.relevant) | check(
-                    item.name, "repeat_count", item.repeat_count
-                )
-                members = item.questions
+                for repeat in item.iter_repeats():
+                    dependencies[repeat.name] = (
+                        check(repeat.name, "relevant", repeat.relevant)
+                        | check(repeat.name, "repeat_count", repeat.repeat_count)
+                        | ({repeat.repeat} if repeat.repeat else set())
+                    )
+                members = tuple(q for r in item.iter_repeats() for q in r.questions)
             else:
                 members = (item,)
             for q in members:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 from flask_babel import gettext as _
 
 from reports.analysis import AnalysisError, automatic_plan
@@ -44,6 +45,15 @@ def questions_page(request: PageRequest) -> QuestionsPage:
         if len(selection.respondents) == 0:
             return QuestionsPage(summary, None, None, None)
         plan = automatic_plan([description])
+        if description.repeat is not None and description.repeat in dataset.repeats:
+            # A question of another repeat than the roster (a repeat inside a repeat, say) is
+            # tabulated over the entries of its own table, one row per entry.
+            entries = dataset.repeats[description.repeat]
+            chosen = np.isin(
+                entries["_submission_id"].to_numpy(),
+                selection.respondents["_submission_id"].to_numpy(),
+            )
+            selection = replace(selection, members=entries[chosen])
         by = (request.by,) if request.by else ()
         original, problems = run_estimates(selection, plan, dataset.spec, by)
         try:

@@ -8,7 +8,8 @@
  *   BirgeExpr.evaluate(ast, ctx) -> value     BirgeExpr.evaluateBool(ast, ctx) -> boolean
  *   ctx = {lookup: name => JSON value, current: JSON value, choice: {column: text},
  *          today: 'YYYY-MM-DD' (optional; defaults to the local date),
- *          entries: name => [JSON value per repeat entry] (indexed-repeat), position: number of
+ *          entries: (name[, [[outer repeat, number], ...]]) => [JSON value per repeat entry]
+ *          (indexed-repeat; the pairs choose outer entries of nested repeats), position: number of
  *          the repeat entry (position(..)), choiceRows: list => [{name, label, ...}]
  *          (instance()), choiceLabel: (question, code) => label (jr:choice-name),
  *          now: {datetime: [ms, offset]} (optional; defaults to the device's clock),
@@ -332,10 +333,15 @@
       return label || '';
     }
     if (n.f === 'indexed-repeat') {
-      var index = Math.trunc(toNum(ev(x[2], ctx)));
+      // Over nested repeats the pairs before the last choose the outer entries.
+      var index = Math.trunc(toNum(ev(x[x.length - 1], ctx)));
+      var outer = [];
+      for (var k = 1; k + 2 < x.length; k += 2) {
+        outer.push([x[k].n, Math.trunc(toNum(ev(x[k + 1], ctx)))]);
+      }
       var values;
       if (ctx.entries) {
-        values = ctx.entries(x[0].n).map(decode);
+        values = (outer.length ? ctx.entries(x[0].n, outer) : ctx.entries(x[0].n)).map(decode);
       } else {
         var found = decode(ctx.lookup(x[0].n));
         values = found instanceof NodeSet ? found.items : [found];

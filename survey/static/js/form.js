@@ -34,6 +34,27 @@
   const repeatNames = Object.keys(model.repeats || {});
   const children = {};
   repeatNames.forEach((r) => { children[r] = names.filter((n) => Q[n].repeat === r); });
+  // Repeats inside repeats: each inner list lives in an entry of its parent's (rules.py).
+  const parentOf = (r) => (model.repeats[r] || {}).parent || null;
+  const innerOf = {};
+  repeatNames.forEach((r) => { innerOf[r] = repeatNames.filter((x) => parentOf(x) === r); });
+  function chain(r) {
+    const out = [];
+    for (let at = r; at && out.length < 100; at = parentOf(at)) out.unshift(at);
+    return out;
+  }
+  // The entries of the last repeat of path below holder, across the entries before it.
+  function entriesUnder(holder, path) {
+    let level = [holder];
+    path.forEach((name) => {
+      const next = [];
+      level.forEach((h) => (Array.isArray(h[name]) ? h[name] : []).forEach((e) => {
+        next.push(e && typeof e === 'object' ? e : {});
+      }));
+      level = next;
+    });
+    return level;
+  }
   const sectionEls = Array.from(form.querySelectorAll('section.form-section[data-section]'));
   const repeatEls = {};
   form.querySelectorAll('fieldset.repeat[data-repeat]').forEach((el) => {
@@ -119,10 +140,30 @@
       lookup: lookup, current: current, choice: choice, today: model.today, tables: model.tables,
       position: lookup.position || 1,
       lastSaved: (name) => (model.lastSaved || {})[name],
-      entries: (name) => {
+      // indexed-repeat(): outer levels from its pairs, else the entries the lookup runs in.
+      entries: (name, outer) => {
         const q = Q[name];
         if (!q || !q.repeat) return [lookup(name)];
-        return (state.ans[q.repeat] || []).map((e) => exprValue(q, e[name]));
+        const chosen = {};
+        (outer || []).forEach((pair) => { chosen[pair[0]] = pair[1]; });
+        const scope = lookup.scope || {};
+        let holders = [state.ans];
+        chain(q.repeat).slice(0, -1).forEach((level) => {
+          if (Object.prototype.hasOwnProperty.call(chosen, level)) {
+            const n = isFinite(chosen[level]) ? chosen[level] : 0;
+            holders = holders.map((h) => {
+              const found = entriesUnder(h, [level]);
+              return n >= 1 && n <= found.length ? found[n - 1] : {};
+            });
+          } else if (scope[level]) {
+            holders = [scope[level]];
+          } else {
+            holders = entriesUnder({ _: holders }, ['_', level]);
+          }
+        });
+        const rows = [];
+        holders.forEach((h) => entriesUnder(h, [q.repeat]).forEach((e) => rows.push(e)));
+        return rows.map((e) => exprValue(q, e[name]));
       },
       choiceRows: (list) => (model.lists || {})[list] || [],
       choiceLabel: (question, code) => {
@@ -162,16 +203,38 @@
     const secRel = state.secRel;
     let result;
     let last = '';
-    function lookupTop(name) {
-      if (model.repeats[name]) return { nodeset: (ans[name] || []).map(() => '1') };
+    // A repeat's entry count, or a question's values, across the entries below holder (an
+    // entry of outer, or the answers); undefined when the name is not below it.
+    function below(holder, name, outer) {
       const q = Q[name];
-      if (!q || !q.repeat) return exprValue(q, ans[name]);
-      const values = (ans[q.repeat] || []).map((e) => exprValue(q, e[name]));
-      return { nodeset: values.filter((v) => v !== null) };
+      const isRepeat = !!model.repeats[name];
+      let levels = chain(isRepeat ? name : (q ? q.repeat : null));
+      if (outer) {
+        const at = levels.indexOf(outer);
+        if (at < 0 || (isRepeat && levels[levels.length - 1] === outer)) return undefined;
+        levels = levels.slice(at + 1);
+      }
+      const entries = entriesUnder(holder, levels);
+      if (isRepeat) return { nodeset: entries.map(() => '1') };
+      return { nodeset: entries.map((e) => exprValue(q, e[name])).filter((v) => v !== null) };
     }
-    function lookupIn(entry) {
-      return (name) => (Q[name] && Q[name].repeat ? exprValue(Q[name], entry[name])
-        : lookupTop(name));
+    function lookupTop(name) {
+      const q = Q[name];
+      if (model.repeats[name] || (q && q.repeat)) return below(ans, name, null);
+      return exprValue(q, ans[name]);
+    }
+    // Names as an entry of repeat r sees them (rules.py's lookup_in).
+    function lookupIn(entry, r, parent) {
+      const ancestors = chain(r);
+      return (name) => {
+        const q = Q[name];
+        const own = q ? q.repeat : null;
+        if (own && own === r) return exprValue(q, entry[name]);
+        const found = below(entry, name, r);
+        if (found !== undefined) return found;
+        if (own && ancestors.indexOf(own) < 0) return null;
+        return parent(name);
+      };
     }
     function question(name, block, key, lookup, target, parentRel) {
       const q = Q[name];
@@ -205,32 +268,44 @@
       }
       if (value === null) delete target[name]; else target[name] = value;
     }
-    function repeat(r) {
+    // A top-level repeat, or (holder, outside, el) one inside an entry of its parent.
+    function repeat(r, holder, outside, el) {
       const rm = model.repeats[r];
-      const el = repeatEls[r];
-      const rel = (!rm.section || secRel[rm.section] !== false) && truth(rm.relevant, lookupTop);
+      const top = !holder;
+      holder = holder || ans;
+      outside = outside || lookupTop;
+      if (top) el = repeatEls[r];
+      const rel = (!top || !rm.section || secRel[rm.section] !== false) &&
+        truth(rm.relevant, outside);
       if (el) result.repeats.push([el, rel]);
-      if (!rel || !el) { delete ans[r]; return; }
+      if (!rel || !el) { delete holder[r]; return; }
       const entryEls = entryElements(el);
       let count = entryEls.length;
       if (rm.count) {
-        const wanted = E.toNumber(evaluate(rm.count, lookupTop));
+        const wanted = E.toNumber(evaluate(rm.count, outside));
         count = isNaN(wanted) ? 0 : Math.max(0, Math.min(Math.trunc(wanted), MAX_ENTRIES));
         if (count !== entryEls.length) result.resize.push([el, count]);
       }
-      const entries = ans[r] = (ans[r] || []).slice(0, count);
+      const entries = holder[r] = (holder[r] || []).slice(0, count);
       for (let i = 0; i < count; i++) {
         const entry = entries[i] = entries[i] || {};
-        const lookup = lookupIn(entry);
+        const lookup = lookupIn(entry, r, outside);
         lookup.position = i + 1;
+        lookup.scope = Object.assign({}, outside.scope || {});
+        lookup.scope[r] = entry;
         if (entryEls[i]) result.entryLookups.set(entryEls[i], lookup);
         children[r].forEach((name) => {
           const block = entryEls[i] &&
             entryEls[i].querySelector('[data-question="' + CSS.escape(name) + '"]');
           question(name, block, block && block.getAttribute('data-key'), lookup, entry, true);
         });
+        innerOf[r].forEach((inner) => {
+          const innerEl = entryEls[i] && entryEls[i].querySelector(
+            'fieldset.repeat[data-repeat-name="' + CSS.escape(inner) + '"]');
+          repeat(inner, entry, lookup, innerEl);
+        });
       }
-      if (!count) delete ans[r];
+      if (!count) delete holder[r];
     }
     for (let pass = 0; pass < 50; pass++) {
       result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
@@ -245,7 +320,7 @@
         const section = Q[name].section;
         question(name, block, key, lookupTop, ans, !section || secRel[section] !== false);
       });
-      repeatNames.forEach(repeat);
+      repeatNames.filter((r) => !parentOf(r)).forEach((r) => repeat(r));
       const shape = [ans, secRel, result.blocks.map((b) => b[1]), result.repeats.map((b) => b[1])];
       const signature = JSON.stringify(shape);
       if (signature === last) break;
@@ -288,7 +363,7 @@
     if (resized && !again) { refresh(true); return; }
     // A nested group's relevant is folded into its items': it shows while any of them does.
     form.querySelectorAll('fieldset.question-group[data-group]').forEach((group) => {
-      const items = group.querySelectorAll('[data-question], fieldset.repeat[data-repeat]');
+      const items = group.querySelectorAll('[data-question], fieldset.repeat');
       toggle(group, !Array.from(items).some((el) => !el.hidden));
     });
     fillTexts(result);
@@ -620,6 +695,8 @@
     });
   }
   form.addEventListener('submit', (event) => {
+    // Adding or removing an entry of a repeat inside a repeat: the server shows the page again.
+    if (event.submitter && event.submitter.name === '_action') return;
     if (submitting) { event.preventDefault(); return; }
     refresh();
     const bad = invalidIn(null);

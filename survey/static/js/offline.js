@@ -376,6 +376,8 @@
   if (form) {
     form.addEventListener('submit', (event) => {
       if (event.defaultPrevented) return; // form.js found a problem, or is saving already
+      // An entry added or removed by the server (a repeat inside a repeat) is no interview.
+      if (event.submitter && event.submitter.name === '_action') return;
       event.preventDefault();
       if (submitting) return;
       submitting = true;

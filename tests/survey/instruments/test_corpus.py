@@ -337,14 +337,17 @@ def web_form_data(spec: Any, answers: dict[str, Any]) -> dict[str, Any]:
     """The answers as the web form posts them (repeat entries as name-index-question)."""
     data: dict[str, Any] = {}
     questions = spec.questions_by_name
-    for name, value in answers.items():
-        if name in spec.repeats_by_name:
-            for index, entry in enumerate(value):
-                data[f"{name}-{index}-_entry"] = "1"
-                for child, child_value in entry.items():
-                    data[f"{name}-{index}-{child}"] = _posted(child_value, questions.get(child))
-        else:
-            data[name] = _posted(value, questions.get(name))
+
+    def post(answers: dict[str, Any], prefix: str) -> None:
+        for name, value in answers.items():
+            if name in spec.repeats_by_name:  # a repeat inside a repeat too: 'h-0-m-1-age'
+                for index, entry in enumerate(value):
+                    data[f"{prefix}{name}-{index}-_entry"] = "1"
+                    post(entry, f"{prefix}{name}-{index}-")
+            else:
+                data[prefix + name] = _posted(value, questions.get(name))
+
+    post(answers, "")
     return data
 
 
@@ -356,7 +359,24 @@ def _exported(value: Any) -> str:
     return str(value)
 
 
-@pytest.mark.parametrize("form", IMPORTED)
+# Forms that import but cannot yet be filled with answers Birge stores: strict xfails.
+FILL_GAPS = {
+    "pyxform/bug_example_xls/UCL_Biomass_Plot_Form.xlsx": (
+        "its required question leader_number asks for a phone number (a regex constraint), "
+        "which the screening of free text refuses"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(form, marks=[pytest.mark.xfail(strict=True, reason=FILL_GAPS[form])])
+        if form in FILL_GAPS
+        else form
+        for form in IMPORTED
+    ],
+)
 def test_birge_fills_the_form_and_exports_the_answers(
     form: str, app: Flask, client: Any, auth: Any, survey_round: Any
 ) -> None:
@@ -367,6 +387,7 @@ def test_birge_fills_the_form_and_exports_the_answers(
     from survey.demo.walker import generate_answers
     from survey.extensions import db
     from survey.instruments.registry import parser_for
+    from survey.instruments.rules import entries_under
     from survey.instruments.services import import_instrument, spec_for
 
     path = CORPUS / form
@@ -393,7 +414,14 @@ def test_birge_fills_the_form_and_exports_the_answers(
     auth.logout()
     auth.login("admin")
     body = csv_export(client, spec.form_id)
-    rows = csv_tables(body)["respondents"]
+    tables = csv_tables(body)
+    rows = tables["respondents"]
+    # One table per repeat level, repeats inside repeats too, with a row per entry.
+    for repeat in spec.iter_repeats():
+        levels = [r.name for r in spec.repeat_chain(repeat.name)]
+        entries = entries_under(answers, levels)
+        if entries and repeat.name in tables:
+            assert len(tables[repeat.name]) == len(entries), repeat.name
     assert len(rows) == 1
     row = rows[0]
     for name in sorted(inputs):

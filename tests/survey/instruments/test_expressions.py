@@ -744,7 +744,7 @@ def test_unsupported_values_are_programming_errors() -> None:
         ("jr:choice-name(${a}, ${a})", "needs the select question in quotes", 0),
         ("position(${a})", "position() at position 0 is supported as position(..)", 0),
         ("1 + position(.)", "position() at position 4 is supported as position(..)", 4),
-        ("indexed-repeat(${a}, ${r}, 1, ${s}, 2)", "is supported over one repeat level", 0),
+        ("indexed-repeat(${a}, ${r}, 1, ${s})", "for each repeat level", 0),
         ("indexed-repeat(1, ${r}, 1)", "needs a question and its repeat", 0),
         ("instance(${a})", "instance() at position 0 must name a list", 0),
         ("instance('x')/root", "instance('x') at position 0 is supported as", 0),
@@ -757,7 +757,6 @@ def test_unsupported_values_are_programming_errors() -> None:
         ("../", "Unexpected end of expression: expected a question name after '/'", 3),
         ("/", "Unexpected end of expression: expected a question name after '/'", 1),
         ("/1", "Unexpected number 1 at position 1: expected a question name after '/'", 1),
-        ("./a", "Relative paths such as './…' are not supported (position 0)", 0),
         ("a/b", "Relative paths such as 'a/…' are not supported (position 0)", 0),
         # regex patterns that Python and JavaScript would read differently
         ("regex(., '(?<=a)b')", "Unsupported regular expression '(?<=a)b' in regex()", 0),

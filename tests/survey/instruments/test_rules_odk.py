@@ -90,7 +90,7 @@ def test_texts_are_filled_from_the_answers_and_entries(spec) -> None:
     [
         ("instance('nolist')/root/item/label", "instance('nolist') reads a choice list that is"),
         ("jr:choice-name('a', '${who}')", "jr:choice-name() needs a select question, and 'who'"),
-        ("indexed-repeat(${who}, ${who}, 1, ${who}, 2)", "is supported over one repeat level"),
+        ("indexed-repeat(${who}, ${who}, 1, ${who})", "for each repeat level"),
     ],
 )
 def test_refusals_name_the_cell(calculation: str, fragment: str) -> None:

@@ -110,7 +110,7 @@ def test_a_name_twice_in_one_group_is_refused_once_in_the_admins_words(app_conte
     ]
 
 
-def test_a_repeat_inside_a_repeat_is_refused_with_its_row(app_context) -> None:
+def test_a_repeat_inside_a_group_inside_a_repeat_belongs_to_the_outer_repeat(app_context) -> None:
     rows = [
         ["type", "name", "label"],
         ["begin_repeat", "outer", "Outer"],
@@ -122,11 +122,16 @@ def test_a_repeat_inside_a_repeat_is_refused_with_its_row(app_context) -> None:
         ["end_group", "", ""],
         ["end_repeat", "", ""],
     ]
-    with pytest.raises(InstrumentImportError) as caught:
-        load_xlsform(xlsform_bytes(rows))
-    assert caught.value.problems == [
-        "Sheet 'survey', row 5, column 'type': a repeat inside a repeat is not supported yet."
-    ]
+    spec = load_xlsform(xlsform_bytes(rows)).spec
+    inner = spec.repeats_by_name["inner"]
+    assert (inner.repeat, inner.group, inner.path, inner.after) == (
+        "outer",
+        "g",
+        "outer/g/inner",
+        1,
+    )
+    assert [r.name for r in spec.repeats_by_name["outer"].repeats] == ["inner"]
+    assert spec.questions_by_name["b"].repeat == "inner"
 
 
 @pytest.mark.parametrize("form", ["simple_loop.xls", "loop.xlsx"])

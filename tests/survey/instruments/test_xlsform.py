@@ -404,18 +404,6 @@ def test_language_codes(name: str, expected: str) -> None:
             "Sheet 'survey', row 1: Duplicate column header: label",
         ),
         (
-            [
-                ["type", "name", "label"],
-                ["begin_repeat", "g", "G"],
-                ["begin_repeat", "h", "H"],
-                ["text", "a", "A"],
-                ["end_repeat", "", ""],
-                ["end_repeat", "", ""],
-            ],
-            None,
-            "Sheet 'survey', row 3, column 'type': a repeat inside a repeat is not supported",
-        ),
-        (
             [["type", "name", "label", "default"], ["text", "d", "D", "${last-saved#nope}"]],
             None,
             "Sheet 'survey', row 2: On the 'survey' sheet, the 'default' value is invalid",
