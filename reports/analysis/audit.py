@@ -51,25 +51,10 @@ def protection_intervals(
 
     targets limits the programmes solved to these hidden figures (all relations still count).
     """
-    hidden = [key for key, value in knowledge.values.items() if value is None]
+    hidden, rows = _relations(knowledge)
     wanted = None if targets is None else set(targets)
     if not hidden:
         return pd.DataFrame({"key": [], "low": [], "high": []})
-    column = {key: i for i, key in enumerate(hidden)}
-    rows: list[tuple[dict[int, float], float, bool]] = []
-    for relations, is_equal in ((knowledge.equal, True), (knowledge.at_most, False)):
-        for parts, total in relations:
-            coefficients: dict[int, float] = {}
-            constant = 0.0
-            for key, sign in [*((p, 1.0) for p in parts), (total, -1.0)]:
-                value = knowledge.values.get(key)
-                if key in column:
-                    coefficients[column[key]] = coefficients.get(column[key], 0.0) + sign
-                else:
-                    constant += sign * (value or 0.0)
-            coefficients = {c: v for c, v in coefficients.items() if v != 0}
-            if coefficients:
-                rows.append((coefficients, -constant, is_equal))
     parent = list(range(len(hidden)))
 
     def find(i: int) -> int:
@@ -119,6 +104,33 @@ def protection_intervals(
             solver.changeColCost(position, 0.0)
     out = pd.DataFrame({"key": hidden, "low": np.round(low, 6), "high": np.round(high, 6)})
     return out if wanted is None else out[out["key"].isin(wanted)].reset_index(drop=True)
+
+
+def _relations(
+    knowledge: Knowledge,
+) -> tuple[list[Key], list[tuple[dict[int, float], float, bool]]]:
+    """The hidden figures and the relations over them: (coefficients, right side, is equal).
+
+    A relation sum(parts) − total (==, ≤) 0 becomes coefficients · hidden (==, ≤) the known
+    figures moved to the right; relations with no hidden figure say nothing and are left out.
+    """
+    hidden = [key for key, value in knowledge.values.items() if value is None]
+    column = {key: i for i, key in enumerate(hidden)}
+    rows: list[tuple[dict[int, float], float, bool]] = []
+    for relations, is_equal in ((knowledge.equal, True), (knowledge.at_most, False)):
+        for parts, total in relations:
+            coefficients: dict[int, float] = {}
+            constant = 0.0
+            for key, sign in [*((p, 1.0) for p in parts), (total, -1.0)]:
+                value = knowledge.values.get(key)
+                if key in column:
+                    coefficients[column[key]] = coefficients.get(column[key], 0.0) + sign
+                else:
+                    constant += sign * (value or 0.0)
+            coefficients = {c: v for c, v in coefficients.items() if v != 0}
+            if coefficients:
+                rows.append((coefficients, -constant, is_equal))
+    return hidden, rows
 
 
 def _quiet_highs() -> highspy.Highs:
