@@ -179,3 +179,13 @@ def test_a_frequency_hides_cells_not_rows(rows, seed, monkeypatch) -> None:
     monkeypatch.setattr(protection, "_open_cells", lambda block, k: None)
     rows_hidden, _mixed = _frequency_cells(protect_cube(table, population, margins=MARGINS, k=5))
     assert hidden < rows_hidden
+
+
+def test_the_audit_finds_frequency_cells_shown_without_rectangles(monkeypatch) -> None:
+    """Showing every cell but the small ones (no rectangle check): the LP pins hidden cells."""
+    monkeypatch.setattr(protection, "_rectangles_hold", lambda table, hidden, k: True)
+    table, population = _rare_income_star(1000, 6)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    intervals = _attack(cube.table, cube.population, cube.out_known)
+    narrow = narrow_cells(intervals, cube_truth(table, population), 5)
+    assert narrow["key"].map(lambda key: key[1] == "income").any()

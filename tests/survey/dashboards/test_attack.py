@@ -20,14 +20,15 @@ from sqlalchemy import select, update
 from reports.analysis import protection
 from reports.analysis.audit import cube_knowledge
 from survey.collection.models import Submission
+from survey.dashboards import estimates
 from survey.dashboards import publication as publication_module
 from survey.dashboards.commands import indicators_command
-from survey.dashboards.estimates import plan_of
 from survey.dashboards.filters import instrument_dataset
 from survey.dashboards.options import filter_options
 from survey.demo import write_demo_data
 from survey.extensions import db
 from tests.reports.analysis import attacker
+from tests.survey.dashboards.frequencies import add_frequencies
 
 # What an advocate can infer does not depend on the database
 pytestmark = pytest.mark.sqlite_only
@@ -72,7 +73,7 @@ def _campaign(app, client, runner, tmp_path, instrument, previews=False):
     with app.test_request_context("/?lang=en"):
         dataset = instrument_dataset(instrument.instrument)
         options = filter_options(instrument.instrument, dataset, "en")
-        plan, _problems = plan_of(dataset.spec)
+        plan, _problems = estimates.plan_of(dataset.spec)
         rounds = [value for value, _label in options.rounds]
         filters = {"district": [code for code, _label in options.districts]}
         for name, answers in options.answers.items():
@@ -112,6 +113,15 @@ def _campaign(app, client, runner, tmp_path, instrument, previews=False):
             for key, value in cube_knowledge(truth_table, made.true_population, {}).values.items()
             if value is not None
         }
+    table = made.cube.table
+    frequency = table[
+        (table["kind"] == "frequency")
+        & ~table["indicator"].isin(list(made.cube.margins))
+        & ~table["category"].isin(["dnk", "pnta"])
+    ]
+    mixed = frequency.groupby(["indicator", "group_var", "group"])["suppressed"].agg(
+        lambda hidden: 0 < hidden.sum() < len(hidden)
+    )
     kinds = {i.id: i.kind for i in plan.indicators}
     units = {i.id: i.unit for i in plan.indicators}
     started = time.perf_counter()
@@ -123,12 +133,18 @@ def _campaign(app, client, runner, tmp_path, instrument, previews=False):
         f"with {results['solves']} LP solves in {time.perf_counter() - started:.0f}s; "
         f"{results['narrow_zeros']} hidden zeros narrower than k"
     )
+    results["frequency_rows_mixed"] = int(mixed.sum())
     return results
 
 
-def test_the_advocate_learns_no_count_below_k(app, client, auth, runner, tmp_path, fieldwork):
+def test_the_advocate_learns_no_count_below_k(
+    app, client, auth, runner, tmp_path, fieldwork, monkeypatch
+):
+    # Frequencies of single-choice questions too: their cells are protected one by one
+    add_frequencies(monkeypatch)
     auth.login("advocate")
     results = _campaign(app, client, runner, tmp_path, fieldwork, previews=True)
+    assert results["frequency_rows_mixed"] > 0  # a hidden category beside shown ones
     assert results["served_forbidden"] == []
     assert results["small_published"] == []
     assert results["hidden"] > 0
