@@ -53,8 +53,9 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
 - uuid(), random() and now() differ between calls; once(x) keeps the answer the question has.
 - randomize(ns, seed) shuffles as JavaRosa does (inside-out Fisher–Yates on a Park–Miller
   generator, the seed cast like Java's double-to-long), so a seed gives ODK Collect's order;
-  without a seed the order differs between calls. decimal-time() reads the clock as written
-  (in its own offset). string(), number() and normalize-space() without an argument read '.'.
+  without a seed the order differs between calls. decimal-time() reads a time as written (in
+  its own offset, not the device's zone). string(), number() and normalize-space() without an
+  argument read '.'.
 - extract-signed() is refused at import: there is no signature check to give it.
 - regex() accepts the subset of JavaScript 'u'-mode patterns that RE2 runs with the same meaning
   (no lookaheads or back-references, repetitions up to 1000); other patterns are refused at
@@ -1575,28 +1576,24 @@ _TIME_TEXT = re.compile(
 
 
 def _decimal_time(value: object) -> float:
-    """ODK's decimal-time(): the fraction of the day a time (or dateTime) shows, noon is 0.5.
+    """ODK's decimal-time(): the fraction of the day a time shows (noon is 0.5); NaN for
+    anything but a time, a dateTime included, as in ODK's engine.
 
-    The clock reading is taken as written, in its own offset (the same on every device)."""
+    ODK reads the time in the device's zone; here it is read as written, in its own offset:
+    the zone of the device that recorded it, and the same on the server and in every browser."""
     if isinstance(value, NodeSet):
         value = value[0] if value else ""
     match = _TIME_TEXT.fullmatch(value.strip(_XPATH_WS)) if isinstance(value, str) else None
-    if match is not None:
-        h, mi, sec, frac, zone = match.groups()
-        digits = zone[1:].replace(":", "") if zone and zone != "Z" else "0000"
-        if int(h) > 23 or int(mi) > 59 or int(sec or 0) > 59:
-            return _NAN
-        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
-            return _NAN
-        millis = ((int(h) * 60 + int(mi)) * 60 + int(sec or 0)) * 1000
-        return (millis + int((frac or "0")[:3].ljust(3, "0"))) / _DAY_MS
-    if isinstance(value, str):
-        value = _parse_datetime(value)
-    fields = _fields(value) if isinstance(value, DateTime) else None
-    if fields is None:
+    if match is None:
         return _NAN
-    _, h, m, sec, ms = fields
-    return (((h * 60 + m) * 60 + sec) * 1000 + ms) / _DAY_MS
+    h, mi, sec, frac, zone = match.groups()
+    digits = zone[1:].replace(":", "") if zone and zone != "Z" else "0000"
+    if int(h) > 23 or int(mi) > 59 or int(sec or 0) > 59:
+        return _NAN
+    if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+        return _NAN
+    millis = ((int(h) * 60 + int(mi)) * 60 + int(sec or 0)) * 1000
+    return (millis + int((frac or "0")[:3].ljust(3, "0"))) / _DAY_MS
 
 
 def _regex(value: object, pattern: object) -> bool:

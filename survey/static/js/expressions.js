@@ -848,22 +848,18 @@
   var TIME_TEXT = new RegExp('^([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\\.([0-9]+))?)?' +
     '(Z|[+-][0-9]{2}:?[0-9]{2})?$');
 
-  // ODK's decimal-time(): the fraction of the day a time (or dateTime) shows, as written.
+  // ODK's decimal-time(): the fraction of the day a time shows, read as written (in its own
+  // offset, not the device's zone); NaN for anything but a time, as in ODK's engine.
   function decimalTime(v) {
     if (v instanceof NodeSet) v = v.items.length ? v.items[0] : '';
-    var text = typeof v === 'string' ? v.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '') : null;
-    var m = text === null ? null : TIME_TEXT.exec(text);
-    if (m) {
-      var digits = m[5] && m[5] !== 'Z' ? m[5].slice(1).replace(':', '') : '0000';
-      if (+m[1] > 23 || +m[2] > 59 || +(m[3] || 0) > 59) return NaN;
-      if (+digits.slice(0, 2) > 23 || +digits.slice(2) > 59) return NaN;
-      var ms = ((+m[1] * 60 + +m[2]) * 60 + +(m[3] || 0)) * 1000;
-      return (ms + +((m[4] || '0').slice(0, 3).padEnd(3, '0'))) / DAY_MS;
-    }
-    if (typeof v === 'string') v = parseDateTime(v);
-    var f = v instanceof BDateTime ? fields(v) : null;
-    if (!f) return NaN;
-    return (((f[1] * 60 + f[2]) * 60 + f[3]) * 1000 + f[4]) / DAY_MS;
+    if (typeof v !== 'string') return NaN;
+    var m = TIME_TEXT.exec(v.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+    if (!m) return NaN;
+    var digits = m[5] && m[5] !== 'Z' ? m[5].slice(1).replace(':', '') : '0000';
+    if (+m[1] > 23 || +m[2] > 59 || +(m[3] || 0) > 59) return NaN;
+    if (+digits.slice(0, 2) > 23 || +digits.slice(2) > 59) return NaN;
+    var ms = ((+m[1] * 60 + +m[2]) * 60 + +(m[3] || 0)) * 1000;
+    return (ms + +((m[4] || '0').slice(0, 3).padEnd(3, '0'))) / DAY_MS;
   }
 
   var FUNCTIONS = {
