@@ -683,6 +683,7 @@ def needs_context(node: Node) -> bool:
     return any(
         isinstance(n, Position | Instance | LastSaved)
         or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
+        or (isinstance(n, Call) and n.name == "randomize" and len(n.args) == 1)  # chance
         for n, _ in _walk(node)
     )
 

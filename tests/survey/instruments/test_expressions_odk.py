@@ -24,6 +24,7 @@ from survey.instruments.expressions import (
     choice_name_questions,
     evaluate,
     instance_lists,
+    needs_context,
     parse,
     references,
     to_json,
@@ -398,6 +399,9 @@ def test_randomize_is_a_permutation(items: list[str], seed: int) -> None:
 def test_unseeded_randomize_varies() -> None:
     orders = {run("join('', randomize(${letters}))") for _ in range(30)}
     assert len(orders) > 5
+    # Chance: never memoised on the answers (a seeded shuffle may be).
+    assert needs_context(parse("randomize(${letters})"))
+    assert not needs_context(parse("randomize(${letters}, ${n})"))
 
 
 @settings(max_examples=100, deadline=None)
