@@ -422,3 +422,21 @@ def test_extract_signed_is_refused_with_a_reason() -> None:
     refusal = r"extract-signed\(\) at position 5 is not supported: checking the signature"
     with pytest.raises(ExpressionError, match=refusal):
         parse("1 + (extract-signed(${a}, 'key'))")
+
+
+def test_a_form_using_extract_signed_is_refused_where_it_is_used() -> None:
+    from survey.instruments.xlsform import InstrumentImportError, load_xlsform
+    from tests.factories import xlsform_bytes
+
+    workbook = xlsform_bytes(
+        [
+            ["type", "name", "label", "calculation"],
+            ["text", "token", "Token", ""],
+            ["calculate", "voucher", "", "extract-signed(${token}, 'bWFueWtleQ==')"],
+        ]
+    )
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(workbook)
+    problems = " ".join(refused.value.problems)
+    where = "row 3, column 'calculation': "
+    assert where + "extract-signed() at position 0 is not supported" in problems
