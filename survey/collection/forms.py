@@ -23,7 +23,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from survey.collection.models import ReviewStatus
-from survey.instruments.registry import make_field
+from survey.instruments.registry import (
+    MultipleChoiceAnswerField,
+    RankAnswerField,
+    make_field,
+)
 from survey.instruments.rules import MAX_REPEAT_ENTRIES
 from survey.instruments.spec import InstrumentSpec, Repeat
 
@@ -187,6 +191,26 @@ def fill_defaults(form: Form, values: dict[str, str]) -> None:
         field = question_field(form, name)
         if field is not None and field.data in (None, "", []):
             field.process_data(text)
+
+
+def enter_defaults(form: Form, values: dict[str, str]) -> None:
+    """Put defaults into the unanswered fields of a form (or repeat entry) as if posted: typed
+    and parsed like the volunteer's answers, for the rules to read in the same request."""
+    for name, text in values.items():
+        field = question_field(form, name)
+        if field is None or field.data not in (None, "", []):
+            continue
+        posted = text.split() if _takes_codes(field) else [text]
+        field.raw_data = posted
+        try:
+            field.process_formdata(posted)
+        except ValueError as error:
+            field.process_errors.append(error.args[0])
+
+
+def _takes_codes(field: Any) -> bool:
+    """Whether a field is posted as one value per code (select_multiple, rank)."""
+    return isinstance(field, MultipleChoiceAnswerField | RankAnswerField)
 
 
 def resize_repeat(form: SubmissionForm, name: str, count: int, spec: Any = None) -> None:

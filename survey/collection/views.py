@@ -26,6 +26,7 @@ from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
     REVIEW_STATUS_LABELS,
     SubmissionForm,
+    enter_defaults,
     fill_defaults,
     form_class,
     question_field,
@@ -203,7 +204,7 @@ def fill(version_id: int) -> Any:
                 utcnow().date().isoformat()
             )  # an interview is entered the day it is held
     else:
-        outcome, action, csrf_ok, typed = _read_post(form, spec, language)
+        outcome, action, csrf_ok, typed = _read_post(form, spec, language, last_saved or {})
         known = outcome.answers
         instance_id = services.valid_instance_id(form.instance_id.data)
         if not csrf_ok:
@@ -338,11 +339,17 @@ def _json_answer(answer: SaveAnswer) -> tuple[Response, int]:
     ), answer.http_status
 
 
-def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str, bool, dict]:
+def _read_post(
+    form: SubmissionForm,
+    spec: Any,
+    language: str,
+    last_saved: dict[str, Any] | None = None,
+) -> tuple[Any, str, bool, dict]:
     """Check the CSRF token, parse the fields and apply the rules; nothing is stored here.
 
     Also returns the answers as typed, before the rules drop what is not relevant: what a
-    refusal would discard is shown from these."""
+    refusal would discard is shown from these. With `last_saved` (a new interview), the entries
+    a repeat_count adds get their defaults, as the page's script gives them."""
     form.validate()  # runs the CSRF check; question rules are applied below
     csrf_field = getattr(form, "csrf_token", None)
     csrf_ok = csrf_field is None or not csrf_field.errors
@@ -351,10 +358,43 @@ def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str
         spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
     )
     counted = {f.name for r, f in repeat_fields(form, spec) if r.repeat_count}
+    added = False
     for name, count in outcome.repeat_counts.items():
-        if name in counted:
-            resize_repeat(form, name, count, spec)
+        if name not in counted:
+            continue
+        field = question_field(form, name)
+        before = len(field.entries) if field is not None else count
+        resize_repeat(form, name, count, spec)
+        # Entries of a repeat inside a repeat ('household-0-member') get no defaults here yet.
+        if last_saved is not None and field is not None and name in spec.repeats_by_name:
+            known = outcome.answers
+            added |= _fill_entry_defaults(field, spec, known, name, before, last_saved)
+    if added:  # the defaults are answers now: read and check them with the rest
+        answers, type_errors = typed_answers(form, spec)
+        outcome = evaluate_answers(
+            spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
+        )
     return outcome, request.form.get("_action", ""), csrf_ok, answers
+
+
+def _fill_entry_defaults(
+    field: Any,
+    spec: Any,
+    known: dict[str, Any],
+    repeat: str,
+    start: int,
+    last_saved: dict[str, Any],
+) -> bool:
+    """Give the entries of a repeat from `start` on their defaults (ODK's odk-new-repeat);
+    whether any default was put in."""
+    filled = False
+    for index in range(start, len(field.entries)):
+        values = default_values(
+            spec, known, today=utcnow().date(), last_saved=last_saved, repeat=repeat, index=index
+        )
+        enter_defaults(field.entries[index].form, values)
+        filled |= bool(values)
+    return filled
 
 
 def _discard_confirmed() -> bool:

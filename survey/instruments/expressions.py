@@ -52,6 +52,12 @@ Semantics chosen where XPath/ODK leave room (both implementations follow them):
   names. Math functions give JavaScript's NaN and Infinity where Python would raise.
 - distance() and area() follow Enketo (a sphere of radius 6378100 m), rounded to centimetres.
 - uuid(), random() and now() differ between calls; once(x) keeps the answer the question has.
+- randomize(ns, seed) shuffles as JavaRosa does (inside-out Fisher–Yates on a Park–Miller
+  generator, the seed cast like Java's double-to-long), so a seed gives ODK Collect's order;
+  without a seed the order differs between calls. decimal-time() reads a time as written (in
+  its own offset, not the device's zone). string(), number() and normalize-space() without an
+  argument read '.'.
+- extract-signed() is refused at import: there is no signature check to give it.
 - regex() accepts the subset of JavaScript 'u'-mode patterns that RE2 runs with the same meaning
   (no lookaheads or back-references, repetitions up to 1000); other patterns are refused at
   import when literal and never match otherwise. Patterns run on RE2 (google-re2), whose time is
@@ -191,11 +197,11 @@ class Child(Node):
 _ARITY: dict[str, tuple[int, int | None]] = {
     "selected": (2, 2), "count-selected": (1, 1), "selected-at": (2, 2), "regex": (2, 2),
     "not": (1, 1), "if": (3, 3), "coalesce": (2, 2), "concat": (1, None),
-    "string-length": (1, 1), "int": (1, 1), "number": (1, 1), "round": (1, 2), "today": (0, 0),
-    "date": (1, 1), "true": (0, 0), "false": (0, 0), "string": (1, 1), "boolean": (1, 1),
+    "string-length": (1, 1), "int": (1, 1), "number": (0, 1), "round": (1, 2), "today": (0, 0),
+    "date": (1, 1), "true": (0, 0), "false": (0, 0), "string": (0, 1), "boolean": (1, 1),
     "contains": (2, 2), "starts-with": (2, 2), "ends-with": (2, 2), "substr": (2, 3),
     "floor": (1, 1), "ceiling": (1, 1), "abs": (1, 1), "count": (1, 1), "sum": (1, 1),
-    "min": (1, None), "max": (1, None), "normalize-space": (1, 1),
+    "min": (1, None), "max": (1, None), "normalize-space": (0, 1),
     "pow": (2, 2), "sqrt": (1, 1), "exp": (1, 1), "exp10": (1, 1), "log": (1, 1),
     "log10": (1, 1), "sin": (1, 1), "cos": (1, 1), "tan": (1, 1), "asin": (1, 1),
     "acos": (1, 1), "atan": (1, 1), "atan2": (2, 2), "pi": (0, 0),
@@ -209,6 +215,18 @@ _ARITY: dict[str, tuple[int, int | None]] = {
 }  # fmt: skip
 # pulldata('file', 'column', 'key column', key): a look-up in a CSV attachment of the form.
 _ARITY["pulldata"] = (4, 4)
+# randomize(node-set, seed?): the node-set shuffled; decimal-time(time): the fraction of a day.
+_ARITY.update({"randomize": (1, 2), "decimal-time": (1, 1)})
+# Called without an argument, these read the context node '.', as in XPath 1.0.
+_DOT_DEFAULT = frozenset({"string", "number", "normalize-space"})
+# Functions of ODK's list that are refused at import, with the reason.
+_REFUSED_FUNCTIONS = {
+    "extract-signed": (
+        "extract-signed() at position {pos} is not supported: checking the signature of a "
+        "signed value needs a public-key check in the browser and on the server that Birge "
+        "does not have; remove it or compute the value before import"
+    ),
+}
 # Functions whose result depends on more than their arguments' values.
 _CONTEXT_FUNCTIONS = frozenset(
     {"if", "coalesce", "today", "now", "once", "current", "position", "last", "indexed-repeat",
@@ -507,6 +525,8 @@ class _Parser:
             return self.instance(pos)
         if name == "jr:itext":
             return self.itext(pos)
+        if name in _REFUSED_FUNCTIONS:
+            raise ExpressionError(_REFUSED_FUNCTIONS[name].format(pos=pos), pos)
         if name not in _ARITY:
             hint = f"; did you mean '{name.lower()}()'?" if name.lower() in _ARITY else ""
             raise ExpressionError(f"Unknown function '{name}()' at position {pos}{hint}", pos)
@@ -524,6 +544,8 @@ class _Parser:
                 f"but was given {len(args)}",
                 pos,
             )
+        if not args and name in _DOT_DEFAULT:
+            args = [Current()]
         if name == "current" and self.peek("/"):
             return self.path(self.take())  # current()/../a: the question a, as '../a'
         if name == "regex" and isinstance(args[1], Str):
@@ -663,6 +685,7 @@ def needs_context(node: Node) -> bool:
     return any(
         isinstance(n, Position | Instance | LastSaved)
         or (isinstance(n, Call) and n.name in _CONTEXT_CALLS)
+        or (isinstance(n, Call) and n.name == "randomize" and len(n.args) == 1)  # chance
         for n, _ in _walk(node)
     )
 
@@ -1523,6 +1546,68 @@ def _base64_decode(value: object) -> str:
     return base64.b64decode(text).decode("utf-8", "replace")
 
 
+# Park–Miller ("minimal standard") generator, as JavaRosa and ODK Web Forms seed randomize().
+_PARK_MILLER_MODULUS = 2147483647.0
+_PARK_MILLER_MULTIPLIER = 16807.0
+
+
+def _park_miller(seed: float) -> Callable[[], float]:
+    """JavaRosa's seeded generator: uniform numbers in [0, 1) from a numeric seed."""
+    # The seed goes through Java's double-to-long cast (NaN is 0, truncated, clamped) first.
+    whole = 0.0 if math.isnan(seed) else math.copysign(min(abs(seed), 2.0**63) // 1, seed)
+    state = math.fmod(whole, _PARK_MILLER_MODULUS)  # Java's and JavaScript's %: sign of whole
+    if state <= 0:
+        state += _PARK_MILLER_MODULUS - 1
+
+    def draw() -> float:
+        nonlocal state
+        state = state * _PARK_MILLER_MULTIPLIER % _PARK_MILLER_MODULUS
+        return (state - 1) / (_PARK_MILLER_MODULUS - 1)
+
+    return draw
+
+
+def _randomize(nodes: object, seed: object = None) -> NodeSet:
+    """ODK's randomize(): the inside-out Fisher–Yates shuffle, reproducible with a seed."""
+    items = _values((nodes,))
+    draw = _park_miller(to_number(seed)) if seed is not None else secrets.SystemRandom().random
+    out: list[object] = []
+    for i, item in enumerate(items):
+        j = math.floor(draw() * (i + 1))
+        if j == i:
+            out.append(item)
+        else:
+            out.append(out[j])
+            out[j] = item
+    return NodeSet(out)
+
+
+_TIME_TEXT = re.compile(
+    r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+def _decimal_time(value: object) -> float:
+    """ODK's decimal-time(): the fraction of the day a time shows (noon is 0.5); NaN for
+    anything but a time, a dateTime included, as in ODK's engine.
+
+    ODK reads the time in the device's zone; here it is read as written, in its own offset:
+    the zone of the device that recorded it, and the same on the server and in every browser."""
+    if isinstance(value, NodeSet):
+        value = value[0] if value else ""
+    match = _TIME_TEXT.fullmatch(value.strip(_XPATH_WS)) if isinstance(value, str) else None
+    if match is None:
+        return _NAN
+    h, mi, sec, frac, zone = match.groups()
+    digits = zone[1:].replace(":", "") if zone and zone != "Z" else "0000"
+    if int(h) > 23 or int(mi) > 59 or int(sec or 0) > 59:
+        return _NAN
+    if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+        return _NAN
+    millis = ((int(h) * 60 + int(mi)) * 60 + int(sec or 0)) * 1000
+    return (millis + int((frac or "0")[:3].ljust(3, "0"))) / _DAY_MS
+
+
 def _regex(value: object, pattern: object) -> bool:
     try:
         compiled = _compile_regex(to_string(pattern))
@@ -1591,6 +1676,8 @@ _FUNCTIONS: dict[str, Callable[..., object]] = {
     "decimal-date-time": lambda x: (
         to_number(instant) if (instant := _to_datetime(x)) is not None else _NAN
     ),
+    "randomize": _randomize,
+    "decimal-time": _decimal_time,
 }
 
 # -- regular expressions --------------------------------------------------------------------

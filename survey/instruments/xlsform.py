@@ -1283,6 +1283,15 @@ def _question(
                     where=locations.at(name, "parameters"),
                 )
             )
+    if parameters.get("randomize", "").strip().lower() in {"true", "yes", "true()"}:
+        # ODK Collect shuffles the choices (the XForm it gets says so); the web form does not yet.
+        locations.warnings.append(
+            _(
+                "%(where)s: ODK Collect shows the choices in a shuffled order, but the web form "
+                "shows them in the order of the choices sheet (randomize is not applied there).",
+                where=locations.at(name, "parameters"),
+            )
+        )
     return Question(
         name=name,
         type=kind,

@@ -331,6 +331,24 @@
   function toggle(el, hide) {
     if (el && el.hidden !== hide) el.hidden = hide;
   }
+  // A disabled choice is not posted: a hidden copy of what it shows is, so a read-only
+  // question's default reaches the server (which still decides what a read-only one keeps).
+  function readOnlyCopies(block, on) {
+    block.querySelectorAll('input[type=hidden][data-read-only-copy]').forEach((el) => el.remove());
+    if (!on) return;
+    block.querySelectorAll('input:checked:disabled, select:disabled').forEach((el) => {
+      const codes = el.tagName === 'SELECT' ? Array.from(el.selectedOptions, (o) => o.value)
+        : [el.value];
+      codes.filter(Boolean).forEach((code) => {
+        const copy = document.createElement('input');
+        copy.type = 'hidden';
+        copy.name = el.name;
+        copy.value = code;
+        copy.setAttribute('data-read-only-copy', '');
+        block.appendChild(copy);
+      });
+    });
+  }
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
@@ -339,6 +357,7 @@
         if (el.matches('input[type=radio], input[type=checkbox], select')) el.disabled = on;
         else el.readOnly = on;
       });
+      readOnlyCopies(block, on);
     });
     result.filters.forEach(([block, allowed]) => {
       block.querySelectorAll('[data-choice]').forEach((el) => {

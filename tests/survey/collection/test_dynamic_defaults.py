@@ -157,3 +157,59 @@ def test_last_saved_outside_a_default_is_said_to_read_as_empty(app) -> None:
         "row 3, column 'calculation'" in w and "${last-saved#village}" in w
         for w in imported.warnings
     ), imported.warnings
+
+
+COUNTED = [
+    ["type", "name", "label", "required", "repeat_count", "default"],
+    ["integer", "people", "People", "", "", ""],
+    ["text", "village", "Village", "${people} > 5", "", ""],
+    ["begin_repeat", "member", "Member", "", "${people}", ""],
+    ["text", "mname", "Name", "", "", "concat('member ', position(..))"],
+    ["integer", "share", "Share", "", "", "${people} * 10"],
+    ["end_repeat", "", "", "", "", ""],
+]  # fmt: skip
+
+
+def test_entries_made_by_repeat_count_without_script_get_their_defaults(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(xlsform_bytes(COUNTED, None, {"form_id": "counted"}))
+    auth.login("volunteer")
+    # The village is required with more than five people: the page comes back, with the
+    # entries repeat_count made, each with its defaults; an entry already posted keeps its own.
+    page = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "people": "7",
+            "member-0-mname": "Aigerim",
+            "member-0-share": "",
+        },
+    ).text
+    assert _field_value(page, "member-0-mname") == "Aigerim"
+    assert _field_value(page, "member-0-share") == ""
+    assert _field_value(page, "member-1-mname") == "member 2"
+    assert _field_value(page, "member-6-mname") == "member 7"
+    assert _field_value(page, "member-6-share") == "70"
+
+
+def test_entries_made_by_repeat_count_are_saved_with_their_defaults(
+    client, auth, create_instrument, survey_round
+) -> None:
+    from sqlalchemy import select
+
+    from survey.collection.models import Submission
+    from survey.extensions import db
+
+    version = create_instrument(xlsform_bytes(COUNTED, None, {"form_id": "counted"}))
+    auth.login("volunteer")
+    response = client.post(
+        f"/collect/v/{version.id}",
+        data={"_instance_id": f"uuid:{uuid.uuid4()}", "people": "2"},
+    )
+    assert response.status_code == 302, response.text[:500]
+    (saved,) = db.session.execute(select(Submission)).scalars()
+    assert saved.answers["member"] == [
+        {"mname": "member 1", "share": 20},
+        {"mname": "member 2", "share": 20},
+    ]
