@@ -91,6 +91,7 @@ def test_filters_without_data_and_unknown_codes(
     assert db.session.execute(select(func.count(GeneratedReport.id))).scalar() == 0
 
 
+@pytest.mark.sqlite_only  # the subject is the kept file, not the database
 def test_the_same_paper_on_the_same_data_is_read_from_its_kept_file(
     runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any, monkeypatch: Any
 ) -> None:
@@ -128,6 +129,7 @@ def test_the_same_paper_on_the_same_data_is_read_from_its_kept_file(
     assert (tmp_path / "paper.pdf").read_bytes() != pdf
 
 
+@pytest.mark.sqlite_only  # the subject is the kept file, not the database
 def test_papers_are_not_kept_when_switched_off(
     app: Any, runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any
 ) -> None:
