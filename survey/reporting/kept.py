@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -34,6 +34,8 @@ from survey.dashboards import cube_store
 FOLDER = "kept"
 SUFFIX = ".paper"
 KEEP = 16  # papers kept (other settings, languages, data states); the oldest go first
+CHARTS = "charts"
+KEEP_CHARTS = 256  # SVGs of about 30 kB: a few papers' worth
 _ROOT = Path(__file__).resolve().parent.parent.parent
 # What writes and renders a paper: any change to these files names new kept papers.
 _SOURCES = ("reports", "survey/reporting", "survey/translations")
@@ -99,19 +101,38 @@ def find(digest: bytes) -> KeptPaper | None:
 
 def keep(digest: bytes, paper: KeptPaper) -> None:
     """Keep a rendered paper under its digest; a full disk only means it is not kept."""
-    path = _path(digest)
+    _keep(_path(digest), digest, paper, KEEP)
+
+
+def chart(parts: list[Any], draw: Callable[[], str]) -> str:
+    """A chart's SVG from the kept charts, else drawn and kept: the same bars, titles and
+    language draw the same SVG, so a paper on the same data (other words, another process, a
+    regeneration) reads its charts instead of drawing them with matplotlib."""
+    text = json.dumps([render_version(), parts], sort_keys=True, ensure_ascii=True)
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    path = folder() / CHARTS / f"{digest.hex()[:40]}.svg"
+    found = cube_store.read(path, digest)
+    if isinstance(found, str):
+        return found
+    svg = draw()
+    _keep(path, digest, svg, KEEP_CHARTS)
+    return svg
+
+
+def _keep(path: Path, digest: bytes, value: Any, limit: int) -> None:
+    """Write value under digest at path, then keep the newest `limit` files of its folder."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        cube_store.write(path, digest, paper)
+        cube_store.write(path, digest, value)
     except OSError:
-        current_app.logger.exception("Cannot keep the paper %s", path)
+        current_app.logger.exception("Cannot keep %s", path)
         return
     kept = []
-    for other in path.parent.glob(f"*{SUFFIX}"):
+    for other in path.parent.glob(f"*{path.suffix}"):
         with contextlib.suppress(FileNotFoundError):
             kept.append((other.stat().st_mtime, other))
     kept.sort(reverse=True)
-    for _mtime, old in kept[KEEP:]:
+    for _mtime, old in kept[limit:]:
         if old != path:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()

@@ -178,3 +178,34 @@ def test_the_analysis_of_a_data_state_is_kept_for_the_next_process(
     app.config["REPORT_KEPT_PAPERS"] = False
     new_process_paper(GOOD)
     assert len(runs) == 4
+
+
+@pytest.mark.sqlite_only  # the subject is the kept charts, not the database
+def test_charts_of_the_same_data_are_read_by_the_next_process(
+    app: Any, runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any, monkeypatch
+) -> None:
+    from survey.reporting import content, services
+
+    write_demo_data(default_instrument, survey_round, 30, seed=7)
+    draws = []
+    draw = content.bar_chart_svg
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        draws.append(1)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(content, "bar_chart_svg", counted)
+    content._chart.cache_clear()  # a new process
+    assert run(runner, tmp_path, GOOD).exit_code == 0
+    drawn = len(draws)
+    assert drawn > 0
+    content._chart.cache_clear()
+    assert run(runner, tmp_path, GOOD + 'symbol = "TPNW/MSP/2025/NGO/9"\n').exit_code == 0
+    assert len(draws) == drawn  # other words, same data: every chart read from its kept file
+    report = db.session.execute(
+        select(GeneratedReport).order_by(GeneratedReport.id.desc()).limit(1)
+    ).scalar_one()
+    app.config["REPORT_KEPT_PAPERS"] = False
+    content._chart.cache_clear()
+    assert services.regenerate(report)[1]  # drawn afresh, the same bytes
+    assert len(draws) == 2 * drawn
