@@ -17,15 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
-from pyxform.builder import SurveyElementBuilder, create_survey_element_from_dict
-from pyxform.errors import PyXFormError
-from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
-from pyxform.utils import default_is_dynamic
-from pyxform.xls2json import workbook_to_json
-from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
 from survey.instruments import attachments as form_files
 from survey.instruments import expressions, piping
@@ -42,6 +36,9 @@ from survey.instruments.spec import (
     Repeat,
     Section,
 )
+
+if TYPE_CHECKING:
+    from pyxform.xls2json_backends import DefinitionData
 
 # What each XLSForm type becomes, decided from pyxform's own description of the type (its
 # QUESTION_TYPE_DICT: the XForm control and bind type), so every alias pyxform accepts ('int',
@@ -279,6 +276,13 @@ def load_xlsform(
     XML, media): choices from files and pulldata() read them. Without `media_confirmed` (the
     admin's confirmation at import), photo, audio, video and file questions are refused.
     """
+    # pyxform is imported here: it takes a quarter of a CPU-second to load, and every process
+    # (web workers, `survey report`, ...) imports this module but few of them read a workbook.
+    from pyxform.builder import create_survey_element_from_dict
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2json import workbook_to_json
+    from pyxform.xls2json_backends import get_xlsform
+
     if not data:
         raise InstrumentImportError([_("The file is empty.")])
     file_type = _file_type(data, filename)
@@ -1039,6 +1043,8 @@ def _expand_loop(node: Mapping[str, Any]) -> Mapping[str, Any]:
     each with a copy of the loop's questions (%(name)s and %(label)s filled in)."""
     if node.get("type") != "loop":
         return node
+    from pyxform.builder import SurveyElementBuilder
+
     groups = []
     for column in node.get("columns") or ():
         if column.get("name") == "none":
@@ -1147,6 +1153,8 @@ def _repeat(node: Mapping[str, Any], place: _Place, texts: Any, locations: _Loca
 
 def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     """Birge's type of a pyxform question, from pyxform's own description of its type."""
+    from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+
     raw = str(node.get("type", ""))
     name = str(node.get("name", ""))
     described = QUESTION_TYPE_DICT.get(raw)
@@ -1241,6 +1249,8 @@ def _question(
     default = node.get("default")
     # pyxform's own test: a default with a function call, ${…}, an operator or a predicate is
     # an expression, which ODK evaluates when the interview (or repeat entry) is created.
+    from pyxform.utils import default_is_dynamic
+
     dynamic = default is not None and default_is_dynamic(str(default), str(node.get("type")))
     # required and read_only may be expressions (ODK evaluates them as the answers change);
     # one our engine cannot read is kept out with a warning, as ODK's engine loads such forms.
