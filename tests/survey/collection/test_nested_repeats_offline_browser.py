@@ -116,3 +116,56 @@ def test_inner_entries_are_added_removed_and_counted_offline(
     ]
     assert page.js_errors == []
     page.context.close()
+
+
+def test_a_queued_interview_is_opened_again_into_its_inner_entries(
+    browser: Any, live_server: LiveServer, create_user: Any, create_instrument: Any, survey_round
+) -> None:
+    create_user("vol", "volunteer")
+    version = create_instrument(survey=DEEP)
+    page = new_page(browser, live_server.url, "vol")
+    open_form_for_offline(page, f"{live_server.url}/collect/v/{version.id}")
+    page.context.set_offline(True)
+    expect = playwright_api.expect
+    page.fill("[name=village]", "Akkol")
+    page.click("button[value='add:household']")
+    page.click("button[value='add:household']")
+    page.click("button[value='remove:household:0']")  # the first household now has index 1
+    page.fill("[name=household-1-head]", "Aru")
+    page.click("button[value='add:household-1-member']")
+    page.click("button[value='add:household-1-member']")
+    page.fill("[name=household-1-member-1-age]", "9")
+    page.fill("[name=household-1-member-1-school]", "call +7 701 234 5678")
+    page.fill("[name=household-1-member-1-sick]", "2")
+    page.fill("[name=household-1-member-1-illness-1-what]", "cough")
+    page.click("button[value='add:household']")
+    page.fill("[name=household-2-head]", "Dana")
+    page.click("button[value='add:household-2-member']")
+    page.fill("[name=household-2-member-0-age]", "70")
+    page.click("[data-nav=submit]")
+    expect(page.locator("#offline-count")).to_have_text("1 interview waiting to be sent")
+
+    page.context.set_offline(False)  # sent, refused: a phone number in an inner entry
+    problem = page.locator("#offline-problems li")
+    expect(problem).to_contain_text("seems to contain a phone number")
+    problem.locator("button").click()
+    expect(page.locator("#offline-message")).to_contain_text("School: ")
+    # Entries are made again in order: household 1 becomes household 0, its members 0 and 1.
+    assert page.input_value("[name=household-0-head]") == "Aru"
+    assert page.input_value("[name=household-0-member-0-tag]") == "Aru-1"
+    assert page.input_value("[name=household-0-member-1-age]") == "9"
+    assert page.input_value("[name=household-0-member-1-school]") == "call +7 701 234 5678"
+    assert page.input_value("[name=household-0-member-1-illness-1-what]") == "cough"
+    assert page.input_value("[name=household-1-head]") == "Dana"
+    assert page.input_value("[name=household-1-member-0-age]") == "70"
+    assert page.locator("[name=household-1-member-1-age]").count() == 0
+    page.fill("[name=household-0-member-1-school]", "No. 4")
+    page.click("[data-nav=submit]")
+    page.wait_for_url(f"{live_server.url}/collect/saved/**")
+    (saved,) = submissions()
+    households = saved.answers["household"]
+    assert [h["head"] for h in households] == ["Aru", "Dana"]
+    assert households[0]["member"][1]["school"] == "No. 4"
+    assert households[0]["member"][1]["illness"] == [{}, {"what": "cough"}]
+    assert page.js_errors == []
+    page.context.close()
