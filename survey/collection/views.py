@@ -28,6 +28,7 @@ from survey.collection.forms import (
     SubmissionForm,
     fill_defaults,
     form_class,
+    list_path,
     question_field,
     repeat_fields,
     resize_repeat,
@@ -212,19 +213,19 @@ def fill(version_id: int) -> Any:
             form_message, status = _expired_message(), 400
         elif action:
             added = _apply_action(form, action, spec)
-            # A new entry gets its defaults, as ODK's odk-new-repeat (entries of a repeat inside
-            # a repeat, named 'household-0-member', are not given them yet).
-            if added is not None and added[0] in spec.repeats_by_name:
-                name, entry, index = added
+            # A new entry gets its defaults, as ODK's odk-new-repeat; the entry of a repeat
+            # inside a repeat ('household-0-member') reads its outer entries' answers.
+            found = added and list_path(form, spec, added[0])
+            if added is not None and found:
+                repeat, outer = found
                 values = default_values(
                     spec,
                     known,
                     today=utcnow().date(),
                     last_saved=last_saved,
-                    repeat=name,
-                    index=index,
+                    path=[*outer, (repeat.name, added[2])],
                 )
-                fill_defaults(entry.form, values)
+                fill_defaults(added[1].form, values)
         elif instance_id is None:
             abort(400)
         elif (

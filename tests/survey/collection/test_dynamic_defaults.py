@@ -157,3 +157,47 @@ def test_last_saved_outside_a_default_is_said_to_read_as_empty(app) -> None:
         "row 3, column 'calculation'" in w and "${last-saved#village}" in w
         for w in imported.warnings
     ), imported.warnings
+
+
+NESTED_DEFAULTS = [
+    ["type", "name", "label", "default"],
+    ["text", "village", "Village", ""],
+    ["begin_repeat", "household", "Household", ""],
+    ["text", "head", "Head", ""],
+    ["begin_repeat", "member", "Member", ""],
+    ["text", "tag", "Tag", "concat(../../head, '-', position(..), '-', ${village})"],
+    ["end_repeat", "", "", ""],
+    ["end_repeat", "", "", ""],
+]
+
+
+def test_default_values_of_an_entry_of_a_repeat_inside_a_repeat(app) -> None:
+    spec = load_xlsform(xlsform_bytes(NESTED_DEFAULTS)).spec
+    answers = {"village": "Akkol", "household": [{"head": "Aru"}, {"head": "Dana"}]}
+    path = [("household", 1), ("member", 2)]
+    assert default_values(spec, answers, today=dt.date(2025, 1, 1), path=path) == {
+        "tag": "Dana-3-Akkol"
+    }
+
+
+def test_an_inner_entry_added_without_script_gets_its_defaults(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(survey=NESTED_DEFAULTS)
+    auth.login("volunteer")
+    page = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "village": "Akkol",
+            "household-0-_entry": "1",
+            "household-0-head": "Aru",
+            "household-1-_entry": "1",
+            "household-1-head": "Dana",
+            "household-1-member-0-_entry": "1",
+            "_action": "add:household-1-member",
+        },
+    ).text
+    # The second member of the second household, as ODK's odk-new-repeat would fill it.
+    assert _field_value(page, "household-1-member-1-tag") == "Dana-2-Akkol"
+    assert _field_value(page, "household-1-member-0-tag") == ""
