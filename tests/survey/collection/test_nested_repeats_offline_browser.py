@@ -169,3 +169,33 @@ def test_a_queued_interview_is_opened_again_into_its_inner_entries(
     assert households[0]["member"][1]["illness"] == [{}, {"what": "cough"}]
     assert page.js_errors == []
     page.context.close()
+
+
+COUNTED = [
+    HEADER,
+    ["begin_repeat", "household", "Household", "", "", ""],
+    ["begin_repeat", "pair", "Pair", "", "", "2"],
+    ["begin_repeat", "item", "Item", "", "", "2"],
+    ["text", "x", "X", "", "concat('i', position(..))", ""],
+    ["end_repeat", "", "", "", "", ""],
+    ["end_repeat", "", "", "", "", ""],
+    ["end_repeat", "", "", "", "", ""],
+]
+
+
+def test_a_new_entry_gets_its_counted_inner_entries_at_every_level(
+    browser: Any, live_server: LiveServer, create_user: Any, create_instrument: Any, survey_round
+) -> None:
+    create_user("vol", "volunteer")
+    version = create_instrument(survey=COUNTED)
+    page = new_page(browser, live_server.url, "vol")
+    page.goto(f"{live_server.url}/collect/v/{version.id}")
+    page.click("button[value='add:household']")
+    fields = page.eval_on_selector_all(
+        "#survey-form input[name$='-x']", "els => els.map((e) => [e.name, e.value])"
+    )
+    assert fields == [
+        [f"household-0-pair-{p}-item-{i}-x", f"i{i + 1}"] for p in (0, 1) for i in (0, 1)
+    ]
+    assert page.js_errors == []
+    page.context.close()
