@@ -215,8 +215,8 @@ def fill(version_id: int) -> Any:
             added = _apply_action(form, action, spec)
             # A new entry gets its defaults, as ODK's odk-new-repeat; the entry of a repeat
             # inside a repeat ('household-0-member') reads its outer entries' answers.
-            found = added and list_path(form, spec, added[0])
-            if added is not None and found:
+            found = list_path(form, spec, added[0]) if added is not None else None
+            if added is not None and found is not None:
                 repeat, outer = found
                 values = default_values(
                     spec,
