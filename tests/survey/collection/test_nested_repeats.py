@@ -372,3 +372,36 @@ def test_the_questions_page_tabulates_a_question_of_an_inner_repeat(
     html = client.get("/dashboard/questions?question=years").text
     assert "is not in the data" not in html
     assert "Mean" in html and "35" in html
+
+
+@pytest.mark.sqlite_only
+def test_indexed_repeat_must_name_the_repeats_that_hold_the_question(client, auth) -> None:
+    from tests.survey.instruments.test_views import upload, versions
+
+    bad = [
+        *NESTED[:-1],
+        ["calculate", "wrong_repeat", "", "indexed-repeat(${age}, ${household}, 1)", ""],
+        [
+            "calculate",
+            "wrong_order",
+            "",
+            "indexed-repeat(${age}, ${member}, 1, ${household}, 2)",
+            "",
+        ],
+        ["calculate", "no_repeat", "", "indexed-repeat(${village}, ${household}, 1)", ""],
+    ]
+    auth.login("admin")
+    response = upload(client, xlsform_bytes(bad))
+    assert response.status_code == 422
+    text = response.text.replace("&#39;", "'")
+    for row, given in ((15, "household"), (16, "member/household")):
+        assert (
+            f"Sheet 'survey', row {row}, column 'calculation': indexed-repeat() must name "
+            f"repeats that hold 'age', outermost first, the last being its own "
+            f"(household/member), not {given}."
+        ) in text
+    assert (
+        "Sheet 'survey', row 17, column 'calculation': indexed-repeat() reads a question of a "
+        "repeat, and 'village' is in none."
+    ) in text
+    assert versions() == 0
