@@ -405,3 +405,14 @@ def test_indexed_repeat_must_name_the_repeats_that_hold_the_question(client, aut
         "repeat, and 'village' is in none."
     ) in text
     assert versions() == 0
+
+
+def test_collect_is_told_which_inner_entry_to_correct(app) -> None:
+    # Review finding: an error on an inner field was reported as "Household 1: member-1-age".
+    from survey.collection.openrosa_views import _field_label
+
+    spec = load_xlsform(xlsform_bytes(NESTED)).spec
+    with app.test_request_context():
+        assert _field_label(spec, "household-1-member-0-age") == "Household 2, Member 1: Age [age]"
+        assert _field_label(spec, "household-0-head") == "Household 1: Head [head]"
+        assert _field_label(spec, "village") == "Village [village]"
