@@ -1,7 +1,7 @@
 /*
  * Birge XLSForm expression evaluator for the browser (and Node, for tests).
  *
- * Evaluates the JSON AST produced by survey/instruments/expressions.py with exactly the same
+ * Evaluates the JSON AST produced by survey/instruments/expressions/ (parser.py) with exactly the same
  * semantics; the browser never parses expression text. See that module's docstring for the AST
  * and value formats.
  *
@@ -941,7 +941,7 @@
     'decimal-time': decimalTime
   };
 
-  // -- regex(): the same JavaScript-'u'-mode subset that expressions.py translates for Python.
+  // -- regex(): the same JavaScript-'u'-mode subset that expressions/regex.py translates for Python.
   var SYNTAX = '^$\\.*+?()[]{}|/';
   var QUANTIFIER = /^\{([0-9]{1,4})(?:,([0-9]{0,4}))?\}/;
   var MAX_REPEAT = 1000; // RE2's limit, refused by both evaluators
