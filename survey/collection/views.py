@@ -18,9 +18,9 @@ from werkzeug.wrappers import Response
 from wtforms import FieldList
 
 from survey.clock import utcnow
+from survey.collection import lists, services
 from survey.collection import review as reviewing
 from survey.collection import rounds as survey_rounds
-from survey.collection import services
 from survey.collection.blueprint import bp
 from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
@@ -72,7 +72,7 @@ def home() -> str:
     ]
     can_enter = current_user.has_role(*ENTERING_ROLES)
     sent_back_count, sent_back = (
-        services.sent_back_to(current_user._get_current_object()) if can_enter else (0, [])
+        lists.sent_back_to(current_user._get_current_object()) if can_enter else (0, [])
     )
     return render_template(
         "collection/home.html",
@@ -193,7 +193,7 @@ def fill(version_id: int) -> Any:
     form_message = None
     discard: list[tuple[str, str, str]] = []
     known: dict[str, Any] = {}  # the answers texts show ('${name}') on a page without script
-    last_saved = services.last_saved_answers(spec, current_user._get_current_object())
+    last_saved = lists.last_saved_answers(spec, current_user._get_current_object())
     if request.method == "GET":
         # Defaults given as expressions are evaluated once, when the interview is created.
         fill_defaults(form, default_values(spec, {}, today=utcnow().date(), last_saved=last_saved))
@@ -532,12 +532,12 @@ def _may_view(submission: Submission, user: User) -> bool:
 def my_submissions() -> str:
     """The volunteer's own submissions, newest first."""
     user = current_user._get_current_object()
-    submissions = services.submissions_of(user)
+    submissions = lists.submissions_of(user)
     return render_template(
         "collection/submissions.html",
         submissions=submissions,
         correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
-        instance_names=services.instance_names(submissions),
+        instance_names=lists.instance_names(submissions),
         status_labels=REVIEW_STATUS_LABELS,
         district_labels=dict(reviewing.district_choices(current_language())),
     )
@@ -555,7 +555,7 @@ def show_submission(submission_id: int) -> str:
         "collection/submission.html",
         submission=submission,
         spec=spec,
-        rows=services.readable_answers(spec, submission.answers, current_language()),
+        rows=lists.readable_answers(spec, submission.answers, current_language()),
         can_correct=reviewing.may_correct(submission, current_user._get_current_object()),
         media=db.session.execute(
             select(SubmissionMedia.question, SubmissionMedia.filename, SubmissionMedia.size)
