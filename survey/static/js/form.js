@@ -250,6 +250,10 @@
         const readOnly = !!q.readOnly || holds(q.readOnlyIf, lookup);
         if (q.readOnly || q.readOnlyIf) result.readOnly.push([block, readOnly]);
         if (readOnly) { // shown, not typed in: the server keeps the form's own value
+          if (q.calculation) { // which is its calculation (rules.py): shown in its field
+            value = storedCalculation(evaluate(q.calculation, lookup));
+            result.calculated.push([block, value]);
+          }
           if (value === null) delete target[name]; else target[name] = value;
           return;
         }
@@ -309,7 +313,7 @@
     }
     for (let pass = 0; pass < 50; pass++) {
       result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
-        entryLookups: new Map(), lookupTop: lookupTop };
+        calculated: [], entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
         secRel[name] = truth((model.sections[name] || {}).relevant, lookupTop);
@@ -352,6 +356,7 @@
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
+    result.calculated.forEach(([block, value]) => showValue(block, value, true));
     result.readOnly.forEach(([block, on]) => {
       block.querySelectorAll(FIELDS).forEach((el) => {
         if (el.matches('input[type=radio], input[type=checkbox], select')) el.disabled = on;
@@ -543,6 +548,22 @@
     fillDefaults(repeatEl.dataset.repeat, entry, entries.length + 1);
     return entry;
   }
+  // A value put in a question's field by the form itself; `replace` drops what it showed.
+  function showValue(block, value, replace) {
+    const codes = value === null ? [] : String(value).split(' ');
+    const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
+    if (options.length) {
+      options.forEach((el) => {
+        const on = codes.indexOf(el.value) >= 0;
+        if (!on && !replace) return;
+        if (el.tagName === 'OPTION') el.selected = on; else el.checked = on;
+      });
+      return;
+    }
+    const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
+    const text = value === null ? '' : String(value);
+    if (input && (replace || !input.value) && input.value !== text) input.value = text;
+  }
   // Defaults given as expressions, evaluated once when the entry is created (ODK's
   // odk-new-repeat; rules.default_values does the same for a page without script).
   function fillDefaults(r, entry, position) {
@@ -553,17 +574,7 @@
       const value = storedCalculation(evaluate(Q[name].default, lookup));
       const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
       if (value === null || !block) return;
-      const codes = String(value).split(' ');
-      const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
-      if (options.length) {
-        options.forEach((el) => {
-          if (codes.indexOf(el.value) < 0) return;
-          if (el.tagName === 'OPTION') el.selected = true; else el.checked = true;
-        });
-        return;
-      }
-      const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
-      if (input && !input.value) input.value = String(value);
+      showValue(block, value, false);
     });
   }
   function removeEntry(repeatEl, entry) {
