@@ -564,18 +564,29 @@
     const text = value === null ? '' : String(value);
     if (input && (replace || !input.value) && input.value !== text) input.value = text;
   }
-  // Defaults given as expressions, evaluated once when the entry is created (ODK's
-  // odk-new-repeat; rules.default_values does the same for a page without script).
-  function fillDefaults(r, entry, position) {
-    const lookup = (n) => (Q[n] && Q[n].repeat ? null : exprValue(Q[n], state.ans[n]));
+  // Defaults evaluated once when an entry of repeat r is created (ODK's odk-new-repeat), or,
+  // without r, when a new interview starts on this page (ODK's odk-instance-first-load): after
+  // a queued one emptied the fields, or on a copy from the offline cache, whose today() and
+  // uuid() are those of the day it was cached. rules.default_values does the same on the server.
+  function fillDefaults(r, entry, position, replace) {
+    const lookup = r ? (n) => (Q[n] && Q[n].repeat ? null : exprValue(Q[n], state.ans[n]))
+      : () => null; // a new interview has no answers yet
     lookup.position = position;
-    (children[r] || []).forEach((name) => {
-      if (!Q[name].default) return;
-      const value = storedCalculation(evaluate(Q[name].default, lookup));
-      const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
+    (r ? children[r] || [] : topNames).forEach((name) => {
+      const q = Q[name];
+      if (!q.default && q.fixedDefault === undefined) return;
+      const value = q.default ? storedCalculation(evaluate(q.default, lookup)) : q.fixedDefault;
+      const block = r ? entry.querySelector('[data-question="' + CSS.escape(name) + '"]')
+        : topBlocks[name];
       if (value === null || !block) return;
-      showValue(block, value, false);
+      showValue(block, value, replace);
     });
+  }
+  function newInterview() {
+    const now = new Date(); // the device's day, as ODK's today()
+    model.today = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString()
+      .slice(0, 10);
+    fillDefaults(null, form, 1, true);
   }
   function removeEntry(repeatEl, entry) {
     entry.querySelectorAll('p.error[data-error-for]').forEach((p) => {
@@ -758,6 +769,15 @@
     saving(false);
     if (!event.detail || !event.detail.blank) return;
     Object.keys(shown).forEach(clearError);
+    // The interview just queued is the last saved one now (ODK's last-saved instance): as
+    // rules.last_saved_value reads it, a repeat question from its first entry.
+    Object.keys(model.lastSaved || {}).forEach((name) => {
+      const q = Q[name];
+      const entries = q && q.repeat ? state.ans[q.repeat] : null;
+      const holder = !q || !q.repeat ? state.ans : (Array.isArray(entries) && entries[0]) || {};
+      model.lastSaved[name] = exprValue(q, holder[name]);
+    });
+    newInterview();
     refresh();
     const first = relevantSections()[0];
     if (current && first) showSection(first, true);
@@ -770,6 +790,7 @@
     shown[key] = 'server';
     initial[key] = JSON.stringify(q ? readValue(block, q).value : null);
   });
+  if (document.documentElement.hasAttribute('data-offline-copy')) newInterview();
   refresh();
   if (!sectionEls.length || !backButton || !nextButton) return;
   form.querySelectorAll('section.form-section > h2').forEach((h) => { h.tabIndex = -1; });
