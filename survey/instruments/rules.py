@@ -462,7 +462,8 @@ class _Evaluator:
             # before a read_only expression came to hold. Always read-only without a default,
             # it never had a value.
             if question.calculation:
-                value = stored_calculation(self.value_of(question.calculation, lookup))
+                # As for a calculate question: once() keeps the value the page showed.
+                value = stored_calculation(self.value_of(question.calculation, lookup, value))
             elif question.default is not None:
                 value = question.default or None
             elif question.read_only and not question.default_expression:

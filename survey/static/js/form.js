@@ -251,7 +251,7 @@
         if (q.readOnly || q.readOnlyIf) result.readOnly.push([block, readOnly]);
         if (readOnly) { // shown, not typed in: the server keeps the form's own value
           if (q.calculation) { // which is its calculation (rules.py): shown in its field
-            value = storedCalculation(evaluate(q.calculation, lookup));
+            value = storedCalculation(evaluate(q.calculation, lookup, exprValue(q, value)));
             result.calculated.push([block, value]);
           }
           if (value === null) delete target[name]; else target[name] = value;

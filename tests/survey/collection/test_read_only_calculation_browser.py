@@ -20,6 +20,7 @@ SURVEY = [
     ["text", "group", "Age group", "", "${age} != ''", "if(${age} < 18, 'child', 'adult')", ""],
     ["text", "school", "School", "yes", "", "", "${group} = 'child'"],
     ["select_one yn", "minor", "Minor?", "", "yes", "if(${age} < 18, 'yes', 'no')", ""],
+    ["text", "code", "Code", "", "yes", "once(uuid())", ""],
 ]  # fmt: skip
 CHOICES = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]]
 
@@ -34,6 +35,8 @@ def test_the_page_shows_a_read_only_calculation_and_what_depends_on_it(
     page.goto(f"{live_server.url}/collect/v/{version.id}")
     school = page.locator("[data-question=school]")
     assert page.input_value("[name=group]") == "" and not school.is_visible()
+    code = page.input_value("[name=code]")
+    assert len(code) == 36  # once(): computed once, then kept while the page changes
     page.fill("[name=age]", "9")
     assert page.input_value("[name=group]") == "child"
     assert page.locator("input[type=radio][name=minor][value=yes]").is_checked()
@@ -44,8 +47,11 @@ def test_the_page_shows_a_read_only_calculation_and_what_depends_on_it(
     page.fill("[name=age]", "40")
     assert page.input_value("[name=group]") == "adult" and not school.is_visible()
     assert page.locator("input[type=radio][name=minor][value=no]").is_checked()
+    assert page.input_value("[name=code]") == code
     page.click("[data-nav=submit]")
     page.wait_for_url(f"{live_server.url}/collect/saved/**")
-    assert [s.answers for s in submissions()] == [{"age": 40, "group": "adult", "minor": "no"}]
+    assert [s.answers for s in submissions()] == [
+        {"age": 40, "group": "adult", "minor": "no", "code": code}
+    ]
     assert page.js_errors == []
     page.context.close()

@@ -175,3 +175,13 @@ def test_the_browser_and_the_server_agree_on_a_read_only_calculation(spec, node_
         cases.append((f"group {answers}", case, stored))
     assert [expected for _, _, expected in cases] == ["child", "adult", "adult"]
     assert_agree(cases, node_eval)
+
+
+def test_a_read_only_calculation_with_once_keeps_the_value_the_page_showed(app) -> None:
+    survey = [
+        ["type", "name", "label", "read_only", "calculation"],
+        ["text", "code", "Code", "yes", "once(uuid())"],
+    ]
+    spec = load_xlsform(xlsform_bytes(survey, None, SETTINGS)).spec
+    assert evaluate_answers(spec, {"code": "shown-on-page"}).answers == {"code": "shown-on-page"}
+    assert len(evaluate_answers(spec, {}).answers["code"]) == 36
