@@ -150,6 +150,34 @@ def repeat_fields(form: SubmissionForm, spec: InstrumentSpec) -> Iterator[tuple[
             yield from walk(item, field)
 
 
+def list_path(
+    form: SubmissionForm, spec: InstrumentSpec, list_name: str
+) -> tuple[Repeat, list[tuple[str, int]]] | None:
+    """The repeat of a bound list ('member', or 'household-0-member' inside an entry) and the
+    (repeat, position) pairs of the entries holding it, outermost first, as rules read them."""
+
+    def walk(
+        repeat: Repeat, field: Any, path: list[tuple[str, int]]
+    ) -> tuple[Repeat, list[tuple[str, int]]] | None:
+        if field is None:
+            return None
+        if field.name == list_name:
+            return repeat, path
+        for position, entry in enumerate(field.entries):
+            for inner in repeat.repeats:
+                found = walk(
+                    inner, question_field(entry.form, inner.name), [*path, (repeat.name, position)]
+                )
+                if found is not None:
+                    return found
+        return None
+
+    for item, field in _item_fields(form, spec):
+        if isinstance(item, Repeat) and (found := walk(item, field, [])) is not None:
+            return found
+    return None
+
+
 def uploaded_media(form: SubmissionForm, spec: InstrumentSpec) -> dict[str, Any]:
     """The cleaned files of the form's media questions, by answer (file name)."""
     return {field.media_file.filename: field.media_file for field in _media_uploads(form, spec)}

@@ -36,6 +36,10 @@ def _ast(text: str | None, choice_filter: bool = False) -> Any:
     return expressions.to_json(compiled(text, choice_filter)) if text else None
 
 
+# The placeholder of an inner list's name in its entry template ('household-3-member').
+TEMPLATE_LIST = "__LIST__"
+
+
 def form_model(
     spec: InstrumentSpec,
     language: str,
@@ -70,7 +74,7 @@ def form_model(
             if value:
                 questions[q.name][key] = value
         # Evaluated by the page for each entry it adds and for each interview it starts
-        # again (offline: form.js fillDefaults); the server fills the page it sends.
+        # again offline (form.js fillDefaults, newInterview); the server fills its page.
         if q.default_expression:
             questions[q.name]["default"] = _ast(q.default_expression)
         elif q.default is not None:
@@ -363,12 +367,15 @@ def _repeat_view(
         }
         for number, entry in enumerate(field.entries)
     ]
-    # An empty entry with a placeholder index, cloned by the browser for "Add member".
+    # An empty entry with a placeholder index, cloned by the browser for "Add member"; inside
+    # an outer entry the list's name is a placeholder too ('household-0-member' on the page).
     entry_class = field.unbound_field.args[0]
-    blank = entry_class(prefix=f"{repeat.name}-__INDEX__-", formdata=None)
+    template_list = repeat.name if path is None else TEMPLATE_LIST
+    blank = entry_class(prefix=f"{template_list}-__INDEX__-", formdata=None)
     outside = text_context(spec, answers, language, today, path=outer)
     empty = text_context(spec, {**answers, repeat.name: []}, language, today, repeat.name, 0)
     template = {
+        "list_name": template_list,
         "marker": blank.entry_marker,
         "items": _with_groups(
             spec,

@@ -29,6 +29,7 @@ from survey.collection.forms import (
     enter_defaults,
     fill_defaults,
     form_class,
+    list_path,
     question_field,
     repeat_fields,
     resize_repeat,
@@ -213,19 +214,19 @@ def fill(version_id: int) -> Any:
             form_message, status = _expired_message(), 400
         elif action:
             added = _apply_action(form, action, spec)
-            # A new entry gets its defaults, as ODK's odk-new-repeat (entries of a repeat inside
-            # a repeat, named 'household-0-member', are not given them yet).
-            if added is not None and added[0] in spec.repeats_by_name:
-                name, entry, index = added
+            # A new entry gets its defaults, as ODK's odk-new-repeat; the entry of a repeat
+            # inside a repeat ('household-0-member') reads its outer entries' answers.
+            found = list_path(form, spec, added[0]) if added is not None else None
+            if added is not None and found is not None:
+                repeat, outer = found
                 values = default_values(
                     spec,
                     known,
                     today=utcnow().date(),
                     last_saved=last_saved,
-                    repeat=name,
-                    index=index,
+                    path=[*outer, (repeat.name, added[2])],
                 )
-                fill_defaults(entry.form, values)
+                fill_defaults(added[1].form, values)
         elif instance_id is None:
             abort(400)
         elif (
@@ -357,18 +358,21 @@ def _read_post(
     outcome = evaluate_answers(
         spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
     )
-    counted = {f.name for r, f in repeat_fields(form, spec) if r.repeat_count}
+    counted = {f.name: f for r, f in repeat_fields(form, spec) if r.repeat_count}
     added = False
     for name, count in outcome.repeat_counts.items():
-        if name not in counted:
+        field = counted.get(name)
+        if field is None:
             continue
-        field = question_field(form, name)
-        before = len(field.entries) if field is not None else count
+        before = len(field.entries)
         resize_repeat(form, name, count, spec)
-        # Entries of a repeat inside a repeat ('household-0-member') get no defaults here yet.
-        if last_saved is not None and field is not None and name in spec.repeats_by_name:
-            known = outcome.answers
-            added |= _fill_entry_defaults(field, spec, known, name, before, last_saved)
+        # The new entries get their defaults, read in their outer entries when inside one.
+        found = list_path(form, spec, name) if last_saved is not None else None
+        if found is not None and last_saved is not None:
+            repeat, outer = found
+            added |= _fill_entry_defaults(
+                field, spec, outcome.answers, [*outer, (repeat.name, 0)], before, last_saved
+            )
     if added:  # the defaults are answers now: read and check them with the rest
         answers, type_errors = typed_answers(form, spec)
         outcome = evaluate_answers(
@@ -381,16 +385,21 @@ def _fill_entry_defaults(
     field: Any,
     spec: Any,
     known: dict[str, Any],
-    repeat: str,
+    path: list[tuple[str, int]],
     start: int,
     last_saved: dict[str, Any],
 ) -> bool:
-    """Give the entries of a repeat from `start` on their defaults (ODK's odk-new-repeat);
-    whether any default was put in."""
+    """Give the entries of a repeat list from `start` on their defaults (ODK's odk-new-repeat);
+    `path` is the list's place, its last pair naming the repeat. Whether any default was put in."""
     filled = False
+    outer, repeat = path[:-1], path[-1][0]
     for index in range(start, len(field.entries)):
         values = default_values(
-            spec, known, today=utcnow().date(), last_saved=last_saved, repeat=repeat, index=index
+            spec,
+            known,
+            today=utcnow().date(),
+            last_saved=last_saved,
+            path=[*outer, (repeat, index)],
         )
         enter_defaults(field.entries[index].form, values)
         filled |= bool(values)

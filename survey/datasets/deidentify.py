@@ -508,6 +508,35 @@ def _cut_loose(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return out
 
 
+def _inside(dataset: Dataset, table: str, ancestor: str) -> bool:
+    """Whether a repeat's table is a repeat inside the `ancestor` repeat, at any depth."""
+    return any(
+        ancestor in [r.name for r in spec.repeat_chain(table)[:-1]] for spec in dataset.specs
+    )
+
+
+def _rosters_changed(before: pd.DataFrame | None, after: pd.DataFrame | None) -> np.ndarray:
+    """The submissions whose roster the engine changed: rows cut loose or dropped."""
+    if before is None or after is None:
+        return np.array([], dtype="int64")
+    counts = before["_submission_id"].value_counts()
+    linked = after["_submission_id"].dropna().astype("int64").value_counts()
+    kept = linked.reindex(counts.index, fill_value=0)
+    return counts.index[(kept < counts).to_numpy()].to_numpy()
+
+
+def _cut_loose_households(frame: pd.DataFrame, households: np.ndarray) -> pd.DataFrame:
+    """Rows of a repeat inside the roster follow the roster: where a household's roster was
+    cut or thinned, its rows here are cut loose too, or their positions and number would give
+    back the roster's size (`_parent_index` counts the members)."""
+    loose = frame["_submission_id"].isin(households).to_numpy()
+    if not loose.any():
+        return frame
+    out = frame.copy()
+    out["_submission_id"] = _blank_rows(out["_submission_id"], loose)
+    return _cut_loose(out, "_submission_id")
+
+
 def _blank_rows(series: pd.Series, rows: np.ndarray) -> pd.Series:
     if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(
         series.dtype, pd.api.extensions.ExtensionDtype
@@ -665,6 +694,7 @@ def prepare_export(
         for note in _qi_notes(result, rules):
             notes[note[0]] = "; ".join(filter(None, [notes.get(note[0], ""), note[1]]))
         keys = _record_keys(respondents)
+        broken = _rosters_changed(members, result.members)
         for name, frame in dataset.repeats.items():
             if name == member_table and result.members is not None:
                 part = _cut_loose(result.members, "_submission_id")
@@ -672,6 +702,8 @@ def prepare_export(
                 part, more, gone = _deidentify_repeat(dataset, frame, respondents)
                 notes.update(more)
                 dropped += gone
+                if member_table is not None and _inside(dataset, name, member_table):
+                    part = _cut_loose_households(part, broken)
             tables[name] = _with_record_key(part, keys, [RECORD_KEY, "_index"])
         tables = {"respondents": _with_record_key(respondents, keys, [RECORD_KEY]), **tables}
         notes[RECORD_KEY] = (

@@ -709,6 +709,15 @@ def choice_name_questions(node: Node) -> frozenset[str]:
     )
 
 
+def indexed_repeat_calls(node: Node) -> list[tuple[str, tuple[str, ...]]]:
+    """Each indexed-repeat() call's question and the repeats it names, in its order."""
+    return [
+        (n.args[0].name, tuple(a.name for a in n.args[1::2] if isinstance(a, Ref)))
+        for n, _ in _walk(node)
+        if isinstance(n, Call) and n.name == "indexed-repeat" and isinstance(n.args[0], Ref)
+    ]
+
+
 def to_json(node: Node) -> dict:
     """The AST as JSON-serialisable dicts (format in the module docstring)."""
     if isinstance(node, Num):

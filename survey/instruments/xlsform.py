@@ -1330,6 +1330,40 @@ def _question(
     )
 
 
+def _check_indexed_repeat(
+    spec: InstrumentSpec, where: str, name: str, named: tuple[str, ...], locations: _Locations
+) -> None:
+    """indexed-repeat() names the repeats holding its question, outermost first and ending
+    with the question's own, as ODK reads it; anything else would choose entries at random."""
+    question = spec.questions_by_name.get(name)
+    if question is None:
+        return  # an unknown name is reported with the others
+    holders = tuple(r.name for r in spec.repeat_chain(question.repeat))
+    if not holders:
+        locations.problems.append(
+            _(
+                "%(where)s: indexed-repeat() reads a question of a repeat, and '%(name)s' is "
+                "in none.",
+                where=where,
+                name=name,
+            )
+        )
+        return
+    at = [holders.index(r) if r in holders else -1 for r in named]
+    if named and named[-1] == holders[-1] and -1 not in at and at == sorted(set(at)):
+        return
+    locations.problems.append(
+        _(
+            "%(where)s: indexed-repeat() must name repeats that hold '%(name)s', outermost "
+            "first, the last being its own (%(holders)s), not %(given)s.",
+            where=where,
+            name=name,
+            holders="/".join(holders),
+            given="/".join(named),
+        )
+    )
+
+
 def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
     """Parse every expression with our engine; check names exist; refuse circular references."""
     known = set(spec.questions_by_name) | set(spec.repeats_by_name)
@@ -1377,6 +1411,8 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     list=list_name,
                 )
             )
+        for name, named in expressions.indexed_repeat_calls(node):
+            _check_indexed_repeat(spec, locations.at(owner, column), name, named, locations)
         for name in sorted(expressions.choice_name_questions(node)):
             target = spec.questions_by_name.get(name)
             if target is None or not target.choice_list:

@@ -7,7 +7,8 @@
  *   relevance of sections, questions and repeats, calculations, choice filters, repeat counts;
  * - required answers and constraints are checked in the page, in the page's language;
  * - sections become steps with Back / Next, a progress status and bar;
- * - repeat entries are added and removed without a round trip;
+ * - repeat entries, those of repeats inside repeats too, are added and removed without a round
+ *   trip (so also offline), and counted repeats are sized, at any depth;
  * - the form is not submitted twice, and Enter in a text box moves on instead of submitting.
  * The server re-checks everything: it stays the authority on what is stored.
  */
@@ -384,7 +385,8 @@
         resized = true;
       }
     });
-    if (resized && !again) { refresh(true); return; }
+    // Entries made here may hold counted repeats of their own: size them too, level by level.
+    if (resized && (again || 0) < 20) { refresh((again || 0) + 1); return; }
     // A nested group's relevant is folded into its items': it shows while any of them does.
     form.querySelectorAll('fieldset.question-group[data-group]').forEach((group) => {
       const items = group.querySelectorAll('[data-question], fieldset.repeat');
@@ -534,18 +536,28 @@
   }
 
   // -- repeats: entries cloned from the page's <template>, indexes may keep gaps -------------
+  // A list is a top-level repeat (data-repeat="member") or the list of a repeat inside an
+  // entry of its parent (data-inner-repeat="household-0-member", data-repeat-name="member").
+  const repeatOf = (listEl) => listEl.dataset.repeat || listEl.dataset.repeatName;
+  const listName = (listEl) => listEl.dataset.repeat || listEl.dataset.innerRepeat;
+  function findList(name) {
+    return repeatEls[name] ||
+      form.querySelector('fieldset.repeat[data-inner-repeat="' + CSS.escape(name) + '"]');
+  }
   function addEntry(repeatEl) {
-    const template = document.getElementById('repeat-template-' + repeatEl.dataset.repeat);
+    const r = repeatOf(repeatEl);
+    const template = document.getElementById('repeat-template-' + r);
     const entries = entryElements(repeatEl);
     if (!template || entries.length >= MAX_ENTRIES) return null;
     const index = entries.reduce((m, e) => Math.max(m, (parseInt(e.dataset.index, 10) + 1) || 0),
       0); // the next unused index
     const holder = document.createElement('template');
-    holder.innerHTML = template.innerHTML.replace(/__INDEX__/g, String(index))
-      .replace(/__NUMBER__/g, String(entries.length + 1));
+    // The template of an inner repeat names its list '__LIST__' (collection/page.py).
+    holder.innerHTML = template.innerHTML.split('__LIST__').join(listName(repeatEl))
+      .replace(/__INDEX__/g, String(index)).replace(/__NUMBER__/g, String(entries.length + 1));
     const entry = holder.content.querySelector('.repeat-entry');
-    repeatEl.querySelector('.repeat-entries').appendChild(entry);
-    fillDefaults(repeatEl.dataset.repeat, entry, entries.length + 1);
+    repeatEl.querySelector(':scope > .repeat-entries').appendChild(entry);
+    fillDefaults(r, entry);
     return entry;
   }
   // A value put in a question's field by the form itself; `replace` drops what it showed.
@@ -564,43 +576,50 @@
     const text = value === null ? '' : String(value);
     if (input && (replace || !input.value) && input.value !== text) input.value = text;
   }
-  // Defaults evaluated once when an entry of repeat r is created (ODK's odk-new-repeat), or,
-  // without r, when a new interview starts on this page (ODK's odk-instance-first-load): after
-  // a queued one emptied the fields, or on a copy from the offline cache, whose today() and
-  // uuid() are those of the day it was cached. rules.default_values does the same on the server.
-  function fillDefaults(r, entry, position, replace) {
-    const lookup = r ? (n) => (Q[n] && Q[n].repeat ? null : exprValue(Q[n], state.ans[n]))
-      : () => null; // a new interview has no answers yet
-    lookup.position = position;
-    (r ? children[r] || [] : topNames).forEach((name) => {
-      const q = Q[name];
-      if (!q.default && q.fixedDefault === undefined) return;
-      const value = q.default ? storedCalculation(evaluate(q.default, lookup)) : q.fixedDefault;
-      const block = r ? entry.querySelector('[data-question="' + CSS.escape(name) + '"]')
-        : topBlocks[name];
-      if (value === null || !block) return;
-      showValue(block, value, replace);
+  // Defaults given as expressions, evaluated once when the entry is created (ODK's
+  // odk-new-repeat; rules.default_values does the same for a page without script), with the
+  // names the new entry sees: its position, its outer entries' answers, the rest.
+  function fillDefaults(r, entry) {
+    const names = (children[r] || []).filter((name) => Q[name].default);
+    if (!names.length) return;
+    const lookup = compute().entryLookups.get(entry);
+    if (!lookup) return; // the repeat does not apply (a count of 0): no entry to fill
+    names.forEach((name) => {
+      const value = storedCalculation(evaluate(Q[name].default, lookup));
+      const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
+      if (value !== null && block) showValue(block, value, false);
     });
   }
+  // The defaults of a new interview started on this page (ODK's odk-instance-first-load): after
+  // a queued one emptied the fields, or on a copy from the offline cache, whose today() and
+  // uuid() are those of the day it was cached. rules.default_values does the same on the server.
   function newInterview() {
     const now = new Date(); // the device's day, as ODK's today()
     model.today = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString()
       .slice(0, 10);
-    fillDefaults(null, form, 1, true);
+    const lookup = () => null; // a new interview has no answers yet
+    lookup.position = 1;
+    topNames.forEach((name) => {
+      const q = Q[name];
+      if (!q.default && q.fixedDefault === undefined) return;
+      const value = q.default ? storedCalculation(evaluate(q.default, lookup)) : q.fixedDefault;
+      if (value !== null && topBlocks[name]) showValue(topBlocks[name], value, true);
+    });
   }
   function removeEntry(repeatEl, entry) {
     entry.querySelectorAll('p.error[data-error-for]').forEach((p) => {
       delete shown[p.dataset.errorFor];
     });
     entry.remove();
-    entryElements(repeatEl).forEach((e, i) => {
-      e.querySelectorAll('.entry-number').forEach((span) => { span.textContent = String(i + 1); });
+    entryElements(repeatEl).forEach((e, i) => { // its own numbers, not those of inner entries
+      e.querySelectorAll(':scope > legend .entry-number, :scope > .remove-entry .entry-number')
+        .forEach((span) => { span.textContent = String(i + 1); });
     });
   }
   form.addEventListener('click', (event) => {
     const button = event.target.closest('button[name="_action"]');
     const match = button && /^(add|remove):([^:]+)(?::(\d+))?$/.exec(button.value);
-    const repeatEl = match && repeatEls[match[2]];
+    const repeatEl = match && findList(match[2]);
     if (!repeatEl) return;
     event.preventDefault();
     if (match[1] === 'add') {
@@ -610,10 +629,10 @@
         .find((el) => el.getClientRects().length);
       if (field) field.focus();
     } else {
-      const entry = repeatEl.querySelector('.repeat-entry[data-index="' + match[3] + '"]');
+      const entry = entryElements(repeatEl).find((e) => e.dataset.index === match[3]);
       if (entry) removeEntry(repeatEl, entry);
       refresh();
-      const add = repeatEl.querySelector('.add-entry');
+      const add = repeatEl.querySelector(':scope > .add-entry');
       if (add) add.focus();
     }
   });
@@ -736,7 +755,7 @@
     });
   }
   form.addEventListener('submit', (event) => {
-    // Adding or removing an entry of a repeat inside a repeat: the server shows the page again.
+    // An add or remove button the page could not act on (no template): the server does it.
     if (event.submitter && event.submitter.name === '_action') return;
     if (submitting) { event.preventDefault(); return; }
     refresh();

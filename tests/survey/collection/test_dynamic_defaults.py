@@ -221,3 +221,79 @@ def test_entries_made_by_repeat_count_are_saved_with_their_defaults(
         {"mname": "member 1", "share": 20},
         {"mname": "member 2", "share": 20},
     ]
+
+
+NESTED_DEFAULTS = [
+    ["type", "name", "label", "default"],
+    ["text", "village", "Village", ""],
+    ["begin_repeat", "household", "Household", ""],
+    ["text", "head", "Head", ""],
+    ["begin_repeat", "member", "Member", ""],
+    ["text", "tag", "Tag", "concat(../../head, '-', position(..), '-', ${village})"],
+    ["end_repeat", "", "", ""],
+    ["end_repeat", "", "", ""],
+]
+
+
+def test_default_values_of_an_entry_of_a_repeat_inside_a_repeat(app) -> None:
+    spec = load_xlsform(xlsform_bytes(NESTED_DEFAULTS)).spec
+    answers = {"village": "Akkol", "household": [{"head": "Aru"}, {"head": "Dana"}]}
+    path = [("household", 1), ("member", 2)]
+    assert default_values(spec, answers, today=dt.date(2025, 1, 1), path=path) == {
+        "tag": "Dana-3-Akkol"
+    }
+
+
+def test_an_inner_entry_added_without_script_gets_its_defaults(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(survey=NESTED_DEFAULTS)
+    auth.login("volunteer")
+    page = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "village": "Akkol",
+            "household-0-_entry": "1",
+            "household-0-head": "Aru",
+            "household-1-_entry": "1",
+            "household-1-head": "Dana",
+            "household-1-member-0-_entry": "1",
+            "_action": "add:household-1-member",
+        },
+    ).text
+    # The second member of the second household, as ODK's odk-new-repeat would fill it.
+    assert _field_value(page, "household-1-member-1-tag") == "Dana-2-Akkol"
+    assert _field_value(page, "household-1-member-0-tag") == ""
+
+
+NESTED_COUNTED = [
+    ["type", "name", "label", "required", "repeat_count", "default"],
+    ["text", "village", "Village", "yes", "", ""],
+    ["begin_repeat", "household", "Household", "", "", ""],
+    ["text", "head", "Head", "", "", ""],
+    ["integer", "people", "People", "", "", ""],
+    ["begin_repeat", "member", "Member", "", "${people}", ""],
+    ["text", "tag", "Tag", "", "", "concat(../../head, '-', position(..))"],
+    ["end_repeat", "", "", "", "", ""],
+    ["end_repeat", "", "", "", "", ""],
+]  # fmt: skip
+
+
+def test_inner_entries_made_by_repeat_count_without_script_get_their_defaults(
+    client, auth, create_instrument, survey_round
+) -> None:
+    version = create_instrument(xlsform_bytes(NESTED_COUNTED, None, {"form_id": "nested_counted"}))
+    auth.login("volunteer")
+    # The village is missing: the page comes back with the counted inner entries, filled.
+    page = client.post(
+        f"/collect/v/{version.id}",
+        data={
+            "_instance_id": f"uuid:{uuid.uuid4()}",
+            "household-0-_entry": "1",
+            "household-0-head": "Aru",
+            "household-0-people": "2",
+        },
+    ).text
+    assert _field_value(page, "household-0-member-0-tag") == "Aru-1"
+    assert _field_value(page, "household-0-member-1-tag") == "Aru-2"
