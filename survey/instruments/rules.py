@@ -457,13 +457,16 @@ class _Evaluator:
         value = None if raw_value in (None, "", []) else raw_value
         if self.read_only(question, lookup):
             # Not the volunteer's to change (ODK shows it, greyed): what the form itself gives,
-            # its calculation or fixed default; a default evaluated at creation, as the page
-            # filled it in.
+            # its calculation or fixed default. Otherwise the value it holds stays, as in ODK:
+            # a default evaluated at creation, as the page filled it in, or what was typed
+            # before a read_only expression came to hold. Always read-only without a default,
+            # it never had a value.
             if question.calculation:
-                value = stored_calculation(self.value_of(question.calculation, lookup))
+                # As for a calculate question: once() keeps the value the page showed.
+                value = stored_calculation(self.value_of(question.calculation, lookup, value))
             elif question.default is not None:
                 value = question.default or None
-            elif not question.default_expression:
+            elif question.read_only and not question.default_expression:
                 value = None
             if value is None:
                 target.pop(question.name, None)

@@ -251,6 +251,10 @@
         const readOnly = !!q.readOnly || holds(q.readOnlyIf, lookup);
         if (q.readOnly || q.readOnlyIf) result.readOnly.push([block, readOnly]);
         if (readOnly) { // shown, not typed in: the server keeps the form's own value
+          if (q.calculation) { // which is its calculation (rules.py): shown in its field
+            value = storedCalculation(evaluate(q.calculation, lookup, exprValue(q, value)));
+            result.calculated.push([block, value]);
+          }
           if (value === null) delete target[name]; else target[name] = value;
           return;
         }
@@ -310,7 +314,7 @@
     }
     for (let pass = 0; pass < 50; pass++) {
       result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
-        entryLookups: new Map(), lookupTop: lookupTop };
+        calculated: [], entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
         secRel[name] = truth((model.sections[name] || {}).relevant, lookupTop);
@@ -353,6 +357,7 @@
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
+    result.calculated.forEach(([block, value]) => showValue(block, value, true));
     result.readOnly.forEach(([block, on]) => {
       block.querySelectorAll(FIELDS).forEach((el) => {
         if (el.matches('input[type=radio], input[type=checkbox], select')) el.disabled = on;
@@ -555,6 +560,22 @@
     fillDefaults(r, entry);
     return entry;
   }
+  // A value put in a question's field by the form itself; `replace` drops what it showed.
+  function showValue(block, value, replace) {
+    const codes = value === null ? [] : String(value).split(' ');
+    const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
+    if (options.length) {
+      options.forEach((el) => {
+        const on = codes.indexOf(el.value) >= 0;
+        if (!on && !replace) return;
+        if (el.tagName === 'OPTION') el.selected = on; else el.checked = on;
+      });
+      return;
+    }
+    const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
+    const text = value === null ? '' : String(value);
+    if (input && (replace || !input.value) && input.value !== text) input.value = text;
+  }
   // Defaults given as expressions, evaluated once when the entry is created (ODK's
   // odk-new-repeat; rules.default_values does the same for a page without script), with the
   // names the new entry sees: its position, its outer entries' answers, the rest.
@@ -566,18 +587,23 @@
     names.forEach((name) => {
       const value = storedCalculation(evaluate(Q[name].default, lookup));
       const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
-      if (value === null || !block) return;
-      const codes = String(value).split(' ');
-      const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
-      if (options.length) {
-        options.forEach((el) => {
-          if (codes.indexOf(el.value) < 0) return;
-          if (el.tagName === 'OPTION') el.selected = true; else el.checked = true;
-        });
-        return;
-      }
-      const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
-      if (input && !input.value) input.value = String(value);
+      if (value !== null && block) showValue(block, value, false);
+    });
+  }
+  // The defaults of a new interview started on this page (ODK's odk-instance-first-load): after
+  // a queued one emptied the fields, or on a copy from the offline cache, whose today() and
+  // uuid() are those of the day it was cached. rules.default_values does the same on the server.
+  function newInterview() {
+    const now = new Date(); // the device's day, as ODK's today()
+    model.today = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString()
+      .slice(0, 10);
+    const lookup = () => null; // a new interview has no answers yet
+    lookup.position = 1;
+    topNames.forEach((name) => {
+      const q = Q[name];
+      if (!q.default && q.fixedDefault === undefined) return;
+      const value = q.default ? storedCalculation(evaluate(q.default, lookup)) : q.fixedDefault;
+      if (value !== null && topBlocks[name]) showValue(topBlocks[name], value, true);
     });
   }
   function removeEntry(repeatEl, entry) {
@@ -762,6 +788,15 @@
     saving(false);
     if (!event.detail || !event.detail.blank) return;
     Object.keys(shown).forEach(clearError);
+    // The interview just queued is the last saved one now (ODK's last-saved instance): as
+    // rules.last_saved_value reads it, a repeat question from its first entry.
+    Object.keys(model.lastSaved || {}).forEach((name) => {
+      const q = Q[name];
+      const entries = q && q.repeat ? state.ans[q.repeat] : null;
+      const holder = !q || !q.repeat ? state.ans : (Array.isArray(entries) && entries[0]) || {};
+      model.lastSaved[name] = exprValue(q, holder[name]);
+    });
+    newInterview();
     refresh();
     const first = relevantSections()[0];
     if (current && first) showSection(first, true);
@@ -774,6 +809,7 @@
     shown[key] = 'server';
     initial[key] = JSON.stringify(q ? readValue(block, q).value : null);
   });
+  if (document.documentElement.hasAttribute('data-offline-copy')) newInterview();
   refresh();
   if (!sectionEls.length || !backButton || !nextButton) return;
   form.querySelectorAll('section.form-section > h2').forEach((h) => { h.tabIndex = -1; });

@@ -104,10 +104,16 @@ def test_the_page_fills_defaults_and_reads_the_last_saved_interview(
     auth.logout()
     auth.login("volunteer")
     page = client.get(f"/collect/v/{version.id}").text
-    # The page evaluates a new entry's defaults itself: their trees come with the model.
+    # The page evaluates a new entry's defaults itself, and a new interview's when it starts
+    # one again offline: their trees, fixed defaults and last saved values come with the model.
     model = json.loads(re.search(r'id="form-model"[^>]*>(.*?)</script>', page, re.S).group(1))
-    assert model["questions"]["mname"]["default"]["t"] == "fn"
-    assert "default" not in model["questions"]["village"]
+    questions = model["questions"]
+    assert questions["mname"]["default"]["t"] == "fn"
+    assert questions["village"]["default"] == {"t": "last", "n": "village"}
+    assert questions["fixed"]["fixedDefault"] == "2024-01-31"
+    assert "default" not in questions["fixed"] and "fixedDefault" not in questions["visit"]
+    assert "default" not in questions["people"] and "fixedDefault" not in questions["people"]
+    assert model["lastSaved"] == {"fee": "no", "village": "Akkol"}
 
 
 def test_an_entry_added_without_script_gets_its_defaults(
@@ -140,6 +146,8 @@ def test_new_entries_read_the_last_saved_interview_in_the_page(app) -> None:
     last = {"village": "Akkol", "member": [{"role": "head"}, {"role": "child"}]}
     model = form_model(spec, "en", Messages(), last_saved=last)
     assert model["lastSaved"] == {"role": "head"}
+    # Without one, the names still come (the page fills them from an interview queued offline).
+    assert form_model(spec, "en", Messages())["lastSaved"] == {"role": None}
     assert model["questions"]["role"]["default"] == {"t": "last", "n": "role"}
     assert default_values(
         spec, {}, today=dt.date(2025, 1, 1), last_saved=last, repeat="member", index=0
