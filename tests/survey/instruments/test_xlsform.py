@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from survey.instruments.xlsform import InstrumentImportError, language_code, load_xlsform
+from survey.instruments.languages import language_code
+from survey.instruments.xlsform import InstrumentImportError, load_xlsform
 from tests.factories import xlsform_bytes as xlsform
 
 HEADER = ["type", "name", "label::English (en)", "label::Russian (ru)", "hint::English (en)"]
