@@ -9,6 +9,11 @@ safe when its interval is at least k wide (DOMAIN §6).
 
 The programme is split into independent parts (hidden figures that share no relation), so a
 publication of thousands of hidden cells solves as many small programmes.
+
+One module past 600 lines because it is one auditor: the relations it builds from what is
+published and the two ways of deciding intervals over them (exact per figure, and
+`decide_intervals` for every figure at once) must read those relations identically. It shares
+no reasoning with `protection`, on purpose: it is the independent check of it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,11 @@ A group whose respondent count is hidden (1..k-1, or its complement) is hidden a
 every indicator: hidden anywhere, hidden everywhere. So is a row whose n is hidden in one
 indicator in every indicator with the same n column (same denominator). `reports.analysis.audit`
 checks the result with a linear programme over everything published.
+
+One module past 600 lines because it is one algorithm: primary suppression, the Fréchet widths
+of each two-way table, complements, the margins, a frequency's cells and the publication act in
+order on the same blocks and their levels. The attack tests switch single steps off by name
+(`_complete`, `_open_cells`, `_protect_population`) to show that each is needed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The volunteer's pages: start an interview, fill it, see the receipt, list own submissions."""
+"""The volunteer's pages: start an interview, fill it, see the receipt, list own submissions.
+
+One module past 600 lines because these are the pages of one interview as its volunteer sees it:
+filling, checking, saving, the receipt and the correction all read the same post
+(`_read_post`) and answer the same three ways (page, redirect, JSON for offline.js).
+"""
 
 from __future__ import annotations
 

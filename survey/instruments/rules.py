@@ -3,6 +3,11 @@ calculations and repeat counts, applied to one set of answers.
 
 The browser runs the same expressions live (static/js/form.js); this module decides what is stored.
 Answers are plain values keyed by question name; a repeat is a list of such dicts.
+
+One module past 600 lines because it is one evaluator: relevance, required, read-only,
+choices, constraints, calculations, defaults and repeat counts are decided by one `_Evaluator`
+in one dependency order (`evaluation_order`), which form.js mirrors; split, the order in which
+they see each other's results would no longer be visible in one place.
 """
 
 from __future__ import annotations
