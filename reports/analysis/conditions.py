@@ -32,7 +32,10 @@ import json
 import math
 import operator
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,8 +247,51 @@ def has_column(df: pd.DataFrame, name: str) -> bool:
     return name in df.columns or bool(multiple_columns(df, name))
 
 
+# Leaves already evaluated in this `shared_leaves()` block (one per thread or task), newest last.
+_SHARED: ContextVar[OrderedDict[tuple, tuple[pd.DataFrame, np.ndarray]] | None] = ContextVar(
+    "birge_shared_leaves", default=None
+)
+# Most repeats come within a few indicators (a question's answered / dnk / pnta masks, then
+# its numerator); a bound keeps the memory at 1M rows to SHARED_LEAVES megabytes.
+SHARED_LEAVES = 32
+
+
+@contextmanager
+def shared_leaves() -> Iterator[None]:
+    """Within the block, a leaf (frame, column, operator, value) is evaluated once, not once per
+    indicator reading it; the frames must not change inside the block (the plan never changes
+    them). Nested blocks share the outer one's leaves."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set(OrderedDict())
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def _evaluate_leaf(df: pd.DataFrame, name: str, op: str, value: Any) -> np.ndarray:
-    """One column, one operator."""
+    """One column, one operator (read-only and shared with other callers in shared_leaves)."""
+    memo = _SHARED.get()
+    if memo is None:
+        return _leaf(df, name, op, value)
+    # repr tells 1, 1.0, True and "1" apart (they may not select the same rows)
+    key = (id(df), name, op, repr(value))
+    found = memo.get(key)
+    if found is not None and found[0] is df:  # the frame is held, so its id is not reused
+        memo.move_to_end(key)
+        return found[1]
+    result = _leaf(df, name, op, value)
+    result.setflags(write=False)  # shared: a caller changing it in place would fail loudly
+    memo[key] = (df, result)
+    if len(memo) > SHARED_LEAVES:
+        memo.popitem(last=False)
+    return result
+
+
+def _leaf(df: pd.DataFrame, name: str, op: str, value: Any) -> np.ndarray:
+    """One column, one operator, evaluated."""
     if name not in df.columns:
         if multiple_columns(df, name):
             return _evaluate_multiple(df, name, op, value)
