@@ -419,7 +419,12 @@ def _matches(series: pd.Series, values: list[Any]) -> np.ndarray:
         if numbers:
             result |= np.isin(series.to_numpy(dtype=float, na_value=np.nan), numbers)
         return result
-    if texts:
+    if texts and isinstance(series.dtype, pd.CategoricalDtype):
+        # Categorical.isin's own two steps (the texts' positions among the categories, then the
+        # codes) without pandas' dispatch, which costs twice the work on 100,000 rows
+        positions = series.cat.categories.get_indexer_for(texts)
+        result |= np.isin(series.cat.codes.to_numpy(), positions[positions >= 0])
+    elif texts:
         result |= series.isin(texts).to_numpy(dtype=bool)
     if numbers:
         result |= np.isin(as_numbers(series), numbers)

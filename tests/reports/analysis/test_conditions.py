@@ -355,3 +355,22 @@ def test_three_valued_evaluation_of_unanswered_items() -> None:
     # Asking about the non-answer itself is always settled
     for leaf in ({"column": "a", "is_missing": True}, {"column": "a", "in": ["dnk"]}):
         assert evaluate_known(df, leaf)[1].all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["a", "b", "c", "dnk", "", None]), max_size=30),
+    wanted=st.lists(st.sampled_from(["a", "b", "zz", "dnk", "1"]), min_size=1, max_size=3),
+    op=st.sampled_from(["in", "not_in", "answered"]),
+)
+def test_a_categorical_column_matches_as_its_text_does(
+    values: list[str | None], wanted: list[str], op: str
+) -> None:
+    # Categorical columns are matched on their codes; unused categories and missing answers
+    # must change nothing
+    categorical = pd.DataFrame(
+        {"q": pd.Categorical(values, categories=["zz", "c", "b", "a", "dnk", ""])}
+    )
+    text = pd.DataFrame({"q": pd.Series(values, dtype=object)})
+    condition = {"column": "q", op: True if op == "answered" else wanted}
+    assert rows(categorical, condition) == rows(text, condition)
