@@ -247,8 +247,9 @@ def has_column(df: pd.DataFrame, name: str) -> bool:
     return name in df.columns or bool(multiple_columns(df, name))
 
 
-# Leaves already evaluated in this `shared_leaves()` block (one per thread or task), newest last.
-_SHARED: ContextVar[OrderedDict[tuple, tuple[pd.DataFrame, np.ndarray]] | None] = ContextVar(
+# Leaves (and multiple-choice questions) already read in this `shared_leaves()` block, one per
+# thread or task, newest last.
+_SHARED: ContextVar[OrderedDict[tuple, tuple[pd.DataFrame, Any]] | None] = ContextVar(
     "birge_shared_leaves", default=None
 )
 # Most repeats come within a few indicators (a question's answered / dnk / pnta masks, then
@@ -321,18 +322,7 @@ def _evaluate_multiple(df: pd.DataFrame, question: str, op: str, value: Any) -> 
     A row is unanswered when all its code columns are missing (NA); columns that cannot hold NA
     (plain bool) fall back to "nothing chosen". Choosing only dnk/pnta is not an answer.
     """
-    columns = multiple_columns(df, question)
-    chosen = {code: chosen_mask(df[column]) for code, column in columns.items()}
-    any_choice = np.logical_or.reduce(list(chosen.values()))
-    if all(df[column].dtype == bool for column in columns.values()):
-        known = any_choice
-    else:
-        known = np.logical_or.reduce(
-            [df[column].notna().to_numpy(dtype=bool) for column in columns.values()]
-        )
-    real = [mask for code, mask in chosen.items() if code not in SPECIAL_CODES]
-    any_real = np.logical_or.reduce(real) if real else np.zeros(len(df), dtype=bool)
-    only_special = any_choice & ~any_real
+    chosen, known, only_special = _multiple_answers(df, question)
     if op == "is_missing":
         return ~known
     if op == "answered":
@@ -345,6 +335,39 @@ def _evaluate_multiple(df: pd.DataFrame, question: str, op: str, value: Any) -> 
                 hit |= chosen[code]
         return hit if op in ("in", "==") else known & ~hit
     raise AnalysisError(f"'{op}' cannot be used with the multiple-choice question '{question}'.")
+
+
+def _multiple_answers(
+    df: pd.DataFrame, question: str
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """A select_multiple question's chosen masks by code, whether it was answered at all, and
+    whether only dnk/pnta were chosen: read once per question in a shared_leaves block."""
+    memo = _SHARED.get()
+    key = ("multiple", id(df), question)
+    found = memo.get(key) if memo is not None else None
+    if found is not None and found[0] is df:
+        memo.move_to_end(key)
+        return found[1]
+    columns = multiple_columns(df, question)
+    chosen = {code: chosen_mask(df[column]) for code, column in columns.items()}
+    any_choice = np.logical_or.reduce(list(chosen.values()))
+    if all(df[column].dtype == bool for column in columns.values()):
+        known = any_choice
+    else:
+        known = np.logical_or.reduce(
+            [df[column].notna().to_numpy(dtype=bool) for column in columns.values()]
+        )
+    real = [mask for code, mask in chosen.items() if code not in SPECIAL_CODES]
+    any_real = np.logical_or.reduce(real) if real else np.zeros(len(df), dtype=bool)
+    only_special = any_choice & ~any_real
+    answers = (chosen, known, only_special)
+    if memo is not None:
+        for mask in (*chosen.values(), known, only_special):
+            mask.setflags(write=False)
+        memo[key] = (df, answers)
+        if len(memo) > SHARED_LEAVES:
+            memo.popitem(last=False)
+    return answers
 
 
 def missing_mask(series: pd.Series) -> np.ndarray:

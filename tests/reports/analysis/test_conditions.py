@@ -374,3 +374,26 @@ def test_a_categorical_column_matches_as_its_text_does(
     text = pd.DataFrame({"q": pd.Series(values, dtype=object)})
     condition = {"column": "q", op: True if op == "answered" else wanted}
     assert rows(categorical, condition) == rows(text, condition)
+
+
+def test_a_multiple_choice_question_is_read_once_in_shared_leaves(
+    people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [
+        {"column": "benefits", "answered": True},
+        {"column": "benefits", "in": ["pension"]},
+        {"column": "benefits", "not_in": ["none"]},
+        {"column": "benefits", "is_missing": True},
+    ]
+    alone = [rows(people, case) for case in cases]
+    read: list[str] = []
+    chosen = conditions_module.chosen_mask
+
+    def counted(series: pd.Series) -> np.ndarray:
+        read.append(str(series.name))
+        return chosen(series)
+
+    monkeypatch.setattr(conditions_module, "chosen_mask", counted)
+    with shared_leaves():
+        assert [rows(people, case) for case in cases] == alone
+    assert sorted(read) == ["benefits/dnk", "benefits/none", "benefits/pension"]
