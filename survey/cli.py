@@ -7,22 +7,33 @@ route listing, no `--app` or `--debug` options, which would only confuse the peo
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 from flask.cli import ScriptInfo
-from flask_migrate.cli import db as migrations_group
 
 from survey import create_app
-from survey.collection.commands import rounds_group
-from survey.commands import backup_command, init_command, restore_command, serve_command
-from survey.dashboards.commands import indicators_command
-from survey.datasets.commands import export_command
-from survey.datasets.snapshot_commands import snapshot_group
-from survey.demo.commands import demo_data_command
-from survey.instruments.commands import instruments_group
-from survey.reporting.commands import report_command
-from survey.users.commands import audit_command, users_group
+
+# Each command's module is imported when that command runs (or help lists it): `survey report`
+# does not load Alembic (Flask-Migrate's `db` group), the exports, demo or instrument modules.
+COMMANDS = {
+    "init": ("survey.commands", "init_command"),
+    "serve": ("survey.commands", "serve_command"),
+    "instruments": ("survey.instruments.commands", "instruments_group"),
+    "rounds": ("survey.collection.commands", "rounds_group"),
+    "users": ("survey.users.commands", "users_group"),
+    "audit": ("survey.users.commands", "audit_command"),
+    "demo-data": ("survey.demo.commands", "demo_data_command"),
+    "export": ("survey.datasets.commands", "export_command"),
+    "snapshot": ("survey.datasets.snapshot_commands", "snapshot_group"),
+    "indicators": ("survey.dashboards.commands", "indicators_command"),
+    "report": ("survey.reporting.commands", "report_command"),
+    "backup": ("survey.commands", "backup_command"),
+    "restore": ("survey.commands", "restore_command"),
+    # Developers write migrations with `survey db revision --autogenerate` (Flask-Migrate).
+    "db": ("flask_migrate.cli", "db"),
+}
 
 
 class BirgeGroup(click.Group):
@@ -39,27 +50,18 @@ class BirgeGroup(click.Group):
         extra.setdefault("obj", ScriptInfo(create_app=create_app, set_debug_flag=False))
         return super().make_context(info_name, args, parent=parent, **extra)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, without importing its module."""
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use."""
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 @click.group(cls=BirgeGroup)
 def main() -> None:
     """Birge needs-assessment system."""
-
-
-for command in (
-    init_command,
-    serve_command,
-    instruments_group,
-    rounds_group,
-    users_group,
-    audit_command,
-    demo_data_command,
-    export_command,
-    snapshot_group,
-    indicators_command,
-    report_command,
-    backup_command,
-    restore_command,
-):
-    main.add_command(command)
-# Developers write migrations with `survey db revision --autogenerate` (Flask-Migrate).
-main.add_command(migrations_group, "db")

@@ -1,13 +1,14 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
 
 import sqlite3
+from functools import cached_property
 from typing import Any
 
+from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -30,8 +31,40 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class _MigrationsConfig:
+    """What Flask-Migrate keeps in app.extensions["migrate"], its Migrate made on first use."""
+
+    def __init__(self, database: SQLAlchemy, directory: str) -> None:
+        self.db = database
+        self.directory = directory
+        # Flask-Migrate's defaults, read by survey/migrations/env.py
+        self.configure_args: dict[str, Any] = {"compare_type": True, "render_as_batch": True}
+
+    @property
+    def metadata(self) -> MetaData:
+        """The models' metadata (older env.py files read it here)."""
+        return self.db.metadata
+
+    @cached_property
+    def migrate(self) -> Any:
+        """Flask-Migrate's Migrate, imported (with Alembic) by the commands that migrate."""
+        from flask_migrate import Migrate
+
+        return Migrate(db=self.db, directory=self.directory, **self.configure_args)
+
+
+class Migrations:
+    """Flask-Migrate bound without importing it: it imports Alembic (a tenth of a CPU-second),
+    which only `survey init`, `survey db` and the tests' set-up use, not every web worker and
+    command. Its functions (upgrade, …) find what they need in app.extensions["migrate"]."""
+
+    def init_app(self, app: Flask, database: SQLAlchemy, directory: str) -> None:
+        """Register the migrations folder and database for Flask-Migrate's functions."""
+        app.extensions["migrate"] = _MigrationsConfig(database, str(directory))
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = Migrations()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()

@@ -32,7 +32,10 @@ import json
 import math
 import operator
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,8 +247,52 @@ def has_column(df: pd.DataFrame, name: str) -> bool:
     return name in df.columns or bool(multiple_columns(df, name))
 
 
+# Leaves (and multiple-choice questions) already read in this `shared_leaves()` block, one per
+# thread or task, newest last.
+_SHARED: ContextVar[OrderedDict[tuple, tuple[pd.DataFrame, Any]] | None] = ContextVar(
+    "birge_shared_leaves", default=None
+)
+# Most repeats come within a few indicators (a question's answered / dnk / pnta masks, then
+# its numerator); a bound keeps the memory at 1M rows to SHARED_LEAVES megabytes.
+SHARED_LEAVES = 32
+
+
+@contextmanager
+def shared_leaves() -> Iterator[None]:
+    """Within the block, a leaf (frame, column, operator, value) is evaluated once, not once per
+    indicator reading it; the frames must not change inside the block (the plan never changes
+    them). Nested blocks share the outer one's leaves."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set(OrderedDict())
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def _evaluate_leaf(df: pd.DataFrame, name: str, op: str, value: Any) -> np.ndarray:
-    """One column, one operator."""
+    """One column, one operator (read-only and shared with other callers in shared_leaves)."""
+    memo = _SHARED.get()
+    if memo is None:
+        return _leaf(df, name, op, value)
+    # repr tells 1, 1.0, True and "1" apart (they may not select the same rows)
+    key = (id(df), name, op, repr(value))
+    found = memo.get(key)
+    if found is not None and found[0] is df:  # the frame is held, so its id is not reused
+        memo.move_to_end(key)
+        return found[1]
+    result = _leaf(df, name, op, value)
+    result.setflags(write=False)  # shared: a caller changing it in place would fail loudly
+    memo[key] = (df, result)
+    if len(memo) > SHARED_LEAVES:
+        memo.popitem(last=False)
+    return result
+
+
+def _leaf(df: pd.DataFrame, name: str, op: str, value: Any) -> np.ndarray:
+    """One column, one operator, evaluated."""
     if name not in df.columns:
         if multiple_columns(df, name):
             return _evaluate_multiple(df, name, op, value)
@@ -275,18 +322,7 @@ def _evaluate_multiple(df: pd.DataFrame, question: str, op: str, value: Any) -> 
     A row is unanswered when all its code columns are missing (NA); columns that cannot hold NA
     (plain bool) fall back to "nothing chosen". Choosing only dnk/pnta is not an answer.
     """
-    columns = multiple_columns(df, question)
-    chosen = {code: chosen_mask(df[column]) for code, column in columns.items()}
-    any_choice = np.logical_or.reduce(list(chosen.values()))
-    if all(df[column].dtype == bool for column in columns.values()):
-        known = any_choice
-    else:
-        known = np.logical_or.reduce(
-            [df[column].notna().to_numpy(dtype=bool) for column in columns.values()]
-        )
-    real = [mask for code, mask in chosen.items() if code not in SPECIAL_CODES]
-    any_real = np.logical_or.reduce(real) if real else np.zeros(len(df), dtype=bool)
-    only_special = any_choice & ~any_real
+    chosen, known, only_special = _multiple_answers(df, question)
     if op == "is_missing":
         return ~known
     if op == "answered":
@@ -299,6 +335,39 @@ def _evaluate_multiple(df: pd.DataFrame, question: str, op: str, value: Any) -> 
                 hit |= chosen[code]
         return hit if op in ("in", "==") else known & ~hit
     raise AnalysisError(f"'{op}' cannot be used with the multiple-choice question '{question}'.")
+
+
+def _multiple_answers(
+    df: pd.DataFrame, question: str
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """A select_multiple question's chosen masks by code, whether it was answered at all, and
+    whether only dnk/pnta were chosen: read once per question in a shared_leaves block."""
+    memo = _SHARED.get()
+    key = ("multiple", id(df), question)
+    found = memo.get(key) if memo is not None else None
+    if found is not None and found[0] is df:
+        memo.move_to_end(key)
+        return found[1]
+    columns = multiple_columns(df, question)
+    chosen = {code: chosen_mask(df[column]) for code, column in columns.items()}
+    any_choice = np.logical_or.reduce(list(chosen.values()))
+    if all(df[column].dtype == bool for column in columns.values()):
+        known = any_choice
+    else:
+        known = np.logical_or.reduce(
+            [df[column].notna().to_numpy(dtype=bool) for column in columns.values()]
+        )
+    real = [mask for code, mask in chosen.items() if code not in SPECIAL_CODES]
+    any_real = np.logical_or.reduce(real) if real else np.zeros(len(df), dtype=bool)
+    only_special = any_choice & ~any_real
+    answers = (chosen, known, only_special)
+    if memo is not None:
+        for mask in (*chosen.values(), known, only_special):
+            mask.setflags(write=False)
+        memo[key] = (df, answers)
+        if len(memo) > SHARED_LEAVES:
+            memo.popitem(last=False)
+    return answers
 
 
 def missing_mask(series: pd.Series) -> np.ndarray:
@@ -373,7 +442,12 @@ def _matches(series: pd.Series, values: list[Any]) -> np.ndarray:
         if numbers:
             result |= np.isin(series.to_numpy(dtype=float, na_value=np.nan), numbers)
         return result
-    if texts:
+    if texts and isinstance(series.dtype, pd.CategoricalDtype):
+        # Categorical.isin's own two steps (the texts' positions among the categories, then the
+        # codes) without pandas' dispatch, which costs twice the work on 100,000 rows
+        positions = series.cat.categories.get_indexer_for(texts)
+        result |= np.isin(series.cat.codes.to_numpy(), positions[positions >= 0])
+    elif texts:
         result |= series.isin(texts).to_numpy(dtype=bool)
     if numbers:
         result |= np.isin(as_numbers(series), numbers)

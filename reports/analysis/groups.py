@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,15 +32,29 @@ class GroupBlock:
         """Number of groups, including groups with no rows (unused categories)."""
         return len(self.labels)
 
+    @cached_property
+    def _shifted(self) -> NDArray[np.intp]:
+        """Codes shifted by one, so the "no group" code -1 lands in bin 0 (then dropped)."""
+        return self.codes + 1
+
+    @cached_property
+    def _whole(self) -> bool:
+        """Whether every row is in the one group (the overall block): sums need no bincount."""
+        return self.size == 1 and not np.any(self.codes)
+
     def sum(
         self, weights: NDArray[np.float64] | NDArray[np.bool_] | None = None
     ) -> NDArray[np.float64]:
         """Per-group sums of weights (row counts when None); rows without a group are skipped."""
-        # Shift by one so the "no group" code -1 lands in bin 0, which is then dropped
-        values = None if weights is None else np.asarray(weights, dtype=float)
-        return np.bincount(self.codes + 1, weights=values, minlength=self.size + 1)[1:].astype(
-            float
-        )
+        values = None if weights is None else np.asarray(weights)
+        if values is not None and values.dtype != bool:
+            values = values.astype(float, copy=False)
+        elif self._whole:
+            # Counting rows gives the very numbers summing ones would (exact below 2**53)
+            counted = len(self.codes) if values is None else np.count_nonzero(values)
+            return np.array([float(counted)])
+        # Boolean weights go to bincount as they are: it reads them as 0.0 and 1.0 itself
+        return np.bincount(self._shifted, weights=values, minlength=self.size + 1)[1:].astype(float)
 
     def count_masks(self, masks: Sequence[NDArray[np.bool_]]) -> list[NDArray[np.float64]]:
         """Per-group row counts of a few boolean masks (e.g. don't know, prefer not, missing).
@@ -49,13 +64,15 @@ class GroupBlock:
         """
         if not masks:
             return []
+        if self._whole:
+            return [np.array([float(np.count_nonzero(mask))]) for mask in masks]
         if len(masks) > 4:
             return [self.sum(mask) for mask in masks]
         combination = np.zeros(len(self.codes), dtype=np.intp)
         for bit, mask in enumerate(masks):
             combination += np.asarray(mask, dtype=bool).astype(np.intp) << bit
         width = 1 << len(masks)
-        cells = (self.codes + 1) * width + combination
+        cells = self._shifted * width + combination
         table = np.bincount(cells, minlength=(self.size + 1) * width).reshape(-1, width)[1:]
         combinations = np.arange(width)
         return [

@@ -16,6 +16,7 @@ from reports.analysis.conditions import (
     evaluate_known,
     has_column,
     parse_condition_text,
+    shared_leaves,
     validate_condition,
 )
 from reports.analysis.design import SurveyDesign
@@ -190,6 +191,29 @@ def run_plan(
     roster rows take their household's weight, stratum and cluster (household_key joins them);
     without a cluster column the household is the cluster.
     """
+    # Indicators read the same answers again and again (a question's answered, dnk and pnta
+    # masks, then its numerator): each leaf is evaluated once for the whole plan.
+    with shared_leaves():
+        return _run_plan(
+            respondents,
+            members,
+            plan,
+            by_override=by_override,
+            confidence=confidence,
+            household_key=household_key,
+        )
+
+
+def _run_plan(
+    respondents: pd.DataFrame,
+    members: pd.DataFrame | None,
+    plan: AnalysisPlan,
+    *,
+    by_override: Sequence[str] | None,
+    confidence: float,
+    household_key: str,
+) -> PlanResult:
+    """run_plan's work, inside its shared_leaves block."""
     frames: dict[str, pd.DataFrame | None] = {
         "respondent": respondents,
         "member": members,

@@ -23,9 +23,11 @@ differently would leak: a hidden 1 next to a complementary 5 in a row whose hidd
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -459,9 +461,8 @@ def _block_entries(block: pd.DataFrame, kind: str) -> _BlockEntries:
     extra = {name: _whole(block[name]) for name in _NON_ANSWERS if name in block.columns}
     special = np.isin(categories, SPECIAL_CODES) if kind == _EXCLUSIVE else np.zeros(size, bool)
     # One n entry per group when all its categories share it (the usual case)
-    frame = pd.DataFrame({"v": variables, "g": groups, "n": n, **extra})
-    shared = frame.groupby(["v", "g"]).nunique(dropna=False).le(1).all()
-    shared_n = bool(shared["n"])
+    shared = shared_within_groups(variables, groups, {"n": n, **extra})
+    shared_n = shared["n"]
     relations = Relations()
     entries = _BlockEntries(relations, [], [], [], [], special)
     for row in range(size):
@@ -505,6 +506,27 @@ def _block_entries(block: pd.DataFrame, kind: str) -> _BlockEntries:
                 relations.relation(parts, relations.index[("n", *group)])
     _add_group_relations(relations)
     return entries
+
+
+def shared_within_groups(
+    variables: np.ndarray, groups: np.ndarray, columns: Mapping[str, np.ndarray]
+) -> dict[str, bool]:
+    """Per column, whether every (variable, group) holds a single value, NaN counting as one.
+
+    What `groupby([variables, groups]).nunique(dropna=False) <= 1` says, without building a
+    frame and a groupby for the few dozen rows of each indicator.
+    """
+    keys = list(zip(variables.tolist(), groups.tolist(), strict=True))
+    shared = {}
+    for name, values in columns.items():
+        first: dict[tuple[Any, Any], float] = {}
+        shared[name] = True
+        for key, value in zip(keys, np.asarray(values, dtype=float).tolist(), strict=True):
+            seen = first.setdefault(key, value)
+            if seen != value and not (math.isnan(seen) and math.isnan(value)):
+                shared[name] = False
+                break
+    return shared
 
 
 def _protect_block(

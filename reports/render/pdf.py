@@ -20,11 +20,14 @@ from urllib.parse import unquote, urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from reports import formatting
 from reports.render import TEMPLATE_DIR
+from reports.render.libraries import one_library_search
+
+with one_library_search():  # WeasyPrint finds Pango & co. without fifty processes
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 from reports.render.document import (
     Annex,
     Block,

@@ -49,3 +49,44 @@ def test_commands_start_without_loading_pyxform(tmp_path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_command_loads_its_own_module_and_no_migration_tool(tmp_path) -> None:
+    """Alembic (through Flask-Migrate) and the other commands' modules are imported by the
+    command that needs them: `survey report` starts without them; `survey db` still finds the
+    migrations."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from survey.cli import main; from survey import create_app; "
+        "create_app({'SECRET_KEY': 'x', 'DATABASE_URL': 'sqlite://'}, "
+        f"instance_path={str(tmp_path)!r}); "
+        "main.get_command(None, 'report'); "
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'alembic', 'flask_migrate'}),"
+        " 'survey.demo.commands' in sys.modules, 'survey.datasets.commands' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]", "False", "False"]
+
+
+def test_migration_commands_find_the_migrations(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "SURVEY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SURVEY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SURVEY_SECRET_KEY": "x" * 32,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from survey.cli import main; main()", "db", "heads"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(head)" in done.stdout  # Alembic prints to the process's own stdout

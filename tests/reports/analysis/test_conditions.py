@@ -13,12 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reports.analysis import conditions as conditions_module
 from reports.analysis.conditions import (
     COMPARISONS,
     condition_columns,
     evaluate_condition,
+    evaluate_known,
     parse_condition_text,
     render_condition,
+    shared_leaves,
     validate_condition,
 )
 from reports.analysis.errors import AnalysisError
@@ -83,6 +86,62 @@ def rows(df: pd.DataFrame, condition: dict) -> list[int]:
 )
 def test_evaluate(people: pd.DataFrame, condition: dict, expected: list[int]) -> None:
     assert rows(people, condition) == expected
+
+
+SHARED_CASES = [
+    {"column": "unmet", "answered": True},
+    {"column": "unmet", "in": ["dnk"]},
+    {"column": "unmet", "in": ["yes"]},
+    {"column": "age", "in": [30, "18"]},
+    {"column": "age", "in": ["30", 18]},
+    {"column": "age", "==": 30},
+    {"column": "age", "==": 30.0},
+    {"column": "benefits/pension", "==": True},
+    {"column": "benefits/pension", "==": 1},
+    {"column": "benefits", "answered": True},
+    {"column": "benefits", "in": ["pension"]},
+    {"all": [{"column": "unmet", "in": ["yes"]}, {"column": "age", ">=": 60}]},
+    {"not": {"column": "unmet", "answered": True}},
+]
+
+
+def test_shared_leaves_evaluate_each_leaf_once_with_the_same_results(
+    people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = [(rows(people, c), *map(list, evaluate_known(people, c))) for c in SHARED_CASES]
+    other = people.assign(unmet=["no", "yes", "yes", "dnk", None, "no"], age=people["age"] + 1)
+    other_alone = [rows(other, c) for c in SHARED_CASES]
+    evaluated: list[tuple[int, str, str, str]] = []
+    leaf = conditions_module._leaf
+
+    def counted(df: pd.DataFrame, name: str, op: str, value: object) -> np.ndarray:
+        evaluated.append((id(df), name, op, repr(value)))
+        return leaf(df, name, op, value)
+
+    monkeypatch.setattr(conditions_module, "_leaf", counted)
+    with shared_leaves():
+        for _ in range(2):  # again: every leaf comes from the first pass
+            shared = [
+                (rows(people, c), *map(list, evaluate_known(people, c))) for c in SHARED_CASES
+            ]
+            assert shared == alone
+            # Another frame with the same columns is not answered from the first one's leaves
+            assert [rows(other, c) for c in SHARED_CASES] == other_alone
+        first_pass = len(evaluated)
+        with shared_leaves():  # nested: the outer leaves serve
+            assert [rows(people, c) for c in SHARED_CASES] == [found for found, *_ in alone]
+        assert len(evaluated) == first_pass
+        held = conditions_module._evaluate_leaf(people, "unmet", "in", ["yes"])
+        with pytest.raises(ValueError, match="read-only"):
+            held[0] = not held[0]  # shared with other callers: never changed in place
+    # Each leaf once per frame; 30 and 30.0, True and 1 are leaves of their own all the same
+    assert len(evaluated) == len(set(evaluated))
+    assert {("age", "==", "30"), ("age", "==", "30.0")} <= {key[1:] for key in evaluated}
+    assert conditions_module._SHARED.get() is None  # nothing is kept after the block
+    evaluated.clear()
+    rows(people, SHARED_CASES[0])
+    rows(people, SHARED_CASES[0])
+    assert len(evaluated) == 2  # outside a block, every call evaluates
 
 
 def test_evaluate_keeps_the_index_and_does_not_mutate(people: pd.DataFrame) -> None:
@@ -296,3 +355,45 @@ def test_three_valued_evaluation_of_unanswered_items() -> None:
     # Asking about the non-answer itself is always settled
     for leaf in ({"column": "a", "is_missing": True}, {"column": "a", "in": ["dnk"]}):
         assert evaluate_known(df, leaf)[1].all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["a", "b", "c", "dnk", "", None]), max_size=30),
+    wanted=st.lists(st.sampled_from(["a", "b", "zz", "dnk", "1"]), min_size=1, max_size=3),
+    op=st.sampled_from(["in", "not_in", "answered"]),
+)
+def test_a_categorical_column_matches_as_its_text_does(
+    values: list[str | None], wanted: list[str], op: str
+) -> None:
+    # Categorical columns are matched on their codes; unused categories and missing answers
+    # must change nothing
+    categorical = pd.DataFrame(
+        {"q": pd.Categorical(values, categories=["zz", "c", "b", "a", "dnk", ""])}
+    )
+    text = pd.DataFrame({"q": pd.Series(values, dtype=object)})
+    condition = {"column": "q", op: True if op == "answered" else wanted}
+    assert rows(categorical, condition) == rows(text, condition)
+
+
+def test_a_multiple_choice_question_is_read_once_in_shared_leaves(
+    people: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [
+        {"column": "benefits", "answered": True},
+        {"column": "benefits", "in": ["pension"]},
+        {"column": "benefits", "not_in": ["none"]},
+        {"column": "benefits", "is_missing": True},
+    ]
+    alone = [rows(people, case) for case in cases]
+    read: list[str] = []
+    chosen = conditions_module.chosen_mask
+
+    def counted(series: pd.Series) -> np.ndarray:
+        read.append(str(series.name))
+        return chosen(series)
+
+    monkeypatch.setattr(conditions_module, "chosen_mask", counted)
+    with shared_leaves():
+        assert [rows(people, case) for case in cases] == alone
+    assert sorted(read) == ["benefits/dnk", "benefits/none", "benefits/pension"]

@@ -14,6 +14,7 @@ from reports.analysis.suppression import (
     Relations,
     apply_to_estimates,
     protect,
+    shared_within_groups,
     suppress_small_cells,
     suppressed_view,
 )
@@ -356,3 +357,33 @@ def test_a_protected_problem_solved_again_gives_a_fresh_identical_mask() -> None
     other.values[3] = 19.0
     assert protect(other).tolist() == [True, True, False, False]
     assert protect(relations(), k=2).tolist() == [False, False, False, False]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["", "sex", "district"]),
+            st.sampled_from(["", "a", "b"]),
+            st.sampled_from([0.0, 1.0, 7.0, float("nan")]),
+            st.sampled_from([0.0, 3.0, float("nan")]),
+        ),
+        max_size=12,
+    )
+)
+def test_shared_within_groups_says_what_the_groupby_said(
+    rows: list[tuple[str, str, float, float]],
+) -> None:
+    # The suppression read this from pandas (one groupby per indicator); the same answers,
+    # NaN counting as one value of its own, decide whether a group shares one n entry.
+    variables = np.array([row[0] for row in rows], dtype=object)
+    groups = np.array([row[1] for row in rows], dtype=object)
+    columns = {
+        "n": np.array([row[2] for row in rows], dtype=float),
+        "dnk": np.array([row[3] for row in rows], dtype=float),
+    }
+    frame = pd.DataFrame({"v": variables, "g": groups, **columns})
+    expected = frame.groupby(["v", "g"]).nunique(dropna=False).le(1).all()
+    assert shared_within_groups(variables, groups, columns) == {
+        name: bool(expected[name]) for name in columns
+    }
