@@ -1736,6 +1736,16 @@ def _re2_options() -> re2.Options:
 _RE2_OPTIONS = _re2_options()
 
 
+def re2_pattern(pattern: str) -> str:
+    """The RE2 pattern the server runs for a regex() pattern; ValueError outside the subset."""
+    return _translate_regex(pattern)
+
+
+def regex_matches(text: str, pattern: str) -> bool:
+    """Whether regex(text, pattern) holds, exactly as a constraint checks it on the server."""
+    return _regex(text, pattern)
+
+
 @functools.lru_cache(maxsize=512)
 def _compile_regex(pattern: str) -> re2._Regexp:
     """Compile a JavaScript-syntax pattern for RE2; ValueError if outside the subset."""
