@@ -104,7 +104,7 @@ def text_matching(
         # Each pattern in turn is the source; the draw must match the others too.
         try:
             text = xeger.xeger(sources[attempt % len(sources)])
-        except (re.error, KeyError, IndexError, ValueError, OverflowError):
+        except (re.error, KeyError, IndexError, ValueError, OverflowError, RecursionError):
             return None  # a construct rstr cannot reverse
         if (
             text
