@@ -175,3 +175,19 @@ def test_the_command_line_confirms_every_kind(runner, tmp_path) -> None:
     result = runner.invoke(main, ["instruments", "import", str(path), "--keep", "phone_numbers"])
     assert result.exit_code == 0, result.output
     assert "Phone numbers in free text (leader_phone): kept" in result.output
+
+
+@pytest.mark.app_config({"REPORT_QUOTE_QUESTIONS": ["leader_phone"]})
+def test_a_kept_phone_number_is_never_quoted_in_a_report(
+    app, client, auth, survey_round, create_user
+) -> None:
+    from survey.reporting.services import ReportError, approve_quote
+
+    version, _ = import_instrument(phone_form("kept"), "f.xlsx", keep=("phone_numbers",))
+    db.session.commit()
+    auth.login("volunteer")
+    assert post(client, version, leader_phone=PHONE).status_code == 302
+    submission = db.session.execute(select(Submission)).scalar_one()
+    coordinator = create_user("quoting", role="coordinator")
+    with pytest.raises(ReportError, match="cannot be quoted"):
+        approve_quote(submission.id, "leader_phone", coordinator)
