@@ -191,3 +191,29 @@ def test_a_kept_phone_number_is_never_quoted_in_a_report(
     coordinator = create_user("quoting", role="coordinator")
     with pytest.raises(ReportError, match="cannot be quoted"):
         approve_quote(submission.id, "leader_phone", coordinator)
+
+
+def test_odk_collect_submissions_follow_the_same_confirmation(
+    app, client, create_user, survey_round
+) -> None:
+    from tests.factories import PASSWORD
+    from tests.survey.collection.test_openrosa import (
+        HTTPS,
+        collect_submission,
+        message,
+        new_instance_id,
+        send,
+    )
+
+    create_user("volunteer", "volunteer")
+    import_instrument(phone_form("refused"), "f.xlsx")
+    import_instrument(phone_form("kept"), "f.xlsx", keep=("phone_numbers",))
+    db.session.commit()
+    for form_id, status in (("refused", 400), ("kept", 201)):
+        xform = client.get(
+            f"/forms/{form_id}/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS
+        ).data
+        document = collect_submission(xform, {"leader_phone": PHONE}, instanceID=new_instance_id())
+        response = send(client, document)
+        assert response.status_code == status, message(response)
+    assert db.session.execute(select(Submission.answers)).scalar_one() == {"leader_phone": PHONE}
