@@ -5,7 +5,8 @@ old path would take minutes), in one run, with the machine and its load:
 - `survey snapshot rebuild`: building the snapshot from the answers' JSON (once per host);
 - first dashboard page after a restart of gunicorn (2 workers), the snapshot on disk;
 - a warm dashboard page (median of 10) and the page after one new submission (catch-up);
-- `survey indicators` and `survey report`, cold, end to end (new processes);
+- `survey indicators`, `survey report` and `survey export --format csv`, cold, end to end (new
+  processes);
 - memory: RSS and PSS of gunicorn's master and 2 workers once both have served the page.
 
     .venv/bin/python bench/snapshot.py --root /tmp/birge-snapbench \
@@ -163,6 +164,7 @@ def fill(url: str, instance: Path, n: int, seed: Path | None = None) -> tuple[in
             db.session.execute(text(_copy_rows(copy, take, db.engine.dialect.name)))
             db.session.commit()
             have = db.session.execute(select(func.count(Submission.id))).scalar() or 0
+            print(f"  [{time.strftime('%H:%M:%S')}] {have:,} submissions", flush=True)
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.execute(text("VACUUM ANALYZE submissions"))
@@ -377,6 +379,13 @@ def settings_file(folder: Path) -> Path:
     return path
 
 
+def progress(step: str, result: dict[str, Any]) -> None:
+    """Each figure as soon as it is measured (a long 1M run may not reach the table)."""
+    figures = {k: v for k, v in result.items() if k.startswith(step) or k == step}
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  [{time.strftime('%H:%M:%S')} load {load}] {json.dumps(figures)}", flush=True)
+
+
 def measure(url: str, instance: Path, n: int, old_path: bool, verify: bool) -> dict[str, Any]:
     folder = instance.parent
     snapshot_env = environment(url, instance)
@@ -384,18 +393,32 @@ def measure(url: str, instance: Path, n: int, old_path: bool, verify: bool) -> d
     result: dict[str, Any] = {"load": os.getloadavg()}
     result["rebuild_s"] = survey(["snapshot", "rebuild"], snapshot_env)
     result["rebuild_cpu_s"] = CPU_TIMES["snapshot rebuild"]
+    progress("rebuild", result)
     result["floor"] = json_floor(url, instance, min(n, 100_000))
+    progress("floor", result)
     result["pages"] = pages(snapshot_env, folder, warm=True)
+    progress("pages", result)
     if old_path:
         result["old_pages"] = pages(old_env, folder, warm=False)
     indicators = ["indicators", "--out", str(folder / "indicators.csv"), "--force"]
     indicators.append("--include-demo")
     report = ["report", "--out", str(folder / "paper.pdf"), "--settings"]
     report.append(str(settings_file(folder)))
-    for name, args in (("indicators", indicators), ("report", report)):
-        result[f"{name}_s"] = survey(args, snapshot_env)
+    export = ["export", "--format", "csv", "--out", str(folder / "export.csv"), "--force"]
+    export.append("--include-demo")
+    for name, args in (("indicators", indicators), ("report", report), ("export", export)):
+        try:
+            result[f"{name}_s"] = survey(args, snapshot_env)
+        except RuntimeError as error:  # a refused export must not lose the other figures
+            result[f"{name}_error"] = str(error)[-500:]
+            print(f"  ({name} failed: {str(error)[-500:]})", flush=True)
+            continue
+        finally:
+            for written in folder.glob("export*.csv"):  # 1M rows: hundreds of MB
+                written.unlink()
         result[f"{name}_cpu_s"] = CPU_TIMES[args[0] + " " + args[1]]
-        if old_path:
+        progress(name, result)
+        if old_path and name != "export":
             result[f"old_{name}_s"] = survey(args, old_env)
             result[f"old_{name}_cpu_s"] = CPU_TIMES[args[0] + " " + args[1]]
     if verify:  # reads every answer's JSON again: minutes at 1M
@@ -442,9 +465,12 @@ def show(backend: str, n: int, r: dict[str, Any]) -> None:
         f"  memory, gunicorn + 2 workers        RSS {m['rss_mb']:,.0f} MB "
         f"(workers {workers}), PSS {m['pss_mb']:,.0f} MB"
     )
-    for name in ("indicators", "report"):
+    for name in ("indicators", "report", "export"):
+        if name + "_s" not in r:
+            continue
+        label = "export csv" if name == "export" else name
         line = (
-            f"  survey {name:<11} cold             {r[name + '_s']:8.1f} s "
+            f"  survey {label:<11} cold             {r[name + '_s']:8.1f} s "
             f"[{r[name + '_cpu_s']:.1f}]"
         )
         if f"old_{name}_s" in r:

@@ -38,6 +38,10 @@ PUBLISH_DEMO = False
 # Advocates' publications (protected cubes) kept on disk beside the snapshot, one file per data
 # state and settings, shared by every process (survey/dashboards/cube_store.py).
 PUBLICATION_FILES = True
+# Rendered papers kept in instance/reports/kept/, one per settings and data snapshot: the same
+# paper asked for again is read instead of drawn and laid out (survey/reporting/kept.py); and
+# the analysis of a data state kept beside the snapshot (survey/reporting/snapshot.py).
+REPORT_KEPT_PAPERS = True
 # Rate limits live in memory: one process group per deployment.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True

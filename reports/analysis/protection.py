@@ -99,6 +99,8 @@ class _Block:
     n_min: dict[Group, float] = field(default_factory=dict)  # the smallest category n
     category: str | None = None  # the one category of a PER_CATEGORY block
     free: set[Group] = field(default_factory=set)  # groups whose respondent count is hidden
+    # Cells of a frequency shown although their row is hidden at count level (see _open_cells)
+    shown: set[tuple[Group, str]] = field(default_factory=set)
 
     def base(self, group: Group) -> float:
         """n plus the non-response counts of a group."""
@@ -481,6 +483,8 @@ def protect_cube(
                     changed = True
         if not changed:
             break
+    for block in blocks:
+        _open_cells(block, k)
     published = _publish(table[~is_margin], blocks, k) if len(table) else table.copy()
     if is_margin.any():
         published = pd.concat(
@@ -507,6 +511,76 @@ def protect_cube(
     for block in blocks:
         out_known[block.indicator] = out_known.get(block.indicator, True) and block.out_zero
     return ProtectedCube(published, population, k, stats, out_known, margins)
+
+
+def _open_cells(block: _Block, k: int) -> None:
+    """Publish again the cells of a frequency's hidden rows that nothing needs hidden.
+
+    Row suppression hides every category of a row with one small category. A single choice's
+    rows of one variable form a two-way table whose row totals (n) and column totals (the
+    overall row) the attacker knows, so a hidden cell is protected by a rectangle of four
+    hidden cells (two rows, two categories): adding t to two opposite corners and taking it
+    from the other two keeps every total, so the cell can move over at least
+    min(a, d) + min(b, c) ≥ k. Cells are shown again, largest first, while every hidden
+    non-zero cell keeps such a rectangle; rows whose n is hidden keep all their cells, and a
+    frequency whose overall row is hidden keeps its rows hidden.
+    """
+    table = block.tables.get("freq")
+    if block.kind in PER_CATEGORY or block.kind in CENTRE or not table:
+        return
+    if OVERALL in block.hidden["count"]:
+        return
+    categories = list(table.get(OVERALL, {}))
+    full = block.hidden["full"]
+    for variable in dict.fromkeys(g[0] for g in block.groups[1:]):
+        rows = [g for g in block.groups if g[0] == variable and g in block.hidden["count"]]
+        hidden = {(g, c) for g in rows for c in categories}
+        if not rows or not _rectangles_hold(table, hidden, k):
+            continue
+        cells = sorted(
+            (cell for cell in hidden if cell[0] not in full and not _small(_cell(table, cell), k)),
+            key=lambda cell: (-_cell(table, cell), cell),
+        )
+        # A whole category first (with two hidden rows, one cell shown pins the other), then
+        # cell by cell
+        columns = [
+            {cell for cell in cells if cell[1] == category}
+            for category in sorted(categories, key=lambda c: -_cell(table, (OVERALL, c)))
+        ]
+        for candidate in [*columns, *({cell} for cell in cells)]:
+            trial = hidden - candidate
+            if candidate and candidate <= hidden and _rectangles_hold(table, trial, k):
+                hidden = trial
+        block.shown |= {(g, c) for g in rows for c in categories} - hidden
+
+
+def _cell(table: Mapping[Group, Mapping[str, float]], cell: tuple[Group, str]) -> float:
+    return float(table.get(cell[0], {}).get(cell[1], 0.0))
+
+
+def _rectangles_hold(
+    table: Mapping[Group, Mapping[str, float]], hidden: set[tuple[Group, str]], k: int
+) -> bool:
+    """Every hidden non-zero cell is a corner of a hidden rectangle that moves it by ≥ k."""
+    for group, category in hidden:
+        a = _cell(table, (group, category))
+        if a <= 0:
+            continue
+        safe = False
+        for other, other_category in hidden:
+            if other == group or other_category == category:
+                continue
+            if (group, other_category) not in hidden or (other, category) not in hidden:
+                continue
+            d = _cell(table, (other, other_category))
+            b = _cell(table, (group, other_category))
+            c = _cell(table, (other, category))
+            if min(a, d) + min(b, c) >= k:
+                safe = True
+                break
+        if not safe:
+            return False
+    return True
 
 
 def _families(blocks: Sequence[_Block]) -> list[tuple[str, list[_Block]]]:
@@ -639,7 +713,9 @@ def _publish(table: pd.DataFrame, blocks: Sequence[_Block], k: int) -> pd.DataFr
         key = (str(var), str(group))
         n_hidden[position] = key in block.hidden["full"]
         nr_hidden[position] = key in block.hidden["nr"]
-        counts_hidden[position] = key in block.hidden["count"] or n_hidden[position]
+        counts_hidden[position] = (
+            key in block.hidden["count"] and (key, str(categories[position])) not in block.shown
+        ) or n_hidden[position]
     kinds = out["kind"].astype(str).to_numpy()
     centre = np.isin(kinds, list(CENTRE))
     estimate_hidden = np.where(centre, n_hidden, counts_hidden)

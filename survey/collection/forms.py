@@ -23,7 +23,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from survey.collection.models import ReviewStatus
-from survey.instruments.registry import make_field
+from survey.instruments.registry import (
+    MultipleChoiceAnswerField,
+    RankAnswerField,
+    make_field,
+)
 from survey.instruments.rules import MAX_REPEAT_ENTRIES
 from survey.instruments.spec import InstrumentSpec, Repeat
 
@@ -146,6 +150,34 @@ def repeat_fields(form: SubmissionForm, spec: InstrumentSpec) -> Iterator[tuple[
             yield from walk(item, field)
 
 
+def list_path(
+    form: SubmissionForm, spec: InstrumentSpec, list_name: str
+) -> tuple[Repeat, list[tuple[str, int]]] | None:
+    """The repeat of a bound list ('member', or 'household-0-member' inside an entry) and the
+    (repeat, position) pairs of the entries holding it, outermost first, as rules read them."""
+
+    def walk(
+        repeat: Repeat, field: Any, path: list[tuple[str, int]]
+    ) -> tuple[Repeat, list[tuple[str, int]]] | None:
+        if field is None:
+            return None
+        if field.name == list_name:
+            return repeat, path
+        for position, entry in enumerate(field.entries):
+            for inner in repeat.repeats:
+                found = walk(
+                    inner, question_field(entry.form, inner.name), [*path, (repeat.name, position)]
+                )
+                if found is not None:
+                    return found
+        return None
+
+    for item, field in _item_fields(form, spec):
+        if isinstance(item, Repeat) and (found := walk(item, field, [])) is not None:
+            return found
+    return None
+
+
 def uploaded_media(form: SubmissionForm, spec: InstrumentSpec) -> dict[str, Any]:
     """The cleaned files of the form's media questions, by answer (file name)."""
     return {field.media_file.filename: field.media_file for field in _media_uploads(form, spec)}
@@ -187,6 +219,26 @@ def fill_defaults(form: Form, values: dict[str, str]) -> None:
         field = question_field(form, name)
         if field is not None and field.data in (None, "", []):
             field.process_data(text)
+
+
+def enter_defaults(form: Form, values: dict[str, str]) -> None:
+    """Put defaults into the unanswered fields of a form (or repeat entry) as if posted: typed
+    and parsed like the volunteer's answers, for the rules to read in the same request."""
+    for name, text in values.items():
+        field = question_field(form, name)
+        if field is None or field.data not in (None, "", []):
+            continue
+        posted = text.split() if _takes_codes(field) else [text]
+        field.raw_data = posted
+        try:
+            field.process_formdata(posted)
+        except ValueError as error:
+            field.process_errors.append(error.args[0])
+
+
+def _takes_codes(field: Any) -> bool:
+    """Whether a field is posted as one value per code (select_multiple, rank)."""
+    return isinstance(field, MultipleChoiceAnswerField | RankAnswerField)
 
 
 def resize_repeat(form: SubmissionForm, name: str, count: int, spec: Any = None) -> None:

@@ -12,9 +12,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
+from survey.collection import lists, services
 from survey.collection import review as reviewing
 from survey.collection import rounds as survey_rounds
-from survey.collection import services
 from survey.collection.blueprint import bp
 from survey.collection.forms import (
     REVIEW_STATUS_LABELS,
@@ -96,7 +96,7 @@ def review_list() -> tuple[str, int]:
         "collection/review_list.html",
         form=form,
         queue=queue,
-        instance_names=services.instance_names(queue.submissions),
+        instance_names=lists.instance_names(queue.submissions),
         arguments=arguments,
         status=filters.status or "all",
         status_labels=REVIEW_STATUS_LABELS,
@@ -178,7 +178,7 @@ def review(submission_id: int) -> Any:
         submission=submission,
         spec=spec,
         form=form,
-        rows=services.readable_answers(spec, submission.answers, language),
+        rows=lists.readable_answers(spec, submission.answers, language),
         history=reviewing.correction_history(spec, submission, language),
     ), (422 if form.errors else 200)
 

@@ -382,21 +382,27 @@ def _submission_document() -> bytes | Response:
 
 
 def _field_label(spec: InstrumentSpec, key: str) -> str:
-    """'Household member 2: How old is this person? [member_age]' for a field key."""
+    """'Household 1, Member 2: How old is this person? [age]' for a field key
+    ('household-0-member-1-age'), entries numbered from 1 at each level."""
     language = current_language()
-    for repeat in spec.repeats_by_name.values():
-        if not key.startswith(repeat.name + "-"):
-            continue
-        index, _sep, name = key.removeprefix(repeat.name + "-").partition("-")
-        if index.isdigit() and name:
-            question = spec.questions_by_name.get(name)
-            label = spec.label(question.labels, language) if question else ""
-            return f"{spec.label(repeat.labels, language) or repeat.name} {int(index) + 1}: " + (
-                f"{label} [{name}]" if label else name
-            )
-    item = spec.questions_by_name.get(key) or spec.repeats_by_name.get(key)
+    entries: list[str] = []
+    candidates = [r for r in spec.repeats_by_name.values() if r.repeat is None]
+    rest = key
+    while True:
+        for repeat in candidates:
+            index, _sep, name = rest.removeprefix(repeat.name + "-").partition("-")
+            if rest.startswith(repeat.name + "-") and index.isdigit() and name:
+                entries.append(
+                    f"{spec.label(repeat.labels, language) or repeat.name} {int(index) + 1}"
+                )
+                candidates, rest = list(repeat.repeats), name
+                break
+        else:
+            break
+    item = spec.questions_by_name.get(rest) or spec.repeats_by_name.get(rest)
     label = spec.label(item.labels, language) if item is not None else ""
-    return f"{label} [{key}]" if label else key
+    text = f"{label} [{rest}]" if label else rest
+    return f"{', '.join(entries)}: {text}" if entries else text
 
 
 def _problems_message(spec: InstrumentSpec, errors: dict[str, list[str]]) -> str:

@@ -36,6 +36,10 @@ def _ast(text: str | None, choice_filter: bool = False) -> Any:
     return expressions.to_json(compiled(text, choice_filter)) if text else None
 
 
+# The placeholder of an inner list's name in its entry template ('household-3-member').
+TEMPLATE_LIST = "__LIST__"
+
+
 def form_model(
     spec: InstrumentSpec,
     language: str,
@@ -45,7 +49,7 @@ def form_model(
     """The rules as JSON for static/js/form.js: ASTs, messages, choice filter columns.
 
     `last_saved` (the answers of the volunteer's last saved interview) gives the values that
-    defaults of new repeat entries read with ${last-saved#name}; only those are sent."""
+    defaults read with ${last-saved#name}; only those are sent."""
     questions = {}
     for q in spec.iter_questions():
         questions[q.name] = {
@@ -69,9 +73,12 @@ def form_model(
         ):
             if value:
                 questions[q.name][key] = value
-        if q.default_expression and q.repeat is not None:
-            # Evaluated by the page for each entry it adds (the server fills the others).
+        # Evaluated by the page for each entry it adds and for each interview it starts
+        # again offline (form.js fillDefaults, newInterview); the server fills its page.
+        if q.default_expression:
             questions[q.name]["default"] = _ast(q.default_expression)
+        elif q.default is not None:
+            questions[q.name]["fixedDefault"] = q.default
         # Messages that show answers are filled in by the page from these parts.
         for key, texts in (
             ("requiredParts", q.required_messages),
@@ -117,12 +124,11 @@ def form_model(
 
 
 def _last_saved_values(spec: InstrumentSpec, last_saved: Mapping[str, Any]) -> dict[str, Any]:
-    """The last saved answers that defaults of repeat questions read, as expression values."""
-    if not last_saved:
-        return {}
+    """The last saved answers that defaults read, as expression values (null without one: the
+    page keeps the names, to read them from an interview it queues offline)."""
     names: set[str] = set()
     for q in spec.iter_questions():
-        if q.default_expression and q.repeat is not None:
+        if q.default_expression:
             names |= expressions.last_saved_names(compiled(q.default_expression))
     read = last_saved_reader(spec, last_saved)
     return {name: expressions.value_to_json(read(name)) for name in sorted(names)}
@@ -361,12 +367,15 @@ def _repeat_view(
         }
         for number, entry in enumerate(field.entries)
     ]
-    # An empty entry with a placeholder index, cloned by the browser for "Add member".
+    # An empty entry with a placeholder index, cloned by the browser for "Add member"; inside
+    # an outer entry the list's name is a placeholder too ('household-0-member' on the page).
     entry_class = field.unbound_field.args[0]
-    blank = entry_class(prefix=f"{repeat.name}-__INDEX__-", formdata=None)
+    template_list = repeat.name if path is None else TEMPLATE_LIST
+    blank = entry_class(prefix=f"{template_list}-__INDEX__-", formdata=None)
     outside = text_context(spec, answers, language, today, path=outer)
     empty = text_context(spec, {**answers, repeat.name: []}, language, today, repeat.name, 0)
     template = {
+        "list_name": template_list,
         "marker": blank.entry_marker,
         "items": _with_groups(
             spec,

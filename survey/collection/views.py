@@ -18,16 +18,18 @@ from werkzeug.wrappers import Response
 from wtforms import FieldList
 
 from survey.clock import utcnow
+from survey.collection import lists, services
 from survey.collection import review as reviewing
 from survey.collection import rounds as survey_rounds
-from survey.collection import services
 from survey.collection.blueprint import bp
 from survey.collection.forms import (
     ATTRIBUTE_PREFIX,
     REVIEW_STATUS_LABELS,
     SubmissionForm,
+    enter_defaults,
     fill_defaults,
     form_class,
+    list_path,
     question_field,
     repeat_fields,
     resize_repeat,
@@ -70,7 +72,7 @@ def home() -> str:
     ]
     can_enter = current_user.has_role(*ENTERING_ROLES)
     sent_back_count, sent_back = (
-        services.sent_back_to(current_user._get_current_object()) if can_enter else (0, [])
+        lists.sent_back_to(current_user._get_current_object()) if can_enter else (0, [])
     )
     return render_template(
         "collection/home.html",
@@ -191,7 +193,7 @@ def fill(version_id: int) -> Any:
     form_message = None
     discard: list[tuple[str, str, str]] = []
     known: dict[str, Any] = {}  # the answers texts show ('${name}') on a page without script
-    last_saved = services.last_saved_answers(spec, current_user._get_current_object())
+    last_saved = lists.last_saved_answers(spec, current_user._get_current_object())
     if request.method == "GET":
         # Defaults given as expressions are evaluated once, when the interview is created.
         fill_defaults(form, default_values(spec, {}, today=utcnow().date(), last_saved=last_saved))
@@ -203,7 +205,7 @@ def fill(version_id: int) -> Any:
                 utcnow().date().isoformat()
             )  # an interview is entered the day it is held
     else:
-        outcome, action, csrf_ok, typed = _read_post(form, spec, language)
+        outcome, action, csrf_ok, typed = _read_post(form, spec, language, last_saved or {})
         known = outcome.answers
         instance_id = services.valid_instance_id(form.instance_id.data)
         if not csrf_ok:
@@ -212,19 +214,19 @@ def fill(version_id: int) -> Any:
             form_message, status = _expired_message(), 400
         elif action:
             added = _apply_action(form, action, spec)
-            # A new entry gets its defaults, as ODK's odk-new-repeat (entries of a repeat inside
-            # a repeat, named 'household-0-member', are not given them yet).
-            if added is not None and added[0] in spec.repeats_by_name:
-                name, entry, index = added
+            # A new entry gets its defaults, as ODK's odk-new-repeat; the entry of a repeat
+            # inside a repeat ('household-0-member') reads its outer entries' answers.
+            found = list_path(form, spec, added[0]) if added is not None else None
+            if added is not None and found is not None:
+                repeat, outer = found
                 values = default_values(
                     spec,
                     known,
                     today=utcnow().date(),
                     last_saved=last_saved,
-                    repeat=name,
-                    index=index,
+                    path=[*outer, (repeat.name, added[2])],
                 )
-                fill_defaults(entry.form, values)
+                fill_defaults(added[1].form, values)
         elif instance_id is None:
             abort(400)
         elif (
@@ -338,11 +340,17 @@ def _json_answer(answer: SaveAnswer) -> tuple[Response, int]:
     ), answer.http_status
 
 
-def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str, bool, dict]:
+def _read_post(
+    form: SubmissionForm,
+    spec: Any,
+    language: str,
+    last_saved: dict[str, Any] | None = None,
+) -> tuple[Any, str, bool, dict]:
     """Check the CSRF token, parse the fields and apply the rules; nothing is stored here.
 
     Also returns the answers as typed, before the rules drop what is not relevant: what a
-    refusal would discard is shown from these."""
+    refusal would discard is shown from these. With `last_saved` (a new interview), the entries
+    a repeat_count adds get their defaults, as the page's script gives them."""
     form.validate()  # runs the CSRF check; question rules are applied below
     csrf_field = getattr(form, "csrf_token", None)
     csrf_ok = csrf_field is None or not csrf_field.errors
@@ -350,11 +358,52 @@ def _read_post(form: SubmissionForm, spec: Any, language: str) -> tuple[Any, str
     outcome = evaluate_answers(
         spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
     )
-    counted = {f.name for r, f in repeat_fields(form, spec) if r.repeat_count}
+    counted = {f.name: f for r, f in repeat_fields(form, spec) if r.repeat_count}
+    added = False
     for name, count in outcome.repeat_counts.items():
-        if name in counted:
-            resize_repeat(form, name, count, spec)
+        field = counted.get(name)
+        if field is None:
+            continue
+        before = len(field.entries)
+        resize_repeat(form, name, count, spec)
+        # The new entries get their defaults, read in their outer entries when inside one.
+        found = list_path(form, spec, name) if last_saved is not None else None
+        if found is not None and last_saved is not None:
+            repeat, outer = found
+            added |= _fill_entry_defaults(
+                field, spec, outcome.answers, [*outer, (repeat.name, 0)], before, last_saved
+            )
+    if added:  # the defaults are answers now: read and check them with the rest
+        answers, type_errors = typed_answers(form, spec)
+        outcome = evaluate_answers(
+            spec, answers, language=language, type_errors=type_errors, messages=rule_messages()
+        )
     return outcome, request.form.get("_action", ""), csrf_ok, answers
+
+
+def _fill_entry_defaults(
+    field: Any,
+    spec: Any,
+    known: dict[str, Any],
+    path: list[tuple[str, int]],
+    start: int,
+    last_saved: dict[str, Any],
+) -> bool:
+    """Give the entries of a repeat list from `start` on their defaults (ODK's odk-new-repeat);
+    `path` is the list's place, its last pair naming the repeat. Whether any default was put in."""
+    filled = False
+    outer, repeat = path[:-1], path[-1][0]
+    for index in range(start, len(field.entries)):
+        values = default_values(
+            spec,
+            known,
+            today=utcnow().date(),
+            last_saved=last_saved,
+            path=[*outer, (repeat, index)],
+        )
+        enter_defaults(field.entries[index].form, values)
+        filled |= bool(values)
+    return filled
 
 
 def _discard_confirmed() -> bool:
@@ -483,12 +532,12 @@ def _may_view(submission: Submission, user: User) -> bool:
 def my_submissions() -> str:
     """The volunteer's own submissions, newest first."""
     user = current_user._get_current_object()
-    submissions = services.submissions_of(user)
+    submissions = lists.submissions_of(user)
     return render_template(
         "collection/submissions.html",
         submissions=submissions,
         correctable={s.id for s in submissions if reviewing.may_correct(s, user)},
-        instance_names=services.instance_names(submissions),
+        instance_names=lists.instance_names(submissions),
         status_labels=REVIEW_STATUS_LABELS,
         district_labels=dict(reviewing.district_choices(current_language())),
     )
@@ -506,7 +555,7 @@ def show_submission(submission_id: int) -> str:
         "collection/submission.html",
         submission=submission,
         spec=spec,
-        rows=services.readable_answers(spec, submission.answers, current_language()),
+        rows=lists.readable_answers(spec, submission.answers, current_language()),
         can_correct=reviewing.may_correct(submission, current_user._get_current_object()),
         media=db.session.execute(
             select(SubmissionMedia.question, SubmissionMedia.filename, SubmissionMedia.size)

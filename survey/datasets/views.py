@@ -27,8 +27,8 @@ from survey.datasets.deidentify import (
     ExportReport,
     PreparedExport,
     prepare_export,
-    recoding_texts,
 )
+from survey.datasets.export_texts import recoding_texts
 from survey.datasets.exports import (
     BUNDLE_SUFFIX,
     MIMETYPES,

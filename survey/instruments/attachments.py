@@ -276,11 +276,21 @@ def _implausible(text: str) -> int:
     inside a word ('pr‚ciser'), a word mixing scripts or changing to capitals inside it, a Latin
     word without one unaccented letter ('Ìîñêâà', Russian read as Western European)."""
     bad = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
+
+    def symbol(ch: str) -> bool:  # non-ASCII, neither letter nor space: '€', '«', '¬', '‚'
+        return ord(ch) > 127 and not ch.isalpha() and not ch.isspace()
+
     for index, ch in enumerate(text):
-        if ord(ch) > 127 and not ch.isalpha() and not ch.isspace():
+        if symbol(ch):
             before = text[index - 1] if index else " "
             after = text[index + 1] if index + 1 < len(text) else " "
             bad += before.isalpha() and after.isalpha()
+            # Two such signs side by side ('€«¬', Cyrillic in DOS code page 866 read as
+            # Windows-1252), or a currency or mathematical sign stuck to a letter ('‘¥¬').
+            bad += symbol(after)
+            bad += unicodedata.category(ch) in {"Sc", "Sm", "So"} and (
+                before.isalpha() or after.isalpha()
+            )
     for word in _WORD.findall(text):
         if word.isascii():
             continue
@@ -308,18 +318,19 @@ def decode_legacy(data: bytes) -> tuple[str, str]:
     if b"\x00" in data:
         raise AttachmentError(_("The file holds binary data, not text, so it is not a CSV file."))
     guesses = [m.encoding for m in charset_normalizer.from_bytes(data[: 1024 * 1024])]
-    best: tuple[int, str, str] | None = None
+    best: tuple[tuple[int, int], str, str] | None = None
     for encoding in dict.fromkeys([*LEGACY_ENCODINGS, *guesses]):
         try:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             continue
-        score = _implausible(text)
+        # Fewest impossible places first; among readings with none, the one that makes the most
+        # of the bytes letters (the others turn some letters into signs).
+        letters = sum(1 for ch in text if ord(ch) > 127 and ch.isalpha())
+        score = (_implausible(text), -letters)
         if best is None or score < best[0]:
             best = (score, encoding, text)
-        if score == 0:
-            break
-    if best is None or best[0] > 0:
+    if best is None or best[0][0] > 0:
         raise undecided
     return best[2], best[1]
 

@@ -457,13 +457,16 @@ class _Evaluator:
         value = None if raw_value in (None, "", []) else raw_value
         if self.read_only(question, lookup):
             # Not the volunteer's to change (ODK shows it, greyed): what the form itself gives,
-            # its calculation or fixed default; a default evaluated at creation, as the page
-            # filled it in.
+            # its calculation or fixed default. Otherwise the value it holds stays, as in ODK:
+            # a default evaluated at creation, as the page filled it in, or what was typed
+            # before a read_only expression came to hold. Always read-only without a default,
+            # it never had a value.
             if question.calculation:
-                value = stored_calculation(self.value_of(question.calculation, lookup))
+                # As for a calculate question: once() keeps the value the page showed.
+                value = stored_calculation(self.value_of(question.calculation, lookup, value))
             elif question.default is not None:
                 value = question.default or None
-            elif not question.default_expression:
+            elif question.read_only and not question.default_expression:
                 value = None
             if value is None:
                 target.pop(question.name, None)
@@ -578,23 +581,25 @@ def default_values(
     last_saved: Mapping[str, Any] | None = None,
     repeat: str | None = None,
     index: int | None = None,
+    path: Sequence[tuple[str, int]] = (),
 ) -> dict[str, str]:
     """The defaults given as expressions, evaluated once as ODK does when the interview (or,
     with `repeat`, its entry number `index`) is created: question name → text to show.
 
-    `last_saved` holds the answers of the last interview saved, for ${last-saved#name}.
+    An entry of a repeat inside a repeat is given by its `path` of (repeat, index) pairs,
+    outermost first, as in text_context. `last_saved` holds the answers of the last interview
+    saved, for ${last-saved#name}.
     """
     evaluator = _Evaluator(spec, {}, spec.default_language, today, {}, Messages())
     evaluator.outcome.answers.update(answers)
     evaluator.last_saved = last_saved or {}
-    lookup = evaluator.lookup_top
     if repeat is not None and index is not None:
-        rows = answers.get(repeat) or []
-        lookup = evaluator.lookup_in(rows[index] if 0 <= index < len(rows) else {})
-        evaluator.position = index + 1
+        path = [(repeat, index)]
+    lookup = _lookup_at(evaluator, answers, path)
+    owner = path[-1][0] if path else None
     out: dict[str, str] = {}
     for question in spec.iter_questions():
-        if not question.default_expression or question.repeat != repeat:
+        if not question.default_expression or question.repeat != owner:
             continue
         try:
             value = stored_calculation(evaluator.value_of(question.default_expression, lookup))
@@ -603,6 +608,24 @@ def default_values(
         if value not in (None, ""):
             out[question.name] = str(value)
     return out
+
+
+def _lookup_at(
+    evaluator: _Evaluator, answers: Mapping[str, Any], path: Sequence[tuple[str, int]]
+) -> Callable[[str], Any]:
+    """How names read in the entry at `path` (the top when empty); the evaluator's scope and
+    position are set to that entry. An entry not in the answers yet reads as empty."""
+    lookup = evaluator.lookup_top
+    holder: Mapping[str, Any] = answers
+    for name, number in path:
+        rows = holder.get(name) if isinstance(holder.get(name), list) else []
+        holder = (
+            rows[number] if 0 <= number < len(rows) and isinstance(rows[number], Mapping) else {}
+        )
+        evaluator.scope[name] = holder
+        lookup = evaluator.lookup_in(holder, name, lookup)
+        evaluator.position = number + 1
+    return lookup
 
 
 def last_saved_reader(spec: InstrumentSpec, last_saved: Mapping[str, Any]) -> Callable[[str], Any]:
@@ -626,19 +649,9 @@ def text_context(
     inside a repeat, outermost first)."""
     evaluator = _Evaluator(spec, {}, language, today, {}, Messages())
     evaluator.outcome.answers.update(answers)
-    lookup = evaluator.lookup_top
     if repeat is not None and index is not None:
         path = [(repeat, index)]
-    holder: Mapping[str, Any] = answers
-    for name, number in path:
-        rows = holder.get(name) if isinstance(holder.get(name), list) else []
-        holder = (
-            rows[number] if 0 <= number < len(rows) and isinstance(rows[number], Mapping) else {}
-        )
-        evaluator.scope[name] = holder
-        lookup = evaluator.lookup_in(holder, name, lookup)
-        evaluator.position = number + 1
-    return evaluator.context(lookup)
+    return evaluator.context(_lookup_at(evaluator, answers, path))
 
 
 def evaluate_answers(

@@ -17,15 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
-from pyxform.builder import SurveyElementBuilder, create_survey_element_from_dict
-from pyxform.errors import PyXFormError
-from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
-from pyxform.utils import default_is_dynamic
-from pyxform.xls2json import workbook_to_json
-from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
 from survey.instruments import attachments as form_files
 from survey.instruments import expressions, piping
@@ -42,6 +36,9 @@ from survey.instruments.spec import (
     Repeat,
     Section,
 )
+
+if TYPE_CHECKING:
+    from pyxform.xls2json_backends import DefinitionData
 
 # What each XLSForm type becomes, decided from pyxform's own description of the type (its
 # QUESTION_TYPE_DICT: the XForm control and bind type), so every alias pyxform accepts ('int',
@@ -279,6 +276,13 @@ def load_xlsform(
     XML, media): choices from files and pulldata() read them. Without `media_confirmed` (the
     admin's confirmation at import), photo, audio, video and file questions are refused.
     """
+    # pyxform is imported here: it takes a quarter of a CPU-second to load, and every process
+    # (web workers, `survey report`, ...) imports this module but few of them read a workbook.
+    from pyxform.builder import create_survey_element_from_dict
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2json import workbook_to_json
+    from pyxform.xls2json_backends import get_xlsform
+
     if not data:
         raise InstrumentImportError([_("The file is empty.")])
     file_type = _file_type(data, filename)
@@ -1039,6 +1043,8 @@ def _expand_loop(node: Mapping[str, Any]) -> Mapping[str, Any]:
     each with a copy of the loop's questions (%(name)s and %(label)s filled in)."""
     if node.get("type") != "loop":
         return node
+    from pyxform.builder import SurveyElementBuilder
+
     groups = []
     for column in node.get("columns") or ():
         if column.get("name") == "none":
@@ -1147,6 +1153,8 @@ def _repeat(node: Mapping[str, Any], place: _Place, texts: Any, locations: _Loca
 
 def _kind(node: Mapping[str, Any], locations: _Locations) -> str | None:
     """Birge's type of a pyxform question, from pyxform's own description of its type."""
+    from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+
     raw = str(node.get("type", ""))
     name = str(node.get("name", ""))
     described = QUESTION_TYPE_DICT.get(raw)
@@ -1241,6 +1249,8 @@ def _question(
     default = node.get("default")
     # pyxform's own test: a default with a function call, ${…}, an operator or a predicate is
     # an expression, which ODK evaluates when the interview (or repeat entry) is created.
+    from pyxform.utils import default_is_dynamic
+
     dynamic = default is not None and default_is_dynamic(str(default), str(node.get("type")))
     # required and read_only may be expressions (ODK evaluates them as the answers change);
     # one our engine cannot read is kept out with a warning, as ODK's engine loads such forms.
@@ -1283,6 +1293,15 @@ def _question(
                     where=locations.at(name, "parameters"),
                 )
             )
+    if parameters.get("randomize", "").strip().lower() in {"true", "yes", "true()"}:
+        # ODK Collect shuffles the choices (the XForm it gets says so); the web form does not yet.
+        locations.warnings.append(
+            _(
+                "%(where)s: ODK Collect shows the choices in a shuffled order, but the web form "
+                "shows them in the order of the choices sheet (randomize is not applied there).",
+                where=locations.at(name, "parameters"),
+            )
+        )
     return Question(
         name=name,
         type=kind,
@@ -1308,6 +1327,40 @@ def _question(
         read_only_if=conditions["readonly"],
         group=place.group,
         path=place.child_path(tag),
+    )
+
+
+def _check_indexed_repeat(
+    spec: InstrumentSpec, where: str, name: str, named: tuple[str, ...], locations: _Locations
+) -> None:
+    """indexed-repeat() names the repeats holding its question, outermost first and ending
+    with the question's own, as ODK reads it; anything else would choose entries at random."""
+    question = spec.questions_by_name.get(name)
+    if question is None:
+        return  # an unknown name is reported with the others
+    holders = tuple(r.name for r in spec.repeat_chain(question.repeat))
+    if not holders:
+        locations.problems.append(
+            _(
+                "%(where)s: indexed-repeat() reads a question of a repeat, and '%(name)s' is "
+                "in none.",
+                where=where,
+                name=name,
+            )
+        )
+        return
+    at = [holders.index(r) if r in holders else -1 for r in named]
+    if named and named[-1] == holders[-1] and -1 not in at and at == sorted(set(at)):
+        return
+    locations.problems.append(
+        _(
+            "%(where)s: indexed-repeat() must name repeats that hold '%(name)s', outermost "
+            "first, the last being its own (%(holders)s), not %(given)s.",
+            where=where,
+            name=name,
+            holders="/".join(holders),
+            given="/".join(named),
+        )
     )
 
 
@@ -1358,6 +1411,8 @@ def _check_expressions(spec: InstrumentSpec, locations: _Locations) -> None:
                     list=list_name,
                 )
             )
+        for name, named in expressions.indexed_repeat_calls(node):
+            _check_indexed_repeat(spec, locations.at(owner, column), name, named, locations)
         for name in sorted(expressions.choice_name_questions(node)):
             target = spec.questions_by_name.get(name)
             if target is None or not target.choice_list:

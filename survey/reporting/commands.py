@@ -95,7 +95,7 @@ def report_command(out: Path, language: str | None, settings_file: Path | None) 
         ) from error
     click.echo(
         f"Wrote {out} (report {report.id}, {settings.language}, "
-        f"{rendered.pages} pages, {rendered.content.words} words typed in the narrative, "
+        f"{rendered.pages} pages, {rendered.words} words typed in the narrative, "
         f"SHA-256 {report.pdf_sha256})."
     )
     if rendered.pages > PAGE_WARNING:
@@ -105,16 +105,16 @@ def report_command(out: Path, language: str | None, settings_file: Path | None) 
             "quotes or narrower data shorten it.",
             err=True,
         )
-    if rendered.content.words > WORD_WARNING:
+    if rendered.words > WORD_WARNING:
         click.echo(
             f"Warning: the narrative has more than {WORD_WARNING} words typed (about 5 pages "
             "before the findings).",
             err=True,
         )
-    if rendered.content.missing:
+    if rendered.missing:
         click.echo(
             f"Warning: no {settings.language} text for these labels; English is printed:",
             err=True,
         )
-        for item in rendered.content.missing:
+        for item in rendered.missing:
             click.echo(f"  - {item}", err=True)

@@ -19,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+from flask import has_app_context
 
 from reports import formatting as numbers
 from reports.charts import Bar, bar_chart_svg
@@ -41,6 +43,7 @@ from reports.render import (
     markdown_words,
 )
 from survey.datasets.columns import RESPONDENT_PREFIX
+from survey.reporting import kept
 from survey.reporting import sentences as words
 from survey.reporting.settings import NARRATIVE_FIELDS, ReportSettings
 
@@ -1006,15 +1009,23 @@ def _unbroken(chapter: Chapter) -> Chapter:
 
 @functools.lru_cache(maxsize=CHARTS_KEPT)
 def _chart(bars: tuple[Bar, ...], title: str, description: str, hidden: str, language: str) -> str:
-    """An SVG bar chart, kept: a preview and the PDF that follows draw the same charts."""
-    return bar_chart_svg(
-        bars,
-        title=title,
-        description=description,
-        suppressed_text=hidden,
-        width_inches=CHART_WIDTH,
-        language=language,
-    )
+    """An SVG bar chart, kept: a preview and the PDF that follows draw the same charts, and
+    other processes read it from the host's kept charts (survey/reporting/kept.py)."""
+
+    def draw() -> str:
+        return bar_chart_svg(
+            bars,
+            title=title,
+            description=description,
+            suppressed_text=hidden,
+            width_inches=CHART_WIDTH,
+            language=language,
+        )
+
+    if not has_app_context() or not kept.enabled():
+        return draw()
+    parts = [[asdict(bar) for bar in bars], title, description, hidden, language, CHART_WIDTH]
+    return kept.chart(parts, draw)
 
 
 def _capital(text: str) -> str:

@@ -26,7 +26,7 @@ from survey.clock import utcnow
 from survey.collection.models import Submission
 from survey.collection.services import identifier_in_text
 from survey.extensions import db
-from survey.reporting import sentences
+from survey.reporting import kept, sentences
 from survey.reporting.content import ReportContent, build_paper
 from survey.reporting.models import ApprovedQuote, GeneratedReport
 from survey.reporting.settings import ReportSettings, SettingsError, settings_from_mapping
@@ -47,12 +47,15 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Rendered:
-    """A paper built and rendered: its content (words, missing labels), PDF and snapshot."""
+    """A paper built and rendered: its PDF, snapshot, pages, typed words and the labels that
+    fell back to English; `kept` when the PDF was a kept paper's (survey/reporting/kept.py)."""
 
-    content: ReportContent
     pdf: bytes
     snapshot: dict[str, Any]
     pages: int
+    words: int
+    missing: tuple[str, ...]
+    kept: bool = False
 
 
 def sha256(data: bytes) -> str:
@@ -102,14 +105,19 @@ def _write(path: Path, data: bytes) -> None:
 # --- generating and regenerating -------------------------------------------------------------
 
 
-def build(settings: ReportSettings) -> tuple[ReportContent, dict[str, Any]]:
-    """Snapshot the live data for these settings and write the paper (no PDF yet)."""
+def live_snapshot(settings: ReportSettings) -> dict[str, Any]:
+    """The snapshot of the live data for these settings, as history files it."""
     # The default meeting is chosen now and filed with the paper: MEETINGS grows over the years,
     # and a filed paper must regenerate byte for byte from what was stored.
-    snapshot = {
+    return {
         **build_snapshot(settings),
         "meeting": sentences.meeting_defaults(settings.language, settings.date),
     }
+
+
+def build(settings: ReportSettings) -> tuple[ReportContent, dict[str, Any]]:
+    """Snapshot the live data for these settings and write the paper (no PDF yet)."""
+    snapshot = live_snapshot(settings)
     return build_paper(settings, snapshot), snapshot
 
 
@@ -150,8 +158,8 @@ def generate_report(
     settings: ReportSettings, user: User | None, *, via: str = "web"
 ) -> tuple[GeneratedReport, Rendered]:
     """Build, render, store and audit a report (flushes; the caller commits)."""
-    content, snapshot = build(settings)
-    pdf, pages = render_with_pages(content)
+    rendered = render_settings(settings)
+    pdf, snapshot = rendered.pdf, rendered.snapshot
     report = GeneratedReport(
         created_at=utcnow(),
         created_by_id=user.id if user is not None else None,
@@ -159,7 +167,7 @@ def generate_report(
         snapshot=snapshot,
         pdf_sha256=sha256(pdf),
         language=settings.language,
-        word_count=content.words,
+        word_count=rendered.words,
         public=bool(snapshot.get("public")),
     )
     db.session.add(report)
@@ -169,9 +177,24 @@ def generate_report(
         "report_generated",
         user=user,
         target=f"report {report.id}",
-        details=audit_details(settings, via=via, words=content.words, sha256=report.pdf_sha256),
+        details=audit_details(settings, via=via, words=rendered.words, sha256=report.pdf_sha256),
     )
-    return report, Rendered(content, pdf, snapshot, pages)
+    return report, rendered
+
+
+def render_settings(settings: ReportSettings) -> Rendered:
+    """The live data's snapshot for these settings and its paper, rendered, or read from the
+    kept paper of the same settings and snapshot (survey/reporting/kept.py)."""
+    snapshot = live_snapshot(settings)
+    digest = kept.paper_digest(settings.to_json(), snapshot) if kept.enabled() else None
+    found = kept.find(digest) if digest is not None else None
+    if found is not None:
+        return Rendered(found.pdf, snapshot, found.pages, found.words, found.missing, kept=True)
+    content = build_paper(settings, snapshot)
+    pdf, pages = render_with_pages(content)
+    if digest is not None:
+        kept.keep(digest, kept.KeptPaper(pdf, pages, content.words, content.missing))
+    return Rendered(pdf, snapshot, pages, content.words, content.missing)
 
 
 def settings_of(report: GeneratedReport) -> ReportSettings:

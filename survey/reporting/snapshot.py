@@ -15,11 +15,13 @@ the snapshot is stored.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ from reports.analysis import (
 )
 from reports.languages import PAPER_LANGUAGES
 from survey.collection.models import Refusal, Submission
+from survey.dashboards import cube_store
 from survey.datasets.dataset import Dataset, load_dataset
 from survey.extensions import db
 from survey.instruments import services as instruments
@@ -51,6 +54,8 @@ from survey.reporting.settings import ReportSettings
 from survey.users.models import Role
 
 SNAPSHOT_VERSION = 1
+# This module writes the methodology plan: its source is part of a kept analysis's key.
+_SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 LANGUAGES = PAPER_LANGUAGES
 DEFAULT_FORM_ID = "birge_needs_assessment"
 DEFAULT_QUOTE_QUESTIONS = ("message_to_states",)
@@ -467,19 +472,37 @@ def _analysis(
     if found is not None and found.dataset is dataset:
         kept.move_to_end(key)
         return found
-    plan, problems = build_plan(dataset.spec)
-    method = _method_plan(respondents)
-    result = run_plan(respondents, members, _combined(plan, method))
-    # Not rounded here: the paper prints whole percentages from the exact share (rounding
-    # twice would turn 27.46 % into 28 %); the snapshot itself never leaves the server
-    table = apply_to_estimates(result.table, k=k)
-    analysis = _Analysis(
-        dataset, plan, method, table, _table_json(table), [*problems, *result.problems]
-    )
+
+    def build() -> tuple[AnalysisPlan, AnalysisPlan, pd.DataFrame, dict[str, Any], list[str]]:
+        plan, problems = build_plan(dataset.spec)
+        method = _method_plan(respondents)
+        result = run_plan(respondents, members, _combined(plan, method))
+        # Not rounded here: the paper prints whole percentages from the exact share (rounding
+        # twice would turn 27.46 % into 28 %); the snapshot itself never leaves the server
+        table = apply_to_estimates(result.table, k=k)
+        return plan, method, table, _table_json(table), [*problems, *result.problems]
+
+    if dataset.source and current_app.config.get("REPORT_KEPT_PAPERS", True):
+        parts = cube_store.stored("paper-analysis", lambda: _analysis_key(dataset, key), build)
+    else:
+        parts = build()
+    analysis = _Analysis(dataset, *parts)
     kept[key] = analysis
     while len(kept) > ANALYSES_KEPT:
         kept.popitem(last=False)
     return analysis
+
+
+def _analysis_key(dataset: Dataset, key: tuple) -> tuple:
+    """What a paper's analysis is a function of, for the host's kept copy (cube_store: the code
+    of reports/analysis, datasets and instruments is part of its digest already).
+
+    The snapshot parts the dataset was read from change with every submission, correction,
+    review or withdrawal; the filters, the answer filters and k select the rows and the
+    suppression; the specs and this module write the plan.
+    """
+    specs = hashlib.sha256(repr(dataset.specs).encode("utf-8")).hexdigest()
+    return (dataset.source, repr(dataset.filters), key[1:], specs, _SOURCE_DIGEST)
 
 
 def _method_plan(respondents: pd.DataFrame) -> AnalysisPlan:

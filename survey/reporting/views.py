@@ -192,12 +192,12 @@ def _generate(settings: Any, user: User) -> Any:
             ),
             "warning",
         )
-    if rendered.content.missing:
+    if rendered.missing:
         flash(
             _(
                 "Some labels have no translation into the paper's language and are printed in "
                 "English: %(missing)s.",
-                missing="; ".join(rendered.content.missing),
+                missing="; ".join(rendered.missing),
             ),
             "warning",
         )

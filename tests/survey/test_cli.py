@@ -33,3 +33,19 @@ def test_commands_run_outside_a_test_app(tmp_path, monkeypatch) -> None:
     assert "The database is ready." in result.output
     listing = CliRunner().invoke(main, ["rounds", "list"])
     assert listing.exit_code == 0 and listing.output.strip(), listing.output
+
+
+def test_commands_start_without_loading_pyxform(tmp_path) -> None:
+    """pyxform (a quarter of a CPU-second) is loaded by the commands that read a workbook
+    only: `survey report`, `export` and the web workers start without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import survey.cli; from survey import create_app; "
+        "create_app({'SECRET_KEY': 'x', 'DATABASE_URL': 'sqlite://'}, "
+        f"instance_path={str(tmp_path)!r}); "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'pyxform'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,7 +1,7 @@
 /*
  * Birge XLSForm expression evaluator for the browser (and Node, for tests).
  *
- * Evaluates the JSON AST produced by survey/instruments/expressions.py with exactly the same
+ * Evaluates the JSON AST produced by survey/instruments/expressions/ (parser.py) with exactly the same
  * semantics; the browser never parses expression text. See that module's docstring for the AST
  * and value formats.
  *
@@ -815,6 +815,59 @@
     return new TextDecoder('utf-8').decode(bytes);
   }
 
+  // Park-Miller ("minimal standard") generator, as JavaRosa and ODK Web Forms seed randomize().
+  var PM_MODULUS = 2147483647, PM_MULTIPLIER = 16807;
+
+  function parkMiller(seed) {
+    // The seed goes through Java's double-to-long cast (NaN is 0, truncated, clamped) first.
+    var whole = isNaN(seed) ? 0 : Math.sign(seed) * Math.min(Math.abs(Math.trunc(seed)), 2 ** 63);
+    var state = whole % PM_MODULUS;
+    if (state <= 0) state += PM_MODULUS - 1;
+    return function () {
+      state = state * PM_MULTIPLIER % PM_MODULUS;
+      return (state - 1) / (PM_MODULUS - 1);
+    };
+  }
+
+  function cryptoRandom() {
+    var words = new Uint32Array(2);
+    crypto.getRandomValues(words);
+    return ((words[0] >>> 11) * 4294967296 + words[1]) / 9007199254740992; // 53 bits
+  }
+
+  // ODK's randomize(): the inside-out Fisher-Yates shuffle, reproducible with a seed.
+  function randomize(nodes, seed) {
+    var items = values([nodes]), out = [];
+    var draw = arguments.length > 1 ? parkMiller(toNum(seed)) : cryptoRandom;
+    for (var i = 0; i < items.length; i++) {
+      var j = Math.floor(draw() * (i + 1));
+      if (j === i) {
+        out.push(items[i]);
+      } else {
+        out.push(out[j]);
+        out[j] = items[i];
+      }
+    }
+    return new NodeSet(out);
+  }
+
+  var TIME_TEXT = new RegExp('^([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\\.([0-9]+))?)?' +
+    '(Z|[+-][0-9]{2}:?[0-9]{2})?$');
+
+  // ODK's decimal-time(): the fraction of the day a time shows, read as written (in its own
+  // offset, not the device's zone); NaN for anything but a time, as in ODK's engine.
+  function decimalTime(v) {
+    if (v instanceof NodeSet) v = v.items.length ? v.items[0] : '';
+    if (typeof v !== 'string') return NaN;
+    var m = TIME_TEXT.exec(v.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''));
+    if (!m) return NaN;
+    var digits = m[5] && m[5] !== 'Z' ? m[5].slice(1).replace(':', '') : '0000';
+    if (+m[1] > 23 || +m[2] > 59 || +(m[3] || 0) > 59) return NaN;
+    if (+digits.slice(0, 2) > 23 || +digits.slice(2) > 59) return NaN;
+    var ms = ((+m[1] * 60 + +m[2]) * 60 + +(m[3] || 0)) * 1000;
+    return (ms + +((m[4] || '0').slice(0, 3).padEnd(3, '0'))) / DAY_MS;
+  }
+
   var FUNCTIONS = {
     'selected': function (a, v) { return tokens(a).indexOf(splitWs(toStr(v)).join(' ')) >= 0; },
     'count-selected': function (a) { return tokens(a).length; },
@@ -883,10 +936,12 @@
     'base64-decode': base64Decode,
     'area': area,
     'date-time': function (v) { var t = toDateTime(v); return t && fields(t) ? t : ''; },
-    'decimal-date-time': function (v) { var t = toDateTime(v); return t ? toNum(t) : NaN; }
+    'decimal-date-time': function (v) { var t = toDateTime(v); return t ? toNum(t) : NaN; },
+    'randomize': randomize,
+    'decimal-time': decimalTime
   };
 
-  // -- regex(): the same JavaScript-'u'-mode subset that expressions.py translates for Python.
+  // -- regex(): the same JavaScript-'u'-mode subset that expressions/regex.py translates for Python.
   var SYNTAX = '^$\\.*+?()[]{}|/';
   var QUANTIFIER = /^\{([0-9]{1,4})(?:,([0-9]{0,4}))?\}/;
   var MAX_REPEAT = 1000; // RE2's limit, refused by both evaluators

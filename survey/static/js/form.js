@@ -7,7 +7,8 @@
  *   relevance of sections, questions and repeats, calculations, choice filters, repeat counts;
  * - required answers and constraints are checked in the page, in the page's language;
  * - sections become steps with Back / Next, a progress status and bar;
- * - repeat entries are added and removed without a round trip;
+ * - repeat entries, those of repeats inside repeats too, are added and removed without a round
+ *   trip (so also offline), and counted repeats are sized, at any depth;
  * - the form is not submitted twice, and Enter in a text box moves on instead of submitting.
  * The server re-checks everything: it stays the authority on what is stored.
  */
@@ -250,6 +251,10 @@
         const readOnly = !!q.readOnly || holds(q.readOnlyIf, lookup);
         if (q.readOnly || q.readOnlyIf) result.readOnly.push([block, readOnly]);
         if (readOnly) { // shown, not typed in: the server keeps the form's own value
+          if (q.calculation) { // which is its calculation (rules.py): shown in its field
+            value = storedCalculation(evaluate(q.calculation, lookup, exprValue(q, value)));
+            result.calculated.push([block, value]);
+          }
           if (value === null) delete target[name]; else target[name] = value;
           return;
         }
@@ -309,7 +314,7 @@
     }
     for (let pass = 0; pass < 50; pass++) {
       result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
-        entryLookups: new Map(), lookupTop: lookupTop };
+        calculated: [], entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
         secRel[name] = truth((model.sections[name] || {}).relevant, lookupTop);
@@ -331,14 +336,34 @@
   function toggle(el, hide) {
     if (el && el.hidden !== hide) el.hidden = hide;
   }
+  // A disabled choice is not posted: a hidden copy of what it shows is, so a read-only
+  // question's default reaches the server (which still decides what a read-only one keeps).
+  function readOnlyCopies(block, on) {
+    block.querySelectorAll('input[type=hidden][data-read-only-copy]').forEach((el) => el.remove());
+    if (!on) return;
+    block.querySelectorAll('input:checked:disabled, select:disabled').forEach((el) => {
+      const codes = el.tagName === 'SELECT' ? Array.from(el.selectedOptions, (o) => o.value)
+        : [el.value];
+      codes.filter(Boolean).forEach((code) => {
+        const copy = document.createElement('input');
+        copy.type = 'hidden';
+        copy.name = el.name;
+        copy.value = code;
+        copy.setAttribute('data-read-only-copy', '');
+        block.appendChild(copy);
+      });
+    });
+  }
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
+    result.calculated.forEach(([block, value]) => showValue(block, value, true));
     result.readOnly.forEach(([block, on]) => {
       block.querySelectorAll(FIELDS).forEach((el) => {
         if (el.matches('input[type=radio], input[type=checkbox], select')) el.disabled = on;
         else el.readOnly = on;
       });
+      readOnlyCopies(block, on);
     });
     result.filters.forEach(([block, allowed]) => {
       block.querySelectorAll('[data-choice]').forEach((el) => {
@@ -360,7 +385,8 @@
         resized = true;
       }
     });
-    if (resized && !again) { refresh(true); return; }
+    // Entries made here may hold counted repeats of their own: size them too, level by level.
+    if (resized && (again || 0) < 20) { refresh((again || 0) + 1); return; }
     // A nested group's relevant is folded into its items': it shows while any of them does.
     form.querySelectorAll('fieldset.question-group[data-group]').forEach((group) => {
       const items = group.querySelectorAll('[data-question], fieldset.repeat');
@@ -510,41 +536,74 @@
   }
 
   // -- repeats: entries cloned from the page's <template>, indexes may keep gaps -------------
+  // A list is a top-level repeat (data-repeat="member") or the list of a repeat inside an
+  // entry of its parent (data-inner-repeat="household-0-member", data-repeat-name="member").
+  const repeatOf = (listEl) => listEl.dataset.repeat || listEl.dataset.repeatName;
+  const listName = (listEl) => listEl.dataset.repeat || listEl.dataset.innerRepeat;
+  function findList(name) {
+    return repeatEls[name] ||
+      form.querySelector('fieldset.repeat[data-inner-repeat="' + CSS.escape(name) + '"]');
+  }
   function addEntry(repeatEl) {
-    const template = document.getElementById('repeat-template-' + repeatEl.dataset.repeat);
+    const r = repeatOf(repeatEl);
+    const template = document.getElementById('repeat-template-' + r);
     const entries = entryElements(repeatEl);
     if (!template || entries.length >= MAX_ENTRIES) return null;
     const index = entries.reduce((m, e) => Math.max(m, (parseInt(e.dataset.index, 10) + 1) || 0),
       0); // the next unused index
     const holder = document.createElement('template');
-    holder.innerHTML = template.innerHTML.replace(/__INDEX__/g, String(index))
-      .replace(/__NUMBER__/g, String(entries.length + 1));
+    // The template of an inner repeat names its list '__LIST__' (collection/page.py).
+    holder.innerHTML = template.innerHTML.split('__LIST__').join(listName(repeatEl))
+      .replace(/__INDEX__/g, String(index)).replace(/__NUMBER__/g, String(entries.length + 1));
     const entry = holder.content.querySelector('.repeat-entry');
-    repeatEl.querySelector('.repeat-entries').appendChild(entry);
-    fillDefaults(repeatEl.dataset.repeat, entry, entries.length + 1);
+    repeatEl.querySelector(':scope > .repeat-entries').appendChild(entry);
+    fillDefaults(r, entry);
     return entry;
   }
+  // A value put in a question's field by the form itself; `replace` drops what it showed.
+  function showValue(block, value, replace) {
+    const codes = value === null ? [] : String(value).split(' ');
+    const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
+    if (options.length) {
+      options.forEach((el) => {
+        const on = codes.indexOf(el.value) >= 0;
+        if (!on && !replace) return;
+        if (el.tagName === 'OPTION') el.selected = on; else el.checked = on;
+      });
+      return;
+    }
+    const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
+    const text = value === null ? '' : String(value);
+    if (input && (replace || !input.value) && input.value !== text) input.value = text;
+  }
   // Defaults given as expressions, evaluated once when the entry is created (ODK's
-  // odk-new-repeat; rules.default_values does the same for a page without script).
-  function fillDefaults(r, entry, position) {
-    const lookup = (n) => (Q[n] && Q[n].repeat ? null : exprValue(Q[n], state.ans[n]));
-    lookup.position = position;
-    (children[r] || []).forEach((name) => {
-      if (!Q[name].default) return;
+  // odk-new-repeat; rules.default_values does the same for a page without script), with the
+  // names the new entry sees: its position, its outer entries' answers, the rest.
+  function fillDefaults(r, entry) {
+    const names = (children[r] || []).filter((name) => Q[name].default);
+    if (!names.length) return;
+    const lookup = compute().entryLookups.get(entry);
+    if (!lookup) return; // the repeat does not apply (a count of 0): no entry to fill
+    names.forEach((name) => {
       const value = storedCalculation(evaluate(Q[name].default, lookup));
       const block = entry.querySelector('[data-question="' + CSS.escape(name) + '"]');
-      if (value === null || !block) return;
-      const codes = String(value).split(' ');
-      const options = block.querySelectorAll('input[type=radio], input[type=checkbox], option');
-      if (options.length) {
-        options.forEach((el) => {
-          if (codes.indexOf(el.value) < 0) return;
-          if (el.tagName === 'OPTION') el.selected = true; else el.checked = true;
-        });
-        return;
-      }
-      const input = block.querySelector('input:not([type=hidden]):not([type=file]), textarea');
-      if (input && !input.value) input.value = String(value);
+      if (value !== null && block) showValue(block, value, false);
+    });
+  }
+  // The defaults of a new interview started on this page (ODK's odk-instance-first-load): after
+  // a queued one emptied the fields, or on a copy from the offline cache, whose today() and
+  // uuid() are those of the day it was cached. rules.default_values does the same on the server.
+  function newInterview() {
+    const now = new Date(); // the device's day, as ODK's today()
+    model.today = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString()
+      .slice(0, 10);
+    const lookup = () => null; // a new interview has no answers yet
+    lookup.position = 1;
+    topNames.forEach((name) => {
+      const q = Q[name];
+      if (!q.default && q.fixedDefault === undefined) return;
+      const value = q.default ? storedCalculation(evaluate(q.default, lookup)) : q.fixedDefault;
+      if (value !== null && topBlocks[name]) showValue(topBlocks[name], value, true);
     });
   }
   function removeEntry(repeatEl, entry) {
@@ -552,14 +611,15 @@
       delete shown[p.dataset.errorFor];
     });
     entry.remove();
-    entryElements(repeatEl).forEach((e, i) => {
-      e.querySelectorAll('.entry-number').forEach((span) => { span.textContent = String(i + 1); });
+    entryElements(repeatEl).forEach((e, i) => { // its own numbers, not those of inner entries
+      e.querySelectorAll(':scope > legend .entry-number, :scope > .remove-entry .entry-number')
+        .forEach((span) => { span.textContent = String(i + 1); });
     });
   }
   form.addEventListener('click', (event) => {
     const button = event.target.closest('button[name="_action"]');
     const match = button && /^(add|remove):([^:]+)(?::(\d+))?$/.exec(button.value);
-    const repeatEl = match && repeatEls[match[2]];
+    const repeatEl = match && findList(match[2]);
     if (!repeatEl) return;
     event.preventDefault();
     if (match[1] === 'add') {
@@ -569,10 +629,10 @@
         .find((el) => el.getClientRects().length);
       if (field) field.focus();
     } else {
-      const entry = repeatEl.querySelector('.repeat-entry[data-index="' + match[3] + '"]');
+      const entry = entryElements(repeatEl).find((e) => e.dataset.index === match[3]);
       if (entry) removeEntry(repeatEl, entry);
       refresh();
-      const add = repeatEl.querySelector('.add-entry');
+      const add = repeatEl.querySelector(':scope > .add-entry');
       if (add) add.focus();
     }
   });
@@ -695,7 +755,7 @@
     });
   }
   form.addEventListener('submit', (event) => {
-    // Adding or removing an entry of a repeat inside a repeat: the server shows the page again.
+    // An add or remove button the page could not act on (no template): the server does it.
     if (event.submitter && event.submitter.name === '_action') return;
     if (submitting) { event.preventDefault(); return; }
     refresh();
@@ -728,6 +788,15 @@
     saving(false);
     if (!event.detail || !event.detail.blank) return;
     Object.keys(shown).forEach(clearError);
+    // The interview just queued is the last saved one now (ODK's last-saved instance): as
+    // rules.last_saved_value reads it, a repeat question from its first entry.
+    Object.keys(model.lastSaved || {}).forEach((name) => {
+      const q = Q[name];
+      const entries = q && q.repeat ? state.ans[q.repeat] : null;
+      const holder = !q || !q.repeat ? state.ans : (Array.isArray(entries) && entries[0]) || {};
+      model.lastSaved[name] = exprValue(q, holder[name]);
+    });
+    newInterview();
     refresh();
     const first = relevantSections()[0];
     if (current && first) showSection(first, true);
@@ -740,6 +809,7 @@
     shown[key] = 'server';
     initial[key] = JSON.stringify(q ? readValue(block, q).value : null);
   });
+  if (document.documentElement.hasAttribute('data-offline-copy')) newInterview();
   refresh();
   if (!sectionEls.length || !backButton || !nextButton) return;
   form.querySelectorAll('section.form-section > h2').forEach((h) => { h.tabIndex = -1; });

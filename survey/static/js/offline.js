@@ -400,7 +400,9 @@
       }
     });
   }
-  // Repeat entries are made again in order, so "member-3-age" may become "member-0-age".
+  // Repeat entries are made again in order, so "member-3-age" may become "member-0-age", and
+  // at every level of repeats inside repeats: "household-2-member-5-age" may come back as
+  // "household-0-member-1-age".
   function fillForm(fields, files) {
     clearFields();
     fields = new URLSearchParams(fields);
@@ -409,27 +411,60 @@
       .map((item) => item.file);
     const valuesOf = (name) => (chosen(name).length ? chosen(name) : fields.getAll(name));
     const renamed = {};
-    const order = {};
-    const inRepeats = [];
+    const order = {}; // a list's name as posted -> the entry indexes seen in it, in order
+    const entriesOf = (list) => list.querySelectorAll(':scope > .repeat-entries > .repeat-entry');
+    // The list of the repeat `name` directly in `scope` (the form, or an entry of its parent).
+    function listIn(scope, name) {
+      if (scope === form) {
+        return form.querySelector('fieldset.repeat[data-repeat="' + CSS.escape(name) + '"]');
+      }
+      return Array.from(scope.querySelectorAll('fieldset.repeat[data-repeat-name="' +
+        CSS.escape(name) + '"]')).find((list) => list.parentElement.closest('.repeat-entry') ===
+        scope) || null;
+    }
+    // The field's name on this page, its entries made first; undefined while an entry cannot
+    // be made yet (a counted repeat whose count is not filled in), null outside repeats.
+    function place(name) {
+      let scope = form;
+      let rest = name;
+      let posted = '';
+      let here = '';
+      for (;;) {
+        const match = /^(.+?)-(\d+)-(.+)$/.exec(rest);
+        const list = match && listIn(scope, match[1]);
+        if (!list) return scope === form ? null : here + rest;
+        const seen = order[posted + match[1]] = order[posted + match[1]] || [];
+        if (seen.indexOf(match[2]) < 0) seen.push(match[2]);
+        const position = seen.indexOf(match[2]);
+        const add = list.querySelector(':scope > .add-entry');
+        while (entriesOf(list).length <= position && add) add.click();
+        const entry = entriesOf(list)[position];
+        if (!entry) return undefined;
+        posted += match[1] + '-' + match[2] + '-';
+        here = (list.dataset.repeat || list.dataset.innerRepeat) + '-' + entry.dataset.index + '-';
+        scope = entry;
+        rest = match[3];
+      }
+    }
+    let waiting = [];
     Array.from(new Set(fields.keys())).forEach((name) => {
-      const match = /^(.+?)-(\d+)-(.+)$/.exec(name);
-      const repeat = match && form.querySelector('fieldset.repeat[data-repeat="' +
-        CSS.escape(match[1]) + '"]');
-      if (repeat) inRepeats.push([name, match, repeat]);
-      else if (name !== 'csrf_token') setField(name, valuesOf(name));
+      if (name === 'csrf_token') return;
+      if (/^(.+?)-(\d+)-(.+)$/.test(name)) waiting.push(name);
+      else setField(name, valuesOf(name));
     });
-    form.dispatchEvent(new Event('input')); // form.js makes the entries of counted repeats
-    inRepeats.forEach(([name, match, repeat]) => {
-      const seen = order[match[1]] = order[match[1]] || [];
-      if (seen.indexOf(match[2]) < 0) seen.push(match[2]);
-      const entries = () => repeat.querySelectorAll(':scope > .repeat-entries > .repeat-entry');
-      const add = repeat.querySelector(':scope > .add-entry');
-      while (entries().length <= seen.indexOf(match[2]) && add) add.click();
-      const entry = entries()[seen.indexOf(match[2])];
-      if (!entry) return;
-      renamed[name] = [match[1], entry.dataset.index, match[3]].join('-');
-      setField(renamed[name], valuesOf(name));
-    });
+    // form.js makes the entries of counted repeats from the answers set so far: level by level.
+    for (let pass = 0; pass < 20 && waiting.length; pass++) {
+      form.dispatchEvent(new Event('input'));
+      const before = waiting.length;
+      waiting = waiting.filter((name) => {
+        const placed = place(name);
+        if (placed === undefined) return true;
+        renamed[name] = placed === null ? name : placed;
+        setField(renamed[name], valuesOf(name));
+        return false;
+      });
+      if (waiting.length === before) break;
+    }
     form.dispatchEvent(new Event('input'));
     return renamed;
   }

@@ -5,8 +5,9 @@ every view the dashboards offer the role (no filter, each value of each filter, 
 disaggregation, each round) on the indicator and needs pages and their CSV, also tries the
 views the role must not get (a filter with a disaggregation, other review statuses, no demo
 data, a version, all rounds), and reads `survey indicators --public`. A figure published
-anywhere is known. The attacker then solves the linear programme of
-`reports.analysis.audit` for every figure still hidden, and compares with the truth.
+anywhere is known. The attacker then decides, for EVERY figure still hidden, whether the
+linear programme of `reports.analysis.audit` narrows it below k (`decide_intervals`: bound
+propagation, solutions of the programme, exact HiGHS solves), and compares with the truth.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.analysis.audit import Knowledge, cube_knowledge, narrow_cells, protection_intervals
+from reports.analysis.audit import Knowledge, cube_knowledge, decide_intervals, narrow_cells
 
 ANALYSED = re.compile(r"Submissions analysed: ([^<]+)</strong>")
 COVERS = re.compile(r"The analysis covers the answers of ([\d,\s\u00a0]+) respondents")
@@ -260,26 +261,14 @@ def attack(
     units: Mapping[str, str],
     margins: Mapping[str, str],
     k: int,
-    sample: int | None = None,
 ) -> dict[str, Any]:
     """The attack's results: narrow hidden figures and small published counts."""
     known, _table = knowledge(found, kinds, units, margins)
-    # The figures that matter: every hidden count whose true value is 1..k-1 (the LP still
-    # uses every relation; solving for the thousands of large hidden counts adds nothing)
-    targets = [
-        key for key, value in known.values.items() if value is None and 0 < truth.get(key, 0) < k
-    ]
-    if sample is not None and len(targets) > sample:
-        # One programme couples every indicator through the hidden respondent counts, and
-        # each solve takes a fraction of a second: a seeded sample of the sensitive counts,
-        # with every hidden respondent count, keeps the test to a minute.
-        chosen = np.random.default_rng(0).choice(len(targets), sample, replace=False)
-        population = [key for key in targets if key[0] == "P"]
-        targets = list(dict.fromkeys([*population, *(targets[i] for i in sorted(chosen))]))
     if os.environ.get("BIRGE_ATTACK_DUMP"):
         with open(os.environ["BIRGE_ATTACK_DUMP"], "wb") as handle:
-            pickle.dump((known, targets, dict(truth)), handle)
-    intervals = protection_intervals(known, targets)
+            pickle.dump((known, dict(truth)), handle)
+    # Every hidden figure, whatever its true value: the attacker does not know which are small
+    intervals = decide_intervals(known, k)
     narrow = narrow_cells(intervals, truth, k)
     small = [
         key
@@ -291,7 +280,15 @@ def attack(
     ]
     return {
         "hidden": sum(value is None for value in known.values.values()),
-        "solved": len(intervals),
+        "decided": len(intervals),
+        "how": intervals["how"].value_counts().to_dict(),
+        "solves": intervals.attrs["solves"],
+        "narrow_zeros": int(
+            (
+                (intervals["high"] - intervals["low"] < k - 1e-6)
+                & (intervals["key"].map(lambda key: truth.get(key, 0.0)) == 0)
+            ).sum()
+        ),
         "narrow": narrow,
         "small_published": small,
         "served_forbidden": list(found.served_forbidden),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,11 +14,14 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from reports.analysis.errors import AnalysisError
 from reports.analysis.intervals import (
+    critical_t,
+    critical_z,
     difference_interval,
     kish_effective_n,
     mean_interval,
     median_interval,
     median_ranks,
+    t_bounds,
     validate_weights,
     wilson_bounds,
     wilson_interval,
@@ -176,3 +181,27 @@ def test_difference_interval_with_an_empty_sample_is_nan() -> None:
 def test_difference_interval_refuses_counts_above_n() -> None:
     with pytest.raises(AnalysisError):
         difference_interval(11, 10, 3, 10)
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.8, 0.9, 0.95, 0.975, 0.99, 0.999])
+def test_quantiles_are_scipy_stats_to_the_last_bit(confidence: float) -> None:
+    tail = (1 - confidence) / 2
+    assert critical_z(confidence) == float(stats.norm.isf(tail))
+    for dof in (1.0, 2.5, 9.0, 99.0, 1e6):
+        assert critical_t(confidence, dof) == float(stats.t.isf(tail, dof))
+    low, high = t_bounds([1.5, 2.0], [4.0, 0.25], [10.0, 3.7], confidence)
+    expected = stats.t.isf(tail, np.array([9.0, 2.7])) * np.sqrt(np.array([4.0, 0.25]) / [9, 2.7])
+    assert list(high) == list(np.array([1.5, 2.0]) + expected)
+    assert list(low) == list(np.array([1.5, 2.0]) - expected)
+
+
+def test_proportions_and_means_do_not_load_scipy_stats() -> None:
+    # scipy.stats takes about half a CPU-second to import, which a cold `survey report` paid
+    # for two quantiles; only the median's binomial ranks still need it.
+    code = (
+        "import sys; from reports.analysis.intervals import wilson_bounds, t_bounds; "
+        "wilson_bounds([3], [10]); t_bounds([1.0], [2.0], [5.0]); "
+        "print('scipy.stats' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

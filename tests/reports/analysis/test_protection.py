@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.analysis import AnalysisError, apply_to_estimates, suppress_small_cells
+from reports.analysis import (
+    AnalysisError,
+    apply_to_estimates,
+    protection,
+    run_plan,
+    suppress_small_cells,
+)
 from reports.analysis.audit import (
     cube_knowledge,
     cube_truth,
@@ -14,7 +20,7 @@ from reports.analysis.audit import (
     protection_intervals,
 )
 from reports.analysis.protection import population_table, protect_cube
-from tests.reports.analysis.star import BY, MARGINS, star
+from tests.reports.analysis.star import BY, MARGINS, PLAN, star
 from tests.reports.analysis.star import survey as star_survey
 
 
@@ -132,3 +138,54 @@ def test_one_small_category_hides_that_category_only(rows, seed) -> None:
     assert len(intervals) > 0
     narrow = narrow_cells(intervals, cube_truth(table, population), 5)
     assert narrow.empty, narrow.head().to_string()
+
+
+def _rare_income_star(rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The star survey with a rare income category: 3 women and 5 men answer "high"."""
+    frame = star_survey(rows, seed)
+    frame["income"] = np.where(frame.index % 2 == 0, "low", "mid")
+    women = frame.index[frame["sex"] == "female"][:3]
+    men = frame.index[frame["sex"] == "male"][:5]
+    frame.loc[[*women, *men], "income"] = "high"
+    table = run_plan(frame, None, PLAN, by_override=BY).table
+    return table, population_table(frame, BY, "respondent")
+
+
+def _frequency_cells(cube) -> tuple[int, int]:
+    """(count cells of the income frequency hidden, rows with a hidden cell and a shown one)."""
+    part = cube.table[
+        (cube.table["indicator"] == "income") & ~cube.table["category"].isin(["dnk", "pnta"])
+    ]
+    mixed = part.groupby(["group_var", "group"])["suppressed"].agg(lambda s: 0 < s.sum() < len(s))
+    return int(part["suppressed"].sum()), int(mixed.sum())
+
+
+@pytest.mark.parametrize(("rows", "seed"), [(400, 5), (1000, 6)])
+def test_a_frequency_hides_cells_not_rows(rows, seed, monkeypatch) -> None:
+    """A small category of a single-choice frequency hides cells (a rectangle of four whose
+    other cells are large enough), not the whole row; the LP finds nothing narrower than k."""
+    table, population = _rare_income_star(rows, seed)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    hidden, mixed = _frequency_cells(cube)
+    assert mixed > 0  # some rows keep categories published beside hidden ones
+    by_sex = cube.table[(cube.table["indicator"] == "income") & (cube.table["group_var"] == "sex")]
+    hidden_by_sex = by_sex.set_index(["group", "category"])["suppressed"]
+    assert hidden_by_sex[("female", "high")]
+    assert not hidden_by_sex[[("female", "low"), ("female", "mid")]].all()
+    intervals = _attack(cube.table, cube.population, cube.out_known)
+    narrow = narrow_cells(intervals, cube_truth(table, population), 5)
+    assert narrow.empty, narrow.head().to_string()
+    # Fewer cells hidden than when whole rows were
+    monkeypatch.setattr(protection, "_open_cells", lambda block, k: None)
+    rows_hidden, _mixed = _frequency_cells(protect_cube(table, population, margins=MARGINS, k=5))
+    assert hidden < rows_hidden
+
+
+def test_the_audit_finds_frequency_cells_shown_without_rectangles(monkeypatch) -> None:
+    """Showing every cell but the small ones (no rectangle check): the LP pins hidden cells."""
+    monkeypatch.setattr(protection, "_rectangles_hold", lambda table, hidden, k: True)
+    table, population = _rare_income_star(1000, 6)
+    cube = protect_cube(table, population, margins=MARGINS, k=5)
+    intervals = _attack(cube.table, cube.population, cube.out_known)
+    narrow = narrow_cells(intervals, cube_truth(table, population), 5)
+    assert narrow["key"].map(lambda key: key[1] == "income").any()

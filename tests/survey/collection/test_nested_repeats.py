@@ -372,3 +372,47 @@ def test_the_questions_page_tabulates_a_question_of_an_inner_repeat(
     html = client.get("/dashboard/questions?question=years").text
     assert "is not in the data" not in html
     assert "Mean" in html and "35" in html
+
+
+@pytest.mark.sqlite_only
+def test_indexed_repeat_must_name_the_repeats_that_hold_the_question(client, auth) -> None:
+    from tests.survey.instruments.test_views import upload, versions
+
+    bad = [
+        *NESTED[:-1],
+        ["calculate", "wrong_repeat", "", "indexed-repeat(${age}, ${household}, 1)", ""],
+        [
+            "calculate",
+            "wrong_order",
+            "",
+            "indexed-repeat(${age}, ${member}, 1, ${household}, 2)",
+            "",
+        ],
+        ["calculate", "no_repeat", "", "indexed-repeat(${village}, ${household}, 1)", ""],
+    ]
+    auth.login("admin")
+    response = upload(client, xlsform_bytes(bad))
+    assert response.status_code == 422
+    text = response.text.replace("&#39;", "'")
+    for row, given in ((15, "household"), (16, "member/household")):
+        assert (
+            f"Sheet 'survey', row {row}, column 'calculation': indexed-repeat() must name "
+            f"repeats that hold 'age', outermost first, the last being its own "
+            f"(household/member), not {given}."
+        ) in text
+    assert (
+        "Sheet 'survey', row 17, column 'calculation': indexed-repeat() reads a question of a "
+        "repeat, and 'village' is in none."
+    ) in text
+    assert versions() == 0
+
+
+def test_collect_is_told_which_inner_entry_to_correct(app) -> None:
+    # Review finding: an error on an inner field was reported as "Household 1: member-1-age".
+    from survey.collection.openrosa_views import _field_label
+
+    spec = load_xlsform(xlsform_bytes(NESTED)).spec
+    with app.test_request_context():
+        assert _field_label(spec, "household-1-member-0-age") == "Household 2, Member 1: Age [age]"
+        assert _field_label(spec, "household-0-head") == "Household 1: Head [head]"
+        assert _field_label(spec, "village") == "Village [village]"

@@ -112,7 +112,7 @@ def test_constraint_message_shows_the_answers(client, auth, version) -> None:
 
 
 def test_submission_pages_show_labels_with_the_answers(app) -> None:
-    from survey.collection.services import readable_answers
+    from survey.collection.lists import readable_answers
     from survey.instruments.xlsform import load_xlsform
     from tests.factories import xlsform_bytes
 

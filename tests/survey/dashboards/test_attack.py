@@ -3,9 +3,10 @@
 The attacker (tests/reports/analysis/attacker.py) walks every view the dashboards offer an
 advocate, downloads every CSV, reads `survey indicators --public`, previews a paper for each
 filter (papers are cut from the same cube), tries the views and previews it must not get, and
-solves for the hidden figures. With the protected cube nothing hidden is narrower
-than k and no count 1..k-1 is shown; with complements switched off, the same attack finds
-the hidden counts: the test can fail.
+decides for every hidden figure (all of them, not a sample) how narrow the linear programme
+makes it. With the protected cube nothing hidden is narrower than k and no count 1..k-1 is
+shown; with complements switched off, the same attack finds the hidden counts: the test can
+fail.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from sqlalchemy import select, update
 from reports.analysis import protection
 from reports.analysis.audit import cube_knowledge
 from survey.collection.models import Submission
+from survey.dashboards import estimates
 from survey.dashboards import publication as publication_module
 from survey.dashboards.commands import indicators_command
-from survey.dashboards.estimates import plan_of
 from survey.dashboards.filters import instrument_dataset
 from survey.dashboards.options import filter_options
 from survey.demo import write_demo_data
 from survey.extensions import db
 from tests.reports.analysis import attacker
+from tests.survey.dashboards.frequencies import add_frequencies
 
-# What an advocate can infer does not depend on the database; the attack takes minutes
+# What an advocate can infer does not depend on the database
 pytestmark = pytest.mark.sqlite_only
 
 K = 5
@@ -42,7 +44,6 @@ PAPER_FORM = {
     "include_demo": "y",
     "max_quotes": "0",
 }
-SAMPLE = 120  # sensitive hidden counts solved per run (see attacker.attack)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def _campaign(app, client, runner, tmp_path, instrument, previews=False):
     with app.test_request_context("/?lang=en"):
         dataset = instrument_dataset(instrument.instrument)
         options = filter_options(instrument.instrument, dataset, "en")
-        plan, _problems = plan_of(dataset.spec)
+        plan, _problems = estimates.plan_of(dataset.spec)
         rounds = [value for value, _label in options.rounds]
         filters = {"district": [code for code, _label in options.districts]}
         for name, answers in options.answers.items():
@@ -112,25 +113,44 @@ def _campaign(app, client, runner, tmp_path, instrument, previews=False):
             for key, value in cube_knowledge(truth_table, made.true_population, {}).values.items()
             if value is not None
         }
+    table = made.cube.table
+    frequency = table[
+        (table["kind"] == "frequency")
+        & ~table["indicator"].isin(list(made.cube.margins))
+        & ~table["category"].isin(["dnk", "pnta"])
+    ]
+    mixed = frequency.groupby(["indicator", "group_var", "group"])["suppressed"].agg(
+        lambda hidden: 0 < hidden.sum() < len(hidden)
+    )
     kinds = {i.id: i.kind for i in plan.indicators}
     units = {i.id: i.unit for i in plan.indicators}
     started = time.perf_counter()
     results = attacker.attack(
-        found, truth, kinds=kinds, units=units, margins=made.cube.margins, k=K, sample=SAMPLE
+        found, truth, kinds=kinds, units=units, margins=made.cube.margins, k=K
     )
     print(
-        f"{results['hidden']} hidden figures, {results['solved']} solved in "
-        f"{time.perf_counter() - started:.0f}s"
+        f"{results['hidden']} hidden figures, {results['decided']} decided ({results['how']}) "
+        f"with {results['solves']} LP solves in {time.perf_counter() - started:.0f}s; "
+        f"{results['narrow_zeros']} hidden zeros narrower than k"
     )
+    results["frequency_rows_mixed"] = int(mixed.sum())
     return results
 
 
-def test_the_advocate_learns_no_count_below_k(app, client, auth, runner, tmp_path, fieldwork):
+def test_the_advocate_learns_no_count_below_k(
+    app, client, auth, runner, tmp_path, fieldwork, monkeypatch
+):
+    # Frequencies of single-choice questions too: their cells are protected one by one
+    add_frequencies(monkeypatch)
     auth.login("advocate")
     results = _campaign(app, client, runner, tmp_path, fieldwork, previews=True)
+    assert results["frequency_rows_mixed"] > 0  # a hidden category beside shown ones
     assert results["served_forbidden"] == []
     assert results["small_published"] == []
     assert results["hidden"] > 0
+    # Every hidden figure is decided, not a sample of the small ones
+    assert results["decided"] == results["hidden"]
+    assert "infeasible" not in results["how"]  # the attacker's relations fit the truth
     narrow = results["narrow"]
     assert narrow.empty, narrow.head(10).to_string()
 
@@ -150,8 +170,12 @@ def test_the_attack_finds_the_counts_when_complements_are_off(
     auth.login("advocate")
     results = _campaign(app, client, runner, tmp_path, fieldwork)
     narrow = results["narrow"]
+    assert results["decided"] == results["hidden"]
     assert len(narrow) > 0
     assert (narrow["width"] < 1e-6).any()  # some exactly recovered
+    # Hidden figures of k or more pinned too (a row's "no" beside its small "yes"): a sample of
+    # the small counts never looked at them
+    assert (narrow["value"] >= K).any()
 
 
 def _small_groups(populations, k):

@@ -147,3 +147,82 @@ def test_demo_export_keeps_the_key_variables_for_nine_in_ten_interviews(demo_200
     about = dict(read(archive, "about.csv")[["item", "value"]].itertuples(index=False))
     assert float(about["global_risk_respondents"].rstrip("%")) < 3.0
     assert float(about["key_variables_kept_together"].rsplit(" ", 1)[1].rstrip("%")) >= 90.0
+
+
+NESTED_SURVEY = [
+    ["type", "name", "label"],
+    ["select_one sex", "sex", "Sex"],
+    ["integer", "age", "Age"],
+    ["begin_repeat", "member", "Member"],
+    ["select_one sex", "member_sex", "Sex"],
+    ["integer", "member_age", "Age"],
+    ["begin_repeat", "illness", "Illness"],
+    ["select_one ill", "kind", "Kind"],
+    ["end_repeat"],
+    ["end_repeat"],
+]
+NESTED_CHOICES = [
+    ["list_name", "name", "label"],
+    ["sex", "female", "F"],
+    ["sex", "male", "M"],
+    ["ill", "flu", "Flu"],
+    ["ill", "cancer", "Cancer"],
+]
+
+
+@pytest.mark.sqlite_only
+def test_a_repeat_inside_the_roster_gives_back_no_roster_size(
+    create_instrument, create_user, survey_round
+) -> None:
+    # Two households of 7 among 38 of 2: the engine cuts the large rosters loose, and the
+    # illnesses listed inside each member must not count the members again (_parent_index).
+    import random
+    import uuid
+
+    from survey.collection import services
+    from survey.extensions import db
+    from survey.instruments.rules import evaluate_answers
+    from survey.instruments.services import spec_for
+
+    version = create_instrument(survey=NESTED_SURVEY, choices=NESTED_CHOICES)
+    spec, volunteer = spec_for(version), create_user("vol", "volunteer")
+
+    def submit_answers(version, answers):
+        interview = services.Interview(
+            version=version,
+            spec=spec,
+            outcome=evaluate_answers(spec, answers),
+            instance_id=f"uuid:{uuid.uuid4()}",
+            language="en",
+            entered_by=volunteer,
+            source="web",
+        )
+        assert services.receive_interview(interview).status == "saved"
+
+    rng = random.Random(1)
+    for household in range(40):
+        size = 2 if household < 38 else 7
+        members = [
+            {
+                "member_sex": rng.choice(["female", "male"]),
+                "member_age": rng.randint(1, 90),
+                "illness": [{"kind": "flu"}],
+            }
+            for _ in range(size)
+        ]
+        submit_answers(
+            version,
+            {"sex": rng.choice(["female", "male"]), "age": rng.randint(20, 80), "member": members},
+        )
+    db.session.commit()
+    dataset = load_dataset([version], review_statuses=("pending", "approved"))
+    tables = prepare_export(dataset, k=5).tables
+    members, illnesses = tables["member"], tables["illness"]
+    assert members["_record"].isna().any()  # the engine did cut rosters loose
+    linked = illnesses.dropna(subset=["_record"])
+    roster_rows = members.dropna(subset=["_record"]).groupby("_record").size()
+    assert (linked.groupby("_record").size() <= 2).all()
+    assert (linked.groupby("_record")["_parent_index"].max() <= roster_rows.max()).all()
+    loose = illnesses[illnesses["_record"].isna()]
+    assert loose["_parent_index"].isna().all() and loose["_index"].isna().all()
+    assert len(illnesses) == 38 * 2 + 2 * 7  # every illness is still there, unlinked

@@ -256,14 +256,14 @@ def test_a_new_version_rebuilds_the_instrument(app, demo, survey_round) -> None:
 _KILLED_WRITER = """
 import io, os, signal, sys
 from survey import create_app
-from survey.datasets import snapshot
+from survey.datasets import snapshot, snapshot_files
 
 url, instance, point, instrument_id = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 app = create_app(
     {"TESTING": True, "SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": url},
     instance_path=instance,
 )
-original = snapshot._write_atomically
+original = snapshot_files._write_atomically
 written = []
 
 
@@ -289,7 +289,7 @@ def crashing(path, write):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-snapshot._write_atomically = crashing
+snapshot_files._write_atomically = crashing
 with app.app_context():
     snapshot.catch_up(snapshot.Store(snapshot.snapshot_folder()), instrument_id)
 print("not killed")

@@ -687,6 +687,9 @@ TOWNS_LINE = b"autre,Autre (\x85 pr\x82ciser),fakara\n"
         (b"name,label,municipality\n" + TOWNS_LINE, "cp850", "Autre (à préciser)"),
         ("name,label\nmsk,Москва\nala,Алматы\n".encode("cp1251"), "cp1251", "Москва"),
         ("name,label\nmsk,Москва\nala,Алматы\n".encode("cp866"), "cp866", "Москва"),
+        # Read as Windows-1252 these give signs side by side ('€«¬ âë'), not words (review).
+        ("name,label\nalmaty,Алматы\nsemey,Семей\n".encode("cp866"), "cp866", "Алматы"),
+        ("name,label\nsemey,«Семей»\n".encode("cp1251"), "cp1251", "«Семей»"),
         ("name,label\ncafe,Café crème\n".encode("cp1252"), "cp1252", "Café crème"),
         ("name,label\nlodz,Łódź\n".encode("cp1250"), "cp1250", "Łódź"),
         ("name,label\nbgd,بغداد\nbsr,البصرة\nmsl,الموصل\n".encode("cp1256"), "cp1256", "بغداد"),

@@ -134,3 +134,54 @@ def test_the_browser_and_the_server_agree_on_the_conditions(spec, node_eval) -> 
                 cases.append((f"{question.name}: {text} {answers}", case, expected))
     assert len(cases) == 10
     assert_agree(cases, node_eval)
+
+
+def test_a_conditionally_read_only_question_keeps_what_was_typed(app) -> None:
+    # ODK's read_only stops editing, not the value: typed before the condition held, it stays.
+    survey = [
+        ["type", "name", "label", "read_only", "default"],
+        ["select_one yn", "confirmed", "Confirmed?", "", ""],
+        ["text", "obs", "Observation", "${confirmed} = 'yes'", ""],
+        ["integer", "visits", "Visits", "yes", ""],
+        ["date", "seen", "Seen on", "yes", "today()"],
+    ]
+    spec = load_xlsform(xlsform_bytes(survey, CHOICES, SETTINGS)).spec
+    typed = {"confirmed": "yes", "obs": "cracked wall", "visits": 3, "seen": "2026-12-01"}
+    outcome = evaluate_answers(spec, typed)
+    assert outcome.ok, outcome.errors
+    # Always read-only without a default, visits never had a value to keep.
+    assert outcome.answers == {"confirmed": "yes", "obs": "cracked wall", "seen": "2026-12-01"}
+    assert evaluate_answers(spec, {**typed, "confirmed": "no"}).answers["obs"] == "cracked wall"
+
+
+READ_ONLY_ANSWERS = [{}, {"age": 9.0}, {"age": 18.0}, {"age": 40.0, "group": "typed"}]
+
+
+def test_the_browser_and_the_server_agree_on_a_read_only_calculation(spec, node_eval) -> None:
+    # form.js shows the calculation of a read-only question, which rules.py stores.
+    group = spec.questions_by_name["group"]
+    node = ex.parse(group.calculation)
+    cases = []
+    for answers in READ_ONLY_ANSWERS:
+        stored = evaluate_answers(spec, {"has_phone": "no", **answers}).answers.get("group")
+        if "age" not in answers:  # not read-only then: what was typed, nothing here
+            assert stored is None
+            continue
+        case = {
+            "ast": ex.to_json(node),
+            "values": {k: ex.value_to_json(v) for k, v in answers.items()},
+            "today": TODAY,
+        }
+        cases.append((f"group {answers}", case, stored))
+    assert [expected for _, _, expected in cases] == ["child", "adult", "adult"]
+    assert_agree(cases, node_eval)
+
+
+def test_a_read_only_calculation_with_once_keeps_the_value_the_page_showed(app) -> None:
+    survey = [
+        ["type", "name", "label", "read_only", "calculation"],
+        ["text", "code", "Code", "yes", "once(uuid())"],
+    ]
+    spec = load_xlsform(xlsform_bytes(survey, None, SETTINGS)).spec
+    assert evaluate_answers(spec, {"code": "shown-on-page"}).answers == {"code": "shown-on-page"}
+    assert len(evaluate_answers(spec, {}).answers["code"]) == 36

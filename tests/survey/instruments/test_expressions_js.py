@@ -592,3 +592,41 @@ def test_last_saved_defaults_agree(node_eval) -> None:
             cases.append((f"{text} ({'saved' if saved else 'none'})", case, expected))
     assert cases[0][2] == "no" and cases[1][2] == ""
     assert_agree(cases, node_eval)
+
+
+def test_generated_randomize_seeds_agree(node_eval) -> None:
+    """A seeded randomize() gives the same order in both, for any seed JavaRosa could be given."""
+    seeds = collect(
+        st.one_of(
+            st.integers(-(2**70), 2**70).map(float),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.text(alphabet="0123456789.-e x", max_size=8),
+        ),
+        120,
+    )
+    node = ex.parse("join(' ', randomize(${a}, ${s}))")
+    items = NodeSet(str(i) for i in range(23))
+    cases = []
+    for seed in seeds:
+        case, expected = python_case(node, {"a": items, "s": seed})
+        cases.append((f"randomize(0..22, {seed!r})", case, expected))
+    assert_agree(cases, node_eval)
+
+
+def test_generated_decimal_times_agree(node_eval) -> None:
+    """decimal-time() reads the same times, zones and date-times in both, and refuses the same."""
+    two = st.integers(0, 99).map(lambda n: f"{n:02d}")
+    zone = st.sampled_from(["", "Z", "+05:00", "-0330", "+24:00", "+05:60", "+5"])
+    times = st.builds(
+        lambda h, m, s, frac, z: f"{h}:{m}{s}{frac}{z}",
+        two,
+        two,
+        st.one_of(st.just(""), two.map(lambda x: f":{x}")),
+        st.sampled_from(["", ".5", ".123", ".98765"]),
+        zone,
+    )
+    texts = collect(st.one_of(times, times.map(lambda t: f"2024-02-29T{t}")), 150)
+    node = ex.parse("decimal-time(${a})")
+    cases = [(f"decimal-time({t!r})", *python_case(node, {"a": t})) for t in texts]
+    cases += [(f"decimal-time({t!r})", *python_case(node, {"a": t})) for t in ["", "x", "1:00"]]
+    assert_agree(cases, node_eval)

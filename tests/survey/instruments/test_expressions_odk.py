@@ -24,6 +24,7 @@ from survey.instruments.expressions import (
     choice_name_questions,
     evaluate,
     instance_lists,
+    needs_context,
     parse,
     references,
     to_json,
@@ -54,6 +55,8 @@ VALUES: dict[str, object] = {
     "n": 2.0,
     "empty": None,
     "trace": NodeSet(["0 0 0 0", "0 1 0 0"]),
+    "letters": NodeSet("ABCDEF"),
+    "digits": NodeSet(float(d) for d in range(10)),
 }
 ENTRIES = {"ages": [30.0, None, 19.0], "names": ["Ann", "Bob", "Cy"]}
 
@@ -227,6 +230,52 @@ ODK_CASES: list[tuple[str, object]] = [
         ("round(area('0 0; 0 1; 1 1; 1 0; 0 0') div 1000000, 1)", 12391.3),
         ("area('0 0; 0 1')", 0.0),
         ("area('')", math.nan),
+        # randomize() with a seed: JavaRosa's own examples (FisherYatesExamplesTest)
+        ("join('', randomize(${digits}, 33))", "3548201697"),
+        ("join('', randomize(${digits}, 42))", "0591846372"),
+        ("join('', randomize(${letters}, 42))", "AFCBDE"),
+        ("join('', randomize(${letters}, -42))", "EDAFBC"),
+        ("join('', randomize(${letters}, 1))", "BFEACD"),
+        ("join('', randomize(${letters}, 11111111))", "ACDBFE"),
+        # the seed is cast as Java casts a double to a long: truncated, NaN is 0, clamped
+        ("join('', randomize(${letters}, 42.9)) = join('', randomize(${letters}, 42))", True),
+        ("join('', randomize(${letters}, 'x')) = join('', randomize(${letters}, 0))", True),
+        # 2^63 = 2 and -2^63 = -2 modulo 2^31 - 1; a seed of 0 (mod 2^31 - 1) becomes 2^31 - 2
+        ("join('', randomize(${letters}, 1 div 0)) = join('', randomize(${letters}, 2))", True),
+        (
+            "join('', randomize(${letters}, -1 div 0)) = "
+            "join('', randomize(${letters}, 2147483644))",
+            True,
+        ),
+        (
+            "join('', randomize(${letters}, 2147483647)) = "
+            "join('', randomize(${letters}, 2147483646))",
+            True,
+        ),
+        ("join('', randomize(${letters}, 2)) = join('', randomize(${letters}, 3))", False),
+        ("randomize(${empty}, 3)", NodeSet([""])),
+        ("randomize(${names}[. = 'none'])", NodeSet([])),
+        ("count(randomize(${ages}))", 4.0),
+        ("sum(randomize(${ages}))", 66.0),
+        # decimal-time(): the fraction of the day the clock shows, as written
+        ("decimal-time('12:00:00')", 0.5),
+        ("decimal-time('18:00:00.000+03:00')", 0.75),
+        ("decimal-time('06:00:00Z')", 0.25),
+        ("decimal-time(' 00:00 ')", 0.0),
+        ("decimal-time('23:59:59.999-05:30')", 86399999 / 86400000),
+        ("decimal-time('2024-01-01T06:00:00+05:00')", math.nan),  # a dateTime, as in ODK
+        ("decimal-time(now())", math.nan),
+        ("decimal-time('24:00:00')", math.nan),
+        ("decimal-time('12:60')", math.nan),
+        ("decimal-time('12:00+24:00')", math.nan),
+        ("decimal-time('noon')", math.nan),
+        ("decimal-time(${dob})", math.nan),
+        # string(), number() and normalize-space() without an argument read '.'
+        ("string()", "cur"),
+        ("normalize-space()", "cur"),
+        ("number()", math.nan),
+        ("${ages}[number() > 18]", NodeSet([30.0, 19.0])),
+        ("${names}[string() = 'Bob']", NodeSet(["Bob"])),
 ]  # fmt: skip
 
 
@@ -334,3 +383,78 @@ def test_predicates_select_as_python_does(ages: list[int], threshold: int, index
     assert evaluate(parse("${a}[position() = last()]"), ctx) == NodeSet(
         [float(ages[-1])] if ages else []
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=3), max_size=12), st.integers(-(2**40), 2**40))
+def test_randomize_is_a_permutation(items: list[str], seed: int) -> None:
+    ctx = context(lookup={"a": NodeSet(items), "s": float(seed)}.get)
+    seeded = evaluate(parse("randomize(${a}, ${s})"), ctx)
+    assert isinstance(seeded, NodeSet) and sorted(seeded) == sorted(items)
+    assert evaluate(parse("randomize(${a}, ${s})"), ctx) == seeded  # reproducible
+    unseeded = evaluate(parse("randomize(${a})"), ctx)
+    assert isinstance(unseeded, NodeSet) and sorted(unseeded) == sorted(items)
+
+
+def test_unseeded_randomize_varies() -> None:
+    orders = {run("join('', randomize(${letters}))") for _ in range(30)}
+    assert len(orders) > 5
+    # Chance: never memoised on the answers (a seeded shuffle may be).
+    assert needs_context(parse("randomize(${letters})"))
+    assert not needs_context(parse("randomize(${letters}, ${n})"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 23),
+    st.integers(0, 59),
+    st.integers(0, 59),
+    st.integers(0, 999),
+    st.sampled_from(["", "Z", "+06:00", "-11:30", "+0545"]),
+)
+def test_decimal_time_is_the_fraction_of_the_day(h: int, m: int, s: int, ms: int, z: str) -> None:
+    text = f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}{z}"
+    expected = (((h * 60 + m) * 60 + s) * 1000 + ms) / 86_400_000
+    assert run("decimal-time(${t})", lookup={"t": text}.get) == expected
+
+
+def test_extract_signed_is_refused_with_a_reason() -> None:
+    refusal = r"extract-signed\(\) at position 5 is not supported: checking the signature"
+    with pytest.raises(ExpressionError, match=refusal):
+        parse("1 + (extract-signed(${a}, 'key'))")
+
+
+def test_a_form_using_extract_signed_is_refused_where_it_is_used() -> None:
+    from survey.instruments.xlsform import InstrumentImportError, load_xlsform
+    from tests.factories import xlsform_bytes
+
+    workbook = xlsform_bytes(
+        [
+            ["type", "name", "label", "calculation"],
+            ["text", "token", "Token", ""],
+            ["calculate", "voucher", "", "extract-signed(${token}, 'bWFueWtleQ==')"],
+        ]
+    )
+    with pytest.raises(InstrumentImportError) as refused:
+        load_xlsform(workbook)
+    problems = " ".join(refused.value.problems)
+    where = "row 3, column 'calculation': "
+    assert where + "extract-signed() at position 0 is not supported" in problems
+
+
+def test_randomized_choices_are_imported_with_a_warning_about_the_web_form() -> None:
+    from survey.instruments.xlsform import load_xlsform
+    from tests.factories import xlsform_bytes
+
+    workbook = xlsform_bytes(
+        [
+            ["type", "name", "label", "parameters"],
+            ["select_one yn", "q", "Q", "randomize=true seed=7"],
+            ["select_one yn", "r", "R", ""],
+        ],
+        [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
+    )
+    imported = load_xlsform(workbook)
+    (warning,) = [w for w in imported.warnings if "randomize" in w]
+    assert "row 2, column 'parameters'" in warning
+    assert "shows them in the order of the choices sheet" in warning

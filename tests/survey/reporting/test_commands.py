@@ -89,3 +89,123 @@ def test_filters_without_data_and_unknown_codes(
     result = run(runner, tmp_path, GOOD.replace("include_demo = true", "include_demo = false"))
     assert "Demo data are left out" in result.output
     assert db.session.execute(select(func.count(GeneratedReport.id))).scalar() == 0
+
+
+@pytest.mark.sqlite_only  # the subject is the kept file, not the database
+def test_the_same_paper_on_the_same_data_is_read_from_its_kept_file(
+    runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any, monkeypatch: Any
+) -> None:
+    """Charts and layout are paid once per settings and data state; the bytes are the same."""
+    from survey.reporting import services
+
+    write_demo_data(default_instrument, survey_round, 30, seed=7)
+    renders = []
+    render = services.render_with_pages
+
+    def counted(content: Any) -> tuple[bytes, int]:
+        renders.append(content)
+        return render(content)
+
+    monkeypatch.setattr(services, "render_with_pages", counted)
+    first = run(runner, tmp_path, GOOD)
+    assert first.exit_code == 0, first.output
+    pdf = (tmp_path / "paper.pdf").read_bytes()
+    second = run(runner, tmp_path, GOOD)
+    assert second.exit_code == 0, second.output
+    assert len(renders) == 1
+    assert (tmp_path / "paper.pdf").read_bytes() == pdf
+    reports = db.session.execute(select(GeneratedReport).order_by(GeneratedReport.id)).scalars()
+    first_report, second_report = reports.all()
+    assert first_report.pdf_sha256 == second_report.pdf_sha256
+    assert first_report.snapshot == second_report.snapshot
+    # The history's check renders again (render_pdf), and the bytes agree with the kept ones.
+    assert services.regenerate(second_report) == (pdf, True)
+    # Other settings, and the same settings on other data, are rendered.
+    assert run(runner, tmp_path, GOOD + 'language = "ru"\n').exit_code == 0
+    assert len(renders) == 2
+    write_demo_data(default_instrument, survey_round, 5, seed=8)
+    assert run(runner, tmp_path, GOOD).exit_code == 0
+    assert len(renders) == 3
+    assert (tmp_path / "paper.pdf").read_bytes() != pdf
+
+
+@pytest.mark.sqlite_only  # the subject is the kept file, not the database
+def test_papers_are_not_kept_when_switched_off(
+    app: Any, runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any
+) -> None:
+    from survey.reporting import kept
+
+    app.config["REPORT_KEPT_PAPERS"] = False
+    write_demo_data(default_instrument, survey_round, 30, seed=7)
+    assert run(runner, tmp_path, GOOD).exit_code == 0
+    assert not list(kept.folder().glob("*"))
+
+
+def test_the_analysis_of_a_data_state_is_kept_for_the_next_process(
+    app: Any, runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any, monkeypatch
+) -> None:
+    """A new process (the in-memory analyses forgotten) reads the analysis kept beside the
+    snapshot; another data state, or other answer filters, are analysed again."""
+    from survey.reporting import snapshot
+
+    write_demo_data(default_instrument, survey_round, 30, seed=7)
+    runs = []
+    run_plan = snapshot.run_plan
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return run_plan(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "run_plan", counted)
+
+    def new_process_paper(toml: str) -> GeneratedReport:
+        app.extensions.get("birge_report_analyses", {}).clear()
+        assert run(runner, tmp_path, toml).exit_code == 0
+        query = select(GeneratedReport).order_by(GeneratedReport.id.desc()).limit(1)
+        return db.session.execute(query).scalar_one()
+
+    first = new_process_paper(GOOD)
+    assert len(runs) == 1
+    second = new_process_paper(GOOD + 'symbol = "TPNW/MSP/2025/NGO/9"\n')
+    assert len(runs) == 1  # other words, same data: the kept analysis
+    assert second.snapshot == first.snapshot
+    new_process_paper(GOOD + 'sexes = ["female"]\n')
+    assert len(runs) == 2
+    write_demo_data(default_instrument, survey_round, 5, seed=8)
+    third = new_process_paper(GOOD)
+    assert len(runs) == 3
+    assert third.snapshot["data"]["respondents"] != first.snapshot["data"]["respondents"]
+    app.config["REPORT_KEPT_PAPERS"] = False
+    new_process_paper(GOOD)
+    assert len(runs) == 4
+
+
+@pytest.mark.sqlite_only  # the subject is the kept charts, not the database
+def test_charts_of_the_same_data_are_read_by_the_next_process(
+    app: Any, runner: Any, tmp_path: Path, default_instrument: Any, survey_round: Any, monkeypatch
+) -> None:
+    from survey.reporting import content, services
+
+    write_demo_data(default_instrument, survey_round, 30, seed=7)
+    draws = []
+    draw = content.bar_chart_svg
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        draws.append(1)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(content, "bar_chart_svg", counted)
+    content._chart.cache_clear()  # a new process
+    assert run(runner, tmp_path, GOOD).exit_code == 0
+    drawn = len(draws)
+    assert drawn > 0
+    content._chart.cache_clear()
+    assert run(runner, tmp_path, GOOD + 'symbol = "TPNW/MSP/2025/NGO/9"\n').exit_code == 0
+    assert len(draws) == drawn  # other words, same data: every chart read from its kept file
+    report = db.session.execute(
+        select(GeneratedReport).order_by(GeneratedReport.id.desc()).limit(1)
+    ).scalar_one()
+    app.config["REPORT_KEPT_PAPERS"] = False
+    content._chart.cache_clear()
+    assert services.regenerate(report)[1]  # drawn afresh, the same bytes
+    assert len(draws) == 2 * drawn
