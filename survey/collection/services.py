@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from survey.instruments.media import MEDIA_TYPES, MediaFile
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import format_point
 from survey.instruments.rules import Outcome
+from survey.instruments.services import phone_number_questions
 from survey.instruments.spec import InstrumentSpec
 from survey.users.models import Role, User
 from survey.users.services import record_audit
@@ -120,6 +121,21 @@ def discarded_answers(
     return readable_answers(spec, kept, language)
 
 
+def identifier_in_answer(
+    spec: InstrumentSpec, question: str, text: str, regions: Sequence[str] | None = None
+) -> str | None:
+    """The kind of the first direct identifier screening refuses in a text answer to `question`
+    ('iin', 'phone', 'email'): phone numbers pass in the questions that keep them, when the
+    admin confirmed 'phone_numbers' at import (instruments.services.phone_number_questions)."""
+    phones_kept = "phone_numbers" in spec.identifying_kept and question in phone_number_questions(
+        spec
+    )
+    for hit in find_identifiers(text, phone_regions() if regions is None else regions):
+        if not (phones_kept and hit.kind == "phone"):
+            return hit.kind
+    return None
+
+
 def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> dict[str, str]:
     """Field key → kind of direct identifier found in its free text ('iin', 'phone', 'email')."""
     found: dict[str, str] = {}
@@ -129,9 +145,9 @@ def identifiers_in_answers(spec: InstrumentSpec, answers: Mapping[str, Any]) -> 
         question = spec.questions_by_name.get(name)
         if question is None or question.type != "text" or not isinstance(value, str):
             return
-        hits = find_identifiers(value, regions)
-        if hits:
-            found[key] = hits[0].kind
+        kind = identifier_in_answer(spec, name, value, regions)
+        if kind is not None:
+            found[key] = kind
 
     def walk(values: Mapping[str, Any], prefix: str) -> None:
         for name, value in values.items():

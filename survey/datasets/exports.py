@@ -27,6 +27,7 @@ from survey.datasets.writers import (
     write_rows_csv,
 )
 from survey.instruments.models import Instrument
+from survey.instruments.services import spec_for
 from survey.users.models import User
 from survey.users.services import record_audit
 
@@ -111,6 +112,17 @@ def download_name(form_id: str, fmt: str, deidentified: bool, today: dt.date | N
     return f"{safe}_{today.isoformat()}_{kind}{BUNDLE_SUFFIX[fmt]}"
 
 
+def exported_identifying_data(instrument: Instrument, *, deidentified: bool) -> list[str]:
+    """The kinds of identifying data the admin confirmed at import (of any version) that an
+    export of the instrument may carry: media never (files stay on the server), phone numbers
+    in free text only in an identified export (de-identification drops free text)."""
+    kept = {kind for v in instrument.versions for kind in spec_for(v).identifying_kept}
+    kept.discard("media")
+    if deidentified:
+        kept.discard("phone_numbers")
+    return sorted(kept)
+
+
 def audit_export(
     instrument: Instrument,
     report: ExportReport,
@@ -127,6 +139,9 @@ def audit_export(
     details: dict[str, Any] = {**report.audit_details()}
     if file_format is not None:
         details["format"] = file_format
+    kept = exported_identifying_data(instrument, deidentified=report.deidentified)
+    if kept:
+        details["identifying_data"] = kept
     details.update(
         {
             "instrument": instrument.form_id,

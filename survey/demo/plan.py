@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey.instruments import expressions, rules
+from survey.instruments.pattern_text import constraint_patterns
 from survey.instruments.spec import InstrumentSpec, Question, Repeat, Section
 
 _MEMO_LIMIT = 200_000  # entries per expression; far above what the default instrument needs
@@ -230,6 +231,9 @@ class QuestionPlan:
     # (rules.py: its calculation or fixed default, nothing typed).
     read_only: _Expression | None = None
     own_value: _Expression | None = None
+    # A text question's regex() patterns (pattern_text.constraint_patterns): answers are drawn
+    # from them, since no ready-made message matches a pattern.
+    patterns: tuple[str, ...] = ()
 
 
 def _own_value(q: Question) -> str:
@@ -297,6 +301,7 @@ class Plan:
             high=high,
             read_only=self._expr(q.read_only_if, q.repeat) if not q.default_expression else None,
             own_value=self._expr(_own_value(q), q.repeat) if q.read_only_if else None,
+            patterns=constraint_patterns(q),
         )
 
     def _repeat(self, repeat: Repeat) -> RepeatPlan:

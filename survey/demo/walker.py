@@ -20,13 +20,16 @@ from random import Random
 from typing import Any
 
 from reports.instrument import SPECIAL_CODES
+from survey.collection.services import identifier_in_answer
 from survey.demo.plan import Plan, QuestionPlan, RepeatPlan, plan_for
 from survey.instruments import expressions, rules
+from survey.instruments.pattern_text import text_matching
 from survey.instruments.spec import InstrumentSpec, Question, Repeat
 
 EXCLUSIVE_CODES = ("none", *SPECIAL_CODES)  # codes a select_multiple constraint keeps alone
 _TRIES = 16  # attempts at one question before the whole submission is generated again
 _SUBMISSION_TRIES = 50
+_PATTERN_TRIES = 8  # texts drawn from a regex() constraint before the attempt counts as failed
 
 GENERIC: Any = object()
 """Returned by a profile hook that has no opinion: the generic choice is used instead."""
@@ -293,9 +296,11 @@ class _Walk:
             if kind == "select_multiple" and type(value) is str:
                 value = [value]  # a hook may name one code; the form stores a list
             if value is None or value == []:
-                if q.required:
-                    continue
-                return
+                if not q.required:
+                    return
+                if plan.patterns and hook is None:
+                    break  # _matching_text has made its draws: start the submission again
+                continue
             if plan.code_set and (
                 value not in offered
                 if type(value) is str
@@ -376,7 +381,7 @@ def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -
         return (state.day - dt.timedelta(days=rng.randint(0, 80 * 365))).isoformat()
     if kind == "text":
         if q.required or rng.random() < 0.25:
-            return profile.message(state)
+            return _matching_text(plan, state) if plan.patterns else profile.message(state)
         return None
     if kind == "acknowledge":
         return "OK"
@@ -402,6 +407,18 @@ def _generic_value(plan: QuestionPlan, state: DemoState, profile: DemoProfile) -
             return value
     if q.required:
         raise DemoDataError(f"Cannot generate answers of type {kind!r} ({q.name}).")
+    return None
+
+
+def _matching_text(plan: QuestionPlan, state: DemoState) -> str | None:
+    """A text the question's regex() constraint accepts and the screening of free text lets
+    through (a pattern of digits can draw an ID or phone number); None when none is found."""
+    for _attempt in range(_PATTERN_TRIES):
+        text = text_matching(plan.patterns, state.rng)
+        if text is None:
+            return None
+        if identifier_in_answer(state.spec, plan.question.name, text) is None:
+            return text
     return None
 
 

@@ -20,8 +20,9 @@ def instruments_group() -> None:
 @click.option(
     "--keep",
     multiple=True,
-    type=click.Choice(["precise_location", "device_ids", "media"]),
-    help="Identifying data the form must keep (otherwise coarsened or not stored).",
+    # xlsform.IDENTIFYING_KINDS, spelled out: importing pyxform would slow every command down.
+    type=click.Choice(["precise_location", "device_ids", "media", "phone_numbers"]),
+    help="Identifying data the form must keep (otherwise coarsened, not stored or refused).",
 )
 @click.option(
     "--attach",

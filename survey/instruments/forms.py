@@ -34,6 +34,12 @@ class ImportForm(FlaskForm):
             "(otherwise the import is refused)"
         )
     )
+    keep_phone_numbers = BooleanField(
+        _l(
+            "This form asks for phone numbers: keep them in its free-text answers "
+            "(otherwise an answer holding one is refused)"
+        )
+    )
     confirm_changes = BooleanField(
         _l("Publish even though this version removes or retypes questions")
     )
@@ -54,6 +60,7 @@ class ImportForm(FlaskForm):
                 ("precise_location", self.keep_precise_location),
                 ("device_ids", self.keep_device_ids),
                 ("media", self.keep_media),
+                ("phone_numbers", self.keep_phone_numbers),
             )
             if box.data
         ]

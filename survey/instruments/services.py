@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments import attachments as form_files
 from survey.instruments.models import Instrument, InstrumentAttachment, InstrumentVersion
+from survey.instruments.pattern_text import asks_for_phone_number
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import (
     IDENTIFYING_KINDS,
@@ -50,13 +52,26 @@ _spec_lock = threading.Lock()
 
 
 def identifying_questions(spec: InstrumentSpec) -> dict[str, list[str]]:
-    """Questions that collect identifying data, by kind (free text, location, device ids)."""
+    """Questions that collect identifying data, by kind (free text, location, device ids, media,
+    and the text questions that ask for phone numbers)."""
     kinds: dict[str, list[str]] = {}
     for question in spec.iter_questions():
         kind = IDENTIFYING_TYPES.get(question.type)
         if kind:
             kinds.setdefault(kind, []).append(question.name)
+        if asks_for_phone_number(question):
+            kinds.setdefault("phone_numbers", []).append(question.name)
     return kinds
+
+
+@functools.lru_cache(maxsize=128)
+def phone_number_questions(spec: InstrumentSpec) -> tuple[str, ...]:
+    """The text questions whose answers may hold phone numbers once the admin confirmed
+    'phone_numbers' at import: those that ask for one (pattern_text.asks_for_phone_number), or
+    every text question of a form where none does."""
+    texts = [q for q in spec.iter_questions() if q.type == "text"]
+    asking = [q.name for q in texts if asks_for_phone_number(q)]
+    return tuple(asking or (q.name for q in texts))
 
 
 class SummaryLine(str):
@@ -104,8 +119,32 @@ def import_summary(spec: InstrumentSpec) -> list[str]:
         if kind == "free_text":
             lines.append(
                 _(
+                    "Free text (%(questions)s) is screened for ID numbers and e-mail addresses, "
+                    "and for phone numbers outside the questions that keep them.",
+                    questions=listed,
+                )
+                if "phone_numbers" in kept
+                else _(
                     "Free text (%(questions)s) is screened for ID numbers, phone numbers and "
                     "e-mail addresses.",
+                    questions=listed,
+                )
+            )
+            if "phone_numbers" in kept:
+                lines.append(
+                    _(
+                        "Phone numbers in free text (%(questions)s): kept, as confirmed at "
+                        "import; never in de-identified exports, dashboards or reports, and "
+                        "listed in the audit of each export that includes them.",
+                        questions=", ".join(phone_number_questions(spec)),
+                    )
+                )
+        elif kind == "phone_numbers" and kind not in kept:
+            lines.append(
+                _(
+                    "Phone numbers (%(questions)s): these questions seem to ask for one, and "
+                    "an answer holding a phone number is refused unless phone numbers are "
+                    "confirmed at import.",
                     questions=listed,
                 )
             )
@@ -190,9 +229,10 @@ def import_instrument(
 
     `data` is the workbook, or a .zip holding the workbook and its files; `attachments` are
     files uploaded beside the workbook (CSV, GeoJSON, XML, media), by name. `keep` lists the
-    kinds of identifying data the admin confirmed ('precise_location',
-    'device_ids'); a version that removes or retypes questions of the previous one is refused
-    (VersionChangesNeedConfirmation, listing the changes) unless `confirm_changes`.
+    kinds of identifying data the admin confirmed (xlsform.IDENTIFYING_KINDS: 'precise_location',
+    'device_ids', 'media', 'phone_numbers'); a version that removes or retypes questions of the
+    previous one is refused (VersionChangesNeedConfirmation, listing the changes) unless
+    `confirm_changes`.
     """
     data, filename, files = _unpack(data, filename, attachments or {})
     imported: ImportedForm = load_xlsform(
@@ -203,13 +243,13 @@ def import_instrument(
         raise InstrumentImportError(
             [_("Unknown kind of identifying data: %(kinds)s.", kinds=", ".join(unknown))]
         )
+    # A kind is kept only where the form collects it; phone numbers wherever it has free text.
+    collected = set(identifying_questions(imported.spec))
+    if "free_text" in collected:
+        collected.add("phone_numbers")
     spec = dataclasses.replace(
         imported.spec,
-        identifying_kept=tuple(
-            k
-            for k in IDENTIFYING_KINDS
-            if k in set(keep) and k in identifying_questions(imported.spec)
-        ),
+        identifying_kept=tuple(k for k in IDENTIFYING_KINDS if k in set(keep) and k in collected),
     )
     instrument = db.session.execute(
         select(Instrument).where(Instrument.form_id == spec.form_id)

@@ -216,7 +216,8 @@ class InstrumentSpec:
     instance_name: str | None = None
     style: str | None = None
     # Kinds of identifying data the admin confirmed at import ('precise_location', 'device_ids',
-    # 'media'); whatever is not confirmed is coarsened or dropped on arrival.
+    # 'media', 'phone_numbers'); whatever is not confirmed is coarsened or dropped on arrival,
+    # or refused (phone numbers in free text).
     identifying_kept: tuple[str, ...] = ()
     # Groups inside sections and repeats (a section is a top-level group), in document order.
     groups: tuple[Group, ...] = ()

@@ -73,6 +73,7 @@ from survey.instruments.expressions.evaluation import (
 from survey.instruments.expressions.functions import (
     pulldata_columns,
     pulldata_files,
+    regex_matches,
 )
 from survey.instruments.expressions.parser import (
     bare_names,
@@ -90,6 +91,7 @@ from survey.instruments.expressions.regex import (
     MAX_REPEAT,
     _compile_regex,
     _translate_regex,
+    re2_pattern,
 )
 from survey.instruments.expressions.syntax import (
     MAX_DEPTH,
@@ -154,7 +156,9 @@ __all__ = [
     "parse",
     "pulldata_columns",
     "pulldata_files",
+    "re2_pattern",
     "references",
+    "regex_matches",
     "to_boolean",
     "to_json",
     "to_number",

@@ -469,6 +469,11 @@ def _regex(value: object, pattern: object) -> bool:
     return compiled.search(to_string(value)) is not None
 
 
+def regex_matches(text: str, pattern: str) -> bool:
+    """Whether regex(text, pattern) holds, exactly as a constraint checks it on the server."""
+    return _regex(text, pattern)
+
+
 _FUNCTIONS: dict[str, Callable[..., object]] = {
     "selected": lambda a, v: to_string(v).strip(_XPATH_WS) in _tokens(a),
     "count-selected": lambda a: float(len(_tokens(a))),

@@ -153,6 +153,11 @@ def _re2_options() -> re2.Options:
 _RE2_OPTIONS = _re2_options()
 
 
+def re2_pattern(pattern: str) -> str:
+    """The RE2 pattern the server runs for a regex() pattern; ValueError outside the subset."""
+    return _translate_regex(pattern)
+
+
 @functools.lru_cache(maxsize=512)
 def _compile_regex(pattern: str) -> re2._Regexp:
     """Compile a JavaScript-syntax pattern for RE2; ValueError if outside the subset."""

@@ -115,4 +115,4 @@ OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 NAME_HEADERS = {"name", "value", "tag"}
 TYPE_HEADERS = {"type", "command"}
 # Kinds of identifying data an admin can confirm at import (issue 9, part 6).
-IDENTIFYING_KINDS = ("precise_location", "device_ids", "media")
+IDENTIFYING_KINDS = ("precise_location", "device_ids", "media", "phone_numbers")

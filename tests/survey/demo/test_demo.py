@@ -280,3 +280,35 @@ def test_demo_answers_read_the_forms_csv_attachments() -> None:
         assert_stored_unchanged(spec, one)
         assert one["population"] == {"aul": "3", "kent": "450"}[one["village"]]
     assert any(one["village"] == "aul" for one in answers)
+
+
+PATTERN_SURVEY = [
+    ["type", "name", "label", "required", "constraint"],
+    ["text", "plot", "Plot", "yes", "regex(., '^[A-Z]{3}-[0-9]{4}$') and string-length(.) = 8"],
+    ["text", "mail", "E-mail", "", "regex(., '^[a-z]+@[a-z]+\\.kz$')"],
+    ["text", "leader_phone", "Phone", "yes", "regex(., '^8 7[0-9]{2} [0-9]{3} [0-9]{4}$')"],
+]  # fmt: skip
+
+
+def test_demo_text_matches_regex_constraints_and_passes_the_screening() -> None:
+    """A text question whose constraint is a regex() gets text drawn from the pattern; what the
+    screening of free text refuses (e-mails, phone numbers not confirmed) is never generated."""
+    import dataclasses
+
+    import pytest
+
+    from survey.collection.services import identifiers_in_answers
+    from survey.demo.walker import DemoDataError
+
+    data = xlsform_bytes(PATTERN_SURVEY, settings={"form_id": "patterns", "version": "1"})
+    spec = load_xlsform(data, "patterns.xlsx").spec
+    with pytest.raises(DemoDataError):  # every phone number would be refused: none is made up
+        sample(spec, 1)
+    kept = dataclasses.replace(spec, identifying_kept=("phone_numbers",))
+    answers = sample(kept, 30)
+    for one in answers:
+        assert_stored_unchanged(kept, one)
+        assert identifiers_in_answers(kept, one) == {}
+        assert "mail" not in one  # an e-mail address is refused: the optional question stays empty
+    assert len({one["plot"] for one in answers}) > 20
+    assert all(one["leader_phone"].startswith("8 7") for one in answers)

@@ -36,6 +36,7 @@ from tests.survey.instruments.corpus.survey_corpus import (
     engine_jobs,
     engine_verdict,
     inspect_form,
+    keep_of,
     odk_cannot_parse,
     read_known_gaps,
     read_manifest,
@@ -236,8 +237,9 @@ def test_birge_handles_the_form_as_issue_9_requires(form: str, app: Flask) -> No
     problem = birge_check(
         form,
         MANIFEST[form],
-        # The admin confirms the photos, audio and files the form collects (issue 9, part 6).
-        lambda data, name: import_instrument(data, name, attachments=files, keep=("media",)),
+        # The admin confirms the photos, audio and files, and the phone numbers, the form
+        # collects (issue 9, part 6).
+        lambda data, name: import_instrument(data, name, attachments=files, keep=keep_of(form)),
     )
     assert problem is None, problem
 
@@ -360,12 +362,7 @@ def _exported(value: Any) -> str:
 
 
 # Forms that import but cannot yet be filled with answers Birge stores: strict xfails.
-FILL_GAPS = {
-    "pyxform/bug_example_xls/UCL_Biomass_Plot_Form.xlsx": (
-        "its required question leader_number asks for a phone number (a regex constraint), "
-        "which the screening of free text refuses"
-    ),
-}
+FILL_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -392,7 +389,7 @@ def test_birge_fills_the_form_and_exports_the_answers(
 
     path = CORPUS / form
     version, _summary = import_instrument(
-        path.read_bytes(), path.name, attachments=attachments_of(form), keep=("media",)
+        path.read_bytes(), path.name, attachments=attachments_of(form), keep=keep_of(form)
     )
     db.session.commit()
     spec = spec_for(version)

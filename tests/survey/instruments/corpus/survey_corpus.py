@@ -154,6 +154,19 @@ def attachments_of(form: str) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
 
 
+# Identifying data an admin confirms at import beyond photos and files (issue 9, part 6): the
+# kinds each form needs, as its questions ask for them.
+KEEP = {
+    # leader_number asks for the community leader's phone number (a regex() constraint).
+    "pyxform/bug_example_xls/UCL_Biomass_Plot_Form.xlsx": ("media", "phone_numbers"),
+}
+
+
+def keep_of(form: str) -> tuple[str, ...]:
+    """The kinds of identifying data the admin confirms when importing the form."""
+    return KEEP.get(form, ("media",))
+
+
 def sha256_of(form: str) -> str:
     """The SHA-256 of a workbook's bytes."""
     return hashlib.sha256(form_path(form).read_bytes()).hexdigest()
@@ -487,9 +500,10 @@ def refresh_known_gaps() -> None:
                 problem = birge_check(
                     form,
                     manifest[form],
-                    # As the tests import: with the form's files, photos confirmed by the admin.
-                    lambda data, name, files=files: import_instrument(
-                        data, name, attachments=files, keep=("media",)
+                    # As the tests import: with the form's files, and the identifying data
+                    # (photos, phone numbers) it needs confirmed by the admin.
+                    lambda data, name, files=files, form=form: import_instrument(
+                        data, name, attachments=files, keep=keep_of(form)
                     ),
                 )
                 db.session.rollback()
