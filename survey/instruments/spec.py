@@ -6,7 +6,7 @@ Built once from pyxform's output at import, stored with the version, and read ba
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -193,6 +193,17 @@ LEGACY_INTAKE = {
 }
 
 
+def questions_in(sections: Iterable[Section]) -> Iterator[Question]:
+    """Every question of these sections in document order, including those inside repeats."""
+    for section in sections:
+        for item in section.items:
+            if isinstance(item, Repeat):
+                for repeat in item.iter_repeats():
+                    yield from repeat.questions
+            else:
+                yield item
+
+
 @dataclass(frozen=True, eq=False)
 class InstrumentSpec:
     """A whole instrument version."""
@@ -227,13 +238,7 @@ class InstrumentSpec:
     # -- navigation -------------------------------------------------------------------------
     def iter_questions(self) -> Iterator[Question]:
         """Every question in document order, including those inside repeats."""
-        for section in self.sections:
-            for item in section.items:
-                if isinstance(item, Repeat):
-                    for repeat in item.iter_repeats():
-                        yield from repeat.questions
-                else:
-                    yield item
+        return questions_in(self.sections)
 
     def iter_repeats(self) -> Iterator[Repeat]:
         """Every repeat, repeats inside repeats included (each after the one holding it)."""

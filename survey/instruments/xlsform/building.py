@@ -23,6 +23,7 @@ from survey.instruments.spec import (
     Question,
     Repeat,
     Section,
+    questions_in,
 )
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         else:
             loose.extend(_items([child], _Place(), texts, locations))
     flush_loose()
-    media = [q for q in _iter_all(sections) if q.type == "media"]
+    media = [q for q in questions_in(sections) if q.type == "media"]
     if media:
         listed = ", ".join(f"'{q.name}' (row {q.row})" for q in media)
         locations.problems.append(
@@ -119,7 +120,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
                 listed=listed,
             )
         )
-    uploads = [q for q in _iter_all(sections) if q.type in {"image", "audio", "video", "file"}]
+    uploads = [q for q in questions_in(sections) if q.type in {"image", "audio", "video", "file"}]
     if uploads and not locations.media_confirmed:
         locations.problems.append(
             _(
@@ -131,11 +132,11 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
                 names=", ".join(f"'{q.name}' (row {q.row})" for q in uploads),
             )
         )
-    if sum(1 for _ in _iter_all(sections)) > MAX_QUESTIONS:
+    if sum(1 for _ in questions_in(sections)) > MAX_QUESTIONS:
         locations.problems.append(
             _("The form has more than %(count)s questions.", count=MAX_QUESTIONS)
         )
-    if not any(True for _ in _iter_all(sections)):
+    if not any(True for _ in questions_in(sections)):
         locations.problems.append(
             _("%(where)s: the form has no question to answer.", where=workbook_place("survey"))
         )
@@ -144,7 +145,7 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
     for lang in (default_language,):
         if lang not in languages:
             languages.insert(0, lang)
-    known = {q.name for q in _iter_all(sections)}
+    known = {q.name for q in questions_in(sections)}
     for key in ("consent_question", "age_question", "district_question"):
         declared = getattr(intake, key)
         if declared and declared not in known:
@@ -170,16 +171,6 @@ def _build_spec(survey: Mapping[str, Any], locations: _Locations) -> InstrumentS
         titles=dict(locations.titles),
         groups=tuple(locations.groups),
     )
-
-
-def _iter_all(sections: Iterable[Section]) -> Iterable[Question]:
-    for section in sections:
-        for item in section.items:
-            if isinstance(item, Repeat):
-                for repeat in item.iter_repeats():
-                    yield from repeat.questions
-            else:
-                yield item
 
 
 def _intake(survey: Mapping[str, Any], locations: _Locations) -> IntakeRules:

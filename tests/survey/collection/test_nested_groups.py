@@ -94,6 +94,27 @@ def collect_submission(xform: bytes, values: Mapping[str, Any], instance_id: str
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+def send_from_collect(client: Any, values: Mapping[str, Any], instance_id: str) -> Any:
+    """Download test_form's XForm and send it filled by path, as ODK Collect does."""
+    xform = client.get(
+        "/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS
+    ).data
+    return client.post(
+        "/submission",
+        data={
+            "xml_submission_file": (
+                io.BytesIO(collect_submission(xform, values, instance_id)),
+                "submission.xml",
+                "text/xml",
+            )
+        },
+        content_type="multipart/form-data",
+        auth=("volunteer", PASSWORD),
+        headers={"X-OpenRosa-Version": "1.0"},
+        base_url=HTTPS,
+    )
+
+
 def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
     client, auth, create_instrument, survey_round
 ) -> None:
@@ -116,24 +137,8 @@ def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
     response = client.post(f"/collect/v/{version.id}", data=web_form_data(web_id))
     assert response.status_code == 302, re.findall(r'data-error-for="[^"]+">[^<]+<', response.text)
 
-    xform = client.get(
-        "/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS
-    ).data
     odk_id = f"uuid:{uuid.uuid4()}"
-    sent = client.post(
-        "/submission",
-        data={
-            "xml_submission_file": (
-                io.BytesIO(collect_submission(xform, BY_PATH, odk_id)),
-                "submission.xml",
-                "text/xml",
-            )
-        },
-        content_type="multipart/form-data",
-        auth=("volunteer", PASSWORD),
-        headers={"X-OpenRosa-Version": "1.0"},
-        base_url=HTTPS,
-    )
+    sent = send_from_collect(client, BY_PATH, odk_id)
     assert sent.status_code == 201, sent.text
     stored = {s.instance_id: s.answers for s in db.session.execute(select(Submission)).scalars()}
     assert stored[web_id] == STORED

@@ -23,7 +23,7 @@ from survey.instruments.rules import evaluate_answers
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import load_xlsform
 from tests.factories import PASSWORD, csv_export, csv_tables, xlsform_bytes
-from tests.survey.collection.test_nested_groups import HTTPS, collect_submission
+from tests.survey.collection.test_nested_groups import HTTPS, send_from_collect
 
 HEADER = ["type", "name", "label", "calculation", "relevant"]
 NESTED = [
@@ -200,9 +200,6 @@ def test_inner_entries_are_added_without_javascript_and_stored_from_web_and_coll
     response = client.post(f"/collect/v/{version.id}", data=web_form_data(web_id))
     assert response.status_code == 302, re.findall(r'data-error-for="[^"]+">[^<]+<', response.text)
 
-    xform = client.get(
-        "/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS
-    ).data
     odk_id = f"uuid:{uuid.uuid4()}"
     by_path = {
         "village": "Akkol",
@@ -217,20 +214,7 @@ def test_inner_entries_are_added_without_javascript_and_stored_from_web_and_coll
             for h in STORED["household"]
         ],
     }
-    sent = client.post(
-        "/submission",
-        data={
-            "xml_submission_file": (
-                io.BytesIO(collect_submission(xform, by_path, odk_id)),
-                "submission.xml",
-                "text/xml",
-            )
-        },
-        content_type="multipart/form-data",
-        auth=("volunteer", PASSWORD),
-        headers={"X-OpenRosa-Version": "1.0"},
-        base_url=HTTPS,
-    )
+    sent = send_from_collect(client, by_path, odk_id)
     assert sent.status_code == 201, sent.text
     stored = {s.instance_id: s.answers for s in db.session.execute(select(Submission)).scalars()}
     assert stored[web_id] == STORED
