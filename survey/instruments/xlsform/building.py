@@ -522,15 +522,19 @@ def _question(
                     where=locations.at(name, "parameters"),
                 )
             )
-    if parameters.get("randomize", "").strip().lower() in {"true", "yes", "true()"}:
-        # ODK Collect shuffles the choices (the XForm it gets says so); the web form does not yet.
-        locations.warnings.append(
-            _(
-                "%(where)s: ODK Collect shows the choices in a shuffled order, but the web form "
-                "shows them in the order of the choices sheet (randomize is not applied there).",
-                where=locations.at(name, "parameters"),
+    # randomize=true shows the choices shuffled (collection/page.py); a seed is an expression.
+    seed = parameters.get("seed", "").strip()
+    if seed:
+        try:
+            expressions.parse(seed)
+        except expressions.ExpressionError as error:
+            locations.problems.append(
+                _(
+                    "%(where)s: the seed cannot be read (%(error)s).",
+                    where=locations.at(name, "parameters"),
+                    error=error,
+                )
             )
-        )
     return Question(
         name=name,
         type=kind,
