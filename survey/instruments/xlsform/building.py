@@ -522,19 +522,8 @@ def _question(
                     where=locations.at(name, "parameters"),
                 )
             )
-    # randomize=true shows the choices shuffled (collection/page.py); a seed is an expression.
-    seed = parameters.get("seed", "").strip()
-    if seed:
-        try:
-            expressions.parse(seed)
-        except expressions.ExpressionError as error:
-            locations.problems.append(
-                _(
-                    "%(where)s: the seed cannot be read (%(error)s).",
-                    where=locations.at(name, "parameters"),
-                    error=error,
-                )
-            )
+    # randomize=true shows the choices shuffled (collection/page.py); pyxform has checked that
+    # a seed is a number or a ${reference}.
     return Question(
         name=name,
         type=kind,
