@@ -80,7 +80,7 @@ def form_model(
         # again offline (form.js fillDefaults, newInterview); the server fills its page.
         # A shuffled select whose seed is an expression: the page orders the sheet's codes
         # with it and again when the answers it reads change (the server drew the first order).
-        seed = choice_seed(q)
+        seed = q.choice_seed
         if seed is not None:
             try:
                 questions[q.name]["seed"] = _ast(seed)
@@ -157,7 +157,7 @@ def _trees(spec: InstrumentSpec, language: str) -> list[expressions.Node]:
                 trees.append(compiled(text))
         if q.choice_filter:
             trees.append(compiled(q.choice_filter, True))
-        if (seed := choice_seed(q)) is not None:
+        if (seed := q.choice_seed) is not None:
             with contextlib.suppress(expressions.ExpressionError):
                 trees.append(compiled(seed))
         for texts in (q.labels, q.hints, q.required_messages, q.constraint_messages):
@@ -245,21 +245,6 @@ def browser_limits() -> dict[str, Any]:
     }
 
 
-# The words that switch randomize on, as pyxform reads them.
-_TRUE_WORDS = frozenset({"true", "yes", "true()"})
-
-
-def shuffles_choices(q: Question) -> bool:
-    """Whether a select shows its choices shuffled (`randomize=true` in its parameters)."""
-    return bool(q.choice_list) and q.parameters.get("randomize", "").strip().lower() in _TRUE_WORDS
-
-
-def choice_seed(q: Question) -> str | None:
-    """The expression of a shuffled select's seed (`seed=${q}` or a number), if it has one."""
-    text = q.parameters.get("seed", "").strip() if shuffles_choices(q) else ""
-    return text or None
-
-
 def interview_seed(interview: str, name: str) -> int:
     """A seed for a shuffled select without one: the same for the interview's every page (a
     post that comes back with errors keeps the order), different from one interview to the
@@ -277,9 +262,9 @@ def choice_order(
     """The order a select's choices are shown in: the choices sheet's, or with randomize=true
     ODK's seeded shuffle (the seed evaluated like an expression, with the answers so far).
     Only the display changes: codes, stored answers and exports stay as they are."""
-    if not shuffles_choices(q):
+    if not q.shuffles_choices:
         return codes
-    seed_text = choice_seed(q)
+    seed_text = q.choice_seed
     seed: object = interview_seed(interview, q.name)
     if seed_text is not None:
         seed = math.nan  # as an unreadable seed is in ODK: a number that is not one
