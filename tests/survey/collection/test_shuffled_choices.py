@@ -85,11 +85,16 @@ def test_the_page_shows_the_shuffled_order_without_javascript(
     assert _shown(back.text, "picked") == _randomize("7")
     again = client.post(f"/collect/v/{version.id}", data={**data, "n": "7", "any": "fig"})
     assert _shown(again.text, "any") == _shown(back.text, "any")
-    # Only the display changes: the answer is stored as the code chosen.
+    # Only the display changes: the answer is stored as the codes chosen, in the sheet's order
+    # (checkboxes post in the order shown) as if the choices had not been shuffled.
     saved = client.post(
         f"/collect/v/{version.id}",
-        data={**data, "n": "7", "picked": ["fig", "apple"], "plain": "date"},
+        data={**data, "n": "7", "picked": ["fig", "apple"], "plain": "date", "any": "elder"},
     )
     assert saved.status_code == 302, saved.text[-2000:]
     answers = db.session.execute(select(Submission)).scalar_one().answers
-    assert answers["picked"] == ["fig", "apple"] and answers["plain"] == "date"
+    assert (answers["picked"], answers["any"], answers["plain"]) == (
+        ["apple", "fig"],
+        "elder",
+        "date",
+    )

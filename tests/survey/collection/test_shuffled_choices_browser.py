@@ -50,12 +50,17 @@ def test_the_page_shows_the_seeded_order_and_redraws_it_when_the_seed_changes(
     assert _randomize("8") != _randomize("7")
     assert shown("ranked", "select[id$='-2'] option[data-choice]") == _randomize("8")
     assert shown("fixed") == _randomize("42")  # its seed is a number: it never moves
+    shown_picked = shown("picked")
+    assert shown_picked.index("cherry") < shown_picked.index("apple")  # posted in this order
+    page.check("[data-question=picked] input[value=apple]")
     page.check("[data-question=picked] input[value=cherry]")
     page.check("[data-question=fixed] input[value=banana]")
     page.check("[data-question=plain] input[value=date]")
     page.click("[data-nav=submit]")
     page.wait_for_url(f"{live_server.url}/collect/saved/**")
     answers = submissions()[0].answers
-    assert (answers["n"], answers["picked"], answers["fixed"]) == (8, ["cherry"], "banana")
+    # Stored as the codes chosen, a select_multiple's in the choices sheet's order.
+    assert answers["picked"] == ["apple", "cherry"]
+    assert (answers["n"], answers["fixed"], answers["plain"]) == (8, "banana", "date")
     assert page.js_errors == []
     page.context.close()
