@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -75,6 +78,17 @@ def form_model(
                 questions[q.name][key] = value
         # Evaluated by the page for each entry it adds and for each interview it starts
         # again offline (form.js fillDefaults, newInterview); the server fills its page.
+        # A shuffled select whose seed is an expression: the page orders the sheet's codes
+        # with it and again when the answers it reads change (the server drew the first order).
+        seed = q.choice_seed
+        if seed is not None:
+            try:
+                questions[q.name]["seed"] = _ast(seed)
+                questions[q.name]["codes"] = [
+                    c.name for c in spec.choices.get(q.choice_list or "", ())
+                ]
+            except expressions.ExpressionError:
+                pass
         if q.default_expression:
             questions[q.name]["default"] = _ast(q.default_expression)
         elif q.default is not None:
@@ -143,6 +157,9 @@ def _trees(spec: InstrumentSpec, language: str) -> list[expressions.Node]:
                 trees.append(compiled(text))
         if q.choice_filter:
             trees.append(compiled(q.choice_filter, True))
+        if (seed := q.choice_seed) is not None:
+            with contextlib.suppress(expressions.ExpressionError):
+                trees.append(compiled(seed))
         for texts in (q.labels, q.hints, q.required_messages, q.constraint_messages):
             trees.extend(piping.nodes(spec.label(texts, language)))
     for node in (*spec.sections, *spec.iter_repeats()):
@@ -228,12 +245,42 @@ def browser_limits() -> dict[str, Any]:
     }
 
 
+def interview_seed(interview: str, name: str) -> int:
+    """A seed for a shuffled select without one: the same for the interview's every page (a
+    post that comes back with errors keeps the order), different from one interview to the
+    next, as ODK Collect draws a new order for each form it opens."""
+    digest = hashlib.sha256(f"{interview}/{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2147483646 + 1
+
+
+def choice_order(
+    q: Question,
+    codes: list[str],
+    context: expressions.EvalContext | None,
+    interview: str = "",
+) -> list[str]:
+    """The order a select's choices are shown in: the choices sheet's, or with randomize=true
+    ODK's seeded shuffle (the seed evaluated like an expression, with the answers so far).
+    Only the display changes: codes, stored answers and exports stay as they are."""
+    if not q.shuffles_choices:
+        return codes
+    seed_text = q.choice_seed
+    seed: object = interview_seed(interview, q.name)
+    if seed_text is not None:
+        seed = math.nan  # as an unreadable seed is in ODK: a number that is not one
+        if context is not None:
+            with contextlib.suppress(expressions.ExpressionError, TypeError, ValueError):
+                seed = expressions.evaluate(compiled(seed_text), context)
+    return expressions.shuffled_codes(codes, seed)
+
+
 def _question_view(
     spec: InstrumentSpec,
     q: Question,
     field: Any,
     language: str,
     context: expressions.EvalContext | None = None,
+    interview: str = "",
 ) -> dict:
     # Choice labels that show answers: as HTML beside radios and checkboxes (refilled live),
     # as text in a dropdown's options (which hold no markup).
@@ -242,10 +289,16 @@ def _question_view(
         for c in spec.choices.get(q.choice_list or "", ())
         if piping.has_pieces(text := spec.label(c.labels, language))
     }
+    # The choices as shown: shuffled when the question says so (the form's script re-orders
+    # them when a seed's answer changes).
+    choices = list(getattr(field, "choices", None) or []) if q.choice_list else []
+    by_code = {str(code): (code, text) for code, text in choices}
+    order = choice_order(q, list(by_code), context, interview)
     return {
         "kind": "question",
         "question": q,
         "field": field,
+        "choices": [by_code[code] for code in order],
         "widget": widget_for(q),
         "label": piping.render(spec.label(q.labels, language), context),
         "hint": piping.render(spec.label(q.hints, language), context),
@@ -300,6 +353,7 @@ def page_sections(
     interview date gets the round's first and last day as its bounds. Texts show the answers
     known so far (answers, as rules.evaluate_answers cleaned them)."""
     known = answers or {}
+    interview = form.instance_id.data or ""
     today = dt.date.today()
     top = text_context(spec, known, language, today)
     sections = []
@@ -307,10 +361,10 @@ def page_sections(
         items = []
         for item in section.items:
             if isinstance(item, Repeat):
-                items.append(_repeat_view(spec, item, form, language, known))
+                items.append(_repeat_view(spec, item, form, language, known, interview=interview))
             else:
                 field = question_field(form, item.name)
-                view = _question_view(spec, item, field, language, top)
+                view = _question_view(spec, item, field, language, top, interview)
                 if item.name == spec.intake.date_question and item.type == "date":
                     view["bounds"] = date_bounds
                 items.append(view)
@@ -333,16 +387,17 @@ def _entry_items(
     language: str,
     answers: dict[str, Any],
     path: list[tuple[str, int]],
+    interview: str = "",
 ) -> list[dict]:
     """The views of one entry's questions and of the repeats inside it, in document order."""
     context = text_context(spec, answers, language, dt.date.today(), path=path)
     items = []
     for item in repeat.entry_items():
         if isinstance(item, Repeat):
-            items.append(_repeat_view(spec, item, entry_form, language, answers, path))
+            items.append(_repeat_view(spec, item, entry_form, language, answers, path, interview))
         else:
             field = question_field(entry_form, item.name)
-            items.append(_question_view(spec, item, field, language, context))
+            items.append(_question_view(spec, item, field, language, context, interview))
     return _with_groups(spec, items, language, context)
 
 
@@ -353,6 +408,7 @@ def _repeat_view(
     language: str,
     answers: dict[str, Any],
     path: list[tuple[str, int]] | None = None,
+    interview: str = "",
 ) -> dict:
     """A repeat's entries; inside an outer entry (`path` to it) its list is that entry's."""
     field = question_field(form, repeat.name)
@@ -362,7 +418,13 @@ def _repeat_view(
         {
             "marker": entry.form.entry_marker,
             "items": _entry_items(
-                spec, repeat, entry.form, language, answers, [*outer, (repeat.name, number)]
+                spec,
+                repeat,
+                entry.form,
+                language,
+                answers,
+                [*outer, (repeat.name, number)],
+                interview,
             ),
         }
         for number, entry in enumerate(field.entries)
@@ -380,7 +442,7 @@ def _repeat_view(
         "items": _with_groups(
             spec,
             [
-                _question_view(spec, q, question_field(blank, q.name), language, empty)
+                _question_view(spec, q, question_field(blank, q.name), language, empty, interview)
                 for q in repeat.questions
             ],
             language,
@@ -388,7 +450,13 @@ def _repeat_view(
         )
         if not repeat.repeats
         else _entry_items(
-            spec, repeat, blank, language, {**answers, repeat.name: []}, [(repeat.name, 0)]
+            spec,
+            repeat,
+            blank,
+            language,
+            {**answers, repeat.name: []},
+            [(repeat.name, 0)],
+            interview,
         ),
     }
     label = spec.label(repeat.labels, language)

@@ -269,7 +269,8 @@ class ChoiceAnswerField(AnswerField):
 
 
 class MultipleChoiceAnswerField(AnswerField):
-    """select_multiple: the chosen codes, without duplicates, in the order given."""
+    """select_multiple: the chosen codes, without duplicates, in the order given (a shuffled
+    question's in the choices sheet's order)."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
         codes: list[str] = []
@@ -277,6 +278,11 @@ class MultipleChoiceAnswerField(AnswerField):
             code = clean_text(value)
             if code and code not in codes:
                 codes.append(code)
+        if self.question.shuffles_choices:
+            # The boxes were shown shuffled and post in that order: store the codes in the
+            # choices sheet's order, as if they had not been (codes not offered stay last).
+            sheet = {str(code): i for i, (code, _label) in enumerate(self.choices)}
+            codes.sort(key=lambda code: sheet.get(code, len(sheet)))
         self.data = codes or None
 
     def process_data(self, value: Any) -> None:

@@ -85,6 +85,18 @@ class Question:
         """Whether the device or the server fills the value in (start, end, deviceid, ...)."""
         return self.type in METADATA_TYPES
 
+    @property
+    def shuffles_choices(self) -> bool:
+        """Whether a select shows its choices shuffled (`randomize=true` in its parameters)."""
+        randomize = self.parameters.get("randomize", "").strip().lower()
+        return bool(self.choice_list) and randomize in {"true", "yes", "true()"}
+
+    @property
+    def choice_seed(self) -> str | None:
+        """The expression of a shuffled select's seed (`seed=${q}` or a number), if any."""
+        text = self.parameters.get("seed", "").strip() if self.shuffles_choices else ""
+        return text or None
+
 
 @dataclass(frozen=True, eq=False)
 class Repeat:

@@ -74,6 +74,7 @@ from survey.instruments.expressions.functions import (
     pulldata_columns,
     pulldata_files,
     regex_matches,
+    shuffled_codes,
 )
 from survey.instruments.expressions.parser import (
     bare_names,
@@ -159,6 +160,7 @@ __all__ = [
     "re2_pattern",
     "references",
     "regex_matches",
+    "shuffled_codes",
     "to_boolean",
     "to_json",
     "to_number",

@@ -10,7 +10,7 @@ import operator
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from survey.instruments.expressions.parser import _walk
@@ -433,6 +433,12 @@ def _randomize(nodes: object, seed: object = None) -> NodeSet:
             out.append(out[j])
             out[j] = item
     return NodeSet(out)
+
+
+def shuffled_codes(codes: Sequence[str], seed: object) -> list[str]:
+    """Choice codes in the order ODK Collect shows them with `randomize=true` and this seed:
+    the items of randomize(), JavaRosa's seeded shuffle of the choices in the sheet's order."""
+    return [str(code) for code in _randomize(NodeSet(list(codes)), seed)]
 
 
 _TIME_TEXT = re.compile(

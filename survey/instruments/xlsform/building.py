@@ -513,15 +513,8 @@ def _question(
                     where=locations.at(name, "parameters"),
                 )
             )
-    if parameters.get("randomize", "").strip().lower() in {"true", "yes", "true()"}:
-        # ODK Collect shuffles the choices (the XForm it gets says so); the web form does not yet.
-        locations.warnings.append(
-            _(
-                "%(where)s: ODK Collect shows the choices in a shuffled order, but the web form "
-                "shows them in the order of the choices sheet (randomize is not applied there).",
-                where=locations.at(name, "parameters"),
-            )
-        )
+    # randomize=true shows the choices shuffled (collection/page.py); pyxform has checked that
+    # a seed is a number or a ${reference}.
     return Question(
         name=name,
         type=kind,

@@ -1082,6 +1082,7 @@
     toString: toStr,
     toNumber: toNum,
     toBoolean: toBool,
+    randomize: randomize,
     decode: decode,
     encode: encode,
     regexSupported: function (p) { try { return regexSupported(p); } catch (e) { return false; } },

@@ -241,6 +241,11 @@
       const q = Q[name];
       const rel = parentRel && truth(q.relevant, lookup);
       if (block) result.blocks.push([block, rel]);
+      // randomize=true with a seed: ODK's order of the sheet's codes (the server drew it first).
+      if (block && q.seed) {
+        const seed = evaluate(q.seed, lookup);
+        result.orders.push([block, E.randomize(new E.NodeSet(q.codes), seed).items]);
+      }
       let value = null;
       if (rel && q.type === 'calculate' && q.calculation) {
         // once() keeps the value it gave before, as in ODK: once(uuid()) does not change.
@@ -313,7 +318,7 @@
       if (!count) delete holder[r];
     }
     for (let pass = 0; pass < 50; pass++) {
-      result = { blocks: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
+      result = { blocks: [], orders: [], filters: [], fields: [], repeats: [], resize: [], readOnly: [],
         calculated: [], entryLookups: new Map(), lookupTop: lookupTop };
       sectionEls.forEach((s) => {
         const name = s.getAttribute('data-section');
@@ -354,6 +359,19 @@
       });
     });
   }
+  // Shows a shuffled select's choices (radios, checkboxes, a dropdown's or each rank
+  // position's options) in this order of codes; what is chosen stays chosen.
+  function reorder(block, order) {
+    const choices = block.querySelectorAll('[data-choice]');
+    const lists = new Set(Array.from(choices, (el) => el.parentNode));
+    lists.forEach((list) => {
+      const els = Array.from(list.children).filter((el) => el.hasAttribute('data-choice'));
+      const byCode = new Map(els.map((el) => [el.getAttribute('data-choice'), el]));
+      const wanted = order.map((code) => byCode.get(String(code))).filter(Boolean);
+      if (wanted.every((el, i) => el === els[i])) return; // moving a focused radio would blur it
+      wanted.forEach((el) => list.appendChild(el));
+    });
+  }
   function refresh(again) {
     const result = compute();
     result.blocks.concat(result.repeats).forEach((b) => toggle(b[0], !b[1]));
@@ -365,6 +383,7 @@
       });
       readOnlyCopies(block, on);
     });
+    result.orders.forEach(([block, order]) => reorder(block, order));
     result.filters.forEach(([block, allowed]) => {
       block.querySelectorAll('[data-choice]').forEach((el) => {
         const ok = !!allowed[el.getAttribute('data-choice')];
