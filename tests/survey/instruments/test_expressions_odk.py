@@ -440,21 +440,3 @@ def test_a_form_using_extract_signed_is_refused_where_it_is_used() -> None:
     problems = " ".join(refused.value.problems)
     where = "row 3, column 'calculation': "
     assert where + "extract-signed() at position 0 is not supported" in problems
-
-
-def test_randomized_choices_are_imported_with_a_warning_about_the_web_form() -> None:
-    from survey.instruments.xlsform import load_xlsform
-    from tests.factories import xlsform_bytes
-
-    workbook = xlsform_bytes(
-        [
-            ["type", "name", "label", "parameters"],
-            ["select_one yn", "q", "Q", "randomize=true seed=7"],
-            ["select_one yn", "r", "R", ""],
-        ],
-        [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
-    )
-    imported = load_xlsform(workbook)
-    (warning,) = [w for w in imported.warnings if "randomize" in w]
-    assert "row 2, column 'parameters'" in warning
-    assert "shows them in the order of the choices sheet" in warning
