@@ -15,7 +15,13 @@ from flask_babel import lazy_gettext as _l
 from reports.analysis.conditions import condition_columns, parse_condition_text
 from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
-from reports.analysis.plan import AnalysisPlan, Indicator, automatic_plan, indicator_from_mapping
+from reports.analysis.plan import (
+    UNITS,
+    AnalysisPlan,
+    Indicator,
+    automatic_plan,
+    indicator_from_mapping,
+)
 from survey.instruments.languages import language_code
 from survey.instruments.places import workbook_place
 from survey.instruments.registry import describe
@@ -179,6 +185,7 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
         plan = automatic_plan(describe(spec))
         return AnalysisPlan(plan.indicators, plan.severity_rules, design=design), problems
     known = _known_columns(spec, set(rules))
+    units = {*UNITS, *(repeat.name for repeat in spec.iter_repeats())}
     indicators: list[Indicator] = []
     for row in spec.analysis_rows:
         place = row.get("_row", "?")
@@ -198,6 +205,17 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
             indicator = indicator_from_mapping(data)
         except (AnalysisError, TypeError, ValueError) as error:
             problems.append(_at(where, error))
+            continue
+        if indicator.unit not in units:
+            problems.append(
+                _l(
+                    "%(where)s: indicator '%(id)s' has unit '%(unit)s': use respondent, member, "
+                    "household or the name of a repeat of this form.",
+                    where=_place("analysis", place, "unit"),
+                    id=indicator.id,
+                    unit=indicator.unit,
+                )
+            )
             continue
         for name in sorted(_read_columns(indicator) - known):
             problems.append(
