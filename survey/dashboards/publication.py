@@ -248,6 +248,8 @@ def _with_unanswered_group(selection: Selection, variables: tuple[str, ...]) -> 
         if any(name in (v, RESPONDENT_PREFIX + v) for v in variables) or name == "_district"
     ]
     members = _fill(selection.members, member_names)
+    # No other repeat's entries: the star protects populations of respondents and members
+    # only, so indicators of other repeats stay out of it (run_estimates lists them as problems).
     return Selection(respondents, members, selection.excluded, selection.demo)
 
 
