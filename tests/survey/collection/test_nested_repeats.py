@@ -4,6 +4,7 @@ entries."""
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import json
 import os
@@ -488,3 +489,9 @@ def test_the_analysis_plan_reads_an_inner_repeat_from_its_own_table(
     # The table of all indicators: share, interval, n (4 illnesses), don't know, prefer not.
     assert "Illnesses treated All 50.0% * 15.0–85.0 4 0 0" in text
     assert "is not in the data" not in text
+    auth.logout()
+    # Advocates read the protected star, which has populations of respondents and members only.
+    auth.login("advocate")
+    page = html_module.unescape(client.get("/dashboard/indicators").text)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Indicator 'treated': entries of repeat 'illness' are not published." in text
