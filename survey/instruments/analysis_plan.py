@@ -227,6 +227,21 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
                     name=name,
                 )
             )
+        if indicator.unit not in UNITS:
+            # A repeat's table holds its own questions (and the respondent's context) only.
+            for name in sorted(
+                (_read_columns(indicator) & known) - _asked_in(spec, indicator.unit)
+            ):
+                problems.append(
+                    _l(
+                        "%(where)s: indicator '%(id)s' counts entries of '%(unit)s' but uses "
+                        "'%(name)s', which is not a question of that repeat.",
+                        where=where,
+                        id=indicator.id,
+                        unit=indicator.unit,
+                        name=name,
+                    )
+                )
         if indicator.kind == "severity" and indicator.column not in {*rules, "overall"}:
             problems.append(
                 _l(
@@ -242,6 +257,20 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
         problems.append(_at(_place("analysis"), error))
         plan = AnalysisPlan((), rules, design=design)
     return plan, problems
+
+
+def _asked_in(spec: InstrumentSpec, repeat: str) -> set[str]:
+    """Columns of a repeat's table: its questions (not those of repeats inside it)."""
+    names: set[str] = set()
+    for question in spec.iter_questions():
+        if question.repeat == repeat:
+            names.add(question.name)
+            if question.type == "select_multiple":
+                names |= {
+                    f"{question.name}/{c.name}"
+                    for c in spec.choices.get(question.choice_list or "", ())
+                }
+    return names
 
 
 def _read_columns(indicator: Indicator) -> set[str]:

@@ -117,6 +117,7 @@ def test_a_repeat_inside_the_roster_is_a_unit_and_other_units_are_refused() -> N
         ["treated", "proportion", "treated in (yes)", "treated", "illness"],
         ["ages", "proportion", "age > 60", "age", "member"],
         ["visits", "proportion", "treated in (yes)", "treated", "visit"],
+        ["old", "proportion", "age > 60", "treated", "illness"],
     ):
         sheet.append(row)
     buffer = io.BytesIO()
@@ -125,7 +126,9 @@ def test_a_repeat_inside_the_roster_is_a_unit_and_other_units_are_refused() -> N
         load_xlsform(buffer.getvalue())
     assert caught.value.problems == [
         "Sheet 'analysis', row 4, column 'unit': indicator 'visits' has unit 'visit': use "
-        "respondent, member, household or the name of a repeat of this form."
+        "respondent, member, household or the name of a repeat of this form.",
+        "Sheet 'analysis', row 5: indicator 'old' counts entries of 'illness' but uses 'age', "
+        "which is not a question of that repeat.",
     ]
 
 
