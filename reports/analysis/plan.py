@@ -39,7 +39,7 @@ from reports.analysis.estimators import (
 from reports.instrument import QuestionDescription
 
 KINDS = ("proportion", "mean", "median", "ranking", "points", "severity", "frequency", "multiple")
-UNITS = ("respondent", "member", "household")
+UNITS = ("respondent", "member", "household")  # any other unit names a repeat of the instrument
 HOUSEHOLD_KEY = "_submission_id"  # the column joining roster rows to their respondent
 _HOUSEHOLD = "_household_meets"
 
@@ -65,8 +65,10 @@ class Indicator:
     naming each code), points (the same columns: mean rank points per code), severity
     (column = sector name or "overall"; % in need and % acute), frequency (single choice:
     column, codes) or multiple (select_multiple: column = question, codes).
-    unit: "respondent", "member" (household roster rows) or "household" (a proportion of
-    households: the respondent meets `numerator` or any roster member `member_numerator`).
+    unit: "respondent", "member" (household roster rows), "household" (a proportion of
+    households: the respondent meets `numerator` or any roster member `member_numerator`) or
+    the name of another repeat (one row per entry of that repeat, a repeat inside the roster
+    too), read from run_plan's `repeats`.
     """
 
     id: str
@@ -92,8 +94,10 @@ class Indicator:
             raise AnalysisError("Every indicator needs an id.")
         if self.kind not in KINDS:
             raise AnalysisError(f"Indicator '{self.id}': unknown kind '{self.kind}'.")
-        if self.unit not in UNITS:
-            raise AnalysisError(f"Indicator '{self.id}': unit must be respondent or member.")
+        if not isinstance(self.unit, str) or not self.unit:
+            raise AnalysisError(
+                f"Indicator '{self.id}': unit must be respondent, member, household or a repeat."
+            )
         for name in ("columns", "disaggregations", "codes", "points"):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -182,6 +186,7 @@ def run_plan(
     by_override: Sequence[str] | None = None,
     confidence: float = 0.95,
     household_key: str = HOUSEHOLD_KEY,
+    repeats: Mapping[str, pd.DataFrame] | None = None,
 ) -> PlanResult:
     """Compute every indicator into one tidy table (TIDY_COLUMNS), collecting problems.
 
@@ -189,7 +194,9 @@ def run_plan(
     its problem, naming the indicator, is listed; a missing disaggregation column only drops
     that disaggregation. by_override replaces every indicator's disaggregations. With a design,
     roster rows take their household's weight, stratum and cluster (household_key joins them);
-    without a cluster column the household is the cluster.
+    without a cluster column the household is the cluster. repeats: every repeat's table by
+    name (one row per entry, household_key on each), read by indicators whose unit names a
+    repeat; only the entries of the given respondents are analysed, with their design.
     """
     # Indicators read the same answers again and again (a question's answered, dnk and pnta
     # masks, then its numerator): each leaf is evaluated once for the whole plan.
@@ -201,6 +208,7 @@ def run_plan(
             by_override=by_override,
             confidence=confidence,
             household_key=household_key,
+            repeats=repeats or {},
         )
 
 
@@ -212,6 +220,7 @@ def _run_plan(
     by_override: Sequence[str] | None,
     confidence: float,
     household_key: str,
+    repeats: Mapping[str, pd.DataFrame],
 ) -> PlanResult:
     """run_plan's work, inside its shared_leaves block."""
     frames: dict[str, pd.DataFrame | None] = {
@@ -233,6 +242,10 @@ def _run_plan(
             member_design_problem = str(error)
     for indicator in plan.indicators:
         try:
+            if indicator.unit not in frames:
+                frames[indicator.unit], designs[indicator.unit] = _repeat_frame(
+                    respondents, repeats, indicator.unit, plan.design, household_key
+                )
             frame = frames[indicator.unit]
             if frame is None:
                 raise AnalysisError("It needs household member data and none were given.")
@@ -279,13 +292,40 @@ def _run_plan(
     return PlanResult(_assemble(parts), problems)
 
 
-def _member_design(
-    respondents: pd.DataFrame, members: pd.DataFrame, design: SurveyDesign, key: str
-) -> tuple[pd.DataFrame, SurveyDesign]:
-    """Roster rows with their household's design columns, and the design to use on them."""
-    for frame, what in ((respondents, "respondent"), (members, "household member")):
+def _repeat_frame(
+    respondents: pd.DataFrame,
+    repeats: Mapping[str, pd.DataFrame],
+    unit: str,
+    design: SurveyDesign | None,
+    key: str,
+) -> tuple[pd.DataFrame, SurveyDesign | None]:
+    """The entries of a repeat (any level) whose respondent is analysed, with the household's
+    design columns beside each as roster rows get them."""
+    if unit not in repeats:
+        raise AnalysisError(f"It needs the entries of repeat '{unit}' and none were given.")
+    entries = repeats[unit]
+    for frame, what in ((respondents, "respondent"), (entries, f"'{unit}'")):
         if key not in frame.columns:
             raise AnalysisError(f"The {what} data have no column '{key}' to join households.")
+    # The caller's respondents are the selection (filters, review status): their entries only.
+    entries = entries[np.isin(entries[key].to_numpy(), respondents[key].to_numpy())]
+    if design is None:
+        return entries, None
+    return _member_design(respondents, entries, design, key, f"'{unit}'")
+
+
+def _member_design(
+    respondents: pd.DataFrame,
+    members: pd.DataFrame,
+    design: SurveyDesign,
+    key: str,
+    what: str = "household member",
+) -> tuple[pd.DataFrame, SurveyDesign]:
+    """Roster rows (or a repeat's entries) with their household's design columns, and the
+    design to use on them."""
+    for frame, data in ((respondents, "respondent"), (members, what)):
+        if key not in frame.columns:
+            raise AnalysisError(f"The {data} data have no column '{key}' to join households.")
     position = pd.Index(respondents[key]).get_indexer(members[key])
     if (position < 0).any():
         raise AnalysisError("Some household members have no respondent in the data.")

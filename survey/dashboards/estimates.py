@@ -18,6 +18,7 @@ import pandas as pd
 from flask_babel import gettext as _
 
 from reports.analysis import AnalysisPlan, apply_to_estimates, run_plan
+from reports.analysis.plan import UNITS
 from reports.analysis.suppression import DEFAULT_MARKER, SUPPRESSED
 from reports.charts import Bar
 from reports.formatting import (
@@ -80,22 +81,37 @@ def run_estimates(
 ) -> tuple[pd.DataFrame, list[str]]:
     """The plan's tidy table; `by` overrides every indicator's disaggregations (None: the plan's).
 
-    Roster indicators are disaggregated by the matching roster column (the respondent's
-    answer, or the household's district), so one picker serves both units.
+    Roster indicators (and those of any other repeat) are disaggregated by the matching column
+    of their table (the respondent's answer, or the household's district), so one picker serves
+    every unit.
     """
+    repeats = selection.repeats
     if not plan.indicators:
-        return run_plan(selection.respondents, selection.members, plan).table, []
+        return run_plan(selection.respondents, selection.members, plan, repeats=repeats).table, []
     if by is None:
-        result = run_plan(selection.respondents, selection.members, plan)
+        result = run_plan(selection.respondents, selection.members, plan, repeats=repeats)
         return result.table, list(result.problems)
     member_by = tuple(
         column
         for column in (_member_column(selection.members, name, spec) for name in by)
         if column is not None
     )
-    tables, problems = [], []
     # Household indicators are rows of the respondents' table: the same disaggregations
-    for units, override in ((("respondent", "household"), by), (("member",), member_by)):
+    groups = [(("respondent", "household"), by), (("member",), member_by)]
+    # Entries of any other repeat (one inside the roster too) carry the same respondent columns.
+    for unit in dict.fromkeys(i.unit for i in plan.indicators):
+        if unit not in UNITS and unit in repeats:
+            entries = repeats[unit]
+            override = tuple(
+                column
+                for column in (_member_column(entries, name, spec) for name in by)
+                if column is not None
+            )
+            groups.append(((unit,), override))
+        elif unit not in UNITS:
+            groups.append(((unit,), by))  # run_plan says the entries are missing
+    tables, problems = [], []
+    for units, override in groups:
         indicators = tuple(i for i in plan.indicators if i.unit in units)
         if not indicators:
             continue
@@ -104,6 +120,7 @@ def run_estimates(
             selection.members,
             replace(plan, indicators=indicators),
             by_override=override,
+            repeats=repeats,
         )
         tables.append(result.table)
         problems += result.problems

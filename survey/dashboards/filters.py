@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -89,12 +89,17 @@ def instrument_dataset(instrument: Instrument) -> Dataset:
 
 @dataclass(frozen=True)
 class Selection:
-    """The respondents and roster rows a page analyses, and what the filters left out."""
+    """The respondents and roster rows a page analyses, and what the filters left out.
+
+    repeats: every repeat's table of the dataset, unfiltered (run_plan keeps the entries of
+    `respondents`), for indicators whose unit is another repeat than the roster.
+    """
 
     respondents: pd.DataFrame
     members: pd.DataFrame
     excluded: Mapping[str, int]
     demo: int
+    repeats: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _equals(series: pd.Series, value: str) -> np.ndarray:
@@ -145,4 +150,4 @@ def select_rows(dataset: Dataset, filters: Filters) -> Selection:
         if len(members):
             ids = respondents["_submission_id"].to_numpy()
             members = members[np.isin(members["_submission_id"].to_numpy(), ids)]
-    return Selection(respondents, members, excluded, int((kept & demo).sum()))
+    return Selection(respondents, members, excluded, int((kept & demo).sum()), dataset.repeats)

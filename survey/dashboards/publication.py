@@ -20,14 +20,14 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from flask import current_app
 
-from reports.analysis.plan import TIDY_COLUMNS
+from reports.analysis.plan import TIDY_COLUMNS, UNITS
 from reports.analysis.protection import ProtectedCube, population_table, protect_cube
 from survey.collection.models import published_statuses
 from survey.dashboards import cube_store, estimates
@@ -199,10 +199,21 @@ def _build(
     selection, waiting = _apply_refresh_rule(instrument, round_id, selection, variables, k)
     selection = _with_unanswered_group(selection, variables)
     plan, _problems = estimates.plan_of(dataset.spec)
+    # The star protects populations of respondents and roster members only: indicators of
+    # other repeats (a repeat inside the roster) are not published.
+    unpublished = [i for i in plan.indicators if i.unit not in UNITS]
+    plan = replace(plan, indicators=tuple(i for i in plan.indicators if i.unit in UNITS))
     if len(selection.respondents):
         table, problems = run_estimates(selection, plan, dataset.spec, variables)
     else:
         table, problems = pd.DataFrame(columns=list(TIDY_COLUMNS)), []
+    problems = [
+        *problems,
+        *(
+            f"Indicator '{i.id}': entries of repeat '{i.unit}' are not published."
+            for i in unpublished
+        ),
+    ]
     member_columns = {
         name: column
         for name in variables

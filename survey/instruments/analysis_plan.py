@@ -15,7 +15,13 @@ from flask_babel import lazy_gettext as _l
 from reports.analysis.conditions import condition_columns, parse_condition_text
 from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
-from reports.analysis.plan import AnalysisPlan, Indicator, automatic_plan, indicator_from_mapping
+from reports.analysis.plan import (
+    UNITS,
+    AnalysisPlan,
+    Indicator,
+    automatic_plan,
+    indicator_from_mapping,
+)
 from survey.instruments.languages import language_code
 from survey.instruments.places import workbook_place
 from survey.instruments.registry import describe
@@ -179,6 +185,7 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
         plan = automatic_plan(describe(spec))
         return AnalysisPlan(plan.indicators, plan.severity_rules, design=design), problems
     known = _known_columns(spec, set(rules))
+    units = {*UNITS, *(repeat.name for repeat in spec.iter_repeats())}
     indicators: list[Indicator] = []
     for row in spec.analysis_rows:
         place = row.get("_row", "?")
@@ -199,6 +206,17 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
         except (AnalysisError, TypeError, ValueError) as error:
             problems.append(_at(where, error))
             continue
+        if indicator.unit not in units:
+            problems.append(
+                _l(
+                    "%(where)s: indicator '%(id)s' has unit '%(unit)s': use respondent, member, "
+                    "household or the name of a repeat of this form.",
+                    where=_place("analysis", place, "unit"),
+                    id=indicator.id,
+                    unit=indicator.unit,
+                )
+            )
+            continue
         for name in sorted(_read_columns(indicator) - known):
             problems.append(
                 _l(
@@ -209,6 +227,21 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
                     name=name,
                 )
             )
+        if indicator.unit not in UNITS:
+            # A repeat's table holds its own questions (and the respondent's context) only.
+            for name in sorted(
+                (_read_columns(indicator) & known) - _asked_in(spec, indicator.unit)
+            ):
+                problems.append(
+                    _l(
+                        "%(where)s: indicator '%(id)s' counts entries of '%(unit)s' but uses "
+                        "'%(name)s', which is not a question of that repeat.",
+                        where=where,
+                        id=indicator.id,
+                        unit=indicator.unit,
+                        name=name,
+                    )
+                )
         if indicator.kind == "severity" and indicator.column not in {*rules, "overall"}:
             problems.append(
                 _l(
@@ -224,6 +257,20 @@ def parse_plan(spec: InstrumentSpec) -> tuple[AnalysisPlan, list[Problem]]:
         problems.append(_at(_place("analysis"), error))
         plan = AnalysisPlan((), rules, design=design)
     return plan, problems
+
+
+def _asked_in(spec: InstrumentSpec, repeat: str) -> set[str]:
+    """Columns of a repeat's table: its questions (not those of repeats inside it)."""
+    names: set[str] = set()
+    for question in spec.iter_questions():
+        if question.repeat == repeat:
+            names.add(question.name)
+            if question.type == "select_multiple":
+                names |= {
+                    f"{question.name}/{c.name}"
+                    for c in spec.choices.get(question.choice_list or "", ())
+                }
+    return names
 
 
 def _read_columns(indicator: Indicator) -> set[str]:

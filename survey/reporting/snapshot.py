@@ -476,7 +476,7 @@ def _analysis(
     def build() -> tuple[AnalysisPlan, AnalysisPlan, pd.DataFrame, dict[str, Any], list[str]]:
         plan, problems = build_plan(dataset.spec)
         method = _method_plan(respondents)
-        result = run_plan(respondents, members, _combined(plan, method))
+        result = run_plan(respondents, members, _combined(plan, method), repeats=dataset.repeats)
         # Not rounded here: the paper prints whole percentages from the exact share (rounding
         # twice would turn 27.46 % into 28 %); the snapshot itself never leaves the server
         table = apply_to_estimates(result.table, k=k)

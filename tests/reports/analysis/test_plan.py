@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reports.analysis.design import SurveyDesign
 from reports.analysis.errors import AnalysisError
 from reports.analysis.plan import (
     TIDY_COLUMNS,
@@ -176,6 +177,51 @@ def test_suppression_applies_to_the_whole_table(
     thyroid = table[table.indicator == "thyroid"]
     assert thyroid.suppressed.all()  # 5 people in all
     assert not table[table.indicator == "cost"].suppressed.any()
+
+
+def test_an_inner_repeat_is_a_unit_with_its_household_design() -> None:
+    respondents = pd.DataFrame(
+        {"_submission_id": [1, 2, 3], "sex": ["f", "m", "f"], "_weight": [1.0, 2.0, 3.0]}
+    )
+    members = pd.DataFrame({"_submission_id": [1, 2, 3], "_index": [1, 1, 1]})
+    # Illnesses of members: household 9 is not among the respondents (filtered out).
+    illness = pd.DataFrame(
+        {
+            "_submission_id": [1, 1, 2, 3, 3, 9],
+            "_index": [1, 2, 1, 1, 2, 1],
+            "_parent_index": [1, 1, 1, 1, 1, 1],
+            "respondent.sex": ["f", "f", "m", "f", "f", "m"],
+            "treated": ["yes", "no", "yes", "no", "no", "yes"],
+        }
+    )
+    treated = Indicator(
+        "treated",
+        {},
+        "proportion",
+        numerator={"column": "treated", "in": ["yes"]},
+        unit="illness",
+        disaggregations=("respondent.sex",),
+    )
+    repeats = {"member": members, "illness": illness}
+    table = run_plan(respondents, members, AnalysisPlan((treated,)), repeats=repeats).table
+    rows = {(r.group_var, r.group): (r.count, r.n, r.estimate) for r in table.itertuples()}
+    # Two of the five illnesses of the three households were treated; f: 1 of 4, m: 1 of 1.
+    assert rows[("", "")] == (2, 5, pytest.approx(0.4))
+    assert rows[("respondent.sex", "f")] == (1, 4, pytest.approx(0.25))
+    assert rows[("respondent.sex", "m")] == (1, 1, pytest.approx(1.0))
+
+    # With a design each illness weighs what its household weighs: (1 + 2) / (1 + 1 + 2 + 3 + 3).
+    designed = AnalysisPlan((treated,), design=SurveyDesign("_weight"))
+    result = run_plan(respondents, members, designed, repeats=repeats)
+    assert result.problems == []
+    overall = result.table[result.table["group_var"] == ""].iloc[0]
+    assert overall["estimate"] == pytest.approx(0.3)
+    assert overall["n"] == 5
+
+    missing = run_plan(respondents, members, AnalysisPlan((treated,))).problems
+    assert missing == [
+        "Indicator 'treated': it needs the entries of repeat 'illness' and none were given."
+    ]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ entries."""
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import json
 import os
@@ -400,3 +401,97 @@ def test_collect_is_told_which_inner_entry_to_correct(app) -> None:
         assert _field_label(spec, "household-1-member-0-age") == "Household 2, Member 1: Age [age]"
         assert _field_label(spec, "household-0-head") == "Household 1: Head [head]"
         assert _field_label(spec, "village") == "Village [village]"
+
+
+ILLNESSES = [
+    ["type", "name", "label"],
+    ["select_one sex", "sex", "Sex"],
+    ["begin_repeat", "member", "Member"],
+    ["integer", "age", "Age"],
+    ["begin_repeat", "illness", "Illness"],
+    ["select_one yn", "treated", "Treated?"],
+    ["end_repeat", "", ""],
+    ["end_repeat", "", ""],
+]
+ILLNESS_CHOICES = [
+    ["list_name", "name", "label"],
+    ["sex", "female", "Female"],
+    ["sex", "male", "Male"],
+    ["yn", "yes", "Yes"],
+    ["yn", "no", "No"],
+]
+# Four illnesses in three households: two treated, both in women's households (2 of 3); the
+# man's household has one, untreated; the third household's member was never ill.
+HOUSEHOLDS = [
+    {
+        "sex": "female",
+        "member": [
+            {"age": 40, "illness": [{"treated": "yes"}, {"treated": "no"}]},
+            {"age": 9, "illness": [{"treated": "yes"}]},
+        ],
+    },
+    {"sex": "male", "member": [{"age": 70, "illness": [{"treated": "no"}]}]},
+    {"sex": "female", "member": [{"age": 30}]},
+]
+
+
+@pytest.mark.sqlite_only
+def test_the_analysis_plan_reads_an_inner_repeat_from_its_own_table(
+    client, auth, create_instrument, survey_round
+) -> None:
+    from openpyxl import load_workbook
+
+    from survey.dashboards.estimates import plan_of, run_estimates
+    from survey.dashboards.filters import Filters, instrument_dataset, select_rows
+
+    workbook = load_workbook(io.BytesIO(xlsform_bytes(ILLNESSES, ILLNESS_CHOICES)))
+    sheet = workbook.create_sheet("analysis")
+    sheet.append(["id", "type", "label::English (en)", "numerator", "answered", "unit"])
+    sheet.append(
+        ["treated", "proportion", "Illnesses treated", "treated in (yes)", "treated", "illness"]
+    )
+    sheet.append(["adults", "proportion", "Adult members", "age >= 18", "age", "member"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    version = create_instrument(buffer.getvalue())
+    for number, answers in enumerate(HOUSEHOLDS):
+        db.session.add(
+            Submission(
+                instance_id=f"uuid:ill-{number}",
+                receipt_code=f"ILL{number:05d}",
+                instrument_version_id=version.id,
+                round_id=survey_round.id,
+                answers=answers,
+                answers_sha256="0" * 64,
+                language="en",
+            )
+        )
+    db.session.commit()
+
+    dataset = instrument_dataset(version.instrument)
+    plan, problems = plan_of(dataset.spec)
+    assert problems == ()
+    selection = select_rows(dataset, Filters(statuses=("pending",)))
+    table, problems = run_estimates(selection, plan, dataset.spec, ("sex",))
+    assert problems == []
+    rows = {
+        (r.indicator, r.group_var, r.group): (r.count, r.n, r.estimate) for r in table.itertuples()
+    }
+    assert rows[("treated", "", "")] == (2, 4, pytest.approx(0.5))
+    assert rows[("treated", "respondent.sex", "female")] == (2, 3, pytest.approx(2 / 3))
+    assert rows[("treated", "respondent.sex", "male")] == (0, 1, pytest.approx(0.0))
+    # The roster indicator is computed as before: three adults of four members.
+    assert rows[("adults", "", "")] == (3, 4, pytest.approx(0.75))
+
+    auth.login("coordinator")
+    html = client.get("/dashboard/indicators").text
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    # The table of all indicators: share, interval, n (4 illnesses), don't know, prefer not.
+    assert "Illnesses treated All 50.0% * 15.0–85.0 4 0 0" in text
+    assert "is not in the data" not in text
+    auth.logout()
+    # Advocates read the protected star, which has populations of respondents and members only.
+    auth.login("advocate")
+    page = html_module.unescape(client.get("/dashboard/indicators").text)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Indicator 'treated': entries of repeat 'illness' are not published." in text

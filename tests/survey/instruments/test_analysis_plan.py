@@ -97,6 +97,41 @@ def test_bad_plans_are_refused(row: list[str], fragment: str) -> None:
     assert any(fragment in p for p in caught.value.problems), caught.value.problems
 
 
+NESTED_SURVEY = [
+    ["type", "name", "label"],
+    ["integer", "size", "Household size"],
+    ["begin_repeat", "member", "Member"],
+    ["integer", "age", "Age"],
+    ["begin_repeat", "illness", "Illness"],
+    ["select_one yn", "treated", "Treated?"],
+    ["end_repeat", "", ""],
+    ["end_repeat", "", ""],
+]
+
+
+def test_a_repeat_inside_the_roster_is_a_unit_and_other_units_are_refused() -> None:
+    workbook = load_workbook(io.BytesIO(xlsform_bytes(NESTED_SURVEY, CHOICES)))
+    sheet = workbook.create_sheet("analysis")
+    for row in (
+        ["id", "type", "numerator", "answered", "unit"],
+        ["treated", "proportion", "treated in (yes)", "treated", "illness"],
+        ["ages", "proportion", "age > 60", "age", "member"],
+        ["visits", "proportion", "treated in (yes)", "treated", "visit"],
+        ["old", "proportion", "age > 60", "treated", "illness"],
+    ):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(InstrumentImportError) as caught:
+        load_xlsform(buffer.getvalue())
+    assert caught.value.problems == [
+        "Sheet 'analysis', row 4, column 'unit': indicator 'visits' has unit 'visit': use "
+        "respondent, member, household or the name of a repeat of this form.",
+        "Sheet 'analysis', row 5: indicator 'old' counts entries of 'illness' but uses 'age', "
+        "which is not a question of that repeat.",
+    ]
+
+
 def test_bad_severity_rules_are_refused() -> None:
     with pytest.raises(InstrumentImportError) as caught:
         load_xlsform(
