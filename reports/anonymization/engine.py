@@ -20,6 +20,10 @@ dropped, with their roster rows; dropping can make other classes small, so the p
 The key variables are spared by global recoding first (`if_needed` recodings of them, while too
 few households share their key variables with k − 1 others), and a household that must lose one
 loses the next rather than taking it from others.
+
+One module past 600 lines because it is one procedure over one state (`_State`): recoding,
+blanking by importance, dropping and re-checking repeat until no class is below k, and each
+step reads what the others did.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ Two requests racing with one instanceID are decided exactly like a resend: the l
 fails on the unique instanceID inside a savepoint, and it reads the winner's committed row.
 
 Services flush; the caller commits, then acknowledges (a receipt only after the commit).
+
+One module past 600 lines because it is the one intake service every channel calls (web form,
+offline queue, OpenRosa): screening, refusals, the round, the receipt code, the duplicate race,
+media and the audit are decided here together, in the order `receive_interview` runs them.
 """
 
 from __future__ import annotations
