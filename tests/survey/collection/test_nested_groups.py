@@ -94,25 +94,24 @@ def collect_submission(xform: bytes, values: Mapping[str, Any], instance_id: str
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def send_from_collect(client: Any, values: Mapping[str, Any], instance_id: str) -> Any:
-    """Download test_form's XForm and send it filled by path, as ODK Collect does."""
-    xform = client.get(
-        "/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS
-    ).data
+def post_submission(client: Any, document: bytes) -> Any:
+    """POST a submission's XML to /submission as ODK Collect does (the volunteer, HTTPS)."""
     return client.post(
         "/submission",
-        data={
-            "xml_submission_file": (
-                io.BytesIO(collect_submission(xform, values, instance_id)),
-                "submission.xml",
-                "text/xml",
-            )
-        },
+        data={"xml_submission_file": (io.BytesIO(document), "submission.xml", "text/xml")},
         content_type="multipart/form-data",
         auth=("volunteer", PASSWORD),
         headers={"X-OpenRosa-Version": "1.0"},
         base_url=HTTPS,
     )
+
+
+def send_from_collect(client: Any, values: Mapping[str, Any], instance_id: str) -> Any:
+    """Download test_form's XForm and send it filled by path, as ODK Collect does."""
+    xform = client.get(
+        "/forms/test_form/1/form.xml", auth=("volunteer", PASSWORD), base_url=HTTPS
+    ).data
+    return post_submission(client, collect_submission(xform, values, instance_id))
 
 
 def test_nested_groups_from_the_web_form_and_from_collect_reach_the_export(
@@ -208,20 +207,7 @@ def test_odk_engine_fills_the_nested_form_and_the_server_stores_it(
             answers[f"/data/household/member[{index}]/{path}"] = value
     result = fill_form(xform.get_data(as_text=True), answers=answers)
     assert result["status"] == "ok", result["errors"]
-    sent = client.post(
-        "/submission",
-        data={
-            "xml_submission_file": (
-                io.BytesIO(result["submission_xml"].encode()),
-                "submission.xml",
-                "text/xml",
-            )
-        },
-        content_type="multipart/form-data",
-        auth=("volunteer", PASSWORD),
-        headers={"X-OpenRosa-Version": "1.0"},
-        base_url=HTTPS,
-    )
+    sent = post_submission(client, result["submission_xml"].encode())
     assert sent.status_code == 201, sent.text
     (stored,) = [s.answers for s in db.session.execute(select(Submission)).scalars()]
     assert stored == STORED

@@ -24,7 +24,11 @@ from survey.instruments.rules import evaluate_answers
 from survey.instruments.spec import InstrumentSpec
 from survey.instruments.xlsform import load_xlsform
 from tests.factories import PASSWORD, csv_export, csv_tables, xlsform_bytes
-from tests.survey.collection.test_nested_groups import HTTPS, send_from_collect
+from tests.survey.collection.test_nested_groups import (
+    HTTPS,
+    post_submission,
+    send_from_collect,
+)
 
 HEADER = ["type", "name", "label", "calculation", "relevant"]
 NESTED = [
@@ -305,20 +309,7 @@ def test_odk_engine_fills_inner_entries_and_the_server_stores_them(
                     answers[f"/data/household[{i}]/member[{j}]/{name}"] = member[name]
     result = fill_form(xform.get_data(as_text=True), answers=answers)
     assert result["status"] == "ok", result["errors"]
-    sent = client.post(
-        "/submission",
-        data={
-            "xml_submission_file": (
-                io.BytesIO(result["submission_xml"].encode()),
-                "submission.xml",
-                "text/xml",
-            )
-        },
-        content_type="multipart/form-data",
-        auth=("volunteer", PASSWORD),
-        headers={"X-OpenRosa-Version": "1.0"},
-        base_url=HTTPS,
-    )
+    sent = post_submission(client, result["submission_xml"].encode())
     assert sent.status_code == 201, sent.text
     (stored,) = [s.answers for s in db.session.execute(select(Submission)).scalars()]
     assert stored == STORED
