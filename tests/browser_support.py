@@ -93,6 +93,9 @@ def new_page(browser: Any, base: str, username: str, **options: Any) -> Any:
 
 def open_menu(page: Any) -> None:
     """Unfold the header's menu when a phone-sized page shows it folded behind "Menu"."""
+    # After a click on a link the new page may have committed without having run menu.js yet:
+    # the toggle would still be hidden, or the page would be replaced after it was unfolded.
+    page.wait_for_load_state()
     toggle = page.locator("#menu-toggle")
     if toggle.count() and toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
         toggle.click()

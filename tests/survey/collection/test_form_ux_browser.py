@@ -124,6 +124,7 @@ def test_language_chosen_on_the_login_page_sticks_to_account_and_device(
     page.goto(f"{live_server.url}/login")
     assert page.get_attribute("html", "lang") == "ru"  # the phone's language at first
     page.click("a.lang[lang=kk]")
+    page.wait_for_url("**/login?lang=kk")
     assert page.get_attribute("html", "lang") == "kk"
     page.fill("#username", volunteer)
     page.fill("#password", PASSWORD)
@@ -146,6 +147,7 @@ def test_language_chosen_on_the_login_page_sticks_to_account_and_device(
     page.wait_for_url(f"{live_server.url}/")
     assert page.get_attribute("html", "lang") == "kk"
     page.click("a.lang[lang=en]")  # chosen after login: the account follows
+    page.wait_for_url(f"{live_server.url}/?lang=en")
     open_menu(page)
     page.click("form[data-offline-logout] button")
     page.wait_for_url("**/login")
