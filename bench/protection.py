@@ -149,7 +149,6 @@ def child(folder: Path, what: str, kept: bool) -> dict[str, Any]:
     """In this new process: an advocate's first page (what="page") or first preview."""
     started = _clock()
     # What a gunicorn worker loads as it starts (survey/wsgi.py), before its first request
-    import matplotlib.figure  # noqa: F401
     import scipy.stats  # noqa: F401
 
     app = _cold_app(folder, kept)

@@ -116,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    render_pdf(build(1))  # warm up: fonts, WeasyPrint's caches, matplotlib
+    render_pdf(build(1))  # warm up: fonts and WeasyPrint's caches
     print(f"{'target':>6} {'pages':>5} {'words':>6} {'html s':>7} {'pdf s':>7} {'s/page':>7}")
     for target, per_section in SIZES.items():
         paper = build(per_section)

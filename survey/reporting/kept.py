@@ -1,7 +1,7 @@
 """Kept papers: the rendered PDF of a paper's settings and snapshot, kept in the instance folder.
 
 Why: drawing the charts and laying out the PDF cost about three CPU-seconds of a cold
-`survey report` (matplotlib and WeasyPrint, imports included). The PDF is a pure function of
+`survey report` (WeasyPrint, its import included). The PDF is a pure function of
 the settings, the data snapshot and the code that writes and renders it (the history's
 byte-for-byte regeneration rests on this), so a paper asked for again with the same settings on
 the same data (a second coordinator, a second language run, a retry) is read from disk instead.
@@ -40,7 +40,7 @@ _ROOT = Path(__file__).resolve().parent.parent.parent
 # What writes and renders a paper: any change to these files names new kept papers.
 _SOURCES = ("reports", "survey/reporting", "survey/translations")
 _PATTERNS = ("*.py", "*.html", "*.css", "*.mo")
-_LIBRARIES = ("weasyprint", "pydyf", "fonttools", "matplotlib", "babel", "jinja2", "tinycss2")
+_LIBRARIES = ("weasyprint", "pydyf", "fonttools", "babel", "jinja2", "tinycss2")
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def keep(digest: bytes, paper: KeptPaper) -> None:
 def chart(parts: list[Any], draw: Callable[[], str]) -> str:
     """A chart's SVG from the kept charts, else drawn and kept: the same bars, titles and
     language draw the same SVG, so a paper on the same data (other words, another process, a
-    regeneration) reads its charts instead of drawing them with matplotlib."""
+    regeneration) reads its charts instead of drawing them again."""
     text = json.dumps([render_version(), parts], sort_keys=True, ensure_ascii=True)
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     path = folder() / CHARTS / f"{digest.hex()[:40]}.svg"

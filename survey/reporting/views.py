@@ -41,8 +41,8 @@ REPORT_ROLES = (Role.ADVOCATE, Role.COORDINATOR)
 # The preview is the paper's own HTML: it may load its stylesheet and figures, nothing else,
 # and only this site may frame it (the settings page does, in a sandboxed iframe).
 PREVIEW_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'self'"
-# A figure opened on its own: matplotlib's SVG styles itself inline; nothing may run or load.
-FIGURE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+# A figure opened on its own: its SVG has presentation attributes only; nothing may run or load.
+FIGURE_CSP = "default-src 'none'; frame-ancestors 'self'"
 # On screen the paper is one long page: give it the width and margins of the printed text.
 PREVIEW_CSS = """
 @media screen {

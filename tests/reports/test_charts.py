@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from defusedxml import ElementTree as ET
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reports import formatting
-from reports.charts import Bar, bar_chart_svg
+from reports.charts import Bar, bar_chart_svg, text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -52,7 +54,7 @@ def test_means_are_not_percentages() -> None:
 def test_dollar_signs_in_labels_stay_literal() -> None:
     """Matplotlib reads $…$ as mathematics; the paper's charts must print labels as typed."""
     svg = bar_chart_svg([Bar("Costs $5 and $6 a month", 0.5)], title="T", description="D")
-    shown = "".join(ET.fromstring(svg).itertext())  # the drawn text, not matplotlib's comments
+    shown = "".join(ET.fromstring(svg).itertext())  # the drawn text
     assert "Costs $5 and $6 a month" in shown
 
 
@@ -87,3 +89,57 @@ def test_counts_are_whole_numbers() -> None:
     texts = _texts(svg)
     assert "8" in texts and "1\u00a0234" in texts
     assert not [t for t in texts if t.endswith(".0") or t.endswith(",0")]
+
+
+def _boxes(svg: str) -> tuple[float, list[tuple[str, float, float]], list[tuple[float, float]]]:
+    """The chart's width, each text's (anchor, left, right) and each bar's (left, right)."""
+    root = ET.fromstring(svg)
+    _x, _y, width, height = (float(v) for v in root.get("viewBox").split())
+    texts = []
+    for text in root.iter(f"{SVG}text"):
+        measured = text_width(text.text, float(text.get("font-size")))
+        x = float(text.get("x"))
+        anchor = text.get("text-anchor", "start")
+        left = {"end": x - measured, "middle": x - measured / 2}.get(anchor, x)
+        texts.append((anchor, left, left + measured))
+        assert 0 <= float(text.get("y")) <= height
+    bars = [
+        (float(rect.get("x")), float(rect.get("x")) + float(rect.get("width")))
+        for rect in root.iter(f"{SVG}rect")
+    ]
+    return width, texts, bars
+
+
+shares = st.floats(min_value=0, max_value=1)
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=60), st.none() | shares, shares, shares),
+        min_size=1,
+        max_size=8,
+    ),
+    st.booleans(),
+    st.sampled_from(["en", "ru", "kk"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_every_text_and_bar_stays_inside_the_chart(
+    rows: list[tuple[str, float | None, float, float]], percent: bool, language: str
+) -> None:
+    scale = 1.0 if percent else 1234.5
+    bars = []
+    for label, estimate, one, other in rows:
+        if estimate is None:
+            bars.append(Bar(label, None))
+        else:
+            high = min(1.0, estimate + abs(one - other) / 4)
+            bars.append(Bar(label, estimate * scale, estimate * scale * 0.9, high * scale))
+    svg = bar_chart_svg(bars, title="t", description="d", percent=percent, language=language)
+    width, texts, rects = _boxes(svg)
+    for _anchor, left, right in texts:
+        assert left >= -0.01 and right <= width + 0.01, (left, right, width)
+    axis = min((left for left, _right in rects), default=None)
+    for left, right in rects:
+        assert left <= right <= width
+    if axis is not None:  # labels end left of the bars: a long label never runs under them
+        assert all(right <= axis for anchor, _left, right in texts if anchor == "end")

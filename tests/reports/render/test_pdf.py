@@ -196,7 +196,7 @@ TEXT: dict[str, dict[str, Any]] = {
 
 @cache
 def chart(language: str, index: int) -> str:
-    """A small chart per language (cached: matplotlib is the slow part of building a paper)."""
+    """A small chart per language (cached: a paper uses each several times)."""
     districts = TEXT[language]["districts"]
     bars = [
         Bar(districts[0], 0.62, 0.55, 0.69),

@@ -235,6 +235,9 @@ def test_preview_counts_words_and_lists_labels_missing_in_the_language(
     assert figure is not None
     svg = client.get(figure.group(1))
     assert svg.headers["Content-Type"].startswith("image/svg+xml") and b"<svg" in svg.data
+    # The chart styles nothing inline, so opened on its own it may not use styles either.
+    assert svg.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'"
+    assert b" style=" not in svg.data and b"<style" not in svg.data
     css = client.get("/reports/preview/paper.css")
     assert css.headers["Content-Type"].startswith("text/css") and "@page" in css.text
     assert client.get("/reports/preview/figure?n=999").status_code == 404
