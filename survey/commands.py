@@ -33,8 +33,22 @@ def init_command() -> None:
     from survey.collection.rounds import create_round
     from survey.instruments.services import import_default_instrument
     from survey.users.models import Role, User
-    from survey.users.services import create_user, generate_password
+    from survey.users.services import (
+        AccountError,
+        check_password_strength,
+        create_user,
+        generate_password,
+    )
 
+    chosen = os.environ.get("SURVEY_ADMIN_PASSWORD")
+    if chosen:  # refused before anything is written, not half-way through
+        try:
+            check_password_strength(chosen, "admin")
+        except AccountError as error:
+            raise click.ClickException(
+                f"SURVEY_ADMIN_PASSWORD is not usable: {error} Or leave "
+                "the variable unset to have a password generated and printed once."
+            ) from error
     _upgrade_database()
     version = import_default_instrument()
     if version is not None:

@@ -30,6 +30,16 @@ def test_init_is_idempotent(runner, monkeypatch) -> None:
     assert db.session.execute(select(User.role)).scalars().all() == ["admin"]
 
 
+def test_init_refuses_a_weak_admin_password_before_writing_anything(runner, monkeypatch) -> None:
+    monkeypatch.setenv("SURVEY_ADMIN_PASSWORD", "password1")
+    result = runner.invoke(main, ["init"])
+    assert result.exit_code == 1
+    assert "SURVEY_ADMIN_PASSWORD is not usable" in result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == 0
+    assert db.session.execute(select(func.count()).select_from(InstrumentVersion)).scalar() == 0
+
+
 def test_init_prints_a_generated_password_once(runner, app, monkeypatch) -> None:
     from pathlib import Path
 
