@@ -313,17 +313,62 @@ def _risk(frame: pd.DataFrame, qis: list[str], rules: DisclosureRules) -> RiskMe
     )
 
 
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
+    """Each row's value as a code into the texts `str()` gives the values (any code where the
+    value is missing), read from categories or from the distinct values; None for a dtype
+    whose values are read one by one."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), [str(c) for c in series.cat.categories.tolist()]
+    if isinstance(dtype, pd.BooleanDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "b"):
+        values = series.to_numpy(dtype=bool, na_value=False)
+        return values.view(np.int8), ["False", "True"]
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        if not isinstance(dtype, pd.Int64Dtype | pd.Float64Dtype):
+            return None
+        numbers = series.to_numpy(dtype=dtype.numpy_dtype, na_value=0)
+    elif dtype.kind in "iu" or dtype == np.float64:
+        numbers = series.to_numpy()
+    else:
+        return None
+    # Distinct floats by their bits: 0.0 and -0.0 are equal numbers but different texts.
+    keys = numbers.view(np.int64) if numbers.dtype == np.float64 else numbers
+    distinct, codes = np.unique(keys, return_inverse=True)
+    if numbers.dtype == np.float64:
+        distinct = distinct.view(np.float64)
+    return codes.reshape(-1), [str(v) for v in distinct.tolist()]
+
+
+def _differs(old: pd.Series, new: pd.Series) -> np.ndarray:
+    """Per row, whether the two values read differently as text (`str()`); only meaningful
+    where both are present."""
+    left, right = _text_codes(old), _text_codes(new)
+    if left is None or right is None:
+        return (
+            old.astype("object").astype(str).to_numpy()
+            != new.astype("object").astype(str).to_numpy()
+        )
+    shared: dict[str, int] = {}
+    # A trailing entry for code -1 (a missing category): different on each side.
+    left_ids = np.array([*(shared.setdefault(t, len(shared)) for t in left[1]), -1])
+    right_ids = np.array([*(shared.setdefault(t, len(shared)) for t in right[1]), -2])
+    return left_ids[left[0]] != right_ids[right[0]]
+
+
 def _loss(table: str, before: pd.DataFrame, after: pd.DataFrame, columns: list[str]) -> list[Any]:
     out = []
-    after = after.reindex(before.index)
-    for column in columns:
-        if column not in before.columns:
-            continue
-        old = before[column].astype("object")
-        new = after[column].astype("object") if column in after.columns else old.where(False)
+    present = [c for c in columns if c in before.columns]
+    after = after[[c for c in present if c in after.columns]].reindex(before.index)
+    for column in present:
+        old = before[column]
         had = old.notna().to_numpy()
-        has = new.notna().to_numpy()
-        differs = old.astype(str).to_numpy() != new.astype(str).to_numpy()
+        if column in after.columns:
+            new = after[column]
+            has = new.notna().to_numpy()
+            differs = _differs(old, new)
+        else:
+            has = np.zeros(len(old), dtype=bool)
+            differs = has
         out.append(
             ColumnLoss(
                 table=table,
