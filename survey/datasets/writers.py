@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -125,6 +126,28 @@ class _Column:
             for v in values
         ]
 
+    def csv_codes(self) -> tuple[np.ndarray, list[str]] | None:
+        """The column as codes (0…) into the distinct texts `csv` writes, for categories, flags
+        and numbers; None for the other kinds (text, dates, times)."""
+        if self.kind == "category":
+            codes = np.asarray(self.codes, dtype=np.int64)
+            return np.where(codes < 0, len(self.csv_lut) - 1, codes), self.csv_lut.tolist()
+        if self.kind == "flag":
+            return self._flags(0, len(self.series)).astype(np.int64), _FLAG_CSV.tolist()
+        if self.kind != "number":
+            return None
+        finite = np.isfinite(self.values)
+        # Distinct numbers by their bits (0.0 and -0.0 are written differently as decimals).
+        distinct, codes = np.unique(self.values[finite].view(np.int64), return_inverse=True)
+        numbers = distinct.view(np.float64)
+        if self.integral:
+            texts = list(map(str, numbers.astype(np.int64).tolist()))
+        else:
+            texts = list(map(repr, numbers.tolist()))
+        all_codes = np.full(len(self.values), len(texts), dtype=np.int64)
+        all_codes[finite] = codes.reshape(-1)
+        return all_codes, [*texts, ""]
+
     def xlsx(self, start: int, stop: int) -> list[Any]:
         if self.kind == "category":
             return self.xlsx_lut[self.codes[start:stop]].tolist()
@@ -222,7 +245,7 @@ def write_csv_table(
 ) -> int:
     """One table as UTF-8 CSV (with BOM), written chunk by chunk; returns the rows written."""
     frame = prepared.tables[table]
-    columns = _columns(prepared, table, prepared.report.labels)
+    columns = _joined_columns(_columns(prepared, table, prepared.report.labels))
     header = ",".join(_quote(str(neutralise_formula(c))) for c in frame.columns)
     with binary_target(out) as handle:
         handle.write(("\ufeff" + header + "\r\n").encode("utf-8"))
@@ -232,6 +255,60 @@ def write_csv_table(
             lines = map(",".join, zip(*cells, strict=True))
             handle.write(("\r\n".join(lines) + "\r\n").encode("utf-8"))
     return len(frame)
+
+
+_JOINED_TEXTS = 4096  # at most this many texts in the table of a run of joined columns
+
+
+class _Joined:
+    """Neighbouring columns of few distinct texts written as one: each row's codes make one
+    code into a table of their texts already joined by commas, so a row is joined from a
+    few cells instead of one per column (the same text: joining is associative)."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, list[str]]]) -> None:
+        self.codes = [codes for codes, _texts in parts]
+        self.sizes = [len(texts) for _codes, texts in parts]
+        joined = map(",".join, itertools.product(*(texts for _codes, texts in parts)))
+        self.texts = np.array(list(joined), dtype=object)
+
+    def csv(self, start: int, stop: int) -> list[str]:
+        code = np.zeros(stop - start, dtype=np.int64)
+        for codes, size in zip(self.codes, self.sizes, strict=True):
+            code *= size
+            code += codes[start:stop]
+        return self.texts[code].tolist()
+
+
+def _joined_columns(columns: Sequence[_Column]) -> list[_Column | _Joined]:
+    """The columns, runs of neighbours with few distinct texts joined (`_Joined`)."""
+    out: list[_Column | _Joined] = []
+    run: list[tuple[np.ndarray, list[str]]] = []
+    size = 1
+
+    def close() -> None:
+        if len(run) == 1:
+            out.append(run_columns[0])
+        elif run:
+            out.append(_Joined(list(run)))
+        run.clear()
+        run_columns.clear()
+
+    run_columns: list[_Column] = []
+    for column in columns:
+        coded = column.csv_codes()
+        if coded is None or len(coded[1]) > _JOINED_TEXTS:
+            close()
+            size = 1
+            out.append(column)
+            continue
+        if size * len(coded[1]) > _JOINED_TEXTS:
+            close()
+            size = 1
+        run.append(coded)
+        run_columns.append(column)
+        size *= len(coded[1])
+    close()
+    return out
 
 
 def write_rows_csv(rows: Sequence[Sequence[Any]], out: PathOrFile) -> None:
