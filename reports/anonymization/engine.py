@@ -45,7 +45,7 @@ from reports.anonymization.rules import (
     Recoding,
     matching_columns,
 )
-from reports.anonymization.suppression import _blank, k_anonymity, suppress_at_risk
+from reports.anonymization.suppression import _blank, class_ids, k_anonymity, suppress_at_risk
 
 ROSTER_COLUMNS = ("_roster_rows", "_roster_a", "_roster_b")
 MAX_PASSES = 20
@@ -145,15 +145,7 @@ class _State:
             b = np.zeros(n)
         else:
             use = self.alive_m & self.linked[np.maximum(self.hpos, 0)] & (self.hpos >= 0)
-            if self.mqis:
-                codes = (
-                    self.m[self.mqis]
-                    .groupby(self.mqis, dropna=False, observed=True, sort=False)
-                    .ngroup()
-                    .to_numpy()
-                )
-            else:
-                codes = np.zeros(len(self.m), dtype=np.int64)
+            codes = class_ids(self.m, self.mqis)
             rng = np.random.default_rng(20_251_206)  # fixed: the same data give the same classes
             top = int(codes.max()) + 1 if len(codes) else 1
             first, second = rng.integers(1, 2**31, size=(2, top)).astype(np.float64)
@@ -292,9 +284,7 @@ class _State:
 
 
 def _ids(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    return frame.groupby(columns, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+    return class_ids(frame, columns)
 
 
 def _weights(frame: pd.DataFrame, rules: DisclosureRules) -> pd.Series | None:

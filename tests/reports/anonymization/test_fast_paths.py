@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from reports.anonymization.engine import _loss
 from reports.anonymization.result import ColumnLoss
+from reports.anonymization.suppression import class_ids
 
 
 def _loss_reference(
@@ -102,3 +103,33 @@ def test_information_loss_counts_as_the_row_by_row_code(picks, kinds, blanks, dr
     after = after[keep].drop(columns=[c for c in after.columns[2::3]])
     columns = [*before.columns, "absent"]
     assert _loss("t", before, after, columns) == _loss_reference("t", before, after, columns)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, 40), min_size=0, max_size=40),
+    kinds=st.lists(st.sampled_from(KINDS), min_size=0, max_size=5),
+)
+def test_classes_are_numbered_as_pandas_groupby_numbers_them(picks, kinds) -> None:
+    frame = pd.DataFrame(
+        {f"c{i}": _column(kind, picks[i:] + picks[:i], bool(i % 2)) for i, kind in enumerate(kinds)}
+    )
+    if kinds:  # categories none of the rows use, and objects with None and NaN both
+        frame["unused"] = pd.Categorical(frame["c0"].isna(), categories=[False, True, "x"])
+        frame["nan"] = pd.Series([[None, np.nan, "v"][p % 3] for p in picks], dtype=object)
+    columns = list(frame.columns)
+    want = (
+        frame.groupby(columns, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+        if columns and len(frame)
+        else np.zeros(len(frame), dtype=np.int64)
+    )
+    np.testing.assert_array_equal(class_ids(frame, columns), want)
+
+
+def test_class_ids_survive_keys_too_wide_for_one_integer() -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({f"c{i}": rng.random(300).round(2) for i in range(12)})
+    frame.iloc[::7] = frame.iloc[0]  # some rows alike
+    columns = list(frame.columns)
+    want = frame.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+    np.testing.assert_array_equal(class_ids(frame, columns), want)
