@@ -82,6 +82,20 @@ def _apply_one(frame: pd.DataFrame, recoding: Recoding, *, copy: bool = True) ->
     if recoding.mapping is None:  # merge_rare: its codes are chosen by `_rare_codes`
         return out
     mapping = recoding.mapping
+    if isinstance(series.dtype, pd.CategoricalDtype) and all(
+        isinstance(c, str) for c in series.cat.categories
+    ):
+        # Each category mapped once; the rows' codes follow (missing rows stay missing).
+        categories = list(dict.fromkeys(mapping.get(c, c) for c in series.cat.categories))
+        position = {c: i for i, c in enumerate(categories)}
+        remap = np.array(
+            [*(position[mapping.get(c, c)] for c in series.cat.categories), -1], dtype=np.int64
+        )
+        codes = remap[series.cat.codes.to_numpy()]  # code -1 takes the trailing -1
+        out[recoding.column] = pd.Categorical.from_codes(
+            codes, dtype=pd.CategoricalDtype(categories, ordered=False)
+        )
+        return out
     values = series.astype("object")
     mapped = values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
     if isinstance(series.dtype, pd.CategoricalDtype):

@@ -133,3 +133,31 @@ def test_class_ids_survive_keys_too_wide_for_one_integer() -> None:
     columns = list(frame.columns)
     want = frame.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
     np.testing.assert_array_equal(class_ids(frame, columns), want)
+
+
+def _mapped_reference(series: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """engine._apply_one's mapping before categories were mapped once each."""
+    values = series.astype("object")
+    mapped = values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
+    categories = list(dict.fromkeys(mapping.get(c, c) for c in series.cat.categories))
+    return pd.Series(pd.Categorical(mapped, categories=categories), index=series.index)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, 6), max_size=40),
+    mapping=st.dictionaries(st.sampled_from(list("abcdef")), st.sampled_from(list("abxy"))),
+    ordered=st.booleans(),
+)
+def test_a_mapping_recodes_categories_as_it_recoded_each_row(picks, mapping, ordered) -> None:
+    from reports.anonymization.engine import _apply_one
+    from reports.anonymization.rules import Recoding
+
+    values = [None if p == 6 else "abcdef"[p] for p in picks]
+    series = pd.Series(
+        pd.Categorical(values, categories=list("fedcba"), ordered=ordered), index=picks[::-1]
+    )
+    frame = pd.DataFrame({"c": series, "other": range(len(series))}, index=series.index)
+    recoding = Recoding(column="c", when="always", mapping=mapping)
+    got = _apply_one(frame, recoding)["c"]
+    pd.testing.assert_series_equal(got, _mapped_reference(series, mapping), check_names=False)
