@@ -336,10 +336,15 @@ def _month(series: pd.Series) -> pd.Series:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     months = values.to_numpy().astype("datetime64[M]")
     missing = np.isnat(months)
-    text = np.datetime_as_string(months, unit="M")
-    categories, codes = np.unique(text[~missing], return_inverse=True)
+    # The distinct months as text, in the text's order; each row's code from its month's.
+    distinct, codes = np.unique(months[~missing].view(np.int64), return_inverse=True)
+    text = np.datetime_as_string(distinct.view("datetime64[M]"), unit="M")
+    order = np.argsort(text, kind="stable")
+    categories = text[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
     all_codes = np.full(len(months), -1, dtype=np.int32)
-    all_codes[~missing] = codes
+    all_codes[~missing] = rank[codes.reshape(-1)]
     return pd.Series(
         pd.Categorical.from_codes(all_codes, categories=categories.tolist()),
         index=series.index,
@@ -622,9 +627,13 @@ def _with_record_key(frame: pd.DataFrame, keys: pd.Series, by: list[str]) -> pd.
     # Rows without a record (cut from their household) go last, in random order: their order
     # of entry would group a household's rows together again.
     shuffle = np.random.default_rng(secrets.randbits(64)).permutation(len(out))
-    out["_shuffle"] = shuffle
-    out = out.sort_values([*by, "_shuffle"], na_position="last")
-    return out.drop(columns=["_shuffle"]).reset_index(drop=True)
+    # Sorted by `by` (blanks last), then the shuffle: one order, as the shuffle has no ties.
+    keys = [shuffle]
+    for column in reversed(by):
+        values = out[column]
+        keys.append(values.to_numpy(dtype=np.float64, na_value=0.0))
+        keys.append(values.isna().to_numpy())
+    return out.take(np.lexsort(keys)).reset_index(drop=True)
 
 
 def _qi_notes(result: AnonymisationResult, rules: DisclosureRules) -> list[tuple[str, str]]:
