@@ -627,13 +627,42 @@ def _with_record_key(frame: pd.DataFrame, keys: pd.Series, by: list[str]) -> pd.
     # Rows without a record (cut from their household) go last, in random order: their order
     # of entry would group a household's rows together again.
     shuffle = np.random.default_rng(secrets.randbits(64)).permutation(len(out))
-    # Sorted by `by` (blanks last), then the shuffle: one order, as the shuffle has no ties.
+    return out.take(_sort_order(out, by, shuffle)).reset_index(drop=True)
+
+
+def _sort_order(frame: pd.DataFrame, by: list[str], shuffle: np.ndarray) -> np.ndarray:
+    """Positions in the order of the `by` columns (blanks last), then of `shuffle` (a
+    permutation: no ties, so there is one such order)."""
+    n = len(frame)
+    columns = [
+        (frame[c].to_numpy(dtype=np.float64, na_value=0.0), frame[c].isna().to_numpy()) for c in by
+    ]
+    key = _whole_key(columns, n)
+    if key is not None:
+        return np.argsort(key * n + shuffle)
     keys = [shuffle]
-    for column in reversed(by):
-        values = out[column]
-        keys.append(values.to_numpy(dtype=np.float64, na_value=0.0))
-        keys.append(values.isna().to_numpy())
-    return out.take(np.lexsort(keys)).reset_index(drop=True)
+    for numbers, blank in reversed(columns):
+        keys += [numbers, blank]
+    return np.lexsort(keys)
+
+
+def _whole_key(columns: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray | None:
+    """One integer per row that orders the rows as the columns do (blanks last); None unless
+    the values are whole numbers (as keys and positions are) of a range small enough."""
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for numbers, blank in columns:
+        present = numbers[~blank]
+        low = float(present.min()) if len(present) else 0.0
+        high = float(present.max()) if len(present) else 0.0
+        if max(abs(low), abs(high)) >= 2**52 or not np.all(present == np.floor(present)):
+            return None
+        size = int(high - low) + 2  # blanks after the largest value
+        span *= size
+        if span * max(n, 1) >= 2**62:
+            return None
+        key = key * size + np.where(blank, size - 1, numbers - low).astype(np.int64)
+    return key
 
 
 def _qi_notes(result: AnonymisationResult, rules: DisclosureRules) -> list[tuple[str, str]]:

@@ -79,3 +79,30 @@ def test_tables_are_ordered_by_record_key_as_sorting_ordered_them(households, ro
         with mock.patch.object(deidentify.secrets, "randbits", return_value=seed + 1):
             got = deidentify._with_record_key(frame, keys, by)
         pd.testing.assert_frame_equal(got, _with_record_key_reference(frame, keys, by, shuffle))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(-5, 5), st.sampled_from([0.5, -0.0, 2.0**60])),
+            st.one_of(st.none(), st.integers(0, 3)),
+        ),
+        max_size=30,
+    ),
+    seed=st.integers(0, 2**32),
+    nullable=st.booleans(),
+)
+def test_sort_order_is_the_order_of_sorting_the_frame(rows, seed, nullable) -> None:
+    first = pd.Series([r for r, _ in rows], dtype="float64")
+    whole = first.dropna()
+    if nullable and (whole == whole.round()).all() and (whole.abs() < 2**40).all():
+        first = first.astype("Int64")
+    frame = pd.DataFrame({"a": first, "b": pd.array([i for _, i in rows], dtype="Int64")})
+    shuffle = np.random.default_rng(seed).permutation(len(frame))
+    want = (
+        frame.assign(_shuffle=shuffle)
+        .sort_values(["a", "b", "_shuffle"], na_position="last")
+        .index.to_numpy()
+    )
+    np.testing.assert_array_equal(deidentify._sort_order(frame, ["a", "b"], shuffle), want)
