@@ -126,27 +126,37 @@ class _Column:
             for v in values
         ]
 
-    def csv_codes(self) -> tuple[np.ndarray, list[str]] | None:
-        """The column as codes (0…) into the distinct texts `csv` writes, for categories, flags
-        and numbers; None for the other kinds (text, dates, times)."""
+    def csv_texts(self) -> list[str] | None:
+        """The distinct texts `csv` writes (empty last), which `csv_codes` index: for
+        categories, flags and numbers; None for the other kinds (text, dates, times)."""
         if self.kind == "category":
-            codes = np.asarray(self.codes, dtype=np.int64)
-            return np.where(codes < 0, len(self.csv_lut) - 1, codes), self.csv_lut.tolist()
+            return self.csv_lut.tolist()
         if self.kind == "flag":
-            return self._flags(0, len(self.series)).astype(np.int64), _FLAG_CSV.tolist()
+            return _FLAG_CSV.tolist()
         if self.kind != "number":
             return None
-        finite = np.isfinite(self.values)
-        # Distinct numbers by their bits (0.0 and -0.0 are written differently as decimals).
-        distinct, codes = np.unique(self.values[finite].view(np.int64), return_inverse=True)
-        numbers = distinct.view(np.float64)
-        if self.integral:
-            texts = list(map(str, numbers.astype(np.int64).tolist()))
-        else:
-            texts = list(map(repr, numbers.tolist()))
-        all_codes = np.full(len(self.values), len(texts), dtype=np.int64)
-        all_codes[finite] = codes.reshape(-1)
-        return all_codes, [*texts, ""]
+        if not hasattr(self, "number_codes"):
+            finite = np.isfinite(self.values)
+            # Distinct numbers by their bits (0.0 and -0.0 are written differently).
+            codes, distinct = pd.factorize(self.values[finite].view(np.int64))
+            numbers = np.asarray(distinct, dtype=np.int64).view(np.float64)
+            if self.integral:
+                texts = list(map(str, numbers.astype(np.int64).tolist()))
+            else:
+                texts = list(map(repr, numbers.tolist()))
+            self.number_codes = np.full(len(self.values), len(texts), dtype=np.int32)
+            self.number_codes[finite] = codes
+            self.number_texts = [*texts, ""]
+        return self.number_texts
+
+    def csv_codes(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop as codes into `csv_texts`."""
+        if self.kind == "category":
+            codes = self.codes[start:stop]
+            return np.where(codes < 0, len(self.csv_lut) - 1, codes)
+        if self.kind == "flag":
+            return self._flags(start, stop)
+        return self.number_codes[start:stop]
 
     def xlsx(self, start: int, stop: int) -> list[Any]:
         if self.kind == "category":
@@ -265,49 +275,40 @@ class _Joined:
     code into a table of their texts already joined by commas, so a row is joined from a
     few cells instead of one per column (the same text: joining is associative)."""
 
-    def __init__(self, parts: list[tuple[np.ndarray, list[str]]]) -> None:
-        self.codes = [codes for codes, _texts in parts]
-        self.sizes = [len(texts) for _codes, texts in parts]
-        joined = map(",".join, itertools.product(*(texts for _codes, texts in parts)))
-        self.texts = np.array(list(joined), dtype=object)
+    def __init__(self, columns: list[_Column]) -> None:
+        self.columns = columns
+        texts = [column.csv_texts() or [] for column in columns]
+        self.sizes = [len(t) for t in texts]
+        self.texts = np.array(list(map(",".join, itertools.product(*texts))), dtype=object)
 
     def csv(self, start: int, stop: int) -> list[str]:
         code = np.zeros(stop - start, dtype=np.int64)
-        for codes, size in zip(self.codes, self.sizes, strict=True):
+        for column, size in zip(self.columns, self.sizes, strict=True):
             code *= size
-            code += codes[start:stop]
+            code += column.csv_codes(start, stop)
         return self.texts[code].tolist()
 
 
 def _joined_columns(columns: Sequence[_Column]) -> list[_Column | _Joined]:
     """The columns, runs of neighbours with few distinct texts joined (`_Joined`)."""
     out: list[_Column | _Joined] = []
-    run: list[tuple[np.ndarray, list[str]]] = []
+    run: list[_Column] = []
     size = 1
-
-    def close() -> None:
-        if len(run) == 1:
-            out.append(run_columns[0])
-        elif run:
-            out.append(_Joined(list(run)))
-        run.clear()
-        run_columns.clear()
-
-    run_columns: list[_Column] = []
-    for column in columns:
-        coded = column.csv_codes()
-        if coded is None or len(coded[1]) > _JOINED_TEXTS:
-            close()
-            size = 1
+    for column in [*columns, None]:  # None: the end closes the last run
+        texts = column.csv_texts() if column is not None else None
+        if texts is None or size * len(texts) > _JOINED_TEXTS:
+            if len(run) > 1:
+                out.append(_Joined(run))
+            else:
+                out += run
+            run, size = [], 1
+        if column is None:
+            break
+        if texts is None or len(texts) > _JOINED_TEXTS:
             out.append(column)
             continue
-        if size * len(coded[1]) > _JOINED_TEXTS:
-            close()
-            size = 1
-        run.append(coded)
-        run_columns.append(column)
-        size *= len(coded[1])
-    close()
+        run.append(column)
+        size *= len(texts)
     return out
 
 
