@@ -356,6 +356,9 @@ def _differs(old: pd.Series, new: pd.Series) -> np.ndarray:
     # A trailing entry for code -1 (a missing category): different on each side.
     left_ids = np.array([*(shared.setdefault(t, len(shared)) for t in left[1]), -1])
     right_ids = np.array([*(shared.setdefault(t, len(shared)) for t in right[1]), -2])
+    if np.array_equal(left_ids[:-1], np.arange(len(left[1]))):
+        # The left texts are distinct: their ids are their codes, one lookup is enough.
+        return left[0] != right_ids[right[0]]
     return left_ids[left[0]] != right_ids[right[0]]
 
 
