@@ -82,9 +82,11 @@ def measure_risk(
     if missing:
         raise KeyError(f"Quasi-identifiers not in the data: {', '.join(missing)}")
     ids = class_ids(frame, list(quasi_identifiers))  # the classes k_anonymity counts
-    sizes = np.bincount(ids)[ids].astype(np.float64)
-    population = np.bincount(ids, weights=w)[ids]
-    risk = individual_risk(sizes, population)
+    # A class's records share f_k and F_k, hence r_k: computed once per class.
+    class_sizes = np.bincount(ids).astype(np.float64)
+    class_risk = individual_risk(class_sizes, np.bincount(ids, weights=w))
+    sizes = class_sizes[ids]
+    risk = class_risk[ids]
     total = float(risk.sum())
     return RiskMeasures(
         records=n,

@@ -161,3 +161,57 @@ def test_a_mapping_recodes_categories_as_it_recoded_each_row(picks, mapping, ord
     recoding = Recoding(column="c", when="always", mapping=mapping)
     got = _apply_one(frame, recoding)["c"]
     pd.testing.assert_series_equal(got, _mapped_reference(series, mapping), check_names=False)
+
+
+def _risk_reference(frame, qis, k, weights, sampling_fraction):
+    """risk.measure_risk before classes were counted once and r_k computed per class."""
+    from reports.anonymization.risk import RiskMeasures, individual_risk
+    from reports.anonymization.suppression import k_anonymity
+
+    n = len(frame)
+    if weights is None:
+        w = np.full(n, 1.0 / sampling_fraction)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        w = np.where(np.isfinite(w) & (w > 0), w, 1.0 / (sampling_fraction or 1.0))
+    report = k_anonymity(frame, list(qis), k)
+    sizes = report.group_sizes.to_numpy(dtype=np.float64)
+    ids = (
+        frame.groupby(list(qis), dropna=False, observed=True, sort=False).ngroup().to_numpy()
+        if qis
+        else np.zeros(n, dtype=np.int64)
+    )
+    population = np.bincount(ids, weights=w)[ids]
+    risk = individual_risk(sizes, population)
+    total = float(risk.sum())
+    return RiskMeasures(
+        records=n,
+        k=k,
+        sample_uniques=int((sizes == 1).sum()),
+        records_below_k=report.n_at_risk,
+        expected_reidentifications=total,
+        global_risk=total / n,
+        max_individual_risk=float(risk.max()),
+        records_above_threshold=int((risk > 0.2).sum()),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, 40), min_size=1, max_size=60),
+    kinds=st.lists(st.sampled_from(KINDS), max_size=3),
+    weighted=st.booleans(),
+    fraction=st.sampled_from([0.01, 0.3, 1.0]),
+    k=st.integers(1, 5),
+)
+def test_risk_measures_are_the_same_numbers(picks, kinds, weighted, fraction, k) -> None:
+    from reports.anonymization.risk import measure_risk
+
+    frame = pd.DataFrame(
+        {f"c{i}": _column(kind, picks, bool(i % 2)) for i, kind in enumerate(kinds)},
+        index=range(len(picks)),
+    )
+    weights = np.array([[1.5, 20.0, np.nan, -1.0, 3.0][p % 5] for p in picks]) if weighted else None
+    qis = list(frame.columns)
+    got = measure_risk(frame, qis, k=k, weights=weights, sampling_fraction=fraction)
+    assert got == _risk_reference(frame, qis, k, weights, fraction)
