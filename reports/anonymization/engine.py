@@ -602,7 +602,7 @@ def _finish_members(
     for column, source in member.context.items():
         if column not in m.columns or source not in state.h.columns:
             continue
-        values = state.h[source].reindex(state.h.index[hpos]).set_axis(m.index)
+        values = state.h[source].iloc[hpos].set_axis(m.index)  # (a unique index: by position)
         kept = linked | (unlinked if column in member.unlinked_context else False)
         m[column] = _blank(values, ~kept)
     m[member.key] = _blank(m[member.key], unlinked)

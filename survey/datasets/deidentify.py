@@ -475,6 +475,14 @@ def _deidentify_repeat(
     frame = frame.drop(columns=dropped)
     kept = respondents.set_index("_submission_id")
     frame = frame[frame["_submission_id"].isin(kept.index)].reset_index(drop=True)
+    # Each row's respondent, found once (every row has one: the others were left out above).
+    where = kept.index.get_indexer(frame["_submission_id"]) if kept.index.is_unique else None
+
+    def beside(values: pd.Series) -> Any:
+        if where is None or (where < 0).any():
+            return values.reindex(frame["_submission_id"]).array
+        return values.array.take(where)
+
     for column in frame.columns:
         source = column.removeprefix(RESPONDENT_PREFIX)
         if (column.startswith(RESPONDENT_PREFIX) or column.startswith("_")) and column not in {
@@ -483,9 +491,9 @@ def _deidentify_repeat(
             "_parent_index",  # links an entry of a repeat inside a repeat to the one holding it
         }:
             if source in kept.columns:
-                frame[column] = kept[source].reindex(frame["_submission_id"]).array
+                frame[column] = beside(kept[source])
             elif column in kept.columns:
-                frame[column] = kept[column].reindex(frame["_submission_id"]).array
+                frame[column] = beside(kept[column])
             else:
                 frame = frame.drop(columns=[column])
     for column in [c for c in frame.columns if c == "age" or c.endswith("_age")]:
