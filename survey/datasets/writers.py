@@ -95,10 +95,13 @@ class _Column:
             )
 
     def _flags(self, start: int, stop: int) -> np.ndarray:
-        part = self.series.iloc[start:stop]
-        if part.dtype == bool:
-            return part.to_numpy().astype(np.int8)
-        return part.to_numpy(dtype=np.int8, na_value=2)
+        """0 / 1, and 2 for a missing value; converted once for the whole column."""
+        if not hasattr(self, "flags"):
+            if self.series.dtype == bool:
+                self.flags = self.series.to_numpy().astype(np.int8)
+            else:
+                self.flags = self.series.to_numpy(dtype=np.int8, na_value=2)
+        return self.flags[start:stop]
 
     def csv(self, start: int, stop: int) -> list[str]:
         if self.kind == "category":
