@@ -1,6 +1,8 @@
 """CSV and XLSX files of a prepared export: every text cell neutralised against spreadsheet
 formulas, CSV as UTF-8 with a byte-order mark (so Excel shows Kazakh and Russian), written in
-chunks of rows.
+chunks of rows. A CSV row is joined from few cells: neighbouring columns of few distinct texts
+(categories, 0/1 flags, numbers) are one cell, looked up in a table of their texts already
+joined by commas (`_Joined`), so a million rows of 200 columns are not 200 million strings.
 
 XLSX: xlsxwriter in `constant_memory` mode makes the workbook (package, styles, sheet names,
 header, frozen pane, codebook and about). Its public API costs some 5 µs a cell (type dispatch,
