@@ -45,7 +45,7 @@ from reports.anonymization.rules import (
     Recoding,
     matching_columns,
 )
-from reports.anonymization.suppression import _blank, k_anonymity, suppress_at_risk
+from reports.anonymization.suppression import _blank, class_ids, k_anonymity, suppress_at_risk
 
 ROSTER_COLUMNS = ("_roster_rows", "_roster_a", "_roster_b")
 MAX_PASSES = 20
@@ -82,6 +82,20 @@ def _apply_one(frame: pd.DataFrame, recoding: Recoding, *, copy: bool = True) ->
     if recoding.mapping is None:  # merge_rare: its codes are chosen by `_rare_codes`
         return out
     mapping = recoding.mapping
+    if isinstance(series.dtype, pd.CategoricalDtype) and all(
+        isinstance(c, str) for c in series.cat.categories
+    ):
+        # Each category mapped once; the rows' codes follow (missing rows stay missing).
+        categories = list(dict.fromkeys(mapping.get(c, c) for c in series.cat.categories))
+        position = {c: i for i, c in enumerate(categories)}
+        remap = np.array(
+            [*(position[mapping.get(c, c)] for c in series.cat.categories), -1], dtype=np.int64
+        )
+        codes = remap[series.cat.codes.to_numpy()]  # code -1 takes the trailing -1
+        out[recoding.column] = pd.Categorical.from_codes(
+            codes, dtype=pd.CategoricalDtype(categories, ordered=False)
+        )
+        return out
     values = series.astype("object")
     mapped = values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -145,15 +159,7 @@ class _State:
             b = np.zeros(n)
         else:
             use = self.alive_m & self.linked[np.maximum(self.hpos, 0)] & (self.hpos >= 0)
-            if self.mqis:
-                codes = (
-                    self.m[self.mqis]
-                    .groupby(self.mqis, dropna=False, observed=True, sort=False)
-                    .ngroup()
-                    .to_numpy()
-                )
-            else:
-                codes = np.zeros(len(self.m), dtype=np.int64)
+            codes = class_ids(self.m, self.mqis)
             rng = np.random.default_rng(20_251_206)  # fixed: the same data give the same classes
             top = int(codes.max()) + 1 if len(codes) else 1
             first, second = rng.integers(1, 2**31, size=(2, top)).astype(np.float64)
@@ -292,9 +298,7 @@ class _State:
 
 
 def _ids(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    if not columns:
-        return np.zeros(len(frame), dtype=np.int64)
-    return frame.groupby(columns, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+    return class_ids(frame, columns)
 
 
 def _weights(frame: pd.DataFrame, rules: DisclosureRules) -> pd.Series | None:
@@ -313,17 +317,65 @@ def _risk(frame: pd.DataFrame, qis: list[str], rules: DisclosureRules) -> RiskMe
     )
 
 
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
+    """Each row's value as a code into the texts `str()` gives the values (any code where the
+    value is missing), read from categories or from the distinct values; None for a dtype
+    whose values are read one by one."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), [str(c) for c in series.cat.categories.tolist()]
+    if isinstance(dtype, pd.BooleanDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "b"):
+        values = series.to_numpy(dtype=bool, na_value=False)
+        return values.view(np.int8), ["False", "True"]
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        if not isinstance(dtype, pd.Int64Dtype | pd.Float64Dtype):
+            return None
+        numbers = series.to_numpy(dtype=dtype.numpy_dtype, na_value=0)
+    elif dtype.kind in "iu" or dtype == np.float64:
+        numbers = series.to_numpy()
+    else:
+        return None
+    # Distinct floats by their bits: 0.0 and -0.0 are equal numbers but different texts.
+    keys = numbers.view(np.int64) if numbers.dtype == np.float64 else numbers
+    distinct, codes = np.unique(keys, return_inverse=True)
+    if numbers.dtype == np.float64:
+        distinct = distinct.view(np.float64)
+    return codes.reshape(-1), [str(v) for v in distinct.tolist()]
+
+
+def _differs(old: pd.Series, new: pd.Series) -> np.ndarray:
+    """Per row, whether the two values read differently as text (`str()`); only meaningful
+    where both are present."""
+    left, right = _text_codes(old), _text_codes(new)
+    if left is None or right is None:
+        return (
+            old.astype("object").astype(str).to_numpy()
+            != new.astype("object").astype(str).to_numpy()
+        )
+    shared: dict[str, int] = {}
+    # A trailing entry for code -1 (a missing category): different on each side.
+    left_ids = np.array([*(shared.setdefault(t, len(shared)) for t in left[1]), -1])
+    right_ids = np.array([*(shared.setdefault(t, len(shared)) for t in right[1]), -2])
+    if np.array_equal(left_ids[:-1], np.arange(len(left[1]))):
+        # The left texts are distinct: their ids are their codes, one lookup is enough.
+        return left[0] != right_ids[right[0]]
+    return left_ids[left[0]] != right_ids[right[0]]
+
+
 def _loss(table: str, before: pd.DataFrame, after: pd.DataFrame, columns: list[str]) -> list[Any]:
     out = []
-    after = after.reindex(before.index)
-    for column in columns:
-        if column not in before.columns:
-            continue
-        old = before[column].astype("object")
-        new = after[column].astype("object") if column in after.columns else old.where(False)
+    present = [c for c in columns if c in before.columns]
+    after = after[[c for c in present if c in after.columns]].reindex(before.index)
+    for column in present:
+        old = before[column]
         had = old.notna().to_numpy()
-        has = new.notna().to_numpy()
-        differs = old.astype(str).to_numpy() != new.astype(str).to_numpy()
+        if column in after.columns:
+            new = after[column]
+            has = new.notna().to_numpy()
+            differs = _differs(old, new)
+        else:
+            has = np.zeros(len(old), dtype=bool)
+            differs = has
         out.append(
             ColumnLoss(
                 table=table,
@@ -550,7 +602,7 @@ def _finish_members(
     for column, source in member.context.items():
         if column not in m.columns or source not in state.h.columns:
             continue
-        values = state.h[source].reindex(state.h.index[hpos]).set_axis(m.index)
+        values = state.h[source].iloc[hpos].set_axis(m.index)  # (a unique index: by position)
         kept = linked | (unlinked if column in member.unlinked_context else False)
         m[column] = _blank(values, ~kept)
     m[member.key] = _blank(m[member.key], unlinked)

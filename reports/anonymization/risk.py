@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.anonymization.suppression import k_anonymity
+from reports.anonymization.suppression import class_ids
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,23 @@ def measure_risk(
     else:
         w = np.asarray(weights, dtype=np.float64)
         w = np.where(np.isfinite(w) & (w > 0), w, 1.0 / (sampling_fraction or 1.0))
-    report = k_anonymity(frame, list(quasi_identifiers), k)
-    sizes = report.group_sizes.to_numpy(dtype=np.float64)
-    ids = (
-        frame.groupby(list(quasi_identifiers), dropna=False, observed=True, sort=False)
-        .ngroup()
-        .to_numpy()
-        if quasi_identifiers
-        else np.zeros(n, dtype=np.int64)
-    )
-    population = np.bincount(ids, weights=w)[ids]
-    risk = individual_risk(sizes, population)
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    missing = [c for c in quasi_identifiers if c not in frame.columns]
+    if missing:
+        raise KeyError(f"Quasi-identifiers not in the data: {', '.join(missing)}")
+    ids = class_ids(frame, list(quasi_identifiers))  # the classes k_anonymity counts
+    # A class's records share f_k and F_k, hence r_k: computed once per class.
+    class_sizes = np.bincount(ids).astype(np.float64)
+    class_risk = individual_risk(class_sizes, np.bincount(ids, weights=w))
+    sizes = class_sizes[ids]
+    risk = class_risk[ids]
     total = float(risk.sum())
     return RiskMeasures(
         records=n,
         k=k,
         sample_uniques=int((sizes == 1).sum()),
-        records_below_k=report.n_at_risk,
+        records_below_k=int((sizes < k).sum()),
         expected_reidentifications=total,
         global_risk=total / n,
         max_individual_risk=float(risk.max()),

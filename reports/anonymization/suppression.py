@@ -40,11 +40,40 @@ class KAnonymityReport:
     n_classes_at_risk: int
 
 
+def _value_codes(series: pd.Series) -> tuple[np.ndarray, int]:
+    """A column's values as codes 0…size-1, missing values (any kind) as code 0."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy().astype(np.int64) + 1, len(series.cat.categories) + 1
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes.astype(np.int64) + 1, len(uniques) + 1
+
+
+def class_ids(df: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Each row's equivalence class over the columns, numbered in order of first appearance:
+    what `df.groupby(columns, dropna=False, observed=True, sort=False).ngroup()` gives, from
+    the columns' codes combined into one integer per row (a blank is a value of its own)."""
+    if not columns:
+        return np.zeros(len(df), dtype=np.int64)
+    key: np.ndarray | None = None
+    span = 1
+    for column in columns:
+        codes, size = _value_codes(df[column])
+        if key is None:
+            key, span = codes, size
+            continue
+        if span * size >= 2**62:  # renumber the classes so far before the key overflows
+            compact, uniques = pd.factorize(key)
+            key, span = compact.astype(np.int64), len(uniques)
+        key = key * size + codes
+        span *= size
+    assert key is not None
+    return pd.factorize(key)[0].astype(np.int64)
+
+
 def _class_ids(df: pd.DataFrame, quasi_identifiers: Sequence[str]) -> tuple[np.ndarray, int]:
     if not quasi_identifiers or df.empty:
         return np.zeros(len(df), dtype=np.int64), (1 if len(df) else 0)
-    grouped = df.groupby(list(quasi_identifiers), dropna=False, observed=True, sort=False)
-    ids = grouped.ngroup().to_numpy(dtype=np.int64)
+    ids = class_ids(df, list(quasi_identifiers))
     return ids, int(ids.max()) + 1 if len(ids) else 0
 
 

@@ -336,10 +336,15 @@ def _month(series: pd.Series) -> pd.Series:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     months = values.to_numpy().astype("datetime64[M]")
     missing = np.isnat(months)
-    text = np.datetime_as_string(months, unit="M")
-    categories, codes = np.unique(text[~missing], return_inverse=True)
+    # The distinct months as text, in the text's order; each row's code from its month's.
+    distinct, codes = np.unique(months[~missing].view(np.int64), return_inverse=True)
+    text = np.datetime_as_string(distinct.view("datetime64[M]"), unit="M")
+    order = np.argsort(text, kind="stable")
+    categories = text[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
     all_codes = np.full(len(months), -1, dtype=np.int32)
-    all_codes[~missing] = codes
+    all_codes[~missing] = rank[codes.reshape(-1)]
     return pd.Series(
         pd.Categorical.from_codes(all_codes, categories=categories.tolist()),
         index=series.index,
@@ -470,6 +475,14 @@ def _deidentify_repeat(
     frame = frame.drop(columns=dropped)
     kept = respondents.set_index("_submission_id")
     frame = frame[frame["_submission_id"].isin(kept.index)].reset_index(drop=True)
+    # Each row's respondent, found once (every row has one: the others were left out above).
+    where = kept.index.get_indexer(frame["_submission_id"]) if kept.index.is_unique else None
+
+    def beside(values: pd.Series) -> Any:
+        if where is None or (where < 0).any():
+            return values.reindex(frame["_submission_id"]).array
+        return values.array.take(where)
+
     for column in frame.columns:
         source = column.removeprefix(RESPONDENT_PREFIX)
         if (column.startswith(RESPONDENT_PREFIX) or column.startswith("_")) and column not in {
@@ -478,9 +491,9 @@ def _deidentify_repeat(
             "_parent_index",  # links an entry of a repeat inside a repeat to the one holding it
         }:
             if source in kept.columns:
-                frame[column] = kept[source].reindex(frame["_submission_id"]).array
+                frame[column] = beside(kept[source])
             elif column in kept.columns:
-                frame[column] = kept[column].reindex(frame["_submission_id"]).array
+                frame[column] = beside(kept[column])
             else:
                 frame = frame.drop(columns=[column])
     for column in [c for c in frame.columns if c == "age" or c.endswith("_age")]:
@@ -622,9 +635,42 @@ def _with_record_key(frame: pd.DataFrame, keys: pd.Series, by: list[str]) -> pd.
     # Rows without a record (cut from their household) go last, in random order: their order
     # of entry would group a household's rows together again.
     shuffle = np.random.default_rng(secrets.randbits(64)).permutation(len(out))
-    out["_shuffle"] = shuffle
-    out = out.sort_values([*by, "_shuffle"], na_position="last")
-    return out.drop(columns=["_shuffle"]).reset_index(drop=True)
+    return out.take(_sort_order(out, by, shuffle)).reset_index(drop=True)
+
+
+def _sort_order(frame: pd.DataFrame, by: list[str], shuffle: np.ndarray) -> np.ndarray:
+    """Positions in the order of the `by` columns (blanks last), then of `shuffle` (a
+    permutation: no ties, so there is one such order)."""
+    n = len(frame)
+    columns = [
+        (frame[c].to_numpy(dtype=np.float64, na_value=0.0), frame[c].isna().to_numpy()) for c in by
+    ]
+    key = _whole_key(columns, n)
+    if key is not None:
+        return np.argsort(key * n + shuffle)
+    keys = [shuffle]
+    for numbers, blank in reversed(columns):
+        keys += [numbers, blank]
+    return np.lexsort(keys)
+
+
+def _whole_key(columns: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray | None:
+    """One integer per row that orders the rows as the columns do (blanks last); None unless
+    the values are whole numbers (as keys and positions are) of a range small enough."""
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for numbers, blank in columns:
+        present = numbers[~blank]
+        low = float(present.min()) if len(present) else 0.0
+        high = float(present.max()) if len(present) else 0.0
+        if max(abs(low), abs(high)) >= 2**52 or not np.all(present == np.floor(present)):
+            return None
+        size = int(high - low) + 2  # blanks after the largest value
+        span *= size
+        if span * max(n, 1) >= 2**62:
+            return None
+        key = key * size + np.where(blank, size - 1, numbers - low).astype(np.int64)
+    return key
 
 
 def _qi_notes(result: AnonymisationResult, rules: DisclosureRules) -> list[tuple[str, str]]:

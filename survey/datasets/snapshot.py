@@ -384,8 +384,9 @@ def _load_entry(store: Store, entry: InstrumentEntry) -> Loaded:
     later = np.empty(0, dtype=np.int64)
     for position in range(len(entry.parts) - 1, -1, -1):
         current.append(~np.isin(ids[position], later))
-        later = np.union1d(later, ids[position])
-        later = np.union1d(later, np.asarray(entry.parts[position].removed, dtype=np.int64))
+        if position:  # what later parts hold is asked of earlier parts only
+            later = np.union1d(later, ids[position])
+            later = np.union1d(later, np.asarray(entry.parts[position].removed, dtype=np.int64))
     current.reverse()
     return Loaded(tuple(p.name for p in entry.parts), tables, current, entry.versions)
 

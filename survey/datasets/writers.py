@@ -1,6 +1,8 @@
 """CSV and XLSX files of a prepared export: every text cell neutralised against spreadsheet
 formulas, CSV as UTF-8 with a byte-order mark (so Excel shows Kazakh and Russian), written in
-chunks of rows.
+chunks of rows. A CSV row is joined from few cells: neighbouring columns of few distinct texts
+(categories, 0/1 flags, numbers) are one cell, looked up in a table of their texts already
+joined by commas (`_Joined`), so a million rows of 200 columns are not 200 million strings.
 
 XLSX: xlsxwriter in `constant_memory` mode makes the workbook (package, styles, sheet names,
 header, frozen pane, codebook and about). Its public API costs some 5 µs a cell (type dispatch,
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -94,10 +97,13 @@ class _Column:
             )
 
     def _flags(self, start: int, stop: int) -> np.ndarray:
-        part = self.series.iloc[start:stop]
-        if part.dtype == bool:
-            return part.to_numpy().astype(np.int8)
-        return part.to_numpy(dtype=np.int8, na_value=2)
+        """0 / 1, and 2 for a missing value; converted once for the whole column."""
+        if not hasattr(self, "flags"):
+            if self.series.dtype == bool:
+                self.flags = self.series.to_numpy().astype(np.int8)
+            else:
+                self.flags = self.series.to_numpy(dtype=np.int8, na_value=2)
+        return self.flags[start:stop]
 
     def csv(self, start: int, stop: int) -> list[str]:
         if self.kind == "category":
@@ -124,6 +130,38 @@ class _Column:
             "" if v is None or v is pd.NA or v != v else _quote(str(neutralise_formula(str(v))))
             for v in values
         ]
+
+    def csv_texts(self) -> list[str] | None:
+        """The distinct texts `csv` writes (empty last), which `csv_codes` index: for
+        categories, flags and numbers; None for the other kinds (text, dates, times)."""
+        if self.kind == "category":
+            return self.csv_lut.tolist()
+        if self.kind == "flag":
+            return _FLAG_CSV.tolist()
+        if self.kind != "number":
+            return None
+        if not hasattr(self, "number_codes"):
+            finite = np.isfinite(self.values)
+            # Distinct numbers by their bits (0.0 and -0.0 are written differently).
+            codes, distinct = pd.factorize(self.values[finite].view(np.int64))
+            numbers = np.asarray(distinct, dtype=np.int64).view(np.float64)
+            if self.integral:
+                texts = list(map(str, numbers.astype(np.int64).tolist()))
+            else:
+                texts = list(map(repr, numbers.tolist()))
+            self.number_codes = np.full(len(self.values), len(texts), dtype=np.int32)
+            self.number_codes[finite] = codes
+            self.number_texts = [*texts, ""]
+        return self.number_texts
+
+    def csv_codes(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop as codes into `csv_texts`."""
+        if self.kind == "category":
+            codes = self.codes[start:stop]
+            return np.where(codes < 0, len(self.csv_lut) - 1, codes)
+        if self.kind == "flag":
+            return self._flags(start, stop)
+        return self.number_codes[start:stop]
 
     def xlsx(self, start: int, stop: int) -> list[Any]:
         if self.kind == "category":
@@ -222,7 +260,7 @@ def write_csv_table(
 ) -> int:
     """One table as UTF-8 CSV (with BOM), written chunk by chunk; returns the rows written."""
     frame = prepared.tables[table]
-    columns = _columns(prepared, table, prepared.report.labels)
+    columns = _joined_columns(_columns(prepared, table, prepared.report.labels))
     header = ",".join(_quote(str(neutralise_formula(c))) for c in frame.columns)
     with binary_target(out) as handle:
         handle.write(("\ufeff" + header + "\r\n").encode("utf-8"))
@@ -232,6 +270,51 @@ def write_csv_table(
             lines = map(",".join, zip(*cells, strict=True))
             handle.write(("\r\n".join(lines) + "\r\n").encode("utf-8"))
     return len(frame)
+
+
+_JOINED_TEXTS = 4096  # at most this many texts in the table of a run of joined columns
+
+
+class _Joined:
+    """Neighbouring columns of few distinct texts written as one: each row's codes make one
+    code into a table of their texts already joined by commas, so a row is joined from a
+    few cells instead of one per column (the same text: joining is associative)."""
+
+    def __init__(self, columns: list[_Column]) -> None:
+        self.columns = columns
+        texts = [column.csv_texts() or [] for column in columns]
+        self.sizes = [len(t) for t in texts]
+        self.texts = np.array(list(map(",".join, itertools.product(*texts))), dtype=object)
+
+    def csv(self, start: int, stop: int) -> list[str]:
+        code = np.zeros(stop - start, dtype=np.int64)
+        for column, size in zip(self.columns, self.sizes, strict=True):
+            code *= size
+            code += column.csv_codes(start, stop)
+        return self.texts[code].tolist()
+
+
+def _joined_columns(columns: Sequence[_Column]) -> list[_Column | _Joined]:
+    """The columns, runs of neighbours with few distinct texts joined (`_Joined`)."""
+    out: list[_Column | _Joined] = []
+    run: list[_Column] = []
+    size = 1
+    for column in [*columns, None]:  # None: the end closes the last run
+        texts = column.csv_texts() if column is not None else None
+        if texts is None or size * len(texts) > _JOINED_TEXTS:
+            if len(run) > 1:
+                out.append(_Joined(run))
+            else:
+                out += run
+            run, size = [], 1
+        if column is None:
+            break
+        if texts is None or len(texts) > _JOINED_TEXTS:
+            out.append(column)
+            continue
+        run.append(column)
+        size *= len(texts)
+    return out
 
 
 def write_rows_csv(rows: Sequence[Sequence[Any]], out: PathOrFile) -> None:
