@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, make_url, text
 
 from survey import create_app
@@ -23,6 +24,11 @@ from tests.factories import PASSWORD, xlsform_bytes
 
 # Real-browser fixtures (browser, live_server) for every test module that asks for them.
 pytest_plugins = ["tests.browser_support"]
+
+# Property tests judge results, not speed: on CI's two busy cores an example may take longer
+# than hypothesis' 200 ms deadline, which would fail a correct test at random.
+settings.register_profile("birge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("birge")
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "survey" / "migrations")
 POSTGRES_URL = os.environ.get("SURVEY_TEST_DATABASE_URL")
