@@ -57,8 +57,10 @@ class Bar:
     note: str = ""
 
 
-def _wrap(text: str, width: int = 28) -> list[str]:
-    words, lines, line = text.split(), [], ""
+def _wrap(text: str, width: int = 28, most: int = 3) -> list[str]:
+    """Lines of at most `width` characters (longer words broken); an ellipsis ends a cut label."""
+    words = [word[i : i + width] for word in text.split() for i in range(0, len(word), width)]
+    lines, line = [], ""
     for word in words:
         if line and len(line) + 1 + len(word) > width:
             lines.append(line)
@@ -66,7 +68,19 @@ def _wrap(text: str, width: int = 28) -> list[str]:
         else:
             line = f"{line} {word}".strip()
     lines.append(line)
-    return lines[:3]
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][: width - 1].rstrip() + "…"
+    return lines
+
+
+def _fit(text: str, size: float, room: float) -> str:
+    """The text, shortened with an ellipsis until it is at most `room` points wide."""
+    if text_width(text, size) <= room:
+        return text
+    while text and text_width(text + "…", size) > room:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 @lru_cache(maxsize=1)
@@ -88,8 +102,12 @@ def text_width(text: str, size: float) -> float:
     if metrics is None:
         return 0.62 * size * len(text)  # DejaVu Sans' average advance: a generous guess
     cmap, widths, units = metrics
-    missing = widths.get(".notdef", units // 2)
-    return sum(widths.get(cmap.get(ord(char), ".notdef"), missing) for char in text) * size / units
+    # A character DejaVu lacks (CJK, say) is drawn from another font: count a full em for it.
+    return sum(widths.get(cmap.get(ord(char), ""), units) for char in text) * size / units
+
+
+def _finite(value: float | None) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _value_text(value: float, percent: bool, whole: bool, language: str) -> str:
@@ -100,18 +118,23 @@ def _value_text(value: float, percent: bool, whole: bool, language: str) -> str:
     return formatting.decimal(value, language)
 
 
-def _ticks(top: float, percent: bool, whole: bool, language: str) -> list[tuple[float, str]]:
-    """The x axis' ticks (value, text): quarters of 100%, or about five round steps."""
+def _ticks(
+    low: float, high: float, percent: bool, whole: bool, language: str, sparse: int = 1
+) -> list[tuple[float, str]]:
+    """The x axis' ticks (value, text) from low to high: quarters of 100% or about five round
+    steps, every `sparse`-th step when their texts would touch."""
     if percent:
-        return [(t, formatting.percent(t / 100, language)) for t in (0, 25, 50, 75, 100)]
-    raw = top / 5
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
-    if whole:
-        step = max(1.0, round(step))
+        step = 25.0 * sparse
+    else:
+        raw = (high - low) / 5
+        magnitude = 10 ** math.floor(math.log10(raw))
+        step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+        step = (max(1.0, round(step)) if whole else step) * sparse
+    first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+    values = [i * step for i in range(first, last + 1)]
+    if percent:
+        return [(v, formatting.percent(v / 100, language)) for v in values]
     digits = 0 if float(step).is_integer() else 1 if float(step * 10).is_integer() else 2
-    count = math.floor(top / step + 1e-9)
-    values = [i * step for i in range(count + 1)]
     if whole or digits == 0:
         return [(v, formatting.count(v, language)) for v in values]
     return [(v, formatting.decimal(v, language, digits)) for v in values]
@@ -153,49 +176,76 @@ def bar_chart_svg(
     Values are written as reports.formatting writes them in `language` (the text beside the
     chart uses the same functions): shares 0–1 as per cents, else counts (`whole`) or decimals.
     """
+    title, description = _NOT_XML.sub("", title), _NOT_XML.sub("", description)
     scale = 100.0 if percent else 1.0
     rows = max(1, len(bars))
     width, height = width_inches * 72, (0.9 + 0.42 * rows) * 72
 
-    # What each bar shows, in data units: the bar, its whisker and the text after them.
+    # What each bar shows, in data units: the bar, its whisker and the text after them. A value
+    # that is not a finite number is shown as not published, never drawn as if it were one.
     drawn: list[tuple[int, float | None, tuple[float, float] | None, str]] = []
-    top = 0.0
     for index, bar in enumerate(bars):
-        if bar.estimate is None or (isinstance(bar.estimate, float) and math.isnan(bar.estimate)):
+        if not _finite(bar.estimate):
             drawn.append((index, None, None, suppressed_text))
             continue
         value = bar.estimate * scale
         whisker = None
-        right = value
-        if bar.low is not None and bar.high is not None and not math.isnan(bar.low):
-            whisker = (bar.low * scale, bar.high * scale)
-            right = whisker[1]
-        top = max(top, right)
+        if _finite(bar.low) and _finite(bar.high):
+            whisker = (min(bar.low, bar.high) * scale, max(bar.low, bar.high) * scale)
         text = f"{_value_text(bar.estimate, percent, whole, language)}{bar.note}"
         drawn.append((index, value, whisker, text))
-    limit = 100.0 if percent else max(1.0, top * 1.25)
-    ticks = _ticks(limit, percent, whole, language)
+    reached = [0.0] + [x for _i, v, w, _t in drawn if v is not None for x in (v, *(w or ()))]
+    if percent:
+        low = min(0.0, 25 * math.floor(min(reached) / 25))
+        high = max(100.0, 25 * math.ceil(max(reached) / 25))
+    else:
+        low = min(reached) * 1.25
+        high = max(1.0, max(reached) * 1.25) if low > -1.0 else max(reached) * 1.25
+    gap = 1.5 if percent else 0.02 * (high - low)  # clear of the whisker's cap
 
-    # The plot area: labels' room on the left, the axis' on the bottom, the values' on the right.
-    labels = [_wrap(bar.label) for bar in bars]
+    # The plot area: labels' room on the left (at most 45% of the chart: longer lines are cut
+    # with an ellipsis), the axis' on the bottom, the values' on the right.
+    label_cap = 0.45 * width
+    labels = [
+        [_fit(line, LABEL_SIZE, label_cap) for line in _wrap(_NOT_XML.sub("", bar.label))]
+        for bar in bars
+    ]
     label_room = max(
         (text_width(line, LABEL_SIZE) for lines in labels for line in lines), default=0
     )
     left = PAD + label_room + TICK_PAD
-    right = width - PAD - text_width(ticks[-1][1], TICK_SIZE) / 2
-    for _index, value, whisker, text in drawn:
-        if value is None:
-            continue
-        end = (whisker[1] if whisker else value) + (1.5 if percent else 0.02 * max(top, 1.0))
-        room = width - PAD - left - text_width(" " + text, LABEL_SIZE)
-        if end > 0 and room > 0:
-            right = min(right, left + room * limit / end)
-    right = max(right, left + 0.3 * (width - left))
+    indent = text_width("  ", LABEL_SIZE)
+    notes = _fit(suppressed_text, LABEL_SIZE, max(0.0, width - PAD - left - indent))
+
+    def end_of(value: float, whisker: tuple[float, float] | None) -> float:
+        """Where a bar's value text starts, in data units: after the bar, whisker and zero."""
+        return max(value, whisker[1] if whisker else value, 0.0) + gap
+
+    sparse = 1
+    while True:
+        ticks = _ticks(low, high, percent, whole, language, sparse)
+        low, high = min(low, ticks[0][0]), max(high, ticks[-1][0])
+        left = max(left, PAD + text_width(ticks[0][1], TICK_SIZE) / 2)
+        right = width - PAD - text_width(ticks[-1][1], TICK_SIZE) / 2
+        for _index, value, whisker, text in drawn:
+            if value is None:
+                continue
+            share = (end_of(value, whisker) - low) / (high - low)
+            room = width - PAD - left - text_width(text, LABEL_SIZE)
+            if share > 0:
+                right = min(right, left + room / share)
+        right = max(right, left + 1.0)
+        step = ticks[1][0] - ticks[0][0] if len(ticks) > 1 else high - low
+        spacing = (right - left) * step / (high - low)
+        widest = max(text_width(text, TICK_SIZE) for _v, text in ticks)
+        if spacing >= widest + TICK_SIZE or len(ticks) <= 2:
+            break
+        sparse *= 2
     bottom = height - PAD - TICK_SIZE * LINE - TICK_LENGTH - TICK_PAD
     top_edge = PAD
 
     def x_of(value: float) -> float:
-        return left + (right - left) * value / limit
+        return left + (right - left) * (value - low) / (high - low)
 
     def y_of(position: float) -> float:  # bar 0 at the top, as it is read
         return top_edge + (bottom - top_edge) * (position + 0.4 + 0.2) / (rows + 0.2)
@@ -208,30 +258,28 @@ def bar_chart_svg(
             f'stroke="{GRID_COLOUR}" stroke-width="0.5"/>'
         )
     half = (bottom - top_edge) / (rows + 0.2) * BAR_HEIGHT / 2
+    zero = x_of(0.0)
     for index, value, whisker, text in drawn:
         y = y_of(index)
         baseline = y + LABEL_SIZE * 0.36
         if value is None:
-            indent = left + text_width("  ", LABEL_SIZE)
-            parts.append(_text(indent, baseline, text, LABEL_SIZE, font_style="italic"))
+            parts.append(_text(left + indent, baseline, notes, LABEL_SIZE, font_style="italic"))
             continue
+        start, stop = sorted((zero, x_of(value)))
         parts.append(
-            f'<rect x="{_number(left)}" y="{_number(y - half)}" '
-            f'width="{_number(x_of(value) - left)}" height="{_number(2 * half)}" '
+            f'<rect x="{_number(start)}" y="{_number(y - half)}" '
+            f'width="{_number(stop - start)}" height="{_number(2 * half)}" '
             f'fill="{BAR_COLOUR}"/>'
         )
-        end = value
         if whisker is not None:
-            low, high = x_of(whisker[0]), x_of(whisker[1])
+            near, far = x_of(whisker[0]), x_of(whisker[1])
             parts.append(
-                f'<path d="M{_number(low)} {_number(y)}H{_number(high)}'
-                f"M{_number(low)} {_number(y - CAP)}V{_number(y + CAP)}"
-                f'M{_number(high)} {_number(y - CAP)}V{_number(y + CAP)}" '
+                f'<path d="M{_number(near)} {_number(y)}H{_number(far)}'
+                f"M{_number(near)} {_number(y - CAP)}V{_number(y + CAP)}"
+                f'M{_number(far)} {_number(y - CAP)}V{_number(y + CAP)}" '
                 'stroke="#000000" stroke-width="1" fill="none"/>'
             )
-            end = whisker[1]
-        gap = 1.5 if percent else 0.02 * max(top, 1.0)  # clear of the whisker's cap
-        parts.append(_text(x_of(end + gap), baseline, text, LABEL_SIZE))
+        parts.append(_text(x_of(end_of(value, whisker)), baseline, text, LABEL_SIZE))
     for index, lines in enumerate(labels):
         first = y_of(index) - (len(lines) - 1) * LABEL_SIZE * LINE / 2 + LABEL_SIZE * 0.36
         for number, line in enumerate(lines):
@@ -240,6 +288,8 @@ def bar_chart_svg(
     axis = f"M{_number(left)} {_number(top_edge)}V{_number(bottom)}H{_number(right)}" + "".join(
         f"M{_number(x_of(v))} {_number(bottom)}v{TICK_LENGTH}" for v, _t in ticks
     )
+    if low < 0:  # the zero line, where the bars start
+        axis += f"M{_number(zero)} {_number(top_edge)}V{_number(bottom)}"
     parts.append(f'<path d="{axis}" stroke="#000000" stroke-width="0.8" fill="none"/>')
     tick_baseline = bottom + TICK_LENGTH + TICK_PAD + TICK_SIZE * 0.76
     for value, text in ticks:
@@ -263,28 +313,3 @@ def _accessible(svg: str, title: str, description: str) -> str:
         f'<desc id="{key}-desc">{escape(_NOT_XML.sub("", description))}</desc>'
     )
     return re.sub(r"(<svg[^>]*>)", r"\1" + head.replace("\\", "\\\\"), svg, count=1)
-
-
-_STYLE_ATTRIBUTE = re.compile(r' style="([^"]*)"')
-_STYLE_ELEMENT = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
-
-
-def _presentation_attributes(match: re.Match[str]) -> str:
-    """One style attribute as the equivalent presentation attributes."""
-    parts = []
-    for declaration in match.group(1).split(";"):
-        name, _colon, value = declaration.partition(":")
-        if name.strip() and value.strip():
-            parts.append(f' {name.strip()}="{value.strip()}"')
-    return "".join(parts)
-
-
-def csp_safe_svg(svg: str) -> str:
-    """Any inline styles of an SVG as presentation attributes.
-
-    The site's Content-Security-Policy (style-src 'self') blocks style attributes and <style>
-    elements, which would paint every shape black; presentation attributes are not styles.
-    The charts of this module carry none; an SVG from elsewhere is made safe the same way.
-    """
-    svg = _STYLE_ELEMENT.sub("", svg)
-    return _STYLE_ATTRIBUTE.sub(_presentation_attributes, svg)

@@ -1,5 +1,5 @@
-"""Accessible SVG bar charts for the pages (drawn by reports.charts, made safe for the site's CSP),
-each with the table that shows the same numbers.
+"""Accessible SVG bar charts for the pages (drawn by reports.charts with presentation attributes
+only, so the site's CSP needs no exception), each with the table that shows the same numbers.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from flask_babel import gettext as _
 
-from reports.charts import Bar, bar_chart_svg, csp_safe_svg
+from reports.charts import Bar, bar_chart_svg
 from reports.formatting import format_count, format_interval, format_number, format_share
 from survey.dashboards.page_models import Chart, Table
 from survey.i18n import current_language
@@ -37,17 +37,15 @@ def make_chart(
         return None
     if all(bar.estimate is None for bar in bars):
         return Chart("", title, description, table)  # nothing to draw: the page says why
-    svg = csp_safe_svg(
-        bar_chart_svg(
-            bars,
-            title=title,
-            description=description,
-            percent=percent,
-            suppressed_text=_("hidden (small numbers)"),
-            width_inches=CHART_WIDTH_INCHES,
-            language=current_language(),
-            whole=whole,
-        )
+    svg = bar_chart_svg(
+        bars,
+        title=title,
+        description=description,
+        percent=percent,
+        suppressed_text=_("hidden (small numbers)"),
+        width_inches=CHART_WIDTH_INCHES,
+        language=current_language(),
+        whole=whole,
     )
     return Chart(svg, title, description, table)
 
