@@ -29,6 +29,7 @@ from typing import Any
 
 from flask import current_app
 
+from reports.charts import FONT_FILES
 from survey.dashboards import cube_store
 
 FOLDER = "kept"
@@ -60,6 +61,10 @@ def render_version() -> str:
     for library in _LIBRARIES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             digest.update(f"{library}=={metadata.version(library)};".encode())
+    # The charts measure their labels with this font (or a guess without it): another font
+    # file lays them out differently.
+    font = next((Path(name) for name in FONT_FILES if Path(name).is_file()), None)
+    digest.update(font.read_bytes() if font is not None else b"no chart font")
     for source in _SOURCES:
         for pattern in _PATTERNS:
             for path in sorted((_ROOT / source).rglob(pattern)):
