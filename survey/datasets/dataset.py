@@ -61,7 +61,13 @@ from survey.datasets.cache import CacheEntry, Stamp, dataset_cache, read_stamp, 
 from survey.datasets.columns import MULTIPLE_SEPARATOR
 from survey.datasets.labels import column_labels, value_labels
 from survey.datasets.reading import Rebuild, append_rows, excluded_counts, read_rows
-from survey.datasets.snapshot import SnapshotError, catch_up, frames, process_snapshot
+from survey.datasets.snapshot import (
+    SnapshotError,
+    catch_up,
+    frames,
+    process_snapshot,
+    release_freed_memory,
+)
 from survey.extensions import db
 from survey.instruments.models import InstrumentVersion
 from survey.instruments.registry import describe
@@ -318,6 +324,7 @@ def _from_snapshot(
             snapshot.stats["hits"] += 1
             return found
         respondents, repeats, excluded = frames(versions, specs, loaded, filters)
+        release_freed_memory()
         dataset = Dataset(
             respondents=respondents,
             repeats=repeats,

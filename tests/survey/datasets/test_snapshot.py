@@ -226,6 +226,24 @@ def test_withdrawal_leaves_every_cached_dataset_at_once(app, demo, create_user) 
         assert target.id not in set(frame["_submission_id"])
 
 
+def test_a_questions_options_share_one_read_only_mask(app, demo) -> None:
+    """One missing-mask per select_multiple in a snapshot's dataset, which nothing can write."""
+    dataset = load_dataset(list(demo.instrument.versions), **EVERY)
+    frame = dataset.respondents
+    by_question: dict[str, list[str]] = {}
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.BooleanDtype) and "/" in column:
+            by_question.setdefault(column.split("/")[0], []).append(column)
+    shared = [columns for columns in by_question.values() if len(columns) > 1]
+    assert shared
+    for columns in shared:
+        masks = {id(frame[column].array._mask) for column in columns}
+        assert len(masks) == 1
+        with pytest.raises(ValueError, match="read-only"):
+            frame[columns[0]].array[0] = True
+    assert_snapshot_equals_database(demo, **EVERY)
+
+
 def test_deltas_are_compacted_and_stray_files_removed(app, demo, survey_round) -> None:
     versions = list(demo.instrument.versions)
     load_dataset(versions, **EVERY)
