@@ -360,6 +360,7 @@ def cube_truth(table: pd.DataFrame, population: pd.DataFrame) -> dict[Key, float
 # --- every hidden figure, decided ---------------------------------------------------------------
 
 _EPSILON = 1e-6
+_RAY_TOLERANCE = 1e-9
 
 
 def decide_intervals(
@@ -378,7 +379,10 @@ def decide_intervals(
       differ by k or more in the figure: its interval is at least that wide. Every solution
       found is kept and read for every figure at once; the figures linking otherwise separate
       parts (`links`: the hidden respondent counts) are held at a solution's values so that
-      each part is solved on its own, which still gives solutions of the whole programme;
+      each part is solved on its own, which still gives solutions of the whole programme.
+      Each solve pushes every figure still open up or down (signs drawn at random, seeded),
+      the next one the other way, while that decides more; a solve found unbounded gives a
+      ray that raises figures without end (each of them wide);
     - "exact": the rest, min and max by HiGHS over their whole connected part.
 
     low and high are the outer bounds ("bounds"), the two solutions ("points") or the exact
@@ -444,6 +448,9 @@ def decide_intervals(
             base = state.best_point()
             for block in _parts(matrix, ~is_link, part[~cut]):
                 state.screen_block(block, part, base, narrow)
+        # The figures beside the linking ones move only with them: more solutions of the
+        # whole part, each pushing every figure still open one way or the other
+        state.spread(whole, part, narrow)
         # What is still open: exact min and max over the whole part
         for variable in part:
             if narrow[variable] or state.wide(variable):
@@ -495,10 +502,38 @@ class _Search:
     solves: int = 0
     points: list[np.ndarray] = field(default_factory=list)
     loaded: object = None
+    # Signs for `spread`: seeded, so that the same publication is decided the same way
+    random: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     def wide(self, variable: int) -> bool:
         """Two solutions already differ by k in this figure."""
         return bool(self.seen_high[variable] - self.seen_low[variable] >= self.k - _EPSILON)
+
+    def spread(
+        self,
+        model: highspy.HighsLp,
+        columns: np.ndarray,
+        narrow: np.ndarray,
+        base: np.ndarray | None = None,
+    ) -> None:
+        """Solutions pushing each open figure up or down at random, then the other way.
+
+        One pair of solves decides many figures at once where a figure's own min and max
+        would take two solves each; rounds go on while a round decides something.
+        """
+        while True:
+            todo = ~narrow[columns] & (self.seen_high[columns] - self.seen_low[columns] < self.k)
+            if not todo.any():
+                return
+            signs = np.where(self.random.random(len(columns)) < 0.5, 1.0, -1.0)
+            for flip in (1.0, -1.0):
+                up = (flip * signs < 0) & np.isfinite(self.bound_high[columns])
+                cost = np.where(todo & up, -1.0, np.where(todo & (flip * signs > 0), 1.0, 0.0))
+                if cost.any():
+                    self.solve(model, columns, cost, base)
+            left = ~narrow[columns] & (self.seen_high[columns] - self.seen_low[columns] < self.k)
+            if left.sum() == todo.sum():
+                return
 
     def open_costs(self, columns: np.ndarray, narrow: np.ndarray, sign: float) -> np.ndarray:
         """1 for the figures not yet decided (only bounded ones when maximising)."""
@@ -550,7 +585,10 @@ class _Search:
         self.solver.changeColsCost(len(columns), np.arange(len(columns), dtype=np.int32), cost)
         self.solver.run()
         self.solves += 1
-        if self.solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = self.solver.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
+            self.follow_ray(columns)
+        if status != highspy.HighsModelStatus.kOptimal:
             return None
         values = np.asarray(self.solver.getSolution().col_value, dtype=float)
         self.seen_low[columns] = np.minimum(self.seen_low[columns], values)
@@ -560,6 +598,32 @@ class _Search:
             point[columns] = values
             self.points.append(point)
         return float(self.solver.getInfo().objective_function_value)
+
+    def follow_ray(self, columns: np.ndarray) -> None:
+        """Every figure the unbounded programme's ray raises can be as large as one likes.
+
+        The ray d (d ≥ 0, A d = 0 on the relations that are equal, A d ≤ 0 on the others)
+        added to any solution gives solutions without end: each figure it raises is wide once
+        one solution is known (so is unbounded, found in one solve instead of one per figure).
+        A ray that does not check out to the tolerance is not used.
+        """
+        status, has_ray, values = self.solver.getPrimalRay()
+        if status != highspy.HighsStatus.kOk or not has_ray:
+            return
+        ray = np.asarray(values, dtype=float)[: len(columns)]
+        top = ray.max(initial=0.0)
+        if top <= 0 or ray.min(initial=0.0) < -_RAY_TOLERANCE * top:
+            return
+        ray = np.where(ray > _RAY_TOLERANCE * top, ray / top, 0.0)
+        moved = self.matrix[:, columns] @ ray
+        equal = np.isfinite(self.lower)
+        if (
+            np.abs(moved[equal]).max(initial=0.0) > _RAY_TOLERANCE
+            or moved.max(initial=0.0) > _RAY_TOLERANCE
+        ):
+            return
+        raised = columns[ray > 0]
+        self.seen_high[raised] = np.inf
 
     def points_for(self, columns: np.ndarray) -> bool:
         """A whole-part solution exists to hold the linking figures at."""
@@ -579,12 +643,7 @@ class _Search:
             cost = self.open_costs(block, narrow, sign)
             if cost.any():
                 self.solve(model, block, sign * cost, base)
-        for position, variable in enumerate(block):
-            if narrow[variable] or self.wide(variable):
-                continue
-            self.solve(model, block, _unit(len(block), position, -1.0), base)
-            if not self.wide(variable):
-                self.solve(model, block, _unit(len(block), position, 1.0), base)
+        self.spread(model, block, narrow, base)
 
 
 def _parts(

@@ -173,8 +173,22 @@ def write_indicator_csv(table: pd.DataFrame, handle: Any, *, hxl: bool) -> None:
     writer.writerow(columns)
     if hxl:
         writer.writerow([HXL_TAGS.get(c, "") for c in columns])
-    for record in table.itertuples(index=False, name=None):
-        writer.writerow(["" if is_missing(v) else _cell_text(v) for v in record])
+    # The same values (indicators, groups, categories, labels, counts) fill most cells: each
+    # distinct one is written once. Keyed by type too (True == 1 == 1.0 are written apart).
+    written: dict[tuple[type, Any], str] = {}
+
+    def cell(value: Any) -> Any:
+        try:
+            return written[type(value), value]
+        except KeyError:
+            text = written[type(value), value] = "" if is_missing(value) else _cell_text(value)
+            return text
+        except TypeError:  # unhashable
+            return "" if is_missing(value) else _cell_text(value)
+
+    writer.writerows(
+        [cell(v) for v in record] for record in table.itertuples(index=False, name=None)
+    )
 
 
 def _cell_text(value: Any) -> Any:

@@ -78,3 +78,18 @@ def test_two_solutions_show_a_wide_figure() -> None:
     decided = decide_intervals(knowledge, K)
     assert list(decided["how"]) == ["points", "points"]
     assert list(decided["high"] - decided["low"]) == [40.0, 40.0]
+
+
+def test_one_unbounded_solve_shows_every_figure_its_ray_raises_wide() -> None:
+    """yes + no = n with all three hidden: a maximisation is unbounded, its ray raises two."""
+    knowledge = Knowledge()
+    for key in ("yes", "no", "n"):
+        knowledge.figure(key, None)
+    knowledge.equal.append((("yes", "no"), "n"))
+    decided = decide_intervals(knowledge, K)
+    assert list(decided["how"]) == ["points", "points", "points"]
+    assert list(decided["low"]) == [0.0, 0.0, 0.0]
+    assert np.isinf(decided["high"]).all()
+    # The ray of maximising yes raises n too: two unbounded solves for three figures, and no
+    # minimisation after them (min and max per figure: 2 + 2 × 3 solves)
+    assert decided.attrs["solves"] <= 6

@@ -125,3 +125,22 @@ def test_refuses_bad_arguments(runner, demo, tmp_path) -> None:
     assert missing_folder.exit_code != 0
     exports = select(AuditEntry).where(AuditEntry.action == "export_made")
     assert not db.session.execute(exports).first()
+
+
+def test_each_cell_is_written_by_its_own_value_and_type() -> None:
+    """Equal values of other types (True, 1, 1.0) are written apart; text "nan" is missing."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from survey.dashboards.exports import write_indicator_csv
+
+    values = [True, 1, 1.0, 1.5, -0.0, np.nan, None, "nan", "-1", "1", True, 1.0, "-1"]
+    handle = io.StringIO()
+    write_indicator_csv(pd.DataFrame({"value": pd.Series(values, dtype=object)}), handle, hxl=False)
+    written = handle.getvalue().splitlines()[1:]
+    # (csv writes a row of one empty cell as "")
+    empty = '""'
+    expected = ["true", "1", "1", "1.5", "0", empty, empty, empty, "'-1", "1", "true", "1", "'-1"]
+    assert written == expected
