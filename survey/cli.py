@@ -8,7 +8,13 @@ route listing, no `--app` or `--debug` options, which would only confuse the peo
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# One BLAS thread (set before numpy loads OpenBLAS, which reads it once): the analysis' matrices
+# are small (the suppression audit's null spaces, 50 × 90), where a second thread only waits on
+# the first; a command or web worker has one core's worth of work. An operator's setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 from flask.cli import ScriptInfo

@@ -90,3 +90,30 @@ def test_migration_commands_find_the_migrations(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "(head)" in done.stdout  # Alembic prints to the process's own stdout
+
+
+def test_commands_and_workers_use_one_blas_thread_unless_told_otherwise() -> None:
+    """Set before numpy loads: the command and each web worker use one core's worth."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import {module}, numpy, os; "
+        "print(os.environ['OPENBLAS_NUM_THREADS'], numpy.__name__ in __import__('sys').modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    for module in ("survey.cli", "survey.wsgi"):
+        code = script.format(module=module)
+        default = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert default.stdout.split() == ["1", "True"], default.stderr
+        chosen = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**env, "OPENBLAS_NUM_THREADS": "4"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert chosen.stdout.split()[0] == "4"
