@@ -6,6 +6,9 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
+from babel import support
+from flask import current_app, has_request_context
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -20,6 +23,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Length, Optional
 
 from survey.collection.models import ReviewStatus
@@ -43,11 +47,29 @@ REVIEW_STATUS_LABELS = {
 ATTRIBUTE_PREFIX = "q__"
 
 
+@functools.lru_cache(maxsize=16)
+def _wtforms_translations(locale: str) -> support.Translations:
+    """WTForms' own messages in this language, read once: Flask-WTF reads the catalogue again
+    on every request that builds a form."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
 class SubmissionForm(FlaskForm):
     """Fields common to every interview: its identity and timing."""
 
     instance_id = HiddenField(name="_instance_id")
     started_at = HiddenField(name="_started_at")
+
+    class Meta:
+        def get_translations(self, form: Any) -> Any:
+            """As Flask-WTF's (the request's language), from a catalogue read once."""
+            if (
+                not current_app.config.get("WTF_I18N_ENABLED", True)
+                or not has_request_context()
+                or "babel" not in current_app.extensions
+            ):
+                return super().get_translations(form)  # type: ignore[misc]
+            return _wtforms_translations(str(get_locale()))
 
 
 class RepeatEntryForm(Form):

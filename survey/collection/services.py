@@ -257,6 +257,32 @@ def _code_taken(code: str) -> bool:
     )
 
 
+def _first_receipt_code(instance_id: str, device_code: str | None = None) -> str:
+    """The code _unused_receipt_code tries first: the device's when derived from this
+    instanceID, otherwise a new random one."""
+    if device_code and normalize_receipt_code(device_code) == device_receipt_code(instance_id):
+        return device_receipt_code(instance_id)
+    return new_receipt_code()
+
+
+def _arrival(instance_id: str, code: str) -> tuple[Submission | None, Refusal | None, bool]:
+    """(the submission, the refusal stored with this instanceID, whether `code` is taken), read
+    in one round trip; the rows themselves are loaded only when there are any."""
+    submission_id = select(Submission.id).where(Submission.instance_id == instance_id)
+    refusal_id = select(Refusal.id).where(Refusal.instance_id == instance_id)
+    taken = select(Submission.id).where(Submission.receipt_code == code).limit(1)
+    found = db.session.execute(
+        select(
+            submission_id.scalar_subquery(),
+            refusal_id.scalar_subquery(),
+            taken.exists(),
+        )
+    ).one()
+    submission = db.session.get(Submission, found[0]) if found[0] is not None else None
+    refusal = db.session.get(Refusal, found[1]) if found[1] is not None else None
+    return submission, refusal, bool(found[2])
+
+
 def _unused_receipt_code(instance_id: str, device_code: str | None = None) -> str:
     """The device's code when it is the one derived from this instanceID (the respondent already
     holds it), otherwise a new random one.
@@ -300,14 +326,12 @@ def save_submission(
     screening; this function records a refusal instead when consent or age say so.
     """
     digest = answers_digest(version.id, answers)
-    existing = find_by_instance_id(instance_id)
+    code = _first_receipt_code(instance_id, device_code)
+    existing, refused, code_taken = _arrival(instance_id, code)
     if existing is not None:
         if existing.answers_sha256 == digest:
             return SaveResult("duplicate", submission=existing)
         raise SubmissionConflict(instance_id)
-    refused = db.session.execute(
-        select(Refusal).where(Refusal.instance_id == instance_id)
-    ).scalar_one_or_none()
     reason = refusal_reason(spec, answers)
     district = answers.get(spec.intake.district_question)
     district = str(district) if district is not None else None
@@ -328,7 +352,7 @@ def save_submission(
         return SaveResult("refusal", refusal=refusal)
     submission = Submission(
         instance_id=instance_id,
-        receipt_code=_unused_receipt_code(instance_id, device_code),
+        receipt_code=code if not code_taken else _unused_receipt_code(instance_id, device_code),
         instrument_version_id=version.id,
         round_id=survey_round.id,
         entered_by_id=entered_by.id if entered_by is not None else None,

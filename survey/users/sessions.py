@@ -51,14 +51,32 @@ def check_session(
     token: str, user_id: int, lifetime: Lifetime, now: dt.datetime | None = None
 ) -> tuple[UserSession | None, str]:
     """(the live session, '') or (None, why: 'unknown', 'ended', 'idle', 'expired'). Flushes."""
+    found = check(token, user_id, lifetime, now)
+    return found.record, found.reason
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """What check found: the live session (or None and why), and whether it wrote the row."""
+
+    record: UserSession | None
+    reason: str
+    wrote: bool  # the touch of last_seen_at, or the end of an idle or expired session
+
+
+def check(
+    token: str, user_id: int, lifetime: Lifetime, now: dt.datetime | None = None
+) -> SessionCheck:
+    """check_session, also saying whether the row was written (flushed): only then is there
+    anything for the caller to commit."""
     now = now or utcnow()
     record = db.session.execute(
         select(UserSession).where(UserSession.token_sha256 == token_hash(token))
     ).scalar_one_or_none()
     if record is None or record.user_id != user_id:
-        return None, "unknown"
+        return SessionCheck(None, "unknown", wrote=False)
     if record.ended_at is not None:
-        return None, "ended"
+        return SessionCheck(None, "ended", wrote=False)
     reason = ""
     if now - _aware(record.created_at) > lifetime.absolute:
         reason = "expired"
@@ -67,11 +85,12 @@ def check_session(
     if reason:
         record.ended_at = now
         db.session.flush()
-        return None, reason
+        return SessionCheck(None, reason, wrote=True)
     if now - _aware(record.last_seen_at) > TOUCH_INTERVAL:
         record.last_seen_at = now
         db.session.flush()
-    return record, ""
+        return SessionCheck(record, "", wrote=True)
+    return SessionCheck(record, "", wrote=False)
 
 
 def end_session(token: str, now: dt.datetime | None = None) -> None:

@@ -65,12 +65,16 @@ def load_user(user_id: str) -> User | None:
     token = session.get("sid")
     if not isinstance(token, str) or not user_id.isdigit():
         return None
-    record, reason = sessions.check_session(token, int(user_id), _lifetime())
-    db.session.commit()  # the touch, or the end of an idle session
-    if record is None:
-        g.session_end_reason = reason
+    # Whatever was pending before the check is committed as before; a request that only read
+    # its session row has nothing to commit (a commit would also expire the row and reload it).
+    pending = bool(db.session.new or db.session.dirty or db.session.deleted)
+    found = sessions.check(token, int(user_id), _lifetime())
+    if found.wrote or pending:
+        db.session.commit()  # the touch, or the end of an idle session
+    if found.record is None:
+        g.session_end_reason = found.reason
         return None
-    user = db.session.get(User, record.user_id)
+    user = db.session.get(User, int(user_id))  # the session's own user: check compared them
     return user if user is not None and user.active else None
 
 

@@ -152,3 +152,26 @@ def test_a_shared_code_is_found_by_the_held_code_and_by_its_scope(
         is None
     )
     assert count() == 2
+
+
+def test_a_random_code_already_held_is_drawn_again(
+    client: Any,
+    auth: Any,
+    version: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a device code the server draws one; a code another interview holds is never
+    reused (the check is read together with the instanceID's look-ups)."""
+    auth.login("volunteer")
+    draws = iter([HELD, HELD, "BCDF-GHJK-LMNP"])
+    monkeypatch.setattr(services, "new_receipt_code", lambda: next(draws, "CDFG-HJKM-NPQR"))
+    first = send_from_device(client, version, _receipt_code="")
+    second = send_from_device(client, version, _receipt_code="")
+    assert stored(first["instance_id"]).receipt_code == HELD
+    assert stored(second["instance_id"]).receipt_code == "BCDF-GHJK-LMNP"
+    again = client.post(
+        f"/collect/v/{version.id}",
+        data={**ANSWERS, "_instance_id": second["instance_id"]},
+        headers={"Accept": "application/json"},
+    )
+    assert again.get_json()["status"] == "duplicate" and count() == 2

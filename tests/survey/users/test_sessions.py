@@ -7,7 +7,8 @@ import threading
 
 import pyotp
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import Engine
 
 from survey.extensions import db
 from survey.users import services
@@ -79,6 +80,38 @@ def test_absolute_lifetime_ends_a_busy_session(app, client, auth) -> None:
     response = client.get("/submissions")
     assert response.status_code == 302
     assert "maximum length" in client.get("/login").text
+
+
+def test_a_request_commits_only_what_it_writes_of_its_session(app, client, auth) -> None:
+    """The touch and the end of an idle session are stored; a request that only read its
+    session row commits nothing."""
+    auth.login("volunteer")
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    db.session.execute(update(UserSession).values(last_seen_at=an_hour_ago))
+    db.session.commit()
+    commits: list[object] = []
+
+    def count(connection) -> None:
+        commits.append(connection)
+
+    event.listen(Engine, "commit", count)
+    try:
+        assert client.get("/submissions").status_code == 200  # touches: last seen an hour ago
+        touched = len(commits)
+        assert client.get("/submissions").status_code == 200  # seen a moment ago: reads only
+        assert len(commits) == touched >= 1
+    finally:
+        event.remove(Engine, "commit", count)
+    db.session.expire_all()
+    seen = db.session.execute(select(UserSession.last_seen_at)).scalar_one()
+    assert dt.datetime.now(dt.UTC) - seen.replace(tzinfo=dt.UTC) < dt.timedelta(minutes=1)
+    db.session.execute(
+        update(UserSession).values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=4))
+    )
+    db.session.commit()
+    assert client.get("/submissions").status_code == 302  # idle: the end is stored at once
+    db.session.expire_all()
+    assert db.session.execute(select(UserSession.ended_at)).scalar_one() is not None
 
 
 def test_my_sessions_and_log_out_everywhere(app, client, auth) -> None:
