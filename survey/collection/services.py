@@ -399,8 +399,14 @@ def _open_transaction() -> None:
 
 
 def is_duplicate_race(error: IntegrityError) -> bool:
-    """Whether an IntegrityError came from a concurrent insert of the same instanceID."""
-    return "instance_id" in str(error.orig)
+    """Whether an IntegrityError came from a concurrent insert of the same instanceID.
+
+    Such an insert also holds the same receipt code when a device gave it (derived from the
+    instanceID), and the database may report either clash first (SQLite reports the code).
+    Another interview that drew the same code is decided again too: it is then given another.
+    """
+    message = str(error.orig)
+    return "instance_id" in message or "receipt_code" in message
 
 
 # -- receiving an interview, from any channel -----------------------------------------------
@@ -578,8 +584,8 @@ def receive_interview(interview: Interview) -> Acknowledgement:
         except IntegrityError as error:
             if not is_duplicate_race(error):
                 raise
-            # A concurrent request stored this instanceID first and committed: decide as for a
-            # resend, against its row.
+            # A concurrent request stored this instanceID (or took this code) first and
+            # committed: decide again, as for a resend, against its row.
             result = save_submission(**arguments)
     except SubmissionConflict:
         return Acknowledgement("conflict")

@@ -481,6 +481,58 @@ def test_racing_resends_by_another_volunteer_never_get_the_receipt(
             assert stored.receipt_code not in str(body)
 
 
+def test_racing_resends_from_a_device_with_its_own_code_are_acknowledged(
+    app, client, version, auth
+) -> None:
+    """An offline queue sends the code the device gave the respondent: the racing inserts then
+    clash on the receipt code as well as the instanceID, whichever the database checks first."""
+    from survey.collection.privacy import device_receipt_code
+
+    clients = logged_in_clients(app, auth, ["racer"] * RACERS)
+    instance_id = f"uuid:{uuid.uuid4()}"
+    payload = {
+        **VALID,
+        "_instance_id": instance_id,
+        "_started_at": "2025-01-10",
+        "_receipt_code": device_receipt_code(instance_id),
+    }
+    answers = race(clients, version, [payload] * RACERS)
+    assert count(Submission) == 1
+    assert sum(body["status"] == "saved" for _status, body in answers) == 1, answers
+    assert all(body["status"] in {"saved", "duplicate"} for _status, body in answers), answers
+    stored = db.session.execute(select(Submission)).scalar_one()
+    assert stored.receipt_code == device_receipt_code(instance_id)
+
+
+def test_a_resend_that_loses_the_race_on_its_receipt_code_is_a_duplicate(
+    client, version, auth, monkeypatch
+) -> None:
+    """The other request committed between this one's look-up and its insert: the insert then
+    clashes on the device's code (or the instanceID), and the interview is decided again."""
+    from survey.collection import services
+    from survey.collection.privacy import device_receipt_code
+
+    instance_id = f"uuid:{uuid.uuid4()}"
+    payload = {
+        **VALID,
+        "_instance_id": instance_id,
+        "_receipt_code": device_receipt_code(instance_id),
+    }
+    auth.login("volunteer")
+    assert post(client, version, payload).status_code == 302
+    looked = services._arrival
+    calls: list[int] = []
+
+    def not_yet_committed(*args):
+        calls.append(1)
+        return (None, None, False) if len(calls) == 1 else looked(*args)
+
+    monkeypatch.setattr(services, "_arrival", not_yet_committed)
+    again = post(client, version, payload, headers={"Accept": "application/json"})
+    assert again.get_json()["status"] == "duplicate", again.text
+    assert len(calls) == 2 and count(Submission) == 1
+
+
 def test_resend_by_another_volunteer_does_not_show_the_receipt(
     client, version, auth, create_user
 ) -> None:
