@@ -250,7 +250,12 @@ def bar_chart_svg(
     def y_of(position: float) -> float:  # bar 0 at the top, as it is read
         return top_edge + (bottom - top_edge) * (position + 0.4 + 0.2) / (rows + 0.2)
 
-    parts = []
+    # White behind the chart, as on paper: legible wherever it is shown (a dark page, the
+    # figure opened on its own).
+    parts = [
+        f'<rect class="background" width="{_number(width)}" height="{_number(height)}" '
+        'fill="#ffffff"/>'
+    ]
     for value, _text_value in ticks:
         x = x_of(value)
         parts.append(

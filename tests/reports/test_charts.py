@@ -110,6 +110,7 @@ def _boxes(svg: str) -> tuple[float, list[tuple[str, float, float]], list[tuple[
     bars = [
         (float(rect.get("x")), float(rect.get("x")) + float(rect.get("width")))
         for rect in root.iter(f"{SVG}rect")
+        if rect.get("class") != "background"
     ]
     return width, texts, bars
 
@@ -132,6 +133,7 @@ def test_bars_whiskers_and_labels_sit_where_their_values_and_rows_are() -> None:
     first, second = (
         (float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))
         for r in root.iter(f"{SVG}rect")
+        if r.get("class") != "background"
     )
     assert first[0] == pytest.approx(ticks["0%"][0], abs=0.01)  # bars start at zero
     assert first[0] + first[2] == pytest.approx(ticks["50%"][0], abs=0.01)  # and end at the value

@@ -65,10 +65,10 @@ def test_charts_are_drawn_not_blacked_out(
     page = new_page(browser, live_server.url, coordinator)
     page.goto(f"{live_server.url}/dashboard/needs?demo=include&lang=en")
     svg = page.locator("figure.chart svg").first
-    background = svg.evaluate("s => getComputedStyle(s.querySelector('#patch_1 path')).fill")
+    background = svg.evaluate("s => getComputedStyle(s.querySelector('rect.background')).fill")
     assert background in {"rgb(255, 255, 255)", "#ffffff"}
     bars = svg.evaluate(
-        "s => [...s.querySelectorAll('path')].filter(p => getComputedStyle(p).fill"
+        "s => [...s.querySelectorAll('rect, path')].filter(p => getComputedStyle(p).fill"
         " === 'rgb(47, 75, 124)').length"
     )
     assert bars > 3
