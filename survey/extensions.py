@@ -82,3 +82,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_in_a_transaction(connection: Any, _name: str) -> None:
+    """On SQLite, open the transaction a savepoint is to sit in.
+
+    Python's sqlite3 driver begins a transaction only before a write; after reads alone a
+    SAVEPOINT begins one itself, and its RELEASE then commits at once (a submission apart from
+    its audit entry, with a sync of its own). A deferred BEGIN just before starts the
+    transaction at the same moment, so locking is as before, and the caller's commit stores
+    everything together.
+    """
+    raw = connection.connection.dbapi_connection
+    if isinstance(raw, sqlite3.Connection) and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN")

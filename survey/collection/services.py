@@ -372,7 +372,6 @@ def save_submission(
 def _insert_once(row: Submission | Refusal) -> None:
     """Insert in a savepoint: when a concurrent request stored the instanceID first, only this
     insert is undone (IntegrityError raised) and the caller's transaction stays usable."""
-    _open_transaction()
     savepoint = db.session.begin_nested()
     db.session.add(row)
     try:
@@ -381,21 +380,6 @@ def _insert_once(row: Submission | Refusal) -> None:
         savepoint.rollback()
         raise
     savepoint.commit()
-
-
-def _open_transaction() -> None:
-    """On SQLite, begin the transaction the savepoint will sit in.
-
-    Python's sqlite3 driver begins a transaction only before a write; after reads alone, a
-    SAVEPOINT would begin one itself, and its RELEASE would commit the row at once, apart from
-    its audit entry. A deferred BEGIN here starts the transaction at the same moment (nothing
-    is read in between), so locking is as before; the commit then stores both together.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    if not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN")
 
 
 def is_duplicate_race(error: IntegrityError) -> bool:
