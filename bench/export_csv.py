@@ -26,12 +26,9 @@ import argparse
 import hashlib
 import os
 import re
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,31 +40,8 @@ from bench.snapshot import environment  # noqa: E402
 
 def run_export(env: dict[str, str], out: Path, cwd: Path) -> tuple[float, float, str]:
     """(wall, CPU, stdout) of one `survey export --format csv --include-demo`, a new process."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = usage.ru_utime + usage.ru_stime
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            ingestion.venv_tool("survey"),
-            "export",
-            "--format",
-            "csv",
-            "--include-demo",
-            "--force",
-            "--out",
-            str(out),
-        ],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"survey export:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, usage.ru_utime + usage.ru_stime - cpu, done.stdout
+    args = ["export", "--format", "csv", "--include-demo", "--force", "--out", str(out)]
+    return ingestion.timed_survey(args, env, cwd)
 
 
 def digest(folder: Path) -> dict[str, str]:

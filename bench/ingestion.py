@@ -102,6 +102,23 @@ def run_survey(
     return done.stdout
 
 
+def timed_survey(args: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """(wall, CPU, stdout) of one `survey` command in a new process (CPU: its user + system)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
+    started = time.perf_counter()
+    done = subprocess.run(
+        [venv_tool("survey"), *args], env=env, cwd=cwd, capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(f"survey {args[0]}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, usage.ru_utime + usage.ru_stime - cpu, done.stdout
+
+
 def code_env(env: dict[str, str], code: Path) -> dict[str, str]:
     """The environment that makes `import survey` find the checkout `code` first."""
     return {**env, "PYTHONPATH": str(code)}

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,22 +37,9 @@ from bench.snapshot import environment, settings_file  # noqa: E402
 
 def run_report(env: dict[str, str], out: Path, settings: Path, cwd: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one `survey report`, a new process."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = usage.ru_utime + usage.ru_stime
-    started = time.perf_counter()
-    done = subprocess.run(
-        [ingestion.venv_tool("survey"), "report", "--out", str(out), "--settings", str(settings)],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"survey report:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, usage.ru_utime + usage.ru_stime - cpu
+    args = ["report", "--out", str(out), "--settings", str(settings)]
+    wall, cpu, _stdout = ingestion.timed_survey(args, env, cwd)
+    return wall, cpu
 
 
 def main() -> None:
