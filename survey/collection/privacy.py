@@ -61,6 +61,12 @@ _PLAIN_IIN = re.compile(r"\d{12}|\d{6}[\s\-.]{1,2}\d{6}")
 _RU_KZ_PHONE = re.compile(
     rf"(?<![\d])(?:\+{_SEPARATORS}*7|8|7)(?:{_SEPARATORS}{{0,3}}\d){{10}}(?!{_SEPARATORS}{{0,2}}\d)"
 )
+# A version-4 UUID, as uuid() writes one into an answer (ODK's and the page's): a random key of
+# the record, not of a person, whose digit groups can read as a phone number by chance.
+_UUID4 = re.compile(
+    r"(?<![0-9a-f-])[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(?![0-9a-f-])",
+    re.IGNORECASE,
+)
 EMAIL_PATTERN = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+", re.UNICODE)
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 8/B, 6/G: a respondent reads the code back over a bad phone line.
@@ -168,8 +174,10 @@ def find_identifiers(
     """Every IIN, phone number and e-mail address in a text (normalised), in order.
 
     The text is screened as written and with look-alike letters read as digits: reading a
-    letter as a digit can also break a number apart ('8 701 123 45 67 о встрече').
+    letter as a digit can also break a number apart ('8 701 123 45 67 о встрече'). A
+    version-4 UUID (what uuid() writes) is not read for digits.
     """
+    text = _UUID4.sub(lambda match: "x" * len(match.group()), text)
     plain = _find(normalize_for_screening(text, lookalikes=False), phone_regions)
     read_as_digits = _find(normalize_for_screening(text), phone_regions)
     if not read_as_digits or {f.kind for f in read_as_digits} <= {f.kind for f in plain}:
